@@ -1,0 +1,142 @@
+"""``creditflow`` — the command line for data engineers.
+
+Subcommands: ``workdays`` (working-day arithmetic on the official calendar), ``check`` (validate a
+district submission), ``sandbox`` (run the outside systems' sandboxes), ``generate`` (fill them with
+realistic dirty data and a ground-truth manifest).
+
+Errors a user can fix (bad arguments, an uncovered year, an unreadable file) print one line on stderr
+and exit 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Sequence
+
+
+class UsageError(Exception):
+    """A problem the user can fix; printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _date(text: str) -> dt.date:
+    from creditflow.normalize import parse_date
+
+    value = parse_date(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"not a date: {text!r} (use YYYY-MM-DD)")
+    return value
+
+
+def _cmd_workdays(args: argparse.Namespace) -> int:
+    from creditflow import rules, workdays
+
+    if args.action == "add":
+        print(workdays.add_working_days(args.date, args.n).isoformat())
+    elif args.action == "due":
+        print(rules.sgs_due_date(args.date).isoformat())
+    elif args.action == "between":
+        print(workdays.working_days_between(args.date, args.end))
+    elif args.action == "export":
+        sys.stdout.write(workdays.official_calendar().export_year(args.year))
+    elif args.action == "count":
+        print(workdays.official_calendar().working_days_in_year(args.year))
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from creditflow.check import run_check
+
+    return run_check(args.file, kind=args.kind, as_json=args.json, as_of=args.as_of)
+
+
+def _cmd_sandbox(args: argparse.Namespace) -> int:
+    from creditflow.sandbox import serve
+
+    serve(args.system, host=args.host, port=args.port, db_url=args.db)
+    return 0
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from creditflow.generator import GeneratorConfig, generate_to
+
+    cfg = GeneratorConfig(seed=args.seed, decisions=args.decisions, start=args.start, days=args.days)
+    summary = generate_to(cfg, case_db_url=args.case_db, licensing_db_url=args.licensing_db,
+                          inbox=args.inbox, manifest=args.manifest)
+    for key, value in summary.items():
+        print(f"{key}: {value}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="creditflow", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    wd = sub.add_parser("workdays", help="working days on the official calendar (法定工作日)")
+    wd_sub = wd.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    p = wd_sub.add_parser("add", help="the date N working days after DATE (DATE not counted)")
+    p.add_argument("date", type=_date)
+    p.add_argument("n", type=int)
+    p = wd_sub.add_parser("due", help="双公示 deadline for a decision made on DATE (7 working days)")
+    p.add_argument("date", type=_date)
+    p = wd_sub.add_parser("between", help="working days in (DATE, END]")
+    p.add_argument("date", type=_date)
+    p.add_argument("end", type=_date)
+    p = wd_sub.add_parser("count", help="working days in YEAR")
+    p.add_argument("year", type=int)
+    p = wd_sub.add_parser("export", help="YEAR's schedule as an override file (YAML)")
+    p.add_argument("year", type=int)
+    wd.set_defaults(func=_cmd_workdays)
+
+    ck = sub.add_parser("check", help="validate one district submission (xlsx/csv)")
+    ck.add_argument("file")
+    ck.add_argument("--kind", choices=["penalty", "license", "coercion"])
+    ck.add_argument("--json", action="store_true")
+    ck.add_argument("--as-of", type=_date, default=None,
+                    help="reference date for 'not in the future' checks (default: today)")
+    ck.set_defaults(func=_cmd_check)
+
+    sb = sub.add_parser("sandbox", help="run a sandbox of an outside system")
+    sb.add_argument("system", choices=["platform", "licensing"])
+    sb.add_argument("--host", default="127.0.0.1")
+    sb.add_argument("--port", type=int, default=None)
+    sb.add_argument("--db", default=None, help="SQLAlchemy URL (default: a SQLite file)")
+    sb.set_defaults(func=_cmd_sandbox)
+
+    gen = sub.add_parser("generate", help="fill the sandboxes with realistic dirty data")
+    gen.add_argument("--seed", type=int, default=20261127)
+    gen.add_argument("--decisions", type=int, default=1000)
+    gen.add_argument("--start", type=_date, default=dt.date(2026, 11, 2))
+    gen.add_argument("--days", type=int, default=14)
+    gen.add_argument("--case-db", default=None, help="SQLAlchemy URL of the case system")
+    gen.add_argument("--licensing-db", default=None, help="SQLAlchemy URL of the licensing sandbox")
+    gen.add_argument("--inbox", default=None, help="district inbox folder")
+    gen.add_argument("--manifest", default=None, help="ground-truth manifest (JSON lines)")
+    gen.set_defaults(func=_cmd_generate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from creditflow.workdays import CalendarNotCovered
+
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.func(args))
+    except UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except CalendarNotCovered as exc:
+        print(f"creditflow: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

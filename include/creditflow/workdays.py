@@ -1,0 +1,184 @@
+"""The official Chinese working-day calendar (工作日): Mon–Fri, minus statutory holidays, plus 调休.
+
+Base data: chinese-calendar (State Council schedules 2004–2026). Project-owned overrides: one YAML file
+per year in ``data/calendar/`` (and in ``$CREDITFLOW_CALENDAR_DIR`` if set); a year that has a file is
+taken entirely from the file. A date in a year that neither covers raises
+:class:`CalendarNotCovered` — never a silent weekday guess. Adding the 2027 schedule is adding
+``2027.yaml``; ``creditflow workdays export YEAR`` writes a year of chinese-calendar data in that format.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class CalendarNotCovered(LookupError):
+    """The official working-day schedule of this year is not known to the project."""
+
+    def __init__(self, year: int, covered: tuple[int, int] | None = None):
+        span = f"（已覆盖{covered[0]}–{covered[1]}年）" if covered else ""
+        super().__init__(
+            f"no official working-day schedule for {year}: add data/calendar/{year}.yaml "
+            f"(国务院办公厅{year}年部分节假日安排){span}"
+        )
+        self.year = year
+
+
+@dataclass
+class YearSchedule:
+    year: int
+    holidays: dict[dt.date, str] = field(default_factory=dict)
+    workdays: dict[dt.date, str] = field(default_factory=dict)  # 调休 working weekend days
+    source: str = ""
+
+
+def _expand(entries: list[dict[str, Any]] | None) -> dict[dt.date, str]:
+    out: dict[dt.date, str] = {}
+    for entry in entries or []:
+        name = str(entry.get("name", ""))
+        if "date" in entry:
+            out[_as_date(entry["date"])] = name
+        else:
+            day, last = _as_date(entry["from"]), _as_date(entry["to"])
+            while day <= last:
+                out[day] = name
+                day += dt.timedelta(days=1)
+    return out
+
+
+def _as_date(value: object) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def load_year_file(path: Path) -> YearSchedule:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    year = int(data["year"])
+    sched = YearSchedule(year, _expand(data.get("holidays")), _expand(data.get("workdays")),
+                         str(data.get("source", "")))
+    stray = [d for d in [*sched.holidays, *sched.workdays] if d.year != year]
+    if stray:
+        raise ValueError(f"{path}: dates outside {year}: {stray[:3]}")
+    if not data.get("source"):
+        raise ValueError(f"{path}: every calendar file names its source")
+    return sched
+
+
+class WorkdayCalendar:
+    """Working-day arithmetic on the official calendar."""
+
+    def __init__(self, override_dirs: list[Path] | None = None, use_library: bool = True):
+        self.years: dict[int, YearSchedule] = {}
+        if use_library:
+            from chinese_calendar import constants
+
+            for day, name in constants.holidays.items():
+                self.years.setdefault(day.year, YearSchedule(day.year, source="chinese-calendar"))
+                self.years[day.year].holidays[day] = str(name)
+            for day, name in constants.workdays.items():
+                self.years.setdefault(day.year, YearSchedule(day.year, source="chinese-calendar"))
+                self.years[day.year].workdays[day] = str(name)
+        for directory in override_dirs or []:
+            for path in sorted(Path(directory).glob("[0-9][0-9][0-9][0-9].yaml")):
+                sched = load_year_file(path)
+                self.years[sched.year] = sched
+
+    @property
+    def covered(self) -> tuple[int, int] | None:
+        return (min(self.years), max(self.years)) if self.years else None
+
+    def _year(self, year: int) -> YearSchedule:
+        try:
+            return self.years[year]
+        except KeyError:
+            raise CalendarNotCovered(year, self.covered) from None
+
+    def is_workday(self, day: dt.date) -> bool:
+        sched = self._year(day.year)
+        if day in sched.workdays:
+            return True
+        if day in sched.holidays:
+            return False
+        return day.weekday() < 5
+
+    def add_working_days(self, day: dt.date, n: int) -> dt.date:
+        """The date ``n`` working days after ``day`` (``day`` itself not counted); n < 0 goes back.
+
+        ``n == 0`` returns ``day`` if it is a working day, else the next working day.
+        """
+        step = 1 if n >= 0 else -1
+        remaining = abs(n)
+        current = day
+        if remaining == 0:
+            while not self.is_workday(current):
+                current += dt.timedelta(days=1)
+            return current
+        while remaining:
+            current += dt.timedelta(days=step)
+            if self.is_workday(current):
+                remaining -= 1
+        return current
+
+    def working_days_between(self, start: dt.date, end: dt.date) -> int:
+        """Working days in (start, end] — the start day not counted; negative if end < start."""
+        if end < start:
+            return -self.working_days_between(end, start)
+        count = 0
+        day = start
+        while day < end:
+            day += dt.timedelta(days=1)
+            if self.is_workday(day):
+                count += 1
+        return count
+
+    def working_days_in_year(self, year: int) -> int:
+        self._year(year)
+        day, count = dt.date(year, 1, 1), 0
+        while day.year == year:
+            count += self.is_workday(day)
+            day += dt.timedelta(days=1)
+        return count
+
+    def export_year(self, year: int) -> str:
+        """The year's schedule as an override file (YAML), for review and committing."""
+        sched = self._year(year)
+        doc = {
+            "year": year,
+            "source": sched.source if sched.source != "chinese-calendar" else
+            f"chinese-calendar (国务院办公厅关于{year}年部分节假日安排的通知)",
+            "holidays": [{"date": d.isoformat(), "name": n} for d, n in sorted(sched.holidays.items())],
+            "workdays": [{"date": d.isoformat(), "name": n} for d, n in sorted(sched.workdays.items())],
+        }
+        return yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
+
+
+def default_override_dirs() -> list[Path]:
+    dirs = [Path(str(resources.files("creditflow") / "data" / "calendar"))]
+    extra = os.environ.get("CREDITFLOW_CALENDAR_DIR")
+    if extra:
+        dirs.extend(Path(p) for p in extra.split(os.pathsep) if p)
+    return dirs
+
+
+@lru_cache(maxsize=1)
+def official_calendar() -> WorkdayCalendar:
+    return WorkdayCalendar(default_override_dirs())
+
+
+def add_working_days(day: dt.date, n: int) -> dt.date:
+    return official_calendar().add_working_days(day, n)
+
+
+def working_days_between(start: dt.date, end: dt.date) -> int:
+    return official_calendar().working_days_between(start, end)
+
+
+def is_workday(day: dt.date) -> bool:
+    return official_calendar().is_workday(day)
