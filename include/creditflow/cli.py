@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from creditflow.workdays import CalendarNotCovered
+    from creditflow.workdays import CalendarDataError, CalendarNotCovered
 
     try:
         args = build_parser().parse_args(argv)
@@ -131,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    except CalendarNotCovered as exc:
+    except (CalendarNotCovered, CalendarDataError) as exc:
         print(f"creditflow: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -22,7 +22,8 @@ from importlib import resources
 
 import numpy as np
 import pandas as pd
-from stdnum import cn
+from stdnum.cn import ric as stdnum_ric
+from stdnum.cn import uscc as stdnum_uscc
 from stdnum.exceptions import ValidationError
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -115,7 +116,7 @@ def uscc_org_code_ok(value: object) -> bool:
 
 def stdnum_says_valid(value: object) -> bool:
     """python-stdnum's verdict, kept for comparison in tests and documentation."""
-    return bool(cn.uscc.is_valid(compact_uscc(value)))
+    return bool(stdnum_uscc.is_valid(compact_uscc(value)))
 
 
 # --- resident identity card (GB 11643-1999) ---------------------------------------------------------
@@ -142,7 +143,7 @@ def validate_ric(value: object) -> list[str]:
     if ric_check_char(number[:17]) != number[17]:
         return ["校验位错误"]
     try:
-        cn.ric.validate(number)
+        stdnum_ric.validate(number)
     except ValidationError as exc:
         name = type(exc).__name__
         if name == "InvalidComponent":
@@ -175,7 +176,7 @@ def _char_matrix(values: pd.Series, width: int) -> tuple[np.ndarray, np.ndarray]
     ok = (text.str.len() == width) & text.str.fullmatch(r"[0-9A-Z]*", na=False)
     padded = text.where(ok, "0" * width)
     raw = np.frombuffer("".join(padded.tolist()).encode("ascii"), dtype=np.uint8)
-    return raw.reshape(-1, width) if width else raw, ok.to_numpy()
+    return raw.reshape(-1, width), ok.to_numpy(dtype=bool, copy=True)
 
 
 def uscc_valid_series(values: pd.Series) -> pd.Series:

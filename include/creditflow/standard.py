@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from creditflow.normalize import to_halfwidth
@@ -37,7 +37,7 @@ def _open(*parts: str):  # type: ignore[no-untyped-def]
     return (resources.files("creditflow") / "data" / "standard").joinpath(*parts).open(encoding="utf-8")
 
 
-@lru_cache(maxsize=None)
+@cache
 def fields(kind: str) -> tuple[Field, ...]:
     if kind not in KINDS:
         raise ValueError(f"unknown record kind {kind!r}; expected one of {', '.join(KINDS)}")
@@ -98,7 +98,7 @@ def header_key(text: object) -> str:
     return s.upper()
 
 
-@lru_cache(maxsize=None)
+@cache
 def header_lookup(kind: str) -> dict[str, str]:
     """Map of every accepted header spelling (canonical form) to the field code of ``kind``."""
     prefix = PREFIX[kind]

@@ -58,16 +58,26 @@ def _as_date(value: object) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
+class CalendarDataError(ValueError):
+    """An override file is malformed."""
+
+
 def load_year_file(path: Path) -> YearSchedule:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    year = int(data["year"])
-    sched = YearSchedule(year, _expand(data.get("holidays")), _expand(data.get("workdays")),
-                         str(data.get("source", "")))
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        year = int(data["year"])
+        sched = YearSchedule(year, _expand(data.get("holidays")), _expand(data.get("workdays")),
+                             str(data.get("source", "")))
+    except (yaml.YAMLError, TypeError, KeyError, ValueError) as exc:
+        raise CalendarDataError(f"{path}: not a calendar file (needs year, source, holidays, workdays): "
+                                f"{exc}") from None
+    if f"{year}.yaml" != path.name:
+        raise CalendarDataError(f"{path}: file name does not match year {year}")
     stray = [d for d in [*sched.holidays, *sched.workdays] if d.year != year]
     if stray:
-        raise ValueError(f"{path}: dates outside {year}: {stray[:3]}")
+        raise CalendarDataError(f"{path}: dates outside {year}: {stray[:3]}")
     if not data.get("source"):
-        raise ValueError(f"{path}: every calendar file names its source")
+        raise CalendarDataError(f"{path}: every calendar file names its source")
     return sched
 
 

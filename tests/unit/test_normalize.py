@@ -1,0 +1,92 @@
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from creditflow import normalize as n
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("珠应急罚[2026]12号", "珠应急罚〔2026〕12号"),
+        ("珠应急罚【2026】12号", "珠应急罚〔2026〕12号"),
+        ("珠应急罚（2026）12号", "珠应急罚〔2026〕12号"),
+        ("珠应急罚(2026)12号", "珠应急罚〔2026〕12号"),
+        ("珠应急罚〔2026〕12号", "珠应急罚〔2026〕12号"),
+        (" 珠应急罚 〔２０２６〕 １２ 号 ", "珠应急罚〔2026〕12号"),
+        ("市场【2019】1号", "市场〔2019〕1号"),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_doc_no(raw, expected):
+    assert n.normalize_doc_no(raw) == expected
+
+
+def test_doc_no_key_upper_cases():
+    assert n.doc_no_key("(珠)应急罚字[2026]a1号") == n.doc_no_key("（珠）应急罚字〔2026〕A1号")
+
+
+def test_names_use_registered_parentheses():
+    assert n.normalize_name("珠海市某某化工有限公司(香洲分公司)") == "珠海市某某化工有限公司（香洲分公司）"
+    assert n.normalize_name("  珠海　ＡＢＣ 公司 ") == "珠海 ABC 公司"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2026-02-12", dt.date(2026, 2, 12)),
+        ("2026/2/12", dt.date(2026, 2, 12)),
+        ("2026.02.12", dt.date(2026, 2, 12)),
+        ("20260212", dt.date(2026, 2, 12)),
+        ("2026年2月12日", dt.date(2026, 2, 12)),
+        ("２０２６－０２－１２", dt.date(2026, 2, 12)),
+        ("2026-02-12 09:30:00", dt.date(2026, 2, 12)),
+        ("2026-02-12T09:30:00+08:00", dt.date(2026, 2, 12)),
+        (46065, dt.date(2026, 2, 12)),  # Excel serial day
+        ("46065", dt.date(2026, 2, 12)),
+        (dt.datetime(2026, 2, 12, 8), dt.date(2026, 2, 12)),
+        ("2026-02-30", None),
+        ("2026-13-01", None),
+        ("12/02/2026", None),  # ambiguous day/month order: refused, not guessed
+        ("明天", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_parse_date(raw, expected):
+    assert n.parse_date(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "unit", "expected"),
+    [
+        ("2000元", "万元", Decimal("0.2")),
+        ("0.2万元", "元", Decimal("0.2")),
+        ("2", "万元", Decimal("2")),
+        ("20000", "元", Decimal("2")),
+        ("￥2,000.50元", "万元", Decimal("0.20005")),
+        (Decimal("1.5"), "万元", Decimal("1.5")),
+        (3000, "元", Decimal("0.3")),
+        ("两千元", "万元", None),
+        ("", "万元", None),
+    ],
+)
+def test_parse_amount(raw, unit, expected):
+    assert n.parse_amount(raw, unit) == expected
+
+
+def test_parse_amount_rejects_unknown_unit():
+    with pytest.raises(ValueError):
+        n.parse_amount("1", "千元")
+
+
+def test_amounts_in_text():
+    assert n.amounts_in_text("罚款人民币2000元") == [Decimal("0.2")]
+    assert n.amounts_in_text("责令改正，并处罚款3万元；没收违法所得5,000元") == [Decimal("3"), Decimal("0.5")]
+    assert n.amounts_in_text("警告") == []
+
+
+def test_split_multi_keeps_enumeration_values_with_enumeration_comma():
+    assert n.split_multi("警告；罚款;没收违法所得") == ["警告", "罚款", "没收违法所得"]
+    assert n.split_multi("查封场所、设施或者财物") == ["查封场所、设施或者财物"]

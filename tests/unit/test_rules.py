@@ -1,0 +1,50 @@
+import datetime as dt
+
+import pytest
+from creditflow import rules
+
+D = dt.date
+
+
+def test_sgs_due_date_is_seven_working_days():
+    assert rules.sgs_due_date(D(2026, 2, 12)) == D(2026, 2, 28)
+    assert rules.sgs_due_date(D(2026, 11, 20)) == D(2026, 12, 1)
+
+
+def test_every_deadline_has_a_source_and_a_mark():
+    for d in rules.deadlines():
+        assert d.source and d.mark in {"S", "M", "local"}, d.id
+
+
+def test_deadline_version_by_effective_date():
+    with pytest.raises(rules.NoRuleInForce):
+        rules.deadline("list_publication", D(2023, 9, 30))  # 部令11号 took effect 2023-10-01
+    assert rules.deadline("list_publication", D(2023, 10, 1)).amount == 20
+
+
+def test_order_58_until_2026_03_31_then_order_36():
+    assert rules.publicity_regime(D(2026, 3, 31))["id"] == "ndrc_order_58"
+    assert rules.publicity_regime(D(2026, 4, 1))["id"] == "ndrc_order_36"
+    assert rules.publicity_regime(D(2023, 5, 1))["id"] == "ndrc_order_58"
+    assert rules.publicity_regime(D(2023, 4, 30))["id"] == "ndrc_527"
+
+
+def test_safety_production_minimum_one_year_under_order_58():
+    p = rules.publicity_period(D(2025, 6, 10), ["罚款"])
+    assert (p.regime_id, p.penalty_class) == ("ndrc_order_58", "safety_production")
+    assert p.earliest_repair == D(2026, 6, 10) and p.publication_end == D(2028, 6, 10)
+
+
+def test_order_36_classes_most_severe_wins():
+    assert rules.publicity_period(D(2026, 5, 1), ["警告"]).publish is False
+    general = rules.publicity_period(D(2026, 5, 1), ["警告", "罚款"])
+    assert (general.penalty_class, general.earliest_repair, general.publication_end) == (
+        "general", D(2026, 8, 1), D(2027, 5, 1))
+    serious = rules.publicity_period(D(2026, 5, 1), ["罚款", "吊销许可证件"])
+    assert (serious.penalty_class, serious.earliest_repair) == ("serious", D(2027, 5, 1))
+    assert serious.mark == "M"  # provisional class mapping is marked unverified
+
+
+def test_month_arithmetic_clamps_month_end():
+    p = rules.publicity_period(D(2026, 11, 30), ["罚款"])
+    assert p.earliest_repair == D(2027, 2, 28)

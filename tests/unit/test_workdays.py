@@ -1,0 +1,95 @@
+import datetime as dt
+
+import pytest
+from creditflow import workdays
+from creditflow.workdays import CalendarDataError, CalendarNotCovered, WorkdayCalendar
+
+D = dt.date
+
+
+def test_yearly_totals_match_published_plans():
+    cal = workdays.official_calendar()
+    assert cal.working_days_in_year(2021) == 250
+    assert cal.working_days_in_year(2023) == 249
+    assert cal.working_days_in_year(2024) == 251
+    assert cal.working_days_in_year(2025) == 248
+    assert cal.working_days_in_year(2026) == 248
+
+
+def test_spring_festival_2026_and_tiaoxiu_saturday():
+    # 2026-02-12 + 7 working days lands on Saturday 2026-02-28, a 调休 working day.
+    assert workdays.add_working_days(D(2026, 2, 12), 7) == D(2026, 2, 28)
+    assert D(2026, 2, 28).weekday() == 5 and workdays.is_workday(D(2026, 2, 28))
+    assert workdays.is_workday(D(2026, 2, 14))  # Saturday make-up day before the festival
+    assert not workdays.is_workday(D(2026, 2, 17))  # 春节
+
+
+def test_national_day_2025():
+    assert not workdays.is_workday(D(2025, 10, 1))
+    assert not workdays.is_workday(D(2025, 10, 8))
+    assert workdays.is_workday(D(2025, 9, 28))  # Sunday 调休
+    assert workdays.is_workday(D(2025, 10, 11))  # Saturday 调休
+    # Decision on Tue 2025-09-30: 10-09 (Thu) is the first working day after the holiday.
+    assert workdays.add_working_days(D(2025, 9, 30), 1) == D(2025, 10, 9)
+    # 10-09 Thu, 10-10 Fri, 10-11 Sat (调休), 10-13..10-16
+    assert workdays.add_working_days(D(2025, 9, 30), 7) == D(2025, 10, 16)
+
+
+def test_counting_excludes_the_start_day():
+    assert workdays.add_working_days(D(2026, 11, 23), 1) == D(2026, 11, 24)  # Mon → Tue
+    assert workdays.working_days_between(D(2026, 11, 23), D(2026, 11, 27)) == 4
+    assert workdays.working_days_between(D(2026, 11, 27), D(2026, 11, 23)) == -4
+    assert workdays.add_working_days(D(2026, 11, 28), 0) == D(2026, 11, 30)  # Sat → next working day
+    assert workdays.add_working_days(D(2026, 11, 30), -1) == D(2026, 11, 27)
+
+
+def test_add_and_between_are_inverse():
+    start = D(2026, 1, 1)
+    for n in range(1, 60, 7):
+        end = workdays.add_working_days(start, n)
+        assert workdays.working_days_between(start, end) == n
+
+
+def test_uncovered_year_raises_a_clear_error():
+    with pytest.raises(CalendarNotCovered, match="2027"):
+        workdays.add_working_days(D(2026, 12, 28), 7)
+
+
+def test_override_files_equal_the_library_for_their_years():
+    lib = WorkdayCalendar(override_dirs=[])
+    mine = workdays.official_calendar()
+    for year in (2025, 2026):
+        day = D(year, 1, 1)
+        while day.year == year:
+            assert lib.is_workday(day) == mine.is_workday(day), day
+            day += dt.timedelta(days=1)
+
+
+def test_a_new_year_is_added_as_data(tmp_path, monkeypatch):
+    (tmp_path / "2027.yaml").write_text(
+        "year: 2027\nsource: test fixture, not the real schedule\n"
+        "holidays:\n  - {from: 2027-01-01, to: 2027-01-03, name: 元旦}\n"
+        "workdays:\n  - {date: 2027-01-09, name: 调休}\n", encoding="utf-8")
+    cal = WorkdayCalendar(override_dirs=[tmp_path])
+    assert not cal.is_workday(D(2027, 1, 1))
+    assert cal.is_workday(D(2027, 1, 9))  # Saturday make-up day from the file
+    assert cal.add_working_days(D(2026, 12, 30), 2) == D(2027, 1, 4)
+    monkeypatch.setenv("CREDITFLOW_CALENDAR_DIR", str(tmp_path))
+    assert workdays.WorkdayCalendar(workdays.default_override_dirs()).covered == (2004, 2027)
+
+
+def test_override_replaces_the_library_year(tmp_path):
+    (tmp_path / "2026.yaml").write_text("year: 2026\nsource: x\nholidays: []\nworkdays: []\n")
+    cal = WorkdayCalendar(override_dirs=[tmp_path])
+    assert cal.is_workday(D(2026, 10, 1))  # no holidays in the replaced year
+    assert not cal.is_workday(D(2026, 2, 28))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["year: 2027\nholidays: []\n", "not: [a calendar", "year: 2027\nsource: s\nholidays:\n  - {date: 2028-01-01}\n"],
+)
+def test_malformed_override_files_are_refused(tmp_path, text):
+    (tmp_path / "2027.yaml").write_text(text)
+    with pytest.raises(CalendarDataError):
+        WorkdayCalendar(override_dirs=[tmp_path])
