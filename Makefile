@@ -1,0 +1,52 @@
+# creditflow — two commands do all set-up: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt constraints.txt pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: help install demo test test-unit lint bench lock clean
+
+help:
+	@echo "make demo   - install into .venv, start Airflow (http://localhost:8080, admin/admin) and the sandboxes, run the pipelines"
+	@echo "make test   - the whole test suite (unit, DAG integrity, integration)"
+	@echo "make lint   - ruff and mypy on include/ and plugins/"
+	@echo "make bench  - benchmarks (by hand; results go to docs/benchmarks.md)"
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 2; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/pip install --quiet -r requirements.txt -c constraints.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python scripts/demo.py
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check include plugins dags
+	$(BIN)/mypy include plugins
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+# Re-resolve the pinned set after changing requirements.txt (needs network to the package index).
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet --upgrade "pip>=24"
+	.venv-lock/bin/pip install --quiet -r requirements.txt
+	.venv-lock/bin/pip freeze --exclude-editable > constraints.txt
+	rm -rf .venv-lock
+
+clean:
+	rm -rf .airflow var

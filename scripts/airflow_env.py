@@ -1,0 +1,65 @@
+"""The environment every Airflow process of this project runs with (demo, tests, CI).
+
+One place decides AIRFLOW_HOME, folders, executor, auth and secrets, so that the api-server, the
+scheduler, the dag-processor, the triggerer, the task workers and the tests agree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _persistent_secret(home: Path, name: str, make) -> str:  # type: ignore[no-untyped-def]
+    path = home / name
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _fernet() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+def airflow_env(home: Path | None = None, port: int = 8080) -> dict[str, str]:
+    home = (home or ROOT / ".airflow").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    passwords = home / "simple_auth_manager_passwords.json"
+    if not passwords.exists():
+        passwords.write_text(json.dumps({"admin": "admin"}))
+    env = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__CORE__FERNET_KEY": _persistent_secret(home, "fernet.key", _fernet),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": f"http://localhost:{port}",
+        "AIRFLOW__API_AUTH__JWT_SECRET": _persistent_secret(home, "jwt.secret",
+                                                            lambda: secrets.token_urlsafe(32)),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        "AIRFLOW__WEBSERVER__EXPOSE_CONFIG": "False",
+        "CREDITFLOW_ROOT": str(ROOT),
+        "CREDITFLOW_VAR": str(ROOT / "var"),
+        "PYTHONPATH": os.pathsep.join(p for p in [str(ROOT / "plugins"), os.environ.get("PYTHONPATH", "")] if p),
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+    return env
