@@ -28,7 +28,6 @@ import pandas as pd
 
 from creditflow import identifiers as ids
 from creditflow import standard
-from creditflow.normalize import amounts_in_text
 
 ORG = ("法人及非法人组织", "个体工商户")
 PERSON = "自然人"
@@ -149,19 +148,19 @@ def _amount_format(df: pd.DataFrame, p: dict[str, Any]) -> pd.Series:
 
 @predicate("amount_unit")
 def _amount_unit(df: pd.DataFrame, p: dict[str, Any]) -> pd.Series:
-    """元 entered where 万元 is meant: the amount is 10,000× the one the 处罚内容 text states, or
-    beyond any plausible fine."""
+    """元 entered where 万元 is meant (or the reverse): the amount is 10,000× (or 1/10,000 of) the one
+    the 处罚内容 text states, or beyond any plausible fine."""
     amount = _num(df[p["column"]])
     ok = ~(amount > p["max_plausible"])
-    candidates = amount.notna() & (amount >= 1) & _present(df[p["text"]])
-    if candidates.any():
-        sub = df.loc[candidates, [p["column"], p["text"]]]
-        bad = [
-            any(abs(float(a) * 10000 - float(v)) < 1e-6 for a in amounts_in_text(t))
-            for v, t in zip(_num(sub[p["column"]]), sub[p["text"]], strict=True)
-        ]
-        ok.loc[sub.index] &= ~np.array(bad, dtype=bool)
-    return ok
+    text = df[p["text"]].astype("string")
+    m = text.str.extract(_FINE_IN_TEXT)
+    number = pd.to_numeric(m[0].str.replace(r"[,，]", "", regex=True), errors="coerce")
+    stated = number.where(m[1] != "元", number / 10000)  # in 万元
+    bad = ((stated * 10000 - amount).abs() < 1e-6) | ((amount * 10000 - stated).abs() < 1e-6)
+    return ok & ~bad.fillna(False).astype(bool)
+
+
+_FINE_IN_TEXT = r"罚款(?:人民币)?\s*([0-9][0-9,，]*(?:\.[0-9]+)?)\s*(万元|万|元)"
 
 
 @predicate("multi_in_set")
@@ -530,13 +529,13 @@ def validate_gx(df: pd.DataFrame, kind: str, as_of: dt.date, context: Any = None
     suite = build_suite(kind, as_of)
     try:
         ctx.suites.delete(suite.name)
-    except Exception:  # noqa: BLE001 — absent on first use
+    except Exception:
         pass
     suite = ctx.suites.add(suite)
     vd_name = f"{name}_validation"
     try:
         ctx.validation_definitions.delete(vd_name)
-    except Exception:  # noqa: BLE001
+    except Exception:
         pass
     vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=vd_name, data=batch_def, suite=suite))
     result = vd.run(batch_parameters={"dataframe": _gx_frame(frame)},
