@@ -79,10 +79,15 @@ def make_uscc(rng: random.Random, prefix: str, region: str) -> str:
 
 
 def make_ric(rng: random.Random) -> str:
-    region = rng.choice(["440402", "440403", "440404"])
-    birth = dt.date(1960, 1, 1) + dt.timedelta(days=rng.randrange(0, 365 * 40))
-    first17 = f"{region}{birth:%Y%m%d}{rng.randrange(0, 1000):03d}"
-    return first17 + ids.ric_check_char(first17)
+    """A resident ID valid for python-stdnum too: the county code must exist in the birth year
+    (香洲区 440402 since 1979; 斗门区 440403 and 金湾区 440404 since 2001)."""
+    while True:
+        region = rng.choice(["440402", "440402", "440403", "440404", "430102", "450103"])
+        birth = dt.date(1962, 1, 1) + dt.timedelta(days=rng.randrange(0, 365 * 42))
+        first17 = f"{region}{birth:%Y%m%d}{rng.randrange(0, 1000):03d}"
+        number = first17 + ids.ric_check_char(first17)
+        if not ids.validate_ric(number):
+            return number
 
 
 def corrupt_check(code: str, alphabet: str = USCC_BODY) -> str:

@@ -101,7 +101,7 @@ def _dates(s: pd.Series) -> pd.Series:
 
 
 def _num(s: pd.Series) -> pd.Series:
-    return pd.to_numeric(s, errors="coerce")
+    return pd.to_numeric(s.astype(object), errors="coerce").astype("float64")
 
 
 @predicate("required_if")
@@ -154,7 +154,7 @@ def _amount_unit(df: pd.DataFrame, p: dict[str, Any]) -> pd.Series:
     ok = ~(amount > p["max_plausible"])
     text = df[p["text"]].astype("string")
     m = text.str.extract(_FINE_IN_TEXT)
-    number = pd.to_numeric(m[0].str.replace(r"[,，]", "", regex=True), errors="coerce")
+    number = _num(m[0].str.replace(r"[,，]", "", regex=True))
     stated = number.where(m[1] != "元", number / 10000)  # in 万元
     bad = ((stated * 10000 - amount).abs() < 1e-6) | ((amount * 10000 - stated).abs() < 1e-6)
     return ok & ~bad.fillna(False).astype(bool)
@@ -545,9 +545,9 @@ def validate_gx(df: pd.DataFrame, kind: str, as_of: dt.date, context: Any = None
     row_index = pd.Series(frame.index, index=frame["_row"])
     failures = []
     for res in result.results:
-        if res.exception_info and res.exception_info.get("raised_exception"):
-            raise RuntimeError(f"GX expectation {res.expectation_config.meta} failed to run: "
-                               f"{res.exception_info.get('exception_message')}")
+        error = _raised(res.exception_info)
+        if error:
+            raise RuntimeError(f"GX expectation {res.expectation_config.meta['name']} failed to run: {error}")
         if res.success:
             continue
         rule = rules[res.expectation_config.meta["name"]]
@@ -555,6 +555,19 @@ def validate_gx(df: pd.DataFrame, kind: str, as_of: dt.date, context: Any = None
         rows = [u["_row"] if isinstance(u, dict) else u for u in unexpected]
         failures.append((rule, pd.Index(row_index.loc[rows].to_numpy())))
     return _findings(failures, frame), result
+
+
+def _raised(info: Any) -> str | None:
+    """GX reports errors either flat or per metric ({metric_id: {raised_exception, ...}})."""
+    if not isinstance(info, dict):
+        return None
+    if info.get("raised_exception"):
+        return str(info.get("exception_message") or "unknown error")
+    for value in info.values():
+        found = _raised(value)
+        if found:
+            return found
+    return None
 
 
 def with_messages(findings: pd.DataFrame, kind: str) -> pd.DataFrame:

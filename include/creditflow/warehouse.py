@@ -1,0 +1,226 @@
+"""The pipeline's own store: staging, standardised records, findings, outcomes, review, ledger, summaries.
+
+Portable across SQLite (demo) and PostgreSQL (CI, production): SQLAlchemy Core tables; every write of a
+stage is a delete-insert keyed on the run key (``dag_id|interval_start``) inside one transaction, so a
+re-run of a stage replaces exactly what it wrote before.
+
+The **ledger** holds one row per (kind, natural key): what the platform has accepted (``accepted_hash``,
+``platform_status``) and the operation in flight (``state`` pending → sent → accepted | rejected, with
+the exact payload and idempotency keys, so that a crash at any instant can be resumed by re-sending the
+identical batch).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+staging = sa.Table(
+    "cf_staging", metadata,
+    sa.Column("run_key", sa.String(120), primary_key=True),
+    sa.Column("record_id", sa.String(300), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("source_system", sa.String(32), nullable=False),
+    sa.Column("source_key", sa.String(260), nullable=False),
+    sa.Column("lineage", sa.Text),
+    sa.Column("interval_start", sa.String(32), nullable=False),
+    sa.Column("extracted_at", sa.String(40), nullable=False),
+    sa.Column("raw_payload", sa.Text, nullable=False),
+)
+
+standardised = sa.Table(
+    "cf_std", metadata,
+    sa.Column("run_key", sa.String(120), primary_key=True),
+    sa.Column("record_id", sa.String(300), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("source_system", sa.String(32), nullable=False),
+    sa.Column("natural_key", sa.String(400)),
+    sa.Column("doc_key", sa.String(200)),
+    sa.Column("party_key", sa.String(80)),
+    sa.Column("decision_date", sa.String(10)),
+    sa.Column("due_date", sa.String(10)),
+    sa.Column("source_revoked", sa.Boolean, nullable=False, default=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("body_hash", sa.String(64), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+)
+
+findings = sa.Table(
+    "cf_finding", metadata,
+    sa.Column("run_key", sa.String(120), primary_key=True),
+    sa.Column("record_id", sa.String(300), primary_key=True),
+    sa.Column("field", sa.String(40), primary_key=True),
+    sa.Column("rule_id", sa.String(40), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("severity", sa.String(10), nullable=False),
+    sa.Column("message_zh", sa.Text, nullable=False),
+    sa.Column("detail", sa.Text),
+)
+
+outcomes = sa.Table(
+    "cf_outcome", metadata,
+    sa.Column("run_key", sa.String(120), primary_key=True),
+    sa.Column("record_id", sa.String(300), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("outcome", sa.String(20), nullable=False),  # uploaded|quarantined|awaiting_review|unchanged|duplicate
+    sa.Column("op", sa.String(12)),  # create|correct|withdraw for uploaded
+    sa.Column("natural_key", sa.String(400)),
+    sa.Column("duplicate_of", sa.String(300)),
+    sa.Column("review_reason", sa.String(40)),
+    sa.Column("detail", sa.Text),
+    sa.Column("due_date", sa.String(10)),
+    sa.Column("late", sa.Boolean, nullable=False, default=False),
+    sa.Column("due_soon", sa.Boolean, nullable=False, default=False),
+)
+
+reviews = sa.Table(
+    "cf_review", metadata,
+    sa.Column("record_id", sa.String(300), primary_key=True),
+    sa.Column("content_hash", sa.String(64), primary_key=True),
+    sa.Column("op", sa.String(12), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("natural_key", sa.String(400)),
+    sa.Column("reason", sa.String(40), nullable=False),
+    sa.Column("related_record", sa.String(300)),
+    sa.Column("levels_required", sa.String(20), nullable=False),  # e.g. "1,2"
+    sa.Column("status", sa.String(12), nullable=False),  # pending | approved | rejected
+    sa.Column("due_date", sa.String(10)),
+    sa.Column("created_run_key", sa.String(120), nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("applied_run_key", sa.String(120)),  # the run that acted on the final decision
+)
+
+review_decisions = sa.Table(
+    "cf_review_decision", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("record_id", sa.String(300), nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("op", sa.String(12), nullable=False),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("decision", sa.String(12), nullable=False),  # approve | reject | duplicate
+    sa.Column("reviewer", sa.String(80), nullable=False),
+    sa.Column("comment", sa.Text),
+    sa.Column("decided_at", sa.String(40), nullable=False),
+    sa.UniqueConstraint("record_id", "content_hash", "op", "level", name="uq_review_level"),
+)
+
+ledger = sa.Table(
+    "cf_ledger", metadata,
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("natural_key", sa.String(400), primary_key=True),
+    sa.Column("owner_record_id", sa.String(300), nullable=False),
+    sa.Column("party_key", sa.String(80)),
+    sa.Column("doc_key", sa.String(200)),
+    sa.Column("decision_date", sa.String(10)),
+    sa.Column("body_hash", sa.String(64)),
+    sa.Column("accepted_hash", sa.String(64)),
+    sa.Column("platform_status", sa.String(12)),  # published | withdrawn | None (never accepted)
+    sa.Column("platform_version", sa.Integer),
+    sa.Column("state", sa.String(12), nullable=False),  # pending | sent | accepted | rejected
+    sa.Column("op", sa.String(12)),
+    sa.Column("pending_hash", sa.String(64)),
+    sa.Column("pending_payload", sa.Text),
+    sa.Column("idempotency_key", sa.String(64)),
+    sa.Column("batch_key", sa.String(64)),
+    sa.Column("batch_seq", sa.Integer),
+    sa.Column("batch_id", sa.String(40)),
+    sa.Column("code", sa.String(16)),
+    sa.Column("message", sa.Text),
+    sa.Column("run_key", sa.String(120)),
+    sa.Column("first_accepted_at", sa.String(40)),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+)
+sa.Index("ix_ledger_party", ledger.c.kind, ledger.c.party_key)
+sa.Index("ix_ledger_state", ledger.c.state)
+sa.Index("ix_ledger_batch", ledger.c.batch_key)
+
+ledger_history = sa.Table(
+    "cf_ledger_history", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("natural_key", sa.String(400), nullable=False),
+    sa.Column("record_id", sa.String(300)),
+    sa.Column("op", sa.String(12)),
+    sa.Column("state", sa.String(12), nullable=False),
+    sa.Column("content_hash", sa.String(64)),
+    sa.Column("batch_id", sa.String(40)),
+    sa.Column("code", sa.String(16)),
+    sa.Column("run_key", sa.String(120)),
+    sa.Column("at", sa.String(40), nullable=False),
+)
+
+run_summary = sa.Table(
+    "cf_run_summary", metadata,
+    sa.Column("run_key", sa.String(120), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("dag_id", sa.String(120), nullable=False),
+    sa.Column("interval_start", sa.String(32), nullable=False),
+    sa.Column("interval_end", sa.String(32), nullable=False),
+    sa.Column("extracted", sa.Integer, nullable=False),
+    sa.Column("uploaded", sa.Integer, nullable=False),
+    sa.Column("quarantined", sa.Integer, nullable=False),
+    sa.Column("awaiting_review", sa.Integer, nullable=False),
+    sa.Column("unchanged", sa.Integer, nullable=False),
+    sa.Column("duplicates", sa.Integer, nullable=False),
+    sa.Column("late", sa.Integer, nullable=False),
+    sa.Column("due_soon", sa.Integer, nullable=False),
+    sa.Column("rejected_files", sa.Integer, nullable=False, default=0),
+    sa.Column("reconciled", sa.Boolean, nullable=False),
+    sa.Column("written_at", sa.String(40), nullable=False),
+)
+
+source_files = sa.Table(
+    "cf_source_file", metadata,
+    sa.Column("run_key", sa.String(120), primary_key=True),
+    sa.Column("file_name", sa.String(300), primary_key=True),
+    sa.Column("status", sa.String(12), nullable=False),  # ingested | rejected
+    sa.Column("rows", sa.Integer),
+    sa.Column("reason", sa.Text),
+    sa.Column("archived_as", sa.Text),
+)
+
+
+def create_schema(engine: sa.Engine) -> None:
+    metadata.create_all(engine)
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def replace_run_rows(conn: sa.Connection, table: sa.Table, run_key: str, rows: list[dict[str, Any]],
+                     kind: str | None = None, chunk: int = 2000) -> None:
+    """Delete what this run wrote to ``table`` (for ``kind``) and insert ``rows``: a stage's transaction."""
+    q = table.delete().where(table.c.run_key == run_key)
+    if kind is not None and "kind" in table.c:
+        q = q.where(table.c.kind == kind)
+    conn.execute(q)
+    for i in range(0, len(rows), chunk):
+        conn.execute(table.insert(), rows[i:i + chunk])
+
+
+def engine_from_url(url: str) -> sa.Engine:
+    kwargs: dict[str, Any] = {"future": True}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"timeout": 30}
+    engine = sa.create_engine(url, **kwargs)
+    if url.startswith("sqlite"):
+        @sa.event.listens_for(engine, "connect")
+        def _pragma(dbapi_conn: Any, _: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+    return engine
+
+
+def read_sql_file(path: Any) -> str:
+    """A SQL file without its comment lines (comments may mention :params, which would bind)."""
+    from pathlib import Path
+
+    text = Path(path).read_text(encoding="utf-8")
+    return "\n".join(line for line in text.splitlines() if not line.strip().startswith("--"))
