@@ -436,7 +436,7 @@ class Decision:
     detail: str | None = None
 
 
-def decide(run: Run, engine: sa.Engine) -> dict[str, int]:
+def decide(run: Run, engine: sa.Engine, batch_size: int = 200) -> dict[str, int]:
     """Stage 4–6: quarantine, exact and near duplicates, op against the ledger, review gate, due dates.
 
     Writes this run's outcomes, the review queue and the ledger's pending operations (with their
@@ -614,7 +614,7 @@ def decide(run: Run, engine: sa.Engine) -> dict[str, int]:
             conn.execute(wh.reviews.update().where(wh.reviews.c.record_id == rid,
                                                    wh.reviews.c.applied_run_key.is_(None))
                          .values(applied_run_key=run.run_key))
-        _write_pending(conn, run, ops, ledger_by_nk, now)
+        _write_pending(conn, run, ops, ledger_by_nk, now, batch_size)
     counts = {k: sum(1 for d in decisions.values() if d.outcome == k) for k in OUTCOMES}
     counts["due_soon"] = due_soon_n
     counts["ops"] = len(ops)
