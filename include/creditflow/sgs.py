@@ -39,7 +39,7 @@ from creditflow import warehouse as wh
 from creditflow.identifiers import mask_id
 from creditflow.platform_client import LicensingClient, PlatformClient
 from creditflow.submissions import UnreadableSubmission, read_submission
-from creditflow.workdays import official_calendar
+from creditflow.workdays import CalendarNotCovered, official_calendar
 
 log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
@@ -267,7 +267,15 @@ def standardise_frame(staged: pd.DataFrame, kind: str) -> pd.DataFrame:
     return out
 
 
-def _due(decision: Any) -> str | None:
+def _iso_date(value: Any) -> bool:
+    try:
+        dt.date.fromisoformat(str(value))
+        return True
+    except ValueError:
+        return False
+
+
+def _due(decision: Any, missing_years: set[int]) -> str | None:
     d = None
     try:
         d = dt.date.fromisoformat(str(decision)) if decision else None
@@ -277,6 +285,9 @@ def _due(decision: Any) -> str | None:
         return None
     try:
         return rules.sgs_due_date(d).isoformat()
+    except CalendarNotCovered as exc:
+        missing_years.add(exc.year)
+        return None
     except LookupError:
         return None
 
@@ -293,22 +304,26 @@ def standardise(run: Run, engine: sa.Engine, data_source_uscc: str | None = None
         std[code] = data_source_uscc
     dd = {"penalty": "CF_JDRQ", "license": "XK_JDRQ", "coercion": "QZ_JDRQ"}[run.kind]
     due_cache: dict[Any, str | None] = {}
+    missing_years: set[int] = set()
     rows = []
     codes = standard.codes(run.kind)
     for rec in std.to_dict("records"):
         decision = rec.get(dd)
         if decision not in due_cache:
-            due_cache[decision] = _due(decision)
+            due_cache[decision] = _due(decision, missing_years)
         rows.append({"run_key": run.run_key, "record_id": rec["record_id"], "kind": run.kind,
                      "source_system": rec["source_system"], "natural_key": rec["natural_key"],
                      "doc_key": rec["doc_key"], "party_key": rec["party_key"],
-                     "decision_date": decision if due_cache[decision] else None, "due_date": due_cache[decision],
+                     "decision_date": decision if _iso_date(decision) else None, "due_date": due_cache[decision],
                      "source_revoked": bool(rec["source_revoked"]), "content_hash": rec["content_hash"],
                      "body_hash": rec["body_hash"],
                      "payload": _json({c: rec[c] for c in codes if rec.get(c) is not None})})
     with engine.begin() as conn:
         wh.replace_run_rows(conn, wh.standardised, run.run_key, rows, kind=run.kind)
-    return {"standardised": len(rows)}
+    if missing_years:
+        log.warning("no official working-day calendar for %s: due dates unknown for some records; add "
+                    "data/calendar/YYYY.yaml (the calendar_watch DAG fails until then)", sorted(missing_years))
+    return {"standardised": len(rows), "due_date_unknown_years": len(missing_years)}
 
 
 def load_standardised(run: Run, engine: sa.Engine) -> pd.DataFrame:

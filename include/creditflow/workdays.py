@@ -192,3 +192,19 @@ def working_days_between(start: dt.date, end: dt.date) -> int:
 
 def is_workday(day: dt.date) -> bool:
     return official_calendar().is_workday(day)
+
+
+def calendar_gaps(today: dt.date, horizon_days: int = 30, warn_from_month: int = 11) -> dict[str, object]:
+    """Years the deadline arithmetic will need soon but the calendar lacks.
+
+    ``missing_now``: years within ``horizon_days`` of ``today`` (deadlines computed now would fail);
+    ``missing_next_year``: next year, once ``today`` is in or after ``warn_from_month`` (the State
+    Council usually publishes in November).
+    """
+    cal = official_calendar()
+    needed = {today.year, (today + dt.timedelta(days=horizon_days)).year}
+    missing_now = sorted(y for y in needed if y not in cal.years)
+    nxt = today.year + 1
+    missing_next = nxt not in cal.years and today.month >= warn_from_month
+    return {"today": today.isoformat(), "covered": list(cal.covered or ()), "missing_now": missing_now,
+            "missing_next_year": nxt if missing_next else None}

@@ -1,0 +1,161 @@
+"""
+### 双公示上报 — {kind_zh}（`sgs_{kind}`）
+
+Every {kind_zh} decision made — or entered, corrected or revoked — during the data interval (one local
+day, Asia/Shanghai) goes to 全国信用信息共享平台(广东珠海): extracted, mapped to the 双公示 standard,
+validated with Great Expectations, deduplicated, reviewed (层层审核) and uploaded **once**, within
+7 working days of the decision.
+
+| step | what it does |
+|---|---|
+| `wait_until_0600` | the interval closes at midnight; the run starts at 06:00 so late-evening entries are in |
+| `extract` | case system (SQL), licensing API, district inbox (files archived; unreadable → `rejected/`) + records still waiting for review |
+| `standardise` | mapping tables → 双公示 fields, normalisation, natural key, content hash, due date |
+| `validate` | GX suite generated from the field dictionary; failures → quarantine with a Chinese message |
+| `flush_inflight` | re-sends any batch a crashed run left pending (same Idempotency-Key) and collects its receipts |
+| `decide` | duplicates (exact / cross-source / near → review), create / 更正 / 撤销 against the ledger, review gate, late / due-soon |
+| `upload` | batches through `credit_platform` (pool `credit_platform`), ledger committed around each batch |
+| `receipts` | waits for per-record receipts; rejections go back to quarantine |
+| `reconcile` | extracted = uploaded + quarantined + awaiting review + unchanged + duplicates, or the run fails |
+
+**Re-runs and backfills are safe**: each task replaces what it wrote for its interval; the ledger, not
+luck, prevents a second upload.
+`airflow backfill create --dag-id sgs_{kind} --from-date 2026-11-01 --to-date 2026-11-07 --reprocess-behavior completed`
+
+**When it fails**: `reconcile` failing means records went missing or were counted twice — read its log,
+do not just clear it. Upload failures retry with backoff; clearing the `deliver` group resumes exactly
+where it stopped. Waiting reviews: *Creditflow → 审核* in the menu, or trigger `sgs_review_signoff`.
+
+Owner: 信用数据组. Changelog: 0.1 — first version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pendulum
+from airflow.providers.standard.sensors.time_delta import TimeDeltaSensor
+from airflow.sdk import Asset, CronDataIntervalTimetable, PokeReturnValue, dag, task, task_group
+
+TZ = "Asia/Shanghai"
+KINDS = {"penalty": "行政处罚", "license": "行政许可", "coercion": "行政强制"}
+UPLOAD_POOL = "credit_platform"
+START = pendulum.parse(os.environ.get("CREDITFLOW_SGS_START", "2026-11-01"), tz=TZ)
+SGS_ASSETS = {kind: Asset(f"creditflow://sgs/{kind}", extra={"kind": kind}) for kind in KINDS}
+DEFAULT_ARGS = {"owner": "creditflow", "retries": 2, "retry_delay": dt.timedelta(seconds=30),
+                "retry_exponential_backoff": True}
+
+
+def _run(kind: str, context: dict):  # type: ignore[no-untyped-def]
+    from creditflow.sgs import Run
+
+    start = context["data_interval_start"].in_timezone(TZ)
+    end = context["data_interval_end"].in_timezone(TZ)
+    return Run(dag_id=context["dag"].dag_id, kind=kind, start=start, end=end)
+
+
+def build(kind: str):  # type: ignore[no-untyped-def]
+    @dag(
+        dag_id=f"sgs_{kind}",
+        schedule=CronDataIntervalTimetable("0 0 * * *", timezone=TZ),
+        start_date=START,
+        catchup=True,
+        max_active_runs=1,  # runs of one kind share the ledger: one at a time, in order
+        default_args=DEFAULT_ARGS,
+        tags=["双公示", kind, "impact:reporting"],
+        doc_md=__doc__.format(kind=kind, kind_zh=KINDS[kind]),
+        dagrun_timeout=dt.timedelta(hours=6),
+    )
+    def sgs_reporting() -> None:
+        wait = TimeDeltaSensor(task_id="wait_until_0600", delta=dt.timedelta(hours=6), deferrable=True)
+
+        @task
+        def extract(**context) -> dict:  # type: ignore[no-untyped-def]
+            from creditflow import sgs
+            from creditflow_hooks import LicensingApiHook, case_db_engine, inbox_dir, warehouse_engine
+
+            sources = sgs.Sources(case_db=case_db_engine() if kind != "license" else None,
+                                  licensing=LicensingApiHook().get_conn() if kind == "license" else None,
+                                  inbox=inbox_dir())
+            return sgs.extract(_run(kind, context), warehouse_engine(), sources)
+
+        @task
+        def standardise(**context) -> dict:  # type: ignore[no-untyped-def]
+            from airflow.sdk import Variable
+            from creditflow import sgs
+            from creditflow_hooks import warehouse_engine
+
+            uscc = Variable.get("creditflow_data_source_uscc", default=None)
+            return sgs.standardise(_run(kind, context), warehouse_engine(), uscc)
+
+        @task
+        def validate(**context) -> dict:  # type: ignore[no-untyped-def]
+            from creditflow import sgs
+            from creditflow_hooks import gx_dir, warehouse_engine
+
+            return sgs.validate(_run(kind, context), warehouse_engine(), gx_project_dir=gx_dir())
+
+        @task_group(group_id="deliver")
+        def deliver() -> None:
+            @task(pool=UPLOAD_POOL)
+            def flush_inflight(**context) -> dict:  # type: ignore[no-untyped-def]
+                from creditflow import sgs
+                from creditflow_hooks import CreditPlatformHook, warehouse_engine
+
+                return sgs.flush_inflight(_run(kind, context), warehouse_engine(), CreditPlatformHook().get_conn())
+
+            @task
+            def decide(**context) -> dict:  # type: ignore[no-untyped-def]
+                from airflow.sdk import Variable
+                from creditflow import sgs
+                from creditflow_hooks import warehouse_engine
+
+                run = _run(kind, context)
+                counts = sgs.decide(run, warehouse_engine(),
+                                    batch_size=int(Variable.get("creditflow_upload_batch_size", default=200)))
+                soon = sgs.due_soon_records(run, warehouse_engine())
+                if soon:
+                    import logging
+
+                    logging.getLogger("creditflow.alert").warning(
+                        "临期预警: %d %s records are not yet accepted and are due within 2 working days "
+                        "(earliest due %s) — review or fix them today: %s", len(soon), kind,
+                        min(r["due_date"] for r in soon), [r["record_id"] for r in soon[:20]])
+                return counts
+
+            @task(pool=UPLOAD_POOL)
+            def upload(**context) -> dict:  # type: ignore[no-untyped-def]
+                from creditflow import sgs
+                from creditflow_hooks import CreditPlatformHook, warehouse_engine
+
+                return sgs.upload(_run(kind, context), warehouse_engine(), CreditPlatformHook().get_conn())
+
+            @task.sensor(poke_interval=5, timeout=3600, mode="reschedule")
+            def receipts(**context) -> PokeReturnValue:  # type: ignore[no-untyped-def]
+                from creditflow import sgs
+                from creditflow_hooks import CreditPlatformHook, warehouse_engine
+
+                got = sgs.collect_receipts(_run(kind, context), warehouse_engine(), CreditPlatformHook().get_conn())
+                return PokeReturnValue(is_done=got["still_processing"] == 0, xcom_value=got)
+
+            flush_inflight() >> decide() >> upload() >> receipts()
+
+        @task(outlets=[SGS_ASSETS[kind]])
+        def reconcile(extracted: dict, **context) -> dict:  # type: ignore[no-untyped-def]
+            from creditflow import sgs
+            from creditflow_hooks import warehouse_engine
+
+            summary = sgs.reconcile(_run(kind, context), warehouse_engine(),
+                                    rejected_files=int(extracted.get("rejected_files", 0)))
+            return {k: summary[k] for k in ("extracted", "uploaded", "quarantined", "awaiting_review", "unchanged",
+                                            "duplicates", "late", "due_soon", "rejected_files")}
+
+        extracted = extract()
+        wait >> extracted >> standardise() >> validate() >> deliver() >> reconcile(extracted)
+
+    return sgs_reporting()
+
+
+for _kind in KINDS:
+    globals()[f"sgs_{_kind}"] = build(_kind)
