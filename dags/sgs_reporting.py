@@ -50,9 +50,13 @@ DEFAULT_ARGS = {"owner": "creditflow", "retries": 2, "retry_delay": dt.timedelta
 def _run(kind: str, context: dict):  # type: ignore[no-untyped-def]
     from creditflow.sgs import Run
 
-    start = context["data_interval_start"].in_timezone(TZ)
-    end = context["data_interval_end"].in_timezone(TZ)
-    return Run(dag_id=context["dag"].dag_id, kind=kind, start=start, end=end)
+    from zoneinfo import ZoneInfo
+
+    # Plain datetimes in local time (pendulum objects do not bind in every DB driver).
+    start = dt.datetime.fromisoformat(context["data_interval_start"].in_timezone(TZ).isoformat())
+    end = dt.datetime.fromisoformat(context["data_interval_end"].in_timezone(TZ).isoformat())
+    return Run(dag_id=context["dag"].dag_id, kind=kind, start=start.astimezone(ZoneInfo(TZ)),
+               end=end.astimezone(ZoneInfo(TZ)))
 
 
 def build(kind: str):  # type: ignore[no-untyped-def]

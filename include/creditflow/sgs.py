@@ -116,13 +116,15 @@ def _json(value: Any) -> str:
 
 
 def _local_naive(t: dt.datetime) -> dt.datetime:
-    return t.replace(tzinfo=None)
+    """Plain local wall-clock time (the case system stores naive local timestamps; also strips pendulum)."""
+    return dt.datetime(t.year, t.month, t.day, t.hour, t.minute, t.second, t.microsecond)
 
 
 def extract_case_db(run: Run, engine: sa.Engine) -> list[dict[str, Any]]:
     sql_file = {"penalty": "extract_penalty.sql", "coercion": "extract_coercion.sql"}[run.kind]
     sql = wh.read_sql_file(SQL_DIR / "casedb" / sql_file)
-    params = {"date_from": run.start.date(), "date_to": run.end.date(),
+    params = {"date_from": dt.date(run.start.year, run.start.month, run.start.day),
+              "date_to": dt.date(run.end.year, run.end.month, run.end.day),
               "ts_from": _local_naive(run.start), "ts_to": _local_naive(run.end)}
     with engine.connect() as conn:
         rows = [dict(r) for r in conn.execute(sa.text(sql), params).mappings()]
@@ -356,7 +358,8 @@ def validate(run: Run, engine: sa.Engine, gx_project_dir: Path | None = None) ->
         findings = pd.DataFrame(columns=[*v.ISSUE_COLUMNS, "message_zh"])
     else:
         context = _gx_context(gx_project_dir, run.kind) if gx_project_dir else None
-        found, result = v.validate_gx(frame[[*standard.codes(run.kind), "_row"]], run.kind, run.as_of, context)
+        found, result = v.validate_gx(frame[[*standard.codes(run.kind), "_row"]], run.kind, received_on(run, engine),
+                                      context)
         findings = v.with_messages(found, run.kind)
         if context is not None:
             _store_data_docs(context, result, run)
@@ -374,6 +377,21 @@ def validate(run: Run, engine: sa.Engine, gx_project_dir: Path | None = None) ->
             conn.execute(wh.findings.insert(), rows)
     errors = {r["record_id"] for r in rows if r["severity"] == "error"}
     return {"records": len(frame), "findings": len(rows), "records_with_errors": len(errors)}
+
+
+def received_on(run: Run, engine: sa.Engine) -> dt.date:
+    """Reference date for "not in the future": the day the records were received (extracted), never
+    earlier than the interval. A backfill of an old interval that picks up today's district files must
+    not call today's decisions future ones; re-running never turns a valid record invalid."""
+    with engine.connect() as conn:
+        latest = conn.execute(sa.select(sa.func.max(wh.staging.c.extracted_at)).where(
+            wh.staging.c.run_key == run.run_key, wh.staging.c.kind == run.kind)).scalar()
+    if not latest:
+        return run.as_of
+    from zoneinfo import ZoneInfo
+
+    local = dt.datetime.fromisoformat(latest).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    return max(run.as_of, local)
 
 
 def _masked_message(text: str) -> str:
