@@ -56,6 +56,24 @@ nav{{margin-bottom:1rem}} code{{font-size:12px}}</style></head>
 <body><nav>creditflow · {nav}</nav><h2>{title}</h2>{body}</body></html>""")
 
 
+_PREVIEW_ORDER = ("_XDR_MC", "_XDR_LB", "_XDR_SHXYM", "_XDR_ZJHM", "_WSH", "_JDRQ", "_CFLB", "_XKLB", "_CSLX", "_NR",
+                  "_NR_FK", "_WFXW", "_CFJG", "_XKJG", "_SSJG")
+
+
+def _preview_lines(kind: str, preview: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The fields a reviewer needs first, by their Chinese names (ID numbers already masked)."""
+    from creditflow import standard
+
+    prefix = standard.PREFIX.get(kind, "")
+    names = {f.code: f.name_zh for f in standard.fields(kind)} if kind in standard.KINDS else {}
+    out = []
+    for suffix in _PREVIEW_ORDER:
+        code = prefix + suffix
+        if preview.get(code) not in (None, ""):
+            out.append((names.get(code, code), preview[code]))
+    return out
+
+
 def _engine() -> Any:
     from creditflow_hooks import warehouse_engine
 
@@ -91,8 +109,7 @@ def review_page(kind: str | None = None, user: Any = Depends(current_user)) -> H
     rows = review.pending(_engine(), kind)
     out = []
     for r in rows:
-        preview = r["preview"]
-        fields = "<br>".join(f"<code>{_esc(k)}</code> {_esc(v)}" for k, v in list(preview.items())[:12])
+        fields = "<br>".join(f"{_esc(name)}：{_esc(value)}" for name, value in _preview_lines(r["kind"], r["preview"]))
         done = "<br>".join(f"第{d['level']}级 {_esc(d['decision'])} — {_esc(d['reviewer'])} {_esc(d['decided_at'])}"
                            for d in r["decisions"]) or "—"
         level = r["next_level"]

@@ -93,3 +93,10 @@ def test_malformed_override_files_are_refused(tmp_path, text):
     (tmp_path / "2027.yaml").write_text(text)
     with pytest.raises(CalendarDataError):
         WorkdayCalendar(override_dirs=[tmp_path])
+
+
+def test_calendar_gaps_warn_before_deadlines_fail():
+    assert workdays.calendar_gaps(D(2026, 11, 10))["missing_now"] == []
+    assert workdays.calendar_gaps(D(2026, 11, 10))["missing_next_year"] == 2027
+    assert workdays.calendar_gaps(D(2026, 12, 20))["missing_now"] == [2027]
+    assert workdays.calendar_gaps(D(2026, 6, 1))["missing_next_year"] is None
