@@ -48,9 +48,9 @@ DEFAULT_ARGS = {"owner": "creditflow", "retries": 2, "retry_delay": dt.timedelta
 
 
 def _run(kind: str, context: dict):  # type: ignore[no-untyped-def]
-    from creditflow.sgs import Run
-
     from zoneinfo import ZoneInfo
+
+    from creditflow.sgs import Run
 
     # Plain datetimes in local time (pendulum objects do not bind in every DB driver).
     start = dt.datetime.fromisoformat(context["data_interval_start"].in_timezone(TZ).isoformat())

@@ -34,8 +34,8 @@ async def current_user(request: Request) -> Any:
     from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
     from airflow.api_fastapi.core_api.security import resolve_user_from_token
 
-    token = request.headers.get("authorization", "")
-    token = token[7:] if token.lower().startswith("bearer ") else request.cookies.get(COOKIE_NAME_JWT_TOKEN)
+    header = request.headers.get("authorization", "")
+    token = header[7:] if header.lower().startswith("bearer ") else request.cookies.get(COOKIE_NAME_JWT_TOKEN)
     return await resolve_user_from_token(token)
 
 
@@ -46,8 +46,8 @@ def _esc(value: Any) -> str:
 
 
 def _page(title: str, body: str) -> HTMLResponse:
-    nav = " · ".join(f'<a href="/creditflow/{p}">{n}</a>' for p, n in
-                     (("", "运行概况"), ("review", "审核"), ("quarantine", "问题数据"), ("data-docs/penalty/", "数据质量报告")))
+    links = (("", "运行概况"), ("review", "审核"), ("quarantine", "问题数据"), ("data-docs/penalty/", "数据质量报告"))
+    nav = " · ".join(f'<a href="/creditflow/{p}">{n}</a>' for p, n in links)
     return HTMLResponse(f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{title}</title>
 <style>body{{font-family:system-ui,"Noto Sans CJK SC",sans-serif;margin:1.5rem;color:#222}}
 table{{border-collapse:collapse;font-size:13px}}td,th{{border:1px solid #ccc;padding:3px 6px;vertical-align:top}}
@@ -97,9 +97,10 @@ def overview(user: Any = Depends(current_user)) -> HTMLResponse:
         f"<td>{r['unchanged']}</td><td>{r['duplicates']}</td><td>{r['late']}</td>"
         f"<td class='{'bad' if r['due_soon'] else ''}'>{r['due_soon']}</td><td>{r['rejected_files']}</td>"
         f"<td class='{'ok' if r['reconciled'] else 'bad'}'>{'✓' if r['reconciled'] else '✗'}</td></tr>" for r in rows)
-    return _page("双公示运行概况", "<table><tr><th>数据日期</th><th>类别</th><th>抽取</th><th>已上报</th><th>问题数据</th>"
-                 "<th>待审核</th><th>无变化</th><th>重复</th><th>逾期</th><th>临期</th><th>退回文件</th><th>对账</th></tr>"
-                 f"{cells}</table>")
+    columns = ("数据日期", "类别", "抽取", "已上报", "问题数据", "待审核", "无变化", "重复", "逾期", "临期",
+               "退回文件", "对账")
+    head = "".join(f"<th>{h}</th>" for h in columns)
+    return _page("双公示运行概况", f"<table><tr>{head}</tr>{cells}</table>")
 
 
 @app.get("/review", response_class=HTMLResponse)
@@ -159,11 +160,14 @@ def quarantine(kind: str | None = None, user: Any = Depends(current_user)) -> HT
         q = q.where(o.c.kind == kind)
     with _engine().connect() as conn:
         rows = conn.execute(q).mappings().all()
+        latest = dict(conn.execute(sa.select(o.c.record_id, sa.func.max(o.c.run_key)).group_by(o.c.record_id)).all())
+    rows = [r for r in rows if latest.get(r["record_id"]) == r["run_key"]]  # still in quarantine now
     cells = "".join(f"<tr><td>{_esc(r['run_key'].split('|')[-1])}</td><td>{KINDS.get(r['kind'], r['kind'])}</td>"
                     f"<td><code>{_esc(r['record_id'])}</code></td><td>{_esc(r['field'])}</td><td>{_esc(r['rule_id'])}</td>"
                     f"<td>{_esc(r['message_zh'])}</td><td>{_esc(r['due_date'])}</td></tr>" for r in rows)
-    return _page("问题数据（隔离区）", "<p>修正源系统中的数据后，下一次运行会自动重新校验并上报。</p><table><tr><th>数据日期</th>"
-                 f"<th>类别</th><th>记录</th><th>字段</th><th>规则</th><th>说明</th><th>截止日期</th></tr>{cells}</table>")
+    head = "".join(f"<th>{h}</th>" for h in ("数据日期", "类别", "记录", "字段", "规则", "说明", "截止日期"))
+    return _page("问题数据（隔离区）", "<p>修正源系统中的数据后，下一次运行会自动重新校验并上报。</p>"
+                 f"<table><tr>{head}</tr>{cells}</table>")
 
 
 @app.get("/data-docs/{kind}/{path:path}")
@@ -202,8 +206,8 @@ def sgs_due_date(decision_date: str) -> str:
 
 class CreditflowPlugin(AirflowPlugin):
     name = "creditflow_plugin"
-    fastapi_apps = [{"app": app, "url_prefix": "/creditflow", "name": "creditflow"}]
-    external_views = [
+    fastapi_apps = [{"app": app, "url_prefix": "/creditflow", "name": "creditflow"}]  # noqa: RUF012
+    external_views = [  # noqa: RUF012
         {"name": "双公示运行概况", "href": "/creditflow/", "destination": "nav", "category": "Creditflow",
          "url_route": "creditflow_overview"},
         {"name": "审核", "href": "/creditflow/review", "destination": "nav", "category": "Creditflow",
@@ -213,5 +217,5 @@ class CreditflowPlugin(AirflowPlugin):
         {"name": "数据质量报告 (GX)", "href": "/creditflow/data-docs/penalty/", "destination": "nav",
          "category": "Creditflow", "url_route": "creditflow_data_docs"},
     ]
-    macros = [sgs_due_date]
+    macros = [sgs_due_date]  # noqa: RUF012
 

@@ -337,7 +337,7 @@ class Generator:
                 "authority_name": city["authority"], "authority_uscc": "11440400MB2C123457", "party_type": ptype,
                 "ent_id": party.get("ent_id"), "person_id": None, "status": "OPEN", "created_at": created,
                 "updated_at": created}
-        m = {"kind": "coercion", "source": "case_db", "record_id": f"case_db:{row['measure_id']}",
+        m: dict[str, Any] = {"kind": "coercion", "source": "case_db", "record_id": f"case_db:{row['measure_id']}",
              "decision_date": day.isoformat(), "natural_key": f"{doc_no}|{party['uscc']}", "defect": None,
              "outcome": "uploaded", "events": []}
         yield {"type": "case_coercion", "row": row, "case": case, "party": party, "ptype": ptype, "manifest": m,

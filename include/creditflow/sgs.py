@@ -206,7 +206,8 @@ def carried_over(run: Run, engine: sa.Engine) -> list[dict[str, Any]]:
                                                                  s.c.interval_start == latest.c.iv))).mappings()
             for row in rows:
                 out.append({"source_system": row["source_system"], "source_key": row["source_key"],
-                            "lineage": (row["lineage"] or "") + " (待审核，续办)", "raw": json.loads(row["raw_payload"])})
+                            "lineage": (row["lineage"] or "") + " (待审核，续办)",
+                            "raw": json.loads(row["raw_payload"])})
     return out
 
 
@@ -522,34 +523,36 @@ def decide(run: Run, engine: sa.Engine, batch_size: int = 200) -> dict[str, int]
                                          "natural_key": L["natural_key"]})
 
     ops: list[tuple[dict[str, Any], str]] = []
-    pending_review: list[tuple[dict[str, Any], str, str, str | None]] = []
+    pending_review: list[tuple[dict[str, Any], str, str | None, str | None]] = []
     candidates: list[tuple[dict[str, Any], str, str | None, str | None]] = []  # (record, op, reason, related)
     for nk, r in winners.items():
         rid, h = r["record_id"], r["content_hash"]
-        L = ledger_by_nk.get(nk)
-        if L is not None and L["owner_record_id"] != rid:
-            owner_source = L["owner_record_id"].split(":", 1)[0]
+        led = ledger_by_nk.get(nk)
+        if led is not None and led["owner_record_id"] != rid:
+            owner_source = led["owner_record_id"].split(":", 1)[0]
             if st.precedence(owner_source) <= st.precedence(r["source_system"]):
-                decisions[rid] = Decision(rid, "duplicate", duplicate_of=L["owner_record_id"],
+                decisions[rid] = Decision(rid, "duplicate", duplicate_of=led["owner_record_id"],
                                           detail="与已上报记录的文书号和行政相对人相同")
                 continue
-        status = L["platform_status"] if L else None
-        if L is not None and L["state"] == "rejected" and L["pending_hash"] == h:
-            decisions[rid] = Decision(rid, "quarantined", detail=f"PLATFORM_REJECTED:{L['code']}")
+        status = led["platform_status"] if led else None
+        if led is not None and led["state"] == "rejected" and led["pending_hash"] == h:
+            decisions[rid] = Decision(rid, "quarantined", detail=f"PLATFORM_REJECTED:{led['code']}")
             continue
         if status == "published":
+            assert led is not None
             if r["source_revoked"]:
                 op = "withdraw"
-            elif L["accepted_hash"] == h:
-                sent_here = L["run_key"] == run.run_key and L["state"] == "accepted"
+            elif led["accepted_hash"] == h:
+                sent_here = led["run_key"] == run.run_key and led["state"] == "accepted"
                 decisions[rid] = Decision(rid, "uploaded" if sent_here else "unchanged",
-                                          op=L["op"] if sent_here else None)
+                                          op=led["op"] if sent_here else None)
                 continue
             else:
                 op = "correct"
         elif status == "withdrawn":
+            assert led is not None
             if r["source_revoked"]:
-                sent_here = L["run_key"] == run.run_key and L["state"] == "accepted"
+                sent_here = led["run_key"] == run.run_key and led["state"] == "accepted"
                 decisions[rid] = Decision(rid, "uploaded" if sent_here else "unchanged",
                                           op="withdraw" if sent_here else None)
                 continue
@@ -620,7 +623,8 @@ def decide(run: Run, engine: sa.Engine, batch_size: int = 200) -> dict[str, int]
                 due_soon_n += due_soon
         out_rows.append({"run_key": run.run_key, "record_id": rid, "kind": run.kind, "outcome": d.outcome, "op": d.op,
                          "natural_key": r.get("natural_key"), "duplicate_of": d.duplicate_of,
-                         "review_reason": d.review_reason, "detail": (d.related and f"疑似重复：{d.related}") or d.detail,
+                         "review_reason": d.review_reason,
+                         "detail": (d.related and f"疑似重复：{d.related}") or d.detail,
                          "due_date": due, "late": late, "due_soon": due_soon})
 
     now = wh.now_iso()

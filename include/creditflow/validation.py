@@ -18,7 +18,8 @@ import csv
 import datetime as dt
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -74,7 +75,7 @@ class Rule:
     field: str
     check: str  # not_null | max_len | in_set | date | custom
     columns: tuple[str, ...]
-    params: dict[str, Any] = field(default_factory=dict, hash=False)
+    params: dict[str, Any] = dc_field(default_factory=dict, hash=False)
     severity: str = "error"
 
     @property
@@ -254,7 +255,7 @@ def _ric(df: pd.DataFrame, p: dict[str, Any]) -> pd.Series:
 
 # --- rule list from the field dictionary -------------------------------------------------------------
 
-_DATE_ORDER = {
+_DATE_ORDER: dict[str, list[tuple[str, str, bool, int | None]]] = {
     "penalty": [("CF_JDRQ", "CF_YXQ", False, None), ("CF_JDRQ", "CF_GSJZQ", True, 3)],
     "license": [("XK_YXQZ", "XK_YXQZI", False, None), ("XK_JDRQ", "XK_YXQZI", False, None)],
     "coercion": [("QZ_JDRQ", "QZ_QXZ", False, None), ("QZ_QXZ", "QZ_QXZI", False, None),
@@ -482,6 +483,7 @@ def build_suite(kind: str, as_of: dt.date) -> Any:
     suite = gx.ExpectationSuite(name=f"sgs_{kind}")
     for rule in rules_for(kind, as_of):
         meta = {"rule_id": rule.rule_id, "field": rule.field, "severity": rule.severity, "name": rule.name}
+        exp: Any
         if rule.check == "not_null":
             exp = gxe.ExpectColumnValuesToNotBeNull(column=rule.field, meta=meta)
         elif rule.check == "max_len":
@@ -494,8 +496,8 @@ def build_suite(kind: str, as_of: dt.date) -> Any:
                                                               meta=meta)
         else:
             # GX wants ≥ 2 columns in a multicolumn domain: `_row` rides along, the predicate ignores it.
-            exp = custom_cls(column_list=[*rule.columns, "_row"], rule_params=json.dumps(rule.params, ensure_ascii=False),
-                             meta=meta)
+            exp = custom_cls(column_list=[*rule.columns, "_row"],
+                             rule_params=json.dumps(rule.params, ensure_ascii=False), meta=meta)
         suite.add_expectation(exp)
     return suite
 
@@ -514,6 +516,7 @@ def validate_gx(df: pd.DataFrame, kind: str, as_of: dt.date, context: Any = None
     ctx = context or gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
     name = f"sgs_{kind}"
+    source: Any
     try:
         source = ctx.data_sources.get(name)
     except (KeyError, ValueError):
@@ -545,12 +548,14 @@ def validate_gx(df: pd.DataFrame, kind: str, as_of: dt.date, context: Any = None
     row_index = pd.Series(frame.index, index=frame["_row"])
     failures = []
     for res in result.results:
+        config = res.expectation_config
+        assert config is not None
         error = _raised(res.exception_info)
         if error:
-            raise RuntimeError(f"GX expectation {res.expectation_config.meta['name']} failed to run: {error}")
+            raise RuntimeError(f"GX expectation {(config.meta or {}).get('name')} failed to run: {error}")
         if res.success:
             continue
-        rule = rules[res.expectation_config.meta["name"]]
+        rule = rules[(config.meta or {})["name"]]
         unexpected = res.result.get("unexpected_index_list") or []
         rows = [u["_row"] if isinstance(u, dict) else u for u in unexpected]
         failures.append((rule, pd.Index(row_index.loc[rows].to_numpy())))
