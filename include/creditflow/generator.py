@@ -107,7 +107,7 @@ class _Parties:
         self.industries = voc["industries"]
         self.weights = [i["weight"] for i in self.industries]
         self.districts = voc["districts"]
-        size = max(20, min(cfg.decisions // 3, 200_000))
+        size = max(20, min(cfg.decisions // 3, 50_000))  # bounded: the generator streams decisions
         self.enterprises: list[dict[str, Any]] = []
         self.persons: list[dict[str, Any]] = []
         for i in range(size):
@@ -491,12 +491,16 @@ class _DistrictWriter:
     def add(self, district: dict[str, Any], day: dt.date, std: dict[str, Any]) -> None:
         self.rows.setdefault((district["code"] + "_" + district["name"], day.isoformat()), []).append(std)
 
-    def flush(self) -> list[str]:
+    def flush(self, before: str | None = None) -> list[str]:
+        """Write the files of arrival days before ``before`` (all when None) and forget their rows."""
         from creditflow import standard
 
         fields = standard.fields("penalty")
         written = []
-        for n, ((district, day), rows) in enumerate(sorted(self.rows.items())):
+        ready = sorted(k for k in self.rows if before is None or k[1] < before)
+        for (district, day) in ready:
+            rows = self.rows.pop((district, day))
+            n = len(self.files) + len(written)
             stem = f"{district}_{day.replace('-', '')}_{n:04d}"
             fmt = n % 3
             if fmt == 0:
@@ -519,11 +523,11 @@ class _DistrictWriter:
                 path = self.inbox / f"{stem}.csv"
                 path.write_bytes(buf.getvalue().encode("utf-8-sig" if fmt == 1 else "gb18030"))
             written.append(path.name)
-        if self.corrupt_share and written:
-            k = max(1, int(len(written) * self.corrupt_share))
-            for name in self.rng.sample(written, k):
+        if self.corrupt_share and before is None and (self.files or written):
+            pool = [*self.files, *written]
+            k = max(1, int(len(pool) * self.corrupt_share))
+            for name in self.rng.sample(pool, k):
                 (self.inbox / name).write_bytes(b"PK\x03\x04 this is not a spreadsheet")
-        self.rows.clear()
         self.files.extend(written)
         return written
 
@@ -570,8 +574,13 @@ def generate_to(cfg: GeneratorConfig, case_db_url: str | None = None, licensing_
         for b in buffers.values():
             b.clear()
 
+    current_day = None
     try:
         for d in gen.iter_decisions():
+            day = d["manifest"]["decision_date"]
+            if writer is not None and day != current_day:
+                writer.flush(before=day)  # rows arriving before this decision day are complete
+                current_day = day
             counts["decisions"] += 1
             counts[d["type"]] += 1
             late_insert = any(e.get("op") == "insert" for e in d.get("events", []))
@@ -596,7 +605,8 @@ def generate_to(cfg: GeneratorConfig, case_db_url: str | None = None, licensing_
                 flush()
         flush()
         if writer is not None:
-            counts["files"] = len(writer.flush())
+            writer.flush()
+            counts["files"] = len(writer.files)
     finally:
         if mf:
             mf.close()

@@ -251,7 +251,7 @@ def extract(run: Run, engine: sa.Engine, sources: Sources) -> dict[str, Any]:
 def _body_hash(df: pd.DataFrame, kind: str) -> list[str]:
     p = standard.PREFIX[kind]
     codes = [c for c in standard.codes(kind) if c != f"{p}_WSH" and not any(c.endswith(s) for s in SOURCE_FIELDS)]
-    return [hashlib.sha256(st.canonical_json(r).encode()).hexdigest() for r in df[codes].to_dict("records")]
+    return st.row_hashes(df, codes)
 
 
 def standardise_frame(staged: pd.DataFrame, kind: str) -> pd.DataFrame:

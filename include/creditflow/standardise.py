@@ -251,9 +251,21 @@ def party_keys(df: pd.DataFrame, kind: str) -> pd.Series:
 
 
 def content_hashes(df: pd.DataFrame, kind: str) -> list[str]:
-    codes = standard.codes(kind)
-    records = df[codes].to_dict("records")
-    return [hashlib.sha256(canonical_json(r).encode()).hexdigest() for r in records]
+    return row_hashes(df, standard.codes(kind))
+
+
+def row_hashes(df: pd.DataFrame, codes: list[str]) -> list[str]:
+    """SHA-256 of each row's non-empty ``code=value`` pairs (vectorised; order-independent of columns)."""
+    if df.empty:
+        return []
+    joined = pd.Series("", index=df.index, dtype=object)
+    for code in sorted(codes):
+        col = df[code] if code in df.columns else pd.Series(None, index=df.index, dtype=object)
+        text = col.astype(object)
+        present = text.notna() & (text != "")
+        piece = (code + "=" + text.where(present, "").astype(str) + "\x1f").where(present, "")
+        joined = joined + piece
+    return [hashlib.sha256(s.encode()).hexdigest() for s in joined.tolist()]
 
 
 def canonical_json(record: dict[str, Any]) -> str:

@@ -94,7 +94,8 @@ def predicate(name: str) -> Callable[[Predicate], Predicate]:
 
 
 def _present(s: pd.Series) -> pd.Series:
-    return s.notna() & (s.astype("string").str.strip().fillna("") != "")
+    """Non-empty (``prepare`` has turned blank strings into nulls already)."""
+    return s.notna() & (s != "")
 
 
 def _dates(s: pd.Series) -> pd.Series:
@@ -358,7 +359,7 @@ def rules_for(kind: str, as_of: dt.date) -> list[Rule]:
 
 # --- details (only for failing rows) ----------------------------------------------------------------
 
-def _detail(rule: Rule, row: pd.Series) -> str:
+def _detail(rule: Rule, row: dict[str, Any]) -> str:
     p = rule.params
     value = row.get(rule.field)
     if rule.rule_id == "USCC_INVALID":
@@ -411,7 +412,10 @@ def prepare(df: pd.DataFrame, kind: str) -> pd.DataFrame:
     for code in standard.codes(kind):
         if code not in out.columns:
             out[code] = None
-    out = out.replace({"": None})
+        else:
+            col = out[code].astype(object)
+            blank = col.notna() & (col.astype(str).str.strip() == "")
+            out[code] = col.where(~blank, None)
     if "_row" not in out.columns:
         out["_row"] = np.arange(len(out))
     return out.reset_index(drop=True)
@@ -420,8 +424,12 @@ def prepare(df: pd.DataFrame, kind: str) -> pd.DataFrame:
 def _findings(failures: list[tuple[Rule, pd.Index]], df: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for rule, idx in failures:
-        for i in idx:
-            rows.append((df.at[i, "_row"], rule.field, rule.rule_id, rule.severity, _detail(rule, df.loc[i])))
+        cols = [c for c in dict.fromkeys([rule.field, *rule.columns, *(
+            [rule.params["when_column"]] if "when_column" in rule.params else []),
+            *([rule.params["text"]] if "text" in rule.params else [])]) if c in df.columns]
+        sub = df.loc[idx, ["_row", *cols]].to_dict("records")
+        for rec in sub:
+            rows.append((rec["_row"], rule.field, rule.rule_id, rule.severity, _detail(rule, rec)))
     out = pd.DataFrame(rows, columns=ISSUE_COLUMNS)
     return out.sort_values(["_row", "field", "rule_id"], kind="stable").drop_duplicates().reset_index(drop=True)
 

@@ -1,0 +1,184 @@
+"""Benchmarks (run by hand: ``make bench``; results go to docs/benchmarks.md by hand, with the machine).
+
+1. ``generator``  — stream N decisions into SQLite + inbox + manifest; peak RSS of the process.
+2. ``pipeline``   — standardise + validate + deduplicate N records, in chunks: GX (the pipeline's path)
+                    side by side with the hand-vectorised floor (plain pandas, same rules), same run.
+3. ``ledger``     — the per-run ledger lookups of a daily run against an empty ledger and a large one.
+
+Each benchmark runs in its own subprocess so that peak RSS (ru_maxrss) is its own.
+
+    python bench/run.py [generator|pipeline|ledger|all] [--n N] [--ledger-rows N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_generator(n: int) -> dict:
+    from creditflow import generator as g
+
+    d = Path(tempfile.mkdtemp(prefix="bench-gen-"))
+    t = time.perf_counter()
+    counts = g.generate_to(g.GeneratorConfig(seed=1, decisions=n, start=dt.date(2026, 1, 5), days=250),
+                           case_db_url=f"sqlite:///{d}/case.sqlite", licensing_db_url=f"sqlite:///{d}/lic.sqlite",
+                           inbox=d / "inbox", manifest=d / "manifest.jsonl")
+    secs = time.perf_counter() - t
+    return {"bench": "generator", "decisions": n, "records": counts["decisions"], "seconds": round(secs, 1),
+            "decisions_per_s": round(n / secs), "peak_rss_mb": round(peak_rss_mb()), "files": counts.get("files")}
+
+
+def _records(n: int):  # type: ignore[no-untyped-def]
+    """n district-style rows: a generated realistic sample, tiled with unique 文号 (keeps the dirt)."""
+    import pandas as pd
+
+    from creditflow import generator as g
+    from creditflow.submissions import read_submission
+
+    d = Path(tempfile.mkdtemp(prefix="bench-rec-"))
+    g.generate_to(g.GeneratorConfig(seed=2, decisions=20_000, start=dt.date(2026, 1, 5), days=60), inbox=d)
+    rows = [vals for f in sorted(d.iterdir()) for _, vals in read_submission(f).rows]
+    base = pd.DataFrame(rows)
+    reps = -(-n // len(base))
+    big = pd.concat([base] * reps, ignore_index=True).iloc[:n].copy()
+    suffix = pd.Series(range(n)).astype(str)
+    big["CF_WSH"] = big["CF_WSH"].astype(str).str.replace("号", "", regex=False) + "-" + suffix + "号"
+    return big
+
+
+def _dedup(frame, ledger):  # type: ignore[no-untyped-def]
+    """Exact duplicates within the batch + comparison with the ledger by natural key and content hash."""
+    dup = frame["natural_key"].notna() & frame.duplicated("natural_key", keep="first")
+    merged = frame.loc[~dup, ["natural_key", "content_hash"]].merge(ledger, on="natural_key", how="left")
+    unchanged = (merged["accepted_hash"] == merged["content_hash"]).sum()
+    return int(dup.sum()), int(unchanged)
+
+
+def bench_pipeline(n: int, chunk: int) -> dict:
+    import pandas as pd
+
+    from creditflow import standardise as st
+    from creditflow import validation as v
+
+    data = _records(n)
+    as_of = dt.date(2026, 12, 31)
+    ledger = pd.DataFrame({"natural_key": [], "accepted_hash": []}, dtype=object)
+    times = {"standardise": 0.0, "validate_gx": 0.0, "validate_floor": 0.0, "dedup": 0.0}
+    findings_gx = findings_floor = dups = 0
+    v.validate_gx(v.prepare(pd.DataFrame([{}]), "penalty"), "penalty", as_of)  # import + register once
+    for start in range(0, n, chunk):
+        part = data.iloc[start:start + chunk]
+        t = time.perf_counter()
+        frame = st.standardise(st.map_source_rows(part, "district_file", "penalty"), "penalty")
+        times["standardise"] += time.perf_counter() - t
+        t = time.perf_counter()
+        a, _ = v.validate_gx(frame, "penalty", as_of)
+        times["validate_gx"] += time.perf_counter() - t
+        t = time.perf_counter()
+        b = v.validate_pandas(frame, "penalty", as_of)
+        times["validate_floor"] += time.perf_counter() - t
+        t = time.perf_counter()
+        d, _ = _dedup(frame, ledger)
+        times["dedup"] += time.perf_counter() - t
+        findings_gx += len(a)
+        findings_floor += len(b)
+        dups += d
+    ours = times["standardise"] + times["validate_gx"] + times["dedup"]
+    floor = times["standardise"] + times["validate_floor"] + times["dedup"]
+    return {"bench": "pipeline", "records": n, "chunk": chunk, **{k: round(x, 1) for k, x in times.items()},
+            "total_gx_s": round(ours, 1), "total_floor_s": round(floor, 1),
+            "records_per_s_gx": round(n / ours), "records_per_s_floor": round(n / floor),
+            "ratio_validate": round(times["validate_gx"] / times["validate_floor"], 2),
+            "ratio_total": round(ours / floor, 2), "findings_gx": findings_gx, "findings_floor": findings_floor,
+            "same_findings": findings_gx == findings_floor, "duplicates": dups, "peak_rss_mb": round(peak_rss_mb())}
+
+
+def bench_ledger(ledger_rows: int, daily: int) -> dict:
+    """decide()'s ledger work for one daily run: lookups by natural key and by party, on an indexed table."""
+    import hashlib
+
+    import sqlalchemy as sa
+
+    from creditflow import sgs
+    from creditflow import warehouse as wh
+
+    out = {}
+    for size in (0, ledger_rows):
+        d = Path(tempfile.mkdtemp(prefix="bench-ledger-"))
+        engine = wh.engine_from_url(f"sqlite:///{d}/wh.sqlite")
+        wh.create_schema(engine)
+        with engine.begin() as conn:
+            batch = []
+            for i in range(size):
+                batch.append({"kind": "penalty", "natural_key": f"珠应急罚〔2025〕{i:07d}号|91440400MA{i:08d}",
+                              "owner_record_id": f"case_db:D{i}", "party_key": f"91440400MA{i % 400_000:08d}",
+                              "doc_key": f"珠应急罚〔2025〕{i:07d}号", "decision_date": "2025-06-01",
+                              "body_hash": "b", "accepted_hash": hashlib.md5(str(i).encode()).hexdigest(),
+                              "platform_status": "published", "state": "accepted", "updated_at": "x"})
+                if len(batch) == 50_000:
+                    conn.execute(wh.ledger.insert(), batch)
+                    batch = []
+            if batch:
+                conn.execute(wh.ledger.insert(), batch)
+        keys = [f"珠应急罚〔2026〕{i:07d}号|91440400MA{i:08d}" for i in range(daily)]
+        parties = [f"91440400MA{i:08d}" for i in range(daily)]
+        t = time.perf_counter()
+        for _ in range(5):
+            with engine.connect() as conn:
+                sgs._ledger_rows(conn, "penalty", wh.ledger.c.natural_key, keys)
+                sgs._ledger_rows(conn, "penalty", wh.ledger.c.party_key, parties)
+        out[size] = (time.perf_counter() - t) / 5
+        engine.dispose()
+        _ = sa
+    return {"bench": "ledger", "daily_records": daily, "ledger_rows": ledger_rows,
+            "seconds_empty": round(out[0], 4), "seconds_full": round(out[ledger_rows], 4),
+            "ratio": round(out[ledger_rows] / out[0], 2)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("which", nargs="?", default="all", choices=["generator", "pipeline", "ledger", "all", "_child"])
+    p.add_argument("--n", type=int, default=None)
+    p.add_argument("--chunk", type=int, default=200_000)
+    p.add_argument("--ledger-rows", type=int, default=5_000_000)
+    p.add_argument("--daily", type=int, default=2_000)
+    p.add_argument("--child", default=None)
+    args = p.parse_args()
+    if args.which == "_child":
+        if args.child == "generator":
+            result = bench_generator(args.n or 1_000_000)
+        elif args.child == "pipeline":
+            result = bench_pipeline(args.n or 1_000_000, args.chunk)
+        else:
+            result = bench_ledger(args.ledger_rows, args.daily)
+        print("RESULT " + json.dumps(result, ensure_ascii=False))
+        return
+    print(f"# {platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · {dt.datetime.now():%F %T}")
+    for name in (["generator", "pipeline", "ledger"] if args.which == "all" else [args.which]):
+        cmd = [sys.executable, __file__, "_child", "--child", name, "--chunk", str(args.chunk),
+               "--ledger-rows", str(args.ledger_rows), "--daily", str(args.daily)]
+        if args.n:
+            cmd += ["--n", str(args.n)]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")][-1]
+        print(json.dumps(json.loads(line[7:]), ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
