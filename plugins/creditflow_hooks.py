@@ -80,6 +80,15 @@ def _base_url(conn: Any) -> str:
     return base.rstrip("/")
 
 
+def _http_client_args(conn_id: str, policy_cls: Any) -> tuple[str, str, str, Any]:
+    """Base URL, key, secret and retry policy (extra: attempts, backoff, timeout) of an HTTP connection."""
+    conn = _connection(conn_id)
+    extra = conn.extra_dejson or {}
+    policy = policy_cls(attempts=int(extra.get("attempts", 6)), backoff=float(extra.get("backoff", 0.5)),
+                        timeout=float(extra.get("timeout", 30)))
+    return _base_url(conn), conn.login or "", conn.password or "", policy
+
+
 class CreditPlatformHook(BaseHook):
     """Hook for the shared credit platform: a client with token refresh, retries and Retry-After."""
 
@@ -95,11 +104,7 @@ class CreditPlatformHook(BaseHook):
     def get_conn(self) -> Any:
         from creditflow.platform_client import PlatformClient, RetryPolicy
 
-        conn = _connection(self.conn_id)
-        extra = conn.extra_dejson or {}
-        policy = RetryPolicy(attempts=int(extra.get("attempts", 6)), backoff=float(extra.get("backoff", 0.5)),
-                             timeout=float(extra.get("timeout", 30)))
-        return PlatformClient(_base_url(conn), conn.login or "", conn.password or "", policy)
+        return PlatformClient(*_http_client_args(self.conn_id, RetryPolicy))
 
 
 class LicensingApiHook(BaseHook):
@@ -117,10 +122,7 @@ class LicensingApiHook(BaseHook):
     def get_conn(self) -> Any:
         from creditflow.platform_client import LicensingClient, RetryPolicy
 
-        conn = _connection(self.conn_id)
-        extra = conn.extra_dejson or {}
-        policy = RetryPolicy(attempts=int(extra.get("attempts", 6)), timeout=float(extra.get("timeout", 30)))
-        return LicensingClient(_base_url(conn), conn.login or "", conn.password or "", policy)
+        return LicensingClient(*_http_client_args(self.conn_id, RetryPolicy))
 
 
 def var_dir() -> Path:

@@ -496,7 +496,7 @@ class _DistrictWriter:
         from creditflow import standard
 
         fields = standard.fields("penalty")
-        written = []
+        written: list[str] = []
         ready = sorted(k for k in self.rows if before is None or k[1] < before)
         for (district, day) in ready:
             rows = self.rows.pop((district, day))

@@ -118,12 +118,17 @@ def _empty_if(df: pd.DataFrame, p: dict[str, Any]) -> pd.Series:
     return ~cond | ~_present(df[p["column"]])
 
 
+def _contains_any(df: pd.DataFrame, column: str, words: list[str]) -> pd.Series:
+    text = df[column].fillna("").astype(str)
+    found = pd.Series(False, index=df.index)
+    for word in words:
+        found |= text.str.contains(word, regex=False)
+    return found
+
+
 @predicate("contains_required")
 def _contains_required(df: pd.DataFrame, p: dict[str, Any]) -> pd.Series:
-    cats = df[p["categories"]].fillna("").astype(str)
-    need = pd.Series(False, index=df.index)
-    for c in p["any_of"]:
-        need |= cats.str.contains(c, regex=False)
+    need = _contains_any(df, p["categories"], p["any_of"])
     if p.get("positive"):
         ok = _num(df[p["column"]]) > 0
     else:
@@ -133,11 +138,7 @@ def _contains_required(df: pd.DataFrame, p: dict[str, Any]) -> pd.Series:
 
 @predicate("amount_without_category")
 def _amount_without_category(df: pd.DataFrame, p: dict[str, Any]) -> pd.Series:
-    cats = df[p["categories"]].fillna("").astype(str)
-    has = pd.Series(False, index=df.index)
-    for c in p["any_of"]:
-        has |= cats.str.contains(c, regex=False)
-    return has | ~(_num(df[p["column"]]) > 0)
+    return _contains_any(df, p["categories"], p["any_of"]) | ~(_num(df[p["column"]]) > 0)
 
 
 @predicate("amount_format")

@@ -204,7 +204,12 @@ def replace_run_rows(conn: sa.Connection, table: sa.Table, run_key: str, rows: l
 
 
 def engine_from_url(url: str) -> sa.Engine:
+    """An engine; for a SQLite file URL the folder is created and WAL mode with a busy timeout is set."""
     kwargs: dict[str, Any] = {"future": True}
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        from pathlib import Path
+
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}
     engine = sa.create_engine(url, **kwargs)

@@ -58,10 +58,9 @@ def upsert_licences(engine: sa.Engine, items: list[dict[str, Any]]) -> int:
 
 def create_app(db_url: str | None = None, clients: dict[str, str] | None = None,
                admin_token: str | None = None) -> FastAPI:
-    db_url = db_url or os.environ.get("LICENSING_DB_URL") or "sqlite:///var/licensing.sqlite"
-    if db_url.startswith("sqlite:///") and not db_url.startswith("sqlite:////"):
-        os.makedirs(os.path.dirname(db_url[len("sqlite:///"):]) or ".", exist_ok=True)
-    engine = sa.create_engine(db_url, future=True)
+    from creditflow.warehouse import engine_from_url
+
+    engine = engine_from_url(db_url or os.environ.get("LICENSING_DB_URL") or "sqlite:///var/licensing.sqlite")
     metadata.create_all(engine)
     if clients is None:
         clients = dict(pair.split(":", 1) for pair in

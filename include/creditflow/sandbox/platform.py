@@ -160,10 +160,9 @@ def content_hash(data: dict[str, Any]) -> str:
 def create_app(db_url: str | None = None, apps: dict[str, str] | None = None,
                token_ttl: float | None = None, processing_seconds: float | None = None,
                admin_token: str | None = None) -> FastAPI:
-    db_url = db_url or os.environ.get("PLATFORM_DB_URL") or "sqlite:///var/platform.sqlite"
-    if db_url.startswith("sqlite:///") and not db_url.startswith("sqlite:////"):
-        os.makedirs(os.path.dirname(db_url[len("sqlite:///"):]) or ".", exist_ok=True)
-    engine = sa.create_engine(db_url, future=True)
+    from creditflow.warehouse import engine_from_url
+
+    engine = engine_from_url(db_url or os.environ.get("PLATFORM_DB_URL") or "sqlite:///var/platform.sqlite")
     metadata.create_all(engine)
     if apps is None:
         apps = dict(pair.split(":", 1) for pair in
