@@ -66,7 +66,22 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
 def _cmd_generate(args: argparse.Namespace) -> int:
     from creditflow.generator import GeneratorConfig, generate_to
 
-    cfg = GeneratorConfig(seed=args.seed, decisions=args.decisions, start=args.start, days=args.days)
+    import json
+
+    from creditflow.generator import DEFAULT_RATES, DEFECTS
+
+    rates = dict(DEFAULT_RATES)
+    if args.rates:
+        try:
+            given = json.loads(args.rates)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"creditflow generate: --rates is not JSON: {exc}") from None
+        unknown = set(given) - set(DEFECTS)
+        if unknown:
+            raise UsageError(f"creditflow generate: unknown defects {sorted(unknown)}; known: {', '.join(DEFECTS)}")
+        rates.update({k: float(v) for k, v in given.items()})
+    cfg = GeneratorConfig(seed=args.seed, decisions=args.decisions, start=args.start, days=args.days, rates=rates,
+                          corrupt_file_share=args.corrupt_files)
     summary = generate_to(cfg, case_db_url=args.case_db, licensing_db_url=args.licensing_db,
                           inbox=args.inbox, manifest=args.manifest)
     for key, value in summary.items():
@@ -118,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--licensing-db", default=None, help="SQLAlchemy URL of the licensing sandbox")
     gen.add_argument("--inbox", default=None, help="district inbox folder")
     gen.add_argument("--manifest", default=None, help="ground-truth manifest (JSON lines)")
+    gen.add_argument("--rates", default=None,
+                     help='defect rates as JSON, e.g. \'{"bad_checksum": 0.05, "late_entry": 0.1}\'')
+    gen.add_argument("--corrupt-files", type=float, default=0.0, help="share of district files made unreadable")
     gen.set_defaults(func=_cmd_generate)
     return parser
 

@@ -466,7 +466,44 @@ def _split_sql(text: str) -> list[str]:
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
-_CASE_TABLES = ("enterprise", "person", "enforcement_case", "penalty_decision", "coercive_measure")
+_CASE_TABLES = ("enterprise", "person", "inspector", "accident", "inspection", "enforcement_case",
+                "penalty_decision", "coercive_measure")
+DEPARTMENTS = ("危险化学品安全监督管理科", "工贸行业安全监督管理科", "执法监督科", "综合协调科")
+
+
+def supervision_rows(gen: Generator) -> dict[str, list[dict[str, Any]]]:
+    """The inspector roster, accidents and inspections of the enterprises (for the inspection plan).
+
+    Deterministic by seed, drawn from its own RNG so that adding them changes no decision. Rates are
+    realistic orders of magnitude, not statistics: ~1.5% of units with an accident in the year (mostly
+    一般, a few 较大, rare concealment), about two inspections per key-supervision unit and one per other
+    unit in the year before the data start, ≥ 2 inspectors each.
+    """
+    rng = random.Random(gen.cfg.seed + 1)
+    fake = gen.parties.fake
+    inspectors = [{"inspector_id": f"I{i:04d}", "inspector_name": fake.name(), "cert_no": f"粤应急执{440400 + i:08d}",
+                   "department": DEPARTMENTS[i % len(DEPARTMENTS)], "active": 1 if rng.random() > 0.05 else 0}
+                  for i in range(max(8, min(200, len(gen.parties.enterprises) // 250)))]
+    year_start = gen.cfg.start - dt.timedelta(days=365)
+    accidents, inspections = [], []
+    for ent in gen.parties.enterprises:
+        if rng.random() < 0.015:
+            level = rng.choices(["一般", "较大", "重大"], [0.9, 0.09, 0.01])[0]
+            deaths = {"一般": rng.choice([0, 0, 1, 2]), "较大": rng.randint(3, 9), "重大": rng.randint(10, 29)}[level]
+            accidents.append({"accident_id": f"A{len(accidents):06d}", "ent_id": ent["ent_id"],
+                              "occurred_on": year_start + dt.timedelta(days=rng.randrange(365)),
+                              "accident_level": level, "deaths": deaths, "injuries": rng.randint(0, 5),
+                              "concealed": 1 if rng.random() < 0.05 else 0, "description": "生产安全事故"})
+        for _ in range(rng.choice([1, 2, 2, 3]) if ent["key_supervision"] else rng.choice([0, 1, 1])):
+            team = rng.sample(inspectors, 2)
+            problems = rng.choice([0, 1, 2, 3, 5, 8])
+            inspections.append({"inspection_id": f"N{len(inspections):07d}", "ent_id": ent["ent_id"],
+                                "inspected_on": year_start + dt.timedelta(days=rng.randrange(365)),
+                                "inspector_ids": ",".join(t["inspector_id"] for t in team),
+                                "problems_found": problems,
+                                "major_hazards": 1 if problems >= 5 and rng.random() < 0.3 else 0,
+                                "rectified": 1 if rng.random() < 0.85 else 0})
+    return {"inspector": inspectors, "accident": accidents, "inspection": inspections}
 
 
 def _insert(conn: sa.Connection, table: str, rows: list[dict[str, Any]]) -> None:
@@ -547,6 +584,10 @@ def generate_to(cfg: GeneratorConfig, case_db_url: str | None = None, licensing_
             now = _ts(cfg.start)
             _insert(conn, "enterprise", [{**e, "created_at": now, "updated_at": now} for e in gen.parties.enterprises])
             _insert(conn, "person", [{**p, "created_at": now} for p in gen.parties.persons])
+            supervision = supervision_rows(gen)
+            for table in ("inspector", "accident", "inspection"):
+                for i in range(0, len(supervision[table]), 5000):
+                    _insert(conn, table, supervision[table][i:i + 5000])
     if lic_engine is not None:
         from creditflow.sandbox.licensing import metadata as lic_meta
         from creditflow.sandbox.licensing import upsert_licences

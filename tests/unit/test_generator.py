@@ -100,3 +100,26 @@ def test_manifest_lines_have(tmp_path, field):
     _, manifest, _ = _gen(tmp_path, "f", decisions=50)
     assert all(m.get(field) for m in manifest)
     json.dumps(manifest)
+
+
+def test_supervision_data_for_the_inspection_plan(tmp_path):
+    _, _, d = _gen(tmp_path, "s", decisions=3000)
+    engine = sa.create_engine(f"sqlite:///{d}.case.sqlite")
+    with engine.connect() as conn:
+        n = {t: conn.execute(sa.text(f"SELECT COUNT(*) FROM {t}")).scalar_one()
+             for t in ("inspector", "accident", "inspection")}
+        teams = [r[0] for r in conn.execute(sa.text("SELECT inspector_ids FROM inspection"))]
+        levels = {r[0] for r in conn.execute(sa.text("SELECT accident_level FROM accident"))}
+    assert n["inspector"] >= 8 and n["accident"] > 0 and n["inspection"] > n["accident"]
+    assert all(len(t.split(",")) >= 2 for t in teams)
+    assert levels <= {"一般", "较大", "重大", "特别重大"}
+
+
+def test_cli_rates(tmp_path, capsys):
+    from creditflow.cli import main
+
+    assert main(["generate", "--decisions", "50", "--rates", '{"bad_checksum": 0.5}', "--manifest",
+                 str(tmp_path / "m.jsonl")]) == 0
+    assert sum(m["defect"] == "bad_checksum" for m in g.read_manifest(tmp_path / "m.jsonl")) > 5
+    assert main(["generate", "--rates", '{"nonsense": 1}']) == 2
+    assert main(["generate", "--rates", "{bad json"]) == 2
