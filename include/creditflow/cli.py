@@ -64,11 +64,9 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from creditflow.generator import GeneratorConfig, generate_to
-
     import json
 
-    from creditflow.generator import DEFAULT_RATES, DEFECTS
+    from creditflow.generator import DEFAULT_RATES, DEFECTS, GeneratorConfig, generate_to
 
     rates = dict(DEFAULT_RATES)
     if args.rates:

@@ -481,11 +481,12 @@ def supervision_rows(gen: Generator) -> dict[str, list[dict[str, Any]]]:
     """
     rng = random.Random(gen.cfg.seed + 1)
     fake = gen.parties.fake
-    inspectors = [{"inspector_id": f"I{i:04d}", "inspector_name": fake.name(), "cert_no": f"粤应急执{440400 + i:08d}",
+    inspectors: list[dict[str, Any]] = [{"inspector_id": f"I{i:04d}", "inspector_name": fake.name(), "cert_no": f"粤应急执{440400 + i:08d}",
                    "department": DEPARTMENTS[i % len(DEPARTMENTS)], "active": 1 if rng.random() > 0.05 else 0}
                   for i in range(max(8, min(200, len(gen.parties.enterprises) // 250)))]
     year_start = gen.cfg.start - dt.timedelta(days=365)
-    accidents, inspections = [], []
+    accidents: list[dict[str, Any]] = []
+    inspections: list[dict[str, Any]] = []
     for ent in gen.parties.enterprises:
         if rng.random() < 0.015:
             level = rng.choices(["一般", "较大", "重大"], [0.9, 0.09, 0.01])[0]
@@ -499,7 +500,7 @@ def supervision_rows(gen: Generator) -> dict[str, list[dict[str, Any]]]:
             problems = rng.choice([0, 1, 2, 3, 5, 8])
             inspections.append({"inspection_id": f"N{len(inspections):07d}", "ent_id": ent["ent_id"],
                                 "inspected_on": year_start + dt.timedelta(days=rng.randrange(365)),
-                                "inspector_ids": ",".join(t["inspector_id"] for t in team),
+                                "inspector_ids": ",".join(str(t["inspector_id"]) for t in team),
                                 "problems_found": problems,
                                 "major_hazards": 1 if problems >= 5 and rng.random() < 0.3 else 0,
                                 "rectified": 1 if rng.random() < 0.85 else 0})
