@@ -481,7 +481,8 @@ def supervision_rows(gen: Generator) -> dict[str, list[dict[str, Any]]]:
     """
     rng = random.Random(gen.cfg.seed + 1)
     fake = gen.parties.fake
-    inspectors: list[dict[str, Any]] = [{"inspector_id": f"I{i:04d}", "inspector_name": fake.name(), "cert_no": f"粤应急执{440400 + i:08d}",
+    inspectors: list[dict[str, Any]] = [
+        {"inspector_id": f"I{i:04d}", "inspector_name": fake.name(), "cert_no": f"粤应急执{440400 + i:08d}",
                    "department": DEPARTMENTS[i % len(DEPARTMENTS)], "active": 1 if rng.random() > 0.05 else 0}
                   for i in range(max(8, min(200, len(gen.parties.enterprises) // 250)))]
     year_start = gen.cfg.start - dt.timedelta(days=365)
