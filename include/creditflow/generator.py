@@ -318,7 +318,7 @@ class Generator:
             m.update(outcome="duplicate", duplicate_of=original["record_id"])
         nk = f"{nz.doc_no_key(std['CF_WSH'])}|{std['CF_XDR_SHXYM']}"
         m["natural_key"] = nk
-        m["record_id"] = f"district_file:{district['code']}:{nk}"
+        m["record_id"] = f"district_file:{district['code']}:{ids.public_key(nk)}"
         yield {"type": "district", "std": std, "district": district, "day": arrive, "manifest": m}
 
     def _case_coercion(self, i: int, day: dt.date) -> Iterator[dict[str, Any]]:
@@ -432,7 +432,7 @@ class Generator:
             m.pop("review", None)
         nk = f"{nz.doc_no_key(std['CF_WSH'])}|{party_key}"
         m["natural_key"] = nk
-        m["record_id"] = f"district_file:{district['code']}:{nk}"
+        m["record_id"] = f"district_file:{district['code']}:{ids.public_key(nk)}"
         return {"type": "district", "std": std, "district": district, "day": day, "manifest": m}
 
 

@@ -160,6 +160,11 @@ def mask_id(value: object) -> str:
     return text[:4] + "*" * (len(text) - 8) + text[-4:]
 
 
+def public_key(natural_key: str) -> str:
+    """A natural key safe to show in ids, logs and pages: a resident ID number in it is masked."""
+    return re.sub(r"\b\d{17}[\dX]\b", lambda m: mask_id(m.group(0)), natural_key)
+
+
 # --- vectorised variants ----------------------------------------------------------------------------
 
 _ALPHA_VALUE = np.full(256, -1, dtype=np.int64)

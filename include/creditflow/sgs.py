@@ -36,7 +36,7 @@ import yaml
 from creditflow import rules, standard
 from creditflow import standardise as st
 from creditflow import warehouse as wh
-from creditflow.identifiers import mask_id
+from creditflow.identifiers import mask_id, public_key
 from creditflow.platform_client import LicensingClient, PlatformClient
 from creditflow.submissions import UnreadableSubmission, read_submission
 from creditflow.workdays import CalendarNotCovered, official_calendar
@@ -180,7 +180,8 @@ def extract_inbox(run: Run, inbox: Path) -> tuple[list[dict[str, Any]], list[dic
         mapped["lineage"] = [r["_lineage"] for r in rows]
         keyed = st.standardise(mapped, run.kind) if rows else mapped
         for (n, values), nk in zip(sub.rows, keyed["natural_key"] if rows else [], strict=True):
-            source_key = f"{district}:{nk}" if nk else f"{path.name}:row{n}"
+            # Record ids appear in logs and pages: a natural person's ID number in the key is masked.
+            source_key = f"{district}:{public_key(nk)}" if nk else f"{path.name}:row{n}"
             staged[source_key] = {"source_system": "district_file", "source_key": source_key,
                                   "lineage": f"{path.name}#row{n}", "raw": values}
         files.append({"file_name": path.name, "status": "ingested", "rows": len(sub.rows), "reason": None,
@@ -437,12 +438,30 @@ def _chunks(items: list[Any], n: int) -> Iterable[list[Any]]:
         yield items[i:i + n]
 
 
-def _ledger_rows(conn: sa.Connection, kind: str, column: sa.Column, keys: list[str]) -> list[dict[str, Any]]:
+def _ledger_rows(conn: sa.Connection, kind: str, column: sa.Column, keys: list[str],
+                 *where: Any) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for chunk in _chunks(sorted(set(k for k in keys if k)), 500):
         out += [dict(r) for r in conn.execute(sa.select(wh.ledger).where(wh.ledger.c.kind == kind,
-                                                                          column.in_(chunk))).mappings()]
+                                                                          column.in_(chunk), *where)).mappings()]
     return out
+
+
+def ledger_context(conn: sa.Connection, kind: str, natural_keys: list[str], party_keys: list[str],
+                   decision_dates: list[str], window_days: int) -> tuple[dict[str, dict[str, Any]],
+                                                                           list[dict[str, Any]]]:
+    """What a run needs from the ledger: rows of its natural keys, and — for near duplicates — rows of its
+    parties whose decision date is within the window of its own dates. Index lookups only, so the work
+    of a daily run does not grow with the size of the ledger."""
+    by_nk = {r["natural_key"]: r for r in _ledger_rows(conn, kind, wh.ledger.c.natural_key, natural_keys)}
+    dates = sorted(d for d in decision_dates if d)
+    if not dates:
+        return by_nk, []
+    lo = (dt.date.fromisoformat(dates[0]) - dt.timedelta(days=window_days)).isoformat()
+    hi = (dt.date.fromisoformat(dates[-1]) + dt.timedelta(days=window_days)).isoformat()
+    party = _ledger_rows(conn, kind, wh.ledger.c.party_key, party_keys,
+                         wh.ledger.c.decision_date >= lo, wh.ledger.c.decision_date <= hi)
+    return by_nk, party
 
 
 def _review_state(conn: sa.Connection, keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], dict[int, str]]:
@@ -510,9 +529,9 @@ def decide(run: Run, engine: sa.Engine, batch_size: int = 200) -> dict[str, int]
             winners[nk] = r
 
     with engine.connect() as conn:
-        ledger_by_nk = {L["natural_key"]: L for L in _ledger_rows(conn, run.kind, wh.ledger.c.natural_key,
-                                                                    list(winners))}
-        party_rows = _ledger_rows(conn, run.kind, wh.ledger.c.party_key, [r["party_key"] for r in winners.values()])
+        ledger_by_nk, party_rows = ledger_context(
+            conn, run.kind, list(winners), [r["party_key"] for r in winners.values()],
+            [r["decision_date"] for r in winners.values()], int(cfg["date_window_days"]))
         inflight = [L for L in ledger_by_nk.values() if L["state"] in ("pending", "sent")]
         if inflight:
             raise RuntimeError(f"{len(inflight)} ledger operations still in flight: run flush_inflight first")

@@ -33,7 +33,6 @@ from creditflow import standard
 ORG = ("法人及非法人组织", "个体工商户")
 PERSON = "自然人"
 ISSUE_COLUMNS = ["_row", "field", "rule_id", "severity", "detail"]
-MAX_PLAUSIBLE_FINE_WAN = 20000  # 2亿元; 安全生产法 art. 114 tops at 1亿元 ×5 for 特别重大 [M]
 
 
 @dataclass(frozen=True)
@@ -42,6 +41,14 @@ class RuleInfo:
     severity: str
     message_zh: str
     source: str
+
+
+@cache
+def thresholds() -> dict[str, Any]:
+    import yaml
+
+    path = resources.files("creditflow") / "data" / "rules" / "thresholds.yaml"
+    return {k: v["value"] for k, v in yaml.safe_load(path.read_text(encoding="utf-8")).items()}
 
 
 @cache
@@ -351,7 +358,7 @@ def rules_for(kind: str, as_of: dt.date) -> list[Rule]:
         custom("REQUIRED_IF", "CF_NR_ZKDX", "contains_required", ["CF_NR_ZKDX", "CF_CFLB"],
                column="CF_NR_ZKDX", categories="CF_CFLB", any_of=["暂扣许可证件", "吊销许可证件"])
         custom("AMOUNT_UNIT", "CF_NR_FK", "amount_unit", ["CF_NR_FK", "CF_NR"], column="CF_NR_FK",
-               text="CF_NR", max_plausible=MAX_PLAUSIBLE_FINE_WAN)
+               text="CF_NR", max_plausible=thresholds()["max_plausible_fine_wan"])
     if kind == "coercion":
         custom("REQUIRED_IF", "QZ_JCRQ", "required_if", ["QZ_JCRQ", "QZ_ZT"], column="QZ_JCRQ",
                when_column="QZ_ZT", when_in=["2"])

@@ -134,7 +134,7 @@ ledger = sa.Table(
     sa.Column("first_accepted_at", sa.String(40)),
     sa.Column("updated_at", sa.String(40), nullable=False),
 )
-sa.Index("ix_ledger_party", ledger.c.kind, ledger.c.party_key)
+sa.Index("ix_ledger_party", ledger.c.kind, ledger.c.party_key, ledger.c.decision_date)
 sa.Index("ix_ledger_state", ledger.c.state)
 sa.Index("ix_ledger_batch", ledger.c.batch_key)
 

@@ -160,6 +160,7 @@ def test_no_unmasked_id_numbers_in_what_people_see(world):
         texts = [str(x) for row in conn.execute(sa.select(wh.findings.c.message_zh, wh.findings.c.detail,
                                                           wh.outcomes.c.detail).select_from(wh.findings.outerjoin(
                                                               wh.outcomes, sa.true())).limit(20000)) for x in row]
+        texts += [f"{r.record_id} {r.duplicate_of} {r.detail}" for r in conn.execute(sa.select(wh.outcomes))]
     for row in review.pending(world.warehouse):
         texts.append(str(row["preview"]))
     blob = "\n".join(texts)
