@@ -20,7 +20,9 @@ validated with Great Expectations, deduplicated, reviewed (层层审核) and upl
 
 **Re-runs and backfills are safe**: each task replaces what it wrote for its interval; the ledger, not
 luck, prevents a second upload.
-`airflow backfill create --dag-id sgs_{kind} --from-date 2026-11-01 --to-date 2026-11-07 --reprocess-behavior completed`
+`airflow backfill create --dag-id sgs_{kind} --from-date 2026-11-01 --to-date 2026-11-07 --reprocess-behavior completed --max-active-runs 1`
+(runs may also overlap safely: ledger decisions take the one-slot pool `creditflow_ledger`, uploads
+resume from the ledger, GX results are written under a lock).
 
 **When it fails**: `reconcile` failing means records went missing or were counted twice — read its log,
 do not just clear it. Upload failures retry with backoff; clearing the `deliver` group resumes exactly
@@ -41,6 +43,7 @@ from airflow.sdk import Asset, CronDataIntervalTimetable, PokeReturnValue, dag, 
 TZ = "Asia/Shanghai"
 KINDS = {"penalty": "行政处罚", "license": "行政许可", "coercion": "行政强制"}
 UPLOAD_POOL = "credit_platform"
+LEDGER_POOL = "creditflow_ledger"  # one slot: ledger decisions never interleave, even in a backfill
 START = pendulum.parse(os.environ.get("CREDITFLOW_SGS_START", "2026-11-01"), tz=TZ)
 SGS_ASSETS = {kind: Asset(f"creditflow://sgs/{kind}", extra={"kind": kind}) for kind in KINDS}
 DEFAULT_ARGS = {"owner": "creditflow", "retries": 2, "retry_delay": dt.timedelta(seconds=30),
@@ -109,7 +112,7 @@ def build(kind: str):  # type: ignore[no-untyped-def]
 
                 return sgs.flush_inflight(_run(kind, context), warehouse_engine(), CreditPlatformHook().get_conn())
 
-            @task
+            @task(pool=LEDGER_POOL)
             def decide(**context) -> dict:  # type: ignore[no-untyped-def]
                 from airflow.sdk import Variable
                 from creditflow import sgs

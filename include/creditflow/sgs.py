@@ -359,12 +359,12 @@ def validate(run: Run, engine: sa.Engine, gx_project_dir: Path | None = None) ->
     if frame.empty:
         findings = pd.DataFrame(columns=[*v.ISSUE_COLUMNS, "message_zh"])
     else:
-        context = _gx_context(gx_project_dir, run.kind) if gx_project_dir else None
-        found, result = v.validate_gx(frame[[*standard.codes(run.kind), "_row"]], run.kind, received_on(run, engine),
-                                      context)
+        # Validation runs in an ephemeral GX context: runs of one kind may overlap (a backfill), and a
+        # shared file context would race on its suite files. Results go to the Data Docs site under a lock.
+        found, result = v.validate_gx(frame[[*standard.codes(run.kind), "_row"]], run.kind, received_on(run, engine))
         findings = v.with_messages(found, run.kind)
-        if context is not None:
-            _store_data_docs(context, result, run)
+        if gx_project_dir is not None:
+            _store_data_docs(gx_project_dir, result, run)
     by_row = frame.set_index("_row")["record_id"]
     rows = [{"run_key": run.run_key, "record_id": by_row[f["_row"]], "kind": run.kind, "field": f["field"],
              "rule_id": f["rule_id"],
@@ -411,8 +411,20 @@ def _gx_context(project_dir: Path, kind: str) -> Any:
     return gx.get_context(mode="file", project_root_dir=str(path))
 
 
-def _store_data_docs(context: Any, result: Any, run: Run) -> None:
-    """Keep the validation result and rebuild the GX Data Docs site of this kind."""
+def _store_data_docs(project_dir: Path, result: Any, run: Run) -> None:
+    """Keep the validation result and rebuild the GX Data Docs site of this kind (one writer at a time)."""
+    import fcntl
+
+    (project_dir / run.kind).mkdir(parents=True, exist_ok=True)
+    with open(project_dir / run.kind / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            _write_data_docs(_gx_context(project_dir, run.kind), result, run)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _write_data_docs(context: Any, result: Any, run: Run) -> None:
     try:
         from great_expectations.data_context.types.resource_identifiers import (
             ExpectationSuiteIdentifier,
