@@ -14,6 +14,7 @@ validated with Great Expectations, deduplicated, reviewed (层层审核) and upl
 | `validate` | GX suite generated from the field dictionary; failures → quarantine with a Chinese message |
 | `flush_inflight` | re-sends any batch a crashed run left pending (same Idempotency-Key) and collects its receipts |
 | `decide` | duplicates (exact / cross-source / near → review), create / 更正 / 撤销 against the ledger, review gate, late / due-soon |
+| `alert_due_soon` | 临期预警: records not yet accepted and due within 2 working days — a warning in the log, and an e-mail to Variable `creditflow_alert_email` through `smtp_default` when set |
 | `upload` | batches through `credit_platform` (pool `credit_platform`), ledger committed around each batch |
 | `receipts` | waits for per-record receipts; rejections go back to quarantine |
 | `reconcile` | extracted = uploaded + quarantined + awaiting review + unchanged + duplicates, or the run fails |
@@ -118,18 +119,31 @@ def build(kind: str):  # type: ignore[no-untyped-def]
                 from creditflow import sgs
                 from creditflow_hooks import warehouse_engine
 
-                run = _run(kind, context)
-                counts = sgs.decide(run, warehouse_engine(),
-                                    batch_size=int(Variable.get("creditflow_upload_batch_size", default=200)))
-                soon = sgs.due_soon_records(run, warehouse_engine())
-                if soon:
-                    import logging
+                return sgs.decide(_run(kind, context), warehouse_engine(),
+                                  batch_size=int(Variable.get("creditflow_upload_batch_size", default=200)))
 
-                    logging.getLogger("creditflow.alert").warning(
-                        "临期预警: %d %s records are not yet accepted and are due within 2 working days "
-                        "(earliest due %s) — review or fix them today: %s", len(soon), kind,
-                        min(r["due_date"] for r in soon), [r["record_id"] for r in soon[:20]])
-                return counts
+            @task
+            def alert_due_soon(**context) -> int:  # type: ignore[no-untyped-def]
+                """临期预警: log always; e-mail when Variable creditflow_alert_email and smtp_default are set."""
+                import logging
+
+                from airflow.sdk import Variable
+                from creditflow import sgs
+                from creditflow_hooks import warehouse_engine
+
+                run = _run(kind, context)
+                alert = sgs.due_soon_alert(kind, run.run_date, sgs.due_soon_records(run, warehouse_engine()))
+                if alert is None:
+                    return 0
+                logging.getLogger("creditflow.alert").warning("%s", alert[0])
+                to = Variable.get("creditflow_alert_email", default=None)
+                if to:
+                    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+                    with SmtpHook() as smtp:
+                        smtp.send_email_smtp(to=[a.strip() for a in to.split(",")], subject=alert[0],
+                                             html_content=alert[1])
+                return 1
 
             @task(pool=UPLOAD_POOL)
             def upload(**context) -> dict:  # type: ignore[no-untyped-def]
@@ -146,7 +160,9 @@ def build(kind: str):  # type: ignore[no-untyped-def]
                 got = sgs.collect_receipts(_run(kind, context), warehouse_engine(), CreditPlatformHook().get_conn())
                 return PokeReturnValue(is_done=got["still_processing"] == 0, xcom_value=got)
 
-            flush_inflight() >> decide() >> upload() >> receipts()
+            decided = decide()
+            flush_inflight() >> decided >> upload() >> receipts()
+            decided >> alert_due_soon()
 
         @task(outlets=[SGS_ASSETS[kind]])
         def reconcile(extracted: dict, **context) -> dict:  # type: ignore[no-untyped-def]

@@ -889,3 +889,25 @@ def due_soon_records(run: Run, engine: sa.Engine) -> list[dict[str, Any]]:
                             .where(wh.outcomes.c.run_key == run.run_key, wh.outcomes.c.kind == run.kind,
                                    wh.outcomes.c.due_soon.is_(True))).mappings()
         return [dict(r) for r in rows]
+
+
+def due_soon_alert(kind: str, run_date: dt.date, records: list[dict[str, Any]]) -> tuple[str, str] | None:
+    """临期预警 (subject, HTML body) for records not yet accepted and due within the alert window, or None.
+
+    No personal data: record ids (ID numbers already masked in them), reasons and due dates only.
+    """
+    if not records:
+        return None
+    kind_zh = standard.KIND_ZH[kind]
+    reasons = {"awaiting_review": "待审核", "quarantined": "问题数据待修正"}
+    rows = sorted(records, key=lambda r: (r["due_date"] or "", r["record_id"]))
+    subject = f"【临期预警】{kind_zh} {len(rows)} 条记录将于 {rows[0]['due_date']} 前到期，尚未上报"
+    lines = "".join(
+        f"<tr><td>{public_key(str(r['record_id']))}</td><td>{reasons.get(r['outcome'], r['outcome'])}</td>"
+        f"<td>{r.get('review_reason') or ''}</td><td>{r['due_date']}</td></tr>" for r in rows[:200])
+    more = f"<p>另有 {len(rows) - 200} 条未列出。</p>" if len(rows) > 200 else ""
+    body = (f"<p>截至 {run_date.isoformat()}，以下{kind_zh}记录距“7个工作日内上网公开”的期限不足"
+            f"{int(rules.deadline('sgs_due_soon', run_date).amount)}个工作日，尚未被共享平台接收。"
+            "请今天完成审核或修正源数据，下一次运行将自动上报。</p>"
+            f"<table border='1'><tr><th>记录</th><th>状态</th><th>原因</th><th>截止日期</th></tr>{lines}</table>{more}")
+    return subject, body

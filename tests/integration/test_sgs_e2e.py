@@ -170,3 +170,15 @@ def test_no_unmasked_id_numbers_in_what_people_see(world):
 def test_client_retries_did_not_duplicate(world):
     client = platform_client(world.platform.url)
     assert client is not None
+
+
+def test_due_soon_flags_only_waiting_records_close_to_their_deadline(world):
+    from creditflow.workdays import working_days_between
+
+    with world.warehouse.connect() as conn:
+        rows = conn.execute(sa.select(wh.outcomes).where(wh.outcomes.c.due_soon.is_(True))).mappings().all()
+    assert rows, "natural persons wait for review for days: some must have been flagged due soon"
+    for r in rows:
+        run_day = dt.date.fromisoformat(r["run_key"].split("|")[1]) + dt.timedelta(days=1)
+        assert r["outcome"] in ("awaiting_review", "quarantined")
+        assert 0 <= working_days_between(run_day, dt.date.fromisoformat(r["due_date"])) <= 2
