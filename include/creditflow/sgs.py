@@ -424,6 +424,22 @@ def _store_data_docs(project_dir: Path, result: Any, run: Run) -> None:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+_VALUE_KEYS = ("unexpected_list", "partial_unexpected_list", "partial_unexpected_counts", "unexpected_index_list",
+               "partial_unexpected_index_list", "unexpected_index_query", "details")
+
+
+def scrub_validation_result(result: Any) -> Any:
+    """A GX validation result fit for Data Docs (a page people see): counts and percentages only.
+
+    COMPLETE results carry the failing values themselves — for the identifier rules that is a natural
+    person's ID number — so every value list is dropped before the result is stored."""
+    for res in result.results:
+        if isinstance(res.result, dict):
+            for key in _VALUE_KEYS:
+                res.result.pop(key, None)
+    return result
+
+
 def _write_data_docs(context: Any, result: Any, run: Run) -> None:
     try:
         from great_expectations.data_context.types.resource_identifiers import (
@@ -436,7 +452,7 @@ def _write_data_docs(context: Any, result: Any, run: Run) -> None:
 
         rid = ValidationResultIdentifier(ExpectationSuiteIdentifier(f"sgs_{run.kind}"),
                                          RunIdentifier(**run_id), f"sgs_{run.kind}")
-        context.validation_results_store.set(rid, result)
+        context.validation_results_store.set(rid, scrub_validation_result(result))
         context.build_data_docs()
     except Exception as exc:
         log.warning("could not build GX Data Docs: %s", exc)

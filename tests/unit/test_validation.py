@@ -115,3 +115,13 @@ def test_every_message_is_chinese_and_names_the_field():
                         "penalty")
     for msg, field in zip(f["message_zh"], f["field"], strict=True):
         assert field in msg and any("\u4e00" <= c <= "\u9fff" for c in msg)
+
+
+def test_results_kept_for_data_docs_hold_no_id_numbers():
+    from creditflow.sgs import scrub_validation_result
+
+    person = {**BASE, "CF_XDR_MC": "李四", "CF_XDR_LB": "自然人", "CF_XDR_SHXYM": None, "CF_FRDB": None,
+              "CF_XDR_ZJLX": "身份证", "CF_XDR_ZJHM": "440402199001010015"}
+    _, result = v.validate_gx(frame(person), "penalty", AS_OF)
+    assert "440402199001010015" in str(result.to_json_dict())  # COMPLETE results carry failing values
+    assert "440402199001010015" not in str(scrub_validation_result(result).to_json_dict())
