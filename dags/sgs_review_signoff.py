@@ -36,19 +36,10 @@ DEFAULT_ARGS = {"owner": "creditflow", "retries": 1, "retry_delay": dt.timedelta
 def sgs_review_signoff() -> None:
     @task
     def summarise(**context) -> str:  # type: ignore[no-untyped-def]
-        from collections import Counter
-
         from creditflow import review
         from creditflow_hooks import warehouse_engine
 
-        level = int(context["params"]["level"])
-        rows = [r for r in review.pending(warehouse_engine(), limit=100_000) if r["next_level"] == level]
-        counts = Counter((r["kind"], r["reason"]) for r in rows)
-        lines = [f"| {k} | {reason} | {n} |" for (k, reason), n in sorted(counts.items())]
-        soonest = min((r["due_date"] for r in rows if r["due_date"]), default="—")
-        return "\n".join([f"第{level}级待审核记录 {len(rows)} 条，最早截止日期 {soonest}。", "",
-                          "| 类别 | 原因 | 条数 |", "|---|---|---|", *lines, "",
-                          "疑似重复（near_duplicate）不参与批量签署，请逐条审核。"])
+        return review.summary_markdown(warehouse_engine(), int(context["params"]["level"]))
 
     summary = summarise()
     approve = ApprovalOperator(

@@ -89,6 +89,19 @@ def record_decision(engine: sa.Engine, record_id: str, content_hash: str, op: st
     return {"record_id": record_id, "level": level, "decision": decision, "status": status}
 
 
+def summary_markdown(engine: sa.Engine, level: int) -> str:
+    """What waits at ``level``, for the batch sign-off approval page: counts by kind and reason, no records."""
+    from collections import Counter
+
+    rows = [r for r in pending(engine, limit=100_000) if r["next_level"] == level]
+    counts = Counter((r["kind"], r["reason"]) for r in rows)
+    lines = [f"| {kind} | {reason} | {n} |" for (kind, reason), n in sorted(counts.items())]
+    soonest = min((r["due_date"] for r in rows if r["due_date"]), default="—")
+    return "\n".join([f"第{level}级待审核记录 {len(rows)} 条，最早截止日期 {soonest}。", "",
+                      "| 类别 | 原因 | 条数 |", "|---|---|---|", *lines, "",
+                      "疑似重复（near_duplicate）不参与批量签署，请逐条审核。"])
+
+
 def sign_off(engine: sa.Engine, level: int, reviewer: str, kind: str | None = None,
              reasons: tuple[str, ...] | None = None, comment: str = "批量审核通过") -> int:
     """Batch sign-off: approve every pending review whose next level is ``level`` (optionally only some

@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 import sqlalchemy as sa
-from helpers import ServedApp, World, apply_events_until, deliver_files, platform_client, run_day
+from helpers import ServedApp, World, apply_events_until, deliver_files, run_day
 
 from creditflow import generator as g
 from creditflow import review
@@ -165,11 +165,6 @@ def test_no_unmasked_id_numbers_in_what_people_see(world):
         texts.append(str(row["preview"]))
     blob = "\n".join(texts)
     assert not any(i in blob for i in ids)
-
-
-def test_client_retries_did_not_duplicate(world):
-    client = platform_client(world.platform.url)
-    assert client is not None
 
 
 def test_due_soon_flags_only_waiting_records_close_to_their_deadline(world):

@@ -60,3 +60,12 @@ def test_batch_sign_off_skips_near_duplicates(engine):
 
 def test_reject_closes_the_review(engine):
     assert review.record_decision(engine, "r2", "h", "create", 1, "duplicate", "李", "文号录错")["status"] == "rejected"
+
+
+def test_summary_for_batch_sign_off_counts_without_records(engine):
+    text = review.summary_markdown(engine, 1)
+    assert "第1级待审核记录 3 条" in text and "2026-12-01" in text
+    assert "| penalty | natural_person | 1 |" in text
+    assert "李四" not in text and "4404" not in text
+    review.sign_off(engine, 1, "经办科室")
+    assert "第1级待审核记录 1 条" in review.summary_markdown(engine, 1)  # only the near duplicate is left
