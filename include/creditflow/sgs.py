@@ -151,6 +151,12 @@ def extract_inbox(run: Run, inbox: Path) -> tuple[list[dict[str, Any]], list[dic
     archive = inbox / "archive" / run.kind / day
     rejected = inbox / "rejected" / day
     files: list[dict[str, Any]] = []
+    if rejected.exists():  # rejected by an earlier attempt of this interval: still this run's to report
+        for path in sorted(p for p in rejected.iterdir() if not p.name.endswith(".reason.txt")):
+            reason_file = rejected / f"{path.name}.reason.txt"
+            reason = reason_file.read_text(encoding="utf-8").strip() if reason_file.exists() else ""
+            files.append({"file_name": path.name, "status": "rejected", "rows": 0, "reason": reason,
+                          "archived_as": str(path)})
     staged: dict[str, dict[str, Any]] = {}
     candidates = sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith("."))
     archived = sorted(archive.iterdir()) if archive.exists() else []
@@ -760,7 +766,7 @@ def upload(run: Run, engine: sa.Engine, client: PlatformClient) -> dict[str, int
     sent = 0
     for batch_key, rows in batches.items():
         items = [{"op": r["op"], "data": json.loads(r["pending_payload"]),
-                  **({"reason": "行政处罚决定已撤销或变更"} if r["op"] == "withdraw" else {})} for r in rows]
+                  **({"reason": "原行政决定已撤销或变更"} if r["op"] == "withdraw" else {})} for r in rows]
         answer = client.submit_batch(run.kind, items, batch_key)
         now = wh.now_iso()
         with engine.begin() as conn:
