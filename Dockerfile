@@ -4,7 +4,8 @@ ENV PIP_NO_CACHE_DIR=1 AIRFLOW_HOME=/opt/airflow PYTHONUNBUFFERED=1
 WORKDIR /opt/creditflow
 COPY requirements.txt constraints.txt pyproject.toml ./
 RUN pip install --upgrade "pip>=24" && pip install -r requirements.txt -c constraints.txt
-COPY include ./include
+COPY include/creditflow ./include/creditflow
+COPY include/sql ./include/sql
 RUN pip install --no-deps -e .
 COPY dags ./dags
 COPY plugins ./plugins

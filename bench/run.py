@@ -32,7 +32,7 @@ def peak_rss_mb() -> float:
 
 
 def bench_generator(n: int) -> dict:
-    from creditflow import generator as g
+    from creditflow_sandbox import generator as g
 
     d = Path(tempfile.mkdtemp(prefix="bench-gen-"))
     t = time.perf_counter()
@@ -47,8 +47,8 @@ def bench_generator(n: int) -> dict:
 def _records(n: int):  # type: ignore[no-untyped-def]
     """n district-style rows: a generated realistic sample, tiled with unique 文号 (keeps the dirt)."""
     import pandas as pd
-    from creditflow import generator as g
-    from creditflow.submissions import read_submission
+    from creditflow.reporting.submissions import read_submission
+    from creditflow_sandbox import generator as g
 
     d = Path(tempfile.mkdtemp(prefix="bench-rec-"))
     g.generate_to(g.GeneratorConfig(seed=2, decisions=20_000, start=dt.date(2026, 1, 5), days=60), inbox=d)
@@ -71,8 +71,8 @@ def _dedup(frame, ledger):  # type: ignore[no-untyped-def]
 
 def bench_pipeline(n: int, chunk: int) -> dict:
     import pandas as pd
-    from creditflow import standardise as st
-    from creditflow import validation as v
+    from creditflow.reporting import standardise as st
+    from creditflow.reporting import validation as v
 
     data = _records(n)
     as_of = dt.date(2026, 12, 31)
@@ -111,7 +111,7 @@ def _fill_ledger(engine, size: int) -> None:  # type: ignore[no-untyped-def]
     """``size`` accepted ledger rows: five years of history over 400,000 parties."""
     import hashlib
 
-    from creditflow import warehouse as wh
+    from creditflow.core import warehouse as wh
 
     with engine.begin() as conn:
         batch = []
@@ -135,9 +135,9 @@ def bench_ledger(ledger_rows: int, daily: int) -> dict:
     decisions, against an empty ledger and against ``ledger_rows`` accepted rows."""
     from zoneinfo import ZoneInfo
 
-    from creditflow import generator as g
-    from creditflow import sgs
-    from creditflow import warehouse as wh
+    from creditflow.core import warehouse as wh
+    from creditflow.reporting import pipeline as sgs
+    from creditflow_sandbox import generator as g
 
     day = dt.date(2026, 11, 2)
     d = Path(tempfile.mkdtemp(prefix="bench-ledger-"))

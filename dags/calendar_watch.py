@@ -32,7 +32,7 @@ DEFAULT_ARGS = {"owner": "creditflow", "retries": 1, "retry_delay": dt.timedelta
 def calendar_watch() -> None:
     @task
     def check_coverage(**context) -> dict:  # type: ignore[no-untyped-def]
-        from creditflow.workdays import calendar_gaps
+        from creditflow.core.workdays import calendar_gaps
 
         day = context["data_interval_end"].in_timezone("Asia/Shanghai").date()
         gaps = calendar_gaps(day)

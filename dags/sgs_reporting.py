@@ -54,7 +54,7 @@ DEFAULT_ARGS = {"owner": "creditflow", "retries": 2, "retry_delay": dt.timedelta
 def _run(kind: str, context: dict):  # type: ignore[no-untyped-def]
     from zoneinfo import ZoneInfo
 
-    from creditflow.sgs import Run
+    from creditflow.reporting.pipeline import Run
 
     # Plain datetimes in local time (pendulum objects do not bind in every DB driver).
     start = dt.datetime.fromisoformat(context["data_interval_start"].in_timezone(TZ).isoformat())
@@ -80,7 +80,7 @@ def build(kind: str):  # type: ignore[no-untyped-def]
 
         @task
         def extract(**context) -> dict:  # type: ignore[no-untyped-def]
-            from creditflow import sgs
+            from creditflow.reporting import pipeline as sgs
             from creditflow_hooks import LicensingApiHook, case_db_engine, inbox_dir, warehouse_engine
 
             sources = sgs.Sources(case_db=case_db_engine() if kind != "license" else None,
@@ -91,7 +91,7 @@ def build(kind: str):  # type: ignore[no-untyped-def]
         @task
         def standardise(**context) -> dict:  # type: ignore[no-untyped-def]
             from airflow.sdk import Variable
-            from creditflow import sgs
+            from creditflow.reporting import pipeline as sgs
             from creditflow_hooks import warehouse_engine
 
             uscc = Variable.get("creditflow_data_source_uscc", default=None)
@@ -99,7 +99,7 @@ def build(kind: str):  # type: ignore[no-untyped-def]
 
         @task
         def validate(**context) -> dict:  # type: ignore[no-untyped-def]
-            from creditflow import sgs
+            from creditflow.reporting import pipeline as sgs
             from creditflow_hooks import gx_dir, warehouse_engine
 
             return sgs.validate(_run(kind, context), warehouse_engine(), gx_project_dir=gx_dir())
@@ -108,7 +108,7 @@ def build(kind: str):  # type: ignore[no-untyped-def]
         def deliver() -> None:
             @task(pool=UPLOAD_POOL)
             def flush_inflight(**context) -> dict:  # type: ignore[no-untyped-def]
-                from creditflow import sgs
+                from creditflow.reporting import pipeline as sgs
                 from creditflow_hooks import CreditPlatformHook, warehouse_engine
 
                 return sgs.flush_inflight(_run(kind, context), warehouse_engine(), CreditPlatformHook().get_conn())
@@ -116,7 +116,7 @@ def build(kind: str):  # type: ignore[no-untyped-def]
             @task(pool=LEDGER_POOL)
             def decide(**context) -> dict:  # type: ignore[no-untyped-def]
                 from airflow.sdk import Variable
-                from creditflow import sgs
+                from creditflow.reporting import pipeline as sgs
                 from creditflow_hooks import warehouse_engine
 
                 return sgs.decide(_run(kind, context), warehouse_engine(),
@@ -128,7 +128,7 @@ def build(kind: str):  # type: ignore[no-untyped-def]
                 import logging
 
                 from airflow.sdk import Variable
-                from creditflow import sgs
+                from creditflow.reporting import pipeline as sgs
                 from creditflow_hooks import warehouse_engine
 
                 run = _run(kind, context)
@@ -147,14 +147,14 @@ def build(kind: str):  # type: ignore[no-untyped-def]
 
             @task(pool=UPLOAD_POOL)
             def upload(**context) -> dict:  # type: ignore[no-untyped-def]
-                from creditflow import sgs
+                from creditflow.reporting import pipeline as sgs
                 from creditflow_hooks import CreditPlatformHook, warehouse_engine
 
                 return sgs.upload(_run(kind, context), warehouse_engine(), CreditPlatformHook().get_conn())
 
             @task.sensor(poke_interval=5, timeout=3600, mode="reschedule")
             def receipts(**context) -> PokeReturnValue:  # type: ignore[no-untyped-def]
-                from creditflow import sgs
+                from creditflow.reporting import pipeline as sgs
                 from creditflow_hooks import CreditPlatformHook, warehouse_engine
 
                 got = sgs.collect_receipts(_run(kind, context), warehouse_engine(), CreditPlatformHook().get_conn())
@@ -166,7 +166,7 @@ def build(kind: str):  # type: ignore[no-untyped-def]
 
         @task(outlets=[SGS_ASSETS[kind]])
         def reconcile(extracted: dict, **context) -> dict:  # type: ignore[no-untyped-def]
-            from creditflow import sgs
+            from creditflow.reporting import pipeline as sgs
             from creditflow_hooks import warehouse_engine
 
             summary = sgs.reconcile(_run(kind, context), warehouse_engine(),

@@ -36,7 +36,7 @@ DEFAULT_ARGS = {"owner": "creditflow", "retries": 1, "retry_delay": dt.timedelta
 def sgs_review_signoff() -> None:
     @task
     def summarise(**context) -> str:  # type: ignore[no-untyped-def]
-        from creditflow import review
+        from creditflow.reporting import review
         from creditflow_hooks import warehouse_engine
 
         return review.summary_markdown(warehouse_engine(), int(context["params"]["level"]))
@@ -51,7 +51,7 @@ def sgs_review_signoff() -> None:
 
     @task
     def sign_off(decision: dict, **context) -> int:  # type: ignore[no-untyped-def]
-        from creditflow import review
+        from creditflow.reporting import review
         from creditflow_hooks import warehouse_engine
 
         user = decision.get("responded_by_user") or {}

@@ -55,7 +55,7 @@ def sqlalchemy_url(conn_id: str) -> str:
 
 
 def warehouse_engine() -> Any:
-    from creditflow.warehouse import create_schema, engine_from_url
+    from creditflow.core.warehouse import create_schema, engine_from_url
 
     engine = engine_from_url(sqlalchemy_url(WAREHOUSE_CONN))
     create_schema(engine)
@@ -63,7 +63,7 @@ def warehouse_engine() -> Any:
 
 
 def case_db_engine() -> Any:
-    from creditflow.warehouse import engine_from_url
+    from creditflow.core.warehouse import engine_from_url
 
     return engine_from_url(sqlalchemy_url(CASE_DB_CONN))
 
@@ -102,7 +102,7 @@ class CreditPlatformHook(BaseHook):
         self.conn_id = conn_id
 
     def get_conn(self) -> Any:
-        from creditflow.platform_client import PlatformClient, RetryPolicy
+        from creditflow.core.platform_client import PlatformClient, RetryPolicy
 
         return PlatformClient(*_http_client_args(self.conn_id, RetryPolicy))
 
@@ -120,7 +120,7 @@ class LicensingApiHook(BaseHook):
         self.conn_id = conn_id
 
     def get_conn(self) -> Any:
-        from creditflow.platform_client import LicensingClient, RetryPolicy
+        from creditflow.core.platform_client import LicensingClient, RetryPolicy
 
         return LicensingClient(*_http_client_args(self.conn_id, RetryPolicy))
 

@@ -62,7 +62,7 @@ _PREVIEW_ORDER = ("_XDR_MC", "_XDR_LB", "_XDR_SHXYM", "_XDR_ZJHM", "_WSH", "_JDR
 
 def _preview_lines(kind: str, preview: dict[str, Any]) -> list[tuple[str, Any]]:
     """The fields a reviewer needs first, by their Chinese names (ID numbers already masked)."""
-    from creditflow import standard
+    from creditflow.core import standard
 
     prefix = standard.PREFIX.get(kind, "")
     names = {f.code: f.name_zh for f in standard.fields(kind)} if kind in standard.KINDS else {}
@@ -86,7 +86,7 @@ app = FastAPI(title="creditflow", docs_url=None, redoc_url=None)
 @app.get("/", response_class=HTMLResponse)
 def overview(user: Any = Depends(current_user)) -> HTMLResponse:
     import sqlalchemy as sa
-    from creditflow import warehouse as wh
+    from creditflow.core import warehouse as wh
 
     with _engine().connect() as conn:
         rows = conn.execute(sa.select(wh.run_summary).order_by(wh.run_summary.c.interval_start.desc(),
@@ -105,7 +105,7 @@ def overview(user: Any = Depends(current_user)) -> HTMLResponse:
 
 @app.get("/review", response_class=HTMLResponse)
 def review_page(kind: str | None = None, user: Any = Depends(current_user)) -> HTMLResponse:
-    from creditflow import review
+    from creditflow.reporting import review
 
     rows = review.pending(_engine(), kind)
     out = []
@@ -138,7 +138,7 @@ def review_page(kind: str | None = None, user: Any = Depends(current_user)) -> H
 def review_decide(record_id: str = Form(...), content_hash: str = Form(...), op: str = Form(...),
                   level: int = Form(...), decision: str = Form(...), comment: str = Form(""),
                   user: Any = Depends(current_user)) -> RedirectResponse:
-    from creditflow import review
+    from creditflow.reporting import review
 
     try:
         review.record_decision(_engine(), record_id, content_hash, op, level, decision, user.get_name(), comment)
@@ -150,7 +150,7 @@ def review_decide(record_id: str = Form(...), content_hash: str = Form(...), op:
 @app.get("/quarantine", response_class=HTMLResponse)
 def quarantine(kind: str | None = None, user: Any = Depends(current_user)) -> HTMLResponse:
     import sqlalchemy as sa
-    from creditflow import warehouse as wh
+    from creditflow.core import warehouse as wh
 
     o, f = wh.outcomes, wh.findings
     q = (sa.select(o.c.record_id, o.c.kind, o.c.run_key, o.c.due_date, f.c.field, f.c.rule_id, f.c.message_zh)
@@ -188,7 +188,7 @@ def data_docs(kind: str, path: str = "", user: Any = Depends(current_user)) -> A
 @app.get("/api/summary")
 def api_summary(user: Any = Depends(current_user)) -> list[dict[str, Any]]:
     import sqlalchemy as sa
-    from creditflow import warehouse as wh
+    from creditflow.core import warehouse as wh
 
     with _engine().connect() as conn:
         return [dict(r) for r in conn.execute(sa.select(wh.run_summary).order_by(
@@ -199,7 +199,7 @@ def sgs_due_date(decision_date: str) -> str:
     """Jinja macro: ``{{ macros.creditflow_plugin.sgs_due_date('2026-02-12') }}``."""
     import datetime as dt
 
-    from creditflow.rules import sgs_due_date as due
+    from creditflow.core.rules import sgs_due_date as due
 
     return due(dt.date.fromisoformat(decision_date)).isoformat()
 

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from airflow_env import ROOT, airflow_env  # noqa: E402
+from airflow_env import ROOT, airflow_env
 
 BIN = Path(sys.executable).parent
 VAR = ROOT / "var"

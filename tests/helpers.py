@@ -13,10 +13,9 @@ from zoneinfo import ZoneInfo
 
 import requests
 import uvicorn
-
-from creditflow import generator as g
-from creditflow import sgs
-from creditflow.platform_client import LicensingClient, PlatformClient, RetryPolicy
+from creditflow.core.platform_client import LicensingClient, PlatformClient, RetryPolicy
+from creditflow.reporting import pipeline as sgs
+from creditflow_sandbox import generator as g
 
 TZ = ZoneInfo("Asia/Shanghai")
 ADMIN = {"X-Admin-Token": "sandbox-admin"}

@@ -26,7 +26,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _date(text: str) -> dt.date:
-    from creditflow.normalize import parse_date
+    from creditflow.core.normalize import parse_date
 
     value = parse_date(text)
     if value is None:
@@ -35,7 +35,7 @@ def _date(text: str) -> dt.date:
 
 
 def _cmd_workdays(args: argparse.Namespace) -> int:
-    from creditflow import rules, workdays
+    from creditflow.core import rules, workdays
 
     if args.action == "add":
         print(workdays.add_working_days(args.date, args.n).isoformat())
@@ -51,13 +51,13 @@ def _cmd_workdays(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from creditflow.check import run_check
+    from creditflow.reporting.check import run_check
 
     return run_check(args.file, kind=args.kind, as_json=args.json, as_of=args.as_of)
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
-    from creditflow.sandbox import serve
+    from creditflow_sandbox import serve
 
     serve(args.system, host=args.host, port=args.port, db_url=args.db)
     return 0
@@ -66,7 +66,7 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
 def _cmd_generate(args: argparse.Namespace) -> int:
     import json
 
-    from creditflow.generator import DEFAULT_RATES, DEFECTS, GeneratorConfig, generate_to
+    from creditflow_sandbox.generator import DEFAULT_RATES, DEFECTS, GeneratorConfig, generate_to
 
     rates = dict(DEFAULT_RATES)
     if args.rates:
@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from creditflow.workdays import CalendarDataError, CalendarNotCovered
+    from creditflow.core.workdays import CalendarDataError, CalendarNotCovered
 
     try:
         args = build_parser().parse_args(argv)

@@ -12,11 +12,10 @@ import sys
 import pendulum
 import pytest
 import sqlalchemy as sa
+from creditflow.core import warehouse as wh
+from creditflow_sandbox import generator as g
+from creditflow_sandbox import licensing, platform
 from helpers import ServedApp
-
-from creditflow import generator as g
-from creditflow import warehouse as wh
-from creditflow.sandbox import licensing, platform
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 DAY = dt.date(2026, 11, 3)

@@ -7,13 +7,12 @@ import datetime as dt
 import time
 
 import pytest
+from creditflow.core import warehouse as wh
+from creditflow.core.platform_client import PlatformClient, RetriesExhausted
+from creditflow.reporting import pipeline as sgs
+from creditflow_sandbox import generator as g
+from creditflow_sandbox import licensing, platform
 from helpers import ServedApp, licensing_client, platform_client, run_for
-
-from creditflow import generator as g
-from creditflow import sgs
-from creditflow import warehouse as wh
-from creditflow.platform_client import PlatformClient, RetriesExhausted
-from creditflow.sandbox import licensing, platform
 
 pytestmark = pytest.mark.integration
 DAY = dt.date(2026, 11, 2)

@@ -6,11 +6,10 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
+from creditflow.core import warehouse as wh
+from creditflow.reporting import pipeline as sgs
+from creditflow_sandbox import generator as g
 from helpers import run_for
-
-from creditflow import generator as g
-from creditflow import sgs
-from creditflow import warehouse as wh
 
 DAY = dt.date(2026, 11, 2)
 

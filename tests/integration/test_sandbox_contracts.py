@@ -6,9 +6,8 @@ import time
 
 import pytest
 import requests
+from creditflow_sandbox import licensing, platform
 from helpers import ServedApp
-
-from creditflow.sandbox import licensing, platform
 
 pytestmark = pytest.mark.integration
 ADMIN = {"X-Admin-Token": "sandbox-admin"}

@@ -11,12 +11,11 @@ from collections import Counter
 
 import pytest
 import sqlalchemy as sa
+from creditflow.core import warehouse as wh
+from creditflow.reporting import review
+from creditflow_sandbox import generator as g
+from creditflow_sandbox import licensing, platform
 from helpers import ServedApp, World, apply_events_until, deliver_files, run_day
-
-from creditflow import generator as g
-from creditflow import review
-from creditflow import warehouse as wh
-from creditflow.sandbox import licensing, platform
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 START = dt.date(2026, 11, 2)
@@ -168,7 +167,7 @@ def test_no_unmasked_id_numbers_in_what_people_see(world):
 
 
 def test_due_soon_flags_only_waiting_records_close_to_their_deadline(world):
-    from creditflow.workdays import working_days_between
+    from creditflow.core.workdays import working_days_between
 
     with world.warehouse.connect() as conn:
         rows = conn.execute(sa.select(wh.outcomes).where(wh.outcomes.c.due_soon.is_(True))).mappings().all()

@@ -1,6 +1,6 @@
 import datetime as dt
 
-from creditflow import sgs
+from creditflow.reporting import pipeline as sgs
 
 
 def test_no_alert_without_records():

@@ -2,7 +2,6 @@ import csv
 import json
 
 import pytest
-
 from creditflow.cli import main
 
 HEADER_ZH = ["行政相对人名称", "行政相对人类别", "行政相对人代码_1（统一社会信用代码）", "法定代表人", "行政处罚决定书文号",
@@ -51,7 +50,7 @@ def test_invalid_rows_and_duplicates_with_spreadsheet_row_numbers(tmp_path, caps
 
 
 def test_code_headers_and_human_output(tmp_path, capsys):
-    from creditflow import standard
+    from creditflow.core import standard
 
     header = [standard.map_headers("penalty", [h])[0] for h in HEADER_ZH]
     row = list(GOOD)

@@ -4,10 +4,9 @@ from collections import Counter
 
 import pytest
 import sqlalchemy as sa
-
-from creditflow import generator as g
-from creditflow import identifiers as ids
-from creditflow.submissions import read_submission
+from creditflow.core import identifiers as ids
+from creditflow.reporting.submissions import read_submission
+from creditflow_sandbox import generator as g
 
 
 def _gen(tmp_path, name, **kw):
@@ -84,7 +83,7 @@ def test_events_can_be_held_back_and_applied_in_time(tmp_path):
 def test_corrupt_files_when_asked(tmp_path):
     cfg = g.GeneratorConfig(seed=1, decisions=200, corrupt_file_share=0.2)
     g.generate_to(cfg, inbox=tmp_path / "inbox")
-    from creditflow.submissions import UnreadableSubmission
+    from creditflow.reporting.submissions import UnreadableSubmission
 
     bad = 0
     for f in (tmp_path / "inbox").iterdir():

@@ -1,6 +1,6 @@
 import pandas as pd
 import pytest
-from creditflow import identifiers as ids
+from creditflow.core import identifiers as ids
 
 REAL_USCC = ["91230500MA1B3N1N2M", "11230500001755309F"]  # public samples (REGULATIONS.md §6)
 

@@ -2,7 +2,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from creditflow import normalize as n
+from creditflow.core import normalize as n
 
 
 @pytest.mark.parametrize(

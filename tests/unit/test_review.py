@@ -1,8 +1,7 @@
 import pytest
 import sqlalchemy as sa
-
-from creditflow import review
-from creditflow import warehouse as wh
+from creditflow.core import warehouse as wh
+from creditflow.reporting import review
 
 
 @pytest.fixture

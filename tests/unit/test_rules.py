@@ -1,7 +1,7 @@
 import datetime as dt
 
 import pytest
-from creditflow import rules
+from creditflow.core import rules
 
 D = dt.date
 

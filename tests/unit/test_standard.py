@@ -1,5 +1,5 @@
 import pytest
-from creditflow import standard
+from creditflow.core import standard
 
 
 def test_field_dictionaries_load():

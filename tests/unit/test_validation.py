@@ -2,9 +2,8 @@ import datetime as dt
 
 import pandas as pd
 import pytest
-
-from creditflow import standardise as st
-from creditflow import validation as v
+from creditflow.reporting import standardise as st
+from creditflow.reporting import validation as v
 
 AS_OF = dt.date(2026, 11, 27)
 BASE = {"CF_XDR_MC": "珠海甲化工有限公司", "CF_XDR_LB": "法人及非法人组织", "CF_XDR_SHXYM": "91230500MA1B3N1N2M",
@@ -95,8 +94,8 @@ def test_license_and_coercion_rules():
 
 
 def test_gx_and_pandas_engines_agree_on_generated_data(tmp_path):
-    from creditflow import generator as g
-    from creditflow.submissions import read_submission
+    from creditflow.reporting.submissions import read_submission
+    from creditflow_sandbox import generator as g
 
     g.generate_to(g.GeneratorConfig(seed=3, decisions=600, rates={**g.DEFAULT_RATES, "missing_required": 0.08,
                                                                   "bad_checksum": 0.08, "yuan_as_wan": 0.08,
@@ -118,7 +117,7 @@ def test_every_message_is_chinese_and_names_the_field():
 
 
 def test_results_kept_for_data_docs_hold_no_id_numbers():
-    from creditflow.sgs import scrub_validation_result
+    from creditflow.reporting.pipeline import scrub_validation_result
 
     person = {**BASE, "CF_XDR_MC": "李四", "CF_XDR_LB": "自然人", "CF_XDR_SHXYM": None, "CF_FRDB": None,
               "CF_XDR_ZJLX": "身份证", "CF_XDR_ZJHM": "440402199001010015"}

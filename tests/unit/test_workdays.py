@@ -1,8 +1,8 @@
 import datetime as dt
 
 import pytest
-from creditflow import workdays
-from creditflow.workdays import CalendarDataError, CalendarNotCovered, WorkdayCalendar
+from creditflow.core import workdays
+from creditflow.core.workdays import CalendarDataError, CalendarNotCovered, WorkdayCalendar
 
 D = dt.date
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from creditflow import warehouse as wh
-from creditflow.identifiers import mask_id
+from creditflow.common import mask_id
+from creditflow.core import warehouse as wh
 
 DECISIONS = ("approve", "reject", "duplicate")
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
 
-from creditflow.normalize import to_halfwidth
+from creditflow.core.normalize import to_halfwidth
 
 KINDS = ("penalty", "license", "coercion")
 PREFIX = {"penalty": "CF", "license": "XK", "coercion": "QZ"}

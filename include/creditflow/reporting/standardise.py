@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from creditflow import identifiers as ids
-from creditflow import normalize as nz
-from creditflow import standard
+from creditflow.core import identifiers as ids
+from creditflow.core import normalize as nz
+from creditflow.core import standard
 
 META_COLUMNS = ["record_id", "source_system", "source_key", "lineage", "source_revoked", "changed_at"]
 KEY_COLUMNS = ["natural_key", "doc_key", "party_key", "content_hash"]

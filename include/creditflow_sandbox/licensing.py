@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from fastapi import Body, Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from creditflow.sandbox.faults import FaultInjector, FaultMiddleware
+from creditflow_sandbox.faults import FaultInjector, FaultMiddleware
 
 metadata = sa.MetaData()
 licences = sa.Table(
@@ -58,7 +58,7 @@ def upsert_licences(engine: sa.Engine, items: list[dict[str, Any]]) -> int:
 
 def create_app(db_url: str | None = None, clients: dict[str, str] | None = None,
                admin_token: str | None = None) -> FastAPI:
-    from creditflow.warehouse import engine_from_url
+    from creditflow.core.warehouse import engine_from_url
 
     engine = engine_from_url(db_url or os.environ.get("LICENSING_DB_URL") or "sqlite:///var/licensing.sqlite")
     metadata.create_all(engine)

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from creditflow import identifiers as ids
-from creditflow import standard
+from creditflow.core import identifiers as ids
+from creditflow.core import standard
 
 ORG = ("法人及非法人组织", "个体工商户")
 PERSON = "自然人"

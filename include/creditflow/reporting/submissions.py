@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from creditflow import standard
+from creditflow.core import standard
 
 
 class UnreadableSubmission(ValueError):

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from dateutil.relativedelta import relativedelta
 
-from creditflow.workdays import WorkdayCalendar, official_calendar
+from creditflow.core.workdays import WorkdayCalendar, official_calendar
 
 
 class NoRuleInForce(LookupError):

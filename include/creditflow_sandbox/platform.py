@@ -37,7 +37,7 @@ from fastapi import Body, Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from stdnum.cn import uscc as stdnum_uscc
 
-from creditflow.sandbox.faults import FaultInjector, FaultMiddleware
+from creditflow_sandbox.faults import FaultInjector, FaultMiddleware
 
 KINDS = {"penalty": "CF", "license": "XK", "coercion": "QZ"}
 
@@ -160,7 +160,7 @@ def content_hash(data: dict[str, Any]) -> str:
 def create_app(db_url: str | None = None, apps: dict[str, str] | None = None,
                token_ttl: float | None = None, processing_seconds: float | None = None,
                admin_token: str | None = None) -> FastAPI:
-    from creditflow.warehouse import engine_from_url
+    from creditflow.core.warehouse import engine_from_url
 
     engine = engine_from_url(db_url or os.environ.get("PLATFORM_DB_URL") or "sqlite:///var/platform.sqlite")
     metadata.create_all(engine)

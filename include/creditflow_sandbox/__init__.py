@@ -11,9 +11,9 @@ DEFAULT_PORTS = {"platform": 8701, "licensing": 8702}
 
 def build_app(system: str, db_url: str | None = None):  # type: ignore[no-untyped-def]
     if system == "platform":
-        from creditflow.sandbox.platform import create_app
+        from creditflow_sandbox.platform import create_app
     elif system == "licensing":
-        from creditflow.sandbox.licensing import create_app  # type: ignore[assignment]
+        from creditflow_sandbox.licensing import create_app  # type: ignore[assignment]
     else:
         raise ValueError(f"unknown sandbox {system!r}")
     return create_app(db_url=db_url)

@@ -26,6 +26,9 @@ from stdnum.cn import ric as stdnum_ric
 from stdnum.cn import uscc as stdnum_uscc
 from stdnum.exceptions import ValidationError
 
+from creditflow.common import mask_id as mask_id  # re-exported: the one masking rule lives in creditflow.common
+from creditflow.common import mask_text
+
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
 USCC_PLACEHOLDER = "00000000000000000X"
@@ -50,7 +53,7 @@ def registration_authorities() -> dict[str, dict[str, str]]:
 
 def compact_uscc(value: object) -> str:
     """Upper-case, strip spaces and separators, fold full-width characters."""
-    from creditflow.normalize import to_halfwidth
+    from creditflow.core.normalize import to_halfwidth
 
     text = to_halfwidth(str(value or ""))
     return re.sub(r"[\s\-]", "", text).upper()
@@ -123,7 +126,7 @@ def stdnum_says_valid(value: object) -> bool:
 
 
 def compact_ric(value: object) -> str:
-    from creditflow.normalize import to_halfwidth
+    from creditflow.core.normalize import to_halfwidth
 
     return re.sub(r"\s", "", to_halfwidth(str(value or ""))).upper()
 
@@ -152,17 +155,9 @@ def validate_ric(value: object) -> list[str]:
     return []
 
 
-def mask_id(value: object) -> str:
-    """Mask a personal ID number for anything a person or a log can see: keep 4 + 4 characters."""
-    text = str(value or "")
-    if len(text) <= 8:
-        return "*" * len(text)
-    return text[:4] + "*" * (len(text) - 8) + text[-4:]
-
-
 def public_key(natural_key: str) -> str:
     """A natural key safe to show in ids, logs and pages: a resident ID number in it is masked."""
-    return re.sub(r"\b\d{17}[\dX]\b", lambda m: mask_id(m.group(0)), natural_key)
+    return mask_text(natural_key)
 
 
 # --- vectorised variants ----------------------------------------------------------------------------

@@ -14,14 +14,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from creditflow import standard
-from creditflow import standardise as st
-from creditflow.submissions import UnreadableSubmission, read_submission
+from creditflow.core import standard
+from creditflow.reporting import standardise as st
+from creditflow.reporting.submissions import UnreadableSubmission, read_submission
 
 
 def check_file(path: str | Path, kind: str | None = None, as_of: dt.date | None = None) -> dict[str, Any]:
     """The check result as a dict (the ``--json`` shape plus ``warnings`` and header notes)."""
-    from creditflow import validation as v
+    from creditflow.reporting import validation as v
 
     sub = read_submission(path, kind)
     as_of = as_of or dt.date.today()

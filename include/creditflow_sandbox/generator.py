@@ -33,10 +33,9 @@ from typing import Any
 
 import sqlalchemy as sa
 import yaml
-
-from creditflow import identifiers as ids
-from creditflow import normalize as nz
-from creditflow.workdays import official_calendar
+from creditflow.core import identifiers as ids
+from creditflow.core import normalize as nz
+from creditflow.core.workdays import official_calendar
 
 DEFECTS = ("missing_required", "bad_checksum", "yuan_as_wan", "malformed_date", "fullwidth", "late_entry",
            "edit_after_upload", "revocation", "cross_source_duplicate", "near_duplicate")
@@ -64,7 +63,7 @@ class GeneratorConfig:
 
 @cache
 def vocabulary() -> dict[str, Any]:
-    path = resources.files("creditflow") / "data" / "vocabulary.yaml"
+    path = resources.files("creditflow_sandbox") / "data" / "vocabulary.yaml"
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
@@ -532,7 +531,7 @@ class _DistrictWriter:
 
     def flush(self, before: str | None = None) -> list[str]:
         """Write the files of arrival days before ``before`` (all when None) and forget their rows."""
-        from creditflow import standard
+        from creditflow.core import standard
 
         fields = standard.fields("penalty")
         written: list[str] = []
@@ -591,8 +590,8 @@ def generate_to(cfg: GeneratorConfig, case_db_url: str | None = None, licensing_
                 for i in range(0, len(supervision[table]), 5000):
                     _insert(conn, table, supervision[table][i:i + 5000])
     if lic_engine is not None:
-        from creditflow.sandbox.licensing import metadata as lic_meta
-        from creditflow.sandbox.licensing import upsert_licences
+        from creditflow_sandbox.licensing import metadata as lic_meta
+        from creditflow_sandbox.licensing import upsert_licences
 
         lic_meta.create_all(lic_engine)
     inbox_path = Path(inbox) if inbox else None

@@ -1,0 +1,57 @@
+"""Constants and the one masking function shared by every capability, DAG files and plugins.
+
+Standard library only: DAG files import this at parse time, so no pandas, SQLAlchemy or GX here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from zoneinfo import ZoneInfo
+
+TIMEZONE_NAME = "Asia/Shanghai"
+TZ = ZoneInfo(TIMEZONE_NAME)
+
+#: 双公示 record kinds, in the order the UI lists them.
+KINDS: tuple[str, ...] = ("penalty", "license", "coercion")
+KIND_LABELS: dict[str, str] = {"penalty": "行政处罚", "license": "行政许可", "coercion": "行政强制"}
+
+# A resident ID number (GB 11643, 18 characters; or the first-generation 15 digits) anywhere in a
+# text: not preceded or followed by another ASCII letter or digit. ``\b`` is not enough: Chinese
+# characters are word characters, so "身份证号440402199001010014" has no word boundary before the digits.
+_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(?:\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
+# Full-width digits and Ｘ are folded before matching, so "４４０４…" is masked as well.
+_FULLWIDTH = str.maketrans({chr(0xFF10 + i): str(i) for i in range(10)} | {"Ｘ": "X", "ｘ": "x"})
+
+
+def mask_id(value: Any) -> str:
+    """Mask one identifier for anything a person or a log can see: keep the first and last 4 characters."""
+    text = "" if value is None else str(value)
+    if len(text) <= 8:
+        return "*" * len(text)
+    return text[:4] + "*" * (len(text) - 8) + text[-4:]
+
+
+def mask_text(value: Any) -> str:
+    """Mask every resident ID number inside a free text (messages, keys, file names, alerts, pages).
+
+    The project's single masking rule: every log line, XCom value, finding, report cell, document and
+    page that may carry a personal ID number passes through here (or :func:`mask_id` for a bare value).
+    """
+    if value is None:
+        return ""
+    text = str(value)
+    folded = text.translate(_FULLWIDTH)
+    if folded == text:
+        return _ID_IN_TEXT.sub(lambda m: mask_id(m.group(0)), text)
+    # Same length after folding: mask positions found in the folded text, keep the rest as written.
+    out = list(text)
+    for m in _ID_IN_TEXT.finditer(folded):
+        masked = mask_id(m.group(0))
+        out[m.start():m.end()] = list(masked)
+    return "".join(out)
+
+
+def contains_unmasked_id(value: Any) -> bool:
+    """True if a text still carries a full resident ID number (used by tests that scan artefacts)."""
+    return bool(_ID_IN_TEXT.search(str(value or "").translate(_FULLWIDTH)))

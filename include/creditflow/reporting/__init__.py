@@ -1,0 +1,1 @@
+"""双公示 reporting: standardisation, validation (GX), review, district submissions and the pipeline stages."""

@@ -1,0 +1,60 @@
+"""The 双公示 pipeline, stage by stage, as plain functions over the warehouse (no Airflow here).
+
+Each stage takes a :class:`Run` (kind + data interval) and is a transaction over that run's rows: run it
+twice and the second run replaces exactly what the first wrote. The DAG in ``dags/sgs_reporting.py``
+calls these in order; tests call them directly.
+
+    extract → standardise → validate → flush_inflight → decide (timeliness, dedup, review) → upload
+    → collect_receipts → reconcile
+
+"Nothing lost": every staged record gets exactly one outcome — ``uploaded`` (create/更正/撤销, in this
+run), ``quarantined`` (rule findings or platform rejection), ``awaiting_review``, ``unchanged`` (the
+platform already holds this content) or ``duplicate`` (of a named record) — and :func:`reconcile`
+fails the run when the counts do not add up.
+
+One module per stage: ``extract``, ``standardise``, ``validate`` (+ Data Docs), ``decide`` (flush
+in-flight, timeliness, dedup, review), ``upload`` (upload, receipts), ``reconcile`` (+ due-soon alert).
+"""
+
+from creditflow.reporting.pipeline.common import (
+    OUTCOMES,
+    Options,
+    ReconciliationError,
+    Run,
+    Sources,
+    dedup_config,
+    review_policy,
+)
+from creditflow.reporting.pipeline.decide import decide, ledger_context
+from creditflow.reporting.pipeline.extract import carried_over, extract, extract_inbox
+from creditflow.reporting.pipeline.reconcile import due_soon_alert, due_soon_records, reconcile
+from creditflow.reporting.pipeline.standardise import load_standardised, standardise, standardise_frame
+from creditflow.reporting.pipeline.upload import collect_receipts, flush_inflight, upload
+from creditflow.reporting.pipeline.validate import received_on, scrub_validation_result, validate
+
+__all__ = [
+    "OUTCOMES",
+    "Options",
+    "ReconciliationError",
+    "Run",
+    "Sources",
+    "carried_over",
+    "collect_receipts",
+    "decide",
+    "dedup_config",
+    "due_soon_alert",
+    "due_soon_records",
+    "extract",
+    "extract_inbox",
+    "flush_inflight",
+    "ledger_context",
+    "load_standardised",
+    "received_on",
+    "reconcile",
+    "review_policy",
+    "scrub_validation_result",
+    "standardise",
+    "standardise_frame",
+    "upload",
+    "validate",
+]

@@ -1,0 +1,99 @@
+"""Shared pieces of the 双公示 pipeline stages: the run, its sources and options, policy files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import yaml
+
+from creditflow.core.platform_client import LicensingClient
+
+log = logging.getLogger(__name__)
+SQL_DIR = Path(__file__).resolve().parents[3] / "sql"
+OUTCOMES = ("uploaded", "quarantined", "awaiting_review", "unchanged", "duplicate")
+SOURCES_OF_KIND = {"penalty": ("case_db", "district_file"), "license": ("licensing_api", "district_file"),
+                   "coercion": ("case_db", "district_file")}
+SOURCE_FIELDS = {"_SJLY", "_SJLYDM", "_LYDW", "_LYDWDM"}
+
+
+class ReconciliationError(RuntimeError):
+    """Extracted records and outcomes do not add up: something was lost or counted twice."""
+
+
+@dataclass(frozen=True)
+class Run:
+    dag_id: str
+    kind: str
+    start: dt.datetime  # data interval, aware, local time (Asia/Shanghai)
+    end: dt.datetime
+
+    @property
+    def run_key(self) -> str:
+        return f"{self.dag_id}|{self.start.date().isoformat()}"
+
+    @property
+    def as_of(self) -> dt.date:
+        """Last day of the data (reference for 'not in the future')."""
+        return (self.end - dt.timedelta(microseconds=1)).date()
+
+    @property
+    def run_date(self) -> dt.date:
+        """The day the upload happens on (for lateness): the interval end date."""
+        return self.end.date()
+
+
+@dataclass
+class Sources:
+    case_db: sa.Engine | None = None
+    licensing: LicensingClient | None = None
+    inbox: Path | None = None
+
+
+@dataclass
+class Options:
+    batch_size: int = 200
+    gx_project_dir: Path | None = None  # where GX Data Docs are built (None: ephemeral, no docs)
+    data_source_uscc: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@cache
+def review_policy() -> dict[str, Any]:
+    return yaml.safe_load((resources.files("creditflow") / "data" / "rules" / "review_policy.yaml")
+                          .read_text(encoding="utf-8"))
+
+
+@cache
+def dedup_config() -> dict[str, Any]:
+    return yaml.safe_load((resources.files("creditflow") / "data" / "rules" / "dedup.yaml")
+                          .read_text(encoding="utf-8"))
+
+
+def _json(value: Any) -> str:
+    def default(v: Any) -> Any:
+        if isinstance(v, (dt.date, dt.datetime)):
+            return v.isoformat()
+        if isinstance(v, Decimal):
+            return str(v)
+        return str(v)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=default)
+
+
+def _local_naive(t: dt.datetime) -> dt.datetime:
+    """Plain local wall-clock time (the case system stores naive local timestamps; also strips pendulum)."""
+    return dt.datetime(t.year, t.month, t.day, t.hour, t.minute, t.second, t.microsecond)
+
+
+def _chunks(items: list[Any], n: int) -> Iterable[list[Any]]:
+    for i in range(0, len(items), n):
+        yield items[i:i + n]

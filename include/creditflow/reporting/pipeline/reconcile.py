@@ -1,0 +1,95 @@
+"""Stage 8 — reconcile every record into exactly one outcome; due-soon alert."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+
+from creditflow.core import rules, standard
+from creditflow.core import warehouse as wh
+from creditflow.core.identifiers import public_key
+from creditflow.reporting.pipeline.common import (
+    OUTCOMES,
+    ReconciliationError,
+    Run,
+)
+
+# --- 8. reconcile ------------------------------------------------------------------------------------
+
+
+def reconcile(run: Run, engine: sa.Engine, rejected_files: int = 0) -> dict[str, Any]:
+    """extracted = uploaded + quarantined + awaiting_review + unchanged + duplicates, record by record."""
+    with engine.connect() as conn:
+        staged = {r[0] for r in conn.execute(sa.select(wh.staging.c.record_id).where(
+            wh.staging.c.run_key == run.run_key, wh.staging.c.kind == run.kind))}
+        outs = [dict(r) for r in conn.execute(sa.select(wh.outcomes).where(
+            wh.outcomes.c.run_key == run.run_key, wh.outcomes.c.kind == run.kind)).mappings()]
+        sent_not_done = conn.execute(sa.select(sa.func.count()).select_from(wh.ledger).where(
+            wh.ledger.c.kind == run.kind, wh.ledger.c.run_key == run.run_key,
+            wh.ledger.c.state.in_(["pending", "sent"]))).scalar_one()
+    counts = {k: sum(1 for o in outs if o["outcome"] == k) for k in OUTCOMES}
+    ids = [o["record_id"] for o in outs]
+    problems = []
+    if len(ids) != len(set(ids)):
+        problems.append("some records have more than one outcome")
+    missing = staged - set(ids)
+    extra = set(ids) - staged
+    if missing:
+        problems.append(f"{len(missing)} extracted records have no outcome (e.g. {sorted(missing)[0]})")
+    if extra:
+        problems.append(f"{len(extra)} outcomes for records that were not extracted")
+    if sent_not_done:
+        problems.append(f"{sent_not_done} uploads of this run have no receipt yet")
+    unknown = {o["outcome"] for o in outs} - set(OUTCOMES)
+    if unknown:
+        problems.append(f"unknown outcomes {sorted(unknown)}")
+    total = sum(counts.values())
+    summary = {"run_key": run.run_key, "kind": run.kind, "dag_id": run.dag_id,
+               "interval_start": run.start.isoformat(), "interval_end": run.end.isoformat(),
+               "extracted": len(staged), "uploaded": counts["uploaded"], "quarantined": counts["quarantined"],
+               "awaiting_review": counts["awaiting_review"], "unchanged": counts["unchanged"],
+               "duplicates": counts["duplicate"], "late": sum(1 for o in outs if o["late"]),
+               "due_soon": sum(1 for o in outs if o["due_soon"]), "rejected_files": rejected_files,
+               "reconciled": not problems and total == len(staged), "written_at": wh.now_iso()}
+    with engine.begin() as conn:
+        conn.execute(wh.run_summary.delete().where(wh.run_summary.c.run_key == run.run_key,
+                                                   wh.run_summary.c.kind == run.kind))
+        conn.execute(wh.run_summary.insert().values(**summary))
+    if problems or total != len(staged):
+        raise ReconciliationError(f"{run.kind} {run.run_key}: extracted {len(staged)} ≠ outcomes {total}: "
+                                  + "; ".join(problems))
+    return summary
+
+
+def due_soon_records(run: Run, engine: sa.Engine) -> list[dict[str, Any]]:
+    """Records of this run that are not yet accepted and are due within the alert window (no personal data)."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(wh.outcomes.c.record_id, wh.outcomes.c.outcome, wh.outcomes.c.due_date,
+                                      wh.outcomes.c.review_reason)
+                            .where(wh.outcomes.c.run_key == run.run_key, wh.outcomes.c.kind == run.kind,
+                                   wh.outcomes.c.due_soon.is_(True))).mappings()
+        return [dict(r) for r in rows]
+
+
+def due_soon_alert(kind: str, run_date: dt.date, records: list[dict[str, Any]]) -> tuple[str, str] | None:
+    """临期预警 (subject, HTML body) for records not yet accepted and due within the alert window, or None.
+
+    No personal data: record ids (ID numbers already masked in them), reasons and due dates only.
+    """
+    if not records:
+        return None
+    kind_zh = standard.KIND_ZH[kind]
+    reasons = {"awaiting_review": "待审核", "quarantined": "问题数据待修正"}
+    rows = sorted(records, key=lambda r: (r["due_date"] or "", r["record_id"]))
+    subject = f"【临期预警】{kind_zh} {len(rows)} 条记录将于 {rows[0]['due_date']} 前到期，尚未上报"
+    lines = "".join(
+        f"<tr><td>{public_key(str(r['record_id']))}</td><td>{reasons.get(r['outcome'], r['outcome'])}</td>"
+        f"<td>{r.get('review_reason') or ''}</td><td>{r['due_date']}</td></tr>" for r in rows[:200])
+    more = f"<p>另有 {len(rows) - 200} 条未列出。</p>" if len(rows) > 200 else ""
+    body = (f"<p>截至 {run_date.isoformat()}，以下{kind_zh}记录距“7个工作日内上网公开”的期限不足"
+            f"{int(rules.deadline('sgs_due_soon', run_date).amount)}个工作日，尚未被共享平台接收。"
+            "请今天完成审核或修正源数据，下一次运行将自动上报。</p>"
+            f"<table border='1'><tr><th>记录</th><th>状态</th><th>原因</th><th>截止日期</th></tr>{lines}</table>{more}")
+    return subject, body
