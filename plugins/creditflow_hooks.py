@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from airflow.sdk import BaseHook
 
@@ -40,26 +39,22 @@ def _connection(conn_id: str) -> Any:
 
 
 def sqlalchemy_url(conn_id: str) -> str:
+    from creditflow.core.warehouse import connection_url
+
     conn = _connection(conn_id)
-    extra = conn.extra_dejson or {}
-    if extra.get("sqlalchemy_url"):
-        return str(extra["sqlalchemy_url"])
-    if conn.conn_type in ("postgres", "postgresql"):
-        auth = quote(conn.login or "")
-        if conn.password:
-            auth += ":" + quote(conn.password)
-        return f"postgresql+psycopg2://{auth}@{conn.host}:{conn.port or 5432}/{conn.schema or ''}"
-    if conn.conn_type == "sqlite":
-        return f"sqlite:///{conn.host}"
-    raise ValueError(f"connection {conn_id}: cannot build a SQLAlchemy URL for type {conn.conn_type!r}")
+    try:
+        return connection_url(conn.conn_type, host=conn.host, port=conn.port, schema=conn.schema,
+                              login=conn.login, password=conn.password, extra=conn.extra_dejson or {})
+    except ValueError as exc:
+        raise ValueError(f"connection {conn_id}: {exc}") from None
 
 
 def warehouse_engine() -> Any:
-    from creditflow.core.warehouse import create_schema, engine_from_url
+    """The warehouse's engine. The schema is not touched here: `creditflow db upgrade` (run by `make demo`
+    and the deployment's init step) brings it to the latest revision before any DAG runs."""
+    from creditflow.core.warehouse import engine_from_url
 
-    engine = engine_from_url(sqlalchemy_url(WAREHOUSE_CONN))
-    create_schema(engine)
-    return engine
+    return engine_from_url(sqlalchemy_url(WAREHOUSE_CONN))
 
 
 def case_db_engine() -> Any:

@@ -2,7 +2,9 @@
 
 Subcommands: ``workdays`` (working-day arithmetic on the official calendar), ``check`` (validate a
 district submission), ``sandbox`` (run the outside systems' sandboxes), ``generate`` (fill them with
-realistic dirty data and a ground-truth manifest).
+realistic dirty data and a ground-truth manifest), ``db`` (the warehouse schema: ``upgrade`` to the
+latest revision, ``current``, ``history``; the warehouse is ``--db URL`` or else the ``creditflow_db``
+connection as Airflow hands it to processes, ``AIRFLOW_CONN_CREDITFLOW_DB``).
 
 Errors a user can fix (bad arguments, an uncovered year, an unreadable file) print one line on stderr
 and exit 2, never a traceback.
@@ -87,6 +89,87 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warehouse_url(given: str | None) -> str:
+    if given:
+        return given
+    from creditflow.core.warehouse import airflow_connection_url
+
+    try:
+        return airflow_connection_url("creditflow_db")
+    except (LookupError, ValueError) as exc:
+        raise UsageError(f"creditflow db: cannot resolve the warehouse: {exc}; give --db URL") from None
+
+
+def _shown(url: str) -> str:
+    import sqlalchemy as sa
+
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
+
+
+def _open_warehouse(url: str, must_exist: bool) -> tuple[object, str]:
+    from pathlib import Path
+
+    import sqlalchemy as sa
+
+    from creditflow.core.warehouse import engine_from_url
+
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        raise UsageError("creditflow db: not a database URL (e.g. postgresql+psycopg2://user@host/db, "
+                         "sqlite:///path/file.sqlite)") from None
+    shown = parsed.render_as_string(hide_password=True)
+    if must_exist and parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
+            and not Path(parsed.database).exists():
+        raise UsageError(f"creditflow db: no such SQLite file: {parsed.database}")
+    try:
+        return engine_from_url(url), shown
+    except (sa.exc.NoSuchModuleError, ImportError, OSError) as exc:
+        raise UsageError(f"creditflow db: cannot open {shown}: {exc}") from None
+
+
+def _cmd_db(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from creditflow.core import migrations
+    from creditflow.core import warehouse as wh
+
+    head = migrations.head()
+    if args.action == "history":
+        for rev, doc in migrations.revisions():
+            print(f"{rev}{' (head)' if rev == head else ''}  {doc}")
+        return 0
+    engine, shown = _open_warehouse(_warehouse_url(args.db), must_exist=args.action == "current")
+    assert isinstance(engine, sa.Engine)
+    try:
+        if args.action == "upgrade":
+            try:
+                before, after = wh.upgrade(engine, args.to)
+            except ValueError as exc:
+                raise UsageError(f"creditflow db upgrade: {exc}") from None
+            if before == after:
+                print(f"{shown}: already at {after}{' (head)' if after == head else ''}")
+            else:
+                was = {None: "empty", "legacy": "create_all schema without version, stamped " + migrations.BASELINE}
+                print(f"{shown}: {was.get(before, before)} → {after}{' (head)' if after == head else ''}")
+        else:
+            with engine.connect() as conn:
+                at = migrations.state(conn)
+            note = {head: " (head)", "empty": " (no tables: `creditflow db upgrade` creates them)",
+                    "legacy": f" (create_all schema without version: `creditflow db upgrade` stamps it "
+                              f"{migrations.BASELINE})"}.get(at, f" (behind {head}: run `creditflow db upgrade`)")
+            print(f"{shown}: {at}{note}")
+        return 0
+    except sa.exc.DBAPIError as exc:
+        first = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+        raise UsageError(f"creditflow db: cannot use {shown}: {first}") from None
+    except migrations.SchemaError as exc:
+        print(f"creditflow db: {shown}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="creditflow", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -135,6 +218,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help='defect rates as JSON, e.g. \'{"bad_checksum": 0.05, "late_entry": 0.1}\'')
     gen.add_argument("--corrupt-files", type=float, default=0.0, help="share of district files made unreadable")
     gen.set_defaults(func=_cmd_generate)
+
+    db = sub.add_parser("db", help="the warehouse schema (versioned migrations)")
+    db_sub = db.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    url_help = "warehouse SQLAlchemy URL (default: the creditflow_db connection, AIRFLOW_CONN_CREDITFLOW_DB)"
+    p = db_sub.add_parser("upgrade", help="bring the warehouse to the latest revision (creates it when empty)")
+    p.add_argument("--db", default=None, help=url_help)
+    p.add_argument("--to", default="head", help="target revision (default: head)")
+    p = db_sub.add_parser("current", help="the revision the warehouse is at")
+    p.add_argument("--db", default=None, help=url_help)
+    db_sub.add_parser("history", help="the revisions, oldest first")
+    db.set_defaults(func=_cmd_db)
     return parser
 
 

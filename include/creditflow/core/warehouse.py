@@ -8,12 +8,20 @@ The **ledger** holds one row per (kind, natural key): what the platform has acce
 ``platform_status``) and the operation in flight (``state`` pending → sent → accepted | rejected, with
 the exact payload and idempotency keys, so that a crash at any instant can be resumed by re-sending the
 identical batch).
+
+The schema is versioned (Alembic, ``creditflow.core.migrations``): :func:`upgrade` — or ``creditflow db
+upgrade`` — brings a warehouse to the latest revision. The tables below are the model the latest
+revision builds; a change to them comes with a new revision (a test checks that both agree).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import sqlalchemy as sa
 
@@ -31,6 +39,7 @@ staging = sa.Table(
     sa.Column("extracted_at", sa.String(40), nullable=False),
     sa.Column("raw_payload", sa.Text, nullable=False),
 )
+sa.Index("ix_staging_record", staging.c.record_id, staging.c.interval_start)
 
 standardised = sa.Table(
     "cf_std", metadata,
@@ -48,6 +57,7 @@ standardised = sa.Table(
     sa.Column("body_hash", sa.String(64), nullable=False),
     sa.Column("payload", sa.Text, nullable=False),
 )
+sa.Index("ix_std_record", standardised.c.record_id, standardised.c.content_hash)
 
 findings = sa.Table(
     "cf_finding", metadata,
@@ -184,8 +194,39 @@ source_files = sa.Table(
 )
 
 
+def upgrade(engine_or_url: sa.Engine | str, revision: str = "head") -> tuple[str | None, str]:
+    """Bring a warehouse to ``revision`` (default: the latest); returns (revision before, revision after).
+
+    ``before`` is ``None`` for an empty database and ``"legacy"`` for one the old ``create_all`` built
+    (stamped at the baseline, rows untouched). See :mod:`creditflow.core.migrations`.
+    """
+    from creditflow.core import migrations
+
+    if isinstance(engine_or_url, sa.Engine):
+        return migrations.upgrade(engine_or_url, revision)
+    engine = engine_from_url(engine_or_url)
+    try:
+        return migrations.upgrade(engine, revision)
+    finally:
+        engine.dispose()
+
+
+def require_current(engine: sa.Engine) -> str:
+    """The latest revision, or :class:`~creditflow.core.migrations.SchemaError` when the warehouse is not
+    there — what a task checks instead of migrating at request time."""
+    from creditflow.core import migrations
+
+    with engine.connect() as conn:
+        at = migrations.state(conn)
+    if at != migrations.head():
+        raise migrations.SchemaError(f"warehouse is at {at}, this release needs {migrations.head()}: "
+                                     "run `creditflow db upgrade`")
+    return at
+
+
 def create_schema(engine: sa.Engine) -> None:
-    metadata.create_all(engine)
+    """Kept for callers from before migrations: :func:`upgrade` to the latest revision (a no-op when there)."""
+    upgrade(engine)
 
 
 def now_iso() -> str:
@@ -229,3 +270,91 @@ def read_sql_file(path: Any) -> str:
 
     text = Path(path).read_text(encoding="utf-8")
     return "\n".join(line for line in text.splitlines() if not line.strip().startswith("--"))
+
+
+# --- Airflow connections without Airflow ----------------------------------------------------------------
+
+
+def connection_url(conn_type: str | None, host: str | None = None, port: int | None = None,
+                   schema: str | None = None, login: str | None = None, password: str | None = None,
+                   extra: Mapping[str, Any] | None = None) -> str:
+    """The SQLAlchemy URL of an Airflow SQL connection: ``extra.sqlalchemy_url`` when given (the demo's
+    SQLite files), else built from the postgres / sqlite connection fields."""
+    if extra and extra.get("sqlalchemy_url"):
+        return str(extra["sqlalchemy_url"])
+    if conn_type in ("postgres", "postgresql"):
+        auth = quote(login or "", safe="")
+        if password:
+            auth += ":" + quote(password, safe="")
+        return f"postgresql+psycopg2://{auth}@{host}:{port or 5432}/{schema or ''}"
+    if conn_type == "sqlite":
+        return f"sqlite:///{host}"
+    raise ValueError(f"cannot build a SQLAlchemy URL for a connection of type {conn_type!r}")
+
+
+def airflow_connection_url(conn_id: str, environ: Mapping[str, str] | None = None) -> str:
+    """The SQLAlchemy URL of connection ``conn_id`` as Airflow hands it to its processes: the environment
+    variable ``AIRFLOW_CONN_<ID>``, a URI (``postgres://user:pw@host:5432/db``) or JSON (``{"conn_type":
+    ..., "extra": {"sqlalchemy_url": ...}}``). Raises ``LookupError`` when unset, ``ValueError`` when unusable."""
+    name = f"AIRFLOW_CONN_{conn_id.upper()}"
+    value = (os.environ if environ is None else environ).get(name, "").strip()
+    if not value:
+        raise LookupError(f"connection {conn_id} is not set ({name} is not in the environment)")
+    try:
+        fields = _parse_json_conn(value) if value.startswith("{") else _parse_uri_conn(value)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name} is neither an Airflow connection URI nor its JSON form: {exc}") from None
+    return connection_url(**fields)
+
+
+def _normalize_conn_type(conn_type: str | None) -> str | None:
+    if conn_type == "postgresql":
+        return "postgres"
+    return conn_type.replace("-", "_") if conn_type else conn_type
+
+
+def _extra(value: Any) -> dict[str, Any]:
+    if not value:
+        return {}
+    extra = json.loads(value) if isinstance(value, str) else value
+    if not isinstance(extra, dict):
+        raise ValueError("extra is not a JSON object")
+    return extra
+
+
+def _parse_json_conn(value: str) -> dict[str, Any]:
+    data = json.loads(value)
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    return {"conn_type": _normalize_conn_type(data.get("conn_type")), "host": data.get("host"),
+            "port": int(data["port"]) if data.get("port") else None, "schema": data.get("schema"),
+            "login": data.get("login"), "password": data.get("password"), "extra": _extra(data.get("extra"))}
+
+
+def _parse_uri_conn(uri: str) -> dict[str, Any]:
+    """Airflow's URI format (``Connection(uri=...)``): ``type://login:password@host:port/schema?extra``."""
+    if uri.count("://") not in (1, 2):
+        raise ValueError("no scheme")
+    with_protocol = uri.count("://") == 2
+    conn_type = urlsplit(uri).scheme
+    rest = uri.replace(f"{conn_type}://", "" if with_protocol else "//")
+    parts = urlsplit(rest)
+    host = unquote(parts.hostname or "")
+    if "/" in host:
+        host = unquote(parts.netloc.rsplit("@", 1)[-1].split(":", 1)[0])
+    if host and with_protocol:
+        host = f"{parts.scheme}://{host}"
+    extra: dict[str, Any] = {}
+    if parts.query:
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        if "__extra__" in query:
+            extra = _extra(query["__extra__"])
+        else:
+            for key, text in query.items():
+                try:
+                    extra[key] = json.loads(text) if text else text
+                except json.JSONDecodeError:
+                    extra[key] = text
+    return {"conn_type": _normalize_conn_type(conn_type), "host": host or None, "port": parts.port,
+            "schema": unquote(parts.path[1:]) or None, "login": unquote(parts.username) if parts.username else None,
+            "password": unquote(parts.password) if parts.password else None, "extra": extra}
