@@ -1,0 +1,136 @@
+"""数据质量报告: the stored Great Expectations validation results, read back for our own pages.
+
+The validate stage keeps every run's (scrubbed: counts only) result in the GX file project of its kind:
+``<gx_dir>/<kind>/gx/uncommitted/validations/sgs_<kind>/<run name>/<run time>/sgs_<kind>.json`` where
+the run name is the run key with ``|`` → ``_`` (``sgs_penalty_2026-11-03``). GX's own Data Docs pages
+load their scripts and styles from public CDNs, which the intranet cannot reach: these pages are
+rendered from the JSON instead, with plugin-served CSS only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_.:+-]{1,160}$")
+_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})$")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One expectation of a run: which field and rule, how many values it looked at, how many failed."""
+
+    field: str
+    field_zh: str
+    rule_id: str
+    description: str
+    severity: str
+    success: bool
+    element_count: int | None
+    unexpected_count: int | None
+    unexpected_percent: float | None
+    missing_count: int | None
+    error: bool
+
+
+@dataclass(frozen=True)
+class RunResult:
+    kind: str
+    run_name: str
+    data_date: str
+    validated_at: str
+    success: bool
+    evaluated: int
+    successful: int
+    unsuccessful: int
+    success_percent: float | None
+    records: int | None
+    checks: list[Check] = field(default_factory=list)
+
+
+def _results_dir(gx_root: Path, kind: str) -> Path:
+    return gx_root / kind / "gx" / "uncommitted" / "validations" / f"sgs_{kind}"
+
+
+def _latest_file(run_dir: Path) -> Path | None:
+    """The newest result of a run (a re-run of an interval writes another run time)."""
+    files = sorted(run_dir.glob("*/*.json"))
+    return files[-1] if files else None
+
+
+def _describe(rule_id: str, field_code: str, kind: str) -> tuple[str, str]:
+    """(field's Chinese name, the rule's Chinese message) — the catalogue the findings use."""
+    from creditflow.core import standard
+
+    names = {f.code: f.name_zh for f in standard.fields(kind)} if kind in standard.KINDS else {}
+    try:
+        from creditflow.reporting.validation.catalogue import message_zh
+
+        text = message_zh(rule_id, field_code, kind, detail="…", value="…")
+    except (KeyError, ImportError, IndexError, ValueError):
+        text = rule_id
+    return names.get(field_code, field_code), text
+
+
+def _read(path: Path, kind: str, run_name: str, with_checks: bool) -> RunResult:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    stats = data.get("statistics") or {}
+    meta = data.get("meta") or {}
+    checks: list[Check] = []
+    records = None
+    for res in data.get("results") or []:
+        cfg = res.get("expectation_config") or {}
+        cmeta = cfg.get("meta") or {}
+        out = res.get("result") or {}
+        if records is None and isinstance(out.get("element_count"), int):
+            records = out["element_count"]
+        if not with_checks:
+            continue
+        code = str(cmeta.get("field") or (cfg.get("kwargs") or {}).get("column") or "")
+        rule_id = str(cmeta.get("rule_id") or cfg.get("type") or "")
+        field_zh, description = _describe(rule_id, code, kind)
+        checks.append(Check(
+            field=code, field_zh=field_zh, rule_id=rule_id, description=description,
+            severity=str(cmeta.get("severity") or ""), success=bool(res.get("success")),
+            element_count=out.get("element_count"), unexpected_count=out.get("unexpected_count"),
+            unexpected_percent=out.get("unexpected_percent"), missing_count=out.get("missing_count"),
+            error=bool((res.get("exception_info") or {}).get("raised_exception"))))
+    checks.sort(key=lambda c: (c.success, c.field, c.rule_id))
+    date = _DATE.search(run_name)
+    return RunResult(
+        kind=kind, run_name=run_name, data_date=date.group(1) if date else run_name,
+        validated_at=str(meta.get("validation_time") or (meta.get("run_id") or {}).get("run_time") or ""),
+        success=bool(data.get("success")), evaluated=int(stats.get("evaluated_expectations") or 0),
+        successful=int(stats.get("successful_expectations") or 0),
+        unsuccessful=int(stats.get("unsuccessful_expectations") or 0),
+        success_percent=stats.get("success_percent"), records=records, checks=checks)
+
+
+def list_runs(gx_root: Path, kind: str, limit: int = 60) -> list[RunResult]:
+    """The latest ``limit`` validated intervals of ``kind``, newest data date first (no per-check rows)."""
+    root = _results_dir(gx_root, kind)
+    if not root.is_dir():
+        return []
+    dirs = [d for d in root.iterdir() if d.is_dir() and _SAFE_NAME.match(d.name)]
+    dirs.sort(key=lambda d: ((m.group(1) if (m := _DATE.search(d.name)) else ""), d.name), reverse=True)
+    out = []
+    for d in dirs[:limit]:
+        path = _latest_file(d)
+        if path is not None:
+            out.append(_read(path, kind, d.name, with_checks=False))
+    return out
+
+
+def load_run(gx_root: Path, kind: str, run_name: str) -> RunResult | None:
+    """One run with every check, or None (unknown run, or a name that is not a run directory's)."""
+    if not _SAFE_NAME.match(run_name):
+        return None
+    root = _results_dir(gx_root, kind).resolve()
+    run_dir = (root / run_name).resolve()
+    if run_dir.parent != root or not run_dir.is_dir():
+        return None
+    path = _latest_file(run_dir)
+    return _read(path, kind, run_name, with_checks=True) if path else None
+

@@ -1,0 +1,219 @@
+"""The pages (Jinja2 templates in ``templates/``) and the review form's post.
+
+Every route depends on :func:`creditflow_ui.auth.current_user` (an Airflow login). Every ``{{ … }}`` a
+template prints passes through :func:`creditflow.common.mask_text` (the environment's ``finalize``), so
+no page shows a full resident ID number, whatever a field holds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from creditflow.common import KIND_LABELS, TZ, mask_text
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from creditflow_ui import auth, quality
+
+HERE = Path(__file__).resolve().parent
+NAV = (("", "运行概况"), ("review", "审核"), ("review/audit", "审核记录"), ("quarantine", "问题数据"),
+       ("quality", "数据质量报告"))
+OPS = {"create": "新增", "correct": "更正", "withdraw": "撤销"}
+SEVERITIES = {"error": "错误", "warning": "提示", "info": "信息"}
+_PREVIEW_ORDER = ("_XDR_MC", "_XDR_LB", "_XDR_SHXYM", "_XDR_ZJHM", "_WSH", "_JDRQ", "_CFLB", "_XKLB", "_CSLX", "_NR",
+                  "_NR_FK", "_WFXW", "_CFJG", "_XKJG", "_SSJG")
+
+
+def _finalize(value: Any) -> Any:
+    return mask_text(value) if isinstance(value, str) else value
+
+
+def _local(value: Any) -> str:
+    """An ISO timestamp (UTC in the warehouse) as local time for a clerk: 2026-11-28 19:40."""
+    if not value:
+        return "—"
+    try:
+        moment = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
+
+
+_env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
+                          finalize=_finalize, undefined=jinja2.StrictUndefined)
+_env.filters["local"] = _local
+templates = Jinja2Templates(env=_env)
+router = APIRouter()
+
+
+def _engine() -> Any:
+    from creditflow_hooks import warehouse_engine
+
+    return warehouse_engine()
+
+
+def root_of(request: Request) -> str:
+    """Where this app is mounted (``/creditflow``, under the API server's base path if it has one)."""
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
+def render(request: Request, name: str, title: str, active: str, user: Any = None, status_code: int = 200,
+           **context: Any) -> HTMLResponse:
+    from creditflow.reporting import review
+    from creditflow.reporting.reviewers import load_roster
+
+    roster = load_roster()
+    viewer = auth.reviewer_of(user) if user is not None else None
+    return templates.TemplateResponse(request, name, {
+        "title": title, "active": active, "nav": NAV, "root": root_of(request), "kinds": KIND_LABELS,
+        "roster": roster, "viewer": viewer, "viewer_levels": roster.levels_of(viewer) if viewer else [],
+        "decisions": review.DECISIONS, "reasons": review.REASONS, "sources": review.SOURCES, "ops": OPS,
+        "severities": SEVERITIES, "csrf": auth.csrf_token(request), **context}, status_code=status_code)
+
+
+def _kind(kind: str | None) -> str | None:
+    if kind in (None, ""):
+        return None
+    if kind not in KIND_LABELS:
+        raise HTTPException(404, f"未知的类别：{kind}")
+    return kind
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request, user: Any = Depends(auth.current_user)) -> HTMLResponse:
+    import sqlalchemy as sa
+    from creditflow.core import warehouse as wh
+
+    with _engine().connect() as conn:
+        rows = conn.execute(sa.select(wh.run_summary).order_by(wh.run_summary.c.interval_start.desc(),
+                                                                 wh.run_summary.c.kind).limit(90)).mappings().all()
+    columns = ("数据日期", "类别", "抽取", "已上报", "问题数据", "待审核", "无变化", "重复", "逾期", "临期",
+               "退回文件", "对账")
+    return render(request, "overview.html", "双公示运行概况", "", user, rows=rows, columns=columns)
+
+
+def _preview_lines(kind: str, preview: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The fields a reviewer needs first, by their Chinese names (ID numbers already masked)."""
+    from creditflow.core import standard
+
+    prefix = standard.PREFIX.get(kind, "")
+    names = {f.code: f.name_zh for f in standard.fields(kind)} if kind in standard.KINDS else {}
+    out = []
+    for suffix in _PREVIEW_ORDER:
+        code = prefix + suffix
+        if preview.get(code) not in (None, ""):
+            out.append((names.get(code, code), preview[code]))
+    return out
+
+
+@router.get("/review", response_class=HTMLResponse)
+def review_page(request: Request, kind: str | None = None, user: Any = Depends(auth.current_user)) -> HTMLResponse:
+    from creditflow.reporting import review
+    from creditflow.reporting.reviewers import load_roster
+
+    kind = _kind(kind)
+    roster, who = load_roster(), auth.reviewer_of(user)
+    rows = review.pending(_engine(), kind)
+    for row in rows:
+        row["lines"] = _preview_lines(row["kind"], row["preview"])
+        row["blocker"] = review.blocker(row, who, roster)
+    return render(request, "review.html", f"待审核记录（{len(rows)}）", "review", user, rows=rows, kind=kind or "")
+
+
+@router.post("/review/decide")
+def review_decide(request: Request, review_key: str = Form(..., pattern="^[0-9a-f]{20}$"), level: int = Form(...),
+                  decision: str = Form(...), comment: str = Form("", max_length=500), csrf_token: str = Form(""),
+                  user: Any = Depends(auth.current_user)) -> RedirectResponse:
+    from creditflow.reporting import review
+    from creditflow.reporting.reviewers import load_roster
+
+    auth.check_form(request, csrf_token)
+    who, roster = auth.reviewer_of(user), load_roster()
+    if not roster.levels_of(who):
+        raise HTTPException(403, f"{who.user_id} 只有查看权限，不能作出审核决定")
+    engine = _engine()
+    try:
+        target = review.resolve_key(engine, review_key)
+        if target is None:
+            raise review.StaleReview("无此待审核记录（可能已审核完毕或已被新版本替代），请刷新审核页面")
+        review.record_decision(engine, *target, level, decision, who, comment, source="page", roster=roster)
+    except review.NotPermitted as exc:
+        raise HTTPException(403, str(exc)) from None
+    except review.ReviewError as exc:  # separation of duties, order of levels, decided meanwhile
+        raise HTTPException(409, str(exc)) from None
+    return RedirectResponse(f"{root_of(request)}/review", status_code=303)
+
+
+@router.get("/review/audit", response_class=HTMLResponse)
+def audit_page(request: Request, user: Any = Depends(auth.current_user)) -> HTMLResponse:
+    from creditflow.reporting import review
+
+    limit = 500
+    return render(request, "audit.html", "审核记录", "review/audit", user, rows=review.audit_trail(_engine(), limit),
+                  limit=limit)
+
+
+@router.get("/quarantine", response_class=HTMLResponse)
+def quarantine(request: Request, kind: str | None = None, user: Any = Depends(auth.current_user)) -> HTMLResponse:
+    import sqlalchemy as sa
+    from creditflow.core import warehouse as wh
+
+    kind = _kind(kind)
+    o, f = wh.outcomes, wh.findings
+    q = (sa.select(o.c.record_id, o.c.kind, o.c.run_key, o.c.due_date, f.c.field, f.c.rule_id, f.c.message_zh)
+         .join(f, sa.and_(f.c.run_key == o.c.run_key, f.c.record_id == o.c.record_id))
+         .where(o.c.outcome == "quarantined", f.c.severity == "error").order_by(o.c.run_key.desc()).limit(500))
+    if kind:
+        q = q.where(o.c.kind == kind)
+    with _engine().connect() as conn:
+        rows = conn.execute(q).mappings().all()
+        latest = dict(conn.execute(sa.select(o.c.record_id, sa.func.max(o.c.run_key)).group_by(o.c.record_id)).all())
+    rows = [r for r in rows if latest.get(r["record_id"]) == r["run_key"]]  # still in quarantine now
+    return render(request, "quarantine.html", "问题数据（隔离区）", "quarantine", user, rows=rows)
+
+
+def _gx_root() -> Path:
+    from creditflow_hooks import gx_dir
+
+    return gx_dir()
+
+
+@router.get("/quality", response_class=HTMLResponse)
+def quality_index(request: Request, kind: str = "penalty", user: Any = Depends(auth.current_user)) -> HTMLResponse:
+    kind = _kind(kind) or "penalty"
+    runs = quality.list_runs(_gx_root(), kind)
+    return render(request, "quality_index.html", f"数据质量报告 · {KIND_LABELS[kind]}", "quality", user,
+                  runs=runs, kind=kind)
+
+
+@router.get("/quality/{kind}/{run_name}", response_class=HTMLResponse)
+def quality_run(request: Request, kind: str, run_name: str, user: Any = Depends(auth.current_user)) -> HTMLResponse:
+    kind = _kind(kind) or "penalty"
+    run = quality.load_run(_gx_root(), kind, run_name)
+    if run is None:
+        raise HTTPException(404, "没有这次校验的结果")
+    return render(request, "quality_run.html", f"数据质量报告 · {KIND_LABELS[kind]} · {run.data_date}", "quality",
+                  user, run=run)
+
+
+@router.get("/data-docs/{kind}/{path:path}")
+def data_docs(request: Request, kind: str, path: str = "", user: Any = Depends(auth.current_user)) -> RedirectResponse:
+    """Old links to GX's Data Docs (which need public CDNs) lead to our own report."""
+    kind = _kind(kind) or "penalty"
+    return RedirectResponse(f"{root_of(request)}/quality?kind={kind}", status_code=307)
+
+
+@router.get("/api/summary")
+def api_summary(user: Any = Depends(auth.current_user)) -> list[dict[str, Any]]:
+    import sqlalchemy as sa
+    from creditflow.core import warehouse as wh
+
+    with _engine().connect() as conn:
+        return [dict(r) for r in conn.execute(sa.select(wh.run_summary).order_by(
+            wh.run_summary.c.interval_start.desc()).limit(200)).mappings()]

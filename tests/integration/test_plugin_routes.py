@@ -1,0 +1,265 @@
+"""The creditflow pages inside Airflow's own API server app (``create_app``: the plugin mounted at
+``/creditflow`` exactly as ``airflow api-server`` mounts it), logged in through the real auth path
+(SimpleAuthManager's ``POST /auth/token`` with the demo users of ``scripts/airflow_env.py``; the JWT
+as the UI's ``_token`` session cookie). The review roster is the packaged ``review_roles.yaml``:
+reviewer1 level 1, reviewer2 level 2, chief either level, viewer and admin neither."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import subprocess
+import sys
+from urllib.parse import urlsplit
+
+import pytest
+import sqlalchemy as sa
+from creditflow.common import contains_unmasked_id
+from creditflow.core import warehouse as wh
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+PERSON_ID = "440402199001010014"
+URL_ATTR = re.compile(r"""(?:src|href|action)\s*=\s*["']?\s*((?:https?:)?//[^"'\s>]+)""", re.IGNORECASE)
+LOCAL_HOSTS = {"testserver", "localhost", "127.0.0.1"}
+
+
+@pytest.fixture(scope="module")
+def world(airflow_home, module_db_url, tmp_path_factory):
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True,
+                   env={**os.environ})
+    var = tmp_path_factory.mktemp("var")
+    engine = wh.engine_from_url(module_db_url)
+    wh.create_schema(engine)
+    _seed_pages(engine)
+    _store_validation_result(var / "gx")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AIRFLOW_CONN_CREDITFLOW_DB",
+                  json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": module_db_url}}))
+        mp.setenv("CREDITFLOW_VAR", str(var))
+        mp.delenv("CREDITFLOW_REVIEW_ROLES", raising=False)
+        from airflow.api_fastapi.app import create_app
+
+        yield {"app": create_app("core"), "engine": engine}
+
+
+def _seed_pages(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(wh.run_summary.insert().values(
+            run_key="sgs_penalty|2026-11-03", kind="penalty", dag_id="sgs_penalty",
+            interval_start="2026-11-03T00:00:00+08:00", interval_end="2026-11-04T00:00:00+08:00", extracted=5,
+            uploaded=3, quarantined=1, awaiting_review=1, unchanged=0, duplicates=0, late=0, due_soon=1,
+            rejected_files=0, reconciled=True, written_at="2026-11-04T06:10:00+00:00"))
+        conn.execute(wh.outcomes.insert().values(run_key="sgs_penalty|2026-11-03", record_id="case_db:q1",
+                                                 kind="penalty", outcome="quarantined", due_date="2026-11-12"))
+        conn.execute(wh.findings.insert().values(
+            run_key="sgs_penalty|2026-11-03", record_id="case_db:q1", field="CF_XDR_ZJHM", rule_id="RIC_INVALID",
+            kind="penalty", severity="error", message_zh=f"身份证号{PERSON_ID}校验位错误"))
+
+
+def _store_validation_result(gx_root) -> None:
+    """A real GX 1.24 result, kept where and how the validate stage keeps it."""
+    from zoneinfo import ZoneInfo
+
+    from creditflow.reporting import standardise as st
+    from creditflow.reporting.pipeline.common import Run
+    from creditflow.reporting.pipeline.validate import _store_data_docs
+    from creditflow.reporting.validation import validate_gx
+
+    base = {"CF_XDR_MC": "李四", "CF_XDR_LB": "自然人", "CF_XDR_ZJLX": "身份证", "CF_XDR_ZJHM": PERSON_ID,
+            "CF_WSH": "珠应急罚〔2026〕1号", "CF_WFXW": "未按规定培训", "CF_SY": "经查", "CF_YJ": "安全生产法",
+            "CF_CFLB": "罚款", "CF_NR": "罚款人民币2万元", "CF_NR_FK": "2", "CF_JDRQ": "2026-11-02",
+            "CF_YXQ": "2027-11-02", "CF_CFJG": "珠海市应急管理局", "CF_CFJGDM": "11230500001755309F",
+            "CF_SJLY": "珠海市应急管理局", "CF_SJLYDM": "11230500001755309F"}
+    rows = [{**base, "_source_key": "1"}, {**base, "CF_SY": None, "CF_XDR_ZJHM": "440402199001010015",
+                                           "_source_key": "2"}]
+    frame = st.standardise(st.map_source_rows(rows, "district_file", "penalty"), "penalty")
+    _, result = validate_gx(frame, "penalty", dt.date(2026, 11, 3))
+    start = dt.datetime(2026, 11, 3, tzinfo=ZoneInfo("Asia/Shanghai"))
+    _store_data_docs(gx_root, result, Run(dag_id="sgs_penalty", kind="penalty", start=start,
+                                          end=start + dt.timedelta(days=1)))
+
+
+def seed_review(engine: sa.Engine, rid: str, reason: str = "natural_person") -> None:
+    with engine.begin() as conn:
+        conn.execute(wh.reviews.insert().values(
+            record_id=rid, content_hash="h1", op="create", kind="penalty", natural_key=f"doc|{PERSON_ID}",
+            reason=reason, related_record=None, levels_required="1,2", status="pending", due_date="2026-11-12",
+            created_run_key="sgs_penalty|2026-11-03", created_at="2026-11-04T06:00:00+00:00"))
+        conn.execute(wh.standardised.insert().values(
+            run_key="sgs_penalty|2026-11-03", record_id=rid, kind="penalty", source_system="district_file",
+            content_hash="h1", body_hash="b", payload=json.dumps(
+                {"CF_XDR_MC": "李四", "CF_XDR_LB": "自然人", "CF_XDR_ZJHM": PERSON_ID, "CF_WSH": "珠应急罚〔2026〕7号"},
+                ensure_ascii=False)))
+
+
+def audit(engine: sa.Engine, rid: str) -> list[tuple[int, str, str]]:
+    from creditflow.reporting import review
+
+    return sorted((a["level"], a["reviewer"], a["source"]) for a in review.audit_trail(engine, record_id=rid))
+
+
+def login(world, username: str):
+    from fastapi.testclient import TestClient
+
+    anonymous = TestClient(world["app"])
+    r = anonymous.post("/auth/token", json={"username": username, "password": username})
+    assert r.status_code == 201, r.text
+    return TestClient(world["app"], cookies={"_token": r.json()["access_token"]}, headers={"Accept": "text/html"})
+
+
+def csrf_of(client) -> str:
+    page = client.get("/creditflow/review")
+    assert page.status_code == 200
+    m = re.search(r'<meta name="csrf-token" content="([0-9a-f]{64})">', page.text)
+    assert m, "the page carries no CSRF token"
+    forms = re.findall(r'name="csrf_token" value="([0-9a-f]{64})"', page.text)
+    assert set(forms) <= {m.group(1)}  # every form carries the session's token
+    return m.group(1)
+
+
+def decide(client, rid: str, level: int, csrf: str | None, decision: str = "approve", headers=None, comment=""):
+    from creditflow.reporting.review import review_key
+
+    form = {"review_key": review_key(rid, "h1", "create"), "level": str(level), "decision": decision,
+            "comment": comment}
+    if csrf is not None:
+        form["csrf_token"] = csrf
+    return client.post("/creditflow/review/decide", data=form, headers=headers or {}, follow_redirects=False)
+
+
+PAGES = ("/creditflow/", "/creditflow/review", "/creditflow/review/audit", "/creditflow/quarantine",
+         "/creditflow/quality", "/creditflow/quality?kind=license", "/creditflow/quality?kind=coercion")
+
+
+def test_every_page_needs_an_airflow_login(world):
+    from fastapi.testclient import TestClient
+
+    anonymous = TestClient(world["app"])
+    for path in (*PAGES, "/creditflow/api/summary"):
+        assert anonymous.get(path).status_code == 401, path
+    r = anonymous.post("/creditflow/review/decide", data={"review_key": "0" * 20, "level": "1",
+                                                         "decision": "approve"})
+    assert r.status_code == 401
+    forged = TestClient(world["app"], cookies={"_token": "not-a-jwt"})
+    assert forged.get("/creditflow/review").status_code in (401, 403)
+
+
+def test_pages_render_chinese_masked_and_load_nothing_from_another_host(world):
+    seed_review(world["engine"], f"district_file:香洲区_{PERSON_ID}.xlsx#3")
+    client = login(world, "viewer")
+    index = client.get("/creditflow/quality")
+    runs = re.findall(r'href="(/creditflow/quality/penalty/[^"]+)"', index.text)
+    assert runs == ["/creditflow/quality/penalty/sgs_penalty_2026-11-03"], index.text[-2000:]
+    css = re.findall(r'href="(/creditflow/static/[^"]+\.css)"', index.text)
+    assert css and client.get(css[0]).status_code == 200
+    expected = {"/creditflow/": "双公示运行概况", "/creditflow/review": "待审核记录", "/creditflow/review/audit": "审核记录",
+                "/creditflow/quarantine": "问题数据", "/creditflow/quality": "数据质量报告", runs[0]: "未通过"}
+    for path in (*PAGES, runs[0]):
+        page = client.get(path)
+        assert page.status_code == 200, (path, page.text[:500])
+        assert "default-src 'none'" in page.headers["content-security-policy"]
+        foreign = [u for u in URL_ATTR.findall(page.text) if urlsplit(u if "//" in u else "//" + u).hostname
+                   not in LOCAL_HOSTS]
+        assert foreign == [], (path, foreign)
+        assert not contains_unmasked_id(page.text), path
+        if path in expected:
+            assert expected[path] in page.text, path
+    review_page = client.get("/creditflow/review").text
+    assert "香洲区_4404**********0014.xlsx#3" in review_page and "仅查看" in review_page
+    detail = client.get(runs[0]).text
+    failed = re.search(r'<tr class="fail">\s*<td class="bad">未通过</td>\s*<td>([^<]+)<br><code>CF_SY</code>', detail)
+    assert failed, "the missing 违法事实 of one record is a failed check on the report"
+
+
+def test_a_record_whose_id_holds_an_id_number_is_decided_through_its_form(world):
+    rid = f"district_file:金湾区_{PERSON_ID}.xlsx#9"
+    seed_review(world["engine"], rid)
+    client = login(world, "reviewer1")
+    page = client.get("/creditflow/review").text
+    row = page[page.index("金湾区_4404**********0014.xlsx#9"):]
+    form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', row[:row.index("</form>")]))
+    assert set(form) == {"csrf_token", "review_key", "level", "decision"} and PERSON_ID not in page
+    r = client.post("/creditflow/review/decide", data={**form, "comment": ""}, follow_redirects=False)
+    assert r.status_code == 303
+    assert audit(world["engine"], rid) == [(1, "reviewer1", "page")]
+
+
+def test_a_viewer_may_look_but_never_decide(world):
+    rid = "case_db:viewer-1"
+    seed_review(world["engine"], rid)
+    client = login(world, "viewer")
+    page = client.get("/creditflow/review").text
+    assert rid in page and 'method="post"' not in page  # no decision form for a viewer
+    # Even with a valid form token of their own session, the decision is refused.
+    r = decide(client, rid, 1, csrf_of(client))
+    assert r.status_code == 403 and "无权" in r.text
+    assert audit(world["engine"], rid) == []
+
+
+def test_admin_alone_cannot_approve_a_level(world):
+    rid = "case_db:admin-1"
+    seed_review(world["engine"], rid)
+    admin = login(world, "admin")
+    assert decide(admin, rid, 1, csrf_of(admin)).status_code == 403
+    assert audit(world["engine"], rid) == []
+
+
+def test_the_same_person_cannot_decide_the_second_level(world):
+    rid = "case_db:sod-1"
+    seed_review(world["engine"], rid)
+    chief, reviewer2 = login(world, "chief"), login(world, "reviewer2")
+    assert decide(chief, rid, 1, csrf_of(chief), comment="核对无误").status_code == 303
+    again = decide(chief, rid, 2, csrf_of(chief))
+    assert again.status_code == 409
+    assert "同一人不得审核同一记录的两个层级" in again.text
+    assert "您已审核第1级" in chief.get("/creditflow/review").text  # the page says so before anyone tries
+    assert decide(reviewer2, rid, 2, csrf_of(reviewer2)).status_code == 303
+    assert audit(world["engine"], rid) == [(1, "chief", "page"), (2, "reviewer2", "page")]
+    with world["engine"].connect() as conn:
+        status = conn.execute(sa.select(wh.reviews.c.status).where(wh.reviews.c.record_id == rid)).scalar()
+    assert status == "approved"
+
+
+def test_cross_site_posts_are_refused(world):
+    rid = "case_db:csrf-1"
+    seed_review(world["engine"], rid)
+    reviewer1, chief = login(world, "reviewer1"), login(world, "chief")
+    mine = csrf_of(reviewer1)
+    attempts = [
+        decide(reviewer1, rid, 1, None),  # no token: a plain cross-site form
+        decide(reviewer1, rid, 1, "0" * 64),  # a made-up token
+        decide(reviewer1, rid, 1, csrf_of(chief)),  # another session's token
+        decide(reviewer1, rid, 1, mine, headers={"Origin": "http://evil.example"}),
+        decide(reviewer1, rid, 1, mine, headers={"Referer": "https://evil.example/page"}),
+        decide(reviewer1, rid, 1, mine, headers={"Sec-Fetch-Site": "cross-site"}),
+    ]
+    assert [r.status_code for r in attempts] == [403] * len(attempts)
+    assert audit(world["engine"], rid) == []
+    ok = decide(reviewer1, rid, 1, mine, headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"})
+    assert ok.status_code == 303 and ok.headers["location"] == "/creditflow/review"
+    assert audit(world["engine"], rid) == [(1, "reviewer1", "page")]
+
+
+def test_every_accepted_decision_is_an_audit_row(world):
+    engine = world["engine"]
+    rids = ["case_db:audit-1", "case_db:audit-2"]
+    for rid in rids:
+        seed_review(engine, rid)
+    reviewer1, reviewer2 = login(world, "reviewer1"), login(world, "reviewer2")
+    assert decide(reviewer1, rids[0], 1, csrf_of(reviewer1), comment=f"证件号{PERSON_ID}已核对").status_code == 303
+    assert decide(reviewer1, rids[1], 1, csrf_of(reviewer1), decision="reject").status_code == 303
+    assert decide(reviewer2, rids[0], 2, csrf_of(reviewer2)).status_code == 303
+    assert decide(reviewer2, rids[1], 2, csrf_of(reviewer2)).status_code == 409  # closed by the reject
+    assert audit(engine, rids[0]) == [(1, "reviewer1", "page"), (2, "reviewer2", "page")]
+    assert audit(engine, rids[1]) == [(1, "reviewer1", "page")]
+    page = reviewer2.get("/creditflow/review/audit").text
+    for rid in rids:
+        assert rid in page
+    assert "审核页面" in page and "4404**********0014已核对" in page and PERSON_ID not in page
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(wh.review_decisions.c.comment).where(
+            wh.review_decisions.c.record_id == rids[0], wh.review_decisions.c.level == 1)).scalar()
+    assert PERSON_ID not in stored
