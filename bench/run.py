@@ -52,7 +52,7 @@ def _records(n: int):  # type: ignore[no-untyped-def]
 
     d = Path(tempfile.mkdtemp(prefix="bench-rec-"))
     g.generate_to(g.GeneratorConfig(seed=2, decisions=20_000, start=dt.date(2026, 1, 5), days=60), inbox=d)
-    rows = [vals for f in sorted(d.iterdir()) for _, vals in read_submission(f).rows]
+    rows = [vals for f in sorted((d / "penalty").iterdir()) for _, vals in read_submission(f).rows]
     base = pd.DataFrame(rows)
     reps = -(-n // len(base))
     big = pd.concat([base] * reps, ignore_index=True).iloc[:n].copy()

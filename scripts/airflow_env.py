@@ -29,12 +29,19 @@ def _fernet() -> str:
     return Fernet.generate_key().decode()
 
 
+# Demo logins (user: Airflow role). Who may decide at which review level is
+# include/creditflow/data/rules/review_roles.yaml: reviewer1 第1级 经办科室, reviewer2 第2级 法规科, chief
+# either level (never both for one record); viewer and admin look at the 审核 page but never decide.
+DEMO_USERS = {"admin": "admin", "reviewer1": "user", "reviewer2": "user", "chief": "user", "viewer": "viewer"}
+
+
 def airflow_env(home: Path | None = None, port: int = 8080) -> dict[str, str]:
     home = (home or ROOT / ".airflow").resolve()
     home.mkdir(parents=True, exist_ok=True)
     passwords = home / "simple_auth_manager_passwords.json"
-    if not passwords.exists():
-        passwords.write_text(json.dumps({"admin": "admin"}))
+    known = json.loads(passwords.read_text()) if passwords.exists() else {}
+    if set(DEMO_USERS) - set(known):  # demo password = user name; a changed password is kept
+        passwords.write_text(json.dumps({**{u: u for u in DEMO_USERS}, **known}))
     env = {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
@@ -44,10 +51,11 @@ def airflow_env(home: Path | None = None, port: int = 8080) -> dict[str, str]:
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Shanghai",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in DEMO_USERS.items()),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         "AIRFLOW__CORE__FERNET_KEY": _persistent_secret(home, "fernet.key", _fernet),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__API__HOST": "127.0.0.1",  # loopback only, like the sandboxes
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": f"http://localhost:{port}",
         "AIRFLOW__API_AUTH__JWT_SECRET": _persistent_secret(home, "jwt.secret",

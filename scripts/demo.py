@@ -1,13 +1,28 @@
-"""``make demo``: the embedded stack on one machine.
+"""``make demo``: the embedded stack on one machine, walking day by day through every path it shows.
 
 Prepares an Airflow home inside the repo (``.airflow/``: SQLite metadata DB, LocalExecutor, simple auth
-manager with the demo login admin/admin), loads connections, variables and pools from ``config/``,
-seeds the sandboxes once (``var/``), starts the Airflow services and the sandboxes, unpauses the DAGs and
-follows the catch-up runs. Ctrl-C stops every process it started. Running it again reuses what exists.
+manager with the demo login admin/admin), loads connections, variables and pools from ``config/`` and
+prepares the warehouse. Seeds the sandboxes once (``var/``) with **only the past**: the case system's
+master data, plus a timeline of what happens on each demo day (entries, licences, edits, revocations,
+late entries, fixes — ``var/timeline.jsonl``) and the district files waiting in ``var/district_drop/``
+with their arrival times. Starts the Airflow services and the sandboxes, all on 127.0.0.1.
 
-Environment: ``DEMO_DAYS`` (catch-up days of data, default 3), ``DEMO_DECISIONS`` (default 300),
-``DEMO_EXIT_AFTER_RUNS=1`` (stop once the catch-up runs finished; exit 1 if any failed — for smoke tests),
-``AIRFLOW_PORT`` (default 8080).
+Then it **drives the days itself**, in order. For day D it brings the sources to D+1 06:00 — the run's
+scheduled start — by applying everything that happened before then and releasing the district files
+that had arrived into ``var/inbox/penalty/``; creates that day's runs of ``sgs_penalty``, ``sgs_license``
+and ``sgs_coercion`` (a one-day backfill each) and waits for them to finish; then the next day. The
+DAGs' own schedule starts today (``CREDITFLOW_SGS_START``), so the scheduler never runs a demo day ahead
+of its data. Ctrl-C stops every process it started. Running it again reuses what exists and continues
+with the days not yet driven (``make clean`` starts over).
+
+The days: the last ``DEMO_DAYS`` working days before today with the days between them (weekends run
+too, as in production); a run's day is over once its 06:00 start has passed. The seeding's rates make
+sure the end state shows late decisions, 更正 and 撤销 waiting in 审核, near-duplicates in review,
+quarantined records and a rejected (unreadable) district file.
+
+Environment: ``DEMO_DAYS`` (working days, default 3), ``DEMO_DECISIONS`` (default 300),
+``DEMO_EXIT_AFTER_RUNS=1`` (stop once the demo days are driven; exit 1 if any run failed — a smoke
+test), ``AIRFLOW_PORT`` (default 8080).
 """
 
 from __future__ import annotations
@@ -21,7 +36,9 @@ import string
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from airflow_env import ROOT, airflow_env
@@ -29,10 +46,19 @@ from airflow_env import ROOT, airflow_env
 BIN = Path(sys.executable).parent
 VAR = ROOT / "var"
 HOME = ROOT / ".airflow"
+HOST = "127.0.0.1"  # every service of the demo listens on loopback only
 PORT = int(os.environ.get("AIRFLOW_PORT", "8080"))
 DAYS = int(os.environ.get("DEMO_DAYS", "3"))
 DECISIONS = int(os.environ.get("DEMO_DECISIONS", "300"))
-DAGS = ["sgs_penalty", "sgs_license", "sgs_coercion", "calendar_watch"]
+REPORTING = ["sgs_penalty", "sgs_license", "sgs_coercion"]  # driven day by day
+UNPAUSED = [*REPORTING, "calendar_watch", "sgs_review_signoff"]
+# More of the changes a demo should show than a normal day has (see creditflow_sandbox.generator).
+DEMO_RATES = {"late_entry": 0.06, "edit_after_upload": 0.07, "revocation": 0.05, "near_duplicate": 0.05,
+              "cross_source_duplicate": 0.03}
+STATE = VAR / ".seeded.json"
+TIMELINE = VAR / "timeline.jsonl"
+DROP = VAR / "district_drop"  # where district files wait until they arrive
+INBOX = VAR / "inbox"
 procs: list[subprocess.Popen] = []
 
 
@@ -42,7 +68,7 @@ def log(msg: str) -> None:
 
 def port_free(port: int) -> bool:
     with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) != 0
+        return s.connect_ex((HOST, port)) != 0
 
 
 def run(cmd: list[str], env: dict[str, str], **kw) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
@@ -57,6 +83,8 @@ def start(name: str, cmd: list[str], env: dict[str, str]) -> None:
 
 
 def stop_all(*_: object) -> None:
+    if not procs:
+        return
     log("stopping …")
     for p in procs:
         try:
@@ -69,7 +97,14 @@ def stop_all(*_: object) -> None:
             p.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, signal.SIGKILL)
+    procs.clear()
     log("stopped")
+
+
+def on_signal(*_: object) -> None:
+    """Ctrl-C / SIGTERM: stop every process the demo started, then leave."""
+    stop_all()
+    sys.exit(0)
 
 
 def render(src: Path, dst: Path, env: dict[str, str]) -> Path:
@@ -91,42 +126,176 @@ def wait_http(url: str, seconds: float = 120) -> None:
     raise SystemExit(f"[demo] {url} did not come up; see .airflow/logs/")
 
 
-def api_token() -> str:
-    import requests
-
-    r = requests.post(f"http://127.0.0.1:{PORT}/auth/token", json={"username": "admin", "password": "admin"},
-                      timeout=10)
-    r.raise_for_status()
-    return str(r.json()["access_token"])
+# --- the days --------------------------------------------------------------------------------------
 
 
-def follow_runs(until_done: bool) -> bool:
-    """Print run states until every catch-up run has finished; True when all succeeded."""
-    import requests
+def demo_days(now: dt.datetime, working_days: int) -> list[dt.date]:
+    """The last ``working_days`` working days whose run time (D+1 06:00) has passed, with the days
+    between them and after them up to the last such day."""
+    from creditflow.common import DAILY_RUN_DELAY
+    from creditflow.core.workdays import official_calendar
 
-    headers = {"Authorization": f"Bearer {api_token()}"}
+    cal = official_calendar()
+    last = (now - DAILY_RUN_DELAY).date() - dt.timedelta(days=1)
+    first, found = last, 0
+    while found < max(1, working_days):
+        if cal.is_workday(first):
+            found += 1
+        if found < max(1, working_days):
+            first -= dt.timedelta(days=1)
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def seed(days: list[dt.date]) -> dict[str, Any]:
+    """Only the past into the sandboxes; what happens later into the timeline and the drop folder."""
+    from creditflow_sandbox import generator as g
+
+    rates = {**g.DEFAULT_RATES, **DEMO_RATES}
+    cfg = g.GeneratorConfig(decisions=DECISIONS, start=days[0], days=len(days), horizon=days[-1], rates=rates,
+                            corrupt_file_share=0.05)
+    counts = g.generate_to(cfg, case_db_url=f"sqlite:///{VAR}/casedb.sqlite",
+                           licensing_db_url=f"sqlite:///{VAR}/licensing.sqlite", inbox=DROP,
+                           manifest=VAR / "manifest.jsonl", timeline=TIMELINE)
+    for kind in ("penalty", "license", "coercion"):  # the district inbox: one folder per record kind
+        (INBOX / kind).mkdir(parents=True, exist_ok=True)
+    return counts
+
+
+def warehouse_url() -> str:
+    """The ``creditflow_db`` connection's URL, as rendered from ``config/connections.json``."""
+    rendered = json.loads((HOME / "connections.json").read_text(encoding="utf-8"))
+    return str(rendered["creditflow_db"]["extra"]["sqlalchemy_url"])
+
+
+def prepare_warehouse() -> None:
+    """THE one place the demo prepares the warehouse (before any Airflow process starts): migrations up to
+    the latest revision — what ``creditflow db upgrade`` does — on the ``creditflow_db`` connection's URL."""
+    from creditflow.core import warehouse as wh
+
+    before, after = wh.upgrade(warehouse_url())
+    log(f"warehouse at revision {after}" + (f" (was {before})" if before != after else ""))
+
+
+class Api:
+    """The Airflow REST API as admin (token renewed when it expires)."""
+
+    def __init__(self, base: str):
+        import requests
+
+        self.base = base
+        self.session = requests.Session()
+        self.session.trust_env = False  # loopback: never through a proxy
+        self._login()
+
+    def _login(self) -> None:
+        r = self.session.post(f"{self.base}/auth/token", json={"username": "admin", "password": "admin"},
+                              timeout=10)
+        r.raise_for_status()
+        self.session.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+
+    def call(self, method: str, path: str, **kw: Any) -> Any:
+        r = self.session.request(method, f"{self.base}/api/v2{path}", timeout=30, **kw)
+        if r.status_code == 401:
+            self._login()
+            r = self.session.request(method, f"{self.base}/api/v2{path}", timeout=30, **kw)
+        return r
+
+
+def _midnight(day: dt.date) -> str:
+    return f"{day.isoformat()}T00:00:00+08:00"
+
+
+def create_day_run(api: Api, dag_id: str, day: dt.date) -> None:
+    """A one-day backfill: the run for ``day`` with its data interval [D 00:00, D+1 00:00) local. Airflow
+    allows one active backfill per DAG and marks finished ones complete every 30 s: retry until then."""
+    body = {"dag_id": dag_id, "from_date": _midnight(day), "to_date": _midnight(day), "max_active_runs": 1,
+            "reprocess_behavior": "none", "run_backwards": False}
+    started = time.monotonic()
+    while True:
+        r = api.call("POST", "/backfills", json=body)
+        if r.ok:
+            return
+        waited = time.monotonic() - started
+        if r.status_code not in (404, 409, 503) or waited > 1800:
+            raise SystemExit(f"[demo] could not create the run of {dag_id} for {day}: {r.status_code} {r.text}")
+        if r.status_code == 404 and waited > 120:
+            log(f"  {dag_id} is still unknown to Airflow — an import error? see the UI / dag-processor log")
+        time.sleep(3)
+
+
+def run_state(api: Api, dag_id: str, day: dt.date) -> str | None:
+    r = api.call("GET", f"/dags/{dag_id}/dagRuns",
+                 params={"logical_date_gte": _midnight(day), "logical_date_lte": _midnight(day)})
+    runs = r.json().get("dag_runs", []) if r.ok else []
+    return str(runs[0]["state"]) if runs else None
+
+
+def wait_for_day(api: Api, day: dt.date) -> None:
     last = ""
     while True:
-        states: dict[str, list[str]] = {}
-        for dag_id in DAGS:
-            r = requests.get(f"http://127.0.0.1:{PORT}/api/v2/dags/{dag_id}/dagRuns", headers=headers,
-                             params={"limit": 100}, timeout=10)
-            states[dag_id] = [x["state"] for x in r.json().get("dag_runs", [])] if r.ok else ["?"]
-        line = "  ".join(f"{d}: " + ",".join(f"{s}={v.count(s)}" for s in sorted(set(v))) for d, v in states.items())
+        states = {dag_id: run_state(api, dag_id, day) or "creating" for dag_id in REPORTING}
+        line = "  ".join(f"{d}: {s}" for d, s in states.items())
         if line != last:
-            log(line)
+            log(f"  {day}  {line}")
             last = line
-        runs = [s for v in states.values() for s in v]
-        expected = [d for d in DAGS if d.startswith("sgs_")]
-        done = all(states[d] and all(s in ("success", "failed") for s in states[d]) for d in expected)
-        if done:
-            return all(s == "success" for s in runs if s in ("success", "failed"))
-        if not until_done:
-            return True
-        time.sleep(10)
+        if all(s in ("success", "failed") for s in states.values()):
+            return
+        time.sleep(5)
+
+
+def day_summary(day: dt.date) -> str:
+    import sqlalchemy as sa
+    from creditflow.core import warehouse as wh
+
+    engine = wh.engine_from_url(warehouse_url())
+    s = wh.run_summary
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(s).where(s.c.interval_start.like(f"{day.isoformat()}%"))).mappings().all()
+    engine.dispose()
+    return "; ".join(f"{r['kind']}: {r['extracted']} in, {r['uploaded']} up, {r['quarantined']} 问题数据, "
+                     f"{r['awaiting_review']} 审核, {r['duplicates']} dup, {r['late']} late"
+                     + (f", {r['rejected_files']} files rejected" if r["rejected_files"] else "")
+                     for r in sorted(rows, key=lambda r: r["kind"]))
+
+
+def end_state() -> list[str]:
+    """What the demo's last day leaves to look at (for the log; the pages show the same)."""
+    import sqlalchemy as sa
+    from creditflow.core import warehouse as wh
+    from creditflow.reporting import review
+
+    engine = wh.engine_from_url(warehouse_url())
+    o = wh.outcomes
+    latest: dict[str, dict[str, Any]] = {}
+    with engine.connect() as conn:
+        for r in conn.execute(sa.select(o).order_by(o.c.run_key)).mappings():
+            latest[r["record_id"]] = dict(r)
+        rejected = conn.execute(sa.select(sa.func.count()).select_from(wh.source_files)
+                                .where(wh.source_files.c.status == "rejected")).scalar_one()
+        late = conn.execute(sa.select(sa.func.count(sa.distinct(o.c.record_id)))
+                            .where(o.c.late == sa.true())).scalar_one()
+    waiting = Counter((r["reason"], r["op"], r["next_level"]) for r in review.pending(engine, limit=5000))
+    engine.dispose()
+    outcomes = Counter(r["outcome"] for r in latest.values())
+    sent = Counter(r["op"] for r in latest.values() if r["outcome"] == "uploaded")
+    return [f"records: {dict(outcomes)}; uploaded as {dict(sent)}; late decisions: {late}; "
+            f"rejected district files: {rejected}",
+            "审核 waiting: " + (", ".join(f"{reason}/{op} at level {lv}: {n}"
+                                          for (reason, op, lv), n in sorted(waiting.items(), key=str)) or "none")]
+
+
+def load_state() -> dict[str, Any] | None:
+    if not STATE.exists():
+        return None
+    state = json.loads(STATE.read_text())
+    if "days" not in state or not TIMELINE.exists():
+        raise SystemExit("[demo] var/ was seeded by an older demo: run `make clean` first")
+    return dict(state)
 
 
 def main() -> int:
+    from creditflow.common import TZ
+
     for port in (PORT, 8701, 8702):
         if not port_free(port):
             log(f"port {port} is in use: stop what runs there (an earlier demo?) or set AIRFLOW_PORT")
@@ -134,27 +303,28 @@ def main() -> int:
     VAR.mkdir(exist_ok=True)
     (HOME / "logs").mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **airflow_env(HOME, PORT)}
-    today = dt.date.today()
-    start_day = today - dt.timedelta(days=DAYS)
-    seeded = VAR / ".seeded.json"
-    if seeded.exists():
-        start_day = dt.date.fromisoformat(json.loads(seeded.read_text())["start"])
-    env["CREDITFLOW_SGS_START"] = start_day.isoformat()
+    state = load_state()
+    if state is None:
+        now = dt.datetime.now(TZ)
+        days = demo_days(now, DAYS)
+        log(f"seeding the sandboxes: {DECISIONS} decisions on {days[0]} … {days[-1]} (only the past now; "
+            "the rest arrives day by day) …")
+        counts = seed(days)
+        log(f"seeded: {counts}")
+        state = {"days": [d.isoformat() for d in days], "live_from": now.date().isoformat(),
+                 "decisions": DECISIONS, "driven": []}
+        STATE.write_text(json.dumps(state))
+    days = [dt.date.fromisoformat(d) for d in state["days"]]
+    # The DAGs' own schedule begins after the demo days: the demo creates those runs itself.
+    env["CREDITFLOW_SGS_START"] = state["live_from"]
     for key in ("PLATFORM_DB_URL", "LICENSING_DB_URL"):
         env.pop(key, None)
 
     log("migrating the Airflow metadata DB (SQLite) …")
     run([str(BIN / "airflow"), "db", "migrate"], env, stdout=subprocess.DEVNULL)
-    if not seeded.exists():
-        log(f"seeding the sandboxes: {DECISIONS} decisions from {start_day} over {DAYS} days …")
-        (VAR / "inbox").mkdir(exist_ok=True)
-        run([str(BIN / "creditflow"), "generate", "--decisions", str(DECISIONS), "--start", start_day.isoformat(),
-             "--days", str(DAYS), "--case-db", f"sqlite:///{VAR}/casedb.sqlite",
-             "--licensing-db", f"sqlite:///{VAR}/licensing.sqlite", "--inbox", str(VAR / "inbox"),
-             "--manifest", str(VAR / "manifest.jsonl")], env)
-        seeded.write_text(json.dumps({"start": start_day.isoformat(), "decisions": DECISIONS}))
-    run([str(BIN / "airflow"), "connections", "import", "--overwrite",
-         str(render(ROOT / "config" / "connections.json", HOME / "connections.json", env))], env,
+    connections = render(ROOT / "config" / "connections.json", HOME / "connections.json", env)
+    prepare_warehouse()  # ← the warehouse is prepared here and only here (see prepare_warehouse)
+    run([str(BIN / "airflow"), "connections", "import", "--overwrite", str(connections)], env,
         stdout=subprocess.DEVNULL)
     run([str(BIN / "airflow"), "variables", "import", "-a", "overwrite",
          str(render(ROOT / "config" / "variables.json", HOME / "variables.json", env))], env,
@@ -162,42 +332,71 @@ def main() -> int:
     run([str(BIN / "airflow"), "pools", "import", str(ROOT / "config" / "pools.json")], env,
         stdout=subprocess.DEVNULL)
 
-    signal.signal(signal.SIGINT, lambda *a: (stop_all(), sys.exit(0)))
-    signal.signal(signal.SIGTERM, lambda *a: (stop_all(), sys.exit(0)))
-    start("platform", [str(BIN / "creditflow"), "sandbox", "platform", "--port", "8701",
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    start("platform", [str(BIN / "creditflow"), "sandbox", "platform", "--host", HOST, "--port", "8701",
                        "--db", f"sqlite:///{VAR}/platform.sqlite"], env)
-    start("licensing", [str(BIN / "creditflow"), "sandbox", "licensing", "--port", "8702",
+    start("licensing", [str(BIN / "creditflow"), "sandbox", "licensing", "--host", HOST, "--port", "8702",
                         "--db", f"sqlite:///{VAR}/licensing.sqlite"], env)
-    start("api-server", [str(BIN / "airflow"), "api-server", "--port", str(PORT)], env)
+    start("api-server", [str(BIN / "airflow"), "api-server", "--host", HOST, "--port", str(PORT)], env)
     start("scheduler", [str(BIN / "airflow"), "scheduler"], env)
     start("dag-processor", [str(BIN / "airflow"), "dag-processor"], env)
     start("triggerer", [str(BIN / "airflow"), "triggerer"], env)
     try:
-        wait_http("http://127.0.0.1:8701/health")
-        wait_http("http://127.0.0.1:8702/health")
-        wait_http(f"http://127.0.0.1:{PORT}/api/v2/monitor/health", 180)
-        run([str(BIN / "airflow"), "dags", "reserialize"], env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for dag_id in DAGS:
-            run([str(BIN / "airflow"), "dags", "unpause", dag_id], env, stdout=subprocess.DEVNULL)
-        log("")
-        log(f"Airflow UI:        http://localhost:{PORT}   (login admin / admin)")
-        log(f"运行概况 / 审核 / 问题数据:  http://localhost:{PORT}/creditflow/  (after logging in)")
-        log("platform sandbox:  http://127.0.0.1:8701/docs   licensing sandbox: http://127.0.0.1:8702/docs")
-        log(f"catch-up runs from {start_day} are starting; Ctrl-C stops everything")
-        once = os.environ.get("DEMO_EXIT_AFTER_RUNS") == "1"
-        ok = follow_runs(until_done=True)
-        log("all catch-up runs finished: " + ("green" if ok else "SOME FAILED — see the UI"))
-        if once:
-            stop_all()
-            return 0 if ok else 1
-        while all(p.poll() is None for p in procs):
-            time.sleep(2)
-        log("a process exited unexpectedly; see .airflow/logs/")
-        stop_all()
-        return 1
+        return drive(env, state, days)
     except BaseException:
         stop_all()
         raise
+
+
+def drive(env: dict[str, str], state: dict[str, Any], days: list[dt.date]) -> int:
+    import sqlalchemy as sa
+    from creditflow_sandbox import generator as g
+
+    wait_http(f"http://{HOST}:8701/health")
+    wait_http(f"http://{HOST}:8702/health")
+    wait_http(f"http://{HOST}:{PORT}/api/v2/monitor/health", 180)
+    run([str(BIN / "airflow"), "dags", "reserialize"], env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    api = Api(f"http://{HOST}:{PORT}")
+    for dag_id in UNPAUSED:
+        r = api.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+        if not r.ok:
+            log(f"could not unpause {dag_id}: {r.status_code} {r.text[:200]}")
+    log("")
+    log(f"Airflow UI:        http://localhost:{PORT}   (login admin / admin)")
+    log(f"运行概况 / 审核 / 问题数据:  http://localhost:{PORT}/creditflow/  (after logging in)")
+    log(f"platform sandbox:  http://{HOST}:8701/docs   licensing sandbox: http://{HOST}:8702/docs")
+    log(f"driving the days {days[0]} … {days[-1]}; Ctrl-C stops everything")
+    timeline = g.read_timeline(TIMELINE)
+    case_db = sa.create_engine(f"sqlite:///{VAR}/casedb.sqlite")
+    licensing_db = sa.create_engine(f"sqlite:///{VAR}/licensing.sqlite")
+    for day in days:
+        if day.isoformat() in state["driven"]:
+            continue
+        # The run for D sees the world as of its scheduled start, D+1 06:00 — nothing later.
+        moved = g.advance_to(g.run_cutoff(day), timeline, case_db=case_db, licensing_db=licensing_db, drop=DROP,
+                             inbox=INBOX)
+        log(f"{day}: sources as of {g.run_cutoff(day):%Y-%m-%d %H:%M} "
+            f"({moved['files_released']} district files arrived)")
+        for dag_id in REPORTING:
+            create_day_run(api, dag_id, day)
+        wait_for_day(api, day)
+        log(f"{day}: {day_summary(day)}")
+        state["driven"].append(day.isoformat())
+        STATE.write_text(json.dumps(state))
+    failed = [f"{dag_id} {day}" for day in days for dag_id in REPORTING if run_state(api, dag_id, day) != "success"]
+    for line in end_state():
+        log(line)
+    log("all demo days driven: " + ("green" if not failed else f"SOME FAILED ({', '.join(failed)}) — see the UI"))
+    if os.environ.get("DEMO_EXIT_AFTER_RUNS") == "1":
+        stop_all()
+        return 0 if not failed else 1
+    log(f"the DAGs' own schedule takes over from {state['live_from']}; trigger sgs_review_signoff to sign off")
+    while all(p.poll() is None for p in procs):
+        time.sleep(2)
+    log("a process exited unexpectedly; see .airflow/logs/")
+    stop_all()
+    return 1
 
 
 if __name__ == "__main__":

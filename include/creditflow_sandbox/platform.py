@@ -39,7 +39,8 @@ from stdnum.cn import uscc as stdnum_uscc
 
 from creditflow_sandbox.faults import FaultInjector, FaultMiddleware
 
-KINDS = {"penalty": "CF", "license": "XK", "coercion": "QZ"}
+# dishonest_list: 严重失信主体名单 records (creditflow.credit; field codes SX_* [local]).
+KINDS = {"penalty": "CF", "license": "XK", "coercion": "QZ", "dishonest_list": "SX"}
 
 metadata = sa.MetaData()
 tokens = sa.Table("pf_token", metadata,
@@ -93,6 +94,8 @@ REQUIRED = {
     "license": ["XK_XDR_MC", "XK_XDR_LB", "XK_WSH", "XK_XKLB", "XK_JDRQ", "XK_YXQZ", "XK_YXQZI", "XK_XKJG",
                 "XK_XKJGDM"],
     "coercion": ["QZ_XDR_MC", "QZ_XDR_LB", "QZ_WSH", "QZ_CSLX", "QZ_JDRQ", "QZ_SSJG", "QZ_SSJGDM"],
+    "dishonest_list": ["SX_XDR_MC", "SX_XDR_LB", "SX_WSH", "SX_LRYY", "SX_LRYJ", "SX_LRRQ", "SX_YCRQ", "SX_RDJG",
+                       "SX_RDJGDM"],
 }
 
 
@@ -134,7 +137,8 @@ def platform_checks(kind: str, data: dict[str, Any]) -> tuple[str, str] | None:
         code = str(data.get(f"{p}_XDR_SHXYM") or "")
         if code.upper() != "00000000000000000X" and not stdnum_uscc.is_valid(code):
             return "E102", "行政相对人统一社会信用代码校验失败"
-    authority = data.get({"penalty": "CF_CFJGDM", "license": "XK_XKJGDM", "coercion": "QZ_SSJGDM"}[kind])
+    authority = data.get({"penalty": "CF_CFJGDM", "license": "XK_XKJGDM", "coercion": "QZ_SSJGDM",
+                          "dishonest_list": "SX_RDJGDM"}[kind])
     if not stdnum_uscc.is_valid(str(authority or "")):
         return "E102", "机关统一社会信用代码校验失败"
     if kind == "penalty" and "罚款" in str(data.get("CF_CFLB") or ""):

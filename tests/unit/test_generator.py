@@ -1,11 +1,16 @@
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
 import sqlalchemy as sa
+from creditflow.common import TZ
 from creditflow.core import identifiers as ids
-from creditflow.reporting.submissions import read_submission
+from creditflow.core.workdays import official_calendar
+from creditflow.reporting.submissions import UnreadableSubmission, read_submission
 from creditflow_sandbox import generator as g
 
 
@@ -17,13 +22,30 @@ def _gen(tmp_path, name, **kw):
     return counts, g.read_manifest(f"{d}.jsonl"), d
 
 
+def _files(folder):
+    """(name, size, mtime) of every district file in a penalty folder."""
+    return sorted((p.name, p.stat().st_size, p.stat().st_mtime) for p in folder.iterdir())
+
+
 def test_deterministic_by_seed(tmp_path):
     a = _gen(tmp_path, "a")
     b = _gen(tmp_path, "b")
     assert a[0] == b[0]
     assert a[1] == b[1]
+    csv_a = [f for f in _files(a[2] / "inbox" / "penalty") if f[0].endswith(".csv")]
+    assert csv_a and csv_a == [f for f in _files(b[2] / "inbox" / "penalty") if f[0].endswith(".csv")]
+    assert [(n, t) for n, _, t in _files(a[2] / "inbox" / "penalty")] == \
+        [(n, t) for n, _, t in _files(b[2] / "inbox" / "penalty")]  # xlsx bytes carry a zip timestamp
     c = _gen(tmp_path, "c", seed=6)
     assert c[1] != a[1]
+
+
+def test_corrupted_check_characters_do_not_depend_on_the_process():
+    # hash() of a str changes with PYTHONHASHSEED; the wrong check character (and the manifest) must not.
+    code = "from creditflow_sandbox.generator import corrupt_check; print(corrupt_check('91440400MA4UQ9WT1X'))"
+    out = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONHASHSEED": seed}).stdout.strip() for seed in ("1", "2", "3")}
+    assert len(out) == 1 and out != {"91440400MA4UQ9WT1X"} and out.pop()[:-1] == "91440400MA4UQ9WT1"
 
 
 def test_manifest_matches_what_was_written(tmp_path):
@@ -39,11 +61,25 @@ def test_manifest_matches_what_was_written(tmp_path):
     with lic.connect() as conn:
         licences = {r[0] for r in conn.execute(sa.text("SELECT id FROM ls_licence"))}
     assert licences == {m["record_id"].split(":")[1] for m in manifest if m["source"] == "licensing_api"}
+    assert [p.name for p in (d / "inbox").iterdir()] == ["penalty"]  # one folder per record kind
     rows = 0
-    for f in (d / "inbox").iterdir():
+    for f in (d / "inbox" / "penalty").iterdir():
         rows += len(read_submission(f).rows)
     assert rows == sum(1 for m in manifest if m["source"] == "district_file")
-    assert counts["decisions"] == len(manifest)
+    assert counts["decisions"] == len(manifest) and counts["files"] == len(list((d / "inbox" / "penalty").iterdir()))
+
+
+def test_district_files_arrive_on_their_day_in_working_hours(tmp_path):
+    _, manifest, d = _gen(tmp_path, "t", corrupt_file_share=0.3)
+    files = list((d / "inbox" / "penalty").iterdir())
+    assert files
+    for f in files:
+        district, day = "_".join(f.stem.split("_")[:2]), f.stem.split("_")[2]
+        arrived = dt.datetime.fromtimestamp(f.stat().st_mtime, TZ)
+        assert arrived == g.arrival_time(5, district, f"{day[:4]}-{day[4:6]}-{day[6:]}")  # corrupt ones too
+        assert arrived.strftime("%Y%m%d") == day and 9 <= arrived.hour < 18
+    assert {m["file_day"] for m in manifest if m["source"] == "district_file"} <= \
+        {f"{f.stem.split('_')[2][:4]}-{f.stem.split('_')[2][4:6]}-{f.stem.split('_')[2][6:]}" for f in files}
 
 
 def test_defects_appear_at_their_rates_and_identifiers_are_valid(tmp_path):
@@ -75,6 +111,7 @@ def test_events_can_be_held_back_and_applied_in_time(tmp_path):
         present = {r[0] for r in conn.execute(sa.text("SELECT decision_id FROM penalty_decision"))}
     assert not any(m["record_id"].split(":")[1] in present for m in late)
     first = dt.datetime.fromisoformat(events[0]["at"])
+    assert g.apply_events(engine, events, until=None, before=first) == 0  # strictly before: none yet
     assert g.apply_events(engine, events, until=first) >= 1
     assert g.apply_events(engine, events, until=None) == len(events)
     assert g.apply_events(engine, events, until=None) == len(events)  # idempotent
@@ -83,15 +120,113 @@ def test_events_can_be_held_back_and_applied_in_time(tmp_path):
 def test_corrupt_files_when_asked(tmp_path):
     cfg = g.GeneratorConfig(seed=1, decisions=200, corrupt_file_share=0.2)
     g.generate_to(cfg, inbox=tmp_path / "inbox")
-    from creditflow.reporting.submissions import UnreadableSubmission
-
     bad = 0
-    for f in (tmp_path / "inbox").iterdir():
+    for f in (tmp_path / "inbox" / "penalty").iterdir():
         try:
             read_submission(f)
         except UnreadableSubmission:
             bad += 1
     assert bad >= 1
+
+
+# --- a window that the demo walks day by day -----------------------------------------------------------
+
+WINDOW = (dt.date(2026, 11, 23), 5)  # Monday to Friday
+DEMO_RATES = {**g.DEFAULT_RATES, "late_entry": 0.06, "edit_after_upload": 0.07, "revocation": 0.05,
+              "near_duplicate": 0.05}
+
+
+def _window_cfg(**kw):
+    start, days = WINDOW
+    return g.GeneratorConfig(**{"seed": 11, "decisions": 400, "start": start, "days": days, "rates": DEMO_RATES,
+                                "horizon": start + dt.timedelta(days=days - 1), "corrupt_file_share": 0.1, **kw})
+
+
+def test_a_horizon_keeps_every_change_inside_the_window(tmp_path):
+    cfg = _window_cfg()
+    g.generate_to(cfg, manifest=tmp_path / "m.jsonl")
+    manifest = g.read_manifest(tmp_path / "m.jsonl")
+    events = g.events_of(manifest)
+    assert events and all(dt.datetime.fromisoformat(e["at"]).date() <= cfg.horizon for e in events)
+    assert all(dt.date.fromisoformat(m["file_day"]) <= cfg.horizon for m in manifest if m.get("file_day"))
+    cal = official_calendar()
+    late = [m for m in manifest if m.get("late")]
+    assert late
+    for m in late:  # entered inside the window, decided more than 7 working days before
+        entered = dt.datetime.fromisoformat(m["entered_at"]).date()
+        assert cfg.start <= entered <= cfg.horizon
+        assert cal.working_days_between(dt.date.fromisoformat(m["decision_date"]), entered) > 7
+    outcomes = Counter(m["outcome"] for m in manifest)
+    assert outcomes["corrected"] and outcomes["withdrawn"] and outcomes["duplicate"]
+    assert any(m.get("review") == "near_duplicate" for m in manifest)
+    for m in manifest:  # a change comes after its decision was first uploaded (the next morning at the earliest)
+        for e in m["events"]:
+            if e.get("op") != "insert":
+                assert dt.datetime.fromisoformat(e["at"]).date() > dt.date.fromisoformat(m["decision_date"])
+
+
+def _latest_in_case_db(engine):
+    with engine.connect() as conn:
+        stamps = []
+        for table in ("penalty_decision", "coercive_measure", "enforcement_case"):
+            for col in ("created_at", "updated_at"):
+                stamps += [r[0] for r in conn.execute(sa.text(f"SELECT {col} FROM {table}")) if r[0]]
+        stamps += [r[0] for r in conn.execute(sa.text("SELECT status_changed_at FROM penalty_decision")) if r[0]]
+        days = [r[0] for r in conn.execute(sa.text(
+            "SELECT decision_date FROM penalty_decision UNION ALL SELECT decision_date FROM coercive_measure"))]
+    return [dt.datetime.fromisoformat(str(s)) for s in stamps], [dt.date.fromisoformat(str(d)) for d in days]
+
+
+def test_advancing_day_by_day_never_shows_a_run_what_came_later(tmp_path):
+    cfg = _window_cfg()
+    case_url, lic_url = f"sqlite:///{tmp_path}/case.sqlite", f"sqlite:///{tmp_path}/lic.sqlite"
+    counts = g.generate_to(cfg, case_db_url=case_url, licensing_db_url=lic_url, inbox=tmp_path / "drop",
+                           manifest=tmp_path / "m.jsonl", timeline=tmp_path / "t.jsonl")
+    manifest, timeline = g.read_manifest(tmp_path / "m.jsonl"), g.read_timeline(tmp_path / "t.jsonl")
+    assert counts["timeline"] == len(timeline) > counts["events"] > 0
+    case, lic = sa.create_engine(case_url), sa.create_engine(lic_url)
+    inbox = tmp_path / "inbox"
+    days = [cfg.start + dt.timedelta(days=i) for i in range(-1, cfg.days)]  # from the eve of the window
+    seen_files = 0
+    for day in days:
+        cutoff = g.run_cutoff(day)
+        assert cutoff == dt.datetime(day.year, day.month, day.day, 6, tzinfo=TZ) + dt.timedelta(days=1)
+        g.advance_to(cutoff, timeline, case_db=case, licensing_db=lic, drop=tmp_path / "drop", inbox=inbox)
+        local = cutoff.replace(tzinfo=None)
+        stamps, decided = _latest_in_case_db(case)
+        assert all(s < local for s in stamps), day
+        assert all(d <= day for d in decided), day
+        with lic.connect() as conn:
+            assert all(dt.datetime.fromisoformat(r[0]) < cutoff for r in conn.execute(
+                sa.text("SELECT updated_at FROM ls_licence")))
+        arrived = list((inbox / "penalty").iterdir()) if (inbox / "penalty").exists() else []
+        assert all(dt.datetime.fromtimestamp(f.stat().st_mtime, TZ) < cutoff for f in arrived), day
+        assert all(f.stem.split("_")[2] <= day.strftime("%Y%m%d") for f in arrived), day
+        for f in arrived:
+            try:
+                sub = read_submission(f)
+            except UnreadableSubmission:
+                continue
+            for _, values in sub.rows:
+                try:
+                    assert dt.date.fromisoformat(str(values.get("CF_JDRQ"))) <= day
+                except ValueError:
+                    pass  # a malformed date (a defect on purpose)
+        waiting = list((tmp_path / "drop" / "penalty").iterdir())
+        assert all(dt.datetime.fromtimestamp(f.stat().st_mtime, TZ) >= cutoff for f in waiting), day
+        # …and nothing that had happened is missing: every decision entered before the cutoff is there.
+        expected = {m["record_id"].split(":")[1] for m in manifest if m["source"] == "case_db" and m["kind"] == "penalty"
+                    and dt.datetime.fromisoformat(m.get("entered_at") or m["decision_date"] + "T00:00") < local
+                    and (m.get("late") or dt.date.fromisoformat(m["decision_date"]) <= day)}
+        with case.connect() as conn:
+            present = {r[0] for r in conn.execute(sa.text("SELECT decision_id FROM penalty_decision"))}
+        assert present == expected, day
+        assert len(arrived) >= seen_files
+        seen_files = len(arrived)
+    assert days[0] < cfg.start and seen_files == counts["files"]  # by the last run every file has arrived
+    with case.connect() as conn:
+        revoked = conn.execute(sa.text("SELECT COUNT(*) FROM penalty_decision WHERE status = 'REVOKED'")).scalar()
+    assert revoked == sum(1 for m in manifest if m["outcome"] == "withdrawn") > 0
 
 
 @pytest.mark.parametrize("field", ["decision_date", "natural_key", "record_id", "outcome"])
