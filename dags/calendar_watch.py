@@ -15,8 +15,9 @@ import datetime as dt
 
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task
+from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
 
-DEFAULT_ARGS = {"owner": "creditflow", "retries": 1, "retry_delay": dt.timedelta(minutes=5)}
+DEFAULT_ARGS = default_task_args(retries=1, retry_delay=dt.timedelta(seconds=30), execution_timeout=TIMEOUTS["quick"])
 
 
 @dag(
@@ -26,6 +27,7 @@ DEFAULT_ARGS = {"owner": "creditflow", "retries": 1, "retry_delay": dt.timedelta
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    on_failure_callback=dag_failure_callbacks(),
     tags=["calendar", "impact:reporting"],
     doc_md=__doc__,
 )
@@ -36,9 +38,12 @@ def calendar_watch() -> None:
 
         day = context["data_interval_end"].in_timezone("Asia/Shanghai").date()
         gaps = calendar_gaps(day)
-        if gaps["missing_now"]:
-            raise RuntimeError(f"working-day calendar missing for {gaps['missing_now']}: add "
-                               + ", ".join(f"data/calendar/{y}.yaml" for y in gaps["missing_now"]))
+        missing = sorted({*gaps["missing_now"], *([gaps["missing_next_year"]] if gaps["missing_next_year"] else [])})
+        if missing:
+            raise RuntimeError("缺少官方工作日历（国务院办公厅节假日安排）：" + "、".join(f"{y}年" for y in missing)
+                               + "。期限计算和检查计划需要它，请补充 "
+                               + ", ".join(f"include/creditflow/data/calendar/{y}.yaml" for y in missing)
+                               + f" (working-day calendar missing for {missing})")
         return gaps
 
     check_coverage()

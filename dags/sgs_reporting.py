@@ -9,15 +9,15 @@ validated with Great Expectations, deduplicated, reviewed (层层审核) and upl
 | step | what it does |
 |---|---|
 | `wait_until_0600` | the interval closes at midnight; the run starts at 06:00 so late-evening entries are in |
-| `extract` | case system (SQL), licensing API, district inbox (files archived; unreadable → `rejected/`) + records still waiting for review |
+| `extract` | case system (SQL), licensing API, district inbox `<inbox>/{kind}/` — the files that had arrived (file time) before 06:00 of the day after the interval; archived to `archive/{kind}/<day>/`, unreadable or wrong-kind files to `rejected/{kind}/<day>/` with a Chinese reason; an I/O error fails the task so it is retried — + records still waiting for review |
 | `standardise` | mapping tables → 双公示 fields, normalisation, natural key, content hash, due date |
 | `validate` | GX suite generated from the field dictionary; failures → quarantine with a Chinese message |
 | `flush_inflight` | re-sends any batch a crashed run left pending (same Idempotency-Key) and collects its receipts |
 | `decide` | duplicates (exact / cross-source / near → review), create / 更正 / 撤销 against the ledger, review gate, late / due-soon |
-| `alert_due_soon` | 临期预警: records not yet accepted and due within 2 working days — a warning in the log, and an e-mail to Variable `creditflow_alert_email` through `smtp_default` when set |
+| `alert_due_soon` | 临期预警: records not yet accepted and due within 2 working days, and records whose deadline cannot be computed (`DUE_DATE_UNKNOWN`) — a warning in the log, and an e-mail to Variable `creditflow_alert_email` through `smtp_default` when set |
 | `upload` | batches through `credit_platform` (pool `credit_platform`), ledger committed around each batch |
 | `receipts` | waits for per-record receipts; rejections go back to quarantine |
-| `reconcile` | extracted = uploaded + quarantined + awaiting review + unchanged + duplicates, or the run fails |
+| `reconcile` | extracted = uploaded + quarantined + awaiting review + unchanged + duplicates, or the run fails; it also fails (after storing the summary) while any record has no computable deadline — add the missing `data/calendar/YYYY.yaml` and clear the run |
 
 **Re-runs and backfills are safe**: each task replaces what it wrote for its interval; the ledger, not
 luck, prevents a second upload.
@@ -40,6 +40,7 @@ import os
 import pendulum
 from airflow.providers.standard.sensors.time_delta import TimeDeltaSensor
 from airflow.sdk import Asset, CronDataIntervalTimetable, PokeReturnValue, dag, task, task_group
+from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
 
 TZ = "Asia/Shanghai"
 KINDS = {"penalty": "行政处罚", "license": "行政许可", "coercion": "行政强制"}
@@ -47,8 +48,9 @@ UPLOAD_POOL = "credit_platform"
 LEDGER_POOL = "creditflow_ledger"  # one slot: ledger decisions never interleave, even in a backfill
 START = pendulum.parse(os.environ.get("CREDITFLOW_SGS_START", "2026-11-01"), tz=TZ)
 SGS_ASSETS = {kind: Asset(f"creditflow://sgs/{kind}", extra={"kind": kind}) for kind in KINDS}
-DEFAULT_ARGS = {"owner": "creditflow", "retries": 2, "retry_delay": dt.timedelta(seconds=30),
-                "retry_exponential_backoff": True}
+# Every task: both failure notifiers and an execution_timeout (1 h per step unless set on the task).
+DEFAULT_ARGS = default_task_args(retries=2, retry_delay=dt.timedelta(seconds=30), retry_exponential_backoff=True,
+                                 execution_timeout=TIMEOUTS["step"])
 
 
 def _run(kind: str, context: dict):  # type: ignore[no-untyped-def]
@@ -71,12 +73,17 @@ def build(kind: str):  # type: ignore[no-untyped-def]
         catchup=True,
         max_active_runs=1,  # runs of one kind share the ledger: one at a time, in order
         default_args=DEFAULT_ARGS,
+        on_failure_callback=dag_failure_callbacks(),  # alerts a run that times out; failed tasks alert themselves
         tags=["双公示", kind, "impact:reporting"],
         doc_md=__doc__.format(kind=kind, kind_zh=KINDS[kind]),
-        dagrun_timeout=dt.timedelta(hours=6),
+        # Counted from the run's start at midnight: the 6 h wait for 06:00 plus the steps' own timeouts fit.
+        dagrun_timeout=dt.timedelta(hours=18),
     )
     def sgs_reporting() -> None:
-        wait = TimeDeltaSensor(task_id="wait_until_0600", delta=dt.timedelta(hours=6), deferrable=True)
+        # Deferred: the wait holds no worker slot; its execution_timeout covers the whole 6 h wait, so it never
+        # cuts the wait short where Airflow bounds the deferral by it.
+        wait = TimeDeltaSensor(task_id="wait_until_0600", delta=dt.timedelta(hours=6), deferrable=True,
+                               execution_timeout=dt.timedelta(hours=7))
 
         @task
         def extract(**context) -> dict:  # type: ignore[no-untyped-def]
@@ -106,14 +113,14 @@ def build(kind: str):  # type: ignore[no-untyped-def]
 
         @task_group(group_id="deliver")
         def deliver() -> None:
-            @task(pool=UPLOAD_POOL)
+            @task(pool=UPLOAD_POOL, execution_timeout=TIMEOUTS["upload"])
             def flush_inflight(**context) -> dict:  # type: ignore[no-untyped-def]
                 from creditflow.reporting import pipeline as sgs
                 from creditflow_hooks import CreditPlatformHook, warehouse_engine
 
                 return sgs.flush_inflight(_run(kind, context), warehouse_engine(), CreditPlatformHook().get_conn())
 
-            @task(pool=LEDGER_POOL)
+            @task(pool=LEDGER_POOL, execution_timeout=TIMEOUTS["ledger"])
             def decide(**context) -> dict:  # type: ignore[no-untyped-def]
                 from airflow.sdk import Variable
                 from creditflow.reporting import pipeline as sgs
@@ -122,9 +129,10 @@ def build(kind: str):  # type: ignore[no-untyped-def]
                 return sgs.decide(_run(kind, context), warehouse_engine(),
                                   batch_size=int(Variable.get("creditflow_upload_batch_size", default=200)))
 
-            @task
+            @task(execution_timeout=TIMEOUTS["quick"])
             def alert_due_soon(**context) -> int:  # type: ignore[no-untyped-def]
-                """临期预警: log always; e-mail when Variable creditflow_alert_email and smtp_default are set."""
+                """临期预警 and records without a computable deadline: log always; e-mail when Variable
+                creditflow_alert_email and smtp_default are set."""
                 import logging
 
                 from airflow.sdk import Variable
@@ -132,7 +140,9 @@ def build(kind: str):  # type: ignore[no-untyped-def]
                 from creditflow_hooks import warehouse_engine
 
                 run = _run(kind, context)
-                alert = sgs.due_soon_alert(kind, run.run_date, sgs.due_soon_records(run, warehouse_engine()))
+                engine = warehouse_engine()
+                alert = sgs.due_soon_alert(kind, run.run_date, sgs.due_soon_records(run, engine),
+                                           sgs.due_unknown_records(run, engine))
                 if alert is None:
                     return 0
                 logging.getLogger("creditflow.alert").warning("%s", alert[0])
@@ -145,14 +155,15 @@ def build(kind: str):  # type: ignore[no-untyped-def]
                                              html_content=alert[1])
                 return 1
 
-            @task(pool=UPLOAD_POOL)
+            @task(pool=UPLOAD_POOL, execution_timeout=TIMEOUTS["upload"])
             def upload(**context) -> dict:  # type: ignore[no-untyped-def]
                 from creditflow.reporting import pipeline as sgs
                 from creditflow_hooks import CreditPlatformHook, warehouse_engine
 
                 return sgs.upload(_run(kind, context), warehouse_engine(), CreditPlatformHook().get_conn())
 
-            @task.sensor(poke_interval=5, timeout=3600, mode="reschedule")
+            # timeout: receipts for an hour in all; execution_timeout: one poke.
+            @task.sensor(poke_interval=5, timeout=3600, mode="reschedule", execution_timeout=TIMEOUTS["poke"])
             def receipts(**context) -> PokeReturnValue:  # type: ignore[no-untyped-def]
                 from creditflow.reporting import pipeline as sgs
                 from creditflow_hooks import CreditPlatformHook, warehouse_engine
@@ -164,7 +175,7 @@ def build(kind: str):  # type: ignore[no-untyped-def]
             flush_inflight() >> decided >> upload() >> receipts()
             decided >> alert_due_soon()
 
-        @task(outlets=[SGS_ASSETS[kind]])
+        @task(outlets=[SGS_ASSETS[kind]], execution_timeout=TIMEOUTS["ledger"])
         def reconcile(extracted: dict, **context) -> dict:  # type: ignore[no-untyped-def]
             from creditflow.reporting import pipeline as sgs
             from creditflow_hooks import warehouse_engine

@@ -83,3 +83,61 @@ def test_reporting_dags_use_local_day_intervals(dagbag):
     assert dag.max_active_runs == 1
     assert dag.get_task("deliver.upload").pool == "credit_platform"
     assert dag.get_task("wait_until_0600").delta == dt.timedelta(hours=6)
+
+
+def _is_hitl(task) -> bool:
+    from airflow.providers.standard.operators.hitl import HITLOperator
+
+    return isinstance(task, HITLOperator)
+
+
+def test_every_task_has_an_execution_timeout(dagbag):
+    """A hung task fails (and alerts) instead of holding a slot forever. HITL tasks are bounded by
+    response_timeout instead: an execution_timeout would race the human answer (airflow-3.3-notes)."""
+    for dag_id, dag in dagbag.dags.items():
+        for t in dag.tasks:
+            if _is_hitl(t):
+                assert t.response_timeout and t.response_timeout <= dt.timedelta(days=7), (dag_id, t.task_id)
+                assert t.execution_timeout is None, (dag_id, t.task_id)
+                continue
+            assert t.execution_timeout is not None, (dag_id, t.task_id)
+            assert dt.timedelta(minutes=1) <= t.execution_timeout <= dt.timedelta(hours=8), (dag_id, t.task_id)
+            if getattr(t, "mode", None) == "reschedule":  # a sensor's overall wait, beside the per-poke timeout
+                assert dt.timedelta(0) < dt.timedelta(seconds=float(t.timeout)) <= dt.timedelta(hours=12), t.task_id
+
+
+def test_reporting_timeouts_fit_the_day(dagbag):
+    """The run starts at midnight and waits for 06:00: dagrun_timeout must leave room for every step."""
+    dag = dagbag.dags["sgs_penalty"]
+    wait = dag.get_task("wait_until_0600")
+    receipts = dag.get_task("deliver.receipts")
+    assert wait.execution_timeout > wait.delta  # never cuts the deferred wait short
+    steps = sum((t.execution_timeout for t in dag.tasks if t.task_id not in (wait.task_id, receipts.task_id)),
+                dt.timedelta(0))
+    assert dag.dagrun_timeout >= wait.delta + steps + dt.timedelta(seconds=float(receipts.timeout))
+    assert dag.dagrun_timeout < dt.timedelta(hours=24), "a run must end before the next day's run is due"
+
+
+def _routes(callbacks) -> dict[str, str]:
+    cbs = callbacks if isinstance(callbacks, list) else [callbacks] if callbacks else []
+    return {getattr(cb, "route", ""): getattr(cb, "level", "") for cb in cbs}
+
+
+def test_every_task_and_dag_has_both_failure_routes(dagbag):
+    """Failures reach a person: e-mail and webhook notifiers on every task (reliable in Airflow 3.x) and on
+    every DAG (for runs that fail without a failed task, e.g. dagrun_timeout)."""
+    for dag_id, dag in dagbag.dags.items():
+        assert _routes(dag.on_failure_callback) == {"email": "dag", "webhook": "dag"}, dag_id
+        for t in dag.tasks:
+            assert _routes(t.on_failure_callback) == {"email": "task", "webhook": "task"}, (dag_id, t.task_id)
+
+
+def test_failure_routes_survive_serialization(dagbag):
+    """The scheduler sees the callbacks in the serialized DAG (it decides from these flags whether to run them)."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    for dag_id, dag in dagbag.dags.items():
+        data = DagSerialization.to_dict(dag)
+        core = DagSerialization.from_dict(data)
+        assert core.has_on_failure_callback, dag_id
+        assert all(t.has_on_failure_callback for t in core.tasks), dag_id
