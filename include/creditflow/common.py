@@ -5,7 +5,9 @@ Standard library only: DAG files import this at parse time, so no pandas, SQLAlc
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,17 +18,31 @@ TZ = ZoneInfo(TIMEZONE_NAME)
 KINDS: tuple[str, ...] = ("penalty", "license", "coercion")
 KIND_LABELS: dict[str, str] = {"penalty": "行政处罚", "license": "行政许可", "coercion": "行政强制"}
 
-# A resident ID number (GB 11643, 18 characters; or the first-generation 15 digits) anywhere in a
-# text: not preceded or followed by another ASCII letter or digit. ``\b`` is not enough: Chinese
-# characters are word characters, so "身份证号440402199001010014" has no word boundary before the digits.
-_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(?:\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
+#: A daily run covers one local day and starts this long after the day ends (06:00 the next morning):
+#: the district inbox step claims the files that had arrived by then, and the DAG waits until then.
+DAILY_RUN_DELAY = dt.timedelta(hours=6)
+
+# A resident ID number (GB 11643, 18 characters — also written in 6/8/4 groups; or the first-generation
+# 15 digits) anywhere in a text, whatever stands next to it except more digits. ``\b`` is not enough:
+# Chinese characters are word characters, so "身份证号440402199001010014" has no word boundary before the
+# digits; letters do not protect it either ("sfz440402…"). Longer digit runs are not ID numbers.
+_ID_IN_TEXT = re.compile(r"(?<![0-9])(?:\d{17}[\dXx]|\d{6}[ -]\d{8}[ -]\d{3}[\dXx]|\d{15})(?![0-9])")
 # Full-width digits and Ｘ are folded before matching, so "４４０４…" is masked as well.
 _FULLWIDTH = str.maketrans({chr(0xFF10 + i): str(i) for i in range(10)} | {"Ｘ": "X", "ｘ": "x"})
 
 
+def _text(value: Any) -> str:
+    """``str(value)`` that also works for integers beyond Python's 4300-digit ``str`` limit."""
+    if value is None:
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(Decimal(value))
+    return str(value)
+
+
 def mask_id(value: Any) -> str:
     """Mask one identifier for anything a person or a log can see: keep the first and last 4 characters."""
-    text = "" if value is None else str(value)
+    text = _text(value)
     if len(text) <= 8:
         return "*" * len(text)
     return text[:4] + "*" * (len(text) - 8) + text[-4:]
@@ -38,9 +54,7 @@ def mask_text(value: Any) -> str:
     The project's single masking rule: every log line, XCom value, finding, report cell, document and
     page that may carry a personal ID number passes through here (or :func:`mask_id` for a bare value).
     """
-    if value is None:
-        return ""
-    text = str(value)
+    text = _text(value)
     folded = text.translate(_FULLWIDTH)
     if folded == text:
         return _ID_IN_TEXT.sub(lambda m: mask_id(m.group(0)), text)
@@ -54,4 +68,4 @@ def mask_text(value: Any) -> str:
 
 def contains_unmasked_id(value: Any) -> bool:
     """True if a text still carries a full resident ID number (used by tests that scan artefacts)."""
-    return bool(_ID_IN_TEXT.search(str(value or "").translate(_FULLWIDTH)))
+    return bool(_ID_IN_TEXT.search(_text(value).translate(_FULLWIDTH)))

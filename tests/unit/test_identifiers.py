@@ -1,3 +1,5 @@
+import datetime as dt
+
 import pandas as pd
 import pytest
 from creditflow.core import identifiers as ids
@@ -72,19 +74,87 @@ def test_vectorised_uscc_matches_scalar():
     assert ids.uscc_org_code_ok_series(series).tolist() == [ids.uscc_org_code_ok(v) for v in values]
 
 
+def ric(first17: str) -> str:
+    return first17 + ids.ric_check_char(first17)
+
+
+AS_OF = dt.date(2026, 11, 27)
+
+
 def test_resident_id():
     assert ids.validate_ric("440402199001010014") == []
     assert ids.validate_ric("440402199001010015") == ["校验位错误"]
     assert "15位" in ids.validate_ric("440402900101001")[0]
-    feb30 = "44040219900230001"
-    assert ids.validate_ric(feb30 + ids.ric_check_char(feb30)) == ["出生日期或出生地代码无效"]
-    nowhere = "99040219900101001"
-    assert ids.validate_ric(nowhere + ids.ric_check_char(nowhere)) == ["出生日期或出生地代码无效"]
+    assert ids.validate_ric(ric("44040219900230001")) == ["第7-14位出生日期无效"]  # 30 February
+    assert ids.validate_ric(ric("44040200000101001")) == ["第7-14位出生日期无效"]  # year 0000
+    assert ids.validate_ric("440402199001010014".lower()) == []
+    assert ids.validate_ric(" ４４０４０２１９９００１０１００１４ ") == []  # full width, spaces
+
+
+@pytest.mark.parametrize(
+    "first17",
+    [
+        "44040319900101001",  # 斗门区 [2001-], holder born 1990: the number was issued after 2001
+        "44040419750615002",  # 金湾区 [2001-], born 1975
+        "44040219700101003",  # 香洲区 [1984-], born 1970
+        "44042119900101004",  # 斗门县 [1983-2001]: a historical code stays valid for numbers issued then
+        "44042120050101005",  # ... and is not tied to the birth year either
+        "11010319800101006",  # 崇文区 [-2010], abolished
+    ],
+)
+def test_address_code_is_where_the_number_was_issued_not_where_born(first17):
+    number = ric(first17)
+    from stdnum.cn import ric as stdnum_ric
+
+    assert ids.check_ric(number, AS_OF) == ids.RicCheck(), number
+    if first17.startswith(("440403199", "440404197", "440402197")):
+        assert not stdnum_ric.is_valid(number)  # the stricter python-stdnum rule this replaces
+
+
+@pytest.mark.parametrize("area", ["440422", "440499", "999999", "000000", "440405"])
+def test_unknown_address_code_with_a_good_check_digit_is_a_warning(area):
+    number = ric(area + "19900101001")
+    check = ids.check_ric(number, AS_OF)
+    assert check.errors == ()
+    assert check.warnings == (f"地址码{area}不在已知的行政区划代码中（含已撤销的历史代码）",)
+    assert ids.validate_ric(number, AS_OF) == [] and ids.is_valid_ric(number, AS_OF)
+
+
+def test_stdnum_keyerror_on_an_unknown_county_does_not_escape():
+    from stdnum.cn import ric as stdnum_ric
+
+    number = ric("44042219900101001")
+    with pytest.raises(KeyError):  # the defect: a known prefecture, an unknown county
+        stdnum_ric.validate(number)
+    assert ids.check_ric(number, AS_OF).warnings  # ours: a warning, no exception
+
+
+def test_birth_date_after_the_as_of_date_is_an_error():
+    number = ric("44040220261128001")
+    assert ids.validate_ric(number, AS_OF) == ["出生日期晚于2026-11-27"]
+    assert ids.validate_ric(number, dt.date(2026, 11, 28)) == []
+
+
+def test_area_names_ignore_the_year_marks():
+    assert ids.ric_area_name("440403") == "广东省斗门区"
+    assert ids.ric_area_name("440421") == "广东省斗门县"
+    assert ids.ric_area_name("440422") is None
+    assert ids.ric_area_name("4404") is None and ids.ric_area_name("４４０４０２") is None
 
 
 def test_ric_checksum_series():
-    s = pd.Series(["440402199001010014", "440402199001010015", None, "4404021990010100"])
-    assert ids.ric_checksum_ok_series(s).tolist() == [True, False, False, False]
+    s = pd.Series(["440402199001010014", "440402199001010015", None, "4404021990010100",
+                   "٤٤٠٤٠٢١٩٩٠٠١٠١٠٠١٤", pd.NA])  # Arabic-Indic digits match \d, not [0-9]
+    assert ids.ric_checksum_ok_series(s).tolist() == [True, False, False, False, False, False]
+
+
+@pytest.mark.parametrize("value", [None, float("nan"), pd.NA, pd.NaT, 10**5000, -1, b"\x00", [1, 2], "\x00" * 18],
+                         ids=["None", "nan", "NA", "NaT", "huge-int", "-1", "bytes", "list", "nul"])
+def test_identifier_checks_never_raise(value):
+    assert ids.validate_ric(value)
+    assert ids.validate_uscc(value)
+    assert ids.uscc_org_code_ok(value) is False
+    assert ids.is_uscc_placeholder(value) is False
 
 
 def test_mask_id_hides_the_middle():

@@ -1,6 +1,8 @@
 import datetime as dt
 from decimal import Decimal
 
+import numpy as np
+import pandas as pd
 import pytest
 from creditflow.core import normalize as n
 
@@ -90,3 +92,31 @@ def test_amounts_in_text():
 def test_split_multi_keeps_enumeration_values_with_enumeration_comma():
     assert n.split_multi("警告；罚款;没收违法所得") == ["警告", "罚款", "没收违法所得"]
     assert n.split_multi("查封场所、设施或者财物") == ["查封场所、设施或者财物"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["0000-01-01", "0000年1月1日", "00000101", "2026-00-10", pd.NaT, pd.NA, np.datetime64("NaT"), float("nan"),
+     float("inf"), 10**5000, 1e300, True, "\x00"],
+    ids=["iso-year-0", "zh-year-0", "compact-year-0", "month-0", "NaT", "NA", "np-NaT", "nan", "inf", "huge-int",
+         "huge-float", "bool", "nul"],
+)
+def test_parse_date_refuses_impossible_and_missing_values(raw):
+    assert n.parse_date(raw) is None  # issue 12: year 0000 is not a date (the validators agree)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [float("inf"), float("-inf"), float("nan"), Decimal("NaN"), Decimal("sNaN"), Decimal("Infinity"), pd.NA,
+     "1" + "0" * 1_000_010 + "元", True],
+    ids=["inf", "-inf", "nan", "dec-nan", "dec-snan", "dec-inf", "NA", "beyond-decimal-range", "bool"],
+)
+def test_parse_amount_refuses_what_is_not_an_amount(raw):
+    assert n.parse_amount(raw, "元") is None
+
+
+def test_huge_integers_are_text_not_an_error():
+    assert n.parse_amount(10**5000, "万元") == Decimal(10**5000)
+    assert n.clean_text(10**5000) == "1" + "0" * 5000
+    assert n.clean_text(pd.NA) is None and n.clean_text(pd.NaT) is None
+    assert n.as_text(np.int64(7)) == "7" and n.as_text(None) == ""

@@ -48,3 +48,35 @@ def test_order_36_classes_most_severe_wins():
 def test_month_arithmetic_clamps_month_end():
     p = rules.publicity_period(D(2026, 11, 30), ["罚款"])
     assert p.earliest_repair == D(2027, 2, 28)
+
+
+def test_sgs_publication_rule_in_force_from_the_date_of_guobanfa_2015_51():
+    assert rules.deadline("sgs_publication", D(2015, 6, 24)).effective_from == D(2015, 6, 24)
+    with pytest.raises(rules.NoRuleInForce):
+        rules.deadline("sgs_publication", D(2015, 6, 23))
+    assert rules.deadline("sgs_due_soon", D(2015, 6, 24)).amount == 2
+
+
+@pytest.mark.parametrize("category", ["责令停产停业", "吊销许可证件"])
+def test_527_safety_production_suspension_or_revocation_is_not_repairable(category):
+    p = rules.publicity_period(D(2020, 3, 2), ["罚款", category])
+    assert (p.regime_id, p.penalty_class) == ("ndrc_527", "safety_production")
+    assert p.repairable is False and p.earliest_repair is None
+    assert p.publication_end == D(2023, 3, 2)  # 3 years
+    assert p.mark == "S"
+
+
+def test_527_other_penalties_stay_general():
+    p = rules.publicity_period(D(2020, 3, 2), ["警告", "罚款", "暂扣许可证件"])
+    assert (p.penalty_class, p.repairable) == ("general", True)
+    assert p.earliest_repair == D(2020, 6, 2) and p.publication_end == D(2021, 3, 2)
+
+
+def test_most_severe_class_follows_the_regimes_own_order():
+    regime = {**rules.publicity_regime(D(2020, 3, 2)),
+              "class_by_penalty_category": {"吊销许可证件": "safety_production", "行政拘留": "serious"}}
+    # 527: the non-repairable class outranks 严重 ...
+    assert rules.penalty_class(regime, ["行政拘留", "吊销许可证件"]) == "safety_production"
+    # ... while the default order (Order 36 and any regime without class_order) ranks 严重 highest.
+    assert rules.penalty_class({**regime, "class_order": None}, ["行政拘留", "吊销许可证件"]) == "serious"
+    assert rules.penalty_class(rules.publicity_regime(D(2026, 5, 1)), ["警告", "责令停产停业"]) == "serious"

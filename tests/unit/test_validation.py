@@ -100,7 +100,8 @@ def test_gx_and_pandas_engines_agree_on_generated_data(tmp_path):
     g.generate_to(g.GeneratorConfig(seed=3, decisions=600, rates={**g.DEFAULT_RATES, "missing_required": 0.08,
                                                                   "bad_checksum": 0.08, "yuan_as_wan": 0.08,
                                                                   "malformed_date": 0.08}), inbox=tmp_path)
-    rows = [vals for f in sorted(tmp_path.iterdir()) for _, vals in read_submission(f).rows]
+    files = sorted(f for f in tmp_path.rglob("*") if f.is_file())  # <inbox>/<kind>/ or flat
+    rows = [vals for f in files for _, vals in read_submission(f).rows]
     df = st.standardise(st.map_source_rows(rows, "district_file", "penalty"), "penalty")
     a = v.validate_pandas(df, "penalty", AS_OF)
     b, result = v.validate_gx(df, "penalty", AS_OF)
@@ -124,3 +125,65 @@ def test_results_kept_for_data_docs_hold_no_id_numbers():
     _, result = v.validate_gx(frame(person), "penalty", AS_OF)
     assert "440402199001010015" in str(result.to_json_dict())  # COMPLETE results carry failing values
     assert "440402199001010015" not in str(scrub_validation_result(result).to_json_dict())
+
+
+def test_issue_12_year_0000_is_rejected_by_the_normaliser_and_both_engines():
+    df = frame({**BASE, "CF_JDRQ": "0000-01-01"})
+    assert df.loc[0, "CF_JDRQ"] == "0000-01-01"  # unreadable: kept as text for the message
+    expected = {("CF_JDRQ", "DATE_FORMAT")}
+    pandas_found = v.validate_pandas(df, "penalty", AS_OF)
+    gx_found, _ = v.validate_gx(df, "penalty", AS_OF)
+    assert {(r["field"], r["rule_id"]) for r in pandas_found.to_dict("records")} == expected
+    pd.testing.assert_frame_equal(pandas_found, gx_found)
+
+
+COERCION = {"QZ_XDR_MC": "珠海乙仓储有限公司", "QZ_XDR_LB": "法人及非法人组织", "QZ_XDR_SHXYM": "91230500MA1B3N1N2M",
+            "QZ_FRDB": "王五", "QZ_WSH": "珠应急强〔2026〕3号", "QZ_QZLB": "行政强制措施", "QZ_CSLX": "扣押财物",
+            "QZ_SY": "存在重大事故隐患", "QZ_YJ": "安全生产法第七十条", "QZ_NR": "扣押设备", "QZ_JDRQ": "2026-10-01",
+            "QZ_QXZ": "2026-10-01", "QZ_ZT": "1", "QZ_SSJG": "珠海市应急管理局", "QZ_SSJGDM": "11230500001755309F",
+            "QZ_SJLY": "珠海市应急管理局", "QZ_SJLYDM": "11230500001755309F"}
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"QZ_QXZI": "2026-10-31"}, set()),  # 30 days (start day not counted)
+        ({"QZ_QXZI": "2026-11-01"}, {("QZ_QXZI", "SEIZURE_OVER_30_DAYS", "warning")}),
+        ({"QZ_QXZI": "2026-11-30"}, {("QZ_QXZI", "SEIZURE_OVER_30_DAYS", "warning")}),  # 60: extension at most
+        ({"QZ_QXZI": "2026-12-01"}, {("QZ_QXZI", "SEIZURE_OVER_60_DAYS", "error")}),
+        ({"QZ_QXZI": "2026-10-31", "QZ_ZT": "2", "QZ_JCRQ": "2026-12-15"},
+         {("QZ_JCRQ", "SEIZURE_OVER_60_DAYS", "error")}),  # lifted 75 days after it began
+        ({"QZ_CSLX": "冻结存款、汇款", "QZ_QXZI": "2027-03-01"}, set()),  # art. 25 covers 查封/扣押 only
+        ({"QZ_QXZI": None}, set()),  # no end yet: nothing to measure
+    ],
+)
+def test_seizure_period_limits(change, expected):
+    df = frame({**COERCION, **change}, kind="coercion")
+    found = v.validate_pandas(df, "coercion", AS_OF)
+    assert {(r["field"], r["rule_id"], r["severity"]) for r in found.to_dict("records")} == expected
+
+
+def test_seizure_messages_are_chinese_and_state_the_days():
+    df = frame({**COERCION, "QZ_QXZI": "2026-12-01"}, kind="coercion")
+    msg = v.with_messages(v.validate_pandas(df, "coercion", AS_OF), "coercion")["message_zh"].tolist()
+    assert msg == ["查封、扣押期限超过60日（QZ_QXZ 2026-10-01 至 QZ_QXZI 2026-12-01，共61日）：法定期限30日，"
+                   "经批准延长也不得超过30日。如含检测、检验、检疫或者技术鉴定期间（不计入期限）或法律、行政法规另有规定，"
+                   "请在源系统中更正期限或说明。"]
+
+
+def test_zhuhai_id_numbers_through_the_frame_path_on_both_engines():
+    ok = ["440403199001010010", "440404197506150024", "440402197001010031", "440421199001010048"]
+    unknown = "44042219900101001X"
+    df = frame(*[{**PERSON, "CF_WSH": f"珠应急罚〔2026〕{i}号", "CF_XDR_ZJHM": n} for i, n in enumerate([*ok, unknown])])
+    pandas_found = v.validate_pandas(df, "penalty", AS_OF)
+    gx_found, _ = v.validate_gx(df, "penalty", AS_OF)
+    pd.testing.assert_frame_equal(pandas_found, gx_found)
+    assert pandas_found[["_row", "rule_id", "severity"]].values.tolist() == [[4, "RIC_AREA_UNKNOWN", "warning"]]
+    message = v.with_messages(pandas_found, "penalty")["message_zh"][0]
+    assert "440422" in message and unknown not in message and "请核对" in message
+
+
+def test_lifted_without_a_date_names_the_status_not_the_party_category():
+    df = frame({**COERCION, "QZ_QXZI": "2026-10-20", "QZ_ZT": "2"}, kind="coercion")
+    msg = v.with_messages(v.validate_pandas(df, "coercion", AS_OF), "coercion")["message_zh"].tolist()
+    assert msg == ["解除日期（QZ_JCRQ）在此情况下必填：当前状态为“2”"]

@@ -7,6 +7,16 @@ from creditflow.core.workdays import CalendarDataError, CalendarNotCovered, Work
 D = dt.date
 
 
+@pytest.fixture
+def uncovered_year() -> int:
+    """A year the official calendar does not cover: the first one after the last covered year. Computed,
+    not written down, so adding next year's file (data/calendar/2027.yaml) keeps these tests meaningful."""
+    years = workdays.official_calendar().years
+    year = max(years) + 1
+    assert year not in years
+    return year
+
+
 def test_yearly_totals_match_published_plans():
     cal = workdays.official_calendar()
     assert cal.working_days_in_year(2021) == 250
@@ -50,9 +60,10 @@ def test_add_and_between_are_inverse():
         assert workdays.working_days_between(start, end) == n
 
 
-def test_uncovered_year_raises_a_clear_error():
-    with pytest.raises(CalendarNotCovered, match="2027"):
-        workdays.add_working_days(D(2026, 12, 28), 7)
+def test_uncovered_year_raises_a_clear_error(uncovered_year):
+    with pytest.raises(CalendarNotCovered, match=str(uncovered_year)) as err:
+        workdays.add_working_days(D(uncovered_year - 1, 12, 28), 7)
+    assert err.value.year == uncovered_year
 
 
 def test_override_files_equal_the_library_for_their_years():
@@ -65,17 +76,21 @@ def test_override_files_equal_the_library_for_their_years():
             day += dt.timedelta(days=1)
 
 
-def test_a_new_year_is_added_as_data(tmp_path, monkeypatch):
-    (tmp_path / "2027.yaml").write_text(
-        "year: 2027\nsource: test fixture, not the real schedule\n"
-        "holidays:\n  - {from: 2027-01-01, to: 2027-01-03, name: 元旦}\n"
-        "workdays:\n  - {date: 2027-01-09, name: 调休}\n", encoding="utf-8")
+def test_a_new_year_is_added_as_data(tmp_path, monkeypatch, uncovered_year):
+    year = uncovered_year
+    saturday = D(year, 1, 4) + dt.timedelta(days=(5 - D(year, 1, 4).weekday()) % 7)  # first Saturday after 3 Jan
+    (tmp_path / f"{year}.yaml").write_text(
+        f"year: {year}\nsource: test fixture, not the real schedule\n"
+        f"holidays:\n  - {{from: {year}-01-01, to: {year}-01-03, name: 元旦}}\n"
+        f"workdays:\n  - {{date: {saturday.isoformat()}, name: 调休}}\n", encoding="utf-8")
     cal = WorkdayCalendar(override_dirs=[tmp_path])
-    assert not cal.is_workday(D(2027, 1, 1))
-    assert cal.is_workday(D(2027, 1, 9))  # Saturday make-up day from the file
-    assert cal.add_working_days(D(2026, 12, 30), 2) == D(2027, 1, 4)
+    assert not cal.is_workday(D(year, 1, 1))
+    assert cal.is_workday(saturday)  # Saturday make-up day from the file
+    week = [D(year, 1, 4) + dt.timedelta(days=i) for i in range(7)]
+    first = next(d for d in week if d.weekday() < 5 or d == saturday)
+    assert cal.add_working_days(D(year - 1, 12, 31), 1) == first  # across the year boundary into the file
     monkeypatch.setenv("CREDITFLOW_CALENDAR_DIR", str(tmp_path))
-    assert workdays.WorkdayCalendar(workdays.default_override_dirs()).covered == (2004, 2027)
+    assert workdays.WorkdayCalendar(workdays.default_override_dirs()).covered == (2004, year)
 
 
 def test_override_replaces_the_library_year(tmp_path):
@@ -95,8 +110,9 @@ def test_malformed_override_files_are_refused(tmp_path, text):
         WorkdayCalendar(override_dirs=[tmp_path])
 
 
-def test_calendar_gaps_warn_before_deadlines_fail():
-    assert workdays.calendar_gaps(D(2026, 11, 10))["missing_now"] == []
-    assert workdays.calendar_gaps(D(2026, 11, 10))["missing_next_year"] == 2027
-    assert workdays.calendar_gaps(D(2026, 12, 20))["missing_now"] == [2027]
-    assert workdays.calendar_gaps(D(2026, 6, 1))["missing_next_year"] is None
+def test_calendar_gaps_warn_before_deadlines_fail(uncovered_year):
+    last = uncovered_year - 1  # the last covered year
+    assert workdays.calendar_gaps(D(last, 11, 10))["missing_now"] == []
+    assert workdays.calendar_gaps(D(last, 11, 10))["missing_next_year"] == uncovered_year
+    assert workdays.calendar_gaps(D(last, 12, 20))["missing_now"] == [uncovered_year]
+    assert workdays.calendar_gaps(D(last, 6, 1))["missing_next_year"] is None

@@ -7,27 +7,35 @@ We use python-stdnum where it is right and wrap it where it is not:
   GB 11714 check digit embedded in positions 9-17. :func:`validate_uscc` implements GB 32100 over the
   full alphabet and reports the embedded digit separately (a warning: some historic codes carry an
   org code that predates the check).
-* ``stdnum.cn.ric`` is right for 18-digit resident IDs (checksum, birth date, birth-place code valid in
-  the birth year): :func:`validate_ric` calls it and turns its exceptions into Chinese reasons.
+* ``stdnum.cn.ric`` is stricter than GB 11643: it requires the address code to have been valid in the
+  *birth* year, but the address code is the county of household registration when the number was
+  *issued* (a Zhuhai resident born in 1990 may hold 440403 斗门区, a code from 2001); and an unknown
+  county under a known prefecture (e.g. 440422) raises a ``KeyError`` out of stdnum. :func:`check_ric`
+  therefore does its own checks (format, GB 11643 check digit, a real birth date not after the as-of
+  date) and reads stdnum's region table (``stdnum.numdb`` ``cn/loc``) only to ask whether the address
+  code is or has ever been a code — ignoring the year marks. An unknown address code with a correct
+  check digit is a *warning*, not an error.
 
+Every public function here is total: any input value gives an answer, never an exception.
 Vectorised variants (``*_series``) exist for the pipeline: per-row Python calls cost ~29 s per million.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
 import numpy as np
 import pandas as pd
-from stdnum.cn import ric as stdnum_ric
 from stdnum.cn import uscc as stdnum_uscc
-from stdnum.exceptions import ValidationError
 
+from creditflow.common import TZ, mask_text
 from creditflow.common import mask_id as mask_id  # re-exported: the one masking rule lives in creditflow.common
-from creditflow.common import mask_text
+from creditflow.core.normalize import as_text, to_halfwidth
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
@@ -53,9 +61,7 @@ def registration_authorities() -> dict[str, dict[str, str]]:
 
 def compact_uscc(value: object) -> str:
     """Upper-case, strip spaces and separators, fold full-width characters."""
-    from creditflow.core.normalize import to_halfwidth
-
-    text = to_halfwidth(str(value or ""))
+    text = to_halfwidth(as_text(value))
     return re.sub(r"[\s\-]", "", text).upper()
 
 
@@ -124,11 +130,21 @@ def stdnum_says_valid(value: object) -> bool:
 
 # --- resident identity card (GB 11643-1999) ---------------------------------------------------------
 
+_RIC_RE = re.compile(r"[0-9]{17}[0-9X]")
+_RIC15_RE = re.compile(r"[0-9]{15}")
+_LOC_MARK = re.compile(r"^\[[0-9]*-[0-9]*\]")
+
+
+@dataclass(frozen=True)
+class RicCheck:
+    """GB 11643 verdict: ``errors`` make the number invalid; ``warnings`` ask a person to look."""
+
+    errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
 
 def compact_ric(value: object) -> str:
-    from creditflow.core.normalize import to_halfwidth
-
-    return re.sub(r"\s", "", to_halfwidth(str(value or ""))).upper()
+    return re.sub(r"\s", "", to_halfwidth(as_text(value))).upper()
 
 
 def ric_check_char(first17: str) -> str:
@@ -136,23 +152,61 @@ def ric_check_char(first17: str) -> str:
     return RIC_CHECK[total % 11]
 
 
-def validate_ric(value: object) -> list[str]:
-    """Return the problems of an 18-digit resident ID as Chinese reasons; empty means valid."""
+@lru_cache(maxsize=4096)
+def ric_area_name(code: str) -> str | None:
+    """The place of a 6-digit address code, if it is or has ever been a code (historical ones included:
+    440421 斗门县 1983–2001); ``None`` for an unknown code. The year marks of stdnum's table are ignored:
+    the code is the county where the number was issued, not where or when its holder was born."""
+    if not re.fullmatch(r"[0-9]{6}", code, flags=re.ASCII):
+        return None
+    from stdnum import numdb
+
+    found: dict[str, str] = {}
+    for _part, props in numdb.get("cn/loc").info(code):
+        found.update(props)
+    county = found.get("county")
+    if not county:
+        return None
+    names = dict.fromkeys(_LOC_MARK.sub("", c.strip()) for c in county.split(","))
+    place = "/".join(n for n in names if n)
+    return f"{found.get('province', '')}{place}" or None
+
+
+def check_ric(value: object, as_of: dt.date | None = None) -> RicCheck:
+    """Check an 18-digit resident ID: format, GB 11643 check digit, a real birth date not after
+    ``as_of`` (default: today in China) — errors; an address code never known — a warning.
+
+    Chinese reasons, and none of them repeats the number.
+    """
     number = compact_ric(value)
-    if len(number) == 15 and number.isdigit():
-        return ["15位旧身份证号码无校验位，请换录18位号码"]
-    if not re.fullmatch(r"\d{17}[\dX]", number):
-        return ["应为18位（前17位数字，末位数字或X）"]
+    if _RIC15_RE.fullmatch(number):
+        return RicCheck(("15位旧身份证号码无校验位，请换录18位号码",))
+    if not _RIC_RE.fullmatch(number):
+        return RicCheck(("应为18位（前17位数字，末位数字或X）",))
     if ric_check_char(number[:17]) != number[17]:
-        return ["校验位错误"]
+        return RicCheck(("校验位错误",))
     try:
-        stdnum_ric.validate(number)
-    except ValidationError as exc:
-        name = type(exc).__name__
-        if name == "InvalidComponent":
-            return ["出生日期或出生地代码无效"]
-        return ["号码无效"]
-    return []
+        birth = dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        return RicCheck(("第7-14位出生日期无效",))
+    today = as_of or dt.datetime.now(TZ).date()
+    if birth > today:
+        return RicCheck((f"出生日期晚于{today.isoformat()}",))
+    if ric_area_name(number[:6]) is None:
+        return RicCheck(warnings=(f"地址码{number[:6]}不在已知的行政区划代码中（含已撤销的历史代码）",))
+    return RicCheck()
+
+
+def validate_ric(value: object, as_of: dt.date | None = None) -> list[str]:
+    """Return the problems of an 18-digit resident ID as Chinese reasons; empty means valid.
+
+    An unknown address code is not a problem here (see :func:`check_ric` for its warning).
+    """
+    return list(check_ric(value, as_of).errors)
+
+
+def is_valid_ric(value: object, as_of: dt.date | None = None) -> bool:
+    return not check_ric(value, as_of).errors
 
 
 def public_key(natural_key: str) -> str:
@@ -206,9 +260,11 @@ def uscc_org_code_ok_series(values: pd.Series) -> pd.Series:
 
 
 def ric_checksum_ok_series(values: pd.Series) -> pd.Series:
-    """Vectorised GB 11643 checksum (format + check digit only; birth date/place need validate_ric)."""
-    text = values.fillna("").astype(str)
-    ok = text.str.fullmatch(r"\d{17}[\dX]", na=False)
+    """Vectorised GB 11643 checksum (format + check digit only; birth date/place need check_ric).
+
+    ASCII digits only: ``\\d`` would also match other scripts' digits, which cannot be encoded below."""
+    text = values.astype(object).where(values.notna(), "").astype(str)
+    ok = text.str.fullmatch(r"[0-9]{17}[0-9X]", na=False)
     padded = text.where(ok, "0" * 18)
     mat = np.frombuffer("".join(padded.tolist()).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
     digits = mat[:, :17].astype(np.int64) - ord("0")

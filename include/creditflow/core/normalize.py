@@ -10,6 +10,7 @@ import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
 
+import numpy as np
 import pandas as pd
 
 # Full-width ASCII (U+FF01..U+FF5E) → half-width, ideographic space → space.
@@ -28,11 +29,35 @@ def to_halfwidth(text: str) -> str:
     return text.translate(_HALFWIDTH_TABLE)
 
 
+def is_missing(value: object) -> bool:
+    """None, NaN, ``pd.NA``, ``NaT`` (any flavour): a cell with no value. Never raises."""
+    if value is None:
+        return True
+    if isinstance(value, Decimal):  # pd.isna raises on a signalling NaN
+        return value.is_nan()
+    try:
+        missing = pd.isna(value)
+    except (TypeError, ValueError, ArithmeticError):
+        return False
+    return isinstance(missing, (bool, np.bool_)) and bool(missing)
+
+
+def as_text(value: object) -> str:
+    """``str(value)`` that never raises: missing → ``""``; integers of any size (Python's ``str`` refuses
+    more than 4300 digits) through :class:`~decimal.Decimal`."""
+    if is_missing(value):
+        return ""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return str(Decimal(int(value)))
+    try:
+        return str(value)
+    except Exception:  # a foreign object whose __str__ fails is unreadable, not a crash of the run
+        return ""
+
+
 def clean_text(value: object) -> str | None:
     """Trim, fold runs of whitespace (incl. NBSP, zero-width, BOM) to one space; empty → None."""
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return None
-    text = _WS_RE.sub(" ", str(value)).strip()
+    text = _WS_RE.sub(" ", as_text(value)).strip()
     return text or None
 
 
@@ -91,20 +116,20 @@ def parse_date(value: object) -> dt.date | None:
     ``20260212``, ``2026年2月12日``, full-width digits, ``datetime``/``date``/``Timestamp`` objects and
     Excel serial day numbers (20000..80000, i.e. 1954..2119).
     """
-    if value is None:
+    if is_missing(value) or isinstance(value, (bool, np.bool_)):
         return None
-    if isinstance(value, pd.Timestamp):
-        return None if pd.isna(value) else value.date()
-    if isinstance(value, dt.datetime):
+    if isinstance(value, dt.datetime):  # incl. pd.Timestamp (NaT is caught above)
         return value.date()
     if isinstance(value, dt.date):
         return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if pd.isna(value) or not float(value).is_integer():
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        big = value > 10**15 or value < -(10**15)  # an int too large for float() stays an int here
+        number = float("inf") if big else float(value)
+        if not number.is_integer():
             return None
-        if 20000 <= value <= 80000:
-            return _EXCEL_EPOCH + dt.timedelta(days=int(value))
-        value = str(int(value))
+        if 20000 <= number <= 80000:
+            return _EXCEL_EPOCH + dt.timedelta(days=int(number))
+        value = str(int(number))  # 20260212 written as a number
     text = clean_text(value)
     if text is None:
         return None
@@ -132,14 +157,18 @@ def parse_amount(value: object, unit: str = "万元") -> Decimal | None:
 
     An explicit unit in the value wins: ``"2000元"`` → 0.2; ``"0.2万元"`` → 0.2. Thousands separators
     and a currency sign are accepted. ``None`` for empty; raises nothing — unreadable → ``None`` and
-    the caller can tell "empty" from "bad" by :func:`clean_text` of the raw value.
+    the caller can tell "empty" from "bad" by :func:`clean_text` of the raw value. Infinite and NaN
+    amounts are unreadable (``None``).
     """
     if unit not in ("元", "万元"):
         raise ValueError(f"unknown unit {unit!r}")
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+    if is_missing(value) or isinstance(value, (bool, np.bool_)):
         return None
-    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
-        number = Decimal(str(value))
+    if isinstance(value, (int, np.integer)):
+        number = Decimal(int(value))
+        explicit = None
+    elif isinstance(value, (float, np.floating, Decimal)):
+        number = Decimal(str(value))  # str: 0.1 stays 0.1, not its binary expansion
         explicit = None
     else:
         text = clean_text(value)
@@ -154,8 +183,13 @@ def parse_amount(value: object, unit: str = "万元") -> Decimal | None:
         except InvalidOperation:
             return None
         explicit = m.group(2)
+    if not number.is_finite():
+        return None
     effective = {"万元": "万元", "万": "万元", "元": "元"}.get(explicit or "", unit)
-    return number / WAN if effective == "元" else number
+    try:
+        return number / WAN if effective == "元" else number
+    except ArithmeticError:  # beyond Decimal's exponent range: not a readable amount
+        return None
 
 
 _AMOUNT_IN_TEXT_RE = re.compile(r"(?:罚款|没收[^0-9]{0,12}?)(?:人民币)?\s*([0-9][0-9,，.]*)\s*(万元|万|元)")

@@ -106,13 +106,16 @@ _CLASS_ORDER = ["minor", "general", "safety_production", "serious"]
 
 
 def penalty_class(regime: dict[str, Any], categories: list[str]) -> str:
+    """The publicity class of a decision with these 处罚类别: the most severe one mapped, in the
+    regime's ``class_order`` (default: minor < general < safety_production < serious)."""
     mapping = regime.get("class_by_penalty_category")
     if not mapping:
         return str(regime["default_class"])
-    found = [mapping.get(c.split("-")[0], regime["default_class"]) for c in categories]
+    found = [mapping.get(c.strip().split("-")[0], regime["default_class"]) for c in categories]
     if not found:
         return str(regime["default_class"])
-    return max(found, key=_CLASS_ORDER.index)
+    order = list(regime.get("class_order") or _CLASS_ORDER)
+    return str(max(found, key=lambda k: order.index(k) if k in order else -1))
 
 
 def publicity_period(decision_date: dt.date, categories: list[str]) -> PublicityPeriod:

@@ -127,12 +127,18 @@ def normaliser(f: standard.Field, amount_unit: str = "万元") -> Callable[[obje
 
 
 def _map_unique(series: pd.Series, fn: Callable[[object], str | None]) -> pd.Series:
-    """Apply a scalar normaliser once per distinct value (most columns repeat a lot)."""
+    """Apply a scalar normaliser once per distinct value (most columns repeat a lot).
+
+    Values pandas cannot test or hash (a signalling-NaN ``Decimal``, a list) take a per-value path."""
     values = series.astype(object)
-    nulls = values.isna()
+    try:
+        nulls = values.isna()
+        uniq = pd.unique(values[~nulls])
+    except (TypeError, ArithmeticError):
+        cells = [fn(None if nz.is_missing(v) else v) for v in values]
+        return pd.Series(cells, index=series.index, dtype=object).where(lambda s: s.notna(), None)
     if nulls.all():
         return pd.Series([None] * len(series), index=series.index, dtype=object)
-    uniq = pd.unique(values[~nulls])
     mapping = {v: fn(v) for v in uniq}
     out = values.map(mapping).astype(object)
     out[nulls] = fn(None)
