@@ -103,15 +103,37 @@ def run_day(world: World, day: dt.date, kinds: tuple[str, ...] = ("penalty", "li
 
 
 def deliver_files(world: World, day: dt.date) -> int:
-    """Move the district files that arrive on ``day`` (by their file name) from the drop to the inbox."""
+    """Move the district files that arrive on ``day`` (by their file name) from the drop to the kind's
+    inbox folder, arriving (file time) at 09:00 that day."""
+    return deliver(world.drop, world.inbox, day)
+
+
+def deliver(drop: Path, inbox: Path, day: dt.date, hour: int = 9) -> int:
+    """Files whose arrival day (in the name) is ``day`` or earlier move to ``inbox/<kind>/``, arriving (file
+    time) at ``hour`` o'clock on their own arrival day."""
+    import os
+
     n = 0
-    for p in sorted(world.drop.iterdir()):
+    for p in sorted(x for x in drop.rglob("*") if x.is_file()):
         parts = p.stem.split("_")
         if len(parts) >= 3 and parts[2] <= day.strftime("%Y%m%d"):
-            p.rename(world.inbox / p.name)
+            kind = p.parent.name if p.parent != drop else "penalty"  # the generator writes penalty files
+            (inbox / kind).mkdir(parents=True, exist_ok=True)
+            target = inbox / kind / p.name
+            p.rename(target)
+            arrived = dt.datetime.strptime(parts[2], "%Y%m%d").replace(hour=hour, tzinfo=TZ).timestamp()
+            os.utime(target, (arrived, arrived))
             n += 1
     return n
 
 
 def apply_events_until(world: World, moment: dt.datetime) -> int:
     return g.apply_events(world.case_db, g.events_of(world.manifest), until=moment)
+
+
+def warehouse(url: str) -> Any:
+    """A warehouse engine at the latest schema: what `creditflow db upgrade` does at deploy time."""
+    from creditflow.core import warehouse as wh
+
+    wh.upgrade(url)
+    return wh.engine_from_url(url)

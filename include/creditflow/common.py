@@ -25,8 +25,11 @@ DAILY_RUN_DELAY = dt.timedelta(hours=6)
 # A resident ID number (GB 11643, 18 characters — also written in 6/8/4 groups; or the first-generation
 # 15 digits) anywhere in a text, whatever stands next to it except more digits. ``\b`` is not enough:
 # Chinese characters are word characters, so "身份证号440402199001010014" has no word boundary before the
-# digits; letters do not protect it either ("sfz440402…"). Longer digit runs are not ID numbers.
-_ID_IN_TEXT = re.compile(r"(?<![0-9])(?:\d{17}[\dXx]|\d{6}[ -]\d{8}[ -]\d{3}[\dXx]|\d{15})(?![0-9])")
+# digits; letters do not protect it either ("sfz440402…"). Longer digit runs are not ID numbers. A
+# 15-digit run must carry a calendar date (YYMMDD) where the old numbers do, so that hex digests and
+# other codes are not taken for one.
+_ID_IN_TEXT = re.compile(r"(?<![0-9])(?:\d{17}[\dXx]|\d{6}[ -]\d{8}[ -]\d{3}[\dXx]"
+                         r"|\d{8}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3})(?![0-9])")
 # Full-width digits and Ｘ are folded before matching, so "４４０４…" is masked as well.
 _FULLWIDTH = str.maketrans({chr(0xFF10 + i): str(i) for i in range(10)} | {"Ｘ": "X", "ｘ": "x"})
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from creditflow.core import warehouse as wh
 from creditflow_sandbox import generator as g
 from creditflow_sandbox import licensing, platform
-from helpers import ServedApp
+from helpers import ServedApp, warehouse
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 DAY = dt.date(2026, 11, 3)
@@ -30,6 +30,7 @@ def airflow_db(airflow_home):
 
 @pytest.fixture
 def wired(tmp_path, db_url, airflow_db, monkeypatch):
+    warehouse(db_url)  # the deployment's init step (`creditflow db upgrade`)
     cfg = g.GeneratorConfig(seed=21, decisions=60, start=DAY, days=1)
     g.generate_to(cfg, case_db_url=f"sqlite:///{tmp_path}/case.sqlite", licensing_db_url=f"sqlite:///{tmp_path}/l.sqlite",
                   inbox=tmp_path / "inbox", manifest=tmp_path / "m.jsonl")
@@ -68,7 +69,7 @@ def test_penalty_dag_runs_green_and_uploads(wired):
     # A manual run's data interval is the whole local day that ends at its logical date.
     run = dag.test(logical_date=_end_of(DAY))
     assert run.state == "success", [(t.task_id, t.state) for t in run.get_task_instances()]
-    engine = wh.engine_from_url(db_url)
+    engine = warehouse(db_url)
     with engine.connect() as conn:
         summary = conn.execute(sa.select(wh.run_summary)).mappings().one()
     assert summary["reconciled"] and summary["interval_start"].startswith(DAY.isoformat())
@@ -80,7 +81,7 @@ def test_penalty_dag_runs_green_and_uploads(wired):
 
 
 def test_license_dag_reads_the_api(wired):
-    pf, db_url, manifest = wired
+    pf, _db_url, manifest = wired
     dag = _dag("sgs_license")
     run = dag.test(logical_date=_end_of(DAY))
     assert run.state == "success"
@@ -88,7 +89,16 @@ def test_license_dag_reads_the_api(wired):
     assert held == {m["natural_key"] for m in manifest if m["kind"] == "license" and m["outcome"] == "uploaded"}
 
 
-def test_calendar_watch_runs(airflow_db):
+def test_calendar_watch_passes_when_covered_and_fails_when_a_needed_year_is_missing(airflow_db):
+    from creditflow.core.workdays import official_calendar
+
     dag = _dag("calendar_watch")
-    ok = dag.test(logical_date=pendulum.datetime(2026, 11, 10, tz="Asia/Shanghai"))
+    covered = set(official_calendar().years)
+    # A covered mid-year day (next year is not yet needed before November) passes ...
+    ok = dag.test(logical_date=pendulum.datetime(max(covered), 6, 10, tz="Asia/Shanghai"))
     assert ok.state == "success"
+    # ... and from 1 November a missing next year fails the DAG, as its runbook says. The year is the
+    # first one past the calendar's coverage, whatever files exist when this test runs.
+    uncovered = max(covered) + 1
+    failed = dag.test(logical_date=pendulum.datetime(uncovered - 1, 11, 10, tz="Asia/Shanghai"))
+    assert failed.state == "failed"

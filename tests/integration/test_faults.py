@@ -13,6 +13,7 @@ from creditflow.reporting import pipeline as sgs
 from creditflow_sandbox import generator as g
 from creditflow_sandbox import licensing, platform
 from helpers import ServedApp, licensing_client, platform_client, run_for
+from helpers import warehouse as make_warehouse
 
 pytestmark = pytest.mark.integration
 DAY = dt.date(2026, 11, 2)
@@ -26,7 +27,7 @@ def setup(tmp_path, db_url):
     manifest = [m for m in g.read_manifest(tmp_path / "m.jsonl") if m["source"] == "case_db" and m["kind"] == "penalty"]
     with ServedApp(platform.create_app(db_url=f"sqlite:///{tmp_path}/pf.sqlite", processing_seconds=0.05)) as pf, \
             ServedApp(licensing.create_app(db_url=f"sqlite:///{tmp_path}/lic.sqlite")) as ls:
-        warehouse = wh.engine_from_url(db_url)
+        warehouse = make_warehouse(db_url)
         sources = sgs.Sources(case_db=wh.engine_from_url(f"sqlite:///{tmp_path}/case.sqlite"),
                               licensing=licensing_client(ls.url))
         run = run_for(DAY, "penalty")

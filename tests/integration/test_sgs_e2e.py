@@ -6,19 +6,32 @@ Runs on PostgreSQL when CREDITFLOW_TEST_DATABASE_URL is set (CI always sets it),
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from collections import Counter
 
 import pytest
 import sqlalchemy as sa
 from creditflow.core import warehouse as wh
+from creditflow.reporting import pipeline as sgs
 from creditflow.reporting import review
 from creditflow_sandbox import generator as g
 from creditflow_sandbox import licensing, platform
-from helpers import ServedApp, World, apply_events_until, deliver_files, run_day
+from helpers import ServedApp, World, apply_events_until, deliver_files, run_day, run_for, warehouse
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 START = dt.date(2026, 11, 2)
+
+
+class _Capture(logging.Handler):
+    """Every log line the runs write (any logger, any level), formatted as an operator would read it."""
+
+    def __init__(self, sink: list[str]):
+        super().__init__(level=logging.DEBUG)
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sink.append(record.getMessage())
 
 
 def _active_days(manifest, until: dt.date) -> list[dt.date]:
@@ -50,24 +63,37 @@ def world(tmp_path_factory, module_db_url):
     manifest = g.read_manifest(d / "m.jsonl")
     with ServedApp(platform.create_app(db_url=f"sqlite:///{d}/pf.sqlite", processing_seconds=0.05)) as pf, \
             ServedApp(licensing.create_app(db_url=f"sqlite:///{d}/lic.sqlite")) as ls:
-        w = World(wh.engine_from_url(module_db_url), wh.engine_from_url(case_url), d / "inbox", d / "drop", pf, ls,
+        w = World(warehouse(module_db_url), wh.engine_from_url(case_url), d / "inbox", d / "drop", pf, ls,
                   manifest)
         w.summaries = {}
+        w.log_records, w.alerts = [], []
+        capture = _Capture(w.log_records)
+        logging.getLogger().addHandler(capture)
+        logging.getLogger("creditflow").setLevel(logging.DEBUG)
         last = max(dt.datetime.fromisoformat(e["at"]).date() for e in g.events_of(manifest))
         for day in _active_days(manifest, last):
             apply_events_until(w, dt.datetime.combine(day + dt.timedelta(days=1), dt.time(6)))
             deliver_files(w, day)
             w.summaries[day] = run_day(w, day)
+            for kind in ("penalty", "license", "coercion"):
+                run = run_for(day, kind)
+                alert = sgs.due_soon_alert(kind, run.run_date, sgs.due_soon_records(run, w.warehouse),
+                                           sgs.due_unknown_records(run, w.warehouse))
+                if alert:
+                    w.alerts.append(alert)
         # 层层审核: reviewers decide what waits, as the manifest says a careful reviewer would.
         truth = {m["record_id"]: m for m in manifest}
         for row in review.pending(w.warehouse):
             if truth.get(row["record_id"], {}).get("review_decision") == "duplicate":
                 review.record_decision(w.warehouse, row["record_id"], row["content_hash"], row["op"], 1,
-                                       "duplicate", "法规科-王", "文书号录入错误，与已报送记录重复")
-        assert review.sign_off(w.warehouse, 1, "经办科室-李") > 0
-        assert review.sign_off(w.warehouse, 2, "法规科-王") > 0
+                                       "duplicate", "reviewer1", "文书号录入错误，与已报送记录重复")
+                review.record_decision(w.warehouse, row["record_id"], row["content_hash"], row["op"], 2,
+                                       "duplicate", "reviewer2", "确认重复")
+        assert review.sign_off(w.warehouse, 1, "reviewer1") > 0  # demo roster: 经办科室
+        assert review.sign_off(w.warehouse, 2, "reviewer2") > 0  # 法规科
         w.final_day = last + dt.timedelta(days=1)
         w.summaries[w.final_day] = run_day(w, w.final_day)
+        logging.getLogger().removeHandler(capture)
         yield w
 
 
@@ -145,25 +171,56 @@ def test_rerunning_every_day_changes_nothing(world):
     """A backfill of the same days (with reprocessing) reaches the same platform and ledger state."""
     before = _snapshot(world)
     ops_before = world.platform.admin("GET", "/admin/stats")["operations"]
-    for day in list(world.summaries)[:4] + [world.final_day]:
+    for day in [*list(world.summaries)[:4], world.final_day]:
         run_day(world, day)
     assert _snapshot(world) == before
     assert world.platform.admin("GET", "/admin/stats")["operations"] == ops_before
 
 
+# Tables that hold the data itself (what the platform must receive): everything else is what people see.
+DATA_COLUMNS = {("cf_staging", "raw_payload"), ("cf_std", "payload"), ("cf_ledger", "pending_payload"),
+                ("cf_std", "natural_key"), ("cf_staging", "source_key"), ("cf_ledger", "natural_key"),
+                ("cf_ledger_history", "natural_key"), ("cf_outcome", "natural_key"), ("cf_review", "natural_key"),
+                ("cf_std", "party_key"), ("cf_ledger", "party_key")}
+
+
+# Hex digests and batch ids: machine identifiers, never read as text (a digest may hold a digit run).
+MACHINE_SUFFIXES = ("_hash", "idempotency_key", "batch_key", "batch_id")
+
+
 def test_no_unmasked_id_numbers_in_what_people_see(world):
+    """Every row of every table a person or a log sees — findings, outcomes, run summaries, file records,
+    reviews and their audit rows, ledger messages — plus every log line the runs wrote and every alert."""
+    from creditflow.common import contains_unmasked_id
+
     ids = {m["natural_key"].split("|")[1] for m in world.manifest if re.fullmatch(r"\d{17}[\dX]",
                                                                                    m["natural_key"].split("|")[1])}
     assert ids, "the generator made no natural persons"
+    leaks: list[str] = []
+    scanned = 0
     with world.warehouse.connect() as conn:
-        texts = [str(x) for row in conn.execute(sa.select(wh.findings.c.message_zh, wh.findings.c.detail,
-                                                          wh.outcomes.c.detail).select_from(wh.findings.outerjoin(
-                                                              wh.outcomes, sa.true())).limit(20000)) for x in row]
-        texts += [f"{r.record_id} {r.duplicate_of} {r.detail}" for r in conn.execute(sa.select(wh.outcomes))]
+        for table in wh.metadata.sorted_tables:
+            text_cols = [c for c in table.columns if isinstance(c.type, (sa.String, sa.Text))
+                         and (table.name, c.name) not in DATA_COLUMNS and not c.name.endswith(MACHINE_SUFFIXES)]
+            for row in conn.execute(sa.select(*text_cols)):
+                for col, value in zip(text_cols, row, strict=True):
+                    scanned += 1
+                    if value is not None and contains_unmasked_id(value):
+                        leaks.append(f"{table.name}.{col.name}: {str(value)[:60]}")
     for row in review.pending(world.warehouse):
-        texts.append(str(row["preview"]))
-    blob = "\n".join(texts)
-    assert not any(i in blob for i in ids)
+        if contains_unmasked_id(row.get("preview")):
+            leaks.append("review preview")
+    for rec in world.log_records:
+        if contains_unmasked_id(rec):
+            leaks.append(f"log: {rec[:60]}")
+    for subject, body in world.alerts:
+        if contains_unmasked_id(subject + body):
+            leaks.append(f"alert: {subject}")
+    assert scanned > 1000 and world.log_records and world.alerts
+    assert not leaks, leaks[:5]
+    # The natural persons' ID numbers are in the data columns, where the platform needs them.
+    with world.warehouse.connect() as conn:
+        assert any(i in (p or "") for (p,) in conn.execute(sa.select(wh.standardised.c.payload)) for i in ids)
 
 
 def test_due_soon_flags_only_waiting_records_close_to_their_deadline(world):

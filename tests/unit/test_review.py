@@ -183,7 +183,15 @@ def test_a_roster_that_does_not_match_the_policy_is_refused(levels):
 
 
 def test_reject_closes_the_review(engine):
-    assert decide(engine, "r2", 1, "duplicate", "reviewer1", "文号录错")["status"] == "rejected"
+    assert decide(engine, "r2", 1, "reject", "reviewer1", "文号录错")["status"] == "rejected"
+
+
+def test_duplicate_is_signed_by_every_level_like_an_approval(engine):
+    """A confirmed near duplicate can withdraw a published copy: both levels sign it, two people."""
+    assert decide(engine, "r2", 1, "duplicate", "chief", "文号录错")["status"] == "pending"
+    with pytest.raises(review.SeparationOfDuties):
+        decide(engine, "r2", 2, "duplicate", "chief", "同一人")
+    assert decide(engine, "r2", 2, "duplicate", "reviewer2", "确认重复")["status"] == "approved"
 
 
 def test_sign_off_dag_assigns_each_level_to_its_named_reviewers():

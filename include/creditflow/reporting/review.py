@@ -173,7 +173,7 @@ def record_decision(engine: sa.Engine, record_id: str, content_hash: str, op: st
         if level in given:
             raise StaleReview(f"第{level}级已由 {given[level]} 审核")
         lower = [lv for lv in required if lv < level and lv not in given]
-        if lower and decision == "approve":
+        if lower and decision in ("approve", "duplicate"):
             raise ReviewError(f"须先由第{lower[0]}级审核（层层审核）")
         mine = sorted(lv for lv, name in given.items() if name == user)
         if mine:
@@ -182,7 +182,9 @@ def record_decision(engine: sa.Engine, record_id: str, content_hash: str, op: st
         conn.execute(d.insert().values(record_id=record_id, content_hash=content_hash, op=op, level=level,
                                        decision=decision, reviewer=user, comment=tag + mask_text(comment),
                                        decided_at=wh.now_iso()))
-        if decision in ("reject", "duplicate"):
+        # A rejection ends the review at once (nothing goes out). "Duplicate" is a conclusion each required
+        # level signs like an approval: it can withdraw a published record (a copy replaced by its original).
+        if decision == "reject":
             status = "rejected"
         elif set(required) <= set(given) | {level}:
             status = "approved"

@@ -18,6 +18,10 @@ class UnreadableSubmission(ValueError):
     """The file cannot be read as a submission; the message is for the clerk (Chinese)."""
 
 
+class SubmissionIOError(OSError):
+    """A transient failure to read a submission (not the submission's fault): retry later."""
+
+
 @dataclass
 class Submission:
     path: Path
@@ -48,6 +52,8 @@ def _read_table(path: Path) -> tuple[list[list[Any]], str]:
 
         try:
             wb = load_workbook(path, read_only=True, data_only=True)
+        except OSError:
+            raise  # the disk or share failed, not the file: the caller retries (see SubmissionIOError)
         except Exception as exc:
             raise UnreadableSubmission(f"Excel文件已损坏或不是xlsx格式（{type(exc).__name__}）") from None
         try:
@@ -71,11 +77,16 @@ def _read_table(path: Path) -> tuple[list[list[Any]], str]:
 
 
 def read_submission(path: str | Path, kind: str | None = None) -> Submission:
-    """Read a submission. Raises :class:`UnreadableSubmission` with a Chinese reason."""
+    """Read a submission. Raises :class:`UnreadableSubmission` with a Chinese reason when the file
+    itself is bad, and :class:`SubmissionIOError` when reading failed for a reason outside the file
+    (I/O error, share unavailable, file vanished): that is retried, never reported as the district's fault."""
     p = Path(path)
     if not p.is_file():
         raise UnreadableSubmission(f"文件不存在：{p.name}")
-    table, encoding = _read_table(p)
+    try:
+        table, encoding = _read_table(p)
+    except OSError as exc:
+        raise SubmissionIOError(f"读取文件时发生I/O错误（{type(exc).__name__}），稍后重试：{p.name}") from exc
     header_idx = next((i for i, r in enumerate(table) if any(c not in (None, "") for c in r)), None)
     if header_idx is None:
         raise UnreadableSubmission("文件为空")

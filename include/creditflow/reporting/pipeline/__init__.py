@@ -26,14 +26,29 @@ from creditflow.reporting.pipeline.common import (
     review_policy,
 )
 from creditflow.reporting.pipeline.decide import decide, ledger_context
-from creditflow.reporting.pipeline.extract import carried_over, extract, extract_inbox
-from creditflow.reporting.pipeline.reconcile import due_soon_alert, due_soon_records, reconcile
+from creditflow.reporting.pipeline.extract import InboxTransientError, carried_over, extract, extract_inbox
+from creditflow.reporting.pipeline.reconcile import (
+    DeadlineUnknownError,
+    due_soon_alert,
+    due_soon_records,
+    due_unknown_records,
+    reconcile,
+)
 from creditflow.reporting.pipeline.standardise import load_standardised, standardise, standardise_frame
 from creditflow.reporting.pipeline.upload import collect_receipts, flush_inflight, upload
-from creditflow.reporting.pipeline.validate import received_on, scrub_validation_result, validate
+from creditflow.reporting.pipeline.validate import (
+    DataDocsError,
+    due_date_findings,
+    received_on,
+    scrub_validation_result,
+    validate,
+)
 
 __all__ = [
     "OUTCOMES",
+    "DataDocsError",
+    "DeadlineUnknownError",
+    "InboxTransientError",
     "Options",
     "ReconciliationError",
     "Run",
@@ -42,8 +57,10 @@ __all__ = [
     "collect_receipts",
     "decide",
     "dedup_config",
+    "due_date_findings",
     "due_soon_alert",
     "due_soon_records",
+    "due_unknown_records",
     "extract",
     "extract_inbox",
     "flush_inflight",

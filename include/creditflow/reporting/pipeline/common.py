@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
+from creditflow.common import DAILY_RUN_DELAY
 from creditflow.core.platform_client import LicensingClient
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,12 @@ class Run:
     def as_of(self) -> dt.date:
         """Last day of the data (reference for 'not in the future')."""
         return (self.end - dt.timedelta(microseconds=1)).date()
+
+    @property
+    def scheduled_start(self) -> dt.datetime:
+        """When the run for this interval is due to start (the interval end + the daily run delay): the
+        inbox step claims the files that had arrived before this moment, whenever the run really executes."""
+        return self.end + DAILY_RUN_DELAY
 
     @property
     def run_date(self) -> dt.date:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from creditflow.common import mask_text
 from creditflow.core import rules, standard
 from creditflow.core import warehouse as wh
 from creditflow.core.workdays import official_calendar
@@ -95,7 +97,8 @@ def decide(run: Run, engine: sa.Engine, batch_size: int = 200) -> dict[str, int]
                                                        wh.findings.c.kind == run.kind), conn)
     errors = fnd[fnd["severity"] == "error"].groupby("record_id")["rule_id"].apply(
         lambda s: ",".join(sorted(set(s)))).to_dict()
-    warned = set(fnd[fnd["severity"] == "warning"]["record_id"])
+    # A missing deadline is the calendar's problem, not the record's: it is alerted, not sent to review.
+    warned = set(fnd[(fnd["severity"] == "warning") & (fnd["rule_id"] != "DUE_DATE_UNKNOWN")]["record_id"])
     decisions: dict[str, Decision] = {}
     recs = {r["record_id"]: r for r in frame.to_dict("records")}
 
@@ -128,9 +131,11 @@ def decide(run: Run, engine: sa.Engine, batch_size: int = 200) -> dict[str, int]
     for L in party_rows:
         by_party[L["party_key"]].append({"record_id": L["owner_record_id"], "doc_key": L["doc_key"],
                                          "decision_date": L["decision_date"], "body_hash": L["body_hash"],
-                                         "natural_key": L["natural_key"]})
+                                         "natural_key": L["natural_key"], "ledger": L})
 
     ops: list[tuple[dict[str, Any], str]] = []
+    owner_moves: list[tuple[str, str]] = []  # (natural key, record id): a better source takes a published record
+    replace_of: dict[str, dict[str, Any]] = {}  # original's record id → ledger row of the published worse copy
     pending_review: list[tuple[dict[str, Any], str, str | None, str | None]] = []
     candidates: list[tuple[dict[str, Any], str, str | None, str | None]] = []  # (record, op, reason, related)
     for nk, r in winners.items():
@@ -152,8 +157,13 @@ def decide(run: Run, engine: sa.Engine, batch_size: int = 200) -> dict[str, int]
                 op = "withdraw"
             elif led["accepted_hash"] == h:
                 sent_here = led["run_key"] == run.run_key and led["state"] == "accepted"
+                moved = led["owner_record_id"] != rid
+                if moved:  # the original arrived after its copy was published with the same content
+                    owner_moves.append((nk, rid))
                 decisions[rid] = Decision(rid, "uploaded" if sent_here else "unchanged",
-                                          op=led["op"] if sent_here else None)
+                                          op=led["op"] if sent_here else None,
+                                          detail=(f"原件取代已公示的副本 {led['owner_record_id']}"
+                                                  "（内容相同，平台无需更新）") if moved else None)
                 continue
             else:
                 op = "correct"
@@ -172,10 +182,16 @@ def decide(run: Run, engine: sa.Engine, batch_size: int = 200) -> dict[str, int]
             op = "create"
         reason = None
         related = None
-        if op == "create":
+        takeover = led is not None and led["owner_record_id"] != rid  # a better source takes the record over
+        if op == "create" or (op == "correct" and takeover):
             near = _near_duplicate(r, by_party.get(r["party_key"], []), cfg, fuzz)
             if near:
                 reason, related = "near_duplicate", near
+                copy = next((o.get("ledger") for o in by_party[r["party_key"]] if o["record_id"] == near), None)
+                if copy is not None and _worse_published(copy, r["source_system"]):
+                    # The published record came from a worse source (a district copy with a mistyped 文号):
+                    # a reviewer's "duplicate" replaces it with this original instead of dropping the original.
+                    replace_of[rid] = copy
         if reason is None:
             lb = recs[rid].get(f"{standard.PREFIX[run.kind]}_XDR_LB")
             if op == "correct":
@@ -194,15 +210,22 @@ def decide(run: Run, engine: sa.Engine, batch_size: int = 200) -> dict[str, int]
 
     with engine.connect() as conn:
         states = _review_state(conn, [(r["record_id"], r["content_hash"], op) for r, op, _, _ in candidates])
+    replacements: list[tuple[str, dict[str, Any]]] = []
     for r, op, reason, related in candidates:
         rid = r["record_id"]
         spec = policy[reason]
         required = [int(x) for x in spec["required"]]
         auto = {int(x) for x in spec["auto"]}
         given = states.get((rid, r["content_hash"], op), {})
+        signed = all(level in auto or level in given for level in required)  # every required level decided
         if "reject" in given.values():
             decisions[rid] = Decision(rid, "quarantined", review_reason=reason, detail="REVIEW_REJECTED")
-        elif "duplicate" in given.values() and related:
+        elif signed and "duplicate" in given.values() and related and rid in replace_of:
+            decisions[rid] = Decision(rid, "uploaded", op=op, review_reason=reason, related=related,
+                                      detail=f"审核确认与已公示的副本重复：以原件替换 {related}")
+            ops.append((r, op))
+            replacements.append((rid, replace_of[rid]))
+        elif signed and "duplicate" in given.values() and related:
             decisions[rid] = Decision(rid, "duplicate", duplicate_of=related, review_reason=reason,
                                       detail="审核确认为重复记录")
         elif all(level in auto or given.get(level) == "approve" for level in required):
@@ -211,6 +234,29 @@ def decide(run: Run, engine: sa.Engine, batch_size: int = 200) -> dict[str, int]
         else:
             decisions[rid] = Decision(rid, "awaiting_review", op=op, review_reason=reason, related=related)
             pending_review.append((r, op, reason, related))
+
+    # Replaced copies are withdrawn in the same batch run as their original is created.
+    replaced_nks: dict[str, str] = {}
+    for original_id, copy in replacements:
+        copy_id, copy_nk = copy["owner_record_id"], copy["natural_key"]
+        ops = [(x, o) for x, o in ops if x["record_id"] != copy_id]
+        taker = next((x["record_id"] for x, _ in ops if x["natural_key"] == copy_nk), None)
+        if taker is not None:
+            # The copy's mistyped 文号 is the real 文号 of another decision of the same party, whose original
+            # takes that platform record over in this run (更正): nothing to withdraw.
+            if copy_id in recs:
+                decisions[copy_id] = Decision(copy_id, "duplicate", duplicate_of=original_id,
+                                              detail=f"副本误用了 {taker} 的文书号，该平台记录已由其原件更正")
+            continue
+        ops.append(({"record_id": copy_id, "natural_key": copy_nk, "party_key": copy["party_key"],
+                     "doc_key": copy["doc_key"], "decision_date": copy["decision_date"],
+                     "body_hash": copy["body_hash"], "content_hash": copy["accepted_hash"],
+                     "payload": copy["pending_payload"]}, "withdraw"))
+        ledger_by_nk.setdefault(copy_nk, copy)
+        replaced_nks[copy_nk] = original_id
+        if copy_id in recs:  # carried into this run with its original: its outcome says what became of it
+            decisions[copy_id] = Decision(copy_id, "uploaded", op="withdraw", duplicate_of=original_id,
+                                          detail=f"文书号有误的副本，已由原件 {original_id} 替换（撤销）")
 
     # Timeliness on the official calendar.
     out_rows = []
@@ -260,10 +306,24 @@ def decide(run: Run, engine: sa.Engine, batch_size: int = 200) -> dict[str, int]
                                                    wh.reviews.c.applied_run_key.is_(None))
                          .values(applied_run_key=run.run_key))
         _write_pending(conn, run, ops, ledger_by_nk, now, batch_size)
+        for copy_nk, original_id in replaced_nks.items():  # the withdrawal says why (see upload)
+            conn.execute(wh.ledger.update().where(wh.ledger.c.kind == run.kind, wh.ledger.c.natural_key == copy_nk)
+                         .values(message=f"replaced_by:{original_id}"))
+        for nk, rid in owner_moves:
+            conn.execute(wh.ledger.update().where(wh.ledger.c.kind == run.kind, wh.ledger.c.natural_key == nk,
+                                                  wh.ledger.c.state == "accepted")
+                         .values(owner_record_id=rid, updated_at=now))
     counts = {k: sum(1 for d in decisions.values() if d.outcome == k) for k in OUTCOMES}
     counts["due_soon"] = due_soon_n
     counts["ops"] = len(ops)
     return counts
+
+
+def _worse_published(ledger_row: dict[str, Any], source_system: str) -> bool:
+    """A record the platform holds, settled, that came from a source worse than ``source_system``."""
+    owner_source = str(ledger_row["owner_record_id"]).split(":", 1)[0]
+    return (ledger_row["platform_status"] == "published" and ledger_row["state"] == "accepted"
+            and st.precedence(source_system) < st.precedence(owner_source))
 
 
 def _near_duplicate(r: dict[str, Any], others: list[dict[str, Any]], cfg: dict[str, Any], fuzz: Any) -> str | None:
@@ -286,6 +346,9 @@ def _write_pending(conn: sa.Connection, run: Run, ops: list[tuple[dict[str, Any]
                    ledger_by_nk: dict[str, dict[str, Any]], now: str, batch_size: int = 200) -> None:
     """Ledger rows → pending, with deterministic batches (so a resend after a crash is identical)."""
     ops = sorted(ops, key=lambda x: x[0]["natural_key"])
+    clash = [a[0]["natural_key"] for a, b in itertools.pairwise(ops) if a[0]["natural_key"] == b[0]["natural_key"]]
+    if clash:  # one platform record, two operations in one run: never send an ambiguous batch
+        raise RuntimeError(f"{len(clash)} natural keys with two operations in one run (e.g. {mask_text(clash[0])})")
     for batch in _chunks(ops, batch_size):
         keys = [_idem(run.kind, r["natural_key"], op, r["content_hash"]) for r, op in batch]
         batch_key = hashlib.sha256("|".join(keys).encode()).hexdigest()[:40]

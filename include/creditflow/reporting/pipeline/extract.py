@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from creditflow.common import KIND_LABELS, mask_text
 from creditflow.core import warehouse as wh
 from creditflow.core.identifiers import public_key
 from creditflow.core.platform_client import LicensingClient
@@ -25,7 +26,7 @@ from creditflow.reporting.pipeline.common import (
     _local_naive,
     log,
 )
-from creditflow.reporting.submissions import UnreadableSubmission, read_submission
+from creditflow.reporting.submissions import SubmissionIOError, UnreadableSubmission, read_submission
 
 # --- 1. extract --------------------------------------------------------------------------------------
 
@@ -54,12 +55,41 @@ def _district_code(name: str) -> str:
     return head if head.isdigit() and len(head) == 6 else "000000"
 
 
+class InboxTransientError(RuntimeError):
+    """District files could not be read for a reason outside the files (I/O): the task is retried."""
+
+
+def _arrived_before(path: Path, moment: dt.datetime) -> bool:
+    """A file's arrival time is its modification time (what the share or object store reports)."""
+    try:
+        return dt.datetime.fromtimestamp(path.stat().st_mtime, tz=moment.tzinfo) < moment
+    except FileNotFoundError:
+        return False
+
+
+def _reject(path: Path, rejected: Path, reason: str) -> Path:
+    rejected.mkdir(parents=True, exist_ok=True)
+    target = rejected / path.name
+    shutil.move(str(path), target)
+    (rejected / f"{path.name}.reason.txt").write_text(reason + "\n", encoding="utf-8")
+    log.warning("rejected district file %s: %s", mask_text(path.name), reason)
+    return target
+
+
 def extract_inbox(run: Run, inbox: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """District files of this kind: new ones in the inbox (moved to this interval's archive) plus
-    those archived for this interval by an earlier attempt. Unreadable files go to ``rejected/``."""
+    """District files of this kind: ``<inbox>/<kind>/`` files that had arrived (by modification time)
+    before the run's scheduled start, moved to ``archive/<kind>/<day>/``, plus those archived or rejected
+    for this interval by an earlier attempt (a re-run reports exactly what the first attempt saw).
+
+    Each kind owns its folder, so no two DAGs race for a file. A file that is not a readable submission of
+    this kind goes to ``rejected/<kind>/<day>/`` with a Chinese reason, once. A file that cannot be read
+    because of an I/O error stays where it is and the step fails after the other files, so Airflow
+    retries it (and alerts a person when the retries run out) instead of blaming the district.
+    """
     day = run.start.date().isoformat()
+    folder = inbox / run.kind
     archive = inbox / "archive" / run.kind / day
-    rejected = inbox / "rejected" / day
+    rejected = inbox / "rejected" / run.kind / day
     files: list[dict[str, Any]] = []
     if rejected.exists():  # rejected by an earlier attempt of this interval: still this run's to report
         for path in sorted(p for p in rejected.iterdir() if not p.name.endswith(".reason.txt")):
@@ -68,24 +98,26 @@ def extract_inbox(run: Run, inbox: Path) -> tuple[list[dict[str, Any]], list[dic
             files.append({"file_name": path.name, "status": "rejected", "rows": 0, "reason": reason,
                           "archived_as": str(path)})
     staged: dict[str, dict[str, Any]] = {}
-    candidates = sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith("."))
+    cutoff = run.scheduled_start
+    candidates = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
+                        and _arrived_before(p, cutoff)) if folder.is_dir() else []
     archived = sorted(archive.iterdir()) if archive.exists() else []
+    transient: list[str] = []
     for path in [*archived, *candidates]:
         try:
             sub = read_submission(path)
+            if sub.kind != run.kind:
+                raise UnreadableSubmission(f"文件内容是{KIND_LABELS.get(sub.kind, sub.kind)}数据，不是"
+                                           f"{KIND_LABELS[run.kind]}数据：请放入对应类别的报送目录（{sub.kind}）")
+        except SubmissionIOError as exc:
+            transient.append(str(exc))
+            continue
         except UnreadableSubmission as exc:
-            if path.parent == inbox and run.kind == "penalty":  # one owner rejects unreadable files
-                rejected.mkdir(parents=True, exist_ok=True)
-                target = rejected / path.name
-                shutil.move(str(path), target)
-                (rejected / f"{path.name}.reason.txt").write_text(str(exc) + "\n", encoding="utf-8")
-                log.warning("rejected district file %s: %s", path.name, exc)
+            target = _reject(path, rejected, str(exc)) if path.parent == folder else path
             files.append({"file_name": path.name, "status": "rejected", "rows": 0, "reason": str(exc),
-                          "archived_as": str(rejected / path.name)})
+                          "archived_as": str(target)})
             continue
-        if sub.kind != run.kind:
-            continue
-        if path.parent == inbox:
+        if path.parent == folder:
             archive.mkdir(parents=True, exist_ok=True)
             target = archive / path.name
             shutil.move(str(path), target)
@@ -102,17 +134,30 @@ def extract_inbox(run: Run, inbox: Path) -> tuple[list[dict[str, Any]], list[dic
                                   "lineage": f"{path.name}#row{n}", "raw": values}
         files.append({"file_name": path.name, "status": "ingested", "rows": len(sub.rows), "reason": None,
                       "archived_as": str(path)})
+    if transient:
+        raise InboxTransientError(f"{len(transient)}个区县报送文件暂时无法读取，任务将重试：" + "；".join(
+            mask_text(m) for m in transient))
     return list(staged.values()), files
 
 
 def carried_over(run: Run, engine: sa.Engine) -> list[dict[str, Any]]:
     """Records waiting on a review from earlier runs are taken again (their deadline keeps counting)."""
-    r, s = wh.reviews, wh.staging
+    r, s, d = wh.reviews, wh.staging, wh.review_decisions
     with engine.connect() as conn:
         ids = [x[0] for x in conn.execute(
             sa.select(r.c.record_id).where(r.c.kind == run.kind, sa.or_(
                 r.c.status == "pending", r.c.applied_run_key.is_(None), r.c.applied_run_key == run.run_key))
             .distinct())]
+        # A near duplicate a reviewer confirmed, whose published twin came from a worse source, replaces
+        # that twin in this run: the twin comes along so that its withdrawal has an outcome here too.
+        confirmed = conn.execute(
+            sa.select(r.c.record_id, r.c.related_record).join(d, sa.and_(
+                d.c.record_id == r.c.record_id, d.c.content_hash == r.c.content_hash, d.c.op == r.c.op))
+            .where(r.c.kind == run.kind, r.c.reason == "near_duplicate", r.c.related_record.is_not(None),
+                   d.c.decision == "duplicate", sa.or_(r.c.status == "pending", r.c.applied_run_key.is_(None),
+                                                       r.c.applied_run_key == run.run_key))).all()
+        ids += sorted({rel for rid, rel in confirmed
+                       if st.precedence(rid.split(":", 1)[0]) < st.precedence(rel.split(":", 1)[0])} - set(ids))
         out = []
         for chunk in _chunks(ids, 500):
             latest = (sa.select(s.c.record_id, sa.func.max(s.c.interval_start).label("iv"))
@@ -130,7 +175,7 @@ def carried_over(run: Run, engine: sa.Engine) -> list[dict[str, Any]]:
 
 def extract(run: Run, engine: sa.Engine, sources: Sources) -> dict[str, Any]:
     """Stage 1: land raw rows of every source with lineage in ``cf_staging`` for this run."""
-    wh.create_schema(engine)
+    wh.require_current(engine)  # migrations run at deploy time (`creditflow db upgrade`), never here
     records: list[dict[str, Any]] = []
     files: list[dict[str, Any]] = []
     if "case_db" in SOURCES_OF_KIND[run.kind] and run.kind != "license" and sources.case_db is not None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from creditflow.common import mask_text
 from creditflow.core import rules, standard
 from creditflow.core import warehouse as wh
 from creditflow.core.identifiers import public_key
@@ -60,7 +61,29 @@ def reconcile(run: Run, engine: sa.Engine, rejected_files: int = 0) -> dict[str,
     if problems or total != len(staged):
         raise ReconciliationError(f"{run.kind} {run.run_key}: extracted {len(staged)} ≠ outcomes {total}: "
                                   + "; ".join(problems))
+    no_deadline = due_unknown_records(run, engine)
+    if no_deadline:
+        # Counted, stored and then loud: the run fails so the failure route reaches a person, and
+        # re-running it after the calendar (or rule) is added computes the deadlines.
+        raise DeadlineUnknownError(f"{run.kind} {run.run_key}: {len(no_deadline)} 条记录无法计算上网公开期限（"
+                                   + "；".join(sorted({str(u["message_zh"]) for u in no_deadline})) + "）")
     return summary
+
+
+class DeadlineUnknownError(RuntimeError):
+    """Records whose publication deadline cannot be computed: never treated as "no deadline"."""
+
+
+def due_unknown_records(run: Run, engine: sa.Engine) -> list[dict[str, Any]]:
+    """Records of this run flagged ``DUE_DATE_UNKNOWN`` by validation (no personal data)."""
+    f, o = wh.findings, wh.outcomes
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(f.c.record_id, f.c.message_zh, o.c.outcome, o.c.review_reason)
+            .join(o, sa.and_(o.c.run_key == f.c.run_key, o.c.kind == f.c.kind, o.c.record_id == f.c.record_id))
+            .where(f.c.run_key == run.run_key, f.c.kind == run.kind, f.c.rule_id == "DUE_DATE_UNKNOWN")
+            .order_by(f.c.record_id)).mappings()
+        return [{**dict(r), "due_date": None} for r in rows]
 
 
 def due_soon_records(run: Run, engine: sa.Engine) -> list[dict[str, Any]]:
@@ -73,23 +96,42 @@ def due_soon_records(run: Run, engine: sa.Engine) -> list[dict[str, Any]]:
         return [dict(r) for r in rows]
 
 
-def due_soon_alert(kind: str, run_date: dt.date, records: list[dict[str, Any]]) -> tuple[str, str] | None:
+def due_soon_alert(kind: str, run_date: dt.date, records: list[dict[str, Any]],
+                   unknown: list[dict[str, Any]] | None = None) -> tuple[str, str] | None:
     """临期预警 (subject, HTML body) for records not yet accepted and due within the alert window, or None.
 
     No personal data: record ids (ID numbers already masked in them), reasons and due dates only.
     """
-    if not records:
+    if not records and not unknown:
         return None
     kind_zh = standard.KIND_ZH[kind]
-    reasons = {"awaiting_review": "待审核", "quarantined": "问题数据待修正"}
+    reasons = {"awaiting_review": "待审核", "quarantined": "问题数据待修正", "uploaded": "已上报",
+               "unchanged": "无变化", "duplicate": "重复"}
     rows = sorted(records, key=lambda r: (r["due_date"] or "", r["record_id"]))
-    subject = f"【临期预警】{kind_zh} {len(rows)} 条记录将于 {rows[0]['due_date']} 前到期，尚未上报"
+    unknown = list(unknown or [])
+    if rows:
+        subject = f"【临期预警】{kind_zh} {len(rows)} 条记录将于 {rows[0]['due_date']} 前到期，尚未上报"
+    else:
+        subject = f"【期限预警】{kind_zh} {len(unknown)} 条记录无法计算上网公开期限"
+    if rows and unknown:
+        subject += f"；另有 {len(unknown)} 条记录无法计算期限"
     lines = "".join(
         f"<tr><td>{public_key(str(r['record_id']))}</td><td>{reasons.get(r['outcome'], r['outcome'])}</td>"
         f"<td>{r.get('review_reason') or ''}</td><td>{r['due_date']}</td></tr>" for r in rows[:200])
     more = f"<p>另有 {len(rows) - 200} 条未列出。</p>" if len(rows) > 200 else ""
-    body = (f"<p>截至 {run_date.isoformat()}，以下{kind_zh}记录距“7个工作日内上网公开”的期限不足"
-            f"{int(rules.deadline('sgs_due_soon', run_date).amount)}个工作日，尚未被共享平台接收。"
-            "请今天完成审核或修正源数据，下一次运行将自动上报。</p>"
-            f"<table border='1'><tr><th>记录</th><th>状态</th><th>原因</th><th>截止日期</th></tr>{lines}</table>{more}")
+    body = ""
+    if rows:
+        body += (f"<p>截至 {run_date.isoformat()}，以下{kind_zh}记录距“7个工作日内上网公开”的期限不足"
+                 f"{int(rules.deadline('sgs_due_soon', run_date).amount)}个工作日，尚未被共享平台接收。"
+                 "请今天完成审核或修正源数据，下一次运行将自动上报。</p>"
+                 f"<table border='1'><tr><th>记录</th><th>状态</th><th>原因</th><th>截止日期</th></tr>{lines}</table>"
+                 f"{more}")
+    if unknown:
+        causes = "".join(f"<li>{mask_text(m)}</li>" for m in sorted({str(u["message_zh"]) for u in unknown}))
+        listed = "".join(f"<tr><td>{public_key(str(u['record_id']))}</td>"
+                         f"<td>{reasons.get(str(u.get('outcome')), u.get('outcome') or '')}</td></tr>"
+                         for u in unknown[:200])
+        body += (f"<p>以下{kind_zh}记录无法计算“7个工作日内上网公开”的期限，系统不会把它们当作“无期限”处理，"
+                 f"本次运行将标记为失败，直至补齐数据后重新运行：</p><ul>{causes}</ul>"
+                 f"<table border='1'><tr><th>记录</th><th>状态</th></tr>{listed}</table>")
     return subject, body

@@ -30,7 +30,7 @@ def upload(run: Run, engine: sa.Engine, client: PlatformClient) -> dict[str, int
     sent = 0
     for batch_key, rows in batches.items():
         items = [{"op": r["op"], "data": json.loads(r["pending_payload"]),
-                  **({"reason": "原行政决定已撤销或变更"} if r["op"] == "withdraw" else {})} for r in rows]
+                  **({"reason": _withdraw_reason(r)} if r["op"] == "withdraw" else {})} for r in rows]
         answer = client.submit_batch(run.kind, items, batch_key)
         now = wh.now_iso()
         with engine.begin() as conn:
@@ -45,6 +45,12 @@ def upload(run: Run, engine: sa.Engine, client: PlatformClient) -> dict[str, int
                  answer["batch_id"], ", replayed" if answer.get("replayed") else "")
     return {"batches": len(batches), "records": sent, "requests": client.stats["requests"],
             "retries": client.stats["retries"]}
+
+
+def _withdraw_reason(row: dict[str, Any]) -> str:
+    if str(row.get("message") or "").startswith("replaced_by:"):
+        return "该记录为文书号有误的重复报送，已由执法案件系统原件替换"
+    return "原行政决定已撤销或变更"
 
 
 def collect_receipts(run: Run, engine: sa.Engine, client: PlatformClient) -> dict[str, int]:

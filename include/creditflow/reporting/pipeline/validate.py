@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +19,34 @@ from creditflow.reporting.pipeline.common import (
 )
 from creditflow.reporting.pipeline.standardise import load_standardised
 
+# GX logs ~200 INFO lines of its own registration on import and context creation: keep task logs to
+# what an operator reads (its warnings and errors still come through).
+logging.getLogger("great_expectations").setLevel(logging.WARNING)
+
+
+def quiet_gx_logs() -> None:
+    """GX sets one of its loggers to INFO when imported (data_context.types.base): undo it after import."""
+    import great_expectations.data_context.types.base  # noqa: F401
+
+    for name in ("great_expectations", "great_expectations.data_context.types.base"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
 # --- 3. validate -------------------------------------------------------------------------------------
 
 
 def validate(run: Run, engine: sa.Engine, gx_project_dir: Path | None = None) -> dict[str, int]:
-    """Stage 3: the GX suite over this run's records; findings (errors quarantine) into ``cf_finding``."""
+    """Stage 3: the GX suite over this run's records; findings (errors quarantine) into ``cf_finding``.
+
+    Also flags every record whose 7-working-day deadline could not be computed (a year without the
+    official calendar, no deadline rule in force): a warning finding ``DUE_DATE_UNKNOWN``, counted here,
+    alerted by the run and failing its reconciliation — never silently "no deadline".
+    Data Docs are written after the findings are committed; a failure to write them fails this task
+    (Airflow retries it; the stage is idempotent)."""
     from creditflow.reporting import validation as v
 
+    quiet_gx_logs()
     frame = load_standardised(run, engine)
+    result = None
     if frame.empty:
         findings = pd.DataFrame(columns=[*v.ISSUE_COLUMNS, "message_zh"])
     else:
@@ -33,22 +54,65 @@ def validate(run: Run, engine: sa.Engine, gx_project_dir: Path | None = None) ->
         # shared file context would race on its suite files. Results go to the Data Docs site under a lock.
         found, result = v.validate_gx(frame[[*standard.codes(run.kind), "_row"]], run.kind, received_on(run, engine))
         findings = v.with_messages(found, run.kind)
-        if gx_project_dir is not None:
-            _store_data_docs(gx_project_dir, result, run)
     by_row = frame.set_index("_row")["record_id"]
     rows = [{"run_key": run.run_key, "record_id": by_row[f["_row"]], "kind": run.kind, "field": f["field"],
              "rule_id": f["rule_id"],
              "severity": f["severity"], "message_zh": _masked_message(f["message_zh"]),
              "detail": _masked_message(str(f["detail"] or ""))}
             for f in findings.to_dict("records")]
+    unknown = due_date_findings(run, frame)
+    rows += unknown
     with engine.begin() as conn:
         # Platform rejections of this run stay: they come from receipts, not from validation.
         conn.execute(wh.findings.delete().where(wh.findings.c.run_key == run.run_key, wh.findings.c.kind == run.kind,
                                                 wh.findings.c.rule_id != "PLATFORM_REJECTED"))
         if rows:
             conn.execute(wh.findings.insert(), rows)
+    if gx_project_dir is not None and result is not None:
+        _store_data_docs(gx_project_dir, result, run)
     errors = {r["record_id"] for r in rows if r["severity"] == "error"}
-    return {"records": len(frame), "findings": len(rows), "records_with_errors": len(errors)}
+    if unknown:
+        log.warning("%s: %d records without a computable deadline (%s)", run.run_key, len(unknown),
+                    "; ".join(sorted({r["message_zh"] for r in unknown})))
+    return {"records": len(frame), "findings": len(rows), "records_with_errors": len(errors),
+            "due_date_unknown": len(unknown)}
+
+
+DECISION_DATE = {"penalty": "CF_JDRQ", "license": "XK_JDRQ", "coercion": "QZ_JDRQ"}
+
+
+def due_date_findings(run: Run, frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """``DUE_DATE_UNKNOWN`` warnings for records with a valid decision date but no computable due date."""
+    from creditflow.core import rules
+    from creditflow.core.workdays import CalendarNotCovered
+
+    if frame.empty:
+        return []
+    field = DECISION_DATE[run.kind]
+    out = []
+    reasons: dict[str, str | None] = {}
+    for rec in frame[frame["due_date"].isna()][["record_id", field]].to_dict("records"):
+        value = rec[field]
+        try:
+            day = dt.date.fromisoformat(str(value))
+        except (TypeError, ValueError):
+            continue  # no valid decision date: the date rules already quarantine the record
+        if str(value) not in reasons:
+            try:
+                rules.sgs_due_date(day)
+                reasons[str(value)] = None
+            except CalendarNotCovered as exc:
+                reasons[str(value)] = (f"无法计算上网公开期限：缺少{exc.year}年官方工作日历"
+                                       f"（请补充 data/calendar/{exc.year}.yaml），期限未知的记录须人工跟进")
+            except LookupError:
+                reasons[str(value)] = f"无法计算上网公开期限：{value} 无有效的期限规则（deadlines.yaml），须人工跟进"
+        message = reasons[str(value)] or "无法计算上网公开期限，须人工跟进"
+        out.append({"run_key": run.run_key, "record_id": rec["record_id"], "kind": run.kind, "field": field,
+                    "rule_id": DUE_DATE_UNKNOWN, "severity": "warning", "message_zh": message, "detail": str(value)})
+    return out
+
+
+DUE_DATE_UNKNOWN = "DUE_DATE_UNKNOWN"
 
 
 def received_on(run: Run, engine: sa.Engine) -> dt.date:
@@ -108,21 +172,22 @@ def scrub_validation_result(result: Any) -> Any:
     return result
 
 
+class DataDocsError(RuntimeError):
+    """The data-quality report could not be written: the validate task fails and is retried."""
+
+
 def _write_data_docs(context: Any, result: Any, run: Run) -> None:
     try:
+        from great_expectations.core.run_identifier import RunIdentifier
         from great_expectations.data_context.types.resource_identifiers import (
             ExpectationSuiteIdentifier,
             ValidationResultIdentifier,
         )
 
         run_id = {"run_name": run.run_key.replace("|", "_"), "run_time": run.start.isoformat()}
-        from great_expectations.core.run_identifier import RunIdentifier
-
         rid = ValidationResultIdentifier(ExpectationSuiteIdentifier(f"sgs_{run.kind}"),
                                          RunIdentifier(**run_id), f"sgs_{run.kind}")
         context.validation_results_store.set(rid, scrub_validation_result(result))
         context.build_data_docs()
     except Exception as exc:
-        log.warning("could not build GX Data Docs: %s", exc)
-
-
+        raise DataDocsError(f"数据质量报告（GX Data Docs）写入失败：{type(exc).__name__}: {mask_text(exc)}") from exc

@@ -1,0 +1,139 @@
+"""Nothing silent: a record whose deadline cannot be computed is flagged, alerted and fails the run; a
+Data Docs failure fails the validate stage; GX does not flood the task log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import logging
+
+import pytest
+import sqlalchemy as sa
+from creditflow.common import contains_unmasked_id
+from creditflow.core import rules, workdays
+from creditflow.core import warehouse as wh
+from creditflow.reporting import pipeline as sgs
+from creditflow_sandbox import generator as g
+from creditflow_sandbox import licensing, platform
+from helpers import ServedApp, World, deliver_files, platform_client, run_day, run_for, warehouse
+
+pytestmark = [pytest.mark.integration]
+validate_stage = importlib.import_module("creditflow.reporting.pipeline.validate")  # the module, not the function
+DAY = dt.date(2026, 11, 2)
+
+
+@pytest.fixture
+def world(tmp_path, db_url):
+    rates = dict.fromkeys(g.DEFAULT_RATES, 0.0)
+    cfg = g.GeneratorConfig(seed=3, decisions=40, start=DAY, days=1, rates=rates, person_share=0.2)
+    case_url = f"sqlite:///{tmp_path}/case.sqlite"
+    g.generate_to(cfg, case_db_url=case_url, licensing_db_url=f"sqlite:///{tmp_path}/lic.sqlite",
+                  inbox=tmp_path / "drop", manifest=tmp_path / "m.jsonl", apply_all_events=False)
+    with ServedApp(platform.create_app(db_url=f"sqlite:///{tmp_path}/pf.sqlite", processing_seconds=0.02)) as pf, \
+            ServedApp(licensing.create_app(db_url=f"sqlite:///{tmp_path}/lic.sqlite")) as ls:
+        w = World(warehouse(db_url), wh.engine_from_url(case_url), tmp_path / "inbox", tmp_path / "drop",
+                  pf, ls, g.read_manifest(tmp_path / "m.jsonl"))
+        deliver_files(w, DAY)
+        yield w
+
+
+@pytest.fixture
+def year_uncovered(monkeypatch):
+    """The official calendar without the year of the test's decisions: "uncovered" is a property of this
+    fixture, not of whichever calendar files exist when the test runs."""
+    cal = workdays.WorkdayCalendar(workdays.default_override_dirs())
+    del cal.years[DAY.year]
+    monkeypatch.setattr(workdays, "official_calendar", lambda: cal)
+    monkeypatch.setattr(rules, "official_calendar", lambda: cal)
+    return DAY.year
+
+
+def _stages_until_decide(world: World, run) -> None:
+    client = platform_client(world.platform.url)
+    sources = sgs.Sources(case_db=world.case_db, inbox=world.inbox)
+    sgs.extract(run, world.warehouse, sources)
+    sgs.standardise(run, world.warehouse)
+    sgs.validate(run, world.warehouse)
+    sgs.flush_inflight(run, world.warehouse, client, wait=5, poll=0.1)
+    sgs.decide(run, world.warehouse)
+    sgs.upload(run, world.warehouse, client)
+    while sgs.collect_receipts(run, world.warehouse, client)["still_processing"]:
+        pass
+
+
+def test_unknown_deadline_is_flagged_alerted_and_fails_the_run(world, year_uncovered):
+    run = run_for(DAY, "penalty")
+    _stages_until_decide(world, run)
+    with world.warehouse.connect() as conn:
+        flagged = conn.execute(sa.select(wh.findings).where(wh.findings.c.rule_id == "DUE_DATE_UNKNOWN")
+                               ).mappings().all()
+        staged = conn.execute(sa.select(sa.func.count()).select_from(wh.staging)
+                              .where(wh.staging.c.run_key == run.run_key)).scalar_one()
+        outcomes = conn.execute(sa.select(wh.outcomes.c.outcome, wh.outcomes.c.due_date, wh.outcomes.c.review_reason)
+                                .where(wh.outcomes.c.run_key == run.run_key)).all()
+    assert flagged and len({f["record_id"] for f in flagged}) == staged  # every record of the day, no exception
+    assert all(f["severity"] == "warning" and f"{year_uncovered}年官方工作日历" in f["message_zh"] for f in flagged)
+    assert all(o.due_date is None for o in outcomes)
+    assert not any(o.review_reason == "warnings" for o in outcomes)  # the calendar's gap is not the record's
+    unknown = sgs.due_unknown_records(run, world.warehouse)
+    subject, body = sgs.due_soon_alert("penalty", run.run_date, sgs.due_soon_records(run, world.warehouse), unknown)
+    assert "无法计算" in subject and f"{year_uncovered}" in body and not contains_unmasked_id(subject + body)
+    with pytest.raises(sgs.DeadlineUnknownError, match="无法计算上网公开期限"):
+        sgs.reconcile(run, world.warehouse)
+    with world.warehouse.connect() as conn:  # counted and stored before failing
+        summary = conn.execute(sa.select(wh.run_summary).where(wh.run_summary.c.run_key == run.run_key)
+                               ).mappings().one()
+    assert summary["reconciled"] and summary["extracted"] == staged
+
+
+def test_rerun_after_the_calendar_is_added_passes(world, year_uncovered, monkeypatch):
+    run = run_for(DAY, "penalty")
+    _stages_until_decide(world, run)
+    with pytest.raises(sgs.DeadlineUnknownError):
+        sgs.reconcile(run, world.warehouse)
+    monkeypatch.undo()  # the year's file is added: clearing the run recomputes every deadline
+    summary = run_day(world, DAY, kinds=("penalty",))["penalty"]
+    assert summary["reconciled"]
+    with world.warehouse.connect() as conn:
+        assert not conn.execute(sa.select(sa.func.count()).select_from(wh.findings)
+                                .where(wh.findings.c.rule_id == "DUE_DATE_UNKNOWN")).scalar_one()
+
+
+def test_data_docs_failure_fails_validate_after_findings_are_kept(world, tmp_path, monkeypatch, year_uncovered):
+    run = run_for(DAY, "penalty")
+    sources = sgs.Sources(case_db=world.case_db, inbox=world.inbox)
+    staged = sgs.extract(run, world.warehouse, sources)["total"]
+    sgs.standardise(run, world.warehouse)
+
+    class BrokenSite:
+        """A GX context whose Data Docs site cannot be written (disk full, permissions, a bad store)."""
+
+        class validation_results_store:
+            @staticmethod
+            def set(*_a):
+                return None
+
+        @staticmethod
+        def build_data_docs():
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(validate_stage, "_gx_context", lambda project_dir, kind: BrokenSite())
+    with pytest.raises(sgs.DataDocsError, match="Data Docs"):
+        sgs.validate(run, world.warehouse, gx_project_dir=tmp_path / "gx")
+    with world.warehouse.connect() as conn:  # the run's findings were committed before the docs failed
+        kept = conn.execute(sa.select(sa.func.count()).select_from(wh.findings)
+                            .where(wh.findings.c.run_key == run.run_key)).scalar_one()
+    assert kept == staged > 0  # one DUE_DATE_UNKNOWN warning per record (the fixture hides the year)
+
+
+def test_validate_keeps_the_task_log_to_what_an_operator_reads(world, caplog):
+    run = run_for(DAY, "penalty")
+    sources = sgs.Sources(case_db=world.case_db, inbox=world.inbox)
+    sgs.extract(run, world.warehouse, sources)
+    sgs.standardise(run, world.warehouse)
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        sgs.validate(run, world.warehouse)
+    gx_lines = [r for r in caplog.records if r.name.startswith("great_expectations") and r.levelno < logging.WARNING]
+    assert not gx_lines, f"{len(gx_lines)} GX INFO lines, e.g. {gx_lines[0].getMessage()[:80]}"
+    assert len(caplog.records) < 20
