@@ -229,6 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", default=None, help=url_help)
     db_sub.add_parser("history", help="the revisions, oldest first")
     db.set_defaults(func=_cmd_db)
+
+    # Capabilities bring their own subcommands (each module: add_parser(sub), run(args)).
+    from creditflow.planning import cli as plan_cli
+
+    plan_cli.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,145 @@
+"""
+### 年度监督检查计划（`inspection_plan`）
+
+Draws up next year's 安全生产年度监督检查计划 the way 安监总政法〔2017〕150号 and 粤应急规〔2021〕4号 /
+〔2025〕4号 describe it, and checks its own arithmetic: workday table (法定工作日 × 执法人员 − 其他执法 −
+非执法 = 监督检查工作日, split 重点/一般), risk score per enterprise term by term, the key list with reasons
+(at least once a year; listed parties quarterly), the 双随机 draw of general units (seeded; pool, seed and
+result recorded; good credit drawn less often than bad-credit twins), and a schedule to months, teams
+and working days solved with OR-Tools CP-SAT (objective, bound and gap reported).
+
+| step | what it does |
+|---|---|
+| `check_calendar` | the plan year's official working-day schedule must be in the calendar data. In November it only **warns** (log) while it is missing; from December, and in any manual or backfill run, a missing year **fails** the run with the file to add (`include/creditflow/data/calendar/YYYY.yaml`) — a plan is never made on a guessed calendar |
+| `due` | scheduled December runs skip once the year's plan exists; manual and backfill runs always plan |
+| `make_plan` | reads the case system (`case_db`), builds and self-checks the plan, writes `var/plans/<year>/` (XLSX, PDF, plan.json with the diff against last year) |
+
+**Schedule**: every day at 09:00 in November and December (Asia/Shanghai) for the next year; the first
+December run with a calendar makes the plan, later runs skip.
+**On demand**: *Trigger* with the form — `year` (any year with a calendar), `seed` (default: the year),
+`as_of` (read records before this day; default 1 January of the plan year). Re-running a year replaces
+its plan; the same seed and data give the same XLSX byte for byte.
+**Backfill**: `airflow backfill create --dag-id inspection_plan --from-date 2025-12-01 --to-date 2025-12-01`
+plans 2026 (the year after the run's date).
+
+**When it fails**: "no official working-day schedule for YYYY" → add the State Council's schedule as
+`data/calendar/YYYY.yaml` and clear the task. "工作日测算表不平衡" → fix `data/planning/workload.yaml`.
+A plan with a shortfall does **not** fail: the unscheduled mandatory inspections and the missing
+inspector-days are listed in the plan (sheet 未安排) — raise them with the leadership.
+
+Owner: 信用数据组. Changelog: 0.1 — first version (issue 10).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import pendulum
+from airflow.sdk import CronTriggerTimetable, Param, dag, task
+from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
+
+TZ = "Asia/Shanghai"
+PLAN_MONTH = 12  # scheduled runs plan from December; November runs only warn
+DEFAULT_ARGS = default_task_args(retries=1, retry_delay=dt.timedelta(minutes=5), execution_timeout=TIMEOUTS["step"])
+log = logging.getLogger("creditflow.plan")
+
+
+def _target(context: dict) -> dict:  # type: ignore[type-arg]
+    """Plan year, seed, as_of and whether this is a scheduled run (from the run, never from the clock)."""
+    params = context["params"]
+    run_type = getattr(context.get("dag_run"), "run_type", "") or ""
+    scheduled = str(getattr(run_type, "value", run_type)).lower().endswith("scheduled")
+    logical = context.get("logical_date")
+    day = pendulum.instance(logical).in_timezone(TZ).date() if logical else None
+    if params.get("year"):
+        year = int(params["year"])
+    elif day is not None:
+        year = day.year + 1
+    else:
+        raise ValueError("手动运行请在表单中填写 year（计划年度）")
+    seed = int(params["seed"]) if params.get("seed") is not None else year
+    as_of = params.get("as_of") or None
+    return {"year": year, "seed": seed, "as_of": as_of, "scheduled": scheduled and not params.get("year"),
+            "run_day": day.isoformat() if day else None}
+
+
+@dag(
+    dag_id="inspection_plan",
+    schedule=CronTriggerTimetable("0 9 * 11,12 *", timezone=TZ),
+    start_date=pendulum.datetime(2021, 11, 1, tz=TZ),  # early, so backfills of past years create tasks
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    on_failure_callback=dag_failure_callbacks(),
+    dagrun_timeout=dt.timedelta(hours=2),
+    tags=["inspection_plan", "impact:planning"],
+    doc_md=__doc__,
+    params={
+        "year": Param(None, type=["null", "integer"], minimum=2004, maximum=2100, title="计划年度",
+                      description="空 = 运行日期的下一年"),
+        "seed": Param(None, type=["null", "integer"], minimum=0, title="随机种子",
+                      description="双随机抽取的种子；空 = 计划年度"),
+        "as_of": Param(None, type=["null", "string"], format="date", title="数据截止日",
+                       description="只读取此日之前的记录；空 = 计划年度1月1日"),
+    },
+)
+def inspection_plan() -> None:
+    @task(execution_timeout=TIMEOUTS["quick"])
+    def check_calendar(**context) -> dict:  # type: ignore[no-untyped-def]
+        from creditflow.core.workdays import official_calendar
+        from creditflow.planning import calendar_action, calendar_warning, require_calendar
+
+        target = _target(context)
+        year = target["year"]
+        run_day = dt.date.fromisoformat(target["run_day"]) if target["run_day"] else None
+        action = calendar_action(year, year in official_calendar().years, target["scheduled"], run_day, PLAN_MONTH)
+        if action == "warn":
+            log.warning("%s", calendar_warning(run_day, year) if run_day else f"{year}年官方工作日安排尚未录入")
+            return {**target, "plan": False}
+        if action == "fail":
+            from airflow.sdk.exceptions import AirflowFailException
+            from creditflow.core.workdays import CalendarNotCovered
+
+            try:
+                require_calendar(year)
+            except CalendarNotCovered as exc:  # no retry: only adding the year's file helps; alerts once
+                raise AirflowFailException(f"{year}年度监督检查计划无法编制：{exc}") from exc
+        return {**target, "plan": True}
+
+    @task.short_circuit(execution_timeout=TIMEOUTS["quick"])
+    def due(target: dict) -> bool:  # type: ignore[type-arg]
+        from creditflow.planning.store import read_plan
+        from creditflow_hooks import var_dir
+
+        if not target["plan"]:
+            return False
+        if target["scheduled"] and read_plan(var_dir() / "plans" / str(target["year"])) is not None:
+            log.info("%s年度计划已生成，跳过（手动运行可重新生成）", target["year"])
+            return False
+        return True
+
+    @task(execution_timeout=TIMEOUTS["step"])
+    def make_plan(target: dict) -> dict:  # type: ignore[type-arg]
+        from creditflow.planning import build_plan, load_case_db
+        from creditflow.planning.store import previous_plan, save_plan
+        from creditflow_hooks import case_db_engine, var_dir
+
+        year = target["year"]
+        out = var_dir() / "plans" / str(year)
+        as_of = dt.date.fromisoformat(target["as_of"]) if target["as_of"] else None
+        data = load_case_db(case_db_engine(), year, as_of=as_of)
+        plan = build_plan(year, data, seed=target["seed"], previous=previous_plan(out, year))
+        paths = save_plan(plan, out)
+        summary = plan.summary()
+        if summary["mandatory_unscheduled"]:
+            log.warning("%s年度计划：必检未安排%s户次，缺口%s人·日（见计划“未安排”表）", year,
+                        summary["mandatory_unscheduled"], summary["shortfall_inspector_days"])
+        log.info("计划已保存：%s", ", ".join(str(p) for p in paths.values()))
+        return summary
+
+    target = check_calendar()
+    due(target) >> make_plan(target)
+
+
+inspection_plan()
