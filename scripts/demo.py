@@ -349,6 +349,26 @@ def main() -> int:
         raise
 
 
+def products(env: dict[str, str]) -> list[str]:
+    """What the other capabilities make from the demo data (each through its own CLI, as an operator would):
+    the inspection plan of the current year. Returns what failed."""
+    from creditflow.common import TZ
+
+    today = dt.datetime.now(TZ).date()
+    failed = []
+    plan_dir = VAR / "plans" / str(today.year)
+    if not (plan_dir / "plan.json").exists():
+        r = subprocess.run([str(BIN / "creditflow"), "plan", "--year", str(today.year), "--out", str(plan_dir),
+                            "--case-db", f"sqlite:///{VAR}/casedb.sqlite", "--as-of", today.isoformat(), "--json"],
+                           env=env, capture_output=True, text=True)
+        if r.returncode == 0:
+            log(f"年度监督检查计划 {today.year}: {plan_dir} ({r.stdout.strip()[:160]}…)")
+        else:
+            log(f"inspection plan failed: {r.stderr.strip()[:300]}")
+            failed.append(f"plan {today.year}")
+    return failed
+
+
 def drive(env: dict[str, str], state: dict[str, Any], days: list[dt.date]) -> int:
     import sqlalchemy as sa
     from creditflow_sandbox import generator as g
@@ -385,6 +405,7 @@ def drive(env: dict[str, str], state: dict[str, Any], days: list[dt.date]) -> in
         state["driven"].append(day.isoformat())
         STATE.write_text(json.dumps(state))
     failed = [f"{dag_id} {day}" for day in days for dag_id in REPORTING if run_state(api, dag_id, day) != "success"]
+    failed += products(env)
     for line in end_state():
         log(line)
     log("all demo days driven: " + ("green" if not failed else f"SOME FAILED ({', '.join(failed)}) — see the UI"))
