@@ -351,7 +351,8 @@ def main() -> int:
 
 def products(env: dict[str, str]) -> list[str]:
     """What the other capabilities make from the demo data (each through its own CLI, as an operator would):
-    the inspection plan of the current year. Returns what failed."""
+    the inspection plan of the current year and the 双公示 monthly report of the demo's month (a
+    mid-period report: the month is not over). Returns what failed."""
     from creditflow.common import TZ
 
     today = dt.datetime.now(TZ).date()
@@ -366,6 +367,18 @@ def products(env: dict[str, str]) -> list[str]:
         else:
             log(f"inspection plan failed: {r.stderr.strip()[:300]}")
             failed.append(f"plan {today.year}")
+    last = max(dt.date.fromisoformat(d) for d in json.loads(STATE.read_text())["days"])
+    period = f"{last:%Y-%m}"
+    report_dir = VAR / "reports" / "monthly" / period
+    if not any(report_dir.glob("*.xlsx")):
+        r = subprocess.run([str(BIN / "creditflow"), "report", "monthly", "--period", period, "--cut-off",
+                            today.isoformat(), "--out", str(report_dir), "--db", warehouse_url()],
+                           env=env, capture_output=True, text=True)
+        if r.returncode == 0:
+            log(f"双公示月报 {period}（截至 {today}）: {report_dir}")
+        else:
+            log(f"monthly report failed: {r.stderr.strip()[:300]}")
+            failed.append(f"report {period}")
     return failed
 
 

@@ -4,7 +4,7 @@ SELECT m.measure_id, m.doc_no, m.measure_type, m.decision_date, m.start_date, m.
        m.objects, m.reason, m.legal_basis, m.status, m.created_at, m.updated_at,
        c.case_no, c.department, c.authority_name, c.authority_uscc, c.party_type,
        COALESCE(e.ent_name, p.person_name) AS party_name,
-       e.uscc AS party_uscc, e.legal_rep,
+       e.uscc AS party_uscc, e.legal_rep, e.district_code, e.district_name,
        p.id_type AS person_id_type, p.id_no AS person_id_no
   FROM coercive_measure m
   JOIN enforcement_case c ON c.case_id = m.case_id

@@ -6,7 +6,7 @@ SELECT d.decision_id, d.doc_no, d.decision_date, d.penalty_codes, d.fine_yuan, d
        d.status, d.created_at, d.updated_at,
        c.case_no, c.department, c.authority_name, c.authority_uscc, c.party_type,
        COALESCE(e.ent_name, p.person_name) AS party_name,
-       e.uscc AS party_uscc, e.legal_rep,
+       e.uscc AS party_uscc, e.legal_rep, e.district_code, e.district_name,
        p.id_type AS person_id_type, p.id_no AS person_id_no
   FROM penalty_decision d
   JOIN enforcement_case c ON c.case_id = d.case_id

@@ -1,0 +1,159 @@
+"""What the warehouse knew at a cut-off: the rows a report is computed from.
+
+Only history is read, never the current state (``cf_ledger`` rows and ``cf_review.status`` change as
+records are corrected):
+
+* a daily run counts once its reconciliation was written (``cf_run_summary.written_at``) before the
+  cut-off; its outcomes and standardised rows say what became of each record in that run;
+* the ledger history (``cf_ledger_history``, append-only) says what was sent, accepted and rejected,
+  and when (``at``); its ``run_key`` is the run that decided the operation, whose day + 1 is the day
+  the record went out (the pipeline's own "run date", see ``Run.run_date``);
+* reviews and reviewers' decisions count from their ``created_at`` / ``decided_at``;
+* findings of the counted runs say why a record was quarantined.
+
+Timestamps are UTC ISO strings of equal form (``warehouse.now_iso``), so a string comparison with the
+cut-off (:func:`creditflow.reports.periods.stamp`) is a time comparison, on SQLite and PostgreSQL alike.
+
+Limit: the stage tables are replaced when a daily run is re-run. A reprocessing backfill of an old day
+after a report's cut-off removes that day's rows as the report saw them (see the DAG's runbook).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from creditflow.core import warehouse as wh
+from creditflow.reports.periods import stamp
+
+ROW_COLUMNS = ["run_key", "record_id", "kind", "outcome", "op", "natural_key", "duplicate_of", "review_reason",
+               "detail", "due_date", "decision_date", "source_system", "source_revoked"]
+
+
+@dataclass
+class Facts:
+    """Everything known up to ``cut_off`` about the records of a window of decision dates."""
+
+    cut_off: dt.datetime
+    window: tuple[dt.date, dt.date]
+    runs: pd.DataFrame  # run_key, kind, day (date of the interval), written_at
+    rows: pd.DataFrame  # one row per (run, record): ROW_COLUMNS + day, written_at
+    history: pd.DataFrame  # kind, natural_key, op, state, code, first_at, first_run (aggregated)
+    changes: pd.DataFrame  # accepted 更正/撤销 operations: kind, natural_key, op, run_key, at
+    findings: pd.DataFrame  # error findings of the counted runs: run_key, record_id, field, rule_id, message_zh, detail
+    reviews: pd.DataFrame  # record_id, content_hash, op, reason, levels_required, created_at
+    review_decisions: pd.DataFrame  # record_id, content_hash, op, level, decision, decided_at
+    _errors: set[tuple[str, str]] | None = None
+
+
+    def error_keys(self) -> set[tuple[str, str]]:
+        """(run_key, record_id) of every record with a validation error in that run (not the platform's)."""
+        if self._errors is None:
+            f = self.findings[self.findings["rule_id"] != "PLATFORM_REJECTED"]
+            self._errors = set(zip(f["run_key"].tolist(), f["record_id"].tolist(), strict=True))
+        return self._errors
+
+
+def _chunks(items: list[Any], n: int = 400) -> list[list[Any]]:
+    return [items[i:i + n] for i in range(0, len(items), n)]
+
+
+def _read(conn: sa.Connection, query: Any, columns: list[str]) -> pd.DataFrame:
+    rows = [tuple(r) for r in conn.execute(query).fetchall()]  # plain tuples: pandas probes Row objects slowly
+    return pd.DataFrame.from_records(rows, columns=columns)
+
+
+def load(engine: sa.Engine, window: tuple[dt.date, dt.date], cut_off: dt.datetime,
+         kinds: tuple[str, ...] = ("penalty", "license", "coercion")) -> Facts:
+    """The facts for decisions dated in ``window`` (first day, day after the last) as of ``cut_off``.
+
+    Runs are taken from the window's first day to the cut-off: a decision is extracted on or after the
+    day it is made, never before.
+    """
+    cut = stamp(cut_off)
+    first = window[0].isoformat()
+    last = (cut_off.date() + dt.timedelta(days=1)).isoformat()
+    s, o, h, f = wh.run_summary, wh.outcomes, wh.ledger_history, wh.findings
+    with engine.connect() as conn:
+        runs = _read(conn, sa.select(s.c.run_key, s.c.kind, s.c.interval_start, s.c.written_at)
+                     .where(s.c.kind.in_(kinds), s.c.written_at < cut, s.c.interval_start >= first,
+                            s.c.interval_start < last), ["run_key", "kind", "interval_start", "written_at"])
+        runs["day"] = runs["interval_start"].str.slice(0, 10)
+        std = wh.standardised
+        frames = []
+        cols = [o.c.run_key, o.c.record_id, o.c.kind, o.c.outcome, o.c.op, o.c.natural_key, o.c.duplicate_of,
+                o.c.review_reason, o.c.detail, o.c.due_date, std.c.decision_date, std.c.source_system,
+                std.c.source_revoked]
+        keys = sorted(runs["run_key"].unique().tolist())
+        for chunk in _chunks(keys):
+            q = (sa.select(*cols).select_from(o.join(std, sa.and_(std.c.run_key == o.c.run_key,
+                                                                   std.c.record_id == o.c.record_id,
+                                                                   std.c.kind == o.c.kind)))
+                 .where(o.c.run_key.in_(chunk), o.c.kind.in_(kinds)))
+            frames.append(_read(conn, q, ROW_COLUMNS))
+        rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ROW_COLUMNS)
+        rows = rows.merge(runs[["run_key", "kind", "day", "written_at"]], on=["run_key", "kind"], how="inner")
+
+        history = _read(conn, sa.select(h.c.kind, h.c.natural_key, h.c.op, h.c.state, h.c.code,
+                                        sa.func.min(h.c.at), sa.func.min(h.c.run_key))
+                        .where(h.c.at < cut, h.c.at >= stamp(_local_midnight(window[0])), h.c.kind.in_(kinds),
+                               h.c.state.in_(["sent", "accepted", "rejected"]))
+                        .group_by(h.c.kind, h.c.natural_key, h.c.op, h.c.state, h.c.code),
+                        ["kind", "natural_key", "op", "state", "code", "first_at", "first_run"])
+        changes = _read(conn, sa.select(h.c.kind, h.c.natural_key, h.c.op, h.c.run_key, h.c.at)
+                        .where(h.c.at < cut, h.c.at >= stamp(_local_midnight(window[0])), h.c.kind.in_(kinds),
+                               h.c.state == "accepted", h.c.op.in_(["correct", "withdraw"])),
+                        ["kind", "natural_key", "op", "run_key", "at"])
+        found = []
+        for chunk in _chunks(keys):
+            found.append(_read(conn, sa.select(f.c.run_key, f.c.record_id, f.c.field, f.c.rule_id, f.c.message_zh,
+                                               f.c.detail)
+                               .where(f.c.run_key.in_(chunk), f.c.severity == "error", f.c.kind.in_(kinds)),
+                               ["run_key", "record_id", "field", "rule_id", "message_zh", "detail"]))
+        findings = pd.concat(found, ignore_index=True) if found else pd.DataFrame(
+            columns=["run_key", "record_id", "field", "rule_id", "message_zh", "detail"])
+        r, d = wh.reviews, wh.review_decisions
+        reviews = _read(conn, sa.select(r.c.record_id, r.c.content_hash, r.c.op, r.c.reason, r.c.levels_required,
+                                        r.c.created_at).where(r.c.created_at < cut, r.c.kind.in_(kinds)),
+                        ["record_id", "content_hash", "op", "reason", "levels_required", "created_at"])
+        decisions = _read(conn, sa.select(d.c.record_id, d.c.content_hash, d.c.op, d.c.level, d.c.decision,
+                                          d.c.decided_at).where(d.c.decided_at < cut),
+                          ["record_id", "content_hash", "op", "level", "decision", "decided_at"])
+    rows["source_revoked"] = rows["source_revoked"].astype(bool)
+    rows = rows.sort_values(["record_id", "day", "run_key"], kind="stable").reset_index(drop=True)
+    return Facts(cut_off, window, runs, rows, history, changes, findings, reviews, decisions)
+
+
+def _local_midnight(day: dt.date) -> dt.datetime:
+    from creditflow.common import TZ
+
+    return dt.datetime.combine(day, dt.time(), TZ)
+
+
+def attributes(engine: sa.Engine, latest: pd.DataFrame) -> pd.DataFrame:
+    """Per record of ``latest`` (run_key, record_id): the staged raw payload's 承办科室 and district hints,
+    the lineage, and the standardised payload (for completeness). Read for one period's records only."""
+    st, std = wh.staging, wh.standardised
+    wanted = set(zip(latest["run_key"], latest["record_id"], strict=True))
+    out: list[dict[str, Any]] = []
+    with engine.connect() as conn:
+        for chunk in _chunks(sorted(latest["run_key"].unique().tolist()), 50):
+            q = (sa.select(st.c.run_key, st.c.record_id, st.c.lineage, st.c.raw_payload, std.c.payload)
+                 .select_from(st.join(std, sa.and_(std.c.run_key == st.c.run_key, std.c.record_id == st.c.record_id)))
+                 .where(st.c.run_key.in_(chunk)))
+            for run_key, record_id, lineage, raw_payload, payload in conn.execute(q).fetchall():
+                if (run_key, record_id) not in wanted:
+                    continue
+                raw = json.loads(raw_payload) if raw_payload else {}
+                out.append({"run_key": run_key, "record_id": record_id, "lineage": lineage or "",
+                            "raw_department": raw.get("department"),
+                            "raw_district": raw.get("district_name"),
+                            "party_uscc": raw.get("party_uscc") or (raw.get("holder") or {}).get("uscc"),
+                            "payload": json.loads(payload) if payload else {}})
+    return pd.DataFrame(out, columns=["run_key", "record_id", "lineage", "raw_department", "raw_district",
+                                      "party_uscc", "payload"])

@@ -1,0 +1,282 @@
+"""The figures of one period as of one cut-off, from :class:`~creditflow.reports.facts.Facts`.
+
+:func:`records_of` gives one row per record of the period (decision date in the period, as the latest
+run before the cut-off saw it), with what became of it by the cut-off; :func:`headline` counts them.
+Every definition is in ``data/reports/definitions.yaml`` (the report's 说明 sheet prints it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from creditflow.core.workdays import CalendarNotCovered, official_calendar
+from creditflow.reports.facts import Facts
+from creditflow.reports.periods import Period, rule_data, stamp
+
+STATUSES = ("published", "quarantined", "awaiting_review", "in_flight", "exempt", "other")
+STATUS_ZH = {"published": "已公开", "quarantined": "问题数据（隔离区）", "awaiting_review": "待审核",
+             "in_flight": "上报中（待平台回执）", "exempt": "免于公示", "other": "其他"}
+DUP_CLASSES = ("exact", "cross_source", "near_confirmed")
+DUP_ZH = {"exact": "完全重复", "cross_source": "跨来源重复", "near_confirmed": "审核确认的疑似重复"}
+PayloadLookup = Callable[[pd.DataFrame], dict[str, dict[str, Any]]]
+
+
+def _run_day(run_key: Any) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(run_key).rsplit("|", 1)[1][:10])
+    except (IndexError, ValueError):
+        return None
+
+
+def _next_day(day: dt.date | None) -> dt.date | None:
+    return day + dt.timedelta(days=1) if day is not None else None
+
+
+def _date(value: Any) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(value)) if value not in (None, "") and not pd.isna(value) else None
+    except ValueError:
+        return None
+
+
+def as_of(facts: Facts, cut_off: dt.datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(latest row, first row) per record among the runs written before ``cut_off``."""
+    rows = facts.rows[facts.rows["written_at"] < stamp(cut_off)]  # sorted by record, day, run (facts.load)
+    return rows.drop_duplicates("record_id", keep="last"), rows.drop_duplicates("record_id", keep="first")
+
+
+def _history_flags(facts: Facts, cut_off: dt.datetime, keys: pd.DataFrame) -> pd.DataFrame:
+    """Per (kind, natural_key) of ``keys``: create sent / accepted (with its run) / rejected (with the
+    platform's codes) before the cut-off."""
+    cut = stamp(cut_off)
+    h = facts.history
+    h = h[(h["op"] == "create") & (h["first_at"] < cut)].merge(keys.drop_duplicates(), on=["kind", "natural_key"])
+    index = ["kind", "natural_key"]
+    sent = h[h["state"] == "sent"].groupby(index)["first_at"].max().rename("sent_at")
+    acc = h[h["state"] == "accepted"].groupby(index).agg(accepted_at=("first_at", "min"),
+                                                         accepted_run=("first_run", "min"))
+    rej = h[h["state"] == "rejected"].groupby(index).agg(
+        rejected_at=("first_at", "max"), rejected_codes=("code", lambda s: ",".join(sorted({str(c) for c in s}))))
+    out = pd.concat([sent, acc, rej], axis=1).reset_index()
+    for c in ("kind", "natural_key", "sent_at", "accepted_at", "accepted_run", "rejected_at", "rejected_codes"):
+        if c not in out:
+            out[c] = pd.Series(dtype=object)
+    return out
+
+
+def _mask(frame: pd.DataFrame, values: list[bool]) -> pd.Series:
+    """A boolean row mask (a plain list would select columns when it is empty)."""
+    return pd.Series(values, index=frame.index, dtype=bool)
+
+
+def _in_period(day: dt.date | None, period: Period) -> bool:
+    return day is not None and period.start <= day < period.end
+
+
+def records_of(facts: Facts, period: Period, cut_off: dt.datetime,
+               payloads: PayloadLookup | None = None) -> pd.DataFrame:
+    """One row per record of ``period`` as of ``cut_off``: the latest run's view plus publication facts.
+
+    ``payloads`` gives the standardised payload of records (for the exemption rules that look at the
+    content); without it only the rules that need no content apply.
+    """
+    latest, first = as_of(facts, cut_off)
+    first = first.set_index("record_id")
+    first_day = latest["record_id"].map(first["day"])
+    parsed = pd.to_datetime(latest["decision_date"].astype(object), format="%Y-%m-%d", errors="coerce")
+    eff = parsed.fillna(pd.to_datetime(first_day.astype(object), format="%Y-%m-%d", errors="coerce"))
+    inside = (eff >= pd.Timestamp(period.start)) & (eff < pd.Timestamp(period.end))
+    rec = latest[inside.to_numpy()].copy()
+    if rec.empty:
+        return _empty(rec)
+    rec["first_run"] = rec["record_id"].map(first["run_key"]).astype(object)
+    rec["first_day"] = first_day[inside.to_numpy()].astype(object).to_numpy()
+    rec["decision_day"] = [x.date() for x in eff[inside.to_numpy()]]
+    for c in ("run_key", "record_id", "kind", "outcome", "natural_key", "duplicate_of", "review_reason", "detail",
+              "due_date", "source_system"):
+        rec[c] = rec[c].astype(object).where(rec[c].notna(), None)
+    rec["source"] = rec["source_system"].astype(str)
+    rec["copy"] = (rec["outcome"] == "duplicate") | rec["duplicate_of"].notna()
+    rec["dup_class"] = [_dup_class(c, r, o, s) for c, r, o, s in
+                        zip(rec["copy"].tolist(), rec["review_reason"].tolist(), rec["duplicate_of"].tolist(),
+                            rec["source"].tolist(), strict=True)]
+    rec = rec.merge(_history_flags(facts, cut_off, rec[["kind", "natural_key"]]), on=["kind", "natural_key"],
+                    how="left")
+    rec["submitted"] = rec["sent_at"].notna() | rec["accepted_at"].notna() | rec["rejected_at"].notna()
+    rec["published"] = rec["accepted_at"].notna()
+    rec["pub_day"] = [_next_day(_run_day(r)) if isinstance(r, str) else None for r in rec["accepted_run"].tolist()]
+    sent, rejected = rec["sent_at"].astype(object), rec["rejected_at"].astype(object)
+    rec["in_flight"] = ~rec["published"] & sent.notna() & (rejected.isna() | (sent.fillna("") > rejected.fillna("")))
+    rec.loc[rec["copy"], ["submitted", "published", "in_flight"]] = False
+    candidates = rec[~rec["copy"] & ~rec["published"]]
+    content = payloads(candidates) if payloads is not None and len(candidates) else {}
+    exempt: list[str | None] = [None] * len(rec)
+    for i in np.flatnonzero((~rec["copy"] & ~rec["published"]).to_numpy()):
+        r = rec.iloc[i]
+        exempt[i] = exemption(r["kind"], r["decision_day"], bool(r["source_revoked"]), content.get(r["record_id"]))
+    rec["exempt_rule"] = exempt
+    outcome = rec["outcome"]
+    rec["status"] = np.select(
+        [rec["copy"].to_numpy(), rec["published"].to_numpy(), rec["exempt_rule"].notna().to_numpy(),
+         rec["in_flight"].to_numpy(), outcome.isin(["quarantined", "awaiting_review"]).to_numpy()],
+        [None, "published", "exempt", "in_flight", outcome.to_numpy()], default="other").astype(object)
+    errors = facts.error_keys()
+    rec["first_failed"] = [(fr, rid) in errors for fr, rid in zip(rec["first_run"].tolist(), rec["record_id"].tolist(),
+                                                                   strict=True)]
+    _timeliness(rec, cut_off)
+    return rec.sort_values(["kind", "decision_day", "record_id"], kind="stable").reset_index(drop=True)
+
+
+def _empty(frame: pd.DataFrame) -> pd.DataFrame:
+    for c in ("source", "copy", "dup_class", "submitted", "published", "pub_day", "in_flight", "exempt_rule",
+              "status", "due_day", "timely", "late_days", "rejected_codes", "accepted_run", "first_run", "first_day",
+              "decision_day", "first_failed"):
+        frame[c] = pd.Series(dtype=object)
+    return frame
+
+
+def _dup_class(copy: bool, review_reason: Any, duplicate_of: Any, source: str) -> str | None:
+    if not copy:
+        return None
+    if review_reason == "near_duplicate":
+        return "near_confirmed"
+    other = str(duplicate_of or "").split(":", 1)[0]
+    return "exact" if other == source else "cross_source"
+
+
+def exemption(kind: str, decision_day: dt.date | None, revoked: bool, payload: dict[str, Any] | None) -> str | None:
+    """The id of the first exemption rule (``exemptions.yaml``) in force on the decision day that the
+    record meets, or None."""
+    if decision_day is None:
+        return None
+    for rule in rule_data("exemptions")["exemptions"]:
+        if rule["effective_from"] > decision_day or (rule.get("effective_to") and rule["effective_to"] < decision_day):
+            continue
+        if kind not in rule.get("kinds", [kind]):
+            continue
+        if "revoked" in rule and bool(rule["revoked"]) != revoked:
+            continue
+        needs_content = "categories_within" in rule or "fine_max_yuan" in rule
+        if needs_content and (payload is None or not _content_matches(rule, payload)):
+            continue
+        return str(rule["id"])
+    return None
+
+
+def _content_matches(rule: dict[str, Any], payload: dict[str, Any]) -> bool:
+    categories = [c.strip() for c in str(payload.get("CF_CFLB") or "").split(";") if c.strip()]
+    if "categories_within" in rule and (not categories or not set(categories) <= set(rule["categories_within"])):
+        return False
+    if "fine_max_yuan" in rule:
+        limits = rule["fine_max_yuan"]
+        limit = limits.get(str(payload.get("CF_XDR_LB") or ""), limits.get("*"))
+        try:
+            fine_yuan = float(payload.get("CF_NR_FK") or 0) * 10000
+        except ValueError:
+            return False
+        if limit is None or fine_yuan > float(limit):
+            return False
+    return True
+
+
+def _timeliness(rec: pd.DataFrame, cut_off: dt.datetime) -> None:
+    """``timely`` True/False (None: not yet due, exempt, a copy, or no deadline) and ``late_days``
+    (working days after the deadline: to publication, or to the cut-off for one still unpublished)."""
+    cal = official_calendar()
+    as_of_day = (cut_off - dt.timedelta(microseconds=1)).date()
+    timely: list[bool | None] = []
+    late_days: list[int | None] = []
+    dues: list[dt.date | None] = []
+    for r in rec[["copy", "status", "due_date", "pub_day", "decision_day"]].itertuples(index=False):
+        due = _date(r.due_date) or _due(r.decision_day)
+        dues.append(due)
+        if r.copy or r.status == "exempt" or due is None:
+            timely.append(None)
+            late_days.append(None)
+            continue
+        if r.status == "published" and r.pub_day is not None:
+            end = r.pub_day
+        elif dt.datetime.combine(due + dt.timedelta(days=1), dt.time(), cut_off.tzinfo) <= cut_off:
+            end = as_of_day  # the deadline day is over and it is still not published
+        else:
+            timely.append(None)  # not yet due
+            late_days.append(None)
+            continue
+        on_time = end <= due
+        timely.append(on_time)
+        try:
+            late_days.append(0 if on_time else cal.working_days_between(due, end))
+        except CalendarNotCovered:
+            late_days.append(None)
+    rec["due_day"] = dues
+    rec["timely"] = timely
+    rec["late_days"] = late_days
+
+
+def _due(day: dt.date | None) -> dt.date | None:
+    """The deadline of a record whose decision date the pipeline could not read (its first run's day)."""
+    from creditflow.core.rules import sgs_due_date
+
+    try:
+        return sgs_due_date(day) if day is not None else None
+    except LookupError:  # no calendar for that year, or no rule in force: not counted as due
+        return None
+
+
+def _rate(num: int, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def headline(rec: pd.DataFrame, facts: Facts, period: Period, cut_off: dt.datetime,
+             completeness: tuple[int, int] | None = None) -> dict[str, Any]:
+    """The headline figures of a set of period records (all of them, or one kind / department / district)."""
+    dec = rec[~rec["copy"]] if len(rec) else rec
+    n = len(dec)
+    submitted = int(dec["submitted"].sum()) if n else 0
+    accepted = int(dec["published"].sum()) if n else 0
+    timely = int((dec["timely"] == True).sum()) if n else 0  # noqa: E712 — object column of True/False/None
+    late = int((dec["timely"] == False).sum()) if n else 0  # noqa: E712
+    first_pass_failed = _first_pass_failures(rec, facts)
+    not_published = {s: int((dec["status"] == s).sum()) if n else 0 for s in STATUSES if s != "published"}
+    not_published["total"] = sum(not_published.values())
+    dups = rec[rec["copy"]] if len(rec) else rec
+    out: dict[str, Any] = {
+        "decisions": n, "submitted": submitted, "accepted": accepted, "timely": timely, "late": late,
+        "timely_rate": _rate(timely, timely + late), "late_rate": _rate(late, timely + late),
+        "compliance_rate": _rate(accepted, submitted),
+        "extracted": len(rec), "first_pass": len(rec) - first_pass_failed,
+        "first_pass_rate": _rate(len(rec) - first_pass_failed, len(rec)),
+        "not_published": not_published,
+        "duplicates": {c: int((dups["dup_class"] == c).sum()) if len(dups) else 0 for c in DUP_CLASSES},
+    }
+    # neither on time nor late yet: not published and its deadline not over at the cut-off (or no deadline)
+    out["not_yet_due"] = int((dec["timely"].isna() & (dec["status"] != "exempt")).sum()) if n else 0
+    if completeness is not None:
+        filled, required = completeness
+        out.update(required_items=required, filled_items=filled, completeness_rate=_rate(filled, required))
+    return out
+
+
+def _first_pass_failures(rec: pd.DataFrame, facts: Facts) -> int:
+    return int(rec["first_failed"].sum()) if len(rec) else 0
+
+
+def corrections(facts: Facts, period: Period, cut_off: dt.datetime) -> dict[str, Any]:
+    """更正 / 撤销 accepted in the period (by the day they went out) against new records published in it."""
+    cut = stamp(cut_off)
+    ch = facts.changes[facts.changes["at"] < cut]
+    days = [(_run_day(r) or dt.date.min) + dt.timedelta(days=1) for r in ch["run_key"]]
+    ch = ch[_mask(ch, [_in_period(d, period) for d in days])]
+    h = facts.history[(facts.history["first_at"] < cut) & (facts.history["op"] == "create")
+                      & (facts.history["state"] == "accepted")]
+    pub = [(_run_day(r) or dt.date.min) + dt.timedelta(days=1) for r in h["first_run"]]
+    created = sum(1 for d in pub if _in_period(d, period))
+    corrected = int((ch["op"] == "correct").sum())
+    withdrawn = int((ch["op"] == "withdraw").sum())
+    return {"published_new": created, "corrections": corrected, "withdrawals": withdrawn,
+            "correction_rate": _rate(corrected + withdrawn, created)}
