@@ -5,11 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt constraints.txt pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: help install demo test test-unit lint bench lock clean
+.PHONY: help install demo test test-unit lint bench lock clean cluster cluster-stop browser-deps
 
 help:
 	@echo "make demo   - install into .venv, start Airflow (http://localhost:8080, admin/admin) and the sandboxes, run the pipelines"
 	@echo "make test   - the whole test suite (unit, DAG integrity, integration)"
+	@echo "make cluster      - the same DAGs distributed: PostgreSQL, Redis, CeleryExecutor, two workers (http://localhost:8090)"
+	@echo "make cluster-stop - stop what make cluster started (from another shell)"
 	@echo "make lint   - ruff and mypy on include/ and plugins/"
 	@echo "make bench  - benchmarks (by hand; results go to docs/benchmarks.md)"
 
@@ -27,7 +29,20 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
-test: $(STAMP)
+# The distributed shape on this machine (scripts/cluster.py): Ctrl-C or `make cluster-stop` stops it.
+cluster: $(STAMP)
+	$(BIN)/python scripts/cluster.py
+
+cluster-stop:
+	$(BIN)/python scripts/cluster.py stop
+
+# The dashboard's browser test drives Debian's Chromium (never a browser download) and needs a Chinese
+# font to render the page; installed once from Debian's packages.
+browser-deps:
+	@command -v chromium >/dev/null && fc-list :lang=zh 2>/dev/null | grep -q . || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-wqy-microhei fontconfig poppler-utils; }
+
+test: $(STAMP) browser-deps
 	$(BIN)/python -m pytest
 
 test-unit: $(STAMP)

@@ -3,6 +3,8 @@
 Mounted at ``/creditflow`` in the API server and linked from the UI menu (the app, its templates and
 its stylesheet are the package ``creditflow_ui`` beside this file):
 
+* ``/creditflow/dashboard`` — 数据看板: per kind and period, trends, the 7-working-day clock, queues, links;
+* ``/creditflow/check`` — 区县自查: a district clerk checks a spreadsheet before sending it;
 * ``/creditflow/`` — 运行概况: per-run reconciliation counts (extracted, uploaded, quarantined, …);
 * ``/creditflow/review`` — 审核: the review queue, one form per record and level (层层审核);
 * ``/creditflow/review/audit`` — 审核记录: every accepted decision (who, when, level, source);
@@ -32,6 +34,8 @@ class CreditflowPlugin(AirflowPlugin):
     name = "creditflow_plugin"
     fastapi_apps = [{"app": app, "url_prefix": "/creditflow", "name": "creditflow"}]  # noqa: RUF012
     external_views = [  # noqa: RUF012
+        {"name": "数据看板", "href": "/creditflow/dashboard", "destination": "nav", "category": "Creditflow",
+         "url_route": "creditflow_dashboard"},
         {"name": "双公示运行概况", "href": "/creditflow/", "destination": "nav", "category": "Creditflow",
          "url_route": "creditflow_overview"},
         {"name": "审核", "href": "/creditflow/review", "destination": "nav", "category": "Creditflow",
@@ -42,6 +46,8 @@ class CreditflowPlugin(AirflowPlugin):
          "url_route": "creditflow_review_audit"},
         {"name": "数据质量报告", "href": "/creditflow/quality", "destination": "nav", "category": "Creditflow",
          "url_route": "creditflow_quality"},
+        {"name": "区县自查", "href": "/creditflow/check", "destination": "nav", "category": "Creditflow",
+         "url_route": "creditflow_check"},
     ]
     macros = [sgs_due_date]  # noqa: RUF012
 

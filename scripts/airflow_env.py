@@ -69,5 +69,49 @@ def airflow_env(home: Path | None = None, port: int = 8080) -> dict[str, str]:
         "CREDITFLOW_VAR": str(ROOT / "var"),
         "PYTHONPATH": os.pathsep.join(p for p in [str(ROOT / "plugins"), os.environ.get("PYTHONPATH", "")] if p),
         "NO_PROXY": "127.0.0.1,localhost",
+        **lineage_env(home),
     }
+    return env
+
+
+def lineage_env(home: Path) -> dict[str, str]:
+    """OpenLineage (the Airflow provider): every task's START/COMPLETE event, with the datasets it reads and
+    writes (``plugins/creditflow_lineage.py``), appended as JSON lines to ``<home>/openlineage/events.jsonl``.
+    To send them to Marquez instead, export ``CREDITFLOW_OPENLINEAGE_TRANSPORT`` as
+    ``{"type": "http", "url": "http://marquez:5000", "endpoint": "api/v1/lineage"}`` (see the README)."""
+    events = home / "openlineage" / "events.jsonl"
+    events.parent.mkdir(parents=True, exist_ok=True)
+    transport = os.environ.get("CREDITFLOW_OPENLINEAGE_TRANSPORT") or json.dumps(
+        {"type": "file", "log_file_path": str(events), "append": True})
+    return {
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": "creditflow",
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": transport,
+        "AIRFLOW__OPENLINEAGE__EXTRACTORS": "creditflow_lineage.SgsTaskExtractor",
+    }
+
+
+def cluster_env(home: Path, port: int, *, metadata_url: str, broker_url: str, parallelism: int = 8,
+                worker_concurrency: int = 2, heartbeat_timeout: int = 120) -> dict[str, str]:
+    """:func:`airflow_env` for Airflow's distributed executor (``make cluster``, docker-compose.yaml): the
+    CeleryExecutor with Redis as broker, PostgreSQL as metadata DB and result backend. Every component —
+    api-server, scheduler, dag-processor, triggerer, each Celery worker — must run with this one environment:
+    the same ``[api_auth] jwt_secret`` (workers call the Execution API with JWTs the api-server signs) and the
+    same Fernet key, or tasks fail with "Signature verification failed"."""
+    env = airflow_env(home, port)
+    env.update({
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CORE__PARALLELISM": str(parallelism),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
+        "AIRFLOW__CELERY__BROKER_URL": broker_url,
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{metadata_url}",
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(worker_concurrency),
+        # A broker that stops answering must not hang the scheduler or a worker (Redis socket timeouts);
+        # a task running longer than the visibility timeout would be delivered a second time.
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__SOCKET_TIMEOUT": "30",
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__SOCKET_CONNECT_TIMEOUT": "10",
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "43200",
+        # A worker that dies (SIGKILL, OOM, lost machine) stops heartbeating its tasks: after this many
+        # seconds the scheduler fails the attempt and the task's retry runs on another worker.
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(heartbeat_timeout),
+    })
     return env

@@ -3,6 +3,8 @@
 * ``routes`` — the pages and the review form's post (Jinja2 templates in ``templates/``);
 * ``auth`` — the Airflow login of the request, the user's roles, the CSRF token of the forms;
 * ``quality`` — the stored GX validation results behind 数据质量报告;
+* ``dashboard`` — 数据看板 (``charts``: its server-drawn SVG charts; ``i18n``: its labels);
+* ``selfcheck`` — 区县自查: a district spreadsheet checked on upload, never kept;
 * ``static/`` — the one stylesheet. Nothing is loaded from another host: the Content-Security-Policy
   of every response says so to the browser as well.
 
@@ -19,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from creditflow_ui import dashboard, selfcheck
 from creditflow_ui.routes import HERE, render, root_of, router
 
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'self'; "
@@ -29,6 +32,8 @@ _TITLES = {401: "请先登录", 403: "无权操作", 404: "未找到", 409: "无
 def create_app() -> FastAPI:
     app = FastAPI(title="creditflow", docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(router)
+    app.include_router(dashboard.router)
+    app.include_router(selfcheck.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.middleware("http")

@@ -16,12 +16,13 @@ from creditflow.common import KIND_LABELS, TZ, mask_text
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 from creditflow_ui import auth, quality
 
 HERE = Path(__file__).resolve().parent
-NAV = (("", "运行概况"), ("review", "审核"), ("review/audit", "审核记录"), ("quarantine", "问题数据"),
-       ("quality", "数据质量报告"))
+NAV = (("dashboard", "数据看板"), ("", "运行概况"), ("review", "审核"), ("review/audit", "审核记录"),
+       ("quarantine", "问题数据"), ("quality", "数据质量报告"), ("check", "区县自查"))
 OPS = {"create": "新增", "correct": "更正", "withdraw": "撤销"}
 SEVERITIES = {"error": "错误", "warning": "提示", "info": "信息"}
 _PREVIEW_ORDER = ("_XDR_MC", "_XDR_LB", "_XDR_SHXYM", "_XDR_ZJHM", "_WSH", "_JDRQ", "_CFLB", "_XKLB", "_CSLX", "_NR",
@@ -29,6 +30,8 @@ _PREVIEW_ORDER = ("_XDR_MC", "_XDR_LB", "_XDR_SHXYM", "_XDR_ZJHM", "_WSH", "_JDR
 
 
 def _finalize(value: Any) -> Any:
+    if isinstance(value, Markup):  # markup built by the plugin (the dashboard's SVG charts): masked, kept markup
+        return Markup(mask_text(value))
     return mask_text(value) if isinstance(value, str) else value
 
 

@@ -1,0 +1,265 @@
+"""``make cluster`` for real: the 双公示 DAG on the CeleryExecutor — PostgreSQL metadata DB, Redis broker,
+api-server, scheduler, dag-processor, triggerer and two Celery workers, started by ``scripts/cluster.py``
+with one shared configuration. Three days of ``sgs_penalty`` run as one backfill; the tasks spread over
+both workers; in the third day's upload one worker is SIGKILLed while the platform is slow (its fault
+knobs), and the run completes on the other worker with the platform holding every record exactly once.
+
+Needs PostgreSQL (``CREDITFLOW_TEST_DATABASE_URL``'s server, else 127.0.0.1:5432 as postgres) and
+``redis-server`` (or a Redis at 127.0.0.1:6379); CI has both, so there the test never skips.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from creditflow.core import warehouse as wh
+from creditflow_sandbox import generator as g
+from creditflow_sandbox import platform
+from helpers import ServedApp
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+import cluster as cl  # noqa: E402
+
+DAYS = [dt.date(2026, 11, 2), dt.date(2026, 11, 3), dt.date(2026, 11, 4)]
+DAG = "sgs_penalty"
+UPLOAD = "deliver.upload"
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must provide the cluster's services: {reason}")
+    pytest.skip(reason)
+
+
+def _midnight(day: dt.date) -> str:
+    return f"{day.isoformat()}T00:00:00+08:00"
+
+
+def _settings(tmp: Path) -> cl.Settings:
+    pg = os.environ.get("CREDITFLOW_TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
+    pg = pg.split("?", 1)[0]
+    parts = sa.engine.make_url(pg)
+    if not cl.port_open(parts.host or "127.0.0.1", parts.port or 5432):
+        _unavailable(f"no PostgreSQL at {parts.host}:{parts.port}")
+    if shutil.which("redis-server"):
+        redis_url = None  # an own redis-server on a free port: no other test or cluster shares the queue
+    elif cl.redis_reachable("redis://127.0.0.1:6379/0"):
+        redis_url = f"redis://127.0.0.1:6379/{9 + uuid.uuid4().int % 6}"
+    else:
+        _unavailable("neither redis-server nor a Redis at 127.0.0.1:6379")
+    ports = [cl.free_port() for _ in range(5)]
+    return cl.Settings(name=f"cf_cluster_{uuid.uuid4().hex[:8]}", home=tmp / "home", var=tmp / "var", port=ports[0],
+                       pg_url=pg, redis_url=redis_url, redis_port=ports[1], worker_log_ports=(ports[2], ports[3]),
+                       trigger_log_port=ports[4], heartbeat_timeout=20,
+                       sgs_start=dt.date.today().isoformat())  # the schedule itself creates no run of the test days
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cluster")
+    settings = _settings(tmp)
+    cfg = g.GeneratorConfig(seed=5, decisions=40, start=DAYS[0], days=len(DAYS), horizon=DAYS[-1],
+                            person_share=0.0, rates={"missing_required": 0.1})
+    # District files land in the inbox with their arrival time: each day's run claims its own.
+    g.generate_to(cfg, case_db_url=f"sqlite:///{tmp}/case.sqlite", inbox=tmp / "inbox", manifest=tmp / "m.jsonl")
+    manifest = [m for m in g.read_manifest(tmp / "m.jsonl") if m["kind"] == "penalty"]
+    with ServedApp(platform.create_app(db_url=f"sqlite:///{tmp}/pf.sqlite", processing_seconds=0.2)) as pf:
+        settings.extra_env = {
+            **cl.connections_env(settings.warehouse_url, f"sqlite:///{tmp}/case.sqlite", pf.port, cl.free_port(),
+                                 tmp / "inbox"),
+            "AIRFLOW_VAR_CREDITFLOW_UPLOAD_BATCH_SIZE": "2",  # several batches a day: an upload to interrupt
+        }
+        cluster = cl.Cluster(settings)
+        started = time.monotonic()
+        try:
+            cluster.prepare()
+            cluster.start_all()
+            cluster.wait_ready(timeout=240)
+            api = cl.Api(settings.api_url)
+            api.wait_for_dags([DAG])
+            api.unpause(DAG)
+            print(f"cluster prepared and ready in {time.monotonic() - started:.0f}s")
+            yield {"cluster": cluster, "api": api, "pf": pf, "manifest": manifest, "settings": settings,
+                   "observed": _drive(cluster, api, pf)}
+        except BaseException:
+            print(f"cluster logs: {settings.home / 'logs'}")
+            raise
+        finally:
+            pids = [p.pid for p in cluster.procs.values()]
+            cluster.stop()
+            assert not [pid for pid in pids if cl._group_alive(pid)], "the cluster left processes behind"
+
+
+def _run_ids(api: cl.Api) -> dict[str, str]:
+    runs = api.json(f"/dags/{DAG}/dagRuns", limit=50)["dag_runs"]
+    by_day = {}
+    for r in runs:
+        start = dt.datetime.fromisoformat(r["data_interval_start"]).astimezone(dt.timezone(dt.timedelta(hours=8)))
+        by_day[start.date().isoformat()] = r
+    return by_day
+
+
+def _task(api: cl.Api, run_id: str, task_id: str) -> dict:
+    r = api.call("GET", f"/dags/{DAG}/dagRuns/{run_id}/taskInstances/{task_id}")
+    return r.json() if r.ok else {}
+
+
+def _drive(cluster: cl.Cluster, api: cl.Api, pf: ServedApp) -> dict:
+    """One backfill of the three days (one run at a time). When the last day's upload is in flight on a
+    slow platform and has sent its first batch, SIGKILL the worker running it."""
+    r = api.call("POST", "/backfills", json={"dag_id": DAG, "from_date": _midnight(DAYS[0]),
+                                             "to_date": _midnight(DAYS[-1]), "max_active_runs": 1,
+                                             "reprocess_behavior": "none", "run_backwards": False})
+    assert r.ok, r.text
+    last = DAYS[-1].isoformat()
+    observed: dict = {}
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        cluster.check_alive()
+        runs = _run_ids(api)
+        run = runs.get(last)
+        if run and not observed.get("slowed") and run["state"] == "running":
+            observed["batches_before"] = pf.admin("GET", "/admin/stats")["batches"]
+            pf.admin("POST", "/admin/faults", json={"latency_ms": 2500})  # every platform call takes 2.5 s
+            observed["slowed"] = True
+        if run and observed.get("slowed") and not observed.get("killed"):
+            ti = _task(api, run["dag_run_id"], UPLOAD)
+            sent = pf.admin("GET", "/admin/stats")["batches"] - observed["batches_before"]
+            if ti.get("state") == "success":
+                pytest.fail("the upload finished before it could be interrupted")
+            if ti.get("state") == "running" and ti.get("hostname") and sent >= 1:
+                victim = ti["hostname"].split(".", 1)[0]
+                cluster.kill(victim)
+                pf.admin("POST", "/admin/faults", json={"latency_ms": 0})
+                observed.update(killed=victim, killed_try=ti["try_number"], sent_before_kill=sent,
+                                killed_at=time.monotonic())
+        if run and observed.get("killed") and run["state"] in ("success", "failed"):
+            observed["recovered_in"] = time.monotonic() - observed["killed_at"]
+            print(f"three days in {time.monotonic() - (deadline - 600):.0f}s; the killed upload's run finished "
+                  f"{observed['recovered_in']:.0f}s after the kill")
+            observed["runs"] = runs
+            return observed
+        time.sleep(1)
+    pytest.fail(f"the runs did not finish: {observed}, {_run_ids(api)}")
+
+
+def _hostnames(api: cl.Api, run_id: str) -> dict[str, str]:
+    tis = api.json(f"/dags/{DAG}/dagRuns/{run_id}/taskInstances", limit=100)["task_instances"]
+    return {t["task_id"]: (t.get("hostname") or "").split(".", 1)[0] for t in tis}
+
+
+def test_every_day_runs_green_on_the_celery_executor(world):
+    runs = world["observed"]["runs"]
+    assert {day: runs[day.isoformat()]["state"] for day in DAYS} == {day: "success" for day in DAYS}
+    engine = wh.engine_from_url(world["settings"].warehouse_url)
+    with engine.connect() as conn:
+        summaries = conn.execute(sa.select(wh.run_summary)).mappings().all()
+    engine.dispose()
+    assert len(summaries) == len(DAYS) and all(s["reconciled"] for s in summaries)
+
+
+def test_tasks_ran_on_both_workers(world):
+    runs = world["observed"]["runs"]
+    used = set()
+    for day in DAYS[:2]:
+        used |= set(_hostnames(world["api"], runs[day.isoformat()]["dag_run_id"]).values())
+    assert {"worker-1", "worker-2"} <= used, used
+
+
+def test_killed_upload_completes_on_the_other_worker_exactly_once(world):
+    api, pf, observed = world["api"], world["pf"], world["observed"]
+    run_id = observed["runs"][DAYS[-1].isoformat()]["dag_run_id"]
+    victim = observed["killed"]
+    survivor = {"worker-1", "worker-2"}.difference({victim}).pop()
+    assert observed["sent_before_kill"] >= 1  # killed in the middle: the platform already had a batch
+    upload = _task(api, run_id, UPLOAD)
+    assert upload["state"] == "success" and upload["try_number"] > observed["killed_try"]
+    assert upload["hostname"].split(".", 1)[0] == survivor
+    tries = api.json(f"/dags/{DAG}/dagRuns/{run_id}/taskInstances/{UPLOAD}/tries")["task_instances"]
+    first = next(t for t in tries if t["try_number"] == observed["killed_try"])
+    assert first["state"] == "failed" and first["hostname"].split(".", 1)[0] == victim
+    # Every record exactly once: one create per natural key, the ledger agrees, the manifest's truth.
+    held = pf.admin("GET", "/admin/records?kind=penalty")["records"]
+    keys = [r["natural_key"] for r in held]
+    assert len(keys) == len(set(keys)) and all(r["version"] == 1 for r in held)
+    assert pf.admin("GET", "/admin/stats")["operations"] == {"create": len(keys)}
+    assert set(keys) == {m["natural_key"] for m in world["manifest"] if m["outcome"] == "uploaded"}
+    engine = wh.engine_from_url(world["settings"].warehouse_url)
+    with engine.connect() as conn:
+        ledger = conn.execute(sa.select(wh.ledger.c.natural_key, wh.ledger.c.state, wh.ledger.c.platform_status)
+                              .where(wh.ledger.c.kind == "penalty")).all()
+        uploaded = conn.execute(sa.select(sa.func.sum(wh.run_summary.c.uploaded))).scalar_one()
+    engine.dispose()
+    assert {k for k, state, status in ledger if state == "accepted" and status == "published"} == set(keys)
+    assert uploaded == len(keys)
+    print(f"worker {victim} killed after {observed['sent_before_kill']} batch(es); the run completed on "
+          f"{survivor} {observed['recovered_in']:.0f}s later")
+
+
+def test_cluster_stop_stops_what_was_recorded(tmp_path, monkeypatch):
+    """``make cluster-stop`` from another shell: every recorded process group ends, a pid that is no longer
+    the recorded process (reused) is left alone, and the record is removed."""
+    procs = {name: subprocess.Popen(["sleep", "300"], start_new_session=True) for name in ("scheduler", "worker-1")}
+    ignores_term = subprocess.Popen([sys.executable, "-c", "import signal, time; "
+                                     "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)"],
+                                    start_new_session=True)
+    time.sleep(0.3)
+    state = {"controller": {}, "settings": {"keep_db": True},
+             "processes": {**{n: {"pid": p.pid, "start": cl._start_time(p.pid)} for n, p in procs.items()},
+                           "triggerer": {"pid": ignores_term.pid, "start": cl._start_time(ignores_term.pid)},
+                           "stale": {"pid": os.getpid(), "start": "not-this-process"}}}
+    (tmp_path / "cluster.json").write_text(json.dumps(state))
+    real_stop = cl.stop_processes
+    monkeypatch.setattr(cl, "stop_processes", lambda pids, grace=30: real_stop(pids, grace=2))
+    assert cl.stop_recorded(tmp_path) == 0
+    for p in [*procs.values(), ignores_term]:
+        assert p.wait(timeout=5) in (-signal.SIGTERM, -signal.SIGKILL)
+    assert ignores_term.returncode == -signal.SIGKILL
+    assert not (tmp_path / "cluster.json").exists()
+
+
+def test_lineage_traces_records_from_source_to_receipt(world):
+    """OpenLineage events (file transport) of the runs on the workers: one chain of datasets from the case
+    system's table and the district inbox through staging, validation and the ledger to the platform and
+    its receipts, every step tagged with the warehouse's run key — no credentials in any event."""
+    pytest.importorskip("airflow.providers.openlineage", reason="apache-airflow-providers-openlineage not installed")
+    text = (world["settings"].home / "openlineage" / "events.jsonl").read_text(encoding="utf-8")
+    assert "demo-secret" not in text
+    events = [json.loads(line) for line in text.splitlines()]
+    key = f"{DAG}|{DAYS[0].isoformat()}"
+    done = {e["job"]["name"].rsplit(".", 1)[-1]: e for e in events if e["eventType"] == "COMPLETE"
+            and (e["run"]["facets"].get("creditflow") or {}).get("runKey") == key}
+
+    def names(step: str, side: str) -> set[str]:
+        return {d["name"].rsplit(".", 1)[-1] if d["namespace"].startswith("postgres") else d["name"]
+                for d in done[step][side]}
+
+    assert {"penalty_decision", str(world["settings"].var.parent / "inbox" / "penalty")} <= names("extract", "inputs")
+    assert "cf_staging" in names("extract", "outputs")
+    assert ("cf_staging" in names("standardise", "inputs")) and ("cf_std" in names("standardise", "outputs"))
+    assert ("cf_std" in names("validate", "inputs")) and ("cf_finding" in names("validate", "outputs"))
+    assert {"cf_std", "cf_finding"} <= names("decide", "inputs") and "cf_ledger" in names("decide", "outputs")
+    assert "cf_ledger" in names("upload", "inputs") and "/api/v1/penalty/batches" in names("upload", "outputs")
+    assert "/api/v1/batches" in names("receipts", "inputs") and "cf_ledger" in names("receipts", "outputs")
+    assert "cf_run_summary" in names("reconcile", "outputs")
+    # A record's own rows carry the same run key and its source row (file#row or the case's number).
+    engine = wh.engine_from_url(world["settings"].warehouse_url)
+    with engine.connect() as conn:
+        staged = conn.execute(sa.select(wh.staging.c.run_key, wh.staging.c.lineage)
+                              .where(wh.staging.c.run_key == key)).all()
+    engine.dispose()
+    assert staged and all(lineage for _, lineage in staged)

@@ -1,0 +1,59 @@
+"""OpenLineage naming of the 双公示 steps (plugins/creditflow_lineage.py): datasets named after the
+connections without credentials, one unbroken chain from the sources to the platform's receipts, and the
+extractor registered for the operator classes the DAG's steps really are. (The events themselves, from
+runs on Celery workers, are checked in tests/integration/test_cluster.py.)"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pendulum
+import pytest
+
+lineage = pytest.importorskip("creditflow_lineage")
+if lineage.BaseExtractor is None:
+    pytest.skip("apache-airflow-providers-openlineage is not installed", allow_module_level=True)
+
+
+def test_datasets_carry_no_credentials():
+    ns, name = lineage.sql_dataset("postgresql+psycopg2://airflow:s3cret@db.internal:5433/creditflow?sslmode=require",
+                                   "cf_staging")
+    assert (ns, name) == ("postgres://db.internal:5433", "creditflow.public.cf_staging")
+    assert lineage.sql_dataset("sqlite:////var/lib/creditflow/wh.sqlite", "cf_std") == (
+        "sqlite:///var/lib/creditflow/wh.sqlite", "cf_std")
+    assert lineage.http_dataset("https://platform.example:8443", "/api/v1/penalty/batches") == (
+        "https://platform.example:8443", "/api/v1/penalty/batches")
+    assert "s3cret" not in ns + name
+
+
+def test_run_key_is_the_local_day_of_the_interval():
+    start = pendulum.datetime(2026, 11, 2, 16, 0, tz="UTC")  # 2026-11-03 00:00 in Asia/Shanghai
+    assert lineage.run_key("sgs_penalty", start) == "sgs_penalty|2026-11-03"
+    assert lineage.run_key("sgs_license", dt.datetime(2026, 11, 3, tzinfo=dt.UTC)) == "sgs_license|2026-11-03"
+
+
+def test_the_steps_form_one_chain_from_source_to_receipt():
+    order = ["extract", "standardise", "validate", "flush_inflight", "decide", "alert_due_soon", "upload", "receipts",
+             "reconcile"]
+    assert list(lineage.STEPS) == order
+    written: set[str] = set()
+    for step in order:
+        reads, writes, _, _ = lineage.STEPS[step]
+        # every warehouse table a step reads was written by an earlier step (the ledger carries over runs)
+        assert set(reads) - written <= {"cf_ledger", "cf_review"}, step
+        written |= set(writes)
+    assert lineage.STEPS["extract"][2] == ("source",) and lineage.STEPS["upload"][3] == ("batches",)
+    assert lineage.STEPS["receipts"][2] == ("receipts",)
+
+
+def test_the_extractor_is_registered_for_the_dags_steps():
+    from airflow.models import DagBag
+
+    bag = DagBag(dag_folder=os.path.join(os.environ["AIRFLOW__CORE__DAGS_FOLDER"], "sgs_reporting.py"))
+    dag = bag.dags["sgs_penalty"]
+    names = set(lineage.SgsTaskExtractor.get_operator_classnames())
+    for task in dag.tasks:
+        if lineage.step_of(task.task_id) in lineage.STEPS:
+            assert task.task_type in names, (task.task_id, task.task_type)
+            assert lineage.SgsTaskExtractor(task)._kind() == "penalty"
