@@ -51,7 +51,7 @@ PORT = int(os.environ.get("AIRFLOW_PORT", "8080"))
 DAYS = int(os.environ.get("DEMO_DAYS", "3"))
 DECISIONS = int(os.environ.get("DEMO_DECISIONS", "300"))
 REPORTING = ["sgs_penalty", "sgs_license", "sgs_coercion"]  # driven day by day
-UNPAUSED = [*REPORTING, "calendar_watch", "sgs_review_signoff"]
+UNPAUSED = [*REPORTING, "calendar_watch", "sgs_review_signoff", "credit_list", "credit_repair"]
 # More of the changes a demo should show than a normal day has (see creditflow_sandbox.generator).
 DEMO_RATES = {"late_entry": 0.06, "edit_after_upload": 0.07, "revocation": 0.05, "near_duplicate": 0.05,
               "cross_source_duplicate": 0.03}
@@ -379,6 +379,13 @@ def products(env: dict[str, str]) -> list[str]:
         else:
             log(f"monthly report failed: {r.stderr.strip()[:300]}")
             failed.append(f"report {period}")
+    r = subprocess.run([str(BIN / "python"), "-m", "creditflow.credit.demo", "--db", warehouse_url(),
+                        "--platform", f"http://{HOST}:8701"], env=env, capture_output=True, text=True)
+    if r.returncode == 0:
+        log(f"严重失信名单 / 信用修复: one listing case and one repair (http://localhost:{PORT}/credit/)")
+    else:
+        log(f"credit demo failed: {r.stderr.strip()[:300]}")
+        failed.append("credit demo")
     return failed
 
 

@@ -231,11 +231,13 @@ def build_parser() -> argparse.ArgumentParser:
     db.set_defaults(func=_cmd_db)
 
     # Capabilities bring their own subcommands (each module: add_parser(sub), run(args)).
+    from creditflow.credit import cli as credit_cli
     from creditflow.planning import cli as plan_cli
     from creditflow.reports import cli as report_cli
 
     plan_cli.add_parser(sub)
     report_cli.add_parser(sub)
+    credit_cli.add_parser(sub)
     return parser
 
 

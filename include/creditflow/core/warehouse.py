@@ -358,3 +358,165 @@ def _parse_uri_conn(uri: str) -> dict[str, Any]:
     return {"conn_type": _normalize_conn_type(conn_type), "host": host or None, "port": parts.port,
             "schema": unquote(parts.path[1:]) or None, "login": unquote(parts.username) if parts.username else None,
             "password": unquote(parts.password) if parts.password else None, "extra": extra}
+
+
+# ======================================================================================================
+# Credit loop (creditflow.credit, revision 0010): 安全生产严重失信主体名单, 信用修复告知书, 诚信审核.
+# Dates a clerk reads are ISO dates (``YYYY-MM-DD``), moments ISO timestamps in UTC. Every transition is
+# a ``cf_credit_event`` row (who, when, document, basis); publications go through ``cf_ledger`` (kind
+# ``dishonest_list``; penalty withdrawals under kind ``penalty``).
+# ======================================================================================================
+
+credit_case = sa.Table(
+    "cf_credit_case", metadata,
+    sa.Column("case_id", sa.String(80), primary_key=True),
+    sa.Column("situation_id", sa.String(20), nullable=False),
+    sa.Column("party_key", sa.String(80), nullable=False),  # USCC, or the resident ID of a natural person
+    sa.Column("party_type", sa.String(16), nullable=False),  # 法人及非法人组织 | 个体工商户 | 自然人
+    sa.Column("party_name", sa.String(200), nullable=False),
+    sa.Column("facts", sa.Text, nullable=False),
+    sa.Column("basis", sa.Text, nullable=False),
+    sa.Column("source_ref", sa.String(120)),  # the case-system decision or accident it came from
+    sa.Column("penalty_id", sa.String(300)),  # the underlying penalty (cf_credit_penalty)
+    sa.Column("authority_name", sa.String(200), nullable=False),
+    sa.Column("authority_uscc", sa.String(18), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("pending_action", sa.String(30)),  # a proposal waiting for approval
+    sa.Column("proposed_by", sa.String(80)),
+    sa.Column("proposed_at", sa.String(40)),
+    sa.Column("proposal", sa.Text),  # JSON: the proposer's note and confirmations
+    sa.Column("notice_doc_id", sa.String(80)),
+    sa.Column("notice_delivered_on", sa.String(10)),
+    sa.Column("objection_until", sa.String(10)),
+    sa.Column("decision_doc_id", sa.String(80)),
+    sa.Column("decided_on", sa.String(10)),
+    sa.Column("list_start", sa.String(10)),
+    sa.Column("list_end", sa.String(10)),  # the original end: kept when a revoked removal restores the listing
+    sa.Column("publication_due", sa.String(10)),
+    sa.Column("published_on", sa.String(10)),
+    sa.Column("removed_on", sa.String(10)),
+    sa.Column("revisit_due", sa.String(10)),
+    sa.Column("natural_key", sa.String(400)),  # cf_ledger key of the publication (kind dishonest_list)
+    sa.Column("created_on", sa.String(10), nullable=False),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+)
+sa.Index("ix_credit_case_party", credit_case.c.party_key, credit_case.c.state)
+sa.Index("ix_credit_case_state", credit_case.c.state)
+
+credit_event = sa.Table(
+    "cf_credit_event", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("subject_id", sa.String(300), nullable=False),  # case id, penalty id or request id
+    sa.Column("action", sa.String(60), nullable=False),
+    sa.Column("from_state", sa.String(20)),
+    sa.Column("to_state", sa.String(20)),
+    sa.Column("actor", sa.String(80), nullable=False),  # Airflow user id, or "system" for the DAGs
+    sa.Column("on_date", sa.String(10), nullable=False),  # the date that counts (delivery, decision, …)
+    sa.Column("document_id", sa.String(80)),
+    sa.Column("basis", sa.Text),
+    sa.Column("comment", sa.Text),
+    sa.Column("at", sa.String(40), nullable=False),
+)
+sa.Index("ix_credit_event_subject", credit_event.c.subject_id, credit_event.c.id)
+
+credit_objection = sa.Table(
+    "cf_credit_objection", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.String(80), nullable=False),
+    sa.Column("received_on", sa.String(10), nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),  # pending | upheld | rejected | waived
+    sa.Column("recorded_by", sa.String(80), nullable=False),
+    sa.Column("resolved_by", sa.String(80)),
+    sa.Column("resolved_on", sa.String(10)),
+    sa.Column("resolution", sa.Text),
+    sa.Column("at", sa.String(40), nullable=False),
+)
+sa.Index("ix_credit_objection_case", credit_objection.c.case_id)
+
+credit_request = sa.Table(
+    "cf_credit_request", metadata,
+    sa.Column("request_id", sa.String(80), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # early_removal | penalty_repair
+    sa.Column("subject_id", sa.String(300), nullable=False),  # case id or penalty id
+    sa.Column("party_key", sa.String(80), nullable=False),
+    sa.Column("received_on", sa.String(10), nullable=False),
+    sa.Column("due_on", sa.String(10)),
+    sa.Column("evidence", sa.Text),  # JSON, as the applicant gave it (masked)
+    sa.Column("checks", sa.Text),  # JSON: each condition, what decided it, result
+    sa.Column("status", sa.String(12), nullable=False),  # received | approved | rejected | revoked
+    sa.Column("recorded_by", sa.String(80), nullable=False),
+    sa.Column("proposed_by", sa.String(80)),  # the officer proposing approve/reject (never the approver)
+    sa.Column("proposed_at", sa.String(40)),
+    sa.Column("proposal", sa.String(12)),  # approve | reject
+    sa.Column("decided_by", sa.String(80)),
+    sa.Column("decided_on", sa.String(10)),
+    sa.Column("document_id", sa.String(80)),
+    sa.Column("revoked_on", sa.String(10)),
+    sa.Column("revoke_reason", sa.Text),
+    sa.Column("at", sa.String(40), nullable=False),
+)
+sa.Index("ix_credit_request_subject", credit_request.c.subject_id)
+
+credit_penalty = sa.Table(
+    "cf_credit_penalty", metadata,
+    sa.Column("penalty_id", sa.String(300), primary_key=True),  # source record id, e.g. case_db:D00000012
+    sa.Column("natural_key", sa.String(400)),  # cf_ledger key (kind penalty)
+    sa.Column("party_key", sa.String(80), nullable=False),
+    sa.Column("party_type", sa.String(16), nullable=False),
+    sa.Column("party_name", sa.String(200), nullable=False),
+    sa.Column("doc_no", sa.String(128), nullable=False),
+    sa.Column("decision_date", sa.String(10), nullable=False),
+    sa.Column("categories", sa.String(256), nullable=False),  # 处罚类别, ";"-joined
+    sa.Column("fine_yuan", sa.Numeric(18, 2)),
+    sa.Column("authority_name", sa.String(200)),
+    sa.Column("regime_id", sa.String(30), nullable=False),
+    sa.Column("penalty_class", sa.String(30), nullable=False),
+    sa.Column("published", sa.Boolean, nullable=False),
+    sa.Column("repairable", sa.Boolean, nullable=False),
+    sa.Column("publicity_min_until", sa.String(10)),
+    sa.Column("publicity_max_until", sa.String(10), nullable=False),
+    sa.Column("earliest_repair", sa.String(10)),
+    sa.Column("status", sa.String(16), nullable=False),  # publicising | not_published | ended | repaired | revoked
+    sa.Column("source_status", sa.String(12)),  # VALID | CHANGED | REVOKED in the case system
+    sa.Column("notice_doc_id", sa.String(80)),
+    sa.Column("notice_delivered_on", sa.String(10)),
+    sa.Column("ended_on", sa.String(10)),
+    sa.Column("repaired_on", sa.String(10)),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+)
+sa.Index("ix_credit_penalty_party", credit_penalty.c.party_key, credit_penalty.c.decision_date)
+sa.Index("ix_credit_penalty_status", credit_penalty.c.status, credit_penalty.c.publicity_max_until)
+
+credit_document = sa.Table(
+    "cf_credit_document", metadata,
+    sa.Column("doc_id", sa.String(80), primary_key=True),
+    sa.Column("doc_type", sa.String(30), nullable=False),  # list_notice | list_decision | repair_notice | …
+    sa.Column("doc_no", sa.String(80), nullable=False, unique=True),
+    sa.Column("subject_id", sa.String(300), nullable=False),
+    sa.Column("issued_on", sa.String(10), nullable=False),
+    sa.Column("content", sa.Text, nullable=False),  # JSON the DOCX/PDF are rendered from (ID numbers masked)
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("delivered_on", sa.String(10)),
+    sa.Column("delivery_method", sa.String(40)),
+    sa.Column("delivered_by", sa.String(80)),
+    sa.Column("created_at", sa.String(40), nullable=False),
+)
+sa.Index("ix_credit_document_subject", credit_document.c.subject_id)
+
+credit_check_log = sa.Table(
+    "cf_credit_check_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("asked_by", sa.String(80), nullable=False),
+    sa.Column("channel", sa.String(12), nullable=False),  # api | page | cli | batch
+    sa.Column("purpose", sa.String(20), nullable=False),
+    sa.Column("query", sa.String(80), nullable=False),  # the code asked about, masked when an ID number
+    sa.Column("valid", sa.Boolean, nullable=False),
+    sa.Column("verdict", sa.String(8)),  # pass | fail | None for an invalid code
+    sa.Column("answer", sa.Text, nullable=False),  # JSON (masked)
+)
+sa.Index("ix_credit_check_at", credit_check_log.c.at)
+
+CREDIT_TABLES = (credit_case, credit_event, credit_objection, credit_request, credit_penalty, credit_document,
+                 credit_check_log)

@@ -127,6 +127,7 @@ def decide(run: Run, engine: sa.Engine, batch_size: int = 200) -> dict[str, int]
         inflight = [L for L in ledger_by_nk.values() if L["state"] in ("pending", "sent")]
         if inflight:
             raise RuntimeError(f"{len(inflight)} ledger operations still in flight: run flush_inflight first")
+        stopped = _publicity_stopped(conn, run.kind, list(winners))
     by_party: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for L in party_rows:
         by_party[L["party_key"]].append({"record_id": L["owner_record_id"], "doc_key": L["doc_key"],
@@ -169,6 +170,9 @@ def decide(run: Run, engine: sa.Engine, batch_size: int = 200) -> dict[str, int]
                 op = "correct"
         elif status == "withdrawn":
             assert led is not None
+            if nk in stopped:  # publicity ended or repaired (信用修复): the platform must not show it again
+                decisions[rid] = Decision(rid, "unchanged", detail=f"公示已{stopped[nk]}，不再上报")
+                continue
             if r["source_revoked"]:
                 sent_here = led["run_key"] == run.run_key and led["state"] == "accepted"
                 decisions[rid] = Decision(rid, "uploaded" if sent_here else "unchanged",
@@ -317,6 +321,20 @@ def decide(run: Run, engine: sa.Engine, batch_size: int = 200) -> dict[str, int]
     counts["due_soon"] = due_soon_n
     counts["ops"] = len(ops)
     return counts
+
+
+def _publicity_stopped(conn: sa.Connection, kind: str, natural_keys: list[str]) -> dict[str, str]:
+    """Penalties whose publication the credit capability stopped (publicity period ended, or repaired)."""
+    if kind != "penalty" or not natural_keys:
+        return {}
+    p = wh.credit_penalty
+    labels = {"ended": "期满停止", "repaired": "经信用修复停止"}
+    out: dict[str, str] = {}
+    for chunk in _chunks(sorted(set(natural_keys)), 500):
+        for nk, status in conn.execute(sa.select(p.c.natural_key, p.c.status).where(
+                p.c.natural_key.in_(chunk), p.c.status.in_(list(labels)))):
+            out[nk] = labels[status]
+    return out
 
 
 def _worse_published(ledger_row: dict[str, Any], source_system: str) -> bool:

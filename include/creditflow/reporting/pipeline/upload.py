@@ -48,8 +48,11 @@ def upload(run: Run, engine: sa.Engine, client: PlatformClient) -> dict[str, int
 
 
 def _withdraw_reason(row: dict[str, Any]) -> str:
-    if str(row.get("message") or "").startswith("replaced_by:"):
+    message = str(row.get("message") or "")
+    if message.startswith("replaced_by:"):
         return "该记录为文书号有误的重复报送，已由执法案件系统原件替换"
+    if message.startswith("credit:") and message[len("credit:"):].strip():
+        return message[len("credit:"):].strip()  # queued by the credit capability: publicity ended, repaired
     return "原行政决定已撤销或变更"
 
 

@@ -1,0 +1,135 @@
+"""
+### 安全生产严重失信主体名单（`credit_list`）
+
+The daily half of 应急管理部令第11号 (the rest is people deciding on *Creditflow → 信用管理*). Each run covers
+one local day (06:30 to 06:30, Asia/Shanghai) of the case system and acts as of the interval's end date.
+
+| step | what it does |
+|---|---|
+| `flush_inflight` | re-sends publications a crashed run left pending (same Idempotency-Key) and collects receipts |
+| `propose_candidates` | penalties decided/entered in the interval matching a listing situation (art. 6(3), 7(1), 7(2)) and accidents within the look-back window (art. 6(1), 6(2), 6(4)) become **candidates** with their facts and article — the DAG proposes, a person decides |
+| `follow_penalties` | a penalty changed in the case system puts its listing under **revisit** (due in 3 working days); a revoked one annuls the listing and withdraws its publication |
+| `expire` | listings whose 3-year management period has ended are removed and withdrawn |
+| `deliver` | listings, removals and restorations to 全国信用信息共享平台 (kind `dishonest_list`) through the ledger, exactly once; accepted listings become 已公示 |
+| `alerts` | 临期/逾期: publication limit (20 working days [M]), revisits, decisions the objection window now allows, requests near their limit, platform rejections — logged, and e-mailed to Variable `creditflow_alert_email` through `smtp_default` when set |
+
+Periods, windows and conditions are rule data: `include/creditflow/data/credit/` (+ `data/rules/deadlines.yaml`),
+each with source and mark; unverified ones are marked `M`.
+**Re-runs are safe**: candidates have deterministic ids, transitions check the state, the ledger prevents a
+second publication. **When it fails**: clear the failed task; `deliver` resumes from the ledger.
+
+Owner: 信用数据组. Changelog: 0.1 — first version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pendulum
+from airflow.sdk import CronDataIntervalTimetable, dag, task
+from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
+
+TZ = "Asia/Shanghai"
+UPLOAD_POOL = "credit_platform"
+START = pendulum.parse(os.environ.get("CREDITFLOW_CREDIT_START", os.environ.get("CREDITFLOW_SGS_START", "2026-11-01")),
+                       tz=TZ)
+DEFAULT_ARGS = default_task_args(retries=2, retry_delay=dt.timedelta(seconds=30), retry_exponential_backoff=True,
+                                 execution_timeout=TIMEOUTS["step"])
+
+
+def _interval(context):  # type: ignore[no-untyped-def]
+    """(start, end) as aware local datetimes, and the day the run acts as of (the interval's end date)."""
+    from zoneinfo import ZoneInfo
+
+    start = dt.datetime.fromisoformat(context["data_interval_start"].in_timezone(TZ).isoformat())
+    end = dt.datetime.fromisoformat(context["data_interval_end"].in_timezone(TZ).isoformat())
+    return start.astimezone(ZoneInfo(TZ)), end.astimezone(ZoneInfo(TZ)), end.date()
+
+
+def _run_key(context) -> str:  # type: ignore[no-untyped-def]
+    return f"{context['dag'].dag_id}|{_interval(context)[0].date().isoformat()}"
+
+
+@dag(
+    dag_id="credit_list",
+    schedule=CronDataIntervalTimetable("30 6 * * *", timezone=TZ),
+    start_date=START,
+    catchup=True,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    on_failure_callback=dag_failure_callbacks(),
+    tags=["严重失信名单", "credit", "impact:reporting"],
+    doc_md=__doc__,
+    dagrun_timeout=dt.timedelta(hours=6),
+)
+def credit_list() -> None:
+    @task(pool=UPLOAD_POOL, execution_timeout=TIMEOUTS["upload"])
+    def flush_inflight() -> dict:
+        from creditflow.credit import publish
+        from creditflow_hooks import CreditPlatformHook, warehouse_engine
+
+        out = publish.deliver(warehouse_engine(), CreditPlatformHook().get_conn(), wait=60)
+        return {"published": out["published"]}
+
+    @task
+    def propose_candidates(**context) -> dict:  # type: ignore[no-untyped-def]
+        from creditflow.credit import candidates, penalties
+        from creditflow_hooks import case_db_engine, warehouse_engine
+
+        start, end, today = _interval(context)
+        case = case_db_engine()
+        found = candidates.from_penalties(penalties.case_rows(case, start, end)) + candidates.from_accidents(case, today)
+        return {"found": len(found), "new": candidates.propose_all(warehouse_engine(), found, today)}
+
+    @task
+    def follow_penalties(**context) -> dict:  # type: ignore[no-untyped-def]
+        from creditflow.credit import lifecycle, penalties
+        from creditflow_hooks import case_db_engine, warehouse_engine
+
+        start, end, _ = _interval(context)
+        return lifecycle.follow_penalties(warehouse_engine(), penalties.case_rows(case_db_engine(), start, end),
+                                          _run_key(context))
+
+    @task
+    def expire(**context) -> int:  # type: ignore[no-untyped-def]
+        from creditflow.credit import lifecycle
+        from creditflow_hooks import warehouse_engine
+
+        return lifecycle.expire(warehouse_engine(), _interval(context)[2], _run_key(context))
+
+    @task(pool=UPLOAD_POOL, execution_timeout=TIMEOUTS["upload"])
+    def deliver() -> dict:
+        from creditflow.credit import publish
+        from creditflow_hooks import CreditPlatformHook, warehouse_engine
+
+        out = publish.deliver(warehouse_engine(), CreditPlatformHook().get_conn(), wait=300)
+        if any(r["still_processing"] for r in out["receipts"].values()):
+            raise RuntimeError("平台回执未在5分钟内返回：重跑本任务继续收取（不会重复报送）")
+        return {"published": out["published"], "receipts": out["receipts"]}
+
+    @task(execution_timeout=TIMEOUTS["quick"])
+    def alerts(**context) -> int:  # type: ignore[no-untyped-def]
+        import logging
+
+        from airflow.sdk import Variable
+        from creditflow.credit.alerts import as_mail, due_alerts
+        from creditflow_hooks import warehouse_engine
+
+        today = _interval(context)[2]
+        lines = due_alerts(warehouse_engine(), today)
+        for line in lines:
+            logging.getLogger("creditflow.alert").warning("%s", line)
+        to = Variable.get("creditflow_alert_email", default=None)
+        if lines and to:
+            from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+            subject, body = as_mail(lines, today, "严重失信名单")
+            with SmtpHook() as smtp:
+                smtp.send_email_smtp(to=[a.strip() for a in to.split(",")], subject=subject, html_content=body)
+        return len(lines)
+
+    flush_inflight() >> propose_candidates() >> follow_penalties() >> expire() >> deliver() >> alerts()
+
+
+credit_list()

@@ -1,0 +1,119 @@
+"""
+### 信用修复告知与公示期管理（`credit_repair`）
+
+两书同达 and the end of publicity, for every penalty decision of the case system. Each run covers one local
+day (06:30 to 06:30, Asia/Shanghai) and acts as of the interval's end date.
+
+| step | what it does |
+|---|---|
+| `flush_inflight` | re-sends withdrawals a crashed run left pending and collects receipts |
+| `track_penalties` | every penalty decided, entered or changed in the interval: its publicity under the rule set in force on the decision date (NDRC Order 58 with the 安全生产 one-year minimum until 2026-03-31, Order 36 classes from 2026-04-01), and for a legal person or other organisation a **信用修复告知书** issued the day the decision was recorded (DOCX/PDF on *Creditflow → 信用管理*) |
+| `end_publicity` | penalties whose maximum publicity period has ended: publication stops (withdrawal of the published record queued on the ledger) |
+| `deliver` | withdrawals (publicity end, approved repairs) to 全国信用信息共享平台 through the ledger, exactly once |
+| `missing_notices` | decisions whose notice has no recorded delivery 2 working days after the decision: logged and e-mailed (Variable `creditflow_alert_email`) |
+
+Repair requests are recorded, proposed and approved on the page (two people); an approval queues the
+withdrawal that `deliver` sends. Rules: `include/creditflow/data/credit/repair_notice.yaml`,
+`data/rules/publicity.yaml`. **Re-runs are safe** (upserts, one notice per decision, the ledger).
+
+Owner: 信用数据组. Changelog: 0.1 — first version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pendulum
+from airflow.sdk import CronDataIntervalTimetable, dag, task
+from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
+
+TZ = "Asia/Shanghai"
+UPLOAD_POOL = "credit_platform"
+START = pendulum.parse(os.environ.get("CREDITFLOW_CREDIT_START", os.environ.get("CREDITFLOW_SGS_START", "2026-11-01")),
+                       tz=TZ)
+DEFAULT_ARGS = default_task_args(retries=2, retry_delay=dt.timedelta(seconds=30), retry_exponential_backoff=True,
+                                 execution_timeout=TIMEOUTS["step"])
+
+
+def _interval(context):  # type: ignore[no-untyped-def]
+    from zoneinfo import ZoneInfo
+
+    start = dt.datetime.fromisoformat(context["data_interval_start"].in_timezone(TZ).isoformat())
+    end = dt.datetime.fromisoformat(context["data_interval_end"].in_timezone(TZ).isoformat())
+    return start.astimezone(ZoneInfo(TZ)), end.astimezone(ZoneInfo(TZ)), end.date()
+
+
+@dag(
+    dag_id="credit_repair",
+    schedule=CronDataIntervalTimetable("30 6 * * *", timezone=TZ),
+    start_date=START,
+    catchup=True,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    on_failure_callback=dag_failure_callbacks(),
+    tags=["信用修复", "credit", "impact:reporting"],
+    doc_md=__doc__,
+    dagrun_timeout=dt.timedelta(hours=6),
+)
+def credit_repair() -> None:
+    @task(pool=UPLOAD_POOL, execution_timeout=TIMEOUTS["upload"])
+    def flush_inflight() -> dict:
+        from creditflow.credit import publish
+        from creditflow_hooks import CreditPlatformHook, warehouse_engine
+
+        out = publish.deliver(warehouse_engine(), CreditPlatformHook().get_conn(), wait=60)
+        return {"published": out["published"]}
+
+    @task
+    def track_penalties(**context) -> dict:  # type: ignore[no-untyped-def]
+        from creditflow.credit import penalties
+        from creditflow_hooks import case_db_engine, warehouse_engine
+
+        start, end, _ = _interval(context)
+        return penalties.track(warehouse_engine(), penalties.case_rows(case_db_engine(), start, end))
+
+    @task
+    def end_publicity(**context) -> dict:  # type: ignore[no-untyped-def]
+        from creditflow.credit import penalties
+        from creditflow_hooks import warehouse_engine
+
+        start, _, today = _interval(context)
+        return penalties.end_publicity(warehouse_engine(), today, f"credit_repair|{start.date().isoformat()}")
+
+    @task(pool=UPLOAD_POOL, execution_timeout=TIMEOUTS["upload"])
+    def deliver() -> dict:
+        from creditflow.credit import publish
+        from creditflow_hooks import CreditPlatformHook, warehouse_engine
+
+        out = publish.deliver(warehouse_engine(), CreditPlatformHook().get_conn(), wait=300)
+        if any(r["still_processing"] for r in out["receipts"].values()):
+            raise RuntimeError("平台回执未在5分钟内返回：重跑本任务继续收取（不会重复报送）")
+        return out["receipts"]
+
+    @task(execution_timeout=TIMEOUTS["quick"])
+    def missing_notices(**context) -> int:  # type: ignore[no-untyped-def]
+        import logging
+
+        from airflow.sdk import Variable
+        from creditflow.credit import penalties
+        from creditflow.credit.alerts import as_mail, missing_notice_lines
+        from creditflow_hooks import warehouse_engine
+
+        today = _interval(context)[2]
+        lines = missing_notice_lines(penalties.missing_notices(warehouse_engine(), today))
+        for line in lines[:200]:
+            logging.getLogger("creditflow.alert").warning("%s", line)
+        to = Variable.get("creditflow_alert_email", default=None)
+        if lines and to:
+            from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+            subject, body = as_mail(lines, today, "信用修复告知书送达")
+            with SmtpHook() as smtp:
+                smtp.send_email_smtp(to=[a.strip() for a in to.split(",")], subject=subject, html_content=body)
+        return len(lines)
+
+    flush_inflight() >> track_penalties() >> end_publicity() >> deliver() >> missing_notices()
+
+
+credit_repair()

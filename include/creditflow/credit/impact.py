@@ -1,0 +1,129 @@
+"""处罚前信用影响评估: what a draft penalty would do to the party's credit, before it is decided.
+
+Given the draft (penalty categories, fine, decision date, party type; optionally the party's code, the
+violation type and the legal basis), it answers with the rule set and publicity class that apply, whether
+the penalty is published, the minimum and maximum publicity end dates, the earliest repair date, whether
+it triggers or counts toward a 严重失信名单 listing, and until when integrity checks would fail — each with
+the rules it used (id, source, mark).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from dateutil.relativedelta import relativedelta
+
+from creditflow.core import warehouse as wh
+from creditflow.credit import rules
+from creditflow.credit.lifecycle import ACTIVE
+
+
+@dataclass(frozen=True)
+class Draft:
+    categories: list[str]
+    decided: dt.date
+    party_type: str  # 法人及非法人组织 | 个体工商户 | 自然人
+    amount_yuan: float | None = None
+    party: str | None = None
+    violation: str | None = None
+    basis: str | None = None
+
+
+def _dedupe(refs: list[dict[str, str]]) -> list[dict[str, str]]:
+    seen: dict[str, dict[str, str]] = {}
+    for r in refs:
+        seen.setdefault(r["id"], r)
+    return list(seen.values())
+
+
+def preview(draft: Draft, engine: sa.Engine | None = None) -> dict[str, Any]:
+    cats = [c.strip() for c in draft.categories if c.strip()]
+    if not cats:
+        raise ValueError("至少需要一个处罚类别")
+    if "罚款" in cats and not draft.amount_yuan:
+        raise ValueError("处罚类别含罚款时须给出罚款金额（元）")
+    pub = rules.publicity(draft.decided, cats, draft.party_type)
+    refs: list[dict[str, str]] = list(pub.rules)
+    listing = _listing(draft, cats, engine, refs)
+    fail_until: dt.date | None = None
+    _, spec = rules.purpose(None)
+    if "major_violation" in spec["fail_on"] and rules.is_major_violation(cats, draft.amount_yuan):
+        fail_until = rules.major_violation_until(draft.decided)
+        refs.append(rules.major_violation_ref())
+    if listing["triggers"] and "listed" in spec["fail_on"]:
+        until = dt.date.fromisoformat(listing["list_until"])
+        fail_until = max(fail_until, until) if fail_until else until
+    if listing.get("on_list_now") and "listed" in spec["fail_on"]:
+        current = dt.date.fromisoformat(listing["on_list_until"])
+        fail_until = max(fail_until, current) if fail_until else current
+    policy = rules.integrity_policy()
+    refs.append({"id": f"integrity:{policy['default_purpose']}", "source": " ".join(str(spec["source"]).split()),
+                 "mark": str(spec["mark"])})
+    return {
+        "regime": pub.regime_id, "regime_zh": pub.regime_title_zh, "class": pub.penalty_class,
+        "published": pub.published, "repairable": pub.repairable,
+        "publicity_min_until": pub.min_until.isoformat() if pub.min_until else None,
+        "publicity_max_until": pub.max_until.isoformat(),
+        "earliest_repair": pub.earliest_repair.isoformat() if pub.earliest_repair else None,
+        "repair_notice": rules.gets_repair_notice(draft.party_type),
+        "listing": listing,
+        "integrity_fail_until": fail_until.isoformat() if fail_until else None,
+        "integrity_purpose": policy["default_purpose"],
+        "rules": _dedupe(refs),
+    }
+
+
+def _listing(draft: Draft, cats: list[str], engine: sa.Engine | None, refs: list[dict[str, str]]) -> dict[str, Any]:
+    triggers, possible = [], []
+    for sit in rules.situations():
+        if sit.detector.get("type") != "penalty":
+            continue
+        hit = sit.matches_penalty(draft.violation, draft.basis, cats)
+        if hit:
+            triggers.append({"id": sit.id, "article": sit.article, "title_zh": sit.title_zh})
+            refs.append({"id": f"listing:{sit.id}", "source": sit.source, "mark": sit.mark})
+        elif hit is None:
+            needs = "违法行为类型" if "violation_regex" in sit.detector else "处罚依据"
+            possible.append({"id": sit.id, "article": sit.article, "title_zh": sit.title_zh,
+                             "needs_zh": f"视{needs}而定（--violation / --basis）"})
+    out: dict[str, Any] = {"triggers": bool(triggers), "situations": triggers, "possible": possible,
+                           "counts_toward": []}
+    if triggers:
+        refs.append(rules.ref("list_management_period", draft.decided))
+        refs.append(rules.ref("list_early_removal_after", draft.decided))
+        out["list_until"] = rules.due("list_management_period", draft.decided).isoformat()
+        out["earliest_removal"] = rules.due("list_early_removal_after", draft.decided).isoformat()
+        out["note_zh"] = "列入须经书面告知、陈述申辩后由负责人决定；此处按与处罚同日决定估算"
+    if draft.party and engine is not None:
+        _party_history(draft, engine, out, refs)
+    return out
+
+
+def _party_history(draft: Draft, engine: sa.Engine, out: dict[str, Any], refs: list[dict[str, str]]) -> None:
+    """What the warehouse knows of the party: a listing in force, and accident situations that count."""
+    from creditflow.credit.integrity import identify
+
+    code, _kind, error = identify(draft.party)
+    if error:
+        raise ValueError(error)
+    C = wh.credit_case
+    day = draft.decided.isoformat()
+    with engine.connect() as conn:
+        cases = [dict(r) for r in conn.execute(sa.select(C).where(C.c.party_key == code)).mappings()]
+    current = [c for c in cases if c["state"] in ACTIVE and c["list_start"] <= day <= c["list_end"]]
+    out["on_list_now"] = bool(current)
+    if current:
+        out["on_list_until"] = max(c["list_end"] for c in current)
+    window = draft.decided - relativedelta(months=12)
+    for sit in rules.situations():
+        if sit.group != "accident" or sit.detector.get("type") == "penalty":
+            continue
+        related = [c for c in cases if c["situation_id"] == sit.id and c["created_on"] >= window.isoformat()
+                   and c["state"] not in ("dismissed", "annulled")]
+        if related:
+            out["counts_toward"].append({"id": sit.id, "article": sit.article, "title_zh": sit.title_zh,
+                                         "cases": [c["case_id"] for c in related]})
+            refs.append({"id": f"listing:{sit.id}", "source": sit.source, "mark": sit.mark})

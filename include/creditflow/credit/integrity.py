@@ -1,0 +1,199 @@
+"""诚信审核: may this party proceed (licensing, procurement, bidding)?
+
+Per party code (USCC or resident ID): on the 严重失信名单 or not (since, until, grounds), penalties still
+under publicity, repair status, and a verdict ``pass`` / ``fail`` with reasons in Chinese, by the
+purpose's policy (``data/credit/integrity.yaml``). An invalid code is an answer for that party, never an
+exception. Every check is logged (``cf_credit_check_log``: who, when, what, the answer) with ID numbers
+masked; answers never carry an unmasked ID number either.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from typing import Any
+
+import sqlalchemy as sa
+
+from creditflow.common import mask_id, mask_text
+from creditflow.core import identifiers as ids
+from creditflow.core import warehouse as wh
+from creditflow.credit import rules
+from creditflow.credit.lifecycle import ACTIVE, STATES_ZH
+
+C, P, R = wh.credit_case, wh.credit_penalty, wh.credit_request
+CODE_COLUMNS = ("code", "代码", "统一社会信用代码", "身份证号", "身份证号码", "证件号码")
+NAME_COLUMNS = ("name", "名称", "单位名称", "姓名", "投标人")
+
+
+def identify(raw: Any) -> tuple[str, str | None, str | None]:
+    """(normalised code, ``uscc`` | ``ric`` | None, Chinese error or None)."""
+    code = ids.compact_uscc(raw)
+    if not code:
+        return code, None, "代码为空"
+    if len(code) == 18 and code[:17].isdigit() and not ids.validate_ric(code):
+        return code, "ric", None
+    problems = ids.validate_uscc(code)
+    if not problems:
+        return code, "uscc", None
+    if code[:17].isdigit() and len(code) in (15, 18):
+        return code, None, "居民身份证号码无效（" + "；".join(mask_text(p) for p in ids.validate_ric(code)) + "）"
+    return code, None, "统一社会信用代码无效（" + "；".join(mask_text(p) for p in problems) + "）"
+
+
+def shown(code: str, kind: str | None) -> str:
+    """The code as an answer or a log may show it: organisations in full, anything else masked."""
+    return code if kind == "uscc" else mask_id(code)
+
+
+def _repair_state(pen: dict[str, Any], pending: set[str], as_of: dt.date) -> str:
+    if pen["penalty_id"] in pending:
+        return "信用修复申请办理中"
+    if not pen["repairable"] or not pen["earliest_repair"]:
+        return "不适用信用修复，期满自动停止公示"
+    if pen["earliest_repair"] <= as_of.isoformat():
+        return "已满最短公示期，可申请信用修复"
+    return f"{pen['earliest_repair']}起可申请信用修复"
+
+
+# Two look-ups per party, by index (``ix_credit_case_party``, ``ix_credit_penalty_party``, and
+# ``ix_credit_request_subject`` for the pending-request flag), built once: this is the hot path of the endpoint.
+_CASES = sa.select(C.c.case_id, C.c.situation_id, C.c.party_name, C.c.state, C.c.list_start, C.c.list_end).where(
+    C.c.party_key == sa.bindparam("code"))
+_PENALTIES = sa.select(
+    P.c.penalty_id, P.c.party_name, P.c.doc_no, P.c.decision_date, P.c.categories, P.c.fine_yuan, P.c.penalty_class,
+    P.c.regime_id, P.c.published, P.c.repairable, P.c.publicity_max_until, P.c.earliest_repair, P.c.status,
+    sa.exists().where(R.c.subject_id == P.c.penalty_id, R.c.status == "received").label("pending"),
+).where(P.c.party_key == sa.bindparam("code"), P.c.decision_date <= sa.bindparam("day"))
+
+
+def answer_for(conn: sa.Connection, code: str, kind: str, purpose_key: str, as_of: dt.date) -> dict[str, Any]:
+    day = as_of.isoformat()
+    _, spec = rules.purpose(purpose_key)
+    cases = [dict(r) for r in conn.execute(_CASES, {"code": code}).mappings()]
+    pens = [dict(r) for r in conn.execute(_PENALTIES, {"code": code, "day": day}).mappings()]
+    current = [c for c in cases if c["state"] in ACTIVE and c["list_start"] <= day <= c["list_end"]]
+    under = [p for p in pens if p["status"] == "publicising" and p["published"] and p["publicity_max_until"] >= day]
+    pending = {p["penalty_id"] for p in under if p["pending"]}
+    name = next((x["party_name"] for x in [*current, *pens, *cases] if x.get("party_name")), None)
+    reasons: list[str] = []
+    fail = False
+    listed: dict[str, Any] = {"on_list": bool(current)}
+    if current:
+        c = max(current, key=lambda x: x["list_start"])
+        sit = rules.situation(c["situation_id"])
+        listed.update(since=c["list_start"], until=c["list_end"], grounds=sit.label, state=STATES_ZH[c["state"]])
+        msg = f"列入安全生产严重失信主体名单（{c['list_start']}至{c['list_end']}，{sit.article}“{sit.title_zh}”）"
+        if "listed" in spec["fail_on"]:
+            fail = True
+            reasons.append(msg)
+        else:
+            reasons.append(msg + "（本事项不以此为否决条件）")
+    major = []
+    if "major_violation" in spec["fail_on"]:
+        for p in pens:
+            if p["status"] in ("revoked", "repaired"):
+                continue
+            until = rules.major_violation_until(dt.date.fromisoformat(p["decision_date"]))
+            fine = float(p["fine_yuan"]) if p["fine_yuan"] is not None else None
+            if until >= as_of and rules.is_major_violation(p["categories"].split(";"), fine):
+                major.append(p)
+                reasons.append(f"重大违法记录：{p['decision_date']}《行政处罚决定书》（{p['doc_no']}），{p['categories']}"
+                               + (f"，罚款{fine:,.0f}元" if fine else "") + f"（认定至{until}）")
+        fail = fail or bool(major)
+    publicity = [{"doc_no": p["doc_no"], "decision_date": p["decision_date"], "categories": p["categories"],
+                  "class": p["penalty_class"], "regime": p["regime_id"], "publicity_until": p["publicity_max_until"],
+                  "repair": _repair_state(p, pending, as_of)} for p in under]
+    if under and not fail:
+        reasons.append(f"有{len(under)}条行政处罚信息在公示期内，不影响本事项")
+    removed = [c for c in cases if c["state"] == "removed"]
+    repair = {"repaired_penalties": sum(p["status"] == "repaired" for p in pens), "early_removed": bool(removed),
+              "pending_requests": len(pending)}
+    if not reasons:
+        reasons.append("未发现严重失信名单记录和重大违法记录")
+    return {"code": shown(code, kind), "code_type": kind, "valid": True, "party_name": name,
+            "purpose": purpose_key, "purpose_zh": spec["title_zh"], "as_of": day, "listed": listed,
+            "penalties_under_publicity": publicity, "repair": repair, "verdict": "fail" if fail else "pass",
+            "reasons": reasons}
+
+
+def check(engine: sa.Engine, codes: list[Any], *, asked_by: str, channel: str, purpose: str | None = None,
+          as_of: dt.date | None = None) -> list[dict[str, Any]]:
+    """Answer for each code, in order, and log every answer; ValueError for an unknown purpose."""
+    from creditflow.common import TZ
+
+    purpose_key, _ = rules.purpose(purpose)
+    day = as_of or dt.datetime.now(TZ).date()
+    out = []
+    with engine.begin() as conn:
+        for raw in codes:
+            code, kind, error = identify(raw)
+            if error or kind is None:
+                masked = mask_id(code) if code[:17].isdigit() or len(code) in (15, 18) else mask_text(code)
+                ans: dict[str, Any] = {"code": masked, "valid": False, "error": error, "verdict": None,
+                                       "purpose": purpose_key}
+            else:
+                ans = answer_for(conn, code, kind, purpose_key, day)
+            out.append(ans)
+            conn.execute(wh.credit_check_log.insert().values(
+                at=wh.now_iso(), asked_by=asked_by, channel=channel, purpose=purpose_key, query=ans["code"][:80],
+                valid=ans["valid"], verdict=ans["verdict"], answer=mask_text(json.dumps(ans, ensure_ascii=False))))
+    return out
+
+
+# --- batch: a bidders' list ------------------------------------------------------------------------------
+
+
+def read_parties_csv(data: bytes) -> list[dict[str, str]]:
+    """Rows of a CSV (UTF-8, with or without BOM; GBK accepted) with a code column and an optional name."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("gbk")
+    reader = csv.DictReader(io.StringIO(text))
+    fields = [f.strip() for f in reader.fieldnames or []]
+    code_col = next((f for f in fields if f.lower() in CODE_COLUMNS or f in CODE_COLUMNS), None)
+    if code_col is None:
+        raise ValueError("CSV 缺少代码列（code / 统一社会信用代码 / 身份证号）")
+    name_col = next((f for f in fields if f.lower() in NAME_COLUMNS or f in NAME_COLUMNS), None)
+    rows = []
+    for raw in reader:
+        row = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
+        rows.append({"code": row.get(code_col, ""), "name": row.get(name_col, "") if name_col else ""})
+    return rows
+
+
+def to_xlsx(rows: list[dict[str, str]], answers: list[dict[str, Any]]) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font, PatternFill
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "诚信审核结果"
+    head = ["序号", "名称", "代码", "结论", "严重失信名单", "列入期限", "公示中的行政处罚", "说明"]
+    ws.append(head)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    red = PatternFill("solid", fgColor="FFE5E5")
+    for i, (row, ans) in enumerate(zip(rows, answers, strict=True), 1):
+        if not ans["valid"]:
+            values = [i, row["name"], ans["code"], "代码无效", "", "", "", ans["error"]]
+        else:
+            listed = ans["listed"]
+            values = [i, row["name"] or ans.get("party_name") or "", ans["code"],
+                      "通过" if ans["verdict"] == "pass" else "不通过", "是" if listed["on_list"] else "否",
+                      f"{listed['since']}至{listed['until']}" if listed["on_list"] else "",
+                      "；".join(f"{p['doc_no']}（至{p['publicity_until']}，{p['repair']}）"
+                               for p in ans["penalties_under_publicity"]),
+                      "；".join(ans["reasons"])]
+        ws.append([mask_text(v) if isinstance(v, str) else v for v in values])
+        if ans.get("verdict") != "pass":
+            for cell in ws[ws.max_row]:
+                cell.fill = red
+    for col, width in zip("ABCDEFGH", (6, 30, 22, 10, 12, 24, 40, 60), strict=True):
+        ws.column_dimensions[col].width = width
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

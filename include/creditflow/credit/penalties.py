@@ -1,0 +1,281 @@
+"""Penalties through their credit life: 两书同达 repair notice, publicity end, credit repair.
+
+* :func:`track` — every penalty decision entered or changed in the case system during an interval gets
+  a ``cf_credit_penalty`` row with its publicity under the rule set in force on its decision date
+  (Order 58 with the 安全生产 minimum before 2026-04-01, Order 36 classes from then) and, for a legal
+  person or other organisation, a 信用修复告知书 issued the day the decision is recorded. A changed
+  penalty is recomputed; a revoked one stops (the 双公示 pipeline withdraws its publication).
+* :func:`missing_notices` — decisions whose notice has no recorded delivery after the grace period.
+* :func:`end_publicity` — at the end of the maximum period publication stops by itself: a withdrawal of
+  the published record is queued on the ledger (:mod:`.publish`).
+* Repair requests — :func:`record_repair_request` (with its evidence and the checks the data can
+  decide), :func:`propose_request` / :func:`approve_repair` (two people); approval stops publication.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+import sqlalchemy as sa
+
+from creditflow.core import warehouse as wh
+from creditflow.credit import documents, publish, rules
+from creditflow.credit.roles import Reviewer, load_roles
+from creditflow.credit.store import (
+    PARTY_TYPE_OF_CASE,
+    SYSTEM,
+    CreditError,
+    as_date,
+    dumps,
+    event,
+    natural_key,
+    party_key_of,
+)
+
+P = wh.credit_penalty
+
+
+def _categories(codes: str | None) -> list[str]:
+    from creditflow.reporting.standardise import code_table
+
+    table = code_table("casedb_penalty_codes")
+    return [table.get(c.strip(), c.strip()) for c in str(codes or "").split(",") if c.strip()]
+
+
+def case_rows(case_engine: sa.Engine, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+    """Penalty decisions made, entered or changed in [start, end) — the 双公示 extraction query."""
+    from creditflow.reporting.pipeline.common import SQL_DIR
+
+    sql = wh.read_sql_file(SQL_DIR / "casedb" / "extract_penalty.sql")
+    params = {"date_from": start.date(), "date_to": end.date(), "ts_from": start.replace(tzinfo=None),
+              "ts_to": end.replace(tzinfo=None)}
+    with case_engine.connect() as conn:
+        return [dict(r) for r in conn.execute(sa.text(sql), params).mappings()]
+
+
+def penalty_record(row: dict[str, Any]) -> dict[str, Any] | None:
+    """A case-system row as this capability keeps it (None without decision date, document or party code)."""
+    party_type = PARTY_TYPE_OF_CASE.get(str(row.get("party_type")), "法人及非法人组织")
+    key = party_key_of(party_type, row.get("party_uscc"), row.get("person_id_no"))
+    decided = as_date(row.get("decision_date"))
+    if not key or decided is None or not row.get("doc_no"):
+        return None
+    cats = _categories(row.get("penalty_codes"))
+    return {"penalty_id": f"case_db:{row['decision_id']}", "natural_key": natural_key(row["doc_no"], key),
+            "party_key": key, "party_type": party_type, "party_name": str(row.get("party_name") or ""),
+            "doc_no": str(row["doc_no"]), "decision_date": decided.isoformat(), "categories": ";".join(cats),
+            "fine_yuan": float(row["fine_yuan"]) if row.get("fine_yuan") is not None else None,
+            "authority_name": row.get("authority_name"), "source_status": str(row.get("status") or "VALID"),
+            "violation_type": row.get("violation_type"), "legal_basis": row.get("legal_basis"),
+            "entered_on": as_date(row.get("created_at")) or decided}
+
+
+def _publicity_values(rec: dict[str, Any]) -> dict[str, Any]:
+    pub = rules.publicity(dt.date.fromisoformat(rec["decision_date"]), rec["categories"].split(";"), rec["party_type"])
+    return {"regime_id": pub.regime_id, "penalty_class": pub.penalty_class, "published": pub.published,
+            "repairable": pub.repairable, "publicity_min_until": pub.min_until.isoformat() if pub.min_until else None,
+            "publicity_max_until": pub.max_until.isoformat(),
+            "earliest_repair": pub.earliest_repair.isoformat() if pub.earliest_repair else None}
+
+
+def track(engine: sa.Engine, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Upsert the penalties of ``rows`` (case-system rows), issue missing repair notices, follow changes."""
+    counts = {"new": 0, "changed": 0, "revoked": 0, "notices": 0, "skipped": 0}
+    for row in rows:
+        rec = penalty_record(row)
+        if rec is None:
+            counts["skipped"] += 1
+            continue
+        with engine.begin() as conn:
+            old = conn.execute(sa.select(P).where(P.c.penalty_id == rec["penalty_id"])).mappings().first()
+            values = {k: rec[k] for k in ("natural_key", "party_key", "party_type", "party_name", "doc_no",
+                                          "decision_date", "categories", "fine_yuan", "authority_name",
+                                          "source_status")}
+            values.update(_publicity_values(rec), updated_at=wh.now_iso())
+            day = rec["entered_on"]
+            if old is None:
+                if rec["source_status"] == "REVOKED":
+                    counts["skipped"] += 1
+                    continue
+                status = "publicising" if values["published"] else "not_published"
+                conn.execute(P.insert().values(penalty_id=rec["penalty_id"], status=status, **values))
+                event(conn, rec["penalty_id"], "tracked", SYSTEM, day, to_state=status,
+                      basis=f"{values['regime_id']} / {values['penalty_class']}")
+                counts["new"] += 1
+            elif rec["source_status"] == "REVOKED" and old["status"] != "revoked":
+                conn.execute(P.update().where(P.c.penalty_id == rec["penalty_id"]).values(
+                    status="revoked", source_status="REVOKED", updated_at=wh.now_iso()))
+                event(conn, rec["penalty_id"], "penalty_revoked", SYSTEM, day, from_state=old["status"],
+                      to_state="revoked", basis="处罚决定已撤销：双公示流程撤回公示")
+                counts["revoked"] += 1
+                continue
+            elif old["status"] in ("publicising", "not_published") and any(
+                    str(old[k]) != str(values[k]) for k in ("categories", "decision_date", "doc_no", "source_status")):
+                conn.execute(P.update().where(P.c.penalty_id == rec["penalty_id"]).values(**values))
+                event(conn, rec["penalty_id"], "penalty_changed", SYSTEM, day, from_state=old["status"],
+                      to_state=old["status"], basis="处罚决定变更：公示期限按变更后的决定重新计算")
+                counts["changed"] += 1
+            current = conn.execute(sa.select(P).where(P.c.penalty_id == rec["penalty_id"])).mappings().first()
+            assert current is not None
+            if current["notice_doc_id"] is None and rules.gets_repair_notice(rec["party_type"]) \
+                    and current["status"] != "revoked":
+                pub = rules.publicity(dt.date.fromisoformat(rec["decision_date"]), rec["categories"].split(";"),
+                                      rec["party_type"])
+                doc = documents.issue(conn, "repair_notice", rec["penalty_id"], day,
+                                      documents.repair_notice_body(dict(current), pub))
+                conn.execute(P.update().where(P.c.penalty_id == rec["penalty_id"]).values(notice_doc_id=doc["doc_id"]))
+                event(conn, rec["penalty_id"], "repair_notice_issued", SYSTEM, day, document_id=doc["doc_id"],
+                      basis=str(rules.repair_notice()["notice"]["source"]).split()[0])
+                counts["notices"] += 1
+    return counts
+
+
+def record_notice_delivery(engine: sa.Engine, penalty_id: str, delivered_on: dt.date, method: str,
+                           who: Reviewer) -> None:
+    load_roles().require("record", who)
+    with engine.begin() as conn:
+        pen = conn.execute(sa.select(P).where(P.c.penalty_id == penalty_id)).mappings().first()
+        if pen is None or pen["notice_doc_id"] is None:
+            raise CreditError("该处罚没有信用修复告知书")
+        documents.record_delivery(conn, pen["notice_doc_id"], delivered_on, method, who.user_id)
+        conn.execute(P.update().where(P.c.penalty_id == penalty_id).values(
+            notice_delivered_on=delivered_on.isoformat()))
+        event(conn, penalty_id, "repair_notice_delivered", who.user_id, delivered_on, document_id=pen["notice_doc_id"],
+              comment=method)
+
+
+def missing_notices(engine: sa.Engine, today: dt.date) -> list[dict[str, Any]]:
+    """Decisions that need a notice and have no delivery recorded within the grace period."""
+    with engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(sa.select(P).where(
+            P.c.notice_delivered_on.is_(None), P.c.status.in_(("publicising", "not_published")),
+            P.c.party_type.in_(tuple(rules.repair_notice()["notice"]["party_types"])))).mappings()]
+    return [r for r in rows if rules.due("repair_notice_delivery", dt.date.fromisoformat(r["decision_date"])) < today]
+
+
+def end_publicity(engine: sa.Engine, today: dt.date, run_key: str) -> dict[str, int]:
+    """Penalties whose maximum publicity period ended by ``today``: publication stops (withdrawal queued)."""
+    counts = {"ended": 0, "withdrawals": 0, "waiting": 0}
+    with engine.connect() as conn:
+        due = [dict(r) for r in conn.execute(sa.select(P).where(
+            P.c.status.in_(("publicising", "not_published")), P.c.publicity_max_until <= today.isoformat())).mappings()]
+    for pen in due:
+        with engine.begin() as conn:
+            if not _stop_publication(conn, pen, run_key, f"公示期满（{pen['publicity_max_until']}），停止公示"):
+                counts["waiting"] += 1
+                continue
+            conn.execute(P.update().where(P.c.penalty_id == pen["penalty_id"]).values(
+                status="ended", ended_on=today.isoformat(), updated_at=wh.now_iso()))
+            event(conn, pen["penalty_id"], "publicity_ended", SYSTEM, today, from_state=pen["status"], to_state="ended",
+                  basis=f"最长公示期届满（{pen['regime_id']}）")
+            counts["ended"] += 1
+    return counts
+
+
+def _stop_publication(conn: sa.Connection, pen: dict[str, Any], run_key: str, reason: str) -> bool:
+    """Queue the withdrawal of the published penalty; False while its upload is still in flight."""
+    row = publish.ledger_row(conn, "penalty", pen["natural_key"])
+    if row is None or row["platform_status"] != "published":
+        return row is None or row["state"] not in ("pending", "sent")
+    if row["state"] in ("pending", "sent"):
+        return False
+    publish.queue(conn, "penalty", [{
+        "natural_key": row["natural_key"], "op": "withdraw", "payload": json.loads(row["pending_payload"]),
+        "owner": row["owner_record_id"], "party_key": row["party_key"], "doc_key": row["doc_key"],
+        "decision_date": row["decision_date"], "reason": reason}], run_key)
+    return True
+
+
+# --- credit repair requests --------------------------------------------------------------------------------
+
+R = wh.credit_request
+
+
+def repair_checks(pen: dict[str, Any], received_on: dt.date, evidence: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each repair condition: what decided it (data / request / reviewer) and the result (None: the reviewer)."""
+    earliest = as_date(pen["earliest_repair"])
+    return [
+        {"id": "repairable", "text_zh": "该类信息依规可以修复", "by": "data", "by_zh": "系统核验",
+         "ok": bool(pen["repairable"])},
+        {"id": "min_period", "text_zh": f"最短公示期已满（{pen['earliest_repair'] or '—'}起可申请）", "by": "data",
+         "by_zh": "系统核验", "ok": earliest is not None and received_on >= earliest},
+        {"id": "commitment", "text_zh": "已作出信用承诺", "by": "request", "by_zh": "申请材料",
+         "ok": bool(evidence.get("commitment"))},
+        {"id": "obligations", "text_zh": "已纠正失信行为、履行行政处罚等法定义务", "by": "reviewer",
+         "by_zh": "经办人核实", "ok": None},
+    ]
+
+
+def _today() -> dt.date:
+    from creditflow.common import TZ
+
+    return dt.datetime.now(TZ).date()
+
+
+def record_repair_request(engine: sa.Engine, penalty_id: str, received_on: dt.date, evidence: dict[str, Any],
+                          who: Reviewer) -> str:
+    load_roles().require("record", who)
+    with engine.begin() as conn:
+        pen = conn.execute(sa.select(P).where(P.c.penalty_id == penalty_id)).mappings().first()
+        if pen is None or pen["status"] != "publicising":
+            raise CreditError("该处罚信息不在公示期内，无需修复")
+        rid = "XF-" + hashlib.sha256(f"{penalty_id}|{received_on}|{wh.now_iso()}".encode()).hexdigest()[:12]
+        regime = "repair_decision_order_36" if pen["regime_id"] == "ndrc_order_36" else "repair_decision_order_58"
+        conn.execute(R.insert().values(
+            request_id=rid, kind="penalty_repair", subject_id=penalty_id, party_key=pen["party_key"],
+            received_on=received_on.isoformat(), due_on=rules.due(regime, received_on).isoformat(),
+            evidence=dumps(evidence), checks=dumps(repair_checks(dict(pen), received_on, evidence)), status="received",
+            recorded_by=who.user_id, at=wh.now_iso()))
+        event(conn, penalty_id, "repair_requested", who.user_id, received_on, basis=rid, comment=evidence.get("note"))
+    return rid
+
+
+def propose_request(engine: sa.Engine, request_id: str, decision: str, confirmed: list[str], who: Reviewer,
+                    on: dt.date | None = None) -> None:
+    """The officer's proposal on a request (repair or early removal): approve / reject, with the conditions
+    only a person can check that they confirm (ids in ``confirmed``)."""
+    load_roles().require("propose", who)
+    if decision not in ("approve", "reject"):
+        raise CreditError("建议只能是批准或不予批准")
+    with engine.begin() as conn:
+        req = conn.execute(sa.select(R).where(R.c.request_id == request_id)).mappings().first()
+        if req is None or req["status"] != "received":
+            raise CreditError("该申请不在待办状态")
+        checks = json.loads(req["checks"])
+        for c in checks:
+            if c["by"] == "reviewer":
+                c["ok"] = c["id"] in confirmed
+                c["by_zh"] = f"经办人{who.user_id}核实"
+        if decision == "approve" and not all(c["ok"] for c in checks):
+            raise CreditError("尚有修复条件不满足，不能建议批准")
+        conn.execute(R.update().where(R.c.request_id == request_id).values(
+            proposed_by=who.user_id, proposed_at=wh.now_iso(), proposal=decision, checks=dumps(checks)))
+        event(conn, req["subject_id"], f"{req['kind']}_proposed_{decision}", who.user_id, on or _today(),
+              basis=request_id)
+
+
+def approve_repair(engine: sa.Engine, request_id: str, approve: bool, decided_on: dt.date, who: Reviewer,
+                   run_key: str, note: str = "") -> str:
+    """The approver's decision on the proposal; an approved repair stops publication early."""
+    with engine.begin() as conn:
+        req = conn.execute(sa.select(R).where(R.c.request_id == request_id)).mappings().first()
+        if req is None or req["status"] != "received" or not req["proposed_by"]:
+            raise CreditError("该申请没有待批准的建议")
+        load_roles().require_approver(who, req["proposed_by"])
+        pen = dict(conn.execute(sa.select(P).where(P.c.penalty_id == req["subject_id"])).mappings().one())
+        final = "approved" if approve and req["proposal"] == "approve" else "rejected"
+        if final == "approved":
+            if pen["status"] != "publicising":
+                raise CreditError("该处罚信息已不在公示期内")
+            if not _stop_publication(conn, pen, run_key, "信用修复：已纠正失信行为并履行法定义务，经审核同意修复"):
+                raise CreditError("该处罚信息的上报尚未完成，请待平台回执后再批准")
+            conn.execute(P.update().where(P.c.penalty_id == pen["penalty_id"]).values(
+                status="repaired", repaired_on=decided_on.isoformat(), updated_at=wh.now_iso()))
+        conn.execute(R.update().where(R.c.request_id == request_id).values(
+            status=final, decided_by=who.user_id, decided_on=decided_on.isoformat()))
+        event(conn, pen["penalty_id"], f"repair_{final}", who.user_id, decided_on, from_state=pen["status"],
+              to_state="repaired" if final == "approved" else pen["status"], basis=request_id, comment=note)
+    return final

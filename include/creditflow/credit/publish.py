@@ -1,0 +1,208 @@
+"""Publications on the shared credit platform, exactly once: the 双公示 ledger's approach, reused.
+
+Listings, their removals and restorations go out as kind ``dishonest_list`` (a record per 列入决定书:
+natural key = normalised 决定书文号 | party code); the end of a penalty's publicity and an approved
+credit repair go out as a ``withdraw`` of the penalty record the 双公示 pipeline published (kind
+``penalty``). Each operation is first written to ``cf_ledger`` as ``pending`` with its exact payload, a
+per-record idempotency key and a deterministic batch key (the HTTP ``Idempotency-Key``), in the same
+transaction as the decision that caused it; :func:`send` then submits pending batches and marks them
+``sent``; :func:`receipts` records the platform's answer. A crash anywhere is resumed by sending the
+identical batch again: the platform replays it instead of applying it twice.
+
+Rows this capability queues under kind ``penalty`` carry ``message = "credit:<reason>"``; the reason
+goes to the platform with the withdrawal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections import defaultdict
+from typing import Any
+
+import sqlalchemy as sa
+
+from creditflow.core import warehouse as wh
+from creditflow.core.platform_client import PlatformClient
+from creditflow.credit.store import SYSTEM, event
+
+LIST_KIND = "dishonest_list"
+MARK = "credit:"
+
+
+def content_hash(payload: dict[str, Any]) -> str:
+    canonical = json.dumps({k: v for k, v in payload.items() if v not in (None, "")}, sort_keys=True,
+                           ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _idem(kind: str, nk: str, op: str, h: str) -> str:
+    return hashlib.sha256(f"{kind}|{nk}|{op}|{h}".encode()).hexdigest()[:40]
+
+
+def list_payload(case: dict[str, Any], decision_doc_no: str, list_start: str, list_end: str) -> dict[str, Any]:
+    """The listing as the platform receives it (field codes ``SX_*`` [local]: no public standard yet)."""
+    from creditflow.credit import rules
+
+    sit = rules.situation(case["situation_id"])
+    natural = case["party_type"] == "自然人"
+    return {"SX_XDR_MC": case["party_name"], "SX_XDR_LB": case["party_type"],
+            "SX_XDR_SHXYM": None if natural else case["party_key"],
+            "SX_XDR_ZJHM": case["party_key"] if natural else None,
+            "SX_MDMC": rules.listing()["list_name_zh"], "SX_WSH": decision_doc_no, "SX_LRYY": case["facts"],
+            "SX_LRQX": sit.label, "SX_LRYJ": case["basis"], "SX_CJCS": "；".join(rules.measures_zh()),
+            "SX_LRRQ": list_start, "SX_YCRQ": list_end, "SX_RDJG": case["authority_name"],
+            "SX_RDJGDM": case["authority_uscc"]}
+
+
+def queue(conn: sa.Connection, kind: str, items: list[dict[str, Any]], run_key: str) -> int:
+    """Write pending operations (``natural_key``, ``op``, ``payload``, ``owner``, ``party_key``, ``doc_key``,
+    ``decision_date``, ``reason``) in deterministic batches; returns how many were queued.
+
+    An operation on a record whose previous operation is still in flight is refused (ValueError): the
+    caller waits for its receipt first.
+    """
+    if not items:
+        return 0
+    L = wh.ledger
+    now = wh.now_iso()
+    ordered = sorted(items, key=lambda i: i["natural_key"])
+    hashes = [content_hash(i["payload"]) for i in ordered]
+    keys = [_idem(kind, i["natural_key"], i["op"], h) for i, h in zip(ordered, hashes, strict=True)]
+    # Computed once, stored with the rows and re-used by every resend. The run and the reasons are part of
+    # it, so that a later operation identical to an earlier one (a listing restored with the payload it
+    # was first published with) is a new request to the platform, not a replay of the old one.
+    reasons = "|".join(i["reason"] for i in ordered)
+    batch_key = hashlib.sha256(f"credit|{run_key}|{'|'.join(keys)}|{reasons}".encode()).hexdigest()[:40]
+    for seq, (item, h, idem) in enumerate(zip(ordered, hashes, keys, strict=True)):
+        nk = item["natural_key"]
+        row = conn.execute(sa.select(L).where(L.c.kind == kind, L.c.natural_key == nk)).mappings().first()
+        if row is not None and row["state"] in ("pending", "sent"):
+            raise ValueError(f"ledger {kind} {nk}: an operation is still in flight")
+        values = {"owner_record_id": item["owner"], "party_key": item["party_key"], "doc_key": item["doc_key"],
+                  "decision_date": item["decision_date"], "state": "pending", "op": item["op"], "pending_hash": h,
+                  "pending_payload": json.dumps(item["payload"], ensure_ascii=False, sort_keys=True),
+                  "idempotency_key": idem, "batch_key": batch_key, "batch_seq": seq, "batch_id": None, "code": None,
+                  "message": MARK + item["reason"], "run_key": run_key, "updated_at": now}
+        if row is None:
+            conn.execute(L.insert().values(kind=kind, natural_key=nk, body_hash=h, **values))
+        else:
+            conn.execute(L.update().where(L.c.kind == kind, L.c.natural_key == nk).values(**values))
+        conn.execute(wh.ledger_history.insert().values(kind=kind, natural_key=nk, record_id=item["owner"],
+                                                       op=item["op"], state="pending", content_hash=h,
+                                                       run_key=run_key, at=now))
+    return len(ordered)
+
+
+def _mine(kind: str) -> Any:
+    L = wh.ledger
+    return L.c.kind == kind if kind == LIST_KIND else sa.and_(L.c.kind == kind, L.c.message.like(MARK + "%"))
+
+
+def send(engine: sa.Engine, client: PlatformClient, kind: str) -> dict[str, int]:
+    """Submit every pending batch of this capability's operations of ``kind`` (any run's)."""
+    L = wh.ledger
+    with engine.connect() as conn:
+        pending = [dict(r) for r in conn.execute(sa.select(L).where(_mine(kind), L.c.state == "pending")
+                                                 .order_by(L.c.batch_key, L.c.batch_seq)).mappings()]
+    batches: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in pending:
+        batches[row["batch_key"]].append(row)
+    for batch_key, rows in batches.items():
+        items = [{"op": r["op"], "data": json.loads(r["pending_payload"]),
+                  **({"reason": str(r["message"])[len(MARK):]} if r["op"] == "withdraw" else {})} for r in rows]
+        answer = client.submit_batch(kind, items, batch_key)
+        now = wh.now_iso()
+        with engine.begin() as conn:
+            conn.execute(L.update().where(L.c.batch_key == batch_key, L.c.state == "pending")
+                         .values(state="sent", batch_id=answer["batch_id"], updated_at=now))
+            conn.execute(wh.ledger_history.insert(), [
+                {"kind": kind, "natural_key": r["natural_key"], "record_id": r["owner_record_id"], "op": r["op"],
+                 "state": "sent", "content_hash": r["pending_hash"], "batch_id": answer["batch_id"],
+                 "run_key": r["run_key"], "at": now} for r in rows])
+    return {"batches": len(batches), "records": len(pending)}
+
+
+def receipts(engine: sa.Engine, client: PlatformClient, kind: str) -> dict[str, int]:
+    """Per-record answers of sent batches; ``still_processing`` 0 means done."""
+    L = wh.ledger
+    with engine.connect() as conn:
+        sent = [dict(r) for r in conn.execute(sa.select(L).where(_mine(kind), L.c.state == "sent")).mappings()]
+    by_batch: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in sent:
+        by_batch[row["batch_id"]].append(row)
+    counts = {"accepted": 0, "rejected": 0, "still_processing": 0}
+    for batch_id, rows in by_batch.items():
+        status = client.batch_status(batch_id)
+        if status["status"] != "done":
+            counts["still_processing"] += len(rows)
+            continue
+        got = {int(x["seq"]): x for x in status["receipts"]}
+        now = wh.now_iso()
+        with engine.begin() as conn:
+            for row in rows:
+                rc = got[int(row["batch_seq"])]
+                key = (L.c.kind == kind) & (L.c.natural_key == row["natural_key"])
+                if rc["status"] == "accepted":
+                    counts["accepted"] += 1
+                    conn.execute(L.update().where(key).values(
+                        state="accepted", accepted_hash=row["pending_hash"],
+                        platform_status="withdrawn" if row["op"] == "withdraw" else "published",
+                        platform_version=rc.get("record_version"), code=rc["code"], updated_at=now,
+                        first_accepted_at=row["first_accepted_at"] or now))
+                else:
+                    counts["rejected"] += 1
+                    conn.execute(L.update().where(key).values(state="rejected", code=rc["code"],
+                                                              message=MARK + str(rc["message"]), updated_at=now))
+                conn.execute(wh.ledger_history.insert().values(
+                    kind=kind, natural_key=row["natural_key"], record_id=row["owner_record_id"], op=row["op"],
+                    state=rc["status"], content_hash=row["pending_hash"], batch_id=batch_id, code=rc["code"],
+                    run_key=row["run_key"], at=now))
+    return counts
+
+
+def deliver(engine: sa.Engine, client: PlatformClient, wait: float = 30.0, poll: float = 0.5) -> dict[str, Any]:
+    """Send both kinds and wait (bounded) for their receipts; then mark listings the platform accepted."""
+    import time
+
+    out: dict[str, Any] = {}
+    for kind in (LIST_KIND, "penalty"):
+        out[kind] = send(engine, client, kind)
+    deadline = time.monotonic() + wait
+    while True:
+        got = {kind: receipts(engine, client, kind) for kind in (LIST_KIND, "penalty")}
+        if all(g["still_processing"] == 0 for g in got.values()) or time.monotonic() > deadline:
+            break
+        time.sleep(poll)
+    out["receipts"] = got
+    out["published"] = mark_published(engine)
+    return out
+
+
+def mark_published(engine: sa.Engine) -> int:
+    """Cases decided (``listed``) whose publication the platform accepted become ``published``."""
+    from creditflow.common import TZ
+
+    c, L = wh.credit_case, wh.ledger
+    q = (sa.select(c.c.case_id, L.c.first_accepted_at, L.c.updated_at)
+         .join(L, sa.and_(L.c.kind == LIST_KIND, L.c.natural_key == c.c.natural_key))
+         .where(c.c.state == "listed", L.c.state == "accepted", L.c.platform_status == "published"))
+    n = 0
+    with engine.begin() as conn:
+        for case_id, first, updated in conn.execute(q).all():
+            day = dt.datetime.fromisoformat(str(updated or first)).astimezone(TZ).date()
+            conn.execute(c.update().where(c.c.case_id == case_id, c.c.state == "listed").values(
+                state="published", published_on=day.isoformat(), updated_at=wh.now_iso()))
+            event(conn, case_id, "published", SYSTEM, day, from_state="listed", to_state="published",
+                  basis="全国信用信息共享平台已接收（台账 cf_ledger）")
+            n += 1
+    return n
+
+
+def ledger_row(conn: sa.Connection, kind: str, natural_key: str | None) -> dict[str, Any] | None:
+    if not natural_key:
+        return None
+    L = wh.ledger
+    row = conn.execute(sa.select(L).where(L.c.kind == kind, L.c.natural_key == natural_key)).mappings().first()
+    return dict(row) if row else None

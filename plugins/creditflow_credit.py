@@ -1,0 +1,534 @@
+"""Airflow plugin: 信用管理 — the 严重失信名单 cases, 信用修复 and 诚信审核, mounted at ``/credit``.
+
+Pages (an Airflow login; who may record, propose and approve is ``data/credit/roles.yaml``; one person
+never approves their own proposal; every form carries the login session's CSRF token):
+
+* ``/credit/`` — cases by state, what waits, alerts; ``/credit/case/{id}`` — a case, its timeline, documents
+  and the actions the user may take; ``/credit/penalties`` and ``/credit/penalty/{id}`` — penalties, their
+  信用修复告知书 (两书同达) and repair requests; ``/credit/doc/{id}.docx|pdf`` — a document, ready to print;
+* ``/credit/integrity`` — 诚信审核 (single codes, or a bidders' CSV → XLSX); ``/credit/impact`` — 处罚前信用影响评估;
+* ``/credit/api/integrity?code=…&purpose=…`` (GET) or ``POST {"codes": […], "purpose": …}`` — the
+  integrity endpoint for licensing and procurement systems: ``Authorization: Bearer <JWT of POST /auth/token>``;
+  without one → 401.
+
+Authentication follows the 双公示 pages (``creditflow_ui/auth.py``): the API server's own token validation
+(``Authorization: Bearer`` JWT, else the UI's ``_token`` cookie), the user's Airflow roles, an HMAC CSRF token
+per login session and an Origin check on every form post — kept here, so that this plugin loads on its own.
+Every printed value passes through :func:`creditflow.common.mask_text`; the logic is ``creditflow.credit``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+from airflow.plugins_manager import AirflowPlugin
+from creditflow.common import TZ, mask_text
+from fastapi import APIRouter, Body, Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+HERE = Path(__file__).resolve().parent
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'self'; "
+       "base-uri 'none'")
+NAV = (("", "名单案件"), ("penalties", "处罚与信用修复"), ("integrity", "诚信审核"), ("impact", "处罚前信用影响评估"))
+_env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "creditflow_credit_templates"), autoescape=True,
+                          finalize=lambda v: mask_text(v) if isinstance(v, str) else v,
+                          undefined=jinja2.StrictUndefined)
+templates = Jinja2Templates(env=_env)
+router = APIRouter()
+
+
+class _Auth:
+    """Who is asking, and is the form theirs (the pattern of ``creditflow_ui/auth.py``)."""
+
+    COOKIE = "_token"  # the UI's session cookie (BaseAuthManager.COOKIE_NAME_JWT_TOKEN)
+
+    @staticmethod
+    def token_of(request: Request) -> str | None:
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+        return request.cookies.get(auth.COOKIE)
+
+    @staticmethod
+    async def current_user(request: Request) -> Any:
+        """The Airflow user of the request (bearer JWT, else session cookie), validated by the auth manager
+        as ``/api/v2`` does; 401 without a login, 403 for an invalid token."""
+        from airflow.api_fastapi.core_api import security
+
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return await security.resolve_user_from_token(value.strip())
+        user = getattr(request.state, "user", None)
+        if user is not None and getattr(request.state, "user_authenticated_via", None) \
+                is security.USER_INJECTED_BY_TRUSTED_MIDDLEWARE:
+            return user
+        return await security.resolve_user_from_token(request.cookies.get(auth.COOKIE))
+
+    @staticmethod
+    def reviewer_of(user: Any) -> Any:
+        from creditflow.credit.roles import Reviewer
+
+        roles = [user.role] if isinstance(getattr(user, "role", None), str) and user.role else []
+        roles += [getattr(r, "name", r) for r in getattr(user, "roles", None) or []]
+        return Reviewer(str(user.get_id()), tuple(r for r in roles if isinstance(r, str) and r))
+
+    @staticmethod
+    def _secret() -> bytes:
+        from airflow.configuration import conf
+
+        if "secret" not in _SECRET:
+            value = conf.get("api_auth", "jwt_secret", fallback="") or conf.get("api", "secret_key", fallback="")
+            _SECRET["secret"] = hashlib.sha256(b"creditflow-credit-csrf|" + (value or secrets.token_hex(16)).encode()
+                                               ).digest()
+        return _SECRET["secret"]
+
+    @staticmethod
+    def csrf_token(request: Request) -> str:
+        token = auth.token_of(request)
+        return hmac.new(auth._secret(), token.encode(), hashlib.sha256).hexdigest() if token else ""
+
+    @staticmethod
+    def check_form(request: Request, token: str | None) -> None:
+        """Refuse (403) a state-changing post another site could have made."""
+        from airflow.configuration import conf
+
+        if request.headers.get("sec-fetch-site", "").lower() in ("cross-site", "same-site"):
+            raise HTTPException(403, "拒绝跨站提交的表单（Sec-Fetch-Site）")
+        claimed = request.headers.get("origin")
+        if claimed is None and request.headers.get("referer"):
+            claimed = _origin(request.headers["referer"])
+        own = {_origin(str(request.url)), _origin(conf.get("api", "base_url", fallback="") or "")} - {""}
+        if claimed is not None and claimed.lower() not in own:
+            raise HTTPException(403, "拒绝来自其他网站的表单提交（Origin 不符）")
+        expected = auth.csrf_token(request)
+        if not token or not expected or not hmac.compare_digest(token, expected):
+            raise HTTPException(403, "表单已失效或来源不明（CSRF 校验失败），请刷新页面后重试")
+
+
+auth = _Auth
+_SECRET: dict[str, bytes] = {}
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
+
+
+_ENGINES: dict[str, Any] = {}
+_URL: dict[str, Any] = {"url": "", "at": -1e9}
+_LOCK = threading.Lock()
+
+
+def _engine() -> Any:
+    """The warehouse engine of the ``creditflow_db`` connection: one per URL for the life of the process, so its
+    connection pool serves every request. The connection is looked up again after 30 s (a changed
+    ``creditflow_db`` takes effect without a restart); the lock keeps concurrent first requests from each
+    opening a pool of their own."""
+    from creditflow.core.warehouse import engine_from_url
+    from creditflow_hooks import WAREHOUSE_CONN, sqlalchemy_url
+
+    with _LOCK:
+        if time.monotonic() - _URL["at"] > 30:
+            _URL.update(url=sqlalchemy_url(WAREHOUSE_CONN), at=time.monotonic())
+        url = str(_URL["url"])
+        if url not in _ENGINES:
+            _ENGINES[url] = engine_from_url(url)
+        return _ENGINES[url]
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(TZ).date()
+
+
+def _root(request: Request) -> str:
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
+def _who(user: Any) -> Any:
+    return auth.reviewer_of(user)
+
+
+def page(request: Request, name: str, title: str, active: str, user: Any, status_code: int = 200,
+         **context: Any) -> HTMLResponse:
+    from creditflow.credit.lifecycle import STATES_ZH
+    from creditflow.credit.roles import load_roles
+
+    who = _who(user) if user is not None else None
+    return templates.TemplateResponse(request, name, {
+        "title": title, "active": active, "nav": NAV, "root": _root(request), "csrf": auth.csrf_token(request),
+        "viewer": who, "can": load_roles().actions_of(who) if who else [], "states": STATES_ZH,
+        "today": _today().isoformat(), **context}, status_code=status_code)
+
+
+def _act(request: Request, token: str, back: str, fn: Any, *args: Any, **kwargs: Any) -> RedirectResponse:
+    """Run a state-changing action for a form post: CSRF first, then the domain's own checks."""
+    from creditflow.credit.roles import NotPermitted
+    from creditflow.credit.store import CreditError
+
+    auth.check_form(request, token)
+    try:
+        fn(*args, **kwargs)
+    except NotPermitted as exc:
+        raise HTTPException(403, str(exc)) from None
+    except (CreditError, ValueError) as exc:
+        raise HTTPException(409, str(exc)) from None
+    return RedirectResponse(f"{_root(request)}{back}", status_code=303)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise HTTPException(422, f"日期格式应为YYYY-MM-DD：{text}") from None
+
+
+# --- 名单案件 ----------------------------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+def index(request: Request, state: str = "", user: Any = Depends(auth.current_user)) -> HTMLResponse:
+    import sqlalchemy as sa
+    from creditflow.core import warehouse as wh
+    from creditflow.credit import rules
+    from creditflow.credit.alerts import due_alerts
+
+    C = wh.credit_case
+    q = sa.select(C).order_by(C.c.updated_at.desc()).limit(300)
+    if state:
+        q = q.where(C.c.state == state)
+    engine = _engine()
+    with engine.connect() as conn:
+        cases = [dict(r) for r in conn.execute(q).mappings()]
+        counts = dict(conn.execute(sa.select(C.c.state, sa.func.count()).group_by(C.c.state)).all())  # type: ignore[arg-type]
+    return page(request, "index.html", "安全生产严重失信主体名单", "", user, cases=cases, counts=counts, state=state,
+                alerts=due_alerts(engine, _today()), situations=rules.situations())
+
+
+@router.get("/case/{case_id}", response_class=HTMLResponse)
+def case_page(request: Request, case_id: str, user: Any = Depends(auth.current_user)) -> HTMLResponse:
+    import json
+
+    import sqlalchemy as sa
+    from creditflow.core import warehouse as wh
+    from creditflow.credit import lifecycle, rules
+    from creditflow.credit.store import CreditError, events
+
+    with _engine().connect() as conn:
+        try:
+            case = lifecycle.get_case(conn, case_id)
+        except CreditError as exc:
+            raise HTTPException(404, str(exc)) from None
+        trail = events(conn, case_id)
+        objections = [dict(r) for r in conn.execute(sa.select(wh.credit_objection).where(
+            wh.credit_objection.c.case_id == case_id)).mappings()]
+        requests = [dict(r) | {"checks_list": json.loads(r["checks"] or "[]")} for r in conn.execute(
+            sa.select(wh.credit_request).where(wh.credit_request.c.subject_id == case_id)).mappings()]
+        docs = [dict(r) for r in conn.execute(sa.select(wh.credit_document).where(
+            wh.credit_document.c.subject_id == case_id).order_by(wh.credit_document.c.created_at)).mappings()]
+    actions = {a: s for a, s in lifecycle.CASE_ACTIONS.items() if case["state"] in s["from"]}
+    return page(request, "case.html", f"案件 {case_id}", "", user, case=case, events=trail, objections=objections,
+                requests=requests, docs=docs, actions=actions, situation=rules.situation(case["situation_id"]))
+
+
+@router.post("/case/new")
+def case_new(request: Request, situation_id: str = Form(...), party_key: str = Form(...), party_name: str = Form(...),
+             party_type: str = Form(...), facts: str = Form(..., max_length=4000), basis: str = Form(...),
+             csrf_token: str = Form(""), user: Any = Depends(auth.current_user)) -> RedirectResponse:
+    from creditflow.credit import lifecycle, rules
+    from creditflow.credit.integrity import identify
+    from creditflow.credit.roles import load_roles
+
+    def open_manual() -> None:
+        load_roles().require("propose", _who(user))
+        code, _, error = identify(party_key)
+        if error:
+            raise ValueError(error)
+        cfg = rules.documents_config()
+        case_id = f"SX-{rules.situation(situation_id).id}-M{hashlib.sha256(f'{code}|{facts}'.encode()).hexdigest()[:8]}"
+        with _engine().begin() as conn:
+            lifecycle.open_case(conn, {"case_id": case_id, "situation_id": situation_id, "party_key": code,
+                                       "party_type": rules.party_type_of(party_type), "party_name": party_name,
+                                       "facts": facts, "basis": basis, "source_ref": "manual", "penalty_id": None,
+                                       "authority_name": cfg["authority_name"],
+                                       "authority_uscc": cfg["authority_uscc"]}, _who(user).user_id, _today())
+
+    return _act(request, csrf_token, "/", open_manual)
+
+
+@router.post("/case/{case_id}/propose")
+def case_propose(request: Request, case_id: str, action: str = Form(...), note: str = Form("", max_length=1000),
+                 csrf_token: str = Form(""), user: Any = Depends(auth.current_user)) -> RedirectResponse:
+    from creditflow.credit import lifecycle
+
+    return _act(request, csrf_token, f"/case/{case_id}", lifecycle.propose, _engine(), case_id, action, _who(user),
+                _today(), note)
+
+
+@router.post("/case/{case_id}/approve")
+def case_approve(request: Request, case_id: str, accept: str = Form("yes"), note: str = Form("", max_length=1000),
+                 csrf_token: str = Form(""), user: Any = Depends(auth.current_user)) -> RedirectResponse:
+    from creditflow.credit import lifecycle
+
+    return _act(request, csrf_token, f"/case/{case_id}", lifecycle.approve, _engine(), case_id, _who(user), _today(),
+                f"credit_page|{_today()}", accept == "yes", note)
+
+
+@router.post("/case/{case_id}/record")
+def case_record(request: Request, case_id: str, what: str = Form(...), on: str = Form(...),
+                text: str = Form("", max_length=2000), csrf_token: str = Form(""),
+                user: Any = Depends(auth.current_user)) -> RedirectResponse:
+    """One person records a fact: a delivery, an objection (or waiver), an early-removal request."""
+    from creditflow.credit import lifecycle
+
+    day, who, engine = _date(on), _who(user), _engine()
+    recorders = {
+        "notice_delivery": lambda: lifecycle.record_notice_delivery(engine, case_id, day, text or "直接送达", who),
+        "decision_delivery": lambda: lifecycle.record_decision_delivery(engine, case_id, day, text or "直接送达", who),
+        "objection": lambda: lifecycle.record_objection(engine, case_id, day, text or "（口头陈述）", who),
+        "waiver": lambda: lifecycle.record_objection(engine, case_id, day, text or "书面放弃陈述申辩", who,
+                                                     waiver=True),
+        "removal_request": lambda: lifecycle.record_removal_request(
+            engine, case_id, day, {"commitment": "承诺" in text or "commitment" in text, "note": text}, who),
+    }
+    if what not in recorders:
+        raise HTTPException(422, f"未知的登记事项：{what}")
+    return _act(request, csrf_token, f"/case/{case_id}", recorders[what])
+
+
+@router.post("/objection/{objection_id}/resolve")
+def objection_resolve(request: Request, objection_id: int, case_id: str = Form(...), upheld: str = Form("no"),
+                      resolution: str = Form(..., max_length=1000), csrf_token: str = Form(""),
+                      user: Any = Depends(auth.current_user)) -> RedirectResponse:
+    from creditflow.credit import lifecycle
+
+    return _act(request, csrf_token, f"/case/{case_id}", lifecycle.resolve_objection, _engine(), objection_id,
+                upheld == "yes", resolution, _who(user), _today())
+
+
+@router.post("/request/{request_id}/{step}")
+def request_step(request: Request, request_id: str, step: str, back: str = Form(...), decision: str = Form("approve"),
+                 confirmed: list[str] = Form(default=[]), note: str = Form("", max_length=1000),
+                 csrf_token: str = Form(""), user: Any = Depends(auth.current_user)) -> RedirectResponse:
+    from creditflow.credit import lifecycle, penalties
+
+    if not back.startswith("/") or back.startswith("//"):
+        raise HTTPException(422, "back must be a path of this app")
+    engine, who, run_key = _engine(), _who(user), f"credit_page|{_today()}"
+    if step == "propose":
+        return _act(request, csrf_token, back, penalties.propose_request, engine, request_id, decision, confirmed, who,
+                    _today())
+    approve = lifecycle.approve_removal if request_id.startswith("YC-") else penalties.approve_repair
+    if step == "approve":
+        return _act(request, csrf_token, back, approve, engine, request_id, decision == "approve", _today(), who,
+                    run_key, note)
+    raise HTTPException(404, "未知的操作")
+
+
+# --- 处罚与信用修复 ------------------------------------------------------------------------------------------
+
+
+@router.get("/penalties", response_class=HTMLResponse)
+def penalties_page(request: Request, user: Any = Depends(auth.current_user)) -> HTMLResponse:
+    import sqlalchemy as sa
+    from creditflow.core import warehouse as wh
+    from creditflow.credit import penalties
+
+    P = wh.credit_penalty
+    engine = _engine()
+    with engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(sa.select(P).order_by(P.c.decision_date.desc()).limit(300)).mappings()]
+    return page(request, "penalties.html", "行政处罚信息公示与信用修复", "penalties", user, rows=rows,
+                missing=penalties.missing_notices(engine, _today()))
+
+
+@router.get("/penalty/{penalty_id}", response_class=HTMLResponse)
+def penalty_page(request: Request, penalty_id: str, user: Any = Depends(auth.current_user)) -> HTMLResponse:
+    import json
+
+    import sqlalchemy as sa
+    from creditflow.core import warehouse as wh
+    from creditflow.credit.store import events
+
+    with _engine().connect() as conn:
+        pen = conn.execute(sa.select(wh.credit_penalty).where(wh.credit_penalty.c.penalty_id == penalty_id)
+                           ).mappings().first()
+        if pen is None:
+            raise HTTPException(404, "没有该处罚")
+        requests = [dict(r) | {"checks_list": json.loads(r["checks"] or "[]")} for r in conn.execute(
+            sa.select(wh.credit_request).where(wh.credit_request.c.subject_id == penalty_id)).mappings()]
+        trail = events(conn, penalty_id)
+    return page(request, "penalty.html", f"处罚 {pen['doc_no']}", "penalties", user, pen=dict(pen),
+                requests=requests, events=trail)
+
+
+@router.post("/penalty/{penalty_id}/record")
+def penalty_record(request: Request, penalty_id: str, what: str = Form(...), on: str = Form(...),
+                   text: str = Form("", max_length=2000), commitment: str = Form(""), csrf_token: str = Form(""),
+                   user: Any = Depends(auth.current_user)) -> RedirectResponse:
+    from creditflow.credit import penalties
+
+    day, who, engine = _date(on), _who(user), _engine()
+    if what == "notice_delivery":
+        return _act(request, csrf_token, f"/penalty/{penalty_id}", penalties.record_notice_delivery, engine,
+                    penalty_id, day, text or "与处罚决定书同时送达", who)
+    if what == "repair_request":
+        return _act(request, csrf_token, f"/penalty/{penalty_id}", penalties.record_repair_request, engine,
+                    penalty_id, day, {"commitment": commitment == "yes", "note": text}, who)
+    raise HTTPException(422, f"未知的登记事项：{what}")
+
+
+@router.get("/doc/{doc_id}.{fmt}")
+def document(doc_id: str, fmt: str, user: Any = Depends(auth.current_user)) -> Response:
+    from creditflow.credit import documents, render
+
+    with _engine().connect() as conn:
+        doc = documents.load(conn, doc_id)
+    if doc is None or fmt not in ("docx", "pdf"):
+        raise HTTPException(404, "没有该文书")
+    data, media = render.render(doc["body"], fmt)
+    name = f"{doc['doc_type']}-{doc['issued_on']}.{fmt}"
+    return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+# --- 诚信审核 and 影响评估 -----------------------------------------------------------------------------------
+
+
+@router.get("/integrity", response_class=HTMLResponse)
+def integrity_page(request: Request, user: Any = Depends(auth.current_user)) -> HTMLResponse:
+    from creditflow.credit import rules
+
+    return page(request, "integrity.html", "诚信审核", "integrity", user, answers=None,
+                purposes=rules.integrity_policy()["purposes"], codes="")
+
+
+@router.post("/integrity", response_class=HTMLResponse)
+def integrity_check(request: Request, codes: str = Form(..., max_length=20000), purpose: str = Form(""),
+                    csrf_token: str = Form(""), user: Any = Depends(auth.current_user)) -> HTMLResponse:
+    from creditflow.credit import integrity, rules
+
+    auth.check_form(request, csrf_token)
+    wanted = [c for c in codes.replace(",", "\n").split() if c.strip()][:200]
+    answers = integrity.check(_engine(), wanted, asked_by=_who(user).user_id, channel="page", purpose=purpose or None)
+    return page(request, "integrity.html", "诚信审核", "integrity", user, answers=answers,
+                purposes=rules.integrity_policy()["purposes"], codes="")
+
+
+@router.post("/integrity/batch")
+def integrity_batch(request: Request, file: UploadFile = File(...), purpose: str = Form(""),
+                    csrf_token: str = Form(""), user: Any = Depends(auth.current_user)) -> Response:
+    from creditflow.credit import integrity
+
+    auth.check_form(request, csrf_token)
+    try:
+        rows = integrity.read_parties_csv(file.file.read(5_000_000))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HTTPException(422, f"无法读取名单：{exc}") from None
+    answers = integrity.check(_engine(), [r["code"] for r in rows], asked_by=_who(user).user_id, channel="batch",
+                              purpose=purpose or None)
+    return Response(integrity.to_xlsx(rows, answers),
+                    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="integrity-{_today()}.xlsx"'})
+
+
+@router.get("/impact", response_class=HTMLResponse)
+def impact_page(request: Request, categories: str = "", amount: str = "", decided: str = "", party_type: str = "legal",
+                party: str = "", violation: str = "", user: Any = Depends(auth.current_user)) -> HTMLResponse:
+    from creditflow.core import standard
+    from creditflow.credit import impact, rules
+
+    result, error = None, None
+    if categories:
+        try:
+            draft = impact.Draft(categories=[c for c in categories.replace("，", ",").split(",") if c.strip()],
+                                 decided=_date(decided or _today().isoformat()),
+                                 party_type=rules.party_type_of(party_type),
+                                 amount_yuan=float(amount) if amount else None, party=party or None,
+                                 violation=violation or None)
+            result = impact.preview(draft, _engine() if party else None)
+        except (ValueError, rules.NoRuleInForce) as exc:
+            error = str(exc)
+    return page(request, "impact.html", "处罚前信用影响评估", "impact", user, result=result, error=error,
+                form={"categories": categories, "amount": amount, "decided": decided or _today().isoformat(),
+                      "party_type": party_type, "party": party, "violation": violation},
+                known=standard.enum_values("CF_CFLB"))
+
+
+# --- the integrity endpoint (JSON, Airflow tokens) ---------------------------------------------------------
+
+
+def _api_check(codes: list[str], purpose: str | None, user: Any) -> JSONResponse:
+    from creditflow.credit import integrity
+
+    if not codes or len(codes) > 500:
+        raise HTTPException(422, "codes: 1 to 500 party codes")
+    try:
+        answers = integrity.check(_engine(), codes, asked_by=_who(user).user_id, channel="api", purpose=purpose)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return JSONResponse({"answers": answers})
+
+
+@router.get("/api/integrity")
+def api_integrity(code: list[str] = Query(default=[]), purpose: str | None = None,
+                  user: Any = Depends(auth.current_user)) -> JSONResponse:
+    return _api_check(list(code), purpose, user)
+
+
+@router.post("/api/integrity")
+def api_integrity_batch(body: dict[str, Any] = Body(...), user: Any = Depends(auth.current_user)) -> JSONResponse:
+    codes = body.get("codes")
+    if not isinstance(codes, list):
+        raise HTTPException(422, "body: {\"codes\": [...], \"purpose\": ...}")
+    return _api_check([str(c) for c in codes], body.get("purpose"), user)
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="creditflow · 信用管理", docs_url=None, redoc_url=None, openapi_url=None)
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=HERE / "creditflow_credit_templates" / "static"), name="static")
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith(f"{_root(request)}/api/") or "text/html" not in request.headers.get(
+                "accept", "text/html"):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        title = {401: "请先登录", 403: "无权操作", 404: "未找到"}.get(exc.status_code, "无法办理")
+        return page(request, "error.html", title, "", None, status_code=exc.status_code, message=str(exc.detail),
+                    back=f"{_root(request)}/")
+
+    return app
+
+
+app = create_app()
+
+
+class CreditflowCreditPlugin(AirflowPlugin):
+    name = "creditflow_credit"
+    fastapi_apps = [{"app": app, "url_prefix": "/credit", "name": "creditflow_credit"}]  # noqa: RUF012
+    external_views = [  # noqa: RUF012
+        {"name": "信用管理（严重失信名单）", "href": "/credit/", "destination": "nav", "category": "Creditflow",
+         "url_route": "creditflow_credit_cases"},
+        {"name": "信用修复", "href": "/credit/penalties", "destination": "nav", "category": "Creditflow",
+         "url_route": "creditflow_credit_penalties"},
+        {"name": "诚信审核", "href": "/credit/integrity", "destination": "nav", "category": "Creditflow",
+         "url_route": "creditflow_credit_integrity"},
+    ]

@@ -1,0 +1,307 @@
+"""One party through the whole 严重失信名单 lifecycle on fixed dates around the 2025 National Day holiday
+(notice → objection → decision → publication → 12 months → early-removal request → removal → revoked
+removal → expiry), against the platform sandbox; and penalties through their repair notice, repair and
+publicity end under Order 58 and Order 36, across 2026-04-01. The platform must hold each listing and
+each removal exactly once, replays included."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+import sqlalchemy as sa
+from creditflow.core import warehouse as wh
+from creditflow.credit import candidates, documents, lifecycle, penalties, publish
+from creditflow.credit.roles import NotPermitted, Reviewer
+from creditflow.credit.store import CreditError, events
+from creditflow_sandbox import platform
+from helpers import ServedApp, platform_client, warehouse
+
+pytestmark = pytest.mark.integration
+
+OFFICER, CHIEF_B, CHIEF = Reviewer("reviewer1"), Reviewer("reviewer2"), Reviewer("chief")
+USCC = "91440400MA4UABCD1N"
+AUTHORITY = "11440400MB2C123457"
+D = dt.date
+
+
+def case_row(decision_id: str, decided: dt.date, *, violation: str, codes: str = "FK", fine: float | None = 100000,
+             status: str = "VALID", party_type: str = "ENT", uscc: str = USCC, doc_no: str | None = None) -> dict:
+    at = dt.datetime(decided.year, decided.month, decided.day, 10)
+    return {"decision_id": decision_id, "doc_no": doc_no or f"珠应急罚〔{decided.year}〕{decision_id[-4:]}号",
+            "decision_date": decided, "penalty_codes": codes, "fine_yuan": fine, "confiscation_yuan": None,
+            "licence_affected": None, "violation_type": violation, "facts": f"经查，该单位{violation}。",
+            "legal_basis": "《危险化学品安全管理条例》第七十七条第三款", "content": "罚款人民币10万元", "effect_until": None,
+            "status": status, "status_changed_at": at if status != "VALID" else None, "created_at": at, "updated_at": at,
+            "case_no": "x", "department": "x", "authority_name": "珠海市应急管理局", "authority_uscc": AUTHORITY,
+            "party_type": party_type, "party_name": "珠海宏达化工有限公司", "party_uscc": uscc, "legal_rep": "张三",
+            "person_id_type": None, "person_id_no": None}
+
+
+@pytest.fixture
+def world(tmp_path, db_url):
+    engine = warehouse(db_url)
+    with ServedApp(platform.create_app(db_url=f"sqlite:///{tmp_path}/pf.sqlite", processing_seconds=0.0)) as pf:
+        yield engine, pf, platform_client(pf.url)
+    engine.dispose()
+
+
+def deliver(engine, client) -> dict:
+    return publish.deliver(engine, client, wait=10, poll=0.05)
+
+
+def state(engine, case_id: str) -> dict:
+    with engine.connect() as conn:
+        return lifecycle.get_case(conn, case_id)
+
+
+def history(pf, kind: str) -> list[tuple[str, int]]:
+    with pf.app.state.engine.connect() as conn:
+        h = platform.history
+        return [(r.op, r.version) for r in conn.execute(sa.select(h).where(h.c.kind == kind).order_by(h.c.id))]
+
+
+def test_listing_lifecycle_around_national_day(world):
+    engine, pf, client = world
+    row = case_row("D00000017", D(2025, 9, 26), violation="未取得危险化学品经营许可证从事危险化学品经营")
+    found = candidates.from_penalties([row])
+    assert [c["situation_id"] for c in found] == ["art7_1"]
+    assert candidates.propose_all(engine, found, D(2025, 9, 26)) == 1
+    assert candidates.propose_all(engine, found, D(2025, 9, 27)) == 0  # a re-run proposes nothing twice
+    case_id = found[0]["case_id"]
+
+    # The DAG proposed; people decide, never one person alone.
+    lifecycle.propose(engine, case_id, "issue_notice", OFFICER, D(2025, 9, 29))
+    with pytest.raises(NotPermitted):
+        lifecycle.approve(engine, case_id, OFFICER, D(2025, 9, 29), "t")
+    with pytest.raises(NotPermitted):
+        lifecycle.approve(engine, case_id, Reviewer("viewer"), D(2025, 9, 29), "t")
+    assert lifecycle.approve(engine, case_id, CHIEF_B, D(2025, 9, 29), "t") == "notice_issued"
+    lifecycle.record_notice_delivery(engine, case_id, D(2025, 9, 30), "直接送达", OFFICER)
+    case = state(engine, case_id)
+    # 5 working days after 30 Sep: 1–8 Oct are holidays, Sat 11 Oct is a 调休 working day.
+    assert case["objection_until"] == "2025-10-14"
+
+    oid = lifecycle.record_objection(engine, case_id, D(2025, 10, 9), "已停止经营并申请许可", OFFICER)
+    with pytest.raises(CreditError, match="陈述申辩期至2025-10-14"):
+        lifecycle.propose(engine, case_id, "decide_listing", OFFICER, D(2025, 10, 14))
+    with pytest.raises(CreditError, match="未处理的陈述申辩"):
+        lifecycle.propose(engine, case_id, "decide_listing", OFFICER, D(2025, 10, 15))
+    lifecycle.resolve_objection(engine, oid, False, "无证经营事实清楚，意见不予采纳", CHIEF_B, D(2025, 10, 13))
+    lifecycle.propose(engine, case_id, "decide_listing", OFFICER, D(2025, 10, 15), note="情节严重")
+    assert lifecycle.approve(engine, case_id, CHIEF, D(2025, 10, 15), "t") == "listed"
+    case = state(engine, case_id)
+    assert (case["list_start"], case["list_end"], case["publication_due"]) == ("2025-10-15", "2028-10-15", "2025-11-12")
+
+    # Publication is due in 20 working days: an alert before it is missed, and after.
+    from creditflow.credit.alerts import due_alerts
+
+    assert due_alerts(engine, D(2025, 11, 3)) == []
+    assert any(a.startswith("【临期】") and "2025-11-12" in a for a in due_alerts(engine, D(2025, 11, 7)))
+    assert any(a.startswith("【逾期】") for a in due_alerts(engine, D(2025, 11, 13)))
+    out = deliver(engine, client)
+    assert out["published"] == 1 and state(engine, case_id)["state"] == "published"
+    assert due_alerts(engine, D(2025, 11, 13)) == []
+    assert deliver(engine, client)["dishonest_list"]["records"] == 0  # nothing left to send
+    records = pf.admin("GET", "/admin/records?kind=dishonest_list")["records"]
+    assert len(records) == 1 and records[0]["data"]["SX_YCRQ"] == "2028-10-15"
+
+    # 12 months: a request before 15 Oct 2026 fails the time condition, and the officer cannot propose approval.
+    early = lifecycle.record_removal_request(engine, case_id, D(2026, 9, 30), {"commitment": True}, OFFICER)
+    with pytest.raises(CreditError, match="不满足"):
+        lifecycle.propose_request(engine, early, "approve", ["penalty_performed", "harm_remedied"], OFFICER)
+    lifecycle.propose_request(engine, early, "reject", [], OFFICER)
+    assert lifecycle.approve_removal(engine, early, False, D(2026, 10, 9), CHIEF_B, "t") == "rejected"
+
+    rid = lifecycle.record_removal_request(engine, case_id, D(2026, 10, 16), {"commitment": True, "note": "罚款已缴"},
+                                           OFFICER)
+    with engine.connect() as conn:
+        req = conn.execute(sa.select(wh.credit_request).where(wh.credit_request.c.request_id == rid)).mappings().one()
+    checks = {c["id"]: c["ok"] for c in json.loads(req["checks"])}
+    assert checks == {"min_time": True, "penalty_performed": None, "harm_remedied": None, "no_new_conduct": True,
+                      "commitment": True}  # what the data cannot show waits for the reviewer
+    assert req["due_on"] == "2026-11-13"  # 20 working days, National Day 2026 behind it
+    lifecycle.propose_request(engine, rid, "approve", ["penalty_performed", "harm_remedied"], OFFICER)
+    with pytest.raises(NotPermitted):
+        lifecycle.approve_removal(engine, rid, True, D(2026, 10, 20), OFFICER, "t")
+    assert lifecycle.approve_removal(engine, rid, True, D(2026, 10, 20), CHIEF_B, "t2") == "approved"
+    assert state(engine, case_id)["state"] == "removed"
+    deliver(engine, client)
+    assert pf.admin("GET", "/admin/records?kind=dishonest_list")["records"][0]["status"] == "withdrawn"
+
+    # The removal rested on a false statement: revoked, the listing restored with its original end date.
+    with pytest.raises(CreditError, match="写明"):
+        lifecycle.propose(engine, case_id, "revoke_removal", OFFICER, D(2026, 11, 10))
+    lifecycle.propose(engine, case_id, "revoke_removal", OFFICER, D(2026, 11, 10), note="缴款凭证系伪造")
+    lifecycle.approve(engine, case_id, CHIEF_B, D(2026, 11, 10), "t3")
+    case = state(engine, case_id)
+    assert (case["state"], case["list_end"], case["removed_on"]) == ("listed", "2028-10-15", None)
+    deliver(engine, client)
+    assert state(engine, case_id)["state"] == "published"
+    restored = pf.admin("GET", "/admin/records?kind=dishonest_list")["records"][0]
+    assert restored["status"] == "published" and restored["data"]["SX_YCRQ"] == "2028-10-15"
+
+    # End of the management period: removed automatically, sent as a withdrawal.
+    assert lifecycle.expire(engine, D(2028, 10, 15), "t4") == 0
+    assert lifecycle.expire(engine, D(2028, 10, 16), "t4") == 1
+    deliver(engine, client)
+    assert state(engine, case_id)["state"] == "expired"
+    assert history(pf, "dishonest_list") == [("create", 1), ("withdraw", 2), ("create", 3), ("withdraw", 4)]
+
+    with engine.connect() as conn:
+        trail = [(e["action"], e["actor"]) for e in events(conn, case_id)]
+        docs = conn.execute(sa.select(wh.credit_document.c.doc_type).where(
+            wh.credit_document.c.subject_id == case_id).order_by(wh.credit_document.c.created_at)).scalars().all()
+    assert ("issue_notice", "reviewer2") in trail and ("decide_listing", "chief") in trail
+    assert ("propose:decide_listing", "reviewer1") in trail and ("expired", "system") in trail
+    assert sorted(docs) == ["list_decision", "list_notice", "removal_decision", "removal_revocation"]
+
+
+def test_a_crash_after_the_platform_accepted_resends_the_same_batch(world):
+    """The ledger is marked sent only after the platform answered: a crash in between leaves the rows
+    pending, and the next attempt sends the identical batch — the platform replays it."""
+    engine, pf, client = world
+    found = candidates.from_penalties([case_row("D00000021", D(2025, 9, 26), violation="未取得安全生产许可证擅自生产")])
+    candidates.propose_all(engine, found, D(2025, 9, 26))
+    cid = found[0]["case_id"]
+    lifecycle.propose(engine, cid, "issue_notice", OFFICER, D(2025, 9, 29))
+    lifecycle.approve(engine, cid, CHIEF_B, D(2025, 9, 29), "t")
+    lifecycle.record_notice_delivery(engine, cid, D(2025, 9, 30), "邮寄", OFFICER)
+    lifecycle.record_objection(engine, cid, D(2025, 10, 9), "放弃陈述申辩", OFFICER, waiver=True)
+    lifecycle.propose(engine, cid, "decide_listing", OFFICER, D(2025, 10, 10))  # waived: no need to wait
+    lifecycle.approve(engine, cid, CHIEF_B, D(2025, 10, 10), "t")
+
+    real = client.submit_batch
+    answers = []
+
+    def crash_after_accept(kind, items, key):
+        answers.append(real(kind, items, key))
+        raise ConnectionError("worker killed after the platform accepted")
+
+    client.submit_batch = crash_after_accept
+    with pytest.raises(ConnectionError):
+        publish.send(engine, client, publish.LIST_KIND)
+    client.submit_batch = real
+    assert publish.send(engine, client, publish.LIST_KIND)["records"] == 1
+    deliver(engine, client)
+    assert history(pf, "dishonest_list") == [("create", 1)]
+    assert pf.admin("GET", "/admin/stats")["batches"] == 1
+    assert state(engine, cid)["state"] == "published"
+
+
+def test_a_revoked_or_changed_penalty_revisits_the_listing(world):
+    engine, pf, client = world
+    rows = [case_row(f"D0000003{i}", D(2025, 9, 26), violation="未取得危险化学品经营许可证从事危险化学品经营",
+                     uscc=u) for i, u in enumerate(("91440400MA4UABCD1N", "91440400MB2C12345Y"))]
+    assert rows[1]["party_uscc"]  # a second party
+    found = candidates.from_penalties(rows)
+    candidates.propose_all(engine, found, D(2025, 9, 26))
+    for c in found:
+        lifecycle.propose(engine, c["case_id"], "issue_notice", OFFICER, D(2025, 9, 29))
+        lifecycle.approve(engine, c["case_id"], CHIEF_B, D(2025, 9, 29), "t")
+        lifecycle.record_notice_delivery(engine, c["case_id"], D(2025, 9, 30), "直接送达", OFFICER)
+        lifecycle.propose(engine, c["case_id"], "decide_listing", OFFICER, D(2025, 10, 15))
+        lifecycle.approve(engine, c["case_id"], CHIEF_B, D(2025, 10, 15), "t")
+    deliver(engine, client)
+    revoked = {**rows[0], "status": "REVOKED", "status_changed_at": dt.datetime(2026, 9, 30, 9)}
+    changed = {**rows[1], "status": "CHANGED", "status_changed_at": dt.datetime(2026, 9, 30, 9)}
+    assert lifecycle.follow_penalties(engine, [revoked, changed], "t5") == {"revisit": 1, "annulled": 1}
+    first, second = (state(engine, c["case_id"]) for c in found)
+    assert first["state"] == "annulled"
+    assert (second["state"], second["revisit_due"]) == ("revisit", "2026-10-10")  # a 调休 Saturday
+    lifecycle.propose(engine, second["case_id"], "maintain_listing", OFFICER, D(2026, 10, 9))
+    lifecycle.approve(engine, second["case_id"], CHIEF_B, D(2026, 10, 9), "t6")
+    deliver(engine, client)
+    assert state(engine, second["case_id"])["state"] == "published"
+    ops = [op for op, _ in history(pf, "dishonest_list")]
+    assert sorted(ops) == ["correct", "create", "create", "withdraw"]
+
+
+def _publish_penalty(engine, client, rec: dict) -> None:
+    """What the 双公示 pipeline leaves behind for a published penalty: the platform record and its ledger row."""
+    data = {"CF_XDR_MC": rec["party_name"], "CF_XDR_LB": "法人及非法人组织", "CF_XDR_SHXYM": rec["party_key"],
+            "CF_FRDB": "张三", "CF_WSH": rec["doc_no"], "CF_WFXW": "x", "CF_SY": "x", "CF_YJ": "x",
+            "CF_CFLB": rec["categories"], "CF_NR": "罚款", "CF_NR_FK": "10", "CF_JDRQ": rec["decision_date"],
+            "CF_CFJG": "珠海市应急管理局", "CF_CFJGDM": AUTHORITY}
+    answer = client.submit_batch("penalty", [{"op": "create", "data": data}], f"sgs-{rec['penalty_id']}")
+    assert client.batch_status(answer["batch_id"])["receipts"][0]["status"] == "accepted"
+    with engine.begin() as conn:
+        conn.execute(wh.ledger.insert().values(
+            kind="penalty", natural_key=rec["natural_key"], owner_record_id=rec["penalty_id"],
+            party_key=rec["party_key"], doc_key=rec["natural_key"].split("|")[0], decision_date=rec["decision_date"],
+            state="accepted", platform_status="published", op="create", accepted_hash="h", pending_hash="h",
+            pending_payload=json.dumps(data, ensure_ascii=False), updated_at=wh.now_iso()))
+
+
+def test_penalties_repair_notice_repair_and_publicity_end_across_order_36(world):
+    engine, pf, client = world
+    rows = [case_row("D00000101", D(2026, 3, 31), violation="未将事故隐患排查治理情况如实记录", fine=30000),
+            case_row("D00000102", D(2026, 4, 1), violation="未将事故隐患排查治理情况如实记录", fine=30000),
+            case_row("D00000103", D(2026, 4, 1), violation="未制定应急救援预案", codes="W", fine=None),
+            {**case_row("D00000104", D(2026, 4, 1), violation="未培训", party_type="PER", fine=5000),
+             "person_id_no": "440402199001010014", "party_name": "李四"}]
+    counts = penalties.track(engine, rows)
+    assert counts["new"] == 4 and counts["notices"] == 3  # the natural person gets none
+    assert penalties.track(engine, rows)["notices"] == 0  # idempotent
+    with engine.connect() as conn:
+        pens = {r["penalty_id"][-3:]: dict(r) for r in conn.execute(sa.select(wh.credit_penalty)).mappings()}
+    a, b, c, person = pens["101"], pens["102"], pens["103"], pens["104"]
+    assert (a["regime_id"], a["penalty_class"], a["publicity_min_until"], a["publicity_max_until"]) == (
+        "ndrc_order_58", "safety_production", "2027-03-31", "2029-03-31")
+    assert (b["regime_id"], b["penalty_class"], b["earliest_repair"], b["publicity_max_until"]) == (
+        "ndrc_order_36", "general", "2026-07-01", "2027-04-01")
+    assert (c["penalty_class"], c["published"], c["status"]) == ("minor", False, "not_published")
+    assert (person["published"], person["notice_doc_id"], person["status"]) == (False, None, "not_published")
+
+    # The notice carries its key fields and renders; decisions without a recorded delivery are reported.
+    with engine.connect() as conn:
+        notice = documents.load(conn, b["notice_doc_id"])
+    assert notice["body"]["fields"]["publicity_max_until"] == "2027-04-01"
+    assert notice["issued_on"] == "2026-04-01" and notice["doc_no"].startswith("珠应急信修告〔2026〕")
+    assert {p["penalty_id"][-3:] for p in penalties.missing_notices(engine, D(2026, 4, 7))} == {"101", "102", "103"}
+    penalties.record_notice_delivery(engine, b["penalty_id"], D(2026, 4, 1), "与处罚决定书同时直接送达", OFFICER)
+    assert {p["penalty_id"][-3:] for p in penalties.missing_notices(engine, D(2026, 4, 7))} == {"101", "103"}
+
+    for rec in (a, b):
+        _publish_penalty(engine, client, rec)
+    # Repair of B: too early on 30 June, possible from 1 July (Order 36, 一般: 3 months).
+    rid = penalties.record_repair_request(engine, b["penalty_id"], D(2026, 6, 30), {"commitment": True}, OFFICER)
+    with pytest.raises(CreditError):
+        penalties.propose_request(engine, rid, "approve", ["obligations"], OFFICER)
+    penalties.propose_request(engine, rid, "reject", [], OFFICER)
+    assert penalties.approve_repair(engine, rid, False, D(2026, 7, 1), CHIEF_B, "r") == "rejected"
+    rid = penalties.record_repair_request(engine, b["penalty_id"], D(2026, 7, 2), {"commitment": True}, OFFICER)
+    penalties.propose_request(engine, rid, "approve", ["obligations"], OFFICER)
+    with pytest.raises(NotPermitted):
+        penalties.approve_repair(engine, rid, True, D(2026, 7, 3), OFFICER, "r")
+    assert penalties.approve_repair(engine, rid, True, D(2026, 7, 3), CHIEF_B, "r") == "approved"
+    deliver(engine, client)
+
+    # A's maximum period (Order 58, 3 years) ends on 31 March 2029: publication stops the day after.
+    # C (a warning: 轻微, not published) and the natural person's penalty end without a withdrawal.
+    assert penalties.end_publicity(engine, D(2029, 3, 30), "r2")["ended"] == 2
+    assert penalties.end_publicity(engine, D(2029, 3, 31), "r2")["ended"] == 1
+    deliver(engine, client)
+    assert penalties.end_publicity(engine, D(2029, 4, 1), "r3")["ended"] == 0  # already done
+    with engine.connect() as conn:
+        status = dict(conn.execute(sa.select(wh.credit_penalty.c.penalty_id, wh.credit_penalty.c.status)).all())
+    assert {k[-3:]: v for k, v in status.items()} == {"101": "ended", "102": "repaired", "103": "ended",
+                                                      "104": "ended"}
+    recs = {r["data"]["CF_WSH"]: r["status"] for r in pf.admin("GET", "/admin/records?kind=penalty")["records"]}
+    assert recs == {a["doc_no"]: "withdrawn", b["doc_no"]: "withdrawn"}
+    assert [op for op, _ in history(pf, "penalty")] == ["create", "create", "withdraw", "withdraw"]
+
+
+def test_the_demo_walks_one_listing_and_one_repair(world, db_url, capsys):
+    from creditflow.credit import demo
+
+    engine, pf, _ = world
+    for _ in range(2):  # running it again changes nothing
+        assert demo.main(["--db", db_url, "--platform", pf.url, "--today", "2026-11-27"]) == 0
+    with engine.connect() as conn:
+        states = conn.execute(sa.select(wh.credit_case.c.state)).scalars().all()
+        repaired = conn.execute(sa.select(wh.credit_penalty.c.status)).scalars().all()
+    assert states == ["published"] and repaired == ["repaired"]
+    assert len(pf.admin("GET", "/admin/records?kind=dishonest_list")["records"]) == 1
+    assert "listing case SX-art7_1-DEMO0001" in capsys.readouterr().out

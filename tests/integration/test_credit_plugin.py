@@ -1,0 +1,181 @@
+"""The 信用管理 plugin inside Airflow's own API server app (as ``airflow api-server`` mounts it at ``/credit``),
+logged in through SimpleAuthManager's ``POST /auth/token`` (demo users of ``scripts/airflow_env.py``):
+the integrity endpoint answers for listed, repaired and clean parties and refuses calls without a token;
+pages render masked; decisions on the page keep separation of duties and CSRF."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import sqlalchemy as sa
+from creditflow.common import contains_unmasked_id
+from creditflow.core import warehouse as wh
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+LISTED, REPAIRED, CLEAN, MAJOR = "91440400MA4UABCD1N", "91440400MB2C12345Y", "91440400MA51XR7Q0X", "11440400MB2C123457"
+PERSON = "440402199001010014"
+TODAY = dt.date.today().isoformat()
+
+
+def _seed(engine: sa.Engine) -> None:
+    from creditflow.credit import penalties
+
+    now = wh.now_iso()
+    start = (dt.date.today() - dt.timedelta(days=100)).isoformat()
+    end = (dt.date.today() + dt.timedelta(days=900)).isoformat()
+    base = {"facts": "无证经营", "basis": "部令11号第七条", "authority_name": "珠海市应急管理局",
+            "authority_uscc": MAJOR, "created_on": start, "updated_at": now, "list_start": start, "list_end": end,
+            "decided_on": start}
+    with engine.begin() as conn:
+        conn.execute(wh.credit_case.insert(), [
+            {**base, "case_id": "SX-art7_1-D1", "situation_id": "art7_1", "party_key": LISTED,
+             "party_type": "法人及非法人组织", "party_name": "珠海宏达化工有限公司", "state": "published"},
+            {**base, "case_id": "SX-art7_1-D2", "situation_id": "art7_1", "party_key": REPAIRED,
+             "party_type": "法人及非法人组织", "party_name": "珠海海盛物流有限公司", "state": "removed",
+             "removed_on": TODAY},
+            {**base, "case_id": "SX-art7_1-D3", "situation_id": "art7_1", "party_key": PERSON, "party_type": "自然人",
+             "party_name": "李四", "state": "published"},
+            {**base, "case_id": "SX-art7_1-D4", "situation_id": "art7_1", "party_key": CLEAN,
+             "party_type": "法人及非法人组织", "party_name": "珠海源泰新材料有限公司", "state": "candidate",
+             "list_start": None, "list_end": None, "decided_on": None}])
+    recent = dt.date.today() - dt.timedelta(days=30)
+
+    def row(i: str, uscc: str, codes: str, fine: float) -> dict:
+        at = dt.datetime(recent.year, recent.month, recent.day, 10)
+        return {"decision_id": i, "doc_no": f"珠应急罚〔{recent.year}〕{i}号", "decision_date": recent,
+                "penalty_codes": codes, "fine_yuan": fine, "status": "VALID", "created_at": at, "updated_at": at,
+                "party_type": "ENT", "party_name": "某公司", "party_uscc": uscc, "person_id_no": None,
+                "authority_name": "珠海市应急管理局", "violation_type": "x", "legal_basis": "x"}
+
+    penalties.track(engine, [row("D9001", REPAIRED, "FK", 20000), row("D9002", MAJOR, "FK,TC", 50000)])
+    with engine.begin() as conn:
+        conn.execute(wh.credit_penalty.update().where(wh.credit_penalty.c.penalty_id == "case_db:D9001")
+                     .values(status="repaired", repaired_on=TODAY))
+
+
+@pytest.fixture(scope="module")
+def world(airflow_home, module_db_url):
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True,
+                   env={**os.environ})
+    engine = wh.engine_from_url(module_db_url)
+    wh.upgrade(engine)
+    _seed(engine)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AIRFLOW_CONN_CREDITFLOW_DB",
+                  json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": module_db_url}}))
+        mp.delenv("CREDITFLOW_CREDIT_ROLES", raising=False)
+        from airflow.api_fastapi.app import create_app
+
+        yield {"app": create_app("core"), "engine": engine}
+
+
+def token(world, username: str) -> str:
+    from fastapi.testclient import TestClient
+
+    r = TestClient(world["app"]).post("/auth/token", json={"username": username, "password": username})
+    assert r.status_code == 201, r.text
+    return str(r.json()["access_token"])
+
+
+def browser(world, username: str):
+    from fastapi.testclient import TestClient
+
+    return TestClient(world["app"], cookies={"_token": token(world, username)}, headers={"Accept": "text/html"})
+
+
+def test_the_integrity_endpoint_refuses_calls_without_an_airflow_token(world):
+    from fastapi.testclient import TestClient
+
+    anonymous = TestClient(world["app"])
+    assert anonymous.get(f"/credit/api/integrity?code={LISTED}").status_code == 401
+    assert anonymous.post("/credit/api/integrity", json={"codes": [LISTED]}).status_code == 401
+    bad = anonymous.get(f"/credit/api/integrity?code={LISTED}", headers={"Authorization": "Bearer not-a-jwt"})
+    assert bad.status_code in (401, 403)
+    for path in ("/credit/", "/credit/penalties", "/credit/integrity", "/credit/impact"):
+        assert anonymous.get(path).status_code == 401, path
+
+
+def test_the_integrity_endpoint_answers_for_listed_repaired_and_clean_parties(world):
+    from fastapi.testclient import TestClient
+
+    api = TestClient(world["app"], headers={"Authorization": f"Bearer {token(world, 'viewer')}"})
+    r = api.get("/credit/api/integrity", params={"code": [LISTED, REPAIRED, CLEAN, MAJOR, PERSON, "91440400MA4UABCD1X"]})
+    assert r.status_code == 200, r.text
+    listed, repaired, clean, major, person, invalid = r.json()["answers"]
+    assert listed["verdict"] == "fail" and listed["listed"]["on_list"] and "严重失信主体名单" in listed["reasons"][0]
+    assert repaired["verdict"] == "pass" and repaired["repair"] == {"repaired_penalties": 1, "early_removed": True,
+                                                                     "pending_requests": 0}
+    assert clean["verdict"] == "pass" and not clean["listed"]["on_list"]  # a candidate is not a listing
+    assert clean["reasons"] == ["未发现严重失信名单记录和重大违法记录"]
+    assert major["verdict"] == "fail" and "重大违法记录" in major["reasons"][0]
+    assert major["penalties_under_publicity"][0]["publicity_until"]
+    assert person["verdict"] == "fail" and person["code"] == "4404**********0014"
+    assert invalid["valid"] is False and "校验" in invalid["error"] and invalid["verdict"] is None
+    # For licensing only the list counts: the major violation passes there.
+    lic = api.post("/credit/api/integrity", json={"codes": [MAJOR], "purpose": "licensing"}).json()["answers"][0]
+    assert lic["verdict"] == "pass" and lic["purpose_zh"] == "安全生产许可审批"
+    assert api.get("/credit/api/integrity", params={"code": LISTED, "purpose": "nope"}).status_code == 422
+    assert not contains_unmasked_id(r.text)
+    with world["engine"].connect() as conn:
+        log = [dict(x) for x in conn.execute(sa.select(wh.credit_check_log).where(
+            wh.credit_check_log.c.channel == "api")).mappings()]
+    assert len(log) >= 7 and {x["asked_by"] for x in log} == {"viewer"}
+    assert not any(contains_unmasked_id(x["answer"]) or contains_unmasked_id(x["query"]) for x in log)
+
+
+def test_pages_render_masked_and_documents_download(world):
+    client = browser(world, "viewer")
+    with world["engine"].connect() as conn:
+        doc_id = conn.execute(sa.select(wh.credit_penalty.c.notice_doc_id).where(
+            wh.credit_penalty.c.penalty_id == "case_db:D9002")).scalar()
+    pages = {"/credit/": "严重失信主体名单", "/credit/case/SX-art7_1-D3": "李四", "/credit/penalties": "信用修复",
+             "/credit/penalty/case_db:D9002": "信用修复告知书", "/credit/integrity": "诚信审核",
+             "/credit/impact?categories=罚款,责令停产停业&amount=50000&decided=2026-05-06&party_type=legal": "ndrc_order_36"}
+    for path, text in pages.items():
+        page = client.get(path)
+        assert page.status_code == 200, (path, page.text[:300])
+        assert text in page.text, path
+        assert not contains_unmasked_id(page.text), path
+    assert "仅查看" in client.get("/credit/").text
+    pdf = client.get(f"/credit/doc/{doc_id}.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    docx = client.get(f"/credit/doc/{doc_id}.docx")
+    assert docx.status_code == 200 and docx.content.startswith(b"PK")
+    csrf = re.search(r'name="csrf-token" content="([0-9a-f]{64})"', client.get("/credit/integrity").text).group(1)
+    batch = client.post("/credit/integrity/batch", data={"csrf_token": csrf, "purpose": "bidding"},
+                        files={"file": ("bidders.csv", f"名称,统一社会信用代码\n甲,{LISTED}\n乙,{CLEAN}\n".encode())})
+    assert batch.status_code == 200 and batch.content.startswith(b"PK")
+
+
+def test_decisions_on_the_page_take_two_people_and_a_form_token(world):
+    case = "/credit/case/SX-art7_1-D4"
+    # chief may propose and approve — but never both for the same decision; reviewer1 only proposes.
+    officer, approver, viewer = browser(world, "chief"), browser(world, "reviewer2"), browser(world, "viewer")
+    clerk = browser(world, "reviewer1")
+
+    def csrf(client) -> str:
+        return re.search(r'name="csrf-token" content="([0-9a-f]{64})"', client.get(case).text).group(1)
+
+    form = {"action": "issue_notice", "note": "线索属实"}
+    assert officer.post(f"{case}/propose", data=form, follow_redirects=False).status_code == 403  # no token
+    assert viewer.post(f"{case}/propose", data={**form, "csrf_token": csrf(viewer)},
+                       follow_redirects=False).status_code == 403
+    assert officer.post(f"{case}/propose", data={**form, "csrf_token": csrf(officer)},
+                        follow_redirects=False).status_code == 303
+    own = officer.post(f"{case}/approve", data={"accept": "yes", "csrf_token": csrf(officer)}, follow_redirects=False)
+    assert own.status_code == 403 and "同一人" in own.text
+    no_role = clerk.post(f"{case}/approve", data={"accept": "yes", "csrf_token": csrf(clerk)}, follow_redirects=False)
+    assert no_role.status_code == 403 and "无权" in no_role.text
+    ok = approver.post(f"{case}/approve", data={"accept": "yes", "csrf_token": csrf(approver)}, follow_redirects=False)
+    assert ok.status_code == 303
+    page = approver.get(case).text
+    assert "已发告知书" in page and ".pdf" in page
+    wrong = approver.post(f"{case}/approve", data={"accept": "yes", "csrf_token": csrf(approver)})
+    assert wrong.status_code == 409 and "没有待批准" in wrong.text

@@ -1,0 +1,104 @@
+"""``creditflow impact`` and ``creditflow integrity`` (through :func:`creditflow.credit.cli.main`, the same
+parser the main CLI gets from ``add_parser``): JSON shapes, batch CSV → XLSX, audit without ID numbers,
+and one line on stderr with exit 2 for bad arguments."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+import sqlalchemy as sa
+from creditflow.common import contains_unmasked_id
+from creditflow.core import warehouse as wh
+from creditflow.credit.cli import main
+
+PERSON = "440402199001010014"
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_impact_json_across_2026_04_01(capsys):
+    code, out, _ = run(capsys, "impact", "--categories", "罚款,责令停产停业", "--amount", "50000", "--decided",
+                       "2026-05-06", "--party-type", "legal", "--json")
+    assert code == 0
+    got = json.loads(out)
+    assert set(got) >= {"regime", "class", "published", "publicity_min_until", "publicity_max_until",
+                        "earliest_repair", "listing", "integrity_fail_until", "rules"}
+    assert (got["regime"], got["class"], got["published"]) == ("ndrc_order_36", "serious", True)
+    assert (got["publicity_min_until"], got["publicity_max_until"], got["earliest_repair"]) == (
+        "2027-05-06", "2029-05-06", "2027-05-06")
+    assert got["integrity_fail_until"] == "2029-05-06"  # 责令停产停业 is a 重大违法记录 for 3 years
+    assert got["listing"]["triggers"] is False and {p["id"] for p in got["listing"]["possible"]} == {
+        "art6_3", "art7_1", "art7_2"}
+    assert all({"id", "source", "mark"} <= set(r) for r in got["rules"])
+    assert {"ndrc_order_36", "major_violation"} <= {r["id"] for r in got["rules"]}
+
+    code, out, _ = run(capsys, "impact", "--categories", "罚款", "--amount", "30000", "--decided", "2026-03-31",
+                       "--party-type", "legal", "--violation", "未取得危险化学品经营许可证从事危险化学品经营", "--json")
+    got = json.loads(out)
+    assert (got["regime"], got["class"], got["publicity_min_until"]) == ("ndrc_order_58", "safety_production",
+                                                                        "2027-03-31")
+    assert got["listing"]["triggers"] and got["listing"]["list_until"] == "2029-03-31"
+    assert got["integrity_fail_until"] == "2029-03-31"  # the listing, not the fine, decides
+
+    code, out, _ = run(capsys, "impact", "--categories", "警告", "--decided", "2026-04-01", "--party-type", "natural")
+    assert code == 0 and "是否公示：否" in out and "不影响" in out
+
+
+@pytest.mark.parametrize("argv", [
+    ["impact", "--categories", "罚金", "--amount", "1", "--decided", "2026-05-06", "--party-type", "legal"],
+    ["impact", "--categories", "罚款", "--decided", "2026-05-06", "--party-type", "legal"],  # no amount
+    ["impact", "--categories", "罚款", "--amount", "1", "--decided", "2026-13-01", "--party-type", "legal"],
+    ["impact", "--categories", "罚款", "--amount", "1", "--decided", "2026-05-06", "--party-type", "robot"],
+    ["impact", "--categories", "罚款", "--amount", "1", "--decided", "2026-05-06"],
+    ["integrity"],
+    ["integrity", "--file", "/nonexistent/parties.csv", "--db", "sqlite://"],
+])
+def test_bad_arguments_exit_2_with_one_line(capsys, argv, monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_CREDITFLOW_DB", raising=False)
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+
+
+def test_integrity_cli_and_batch(capsys, tmp_path, db_url):
+    engine = wh.engine_from_url(db_url)
+    wh.upgrade(engine)
+    day = "2026-05-06"
+    with engine.begin() as conn:
+        conn.execute(wh.credit_case.insert().values(
+            case_id="SX-art7_1-D1", situation_id="art7_1", party_key=PERSON, party_type="自然人", party_name="李四",
+            facts="x", basis="x", authority_name="局", authority_uscc="11440400MB2C123457", state="published",
+            list_start="2026-01-05", list_end="2029-01-05", created_on="2026-01-01", updated_at=wh.now_iso()))
+    csv_file = tmp_path / "bidders.csv"
+    csv_file.write_text(f"投标人,统一社会信用代码\n甲公司,91440400MA4UABCD1N\n李四,{PERSON}\n丙,12345\n",
+                        encoding="utf-8-sig")
+    xlsx = tmp_path / "out.xlsx"
+    code, out, _ = run(capsys, "integrity", "--file", str(csv_file), "--xlsx", str(xlsx), "--db", db_url,
+                       "--as-of", day, "--json")
+    answers = json.loads(out)
+    assert code == 1  # one party fails, one code is invalid
+    assert [a["verdict"] for a in answers] == ["pass", "fail", None]
+    assert answers[1]["listed"] == {"on_list": True, "since": "2026-01-05", "until": "2029-01-05",
+                                    "grounds": answers[1]["listed"]["grounds"], "state": "已公示"}
+    assert "无效" in answers[2]["error"]
+    assert not contains_unmasked_id(out)
+    from openpyxl import load_workbook
+
+    ws = load_workbook(xlsx).active
+    rows = [[c.value for c in r] for r in ws.iter_rows(min_row=2)]
+    assert [r[3] for r in rows] == ["通过", "不通过", "代码无效"] and rows[1][1] == "李四"
+    assert not any(contains_unmasked_id(v) for r in rows for v in r if isinstance(v, str))
+    code, out, _ = run(capsys, "integrity", "91440400MA4UABCD1N", "--db", db_url, "--purpose", "licensing")
+    assert code == 0 and "通过" in out
+    with engine.connect() as conn:
+        log = conn.execute(sa.select(wh.credit_check_log)).mappings().all()
+    assert [r["channel"] for r in log] == ["batch"] * 3 + ["cli"]
+    assert all(r["asked_by"].startswith("cli:") and not contains_unmasked_id(r["answer"]) for r in log)
+    assert dt.date.fromisoformat(json.loads(log[0]["answer"])["as_of"]) == dt.date(2026, 5, 6)
+    engine.dispose()
