@@ -200,3 +200,21 @@ def test_saved_plan_is_listed_and_diffed(plan: Plan, tmp_path: Path) -> None:
     assert plan.diff["changed_visits"][0]["ent_id"] == "K00000"  # 2 → 1
     pdf = paths["pdf"].read_bytes()
     assert pdf.startswith(b"%PDF") and b"NotoSansSC" in pdf  # the Chinese font is embedded
+
+
+def test_small_strata_never_visit_good_credit_more_than_bad():
+    """Found on the demo data: 1 good unit × 1/3 rounded up to 1 visit, 6 bad units × 1/2 → 3 visits, so
+    good credit (1.0 per unit) was visited more often than bad (0.5). The cap keeps good strictly below."""
+    from fractions import Fraction
+
+    from creditflow.planning.selection import Stratum, _fewer_for_better_credit
+
+    bad = Stratum("L", "bad", 6, [], [], [f"b{i}" for i in range(6)], Fraction(1, 2), quota=3)
+    good = Stratum("L", "good", 1, [], [], ["g0"], Fraction(1, 3), quota=1)
+    ordinary = Stratum("L", "ordinary", 4, [], [], [f"o{i}" for i in range(4)], Fraction(1, 2), quota=2)
+    _fewer_for_better_credit([good, ordinary, bad])
+    assert good.effective_ratio < bad.effective_ratio and ordinary.effective_ratio < bad.effective_ratio
+    assert good.effective_ratio <= ordinary.effective_ratio
+    due = Stratum("L", "good", 1, [], ["g0"], [], Fraction(1, 3), quota=1)  # due under the 3-year cycle
+    _fewer_for_better_credit([due, Stratum("L", "bad", 6, [], [], [], Fraction(1, 2), quota=3)])
+    assert due.quota == 1  # the legal floor wins

@@ -168,6 +168,7 @@ def draw_general(assessments: list[Assessment], key_ids: set[str], params: PlanP
         s = Stratum(cls, credit, len(members), excluded, forced, pool, params.ratios[cls][credit])
         s.quota = min(len(forced) + len(pool), max(len(forced), math.ceil(s.target_ratio * s.total)))
         strata.append(s)
+    _fewer_for_better_credit(strata)
     forced_total = sum(len(s.forced) for s in strata)
     optional = [s.quota - len(s.forced) for s in strata]
     room = max(0, capacity_checks - forced_total)
@@ -181,10 +182,35 @@ def draw_general(assessments: list[Assessment], key_ids: set[str], params: PlanP
             take[i] += 1
         for s, t in zip(strata, take, strict=True):
             s.quota = len(s.forced) + t
+        _fewer_for_better_credit(strata)
     for s in strata:
         k = s.quota - len(s.forced)
         s.drawn = sorted(_rng(seed, year, s.seed_text).sample(s.pool, k)) if k > 0 else []
     return Draw(seed, strata, scale, capacity_checks, cycle)
+
+
+def _fewer_for_better_credit(strata: list[Stratum]) -> None:
+    """Within a base risk class, better credit is visited less often per unit than worse credit (bad →
+    ordinary → good). Rounding small strata up can invert that (1 good unit × 1/3 → 1 visit, 6 bad units ×
+    1/2 → 3): cap each stratum's quota strictly below the visit rate of the worse credit group before it.
+    Units due under the N-year cycle stay in whatever the cap says — a legal floor wins, and the plan
+    shows the rates it reached."""
+    order = ("bad", "ordinary", "good")
+    by_class: dict[str, list[Stratum]] = {}
+    for s in strata:
+        by_class.setdefault(s.base_class, []).append(s)
+    for group in by_class.values():
+        group.sort(key=lambda s: order.index(s.credit))
+        worse_rate: float | None = None
+        for s in group:
+            if worse_rate is not None and s.total:
+                cap = math.floor(worse_rate * s.total)
+                if cap and cap / s.total >= worse_rate:
+                    cap -= 1  # strictly fewer
+                s.quota = max(len(s.forced), min(s.quota, cap))
+            if s.total:
+                rate = s.quota / s.total
+                worse_rate = rate if worse_rate is None else min(worse_rate, rate)
 
 
 def form_teams(inspectors: list[Inspector], days: dict[str, float], params: PlanParameters, year: int,
