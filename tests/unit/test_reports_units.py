@@ -209,3 +209,37 @@ def test_cli_refuses_a_warehouse_that_is_not_migrated(tmp_path, capsys):
     args = _parse(["report", "monthly", "--period", "2026-10", "--out", str(tmp_path / "out"), "--db", url])
     assert args.func(args) == 1
     assert "creditflow db upgrade" in capsys.readouterr().err
+
+
+def test_cut_off_selections_match_their_plain_definitions():
+    """The per-record positions and the indexed 新增 history give what drop_duplicates / merge give."""
+    import random
+
+    import pandas as pd
+    from creditflow.reports.facts import Facts
+
+    rng = random.Random(7)
+    stamps = [f"2026-10-{d:02d}T15:00:00+00:00" for d in range(1, 29)]
+    rows = pd.DataFrame([{"record_id": f"case_db:{rng.randrange(40):03d}", "day": f"2026-10-{d:02d}",
+                          "run_key": f"sgs_penalty|2026-10-{d:02d}", "written_at": stamps[d - 1],
+                          "decision_date": rng.choice(["2026-10-03", "", None, "2026-13-01"])}
+                         for d in (rng.randrange(1, 29) for _ in range(300))])
+    rows = rows.sort_values(["record_id", "day", "run_key"], kind="stable").reset_index(drop=True)
+    history = pd.DataFrame([{"kind": rng.choice(["penalty", "license"]), "natural_key": f"文号{rng.randrange(30)}|x",
+                             "op": rng.choice(["create", "correct"]), "state": rng.choice(["sent", "accepted"]),
+                             "code": None, "first_at": rng.choice(stamps), "first_run": "r"} for _ in range(200)])
+    empty = pd.DataFrame()
+    known = Facts(dt.datetime(2026, 10, 31, tzinfo=TZ), (dt.date(2026, 10, 1), dt.date(2026, 11, 1)), empty, rows,
+                  history, empty, empty, empty, empty)
+    keys = history[["kind", "natural_key"]].sample(15, random_state=1)
+    for day in (1, 9, 20, 28):
+        cut = dt.datetime(2026, 10, day, 23, 59, tzinfo=dt.UTC)
+        latest, first = figures.as_of(known, cut)
+        plain = rows[rows["written_at"] < cut.isoformat(timespec="seconds")]
+        assert latest.equals(plain.drop_duplicates("record_id", keep="last"))
+        assert first.equals(plain.drop_duplicates("record_id", keep="first"))
+        mine = figures._create_history_of(known, keys)
+        expect = history[history["op"] == "create"].merge(keys.drop_duplicates(), on=["kind", "natural_key"])
+        cols = list(history.columns)
+        assert sorted(map(tuple, mine[cols].astype(str).values)) == sorted(map(tuple, expect[cols].astype(str).values))
+    assert len(figures._create_history_of(known, keys.assign(natural_key="none"))) == 0

@@ -66,16 +66,22 @@ def who_must_act(source: str, rules: list[str], department: str, district: str) 
 
 def attach(rec: pd.DataFrame, attrs: pd.DataFrame) -> pd.DataFrame:
     """Add 承办科室, 区县 and the payload to the period's records (``attrs`` from :func:`facts.attributes`)."""
-    a = attrs.set_index("record_id")
+    ids = attrs["record_id"].tolist()  # one row per record (facts.attributes): plain dicts, not index probes
+    by_payload = dict(zip(ids, attrs["payload"].tolist(), strict=True))
+    by_lineage = dict(zip(ids, attrs["lineage"].tolist(), strict=True))
+    by_dist = dict(zip(ids, attrs["raw_district"].tolist(), strict=True))
+    by_dept = dict(zip(ids, attrs["raw_department"].tolist(), strict=True))
     rec = rec.copy()
-    rec["payload"] = [a["payload"].get(r, {}) if r in a.index else {} for r in rec["record_id"]]
-    lineage = [a["lineage"].get(r, "") if r in a.index else "" for r in rec["record_id"]]
-    raw_dist = [a["raw_district"].get(r) if r in a.index else None for r in rec["record_id"]]
-    raw_dept = [a["raw_department"].get(r) if r in a.index else None for r in rec["record_id"]]
+    wanted = rec["record_id"].tolist()
+    rec["payload"] = [by_payload.get(r, {}) for r in wanted]
+    lineage = [by_lineage.get(r, "") for r in wanted]
+    raw_dist = [by_dist.get(r) for r in wanted]
+    raw_dept = [by_dept.get(r) for r in wanted]
     rec["district"] = [district_of(s, li, d, p, k) for s, li, d, p, k in
-                       zip(rec["source"], lineage, raw_dist, rec["payload"], rec["kind"], strict=True)]
+                       zip(rec["source"].tolist(), lineage, raw_dist, rec["payload"].tolist(), rec["kind"].tolist(),
+                           strict=True)]
     rec["department"] = [department_of(s, d, di) for s, d, di in
-                         zip(rec["source"], raw_dept, rec["district"], strict=True)]
+                         zip(rec["source"].tolist(), raw_dept, rec["district"].tolist(), strict=True)]
     items = [completeness_items(k, p) for k, p in zip(rec["kind"].tolist(), rec["payload"].tolist(), strict=True)]
     rec["filled"] = [f for f, _ in items]
     rec["required"] = [r for _, r in items]
@@ -165,11 +171,14 @@ def late_list(rec: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def _rules_of(r: dict[str, Any], facts: Facts) -> list[dict[str, Any]]:
-    f = facts.findings
-    found = f[(f["run_key"] == r["run_key"]) & (f["record_id"] == r["record_id"])]
-    if len(found):
-        return found.sort_values(["rule_id", "field"]).to_dict("records")
+def _rules_of(r: dict[str, Any], facts: Facts,
+              found: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """The record's error findings in its run (sorted by rule and field; ``found``: them, pre-grouped)."""
+    if found is None:
+        f = facts.findings
+        found = f[(f["run_key"] == r["run_key"]) & (f["record_id"] == r["record_id"])].to_dict("records")
+    if found:
+        return sorted(found, key=lambda x: (x["rule_id"], x["field"]))  # unique per record and run (key)
     detail = str(r.get("detail") or "")
     rule = "PLATFORM_REJECTED" if detail.startswith("PLATFORM_REJECTED") else detail.split(",")[0] or "OTHER"
     return [{"rule_id": rule, "field": "*", "message_zh": detail, "detail": detail}]
@@ -180,9 +189,13 @@ def quarantine_list(rec: pd.DataFrame, facts: Facts, cut_off: dt.datetime) -> li
     as_of_day = (cut_off - dt.timedelta(microseconds=1)).date()
     stuck = rec[rec["status"] == "quarantined"]
     since = _quarantined_since(facts, cut_off, set(stuck["record_id"]))
+    f = facts.findings
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}  # the listed records' findings, grouped once
+    for x in f[f["record_id"].isin(set(stuck["record_id"].tolist()))].to_dict("records"):
+        groups.setdefault((x["run_key"], x["record_id"]), []).append(x)
     out = []
     for r in stuck.to_dict("records"):
-        rules = _rules_of(r, facts)
+        rules = _rules_of(r, facts, groups.get((r["run_key"], r["record_id"]), []))
         fmap = standard.field_map(r["kind"])
         fields = sorted({fmap[x["field"]].name_zh if x["field"] in fmap else str(x["field"]) for x in rules})
         start = since.get(r["record_id"])

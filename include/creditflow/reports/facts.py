@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -49,6 +49,7 @@ class Facts:
     reviews: pd.DataFrame  # record_id, content_hash, op, reason, levels_required, created_at
     review_decisions: pd.DataFrame  # record_id, content_hash, op, level, decision, decided_at
     _errors: set[tuple[str, str]] | None = None
+    _memo: dict[str, Any] = field(default_factory=dict)  # cut-off-independent derivations, computed once
 
 
     def error_keys(self) -> set[tuple[str, str]]:
@@ -59,12 +60,23 @@ class Facts:
         return self._errors
 
 
+    def memo(self, key: str, make: Any) -> Any:
+        """``make()`` once per Facts: per-record facts that do not depend on the cut-off."""
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
+
+
 def _chunks(items: list[Any], n: int = 400) -> list[list[Any]]:
     return [items[i:i + n] for i in range(0, len(items), n)]
 
 
 def _read(conn: sa.Connection, query: Any, columns: list[str]) -> pd.DataFrame:
-    rows = [tuple(r) for r in conn.execute(query).fetchall()]  # plain tuples: pandas probes Row objects slowly
+    result = conn.execute(query)
+    try:  # the driver's own tuples: no Row objects (only source_revoked has a result type, made bool in load)
+        rows = result.cursor.fetchall() if result.cursor is not None else []
+    finally:
+        result.close()
     return pd.DataFrame.from_records(rows, columns=columns)
 
 
@@ -78,7 +90,7 @@ def load(engine: sa.Engine, window: tuple[dt.date, dt.date], cut_off: dt.datetim
     cut = stamp(cut_off)
     first = window[0].isoformat()
     last = (cut_off.date() + dt.timedelta(days=1)).isoformat()
-    s, o, h, f = wh.run_summary, wh.outcomes, wh.ledger_history, wh.findings
+    s, o, f = wh.run_summary, wh.outcomes, wh.findings
     with engine.connect() as conn:
         runs = _read(conn, sa.select(s.c.run_key, s.c.kind, s.c.interval_start, s.c.written_at)
                      .where(s.c.kind.in_(kinds), s.c.written_at < cut, s.c.interval_start >= first,
@@ -99,16 +111,6 @@ def load(engine: sa.Engine, window: tuple[dt.date, dt.date], cut_off: dt.datetim
         rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ROW_COLUMNS)
         rows = rows.merge(runs[["run_key", "kind", "day", "written_at"]], on=["run_key", "kind"], how="inner")
 
-        history = _read(conn, sa.select(h.c.kind, h.c.natural_key, h.c.op, h.c.state, h.c.code,
-                                        sa.func.min(h.c.at), sa.func.min(h.c.run_key))
-                        .where(h.c.at < cut, h.c.at >= stamp(_local_midnight(window[0])), h.c.kind.in_(kinds),
-                               h.c.state.in_(["sent", "accepted", "rejected"]))
-                        .group_by(h.c.kind, h.c.natural_key, h.c.op, h.c.state, h.c.code),
-                        ["kind", "natural_key", "op", "state", "code", "first_at", "first_run"])
-        changes = _read(conn, sa.select(h.c.kind, h.c.natural_key, h.c.op, h.c.run_key, h.c.at)
-                        .where(h.c.at < cut, h.c.at >= stamp(_local_midnight(window[0])), h.c.kind.in_(kinds),
-                               h.c.state == "accepted", h.c.op.in_(["correct", "withdraw"])),
-                        ["kind", "natural_key", "op", "run_key", "at"])
         found = []
         for chunk in _chunks(keys):
             found.append(_read(conn, sa.select(f.c.run_key, f.c.record_id, f.c.field, f.c.rule_id, f.c.message_zh,
@@ -124,9 +126,28 @@ def load(engine: sa.Engine, window: tuple[dt.date, dt.date], cut_off: dt.datetim
         decisions = _read(conn, sa.select(d.c.record_id, d.c.content_hash, d.c.op, d.c.level, d.c.decision,
                                           d.c.decided_at).where(d.c.decided_at < cut),
                           ["record_id", "content_hash", "op", "level", "decision", "decided_at"])
+    history, changes = _history(engine, window, cut, kinds)
     rows["source_revoked"] = rows["source_revoked"].astype(bool)
     rows = rows.sort_values(["record_id", "day", "run_key"], kind="stable").reset_index(drop=True)
     return Facts(cut_off, window, runs, rows, history, changes, findings, reviews, decisions)
+
+
+def _history(engine: sa.Engine, window: tuple[dt.date, dt.date], cut: str,
+             kinds: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(history, changes) of :class:`Facts`: the ledger history before ``cut`` from the window's start."""
+    h = wh.ledger_history
+    with engine.connect() as conn:
+        history = _read(conn, sa.select(h.c.kind, h.c.natural_key, h.c.op, h.c.state, h.c.code,
+                                        sa.func.min(h.c.at), sa.func.min(h.c.run_key))
+                        .where(h.c.at < cut, h.c.at >= stamp(_local_midnight(window[0])), h.c.kind.in_(kinds),
+                               h.c.state.in_(["sent", "accepted", "rejected"]))
+                        .group_by(h.c.kind, h.c.natural_key, h.c.op, h.c.state, h.c.code),
+                        ["kind", "natural_key", "op", "state", "code", "first_at", "first_run"])
+        changes = _read(conn, sa.select(h.c.kind, h.c.natural_key, h.c.op, h.c.run_key, h.c.at)
+                        .where(h.c.at < cut, h.c.at >= stamp(_local_midnight(window[0])), h.c.kind.in_(kinds),
+                               h.c.state == "accepted", h.c.op.in_(["correct", "withdraw"])),
+                        ["kind", "natural_key", "op", "run_key", "at"])
+    return history, changes
 
 
 def _local_midnight(day: dt.date) -> dt.datetime:
@@ -139,13 +160,15 @@ def attributes(engine: sa.Engine, latest: pd.DataFrame) -> pd.DataFrame:
     """Per record of ``latest`` (run_key, record_id): the staged raw payload's 承办科室 and district hints,
     the lineage, and the standardised payload (for completeness). Read for one period's records only."""
     st, std = wh.staging, wh.standardised
-    wanted = set(zip(latest["run_key"], latest["record_id"], strict=True))
+    pairs = sorted(set(zip(latest["run_key"].tolist(), latest["record_id"].tolist(), strict=True)))
+    wanted = set(pairs)
     out: list[dict[str, Any]] = []
     with engine.connect() as conn:
-        for chunk in _chunks(sorted(latest["run_key"].unique().tolist()), 50):
+        for chunk in _chunks(pairs, 400):  # only the wanted rows (primary-key lookups), not whole runs
             q = (sa.select(st.c.run_key, st.c.record_id, st.c.lineage, st.c.raw_payload, std.c.payload)
                  .select_from(st.join(std, sa.and_(std.c.run_key == st.c.run_key, std.c.record_id == st.c.record_id)))
-                 .where(st.c.run_key.in_(chunk)))
+                 .where(st.c.run_key.in_(sorted({r for r, _ in chunk})),
+                        st.c.record_id.in_(sorted({i for _, i in chunk}))))
             for run_key, record_id, lineage, raw_payload, payload in conn.execute(q).fetchall():
                 if (run_key, record_id) not in wanted:
                     continue

@@ -46,16 +46,34 @@ def _date(value: Any) -> dt.date | None:
 
 def as_of(facts: Facts, cut_off: dt.datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(latest row, first row) per record among the runs written before ``cut_off``."""
-    rows = facts.rows[facts.rows["written_at"] < stamp(cut_off)]  # sorted by record, day, run (facts.load)
-    return rows.drop_duplicates("record_id", keep="last"), rows.drop_duplicates("record_id", keep="first")
+    last, first = _as_of_positions(facts, cut_off)
+    return facts.rows.iloc[last], facts.rows.iloc[first]
+
+
+def _as_of_positions(facts: Facts, cut_off: dt.datetime) -> tuple[np.ndarray, np.ndarray]:
+    """Positions in ``facts.rows`` of (latest row, first row) per record among the runs written before
+    ``cut_off``. Rows are sorted by record, day, run (``facts.load``): a record's rows are adjacent, so
+    its first and last row before the cut-off are where the record code changes."""
+    codes = facts.memo("record_codes", lambda: pd.factorize(facts.rows["record_id"])[0])
+    idx = np.flatnonzero(np.asarray(facts.rows["written_at"] < stamp(cut_off), dtype=bool))
+    if not len(idx):
+        return idx, idx
+    change = codes[idx][1:] != codes[idx][:-1]
+    return idx[np.append(change, True)], idx[np.insert(change, 0, True)]
+
+
+def _parsed_dates(facts: Facts, column: str) -> pd.Series:
+    """A date column of ``facts.rows`` parsed once (unreadable: NaT)."""
+    return facts.memo(f"parsed_{column}", lambda: pd.to_datetime(facts.rows[column].astype(object),
+                                                                  format="%Y-%m-%d", errors="coerce"))
 
 
 def _history_flags(facts: Facts, cut_off: dt.datetime, keys: pd.DataFrame) -> pd.DataFrame:
     """Per (kind, natural_key) of ``keys``: create sent / accepted (with its run) / rejected (with the
     platform's codes) before the cut-off."""
     cut = stamp(cut_off)
-    h = facts.history
-    h = h[(h["op"] == "create") & (h["first_at"] < cut)].merge(keys.drop_duplicates(), on=["kind", "natural_key"])
+    h = _create_history_of(facts, keys)
+    h = h[h["first_at"] < cut]
     index = ["kind", "natural_key"]
     sent = h[h["state"] == "sent"].groupby(index)["first_at"].max().rename("sent_at")
     acc = h[h["state"] == "accepted"].groupby(index).agg(accepted_at=("first_at", "min"),
@@ -69,13 +87,32 @@ def _history_flags(facts: Facts, cut_off: dt.datetime, keys: pd.DataFrame) -> pd
     return out
 
 
-def _mask(frame: pd.DataFrame, values: list[bool]) -> pd.Series:
-    """A boolean row mask (a plain list would select columns when it is empty)."""
-    return pd.Series(values, index=frame.index, dtype=bool)
+def _key(kind: pd.Series, natural_key: pd.Series) -> pd.Series:
+    return kind.astype(str) + "\x00" + natural_key.astype(str)
 
 
-def _in_period(day: dt.date | None, period: Period) -> bool:
-    return day is not None and period.start <= day < period.end
+def _create_index(facts: Facts) -> tuple[pd.DataFrame, pd.Index, np.ndarray, np.ndarray]:
+    """新增 history rows grouped by record key, once: (rows sorted by key, distinct keys, start, count)."""
+    h = facts.history[facts.history["op"] == "create"]
+    codes, uniques = pd.factorize(_key(h["kind"], h["natural_key"]), sort=False)
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes, minlength=len(uniques)) if len(codes) else np.zeros(0, dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64) if len(counts) else counts
+    return h.iloc[order].reset_index(drop=True), pd.Index(uniques), starts, counts
+
+
+def _create_history_of(facts: Facts, keys: pd.DataFrame) -> pd.DataFrame:
+    """The 新增 history rows of the records ``keys`` (kind, natural_key), all cut-offs."""
+    rows, uniques, starts, counts = facts.memo("create_index", lambda: _create_index(facts))
+    wanted = keys.drop_duplicates()
+    found = uniques.get_indexer(_key(wanted["kind"], wanted["natural_key"]))
+    found = np.unique(found[found >= 0])
+    n = counts[found]
+    total = int(n.sum())
+    if not total:
+        return rows.iloc[:0]
+    offsets = np.repeat(starts[found] - np.concatenate([[0], np.cumsum(n)[:-1]]), n) + np.arange(total)
+    return rows.iloc[offsets]
 
 
 def records_of(facts: Facts, period: Period, cut_off: dt.datetime,
@@ -85,16 +122,16 @@ def records_of(facts: Facts, period: Period, cut_off: dt.datetime,
     ``payloads`` gives the standardised payload of records (for the exemption rules that look at the
     content); without it only the rules that need no content apply.
     """
-    latest, first = as_of(facts, cut_off)
-    first = first.set_index("record_id")
-    first_day = latest["record_id"].map(first["day"])
-    parsed = pd.to_datetime(latest["decision_date"].astype(object), format="%Y-%m-%d", errors="coerce")
-    eff = parsed.fillna(pd.to_datetime(first_day.astype(object), format="%Y-%m-%d", errors="coerce"))
+    last, first_pos = _as_of_positions(facts, cut_off)
+    latest, first = facts.rows.iloc[last], facts.rows.iloc[first_pos]  # the same records, in the same order
+    first_day = first["day"].set_axis(latest.index)
+    parsed = _parsed_dates(facts, "decision_date").iloc[last].set_axis(latest.index)
+    eff = parsed.fillna(_parsed_dates(facts, "day").iloc[first_pos].set_axis(latest.index))
     inside = (eff >= pd.Timestamp(period.start)) & (eff < pd.Timestamp(period.end))
     rec = latest[inside.to_numpy()].copy()
     if rec.empty:
         return _empty(rec)
-    rec["first_run"] = rec["record_id"].map(first["run_key"]).astype(object)
+    rec["first_run"] = first["run_key"].set_axis(latest.index)[inside.to_numpy()].astype(object)
     rec["first_day"] = first_day[inside.to_numpy()].astype(object).to_numpy()
     rec["decision_day"] = [x.date() for x in eff[inside.to_numpy()]]
     for c in ("run_key", "record_id", "kind", "outcome", "natural_key", "duplicate_of", "review_reason", "detail",
@@ -116,9 +153,9 @@ def records_of(facts: Facts, period: Period, cut_off: dt.datetime,
     candidates = rec[~rec["copy"] & ~rec["published"]]
     content = payloads(candidates) if payloads is not None and len(candidates) else {}
     exempt: list[str | None] = [None] * len(rec)
+    kinds, days, revoked, ids = (rec[c].tolist() for c in ("kind", "decision_day", "source_revoked", "record_id"))
     for i in np.flatnonzero((~rec["copy"] & ~rec["published"]).to_numpy()):
-        r = rec.iloc[i]
-        exempt[i] = exemption(r["kind"], r["decision_day"], bool(r["source_revoked"]), content.get(r["record_id"]))
+        exempt[i] = exemption(kinds[i], days[i], bool(revoked[i]), content.get(ids[i]))
     rec["exempt_rule"] = exempt
     outcome = rec["outcome"]
     rec["status"] = np.select(
@@ -192,8 +229,14 @@ def _timeliness(rec: pd.DataFrame, cut_off: dt.datetime) -> None:
     timely: list[bool | None] = []
     late_days: list[int | None] = []
     dues: list[dt.date | None] = []
+    parsed: dict[str, dt.date | None] = {}  # due dates repeat: parse each distinct string once
     for r in rec[["copy", "status", "due_date", "pub_day", "decision_day"]].itertuples(index=False):
-        due = _date(r.due_date) or _due(r.decision_day)
+        if isinstance(r.due_date, str):
+            if r.due_date not in parsed:
+                parsed[r.due_date] = _date(r.due_date)
+            due = parsed[r.due_date] or _due(r.decision_day)
+        else:
+            due = _date(r.due_date) or _due(r.decision_day)
         dues.append(due)
         if r.copy or r.status == "exempt" or due is None:
             timely.append(None)
@@ -269,14 +312,31 @@ def _first_pass_failures(rec: pd.DataFrame, facts: Facts) -> int:
 def corrections(facts: Facts, period: Period, cut_off: dt.datetime) -> dict[str, Any]:
     """更正 / 撤销 accepted in the period (by the day they went out) against new records published in it."""
     cut = stamp(cut_off)
-    ch = facts.changes[facts.changes["at"] < cut]
-    days = [(_run_day(r) or dt.date.min) + dt.timedelta(days=1) for r in ch["run_key"]]
-    ch = ch[_mask(ch, [_in_period(d, period) for d in days])]
-    h = facts.history[(facts.history["first_at"] < cut) & (facts.history["op"] == "create")
-                      & (facts.history["state"] == "accepted")]
-    pub = [(_run_day(r) or dt.date.min) + dt.timedelta(days=1) for r in h["first_run"]]
-    created = sum(1 for d in pub if _in_period(d, period))
+    changes = facts.memo("changes_out", lambda: (facts.changes, _out_days(facts.changes["run_key"])))
+    ch = changes[0][(changes[0]["at"] < cut).to_numpy() & _days_in(changes[1], period)]
+    created_all = facts.memo("created_out", lambda: _created_out(facts))
+    h, pub = created_all
+    created = int(((h["first_at"] < cut).to_numpy() & _days_in(pub, period)).sum())
     corrected = int((ch["op"] == "correct").sum())
     withdrawn = int((ch["op"] == "withdraw").sum())
     return {"published_new": created, "corrections": corrected, "withdrawals": withdrawn,
             "correction_rate": _rate(corrected + withdrawn, created)}
+
+
+def _out_days(run_keys: pd.Series) -> np.ndarray:
+    """Per row: the ordinal of the day its run's operation went out (run day + 1; 0 when unreadable),
+    parsed once per distinct run key."""
+    keys = [str(r) for r in run_keys.tolist()]  # _run_day reads str(run_key): a missing one is never in a period
+    days = {r: ((_run_day(r) or dt.date.min) + dt.timedelta(days=1)).toordinal() for r in set(keys)}
+    return np.array([days[r] for r in keys], dtype=np.int64)
+
+
+def _days_in(days: np.ndarray, period: Period) -> np.ndarray:
+    return (days >= period.start.toordinal()) & (days < period.end.toordinal())
+
+
+def _created_out(facts: Facts) -> tuple[pd.DataFrame, np.ndarray]:
+    """Accepted 新增 operations (any cut-off) with the day each went out."""
+    h = facts.history
+    h = h[(h["op"] == "create") & (h["state"] == "accepted")]
+    return h, _out_days(h["first_run"])

@@ -8,6 +8,7 @@ through :func:`creditflow.common.mask_text` on its way in.
 from __future__ import annotations
 
 import datetime as dt
+from copy import copy
 from pathlib import Path
 from typing import Any
 
@@ -60,16 +61,22 @@ def _table(ws: Any, columns: list[tuple[str, str, str]], rows: list[dict[str, An
         c.font, c.fill, c.border, c.alignment = st["head_font"], st["head_fill"], st["border"], st["wrap"]
         width = (widths or {}).get(header) or max(10, min(48, 2 * len(header) + 4))
         ws.column_dimensions[get_column_letter(j)].width = width
+    styled: dict[str, Any] = {}  # the style of each cell form, set once and then copied (same style ids)
     for i, row in enumerate(rows, start=top + 1):
         for j, (key, _, kind) in enumerate(columns, start=1):
             c = ws.cell(row=i, column=j, value=_cell(row.get(key), kind))
+            form = kind if kind in (RATE, INT) and isinstance(c.value, (int, float)) else "wrap"
+            if form in styled:
+                c._style = copy(styled[form])
+                continue
             c.border = st["border"]
-            if kind == RATE and isinstance(c.value, (int, float)):
+            if form == RATE:
                 c.number_format = "0.00%"
-            elif kind == INT and isinstance(c.value, (int, float)):
+            elif form == INT:
                 c.number_format = "#,##0"
             else:
                 c.alignment = st["wrap"]
+            styled[form] = copy(c._style)
     ws.freeze_panes = ws.cell(row=top + 1, column=1)
     return top + 1 + len(rows)
 
