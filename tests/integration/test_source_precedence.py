@@ -142,7 +142,8 @@ def test_near_copy_is_replaced_by_the_original_after_review(world):
         if taker:  # the mistyped 文号 is the real 文号 of another decision of the party: its original took it over
             assert records[("penalty", m["natural_key"])]["status"] == "published"
             assert ledger[m["natural_key"]]["owner_record_id"] == taker
-            assert (copy["outcome"], copy["duplicate_of"]) == ("duplicate", original["record_id"])
+            assert (copy["outcome"], copy["duplicate_of"]) == ("duplicate", taker)
+            assert original["record_id"] in copy["detail"]
         else:  # the mistyped 文号 is gone from the platform
             assert records[("penalty", m["natural_key"])]["status"] == "withdrawn"
             assert (copy["outcome"], copy["op"], copy["duplicate_of"]) == \
@@ -153,7 +154,13 @@ def test_platform_holds_each_decision_once_and_reruns_send_nothing(world):
     published = [k for k, r in _records(world).items() if r["status"] == "published"]
     assert len(published) == len(set(published))
     ops = world.platform.admin("GET", "/admin/stats")["operations"]
+    outcomes = _latest_outcomes(world)
+    pending = sorted(r["record_id"] for r in review.pending(world.warehouse))
     for day in (LATE, world.after):
         summary = run_day(world, day)
         assert all(s["reconciled"] for s in summary.values())
     assert world.platform.admin("GET", "/admin/stats")["operations"] == ops
+    # Nothing else changes either: the withdrawn copies keep their outcome, no review is reopened.
+    assert {k: (v["outcome"], v["op"], v["duplicate_of"]) for k, v in _latest_outcomes(world).items()} == \
+        {k: (v["outcome"], v["op"], v["duplicate_of"]) for k, v in outcomes.items()}
+    assert sorted(r["record_id"] for r in review.pending(world.warehouse)) == pending

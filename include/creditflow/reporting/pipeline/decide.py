@@ -128,6 +128,9 @@ def decide(run: Run, engine: sa.Engine, batch_size: int = 200) -> dict[str, int]
         if inflight:
             raise RuntimeError(f"{len(inflight)} ledger operations still in flight: run flush_inflight first")
         stopped = _publicity_stopped(conn, run.kind, list(winners))
+        previous = {o["record_id"]: dict(o) for o in conn.execute(  # this run's outcomes of an earlier attempt
+            sa.select(wh.outcomes.c.record_id, wh.outcomes.c.duplicate_of, wh.outcomes.c.detail).where(
+                wh.outcomes.c.run_key == run.run_key, wh.outcomes.c.kind == run.kind)).mappings()}
     by_party: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for L in party_rows:
         by_party[L["party_key"]].append({"record_id": L["owner_record_id"], "doc_key": L["doc_key"],
@@ -173,10 +176,15 @@ def decide(run: Run, engine: sa.Engine, batch_size: int = 200) -> dict[str, int]
             if nk in stopped:  # publicity ended or repaired (信用修复): the platform must not show it again
                 decisions[rid] = Decision(rid, "unchanged", detail=f"公示已{stopped[nk]}，不再上报")
                 continue
+            sent_here = led["run_key"] == run.run_key and led["state"] == "accepted" and led["op"] == "withdraw"
             if r["source_revoked"]:
-                sent_here = led["run_key"] == run.run_key and led["state"] == "accepted"
                 decisions[rid] = Decision(rid, "uploaded" if sent_here else "unchanged",
                                           op="withdraw" if sent_here else None)
+                continue
+            if sent_here:  # a re-run of the run that withdrew it (a replaced copy): the same outcome again
+                before = previous.get(rid, {})
+                decisions[rid] = Decision(rid, "uploaded", op="withdraw", duplicate_of=before.get("duplicate_of"),
+                                          detail=before.get("detail"))
                 continue
             op = "create"
         else:
@@ -249,8 +257,10 @@ def decide(run: Run, engine: sa.Engine, batch_size: int = 200) -> dict[str, int]
             # The copy's mistyped 文号 is the real 文号 of another decision of the same party, whose original
             # takes that platform record over in this run (更正): nothing to withdraw.
             if copy_id in recs:
-                decisions[copy_id] = Decision(copy_id, "duplicate", duplicate_of=original_id,
-                                              detail=f"副本误用了 {taker} 的文书号，该平台记录已由其原件更正")
+                # Its natural key is the taker's: a duplicate of that record (as any re-run would find).
+                decisions[copy_id] = Decision(copy_id, "duplicate", duplicate_of=taker,
+                                              detail=f"{original_id} 的副本误用了 {taker} 的文书号，"
+                                                     "该平台记录已由其原件更正")
             continue
         ops.append(({"record_id": copy_id, "natural_key": copy_nk, "party_key": copy["party_key"],
                      "doc_key": copy["doc_key"], "decision_date": copy["decision_date"],
