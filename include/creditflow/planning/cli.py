@@ -94,10 +94,10 @@ def _fail(message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from creditflow.core.fonts import FontMissing
     from creditflow.core.workdays import CalendarDataError, CalendarNotCovered
     from creditflow.planning import inputs as pin
     from creditflow.planning.params import PlanDataError
-    from creditflow.planning.pdf import FontMissing
     from creditflow.planning.plan import PlanCheckError, build_plan, require_calendar
     from creditflow.planning.store import previous_plan, read_plan, save_plan
 

@@ -1,62 +1,28 @@
 """The plan's PDF summary: key figures, the workday table, and charts (risk distribution, monthly load,
 coverage, good credit against bad-credit twins) with Chinese labels.
 
-The Chinese font is installed from a package registry with the project (``pylopdf-fonts-zh-cn``, Noto
-Sans SC, SIL OFL) — never downloaded at run time. ``CREDITFLOW_CJK_FONT`` may point at another file;
-Debian's fonts-noto-cjk / fonts-wqy-microhei are used when present. Without any, :class:`FontMissing`
-is raised rather than printing boxes instead of characters.
+Chinese is drawn with the project's one font (:mod:`creditflow.core.fonts`), embedded; without it
+:class:`~creditflow.core.fonts.FontMissing` is raised rather than printing boxes instead of characters.
 """
 
 from __future__ import annotations
 
-import os
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from creditflow.core.fonts import FontMissing, pdf_metadata, use_cjk_font
 from creditflow.planning.plan import Plan, credit_label
 
-DEBIAN_FONTS = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-                "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
-
-
-class FontMissing(RuntimeError):
-    """No font that renders Simplified Chinese is installed."""
-
-
-def cjk_font_path() -> Path:
-    env = os.environ.get("CREDITFLOW_CJK_FONT")
-    if env:
-        if not Path(env).is_file():
-            raise FontMissing(f"CREDITFLOW_CJK_FONT={env}: no such file")
-        return Path(env)
-    try:
-        from importlib import resources
-
-        path = Path(str(resources.files("pylopdf_fonts_zh_cn") / "NotoSansSC-Regular.otf"))
-        if path.is_file():
-            return path
-    except ModuleNotFoundError:
-        pass
-    for candidate in DEBIAN_FONTS:
-        if Path(candidate).is_file():
-            return Path(candidate)
-    raise FontMissing("no Chinese font: install pylopdf-fonts-zh-cn (requirements.txt) or set CREDITFLOW_CJK_FONT")
+__all__ = ["FontMissing", "write_pdf"]
 
 
 def _setup() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
-    from matplotlib import font_manager
-
-    path = cjk_font_path()
-    font_manager.fontManager.addfont(str(path))
-    name = font_manager.FontProperties(fname=str(path)).get_name()
-    # CFF-outline OpenType fonts embed cleanly as Type 3; TrueType outlines as Type 42.
-    fonttype = 3 if path.suffix.lower() == ".otf" else 42
-    matplotlib.rcParams.update({"font.family": [name], "pdf.fonttype": fonttype, "axes.unicode_minus": False,
-                                "font.size": 9})
+    use_cjk_font()
+    matplotlib.rcParams["font.size"] = 9
     import matplotlib.pyplot as plt
 
     return plt
@@ -167,8 +133,7 @@ def write_pdf(plan: Plan, path: str | Path) -> Path:
     from matplotlib.backends.backend_pdf import PdfPages
 
     out = Path(path)
-    meta = {"Title": f"{plan.year}年度安全生产监督检查计划", "Creator": "creditflow", "Producer": "creditflow",
-            "CreationDate": None}
+    meta = pdf_metadata(f"{plan.year}年度安全生产监督检查计划")
     with PdfPages(out, metadata=meta) as pdf:
         for build in (_text_page, _charts):
             fig = build(plt, plan)

@@ -129,8 +129,10 @@ def _solve_months(jobs: list[Job], month_cap: dict[int, int], general_cap: int, 
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1  # deterministic: the same seed gives the same plan
     solver.parameters.random_seed = seed % (2**31)
-    solver.parameters.max_time_in_seconds = time_limit
+    # The deterministic limit decides where the search stops (same on a busy or an idle machine); the wall
+    # clock is only a safety net, so that a loaded worker does not cut the search short and change the plan.
     solver.parameters.max_deterministic_time = time_limit
+    solver.parameters.max_time_in_seconds = time_limit * 4
     status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         raise RuntimeError(f"CP-SAT found no schedule: {solver.status_name(status)}")

@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from creditflow.common import mask_text
+from creditflow.reports.figures import DUP_ZH, STATUS_ZH
 from creditflow.reports.periods import rule_data
+
+__all__ = ["DUP_ZH", "HEADLINE", "NOT_PUBLISHED_ZH", "RATE", "notes_rows", "write"]
 
 RATE, INT, TEXT = "rate", "int", "text"
 HEADLINE = (("decisions", "产生数量", INT), ("submitted", "报送数量", INT), ("accepted", "平台入库数量", INT),
@@ -27,9 +30,7 @@ BREAKDOWN = (("label", "分组", TEXT), ("decisions", "产生数量", INT), ("su
              ("accepted", "平台入库数量", INT), ("timely_rate", "及时率", RATE), ("compliance_rate", "合规率", RATE),
              ("first_pass_rate", "首次校验通过率", RATE), ("completeness_rate", "完整率", RATE),
              ("not_published", "未报送数量", INT), ("duplicates", "拦截重复", INT))
-NOT_PUBLISHED_ZH = {"quarantined": "问题数据（隔离区）", "awaiting_review": "待审核",
-                    "in_flight": "上报中（待平台回执）", "exempt": "免于公示", "other": "其他", "total": "合计"}
-DUP_ZH = {"exact": "完全重复", "cross_source": "跨来源重复", "near_confirmed": "审核确认的疑似重复"}
+NOT_PUBLISHED_ZH = {**{k: v for k, v in STATUS_ZH.items() if k != "published"}, "total": "合计"}
 
 
 def _styles() -> dict[str, Any]:
