@@ -44,3 +44,18 @@ def test_plan_sheet_masks_resident_ids(tmp_path: Path) -> None:
              for c in r if c]
     assert any("4404**********0014" in str(c) for c in cells)
     assert not any("440402199001010014" in str(c) for c in cells)
+
+
+def test_plan_json_masks_resident_ids(tmp_path: Path, monkeypatch) -> None:
+    """plan.json (the key list, the draw, what was left unscheduled) is read by people and next year's diff."""
+    from types import SimpleNamespace
+
+    from creditflow.planning import pdf, store
+    from creditflow.planning import xlsx as xlsx_mod
+
+    monkeypatch.setattr(store, "plan_document", lambda plan: {"key_list": [{"name": "张三经营部 440402199001010014"}]})
+    monkeypatch.setattr(xlsx_mod, "write_xlsx", lambda plan, p: p.write_bytes(b"x"))
+    monkeypatch.setattr(pdf, "write_pdf", lambda plan, p: p.write_bytes(b"x"))
+    paths = store.save_plan(SimpleNamespace(year=2026), tmp_path)
+    text = paths["json"].read_text(encoding="utf-8")
+    assert "4404**********0014" in text and "440402199001010014" not in text

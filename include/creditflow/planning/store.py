@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from creditflow.common import mask_text
 from creditflow.planning.plan import Plan
 
 PLAN_JSON = "plan.json"
@@ -68,7 +69,8 @@ def save_plan(plan: Plan, directory: str | Path) -> dict[str, Path]:
     paths = {k: out / v for k, v in names.items()}
     _atomic(paths["xlsx"], lambda p: write_xlsx(plan, p))
     _atomic(paths["pdf"], lambda p: write_pdf(plan, p))
-    doc = json.dumps(plan_document(plan), ensure_ascii=False, indent=1, sort_keys=True)
+    # Units are enterprises, but a sole trader's record may carry a resident ID: mask every text.
+    doc = mask_text(json.dumps(plan_document(plan), ensure_ascii=False, indent=1, sort_keys=True))
     _atomic(paths["json"], lambda p: p.write_text(doc, encoding="utf-8"))
     return paths
 

@@ -98,8 +98,7 @@ def plan_rows(plan: Plan) -> list[list[Any]]:
 
 
 def _sheet(wb: Workbook, title: str, rows: list[list[Any]], lead: list[list[Any]] | None = None) -> None:
-    # A resident ID number has 15 or 18 characters: shorter texts cannot carry one.
-    body = ([mask_text(v) if isinstance(v, str) and len(v) >= 15 else v for v in row] for row in rows)
+    body = ([mask_text(v) if isinstance(v, str) else v for v in row] for row in rows)
     wb.add_sheet(title, [*(lead or []), HEADERS[title], *body], WIDTHS.get(title))
 
 
