@@ -28,7 +28,7 @@ import os
 
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task
-from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
+from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args, local_interval
 
 TZ = "Asia/Shanghai"
 UPLOAD_POOL = "credit_platform"
@@ -40,11 +40,7 @@ DEFAULT_ARGS = default_task_args(retries=2, retry_delay=dt.timedelta(seconds=30)
 
 def _interval(context):  # type: ignore[no-untyped-def]
     """(start, end) as aware local datetimes, and the day the run acts as of (the interval's end date)."""
-    from zoneinfo import ZoneInfo
-
-    start = dt.datetime.fromisoformat(context["data_interval_start"].in_timezone(TZ).isoformat())
-    end = dt.datetime.fromisoformat(context["data_interval_end"].in_timezone(TZ).isoformat())
-    return start.astimezone(ZoneInfo(TZ)), end.astimezone(ZoneInfo(TZ)), end.date()
+    return local_interval(context, TZ)
 
 
 def _run_key(context) -> str:  # type: ignore[no-untyped-def]
@@ -110,24 +106,13 @@ def credit_list() -> None:
 
     @task(execution_timeout=TIMEOUTS["quick"])
     def alerts(**context) -> int:  # type: ignore[no-untyped-def]
-        import logging
-
-        from airflow.sdk import Variable
         from creditflow.credit.alerts import as_mail, due_alerts
         from creditflow_hooks import warehouse_engine
+        from creditflow_notifiers import send_alert_lines
 
         today = _interval(context)[2]
         lines = due_alerts(warehouse_engine(), today)
-        for line in lines:
-            logging.getLogger("creditflow.alert").warning("%s", line)
-        to = Variable.get("creditflow_alert_email", default=None)
-        if lines and to:
-            from airflow.providers.smtp.hooks.smtp import SmtpHook
-
-            subject, body = as_mail(lines, today, "严重失信名单")
-            with SmtpHook() as smtp:
-                smtp.send_email_smtp(to=[a.strip() for a in to.split(",")], subject=subject, html_content=body)
-        return len(lines)
+        return send_alert_lines(lines, *as_mail(lines, today, "严重失信名单"))
 
     flush_inflight() >> propose_candidates() >> follow_penalties() >> expire() >> deliver() >> alerts()
 

@@ -26,7 +26,7 @@ import os
 
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task
-from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
+from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args, local_interval
 
 TZ = "Asia/Shanghai"
 UPLOAD_POOL = "credit_platform"
@@ -37,11 +37,8 @@ DEFAULT_ARGS = default_task_args(retries=2, retry_delay=dt.timedelta(seconds=30)
 
 
 def _interval(context):  # type: ignore[no-untyped-def]
-    from zoneinfo import ZoneInfo
-
-    start = dt.datetime.fromisoformat(context["data_interval_start"].in_timezone(TZ).isoformat())
-    end = dt.datetime.fromisoformat(context["data_interval_end"].in_timezone(TZ).isoformat())
-    return start.astimezone(ZoneInfo(TZ)), end.astimezone(ZoneInfo(TZ)), end.date()
+    """(start, end) as aware local datetimes, and the day the run acts as of (the interval's end date)."""
+    return local_interval(context, TZ)
 
 
 @dag(
@@ -79,7 +76,7 @@ def credit_repair() -> None:
         from creditflow_hooks import warehouse_engine
 
         start, _, today = _interval(context)
-        return penalties.end_publicity(warehouse_engine(), today, f"credit_repair|{start.date().isoformat()}")
+        return penalties.end_publicity(warehouse_engine(), today, f"{context['dag'].dag_id}|{start.date().isoformat()}")
 
     @task(pool=UPLOAD_POOL, execution_timeout=TIMEOUTS["upload"])
     def deliver() -> dict:
@@ -93,25 +90,14 @@ def credit_repair() -> None:
 
     @task(execution_timeout=TIMEOUTS["quick"])
     def missing_notices(**context) -> int:  # type: ignore[no-untyped-def]
-        import logging
-
-        from airflow.sdk import Variable
         from creditflow.credit import penalties
         from creditflow.credit.alerts import as_mail, missing_notice_lines
         from creditflow_hooks import warehouse_engine
+        from creditflow_notifiers import send_alert_lines
 
         today = _interval(context)[2]
         lines = missing_notice_lines(penalties.missing_notices(warehouse_engine(), today))
-        for line in lines[:200]:
-            logging.getLogger("creditflow.alert").warning("%s", line)
-        to = Variable.get("creditflow_alert_email", default=None)
-        if lines and to:
-            from airflow.providers.smtp.hooks.smtp import SmtpHook
-
-            subject, body = as_mail(lines, today, "信用修复告知书送达")
-            with SmtpHook() as smtp:
-                smtp.send_email_smtp(to=[a.strip() for a in to.split(",")], subject=subject, html_content=body)
-        return len(lines)
+        return send_alert_lines(lines, *as_mail(lines, today, "信用修复告知书送达"))
 
     flush_inflight() >> track_penalties() >> end_publicity() >> deliver() >> missing_notices()
 

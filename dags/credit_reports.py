@@ -129,10 +129,10 @@ def send(built: dict, variable: str, enabled: bool = True) -> int:
     import logging
     from pathlib import Path
 
-    from airflow.sdk import Variable
+    from creditflow_notifiers import recipients
 
     log = logging.getLogger("creditflow.report")
-    to = [a.strip() for a in str(Variable.get(variable, default="") or "").replace(";", ",").split(",") if a.strip()]
+    to = recipients(variable)
     if not enabled or not to:
         log.info("report e-mail skipped (%s)", "send_email is off" if not enabled else f"Variable {variable} is not set")
         return 0

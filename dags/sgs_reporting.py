@@ -40,7 +40,7 @@ import os
 import pendulum
 from airflow.providers.standard.sensors.time_delta import TimeDeltaSensor
 from airflow.sdk import Asset, CronDataIntervalTimetable, PokeReturnValue, dag, task, task_group
-from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
+from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args, local_interval
 
 TZ = "Asia/Shanghai"
 KINDS = {"penalty": "行政处罚", "license": "行政许可", "coercion": "行政强制"}
@@ -54,15 +54,10 @@ DEFAULT_ARGS = default_task_args(retries=2, retry_delay=dt.timedelta(seconds=30)
 
 
 def _run(kind: str, context: dict):  # type: ignore[no-untyped-def]
-    from zoneinfo import ZoneInfo
-
     from creditflow.reporting.pipeline import Run
 
-    # Plain datetimes in local time (pendulum objects do not bind in every DB driver).
-    start = dt.datetime.fromisoformat(context["data_interval_start"].in_timezone(TZ).isoformat())
-    end = dt.datetime.fromisoformat(context["data_interval_end"].in_timezone(TZ).isoformat())
-    return Run(dag_id=context["dag"].dag_id, kind=kind, start=start.astimezone(ZoneInfo(TZ)),
-               end=end.astimezone(ZoneInfo(TZ)))
+    start, end, _ = local_interval(context, TZ)
+    return Run(dag_id=context["dag"].dag_id, kind=kind, start=start, end=end)
 
 
 def build(kind: str):  # type: ignore[no-untyped-def]
@@ -133,11 +128,9 @@ def build(kind: str):  # type: ignore[no-untyped-def]
             def alert_due_soon(**context) -> int:  # type: ignore[no-untyped-def]
                 """临期预警 and records without a computable deadline: log always; e-mail when Variable
                 creditflow_alert_email and smtp_default are set."""
-                import logging
-
-                from airflow.sdk import Variable
                 from creditflow.reporting import pipeline as sgs
                 from creditflow_hooks import warehouse_engine
+                from creditflow_notifiers import send_alert_lines
 
                 run = _run(kind, context)
                 engine = warehouse_engine()
@@ -145,15 +138,7 @@ def build(kind: str):  # type: ignore[no-untyped-def]
                                            sgs.due_unknown_records(run, engine))
                 if alert is None:
                     return 0
-                logging.getLogger("creditflow.alert").warning("%s", alert[0])
-                to = Variable.get("creditflow_alert_email", default=None)
-                if to:
-                    from airflow.providers.smtp.hooks.smtp import SmtpHook
-
-                    with SmtpHook() as smtp:
-                        smtp.send_email_smtp(to=[a.strip() for a in to.split(",")], subject=alert[0],
-                                             html_content=alert[1])
-                return 1
+                return send_alert_lines([alert[0]], alert[0], alert[1])
 
             @task(pool=UPLOAD_POOL, execution_timeout=TIMEOUTS["upload"])
             def upload(**context) -> dict:  # type: ignore[no-untyped-def]

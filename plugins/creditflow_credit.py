@@ -11,9 +11,9 @@ never approves their own proposal; every form carries the login session's CSRF t
   integrity endpoint for licensing and procurement systems: ``Authorization: Bearer <JWT of POST /auth/token>``;
   without one → 401.
 
-Authentication follows the 双公示 pages (``creditflow_ui/auth.py``): the API server's own token validation
+Authentication is the 双公示 pages' own module, ``creditflow_ui/auth.py``: the API server's token validation
 (``Authorization: Bearer`` JWT, else the UI's ``_token`` cookie), the user's Airflow roles, an HMAC CSRF token
-per login session and an Origin check on every form post — kept here, so that this plugin loads on its own.
+per login session and an Origin check on every form post.
 Every printed value passes through :func:`creditflow.common.mask_text`; the logic is ``creditflow.credit``.
 """
 
@@ -21,17 +21,15 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
-import secrets
 import threading
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import jinja2
 from airflow.plugins_manager import AirflowPlugin
 from creditflow.common import TZ, mask_text
+from creditflow_ui import auth  # the 双公示 pages' login, roles and CSRF (one implementation for both apps)
 from fastapi import APIRouter, Body, Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -47,83 +45,6 @@ _env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "creditflow_cred
                           undefined=jinja2.StrictUndefined)
 templates = Jinja2Templates(env=_env)
 router = APIRouter()
-
-
-class _Auth:
-    """Who is asking, and is the form theirs (the pattern of ``creditflow_ui/auth.py``)."""
-
-    COOKIE = "_token"  # the UI's session cookie (BaseAuthManager.COOKIE_NAME_JWT_TOKEN)
-
-    @staticmethod
-    def token_of(request: Request) -> str | None:
-        scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            return value.strip()
-        return request.cookies.get(auth.COOKIE)
-
-    @staticmethod
-    async def current_user(request: Request) -> Any:
-        """The Airflow user of the request (bearer JWT, else session cookie), validated by the auth manager
-        as ``/api/v2`` does; 401 without a login, 403 for an invalid token."""
-        from airflow.api_fastapi.core_api import security
-
-        scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            return await security.resolve_user_from_token(value.strip())
-        user = getattr(request.state, "user", None)
-        if user is not None and getattr(request.state, "user_authenticated_via", None) \
-                is security.USER_INJECTED_BY_TRUSTED_MIDDLEWARE:
-            return user
-        return await security.resolve_user_from_token(request.cookies.get(auth.COOKIE))
-
-    @staticmethod
-    def reviewer_of(user: Any) -> Any:
-        from creditflow.credit.roles import Reviewer
-
-        roles = [user.role] if isinstance(getattr(user, "role", None), str) and user.role else []
-        roles += [getattr(r, "name", r) for r in getattr(user, "roles", None) or []]
-        return Reviewer(str(user.get_id()), tuple(r for r in roles if isinstance(r, str) and r))
-
-    @staticmethod
-    def _secret() -> bytes:
-        from airflow.configuration import conf
-
-        if "secret" not in _SECRET:
-            value = conf.get("api_auth", "jwt_secret", fallback="") or conf.get("api", "secret_key", fallback="")
-            _SECRET["secret"] = hashlib.sha256(b"creditflow-credit-csrf|" + (value or secrets.token_hex(16)).encode()
-                                               ).digest()
-        return _SECRET["secret"]
-
-    @staticmethod
-    def csrf_token(request: Request) -> str:
-        token = auth.token_of(request)
-        return hmac.new(auth._secret(), token.encode(), hashlib.sha256).hexdigest() if token else ""
-
-    @staticmethod
-    def check_form(request: Request, token: str | None) -> None:
-        """Refuse (403) a state-changing post another site could have made."""
-        from airflow.configuration import conf
-
-        if request.headers.get("sec-fetch-site", "").lower() in ("cross-site", "same-site"):
-            raise HTTPException(403, "拒绝跨站提交的表单（Sec-Fetch-Site）")
-        claimed = request.headers.get("origin")
-        if claimed is None and request.headers.get("referer"):
-            claimed = _origin(request.headers["referer"])
-        own = {_origin(str(request.url)), _origin(conf.get("api", "base_url", fallback="") or "")} - {""}
-        if claimed is not None and claimed.lower() not in own:
-            raise HTTPException(403, "拒绝来自其他网站的表单提交（Origin 不符）")
-        expected = auth.csrf_token(request)
-        if not token or not expected or not hmac.compare_digest(token, expected):
-            raise HTTPException(403, "表单已失效或来源不明（CSRF 校验失败），请刷新页面后重试")
-
-
-auth = _Auth
-_SECRET: dict[str, bytes] = {}
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
 
 
 _ENGINES: dict[str, Any] = {}
@@ -497,6 +418,8 @@ def api_integrity_batch(body: dict[str, Any] = Body(...), user: Any = Depends(au
 def create_app() -> FastAPI:
     app = FastAPI(title="creditflow · 信用管理", docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(router)
+    # the 双公示 pages' stylesheet, shared (mounted first: "/static" would otherwise take "/static/ui/…")
+    app.mount("/static/ui", StaticFiles(directory=HERE / "creditflow_ui" / "static"), name="ui_static")
     app.mount("/static", StaticFiles(directory=HERE / "creditflow_credit_templates" / "static"), name="static")
 
     @app.middleware("http")

@@ -234,10 +234,7 @@ class EmailFailureNotifier(_FailureNotifier):
         self.recipients_variable = recipients_variable
 
     def recipients(self) -> list[str]:
-        from airflow.sdk import Variable
-
-        raw = Variable.get(self.recipients_variable, default=None) or ""
-        return [a.strip() for a in str(raw).replace(";", ",").split(",") if a.strip()]
+        return recipients(self.recipients_variable)
 
     def send(self, alert: dict[str, Any]) -> None:
         to = self.recipients()
@@ -326,3 +323,42 @@ def default_task_args(*, retries: int = 1, retry_delay: dt.timedelta = dt.timede
     """
     return {"owner": OWNER, "retries": retries, "retry_delay": retry_delay, "execution_timeout": execution_timeout,
             "on_failure_callback": failure_notifiers("task"), **extra}
+
+
+def recipients(variable: str = RECIPIENTS_VARIABLE) -> list[str]:
+    """The addresses in a Variable (comma or semicolon separated); none when it is unset."""
+    from airflow.sdk import Variable
+
+    raw = Variable.get(variable, default=None) or ""
+    return [a.strip() for a in str(raw).replace(";", ",").split(",") if a.strip()]
+
+
+def local_interval(context: Mapping[str, Any], tz: str = _TZ_NAME) -> tuple[dt.datetime, dt.datetime, dt.date]:
+    """A run's data interval as plain aware datetimes in ``tz`` (pendulum objects do not bind in every DB
+    driver), and the day the run acts as of: the interval's end date, local time."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(tz)
+    start = dt.datetime.fromisoformat(context["data_interval_start"].isoformat()).astimezone(zone)
+    end = dt.datetime.fromisoformat(context["data_interval_end"].isoformat()).astimezone(zone)
+    return start, end, end.date()
+
+
+def send_alert_lines(lines: list[str], subject: str, html_body: str, *, limit: int = 200,
+                     smtp_conn_id: str = SMTP_CONN, recipients_variable: str = RECIPIENTS_VARIABLE) -> int:
+    """A DAG's 临期/逾期 lines: each logged (masked, at most ``limit``), and the whole e-mailed through
+    ``smtp_conn_id`` to Variable ``recipients_variable`` when it is set. Returns how many lines there were.
+
+    Unlike the failure notifiers this raises when the mail cannot be sent: the task fails and retries."""
+    for line in lines[:limit]:
+        log.warning("%s", _mask(line))
+    if len(lines) > limit:
+        log.warning("… %d more", len(lines) - limit)
+    to = recipients(recipients_variable) if lines else []
+    if to:
+        from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+        with SmtpHook(smtp_conn_id=smtp_conn_id) as smtp:
+            smtp.send_email_smtp(to=to, subject=_mask(subject), html_content=_mask(html_body),
+                                 from_email=smtp.from_email or "creditflow-airflow@localhost")
+    return len(lines)
