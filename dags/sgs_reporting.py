@@ -40,6 +40,7 @@ import os
 import pendulum
 from airflow.providers.standard.sensors.time_delta import TimeDeltaSensor
 from airflow.sdk import Asset, CronDataIntervalTimetable, PokeReturnValue, dag, task, task_group
+from creditflow.common import DAILY_RUN_DELAY
 from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args, local_interval
 
 TZ = "Asia/Shanghai"
@@ -77,7 +78,7 @@ def build(kind: str):  # type: ignore[no-untyped-def]
     def sgs_reporting() -> None:
         # Deferred: the wait holds no worker slot; its execution_timeout covers the whole 6 h wait, so it never
         # cuts the wait short where Airflow bounds the deferral by it.
-        wait = TimeDeltaSensor(task_id="wait_until_0600", delta=dt.timedelta(hours=6), deferrable=True,
+        wait = TimeDeltaSensor(task_id="wait_until_0600", delta=DAILY_RUN_DELAY, deferrable=True,
                                execution_timeout=dt.timedelta(hours=7))
 
         @task
