@@ -214,6 +214,9 @@ def test_a_revoked_or_changed_penalty_revisits_the_listing(world):
     lifecycle.approve(engine, second["case_id"], CHIEF_B, D(2026, 10, 9), "t6")
     deliver(engine, client)
     assert state(engine, second["case_id"])["state"] == "published"
+    # a re-run or backfill of the same interval changes nothing: the change was reviewed already
+    assert lifecycle.follow_penalties(engine, [revoked, changed], "t5") == {"revisit": 0, "annulled": 0}
+    assert state(engine, second["case_id"])["state"] == "published"
     ops = [op for op, _ in history(pf, "dishonest_list")]
     assert sorted(ops) == ["correct", "create", "create", "withdraw"]
 

@@ -43,7 +43,9 @@ def due_alerts(engine: sa.Engine, today: dt.date) -> list[str]:
     for case in waiting:
         out.append(f"【待办】案件 {case['case_id']} 陈述申辩期已于{case['objection_until']}届满，可研究作出列入决定")
     for req in requests:
-        if req["due_on"] and cal.working_days_between(today, dt.date.fromisoformat(req["due_on"])) <= 3:
+        req_due = dt.date.fromisoformat(req["due_on"]) if req["due_on"] else None
+        if req_due and cal.working_days_between(today, req_due) <= rules.deadline("credit_request_due_soon",
+                                                                                  req_due).amount:
             kind = "提前移出" if req["kind"] == "early_removal" else "信用修复"
             out.append(f"【临期】{kind}申请 {req['request_id']} 应于{req['due_on']}前办结")
     for row in rejected:

@@ -381,10 +381,17 @@ def follow_penalties(engine: sa.Engine, rows: list[dict[str, Any]], run_key: str
                     event(conn, case["case_id"], "annul_listing", SYSTEM, changed, from_state=case["state"],
                           to_state="annulled", basis="处罚决定已撤销（行政处罚法第四十八条，三日内撤回公示）")
                     out["annulled"] += 1
-                else:
+                elif not _revisited(conn, case["case_id"], changed):  # a re-run after the review: done
                     due = rules.due("list_revisit_after_penalty_change", changed)
                     _set(conn, case, state="revisit", revisit_due=due.isoformat())
                     event(conn, case["case_id"], "revisit", SYSTEM, changed, from_state=case["state"],
                           to_state="revisit", basis=f"处罚决定已变更，须于{due}前复核并更新公示")
                     out["revisit"] += 1
     return out
+
+
+def _revisited(conn: sa.Connection, case_id: str, changed: dt.date) -> bool:
+    """Whether this change of the penalty already put the listing under revisit (re-runs, backfills)."""
+    e = wh.credit_event
+    return conn.execute(sa.select(e.c.id).where(e.c.subject_id == case_id, e.c.action == "revisit",
+                                                e.c.on_date == changed.isoformat())).first() is not None

@@ -18,11 +18,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections import defaultdict
 from typing import Any
 
 import sqlalchemy as sa
 
+from creditflow.common import mask_text
+from creditflow.core import ledger
 from creditflow.core import warehouse as wh
 from creditflow.core.platform_client import PlatformClient
 from creditflow.credit.store import SYSTEM, event
@@ -79,7 +80,7 @@ def queue(conn: sa.Connection, kind: str, items: list[dict[str, Any]], run_key: 
         nk = item["natural_key"]
         row = conn.execute(sa.select(L).where(L.c.kind == kind, L.c.natural_key == nk)).mappings().first()
         if row is not None and row["state"] in ("pending", "sent"):
-            raise ValueError(f"ledger {kind} {nk}: an operation is still in flight")
+            raise ValueError(mask_text(f"ledger {kind} {nk}: an operation is still in flight"))
         values = {"owner_record_id": item["owner"], "party_key": item["party_key"], "doc_key": item["doc_key"],
                   "decision_date": item["decision_date"], "state": "pending", "op": item["op"], "pending_hash": h,
                   "pending_payload": json.dumps(item["payload"], ensure_ascii=False, sort_keys=True),
@@ -102,64 +103,17 @@ def _mine(kind: str) -> Any:
 
 def send(engine: sa.Engine, client: PlatformClient, kind: str) -> dict[str, int]:
     """Submit every pending batch of this capability's operations of ``kind`` (any run's)."""
-    L = wh.ledger
-    with engine.connect() as conn:
-        pending = [dict(r) for r in conn.execute(sa.select(L).where(_mine(kind), L.c.state == "pending")
-                                                 .order_by(L.c.batch_key, L.c.batch_seq)).mappings()]
-    batches: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in pending:
-        batches[row["batch_key"]].append(row)
-    for batch_key, rows in batches.items():
-        items = [{"op": r["op"], "data": json.loads(r["pending_payload"]),
-                  **({"reason": str(r["message"])[len(MARK):]} if r["op"] == "withdraw" else {})} for r in rows]
-        answer = client.submit_batch(kind, items, batch_key)
-        now = wh.now_iso()
-        with engine.begin() as conn:
-            conn.execute(L.update().where(L.c.batch_key == batch_key, L.c.state == "pending")
-                         .values(state="sent", batch_id=answer["batch_id"], updated_at=now))
-            conn.execute(wh.ledger_history.insert(), [
-                {"kind": kind, "natural_key": r["natural_key"], "record_id": r["owner_record_id"], "op": r["op"],
-                 "state": "sent", "content_hash": r["pending_hash"], "batch_id": answer["batch_id"],
-                 "run_key": r["run_key"], "at": now} for r in rows])
-    return {"batches": len(batches), "records": len(pending)}
+    return ledger.send_pending(engine, client, kind, where=_mine(kind),
+                               reason=lambda r: str(r["message"])[len(MARK):],
+                               history_run_key=lambda r: str(r["run_key"]))
 
 
 def receipts(engine: sa.Engine, client: PlatformClient, kind: str) -> dict[str, int]:
-    """Per-record answers of sent batches; ``still_processing`` 0 means done."""
-    L = wh.ledger
-    with engine.connect() as conn:
-        sent = [dict(r) for r in conn.execute(sa.select(L).where(_mine(kind), L.c.state == "sent")).mappings()]
-    by_batch: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in sent:
-        by_batch[row["batch_id"]].append(row)
-    counts = {"accepted": 0, "rejected": 0, "still_processing": 0}
-    for batch_id, rows in by_batch.items():
-        status = client.batch_status(batch_id)
-        if status["status"] != "done":
-            counts["still_processing"] += len(rows)
-            continue
-        got = {int(x["seq"]): x for x in status["receipts"]}
-        now = wh.now_iso()
-        with engine.begin() as conn:
-            for row in rows:
-                rc = got[int(row["batch_seq"])]
-                key = (L.c.kind == kind) & (L.c.natural_key == row["natural_key"])
-                if rc["status"] == "accepted":
-                    counts["accepted"] += 1
-                    conn.execute(L.update().where(key).values(
-                        state="accepted", accepted_hash=row["pending_hash"],
-                        platform_status="withdrawn" if row["op"] == "withdraw" else "published",
-                        platform_version=rc.get("record_version"), code=rc["code"], updated_at=now,
-                        first_accepted_at=row["first_accepted_at"] or now))
-                else:
-                    counts["rejected"] += 1
-                    conn.execute(L.update().where(key).values(state="rejected", code=rc["code"],
-                                                              message=MARK + str(rc["message"]), updated_at=now))
-                conn.execute(wh.ledger_history.insert().values(
-                    kind=kind, natural_key=row["natural_key"], record_id=row["owner_record_id"], op=row["op"],
-                    state=rc["status"], content_hash=row["pending_hash"], batch_id=batch_id, code=rc["code"],
-                    run_key=row["run_key"], at=now))
-    return counts
+    """Per-record answers of sent batches; ``still_processing`` 0 means done. An accepted row keeps its
+    ``credit:`` message; a rejected one carries the platform's message behind the mark (alerts find it)."""
+    return ledger.collect_receipts(
+        engine, client, kind, where=_mine(kind),
+        message=lambda row, rc: None if rc["status"] == "accepted" else MARK + str(rc["message"]))
 
 
 def deliver(engine: sa.Engine, client: PlatformClient, wait: float = 30.0, poll: float = 0.5) -> dict[str, Any]:

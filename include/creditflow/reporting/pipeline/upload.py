@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
 from typing import Any
 
 import sqlalchemy as sa
 
+from creditflow.core import ledger
 from creditflow.core import warehouse as wh
 from creditflow.core.platform_client import PlatformClient
 from creditflow.reporting.pipeline.common import (
@@ -20,30 +19,14 @@ from creditflow.reporting.pipeline.common import (
 
 def upload(run: Run, engine: sa.Engine, client: PlatformClient) -> dict[str, int]:
     """Send every pending ledger batch of this kind (any run's), committing the ledger around each."""
-    L = wh.ledger
-    with engine.connect() as conn:
-        pending = [dict(r) for r in conn.execute(sa.select(L).where(L.c.kind == run.kind, L.c.state == "pending")
-                                                 .order_by(L.c.batch_key, L.c.batch_seq)).mappings()]
-    batches: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in pending:
-        batches[row["batch_key"]].append(row)
-    sent = 0
-    for batch_key, rows in batches.items():
-        items = [{"op": r["op"], "data": json.loads(r["pending_payload"]),
-                  **({"reason": _withdraw_reason(r)} if r["op"] == "withdraw" else {})} for r in rows]
-        answer = client.submit_batch(run.kind, items, batch_key)
-        now = wh.now_iso()
-        with engine.begin() as conn:
-            conn.execute(L.update().where(L.c.batch_key == batch_key, L.c.state == "pending")
-                         .values(state="sent", batch_id=answer["batch_id"], updated_at=now))
-            conn.execute(wh.ledger_history.insert(), [
-                {"kind": run.kind, "natural_key": r["natural_key"], "record_id": r["owner_record_id"], "op": r["op"],
-                 "state": "sent", "content_hash": r["pending_hash"], "batch_id": answer["batch_id"],
-                 "run_key": run.run_key, "at": now} for r in rows])
-        sent += len(rows)
+
+    def told(batch_key: str, rows: list[dict[str, Any]], answer: dict[str, Any]) -> None:
         log.info("batch %s: %d %s records sent (platform batch %s%s)", batch_key[:12], len(rows), run.kind,
                  answer["batch_id"], ", replayed" if answer.get("replayed") else "")
-    return {"batches": len(batches), "records": sent, "requests": client.stats["requests"],
+
+    got = ledger.send_pending(engine, client, run.kind, reason=_withdraw_reason,
+                              history_run_key=lambda _row: run.run_key, on_batch=told)
+    return {"batches": got["batches"], "records": got["records"], "requests": client.stats["requests"],
             "retries": client.stats["retries"]}
 
 
@@ -58,44 +41,8 @@ def _withdraw_reason(row: dict[str, Any]) -> str:
 
 def collect_receipts(run: Run, engine: sa.Engine, client: PlatformClient) -> dict[str, int]:
     """Per-record results of sent batches; returns counts incl. ``still_processing`` (0 = done)."""
-    L = wh.ledger
-    with engine.connect() as conn:
-        sent = [dict(r) for r in conn.execute(sa.select(L).where(L.c.kind == run.kind, L.c.state == "sent")
-                                              .order_by(L.c.batch_id, L.c.batch_seq)).mappings()]
-    by_batch: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in sent:
-        by_batch[row["batch_id"]].append(row)
-    counts = {"accepted": 0, "rejected": 0, "still_processing": 0}
-    for batch_id, rows in by_batch.items():
-        status = client.batch_status(batch_id)
-        if status["status"] != "done":
-            counts["still_processing"] += len(rows)
-            continue
-        receipts = {int(x["seq"]): x for x in status["receipts"]}
-        now = wh.now_iso()
-        with engine.begin() as conn:
-            for row in rows:
-                rc = receipts.get(int(row["batch_seq"]))
-                if rc is None:
-                    raise RuntimeError(f"batch {batch_id} has no receipt for seq {row['batch_seq']}")
-                key = (L.c.kind == run.kind) & (L.c.natural_key == row["natural_key"])
-                if rc["status"] == "accepted":
-                    counts["accepted"] += 1
-                    conn.execute(L.update().where(key).values(
-                        state="accepted", accepted_hash=row["pending_hash"],
-                        platform_status="withdrawn" if row["op"] == "withdraw" else "published",
-                        platform_version=rc.get("record_version"), code=rc["code"], message=rc["message"],
-                        first_accepted_at=row["first_accepted_at"] or now, updated_at=now))
-                else:
-                    counts["rejected"] += 1
-                    conn.execute(L.update().where(key).values(state="rejected", code=rc["code"],
-                                                              message=rc["message"], updated_at=now))
-                    _quarantine_rejected(conn, row, rc)
-                conn.execute(wh.ledger_history.insert().values(
-                    kind=run.kind, natural_key=row["natural_key"], record_id=row["owner_record_id"], op=row["op"],
-                    state=rc["status"], content_hash=row["pending_hash"], batch_id=batch_id, code=rc["code"],
-                    run_key=row["run_key"], at=now))
-    return counts
+    return ledger.collect_receipts(engine, client, run.kind, message=lambda _row, rc: rc["message"],
+                                   on_rejected=_quarantine_rejected)
 
 
 def _quarantine_rejected(conn: sa.Connection, row: dict[str, Any], rc: dict[str, Any]) -> None:

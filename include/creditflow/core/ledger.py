@@ -1,0 +1,107 @@
+"""Sending ``cf_ledger``'s pending batches to the credit platform and recording its receipts.
+
+One loop for every capability that publishes through the ledger (双公示 stage 7, the credit lifecycle's
+listings and withdrawals): a batch is submitted with its stored ``batch_key`` as the HTTP
+``Idempotency-Key`` and the ledger rows turn ``sent`` in one transaction; receipts turn them ``accepted``
+or ``rejected`` one batch per transaction, each with a ``cf_ledger_history`` row. The callers differ only
+in which rows they own (``where``), the withdrawal reason, the run key written to the history, what the
+row's ``message`` becomes and what a rejection also does; those are parameters.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+from creditflow.core import warehouse as wh
+
+Row = dict[str, Any]
+
+
+def _rows(engine: sa.Engine, kind: str, state: str, where: Any, order: tuple[Any, ...]) -> list[Row]:
+    L = wh.ledger
+    q = sa.select(L).where(L.c.kind == kind, L.c.state == state)
+    if where is not None:
+        q = q.where(where)
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(q.order_by(*order)).mappings()]
+
+
+def send_pending(engine: sa.Engine, client: Any, kind: str, *, reason: Callable[[Row], str],
+                 history_run_key: Callable[[Row], str], where: Any = None,
+                 on_batch: Callable[[str, list[Row], dict[str, Any]], None] | None = None) -> dict[str, int]:
+    """Submit every pending batch of ``kind`` (any run's, restricted by ``where``); returns batch and
+    record counts. ``reason(row)`` goes with each withdrawal; ``on_batch`` is told each platform answer."""
+    L = wh.ledger
+    pending = _rows(engine, kind, "pending", where, (L.c.batch_key, L.c.batch_seq))
+    batches: dict[str, list[Row]] = defaultdict(list)
+    for row in pending:
+        batches[row["batch_key"]].append(row)
+    for batch_key, rows in batches.items():
+        items = [{"op": r["op"], "data": json.loads(r["pending_payload"]),
+                  **({"reason": reason(r)} if r["op"] == "withdraw" else {})} for r in rows]
+        answer = client.submit_batch(kind, items, batch_key)
+        now = wh.now_iso()
+        with engine.begin() as conn:
+            conn.execute(L.update().where(L.c.batch_key == batch_key, L.c.state == "pending")
+                         .values(state="sent", batch_id=answer["batch_id"], updated_at=now))
+            conn.execute(wh.ledger_history.insert(), [
+                {"kind": kind, "natural_key": r["natural_key"], "record_id": r["owner_record_id"], "op": r["op"],
+                 "state": "sent", "content_hash": r["pending_hash"], "batch_id": answer["batch_id"],
+                 "run_key": history_run_key(r), "at": now} for r in rows])
+        if on_batch is not None:
+            on_batch(batch_key, rows, answer)
+    return {"batches": len(batches), "records": len(pending)}
+
+
+def collect_receipts(engine: sa.Engine, client: Any, kind: str, *, message: Callable[[Row, dict[str, Any]], Any],
+                     where: Any = None,
+                     on_rejected: Callable[[sa.Connection, Row, dict[str, Any]], None] | None = None
+                     ) -> dict[str, int]:
+    """Per-record answers of sent batches of ``kind``; counts incl. ``still_processing`` (0 = done).
+
+    ``message(row, receipt)`` is the row's new ``message`` (``None`` keeps it); ``on_rejected`` runs in the
+    receipt's transaction for each rejected row."""
+    L = wh.ledger
+    sent = _rows(engine, kind, "sent", where, (L.c.batch_id, L.c.batch_seq))
+    by_batch: dict[str, list[Row]] = defaultdict(list)
+    for row in sent:
+        by_batch[row["batch_id"]].append(row)
+    counts = {"accepted": 0, "rejected": 0, "still_processing": 0}
+    for batch_id, rows in by_batch.items():
+        status = client.batch_status(batch_id)
+        if status["status"] != "done":
+            counts["still_processing"] += len(rows)
+            continue
+        receipts = {int(x["seq"]): x for x in status["receipts"]}
+        now = wh.now_iso()
+        with engine.begin() as conn:
+            for row in rows:
+                rc = receipts.get(int(row["batch_seq"]))
+                if rc is None:
+                    raise RuntimeError(f"batch {batch_id} has no receipt for seq {row['batch_seq']}")
+                key = (L.c.kind == kind) & (L.c.natural_key == row["natural_key"])
+                new_message = message(row, rc)
+                kept = {} if new_message is None else {"message": new_message}
+                if rc["status"] == "accepted":
+                    counts["accepted"] += 1
+                    conn.execute(L.update().where(key).values(
+                        state="accepted", accepted_hash=row["pending_hash"],
+                        platform_status="withdrawn" if row["op"] == "withdraw" else "published",
+                        platform_version=rc.get("record_version"), code=rc["code"], **kept,
+                        first_accepted_at=row["first_accepted_at"] or now, updated_at=now))
+                else:
+                    counts["rejected"] += 1
+                    conn.execute(L.update().where(key).values(state="rejected", code=rc["code"], **kept,
+                                                              updated_at=now))
+                    if on_rejected is not None:
+                        on_rejected(conn, row, rc)
+                conn.execute(wh.ledger_history.insert().values(
+                    kind=kind, natural_key=row["natural_key"], record_id=row["owner_record_id"], op=row["op"],
+                    state=rc["status"], content_hash=row["pending_hash"], batch_id=batch_id, code=rc["code"],
+                    run_key=row["run_key"], at=now))
+    return counts

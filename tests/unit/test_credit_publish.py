@@ -1,0 +1,84 @@
+"""The credit capability's publications go through the shared ledger loop (creditflow.core.ledger): it sends
+only its own rows of a kind the 双公示 pipeline also uses, with their reason and their own run key; a platform
+rejection keeps the ``credit:`` mark (the alerts find it); an in-flight refusal never shows an ID number."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from creditflow.core import warehouse as wh
+from creditflow.credit import alerts, publish
+from helpers import warehouse
+
+PERSON = "11010519491231002X"  # GB 11643 example number (valid check digit)
+
+
+class FakePlatform:
+    def __init__(self, verdict: str) -> None:
+        self.verdict, self.sent, self.batches = verdict, [], {}
+
+    def submit_batch(self, kind: str, items: list[dict[str, Any]], key: str) -> dict[str, Any]:
+        self.sent.append((kind, items, key))
+        batch_id = f"b{len(self.sent)}"
+        self.batches[batch_id] = items
+        return {"batch_id": batch_id}
+
+    def batch_status(self, batch_id: str) -> dict[str, Any]:
+        return {"status": "done", "receipts": [
+            {"seq": i, "status": self.verdict, "code": "E100" if self.verdict == "rejected" else "0",
+             "message": "字段缺失", "record_version": 2} for i in range(len(self.batches[batch_id]))]}
+
+
+def _item(nk: str, reason: str) -> dict[str, Any]:
+    return {"natural_key": nk, "op": "withdraw", "payload": {"XK_WSH": nk}, "owner": f"r:{nk}", "party_key": PERSON,
+            "doc_key": nk, "decision_date": "2025-01-02", "reason": reason}
+
+
+@pytest.fixture
+def engine(db_url):
+    eng = warehouse(db_url)
+    with eng.begin() as conn:
+        publish.queue(conn, "penalty", [_item(f"W1|{PERSON}", "公示期满，停止公示")], "credit_repair:2026-01-05")
+        publish.queue(conn, "penalty", [_item("W2|91440400MA4UABCD1N", "x")], "sgs:penalty:2026-01-05")
+        # the second row stands for one the 双公示 pipeline queued: no credit mark
+        conn.execute(wh.ledger.update().where(wh.ledger.c.natural_key == "W2|91440400MA4UABCD1N")
+                     .values(message=None))
+    yield eng
+    eng.dispose()
+
+
+def test_send_takes_only_the_credit_rows_with_their_reason_and_run_key(engine):
+    client = FakePlatform("accepted")
+    assert publish.send(engine, client, "penalty") == {"batches": 1, "records": 1}
+    [(kind, items, _key)] = client.sent
+    assert kind == "penalty" and items[0]["reason"] == "公示期满，停止公示"
+    with engine.connect() as conn:
+        states = dict(conn.execute(sa.select(wh.ledger.c.natural_key, wh.ledger.c.state)).all())
+        runs = [r for (r,) in conn.execute(sa.select(wh.ledger_history.c.run_key)
+                                           .where(wh.ledger_history.c.state == "sent"))]
+    assert states == {f"W1|{PERSON}": "sent", "W2|91440400MA4UABCD1N": "pending"}
+    assert runs == ["credit_repair:2026-01-05"]
+    assert publish.receipts(engine, client, "penalty") == {"accepted": 1, "rejected": 0, "still_processing": 0}
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(wh.ledger).where(wh.ledger.c.natural_key == f"W1|{PERSON}")).mappings().one()
+    assert (row["state"], row["platform_status"], row["message"]) == ("accepted", "withdrawn",
+                                                                      "credit:公示期满，停止公示")
+
+
+def test_a_rejection_keeps_the_credit_mark_and_is_alerted(engine):
+    client = FakePlatform("rejected")
+    publish.send(engine, client, "penalty")
+    assert publish.receipts(engine, client, "penalty")["rejected"] == 1
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(wh.ledger).where(wh.ledger.c.natural_key == f"W1|{PERSON}")).mappings().one()
+    assert (row["state"], row["code"], row["message"]) == ("rejected", "E100", "credit:字段缺失")
+    assert any(line.startswith("【退回】") and "E100" in line for line in alerts.due_alerts(engine, dt.date(2026, 1, 6)))
+
+
+def test_an_operation_in_flight_is_refused_without_showing_the_id_number(engine):
+    with engine.begin() as conn, pytest.raises(ValueError) as err:
+        publish.queue(conn, "penalty", [_item(f"W1|{PERSON}", "again")], "credit_repair:2026-01-06")
+    assert "in flight" in str(err.value) and PERSON not in str(err.value)
