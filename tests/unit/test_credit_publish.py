@@ -19,6 +19,7 @@ PERSON = "11010519491231002X"  # GB 11643 example number (valid check digit)
 class FakePlatform:
     def __init__(self, verdict: str) -> None:
         self.verdict, self.sent, self.batches = verdict, [], {}
+        self.stats = {"requests": 0, "retries": 0}
 
     def submit_batch(self, kind: str, items: list[dict[str, Any]], key: str) -> dict[str, Any]:
         self.sent.append((kind, items, key))
@@ -82,3 +83,25 @@ def test_an_operation_in_flight_is_refused_without_showing_the_id_number(engine)
     with engine.begin() as conn, pytest.raises(ValueError) as err:
         publish.queue(conn, "penalty", [_item(f"W1|{PERSON}", "again")], "credit_repair:2026-01-06")
     assert "in flight" in str(err.value) and PERSON not in str(err.value)
+
+
+def test_the_sgs_loop_collecting_a_credit_row_keeps_its_mark_and_run_and_quarantines_nothing(engine):
+    """Both loops send every pending row of kind penalty; when the 双公示 run gets there first, a credit row
+    keeps its reason, its own run key in the history, its mark on rejection, and stays out of quarantine."""
+    from creditflow.reporting import pipeline as sgs
+
+    client = FakePlatform("rejected")
+    run = sgs.Run("sgs_penalty", "penalty", dt.datetime(2026, 1, 5, tzinfo=dt.UTC),
+                  dt.datetime(2026, 1, 6, tzinfo=dt.UTC))
+    assert sgs.upload(run, engine, client)["records"] == 2
+    reasons = {i["data"]["XK_WSH"]: i.get("reason") for _k, items, _key in client.sent for i in items}
+    assert reasons[f"W1|{PERSON}"] == "公示期满，停止公示"
+    assert sgs.collect_receipts(run, engine, client)["rejected"] == 2
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(wh.ledger).where(wh.ledger.c.natural_key == f"W1|{PERSON}")).mappings().one()
+        history = {r for (r,) in conn.execute(sa.select(wh.ledger_history.c.run_key).where(
+            wh.ledger_history.c.natural_key == f"W1|{PERSON}"))}
+        quarantined = {r for (r,) in conn.execute(sa.select(wh.findings.c.record_id).where(
+            wh.findings.c.rule_id == "PLATFORM_REJECTED"))}
+    assert row["message"] == "credit:字段缺失" and history == {"credit_repair:2026-01-05"}
+    assert f"r:W1|{PERSON}" not in quarantined and "r:W2|91440400MA4UABCD1N" in quarantined

@@ -25,7 +25,8 @@ def upload(run: Run, engine: sa.Engine, client: PlatformClient) -> dict[str, int
                  answer["batch_id"], ", replayed" if answer.get("replayed") else "")
 
     got = ledger.send_pending(engine, client, run.kind, reason=_withdraw_reason,
-                              history_run_key=lambda _row: run.run_key, on_batch=told)
+                              history_run_key=lambda row: row["run_key"] if _credit(row) else run.run_key,
+                              on_batch=told)
     return {"batches": got["batches"], "records": got["records"], "requests": client.stats["requests"],
             "retries": client.stats["retries"]}
 
@@ -41,13 +42,31 @@ def _withdraw_reason(row: dict[str, Any]) -> str:
 
 def collect_receipts(run: Run, engine: sa.Engine, client: PlatformClient) -> dict[str, int]:
     """Per-record results of sent batches; returns counts incl. ``still_processing`` (0 = done)."""
-    return ledger.collect_receipts(engine, client, run.kind, message=lambda _row, rc: rc["message"],
+    return ledger.collect_receipts(engine, client, run.kind, message=_receipt_message,
                                    on_rejected=_quarantine_rejected)
+
+
+# Rows of kind penalty the credit capability queued (publicity ended, repaired) share the ledger: whichever
+# loop collects their receipt keeps their mark and leaves them out of 双公示 quarantine.
+CREDIT_MARK = "credit:"
+
+
+def _credit(row: dict[str, Any]) -> bool:
+    return str(row.get("message") or "").startswith(CREDIT_MARK)
+
+
+def _receipt_message(row: dict[str, Any], rc: dict[str, Any]) -> Any:
+    if _credit(row):
+        return None if rc["status"] == "accepted" else CREDIT_MARK + str(rc["message"])
+    return rc["message"]
 
 
 def _quarantine_rejected(conn: sa.Connection, row: dict[str, Any], rc: dict[str, Any]) -> None:
     """A platform rejection sends the record back to quarantine in the run that sent it."""
     from creditflow.reporting.validation import message_zh
+
+    if _credit(row):
+        return  # the credit capability's alerts report it (its 【退回】 line)
 
     run_key, rid = row["run_key"], row["owner_record_id"]
     conn.execute(wh.outcomes.update().where(wh.outcomes.c.run_key == run_key, wh.outcomes.c.record_id == rid)
