@@ -236,7 +236,6 @@ def test_lineage_traces_records_from_source_to_receipt(world):
     """OpenLineage events (file transport) of the runs on the workers: one chain of datasets from the case
     system's table and the district inbox through staging, validation and the ledger to the platform and
     its receipts, every step tagged with the warehouse's run key — no credentials in any event."""
-    pytest.importorskip("airflow.providers.openlineage", reason="apache-airflow-providers-openlineage not installed")
     text = (world["settings"].home / "openlineage" / "events.jsonl").read_text(encoding="utf-8")
     assert "demo-secret" not in text
     events = [json.loads(line) for line in text.splitlines()]

@@ -40,7 +40,8 @@ PLACED = {"AIRFLOW__CORE__DAGS_FOLDER", "AIRFLOW__CORE__PLUGINS_FOLDER", "AIRFLO
 COMPOSE_ONLY = {"AIRFLOW_CONN_SMTP_DEFAULT", "AIRFLOW_VAR_CREDITFLOW_UPLOAD_BATCH_SIZE",
                 "AIRFLOW_VAR_CREDITFLOW_ALERT_EMAIL", "CREDITFLOW_SGS_START"}
 LOCAL_OPTIONS = {"--celery-hostname"}  # several workers on one machine need distinct Celery names
-DEV_TOOLS = {"pytest", "pytest-timeout", "hypothesis", "aiosmtpd", "ruff", "mypy", "types-requests", "types-PyYAML"}
+DEV_TOOLS = {"pytest", "pytest-timeout", "hypothesis", "aiosmtpd", "playwright", "ruff", "mypy", "types-requests",
+             "types-PyYAML"}
 SECRET_KEYS = re.compile(r"(FERNET_KEY|JWT_SECRET|PASSWORD|SECRET|TOKEN)")
 INTERPOLATION = re.compile(r"(?<!\$)\$\{([A-Z0-9_]+)(?:(:?[-?])([^}]*))?\}")
 

@@ -114,19 +114,31 @@ def test_events_can_be_held_back_and_applied_in_time(tmp_path):
     assert g.apply_events(engine, events, until=None, before=first) == 0  # strictly before: none yet
     assert g.apply_events(engine, events, until=first) >= 1
     assert g.apply_events(engine, events, until=None) == len(events)
-    assert g.apply_events(engine, events, until=None) == len(events)  # idempotent
+
+    def snapshot() -> dict[str, list[tuple]]:
+        with engine.connect() as conn:
+            return {t: sorted(map(tuple, conn.execute(sa.text(f'SELECT * FROM "{t}"'))), key=repr)
+                    for t in sa.inspect(engine).get_table_names()}
+
+    before = snapshot()
+    with engine.connect() as conn:
+        now_present = {r[0] for r in conn.execute(sa.text("SELECT decision_id FROM penalty_decision"))}
+    assert all(m["record_id"].split(":")[1] in now_present for m in late)  # the held-back entries arrived
+    assert g.apply_events(engine, events, until=None) == len(events)
+    assert snapshot() == before  # idempotent: applying again changes no row
 
 
 def test_corrupt_files_when_asked(tmp_path):
     cfg = g.GeneratorConfig(seed=1, decisions=200, corrupt_file_share=0.2)
     g.generate_to(cfg, inbox=tmp_path / "inbox")
     bad = 0
-    for f in (tmp_path / "inbox" / "penalty").iterdir():
+    files = list((tmp_path / "inbox" / "penalty").iterdir())
+    for f in files:
         try:
             read_submission(f)
         except UnreadableSubmission:
             bad += 1
-    assert bad >= 1
+    assert 1 <= bad < len(files)  # some, not all: the share is 0.2
 
 
 # --- a window that the demo walks day by day -----------------------------------------------------------

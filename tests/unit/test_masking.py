@@ -52,6 +52,8 @@ def test_several_ids_lowercase_x_and_old_ids_in_one_string():
 def test_full_width_digits_are_masked(text):
     masked = mask_text(text)
     assert not contains_unmasked_id(masked)
+    # independent of the module's own detector: the birth date is gone in either width
+    assert "１９９００１０１" not in masked and "19900101" not in masked and "９００１０１" not in masked
     assert masked.count("*") in (10, 7)
     assert len(masked) == len(text)
 
@@ -133,3 +135,4 @@ def test_findings_never_quote_an_id_number():
     assert {"ENUM", "DATE_FORMAT"} <= set(found["rule_id"])
     for text in [*found["detail"], *found["message_zh"]]:
         assert not contains_unmasked_id(text), text
+        assert "19900101" not in text, text  # not only by the module's own detector

@@ -140,6 +140,9 @@ def test_revisions_are_linear_and_head_is_the_last():
     revs = [r for r, _ in migrations.revisions()]
     assert revs[0] == migrations.BASELINE and revs[-1] == migrations.head()
     assert revs == sorted(revs) and len(set(revs)) == len(revs)
+    # every revision file is on the one chain from head (no orphan or branch left out of the walk)
+    files = sorted(p.name.split("_", 1)[0] for p in (migrations.SCRIPT_LOCATION / "versions").glob("[0-9]*.py"))
+    assert files == revs
     assert (migrations.SCRIPT_LOCATION / "env.py").is_file()
     assert (migrations.SCRIPT_LOCATION / "script.py.mako").is_file()
 
