@@ -6,19 +6,28 @@ one local day (06:30 to 06:30, Asia/Shanghai) of the case system and acts as of 
 
 | step | what it does |
 |---|---|
-| `flush_inflight` | re-sends publications a crashed run left pending (same Idempotency-Key) and collects receipts |
+| `flush_inflight` | re-sends publications a crashed run left pending (same Idempotency-Key) and collects receipts for up to a minute; never fails on a slow platform |
 | `propose_candidates` | penalties decided/entered in the interval matching a listing situation (art. 6(3), 7(1), 7(2)) and accidents within the look-back window (art. 6(1), 6(2), 6(4)) become **candidates** with their facts and article — the DAG proposes, a person decides |
 | `follow_penalties` | a penalty changed in the case system puts its listing under **revisit** (due in 3 working days); a revoked one annuls the listing and withdraws its publication |
 | `expire` | listings whose 3-year management period has ended are removed and withdrawn |
-| `deliver` | listings, removals and restorations to 全国信用信息共享平台 (kind `dishonest_list`) through the ledger, exactly once; accepted listings become 已公示 |
+| `deliver.send` | listings, removals and restorations to 全国信用信息共享平台 (kind `dishonest_list`) through the ledger, exactly once (pool `credit_platform`) — with whatever else the credit capability queued (`credit_repair`'s withdrawals) |
+| `deliver.receipts` | waits (every 5 s, up to 1 h) for the platform's per-record receipts; then accepted listings become 已公示 |
 | `alerts` | 临期/逾期: publication limit (20 working days [M]), revisits, decisions the objection window now allows, requests near their limit, platform rejections — logged, and e-mailed to Variable `creditflow_alert_email` through `smtp_default` when set |
 
+`flush_inflight` and `deliver` are the same code in `credit_repair` (`plugins/creditflow_credit_tasks.py`).
 Periods, windows and conditions are rule data: `include/creditflow/data/credit/` (+ `data/rules/deadlines.yaml`),
 each with source and mark; unverified ones are marked `M`.
-**Re-runs are safe**: candidates have deterministic ids, transitions check the state, the ledger prevents a
-second publication. **When it fails**: clear the failed task; `deliver` resumes from the ledger.
 
-Owner: 信用数据组. Changelog: 0.1 — first version.
+**A case whose publication is still in flight** (no receipt yet) cannot take a new operation: `follow_penalties`
+and `expire` skip it with a log line (“尚未收到平台回执…”), count it as `inflight` in their result, and go on
+with the other cases. An expiry is done by the next run; a revocation is remembered (event `annul_deferred`)
+and done by the next run that finds the receipt in.
+**Re-runs are safe**: candidates have deterministic ids, transitions check the state, the ledger prevents a
+second publication — also when `credit_repair` delivers at the same time. **When it fails**: clear the
+failed task; `deliver` resumes from the ledger. `deliver.receipts` timing out means the platform has not
+answered within the hour: clear it later (nothing is sent twice).
+
+Owner: 信用数据组. Changelog: 0.2 — shared delivery, in-flight cases skipped; 0.1 — first version.
 """
 
 from __future__ import annotations
@@ -28,10 +37,10 @@ import os
 
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task
+from creditflow_credit_tasks import deliver, flush_inflight
 from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args, local_interval
 
 TZ = "Asia/Shanghai"
-UPLOAD_POOL = "credit_platform"
 START = pendulum.parse(os.environ.get("CREDITFLOW_CREDIT_START", os.environ.get("CREDITFLOW_SGS_START", "2026-11-01")),
                        tz=TZ)
 DEFAULT_ARGS = default_task_args(retries=2, retry_delay=dt.timedelta(seconds=30), retry_exponential_backoff=True,
@@ -60,14 +69,6 @@ def _run_key(context) -> str:  # type: ignore[no-untyped-def]
     dagrun_timeout=dt.timedelta(hours=6),
 )
 def credit_list() -> None:
-    @task(pool=UPLOAD_POOL, execution_timeout=TIMEOUTS["upload"])
-    def flush_inflight() -> dict:
-        from creditflow.credit import publish
-        from creditflow_hooks import CreditPlatformHook, warehouse_engine
-
-        out = publish.deliver(warehouse_engine(), CreditPlatformHook().get_conn(), wait=60)
-        return {"published": out["published"]}
-
     @task
     def propose_candidates(**context) -> dict:  # type: ignore[no-untyped-def]
         from creditflow.credit import candidates, penalties
@@ -88,21 +89,11 @@ def credit_list() -> None:
                                           _run_key(context))
 
     @task
-    def expire(**context) -> int:  # type: ignore[no-untyped-def]
+    def expire(**context) -> dict:  # type: ignore[no-untyped-def]
         from creditflow.credit import lifecycle
         from creditflow_hooks import warehouse_engine
 
         return lifecycle.expire(warehouse_engine(), _interval(context)[2], _run_key(context))
-
-    @task(pool=UPLOAD_POOL, execution_timeout=TIMEOUTS["upload"])
-    def deliver() -> dict:
-        from creditflow.credit import publish
-        from creditflow_hooks import CreditPlatformHook, warehouse_engine
-
-        out = publish.deliver(warehouse_engine(), CreditPlatformHook().get_conn(), wait=300)
-        if any(r["still_processing"] for r in out["receipts"].values()):
-            raise RuntimeError("平台回执未在5分钟内返回：重跑本任务继续收取（不会重复报送）")
-        return {"published": out["published"], "receipts": out["receipts"]}
 
     @task(execution_timeout=TIMEOUTS["quick"])
     def alerts(**context) -> int:  # type: ignore[no-untyped-def]

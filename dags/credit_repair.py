@@ -6,17 +6,25 @@ day (06:30 to 06:30, Asia/Shanghai) and acts as of the interval's end date.
 
 | step | what it does |
 |---|---|
-| `flush_inflight` | re-sends withdrawals a crashed run left pending and collects receipts |
+| `flush_inflight` | re-sends withdrawals a crashed run left pending (same Idempotency-Key) and collects receipts for up to a minute; never fails on a slow platform |
 | `track_penalties` | every penalty decided, entered or changed in the interval: its publicity under the rule set in force on the decision date (NDRC Order 58 with the 安全生产 one-year minimum until 2026-03-31, Order 36 classes from 2026-04-01), and for a legal person or other organisation a **信用修复告知书** issued the day the decision was recorded (DOCX/PDF on *Creditflow → 信用管理*) |
 | `end_publicity` | penalties whose maximum publicity period has ended: publication stops (withdrawal of the published record queued on the ledger) |
-| `deliver` | withdrawals (publicity end, approved repairs) to 全国信用信息共享平台 through the ledger, exactly once |
+| `deliver.send` | withdrawals (publicity end, approved repairs) to 全国信用信息共享平台 through the ledger, exactly once (pool `credit_platform`) — with whatever else the credit capability queued (`credit_list`'s listings) |
+| `deliver.receipts` | waits (every 5 s, up to 1 h) for the platform's per-record receipts |
 | `missing_notices` | decisions whose notice has no recorded delivery 2 working days after the decision: logged and e-mailed (Variable `creditflow_alert_email`) |
 
+`flush_inflight` and `deliver` are the same code in `credit_list` (`plugins/creditflow_credit_tasks.py`).
 Repair requests are recorded, proposed and approved on the page (two people); an approval queues the
 withdrawal that `deliver` sends. Rules: `include/creditflow/data/credit/repair_notice.yaml`,
-`data/rules/publicity.yaml`. **Re-runs are safe** (upserts, one notice per decision, the ledger).
+`data/rules/publicity.yaml`.
 
-Owner: 信用数据组. Changelog: 0.1 — first version.
+**A penalty whose upload is still in flight** (the 双公示 upload or a previous withdrawal without receipt):
+`end_publicity` skips it with a log line, counts it as `waiting` in its result and ends the others; it stays
+due and a later run ends it. **Re-runs are safe** (upserts, one notice per decision, the ledger — also when
+`credit_list` or the 双公示 upload deliver at the same time). **When it fails**: clear the failed task;
+`deliver` resumes from the ledger.
+
+Owner: 信用数据组. Changelog: 0.2 — shared delivery, in-flight penalties skipped; 0.1 — first version.
 """
 
 from __future__ import annotations
@@ -26,10 +34,10 @@ import os
 
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task
+from creditflow_credit_tasks import deliver, flush_inflight
 from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args, local_interval
 
 TZ = "Asia/Shanghai"
-UPLOAD_POOL = "credit_platform"
 START = pendulum.parse(os.environ.get("CREDITFLOW_CREDIT_START", os.environ.get("CREDITFLOW_SGS_START", "2026-11-01")),
                        tz=TZ)
 DEFAULT_ARGS = default_task_args(retries=2, retry_delay=dt.timedelta(seconds=30), retry_exponential_backoff=True,
@@ -54,14 +62,6 @@ def _interval(context):  # type: ignore[no-untyped-def]
     dagrun_timeout=dt.timedelta(hours=6),
 )
 def credit_repair() -> None:
-    @task(pool=UPLOAD_POOL, execution_timeout=TIMEOUTS["upload"])
-    def flush_inflight() -> dict:
-        from creditflow.credit import publish
-        from creditflow_hooks import CreditPlatformHook, warehouse_engine
-
-        out = publish.deliver(warehouse_engine(), CreditPlatformHook().get_conn(), wait=60)
-        return {"published": out["published"]}
-
     @task
     def track_penalties(**context) -> dict:  # type: ignore[no-untyped-def]
         from creditflow.credit import penalties
@@ -77,16 +77,6 @@ def credit_repair() -> None:
 
         start, _, today = _interval(context)
         return penalties.end_publicity(warehouse_engine(), today, f"{context['dag'].dag_id}|{start.date().isoformat()}")
-
-    @task(pool=UPLOAD_POOL, execution_timeout=TIMEOUTS["upload"])
-    def deliver() -> dict:
-        from creditflow.credit import publish
-        from creditflow_hooks import CreditPlatformHook, warehouse_engine
-
-        out = publish.deliver(warehouse_engine(), CreditPlatformHook().get_conn(), wait=300)
-        if any(r["still_processing"] for r in out["receipts"].values()):
-            raise RuntimeError("平台回执未在5分钟内返回：重跑本任务继续收取（不会重复报送）")
-        return out["receipts"]
 
     @task(execution_timeout=TIMEOUTS["quick"])
     def missing_notices(**context) -> int:  # type: ignore[no-untyped-def]

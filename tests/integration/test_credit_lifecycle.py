@@ -2,7 +2,8 @@
 (notice → objection → decision → publication → 12 months → early-removal request → removal → revoked
 removal → expiry), against the platform sandbox; and penalties through their repair notice, repair and
 publicity end under Order 58 and Order 36, across 2026-04-01. The platform must hold each listing and
-each removal exactly once, replays included."""
+each removal exactly once, replays included. A case or penalty whose publication is still in flight is
+skipped (logged, counted) without blocking the others; two deliveries at once send each record once."""
 
 from __future__ import annotations
 
@@ -143,8 +144,8 @@ def test_listing_lifecycle_around_national_day(world):
     assert restored["status"] == "published" and restored["data"]["SX_YCRQ"] == "2028-10-15"
 
     # End of the management period: removed automatically, sent as a withdrawal.
-    assert lifecycle.expire(engine, D(2028, 10, 15), "t4") == 0
-    assert lifecycle.expire(engine, D(2028, 10, 16), "t4") == 1
+    assert lifecycle.expire(engine, D(2028, 10, 15), "t4") == {"expired": 0, "inflight": 0}
+    assert lifecycle.expire(engine, D(2028, 10, 16), "t4") == {"expired": 1, "inflight": 0}
     deliver(engine, client)
     assert state(engine, case_id)["state"] == "expired"
     assert history(pf, "dishonest_list") == [("create", 1), ("withdraw", 2), ("create", 3), ("withdraw", 4)]
@@ -206,7 +207,7 @@ def test_a_revoked_or_changed_penalty_revisits_the_listing(world):
     deliver(engine, client)
     revoked = {**rows[0], "status": "REVOKED", "status_changed_at": dt.datetime(2026, 9, 30, 9)}
     changed = {**rows[1], "status": "CHANGED", "status_changed_at": dt.datetime(2026, 9, 30, 9)}
-    assert lifecycle.follow_penalties(engine, [revoked, changed], "t5") == {"revisit": 1, "annulled": 1}
+    assert lifecycle.follow_penalties(engine, [revoked, changed], "t5") == {"revisit": 1, "annulled": 1, "inflight": 0}
     first, second = (state(engine, c["case_id"]) for c in found)
     assert first["state"] == "annulled"
     assert (second["state"], second["revisit_due"]) == ("revisit", "2026-10-10")  # a 调休 Saturday
@@ -215,7 +216,7 @@ def test_a_revoked_or_changed_penalty_revisits_the_listing(world):
     deliver(engine, client)
     assert state(engine, second["case_id"])["state"] == "published"
     # a re-run or backfill of the same interval changes nothing: the change was reviewed already
-    assert lifecycle.follow_penalties(engine, [revoked, changed], "t5") == {"revisit": 0, "annulled": 0}
+    assert lifecycle.follow_penalties(engine, [revoked, changed], "t5") == {"revisit": 0, "annulled": 0, "inflight": 0}
     assert state(engine, second["case_id"])["state"] == "published"
     ops = [op for op, _ in history(pf, "dishonest_list")]
     assert sorted(ops) == ["correct", "create", "create", "withdraw"]
@@ -308,3 +309,204 @@ def test_the_demo_walks_one_listing_and_one_repair(world, db_url, capsys):
     assert states == ["published"] and repaired == ["repaired"]
     assert len(pf.admin("GET", "/admin/records?kind=dishonest_list")["records"]) == 1
     assert "listing case SX-art7_1-DEMO0001" in capsys.readouterr().out
+
+
+# --- one case in flight never blocks the others; two deliveries at once send each record once ---------------
+
+
+def _listed(engine, decision_id: str, uscc: str, decided: dt.date) -> str:
+    """A case decided (列入) on ``decided``: its listing is queued on the ledger, not yet sent."""
+    found = candidates.from_penalties([case_row(decision_id, D(2025, 9, 26), uscc=uscc,
+                                                violation="未取得危险化学品经营许可证从事危险化学品经营")])
+    candidates.propose_all(engine, found, D(2025, 9, 26))
+    cid = found[0]["case_id"]
+    lifecycle.propose(engine, cid, "issue_notice", OFFICER, D(2025, 9, 29))
+    lifecycle.approve(engine, cid, CHIEF_B, D(2025, 9, 29), "t")
+    lifecycle.record_notice_delivery(engine, cid, D(2025, 9, 30), "直接送达", OFFICER)
+    lifecycle.record_objection(engine, cid, D(2025, 9, 30), "放弃陈述申辩", OFFICER, waiver=True)
+    lifecycle.propose(engine, cid, "decide_listing", OFFICER, decided)
+    lifecycle.approve(engine, cid, CHIEF_B, decided, "t")
+    return cid
+
+
+@pytest.fixture
+def first_in_flight(world):
+    """Two listings: the second (by case id) published; the first decided a day later and sent, its
+    receipt not yet collected — in flight."""
+    engine, _pf, client = world
+    second = _listed(engine, "D00000042", "91440400MB2C12345Y", D(2025, 10, 15))
+    deliver(engine, client)
+    first = _listed(engine, "D00000041", USCC, D(2025, 10, 16))
+    assert publish.send(engine, client, publish.LIST_KIND)["records"] == 1
+    assert first < second and state(engine, first)["state"] == "listed"
+    assert state(engine, second)["state"] == "published"
+    return first, second
+
+
+def test_expiry_skips_the_case_in_flight_and_removes_the_others(world, first_in_flight, caplog):
+    engine, pf, client = world
+    first, second = first_in_flight
+    with caplog.at_level("WARNING", logger="creditflow.credit.lifecycle"):
+        assert lifecycle.expire(engine, D(2028, 10, 17), "e1") == {"expired": 1, "inflight": 1}
+    assert state(engine, first)["state"] == "listed" and state(engine, second)["state"] == "expired"
+    assert any(first in r.getMessage() and "尚未收到平台回执" in r.getMessage() for r in caplog.records)
+    deliver(engine, client)  # the receipt comes in; the other's withdrawal goes out
+    assert state(engine, first)["state"] == "published"
+    assert lifecycle.expire(engine, D(2028, 10, 18), "e2") == {"expired": 1, "inflight": 0}  # the next run
+    deliver(engine, client)
+    assert lifecycle.expire(engine, D(2028, 10, 19), "e3") == {"expired": 0, "inflight": 0}
+    assert state(engine, first)["state"] == "expired"
+    records = {r["data"]["SX_LRRQ"]: r["status"] for r in pf.admin("GET", "/admin/records?kind=dishonest_list")["records"]}
+    assert records == {"2025-10-15": "withdrawn", "2025-10-16": "withdrawn"}
+    assert sorted(op for op, _ in history(pf, "dishonest_list")) == ["create", "create", "withdraw", "withdraw"]
+
+
+def test_a_revoked_penalty_in_flight_is_annulled_once_its_receipt_is_in(world, first_in_flight):
+    engine, pf, client = world
+    first, second = first_in_flight
+    changed = dt.datetime(2026, 9, 30, 9)
+    revoked = [{**case_row(f"D0000004{i}", D(2025, 9, 26), violation="x"), "status": "REVOKED",
+                "status_changed_at": changed} for i in (1, 2)]
+    assert lifecycle.follow_penalties(engine, revoked, "f1") == {"revisit": 0, "annulled": 1, "inflight": 1}
+    assert state(engine, first)["state"] == "listed" and state(engine, second)["state"] == "annulled"
+    # a re-run of the interval before the receipt: still waiting, remembered once
+    assert lifecycle.follow_penalties(engine, revoked, "f1") == {"revisit": 0, "annulled": 0, "inflight": 1}
+    with engine.connect() as conn:
+        assert [e["action"] for e in events(conn, first)].count(lifecycle.DEFERRED) == 1
+    deliver(engine, client)
+    # the next day's interval no longer holds the revoked row: the remembered revocation is done anyway
+    assert lifecycle.follow_penalties(engine, [], "f2") == {"revisit": 0, "annulled": 1, "inflight": 0}
+    deliver(engine, client)
+    assert lifecycle.follow_penalties(engine, [], "f3") == {"revisit": 0, "annulled": 0, "inflight": 0}
+    assert state(engine, first)["state"] == "annulled"
+    statuses = [r["status"] for r in pf.admin("GET", "/admin/records?kind=dishonest_list")["records"]]
+    assert statuses == ["withdrawn", "withdrawn"]
+    assert sorted(op for op, _ in history(pf, "dishonest_list")) == ["create", "create", "withdraw", "withdraw"]
+
+
+def test_publicity_end_skips_a_penalty_whose_upload_is_in_flight(world, caplog):
+    from creditflow.core import ledger
+
+    engine, pf, client = world
+    rows = [case_row(f"D0000014{i}", D(2026, 4, 1), violation="未将事故隐患排查治理情况如实记录", fine=30000,
+                     uscc=u) for i, u in ((1, USCC), (2, "91440400MB2C12345Y"))]
+    penalties.track(engine, rows)
+    with engine.connect() as conn:
+        pens = [dict(r) for r in conn.execute(sa.select(wh.credit_penalty).order_by(wh.credit_penalty.c.penalty_id))
+                .mappings()]
+    first, second = pens
+    _publish_penalty(engine, client, second)
+    with engine.begin() as conn:  # the 双公示 pipeline has queued the first one's upload, not yet answered
+        publish.queue(conn, "penalty", [{"natural_key": first["natural_key"], "op": "create",
+                                         "payload": {"CF_WSH": first["doc_no"]}, "owner": first["penalty_id"],
+                                         "party_key": first["party_key"], "doc_key": first["doc_no"],
+                                         "decision_date": first["decision_date"], "reason": "x"}], "sgs_penalty|x")
+        conn.execute(wh.ledger.update().where(wh.ledger.c.natural_key == first["natural_key"]).values(message=None))
+    day = D.fromisoformat(first["publicity_max_until"])
+    with caplog.at_level("WARNING", logger="creditflow.credit.penalties"):
+        assert penalties.end_publicity(engine, day, "p1") == {"ended": 1, "withdrawals": 1, "waiting": 1}
+    assert any(first["doc_no"] in r.getMessage() and "尚未收到平台回执" in r.getMessage() for r in caplog.records)
+    deliver(engine, client)  # the credit loop sends its withdrawal only, never the pipeline's row
+    with engine.begin() as conn:  # the pipeline's upload is answered (here: the shared loop, as stage 7 runs it)
+        conn.execute(wh.ledger.update().where(wh.ledger.c.natural_key == first["natural_key"]).values(
+            pending_payload=json.dumps(_platform_data(first), ensure_ascii=False)))
+    ledger.send_pending(engine, client, "penalty", reason=lambda r: "", history_run_key=lambda r: "sgs_penalty|x")
+    assert ledger.collect_receipts(engine, client, "penalty", message=lambda r, rc: None)["accepted"] == 1
+    assert penalties.end_publicity(engine, day + dt.timedelta(days=1), "p2") == {"ended": 1, "withdrawals": 1,
+                                                                                  "waiting": 0}
+    deliver(engine, client)
+    recs = {r["data"]["CF_WSH"]: r["status"] for r in pf.admin("GET", "/admin/records?kind=penalty")["records"]}
+    assert recs == {first["doc_no"]: "withdrawn", second["doc_no"]: "withdrawn"}
+
+
+def _platform_data(rec: dict) -> dict:
+    return {"CF_XDR_MC": rec["party_name"], "CF_XDR_LB": "法人及非法人组织", "CF_XDR_SHXYM": rec["party_key"],
+            "CF_FRDB": "张三", "CF_WSH": rec["doc_no"], "CF_WFXW": "x", "CF_SY": "x", "CF_YJ": "x",
+            "CF_CFLB": rec["categories"], "CF_NR": "罚款", "CF_NR_FK": "10", "CF_JDRQ": rec["decision_date"],
+            "CF_CFJG": "珠海市应急管理局", "CF_CFJGDM": AUTHORITY}
+
+
+def _three_listed(engine) -> list[str]:
+    return [_listed(engine, f"D0000005{i}", u, D(2025, 10, 15))
+            for i, u in enumerate((USCC, "91440400MB2C12345Y", "91440400MB2C77770U"))]
+
+
+def _published_events(engine, case_id: str) -> int:
+    with engine.connect() as conn:
+        return [e["action"] for e in events(conn, case_id)].count("published")
+
+
+def test_two_deliveries_interleaved_send_each_record_once(world):
+    """credit_list's and credit_repair's deliver at the same moment: the second reads the same pending rows
+    and sends the same batches while the first is half-way — the platform replays, nothing is applied twice."""
+    engine, pf, client = world
+    cases = _three_listed(engine)
+    other = platform_client(pf.url)
+    real = client.submit_batch
+    calls = []
+
+    def other_dag_goes_first(kind, items, key):
+        if not calls:  # the other DAG's deliver runs to its end between our read and our first send
+            calls.append(publish.deliver(engine, other, wait=10, poll=0.05))
+        return real(kind, items, key)
+
+    client.submit_batch = other_dag_goes_first
+    mine = deliver(engine, client)
+    assert calls[0]["dishonest_list"]["records"] == 3 and mine["dishonest_list"]["records"] == 3  # both sent all
+    assert pf.admin("GET", "/admin/stats")["batches"] == 3  # ... under the same keys: replayed, not applied
+    assert sorted(op for op, _ in history(pf, "dishonest_list")) == ["create"] * 3
+    assert all(state(engine, c)["state"] == "published" and _published_events(engine, c) == 1 for c in cases)
+    with engine.connect() as conn:
+        assert set(conn.execute(sa.select(wh.ledger.c.state)).scalars()) == {"accepted"}
+
+
+def test_two_deliveries_in_threads_send_each_record_once(world):
+    import threading
+
+    engine, pf, _ = world
+    cases = _three_listed(engine)
+    start, errors = threading.Barrier(2), []
+
+    def run() -> None:
+        try:
+            start.wait()
+            deliver(engine, platform_client(pf.url))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    deliver(engine, platform_client(pf.url))  # whatever is left: nothing
+    assert sorted(op for op, _ in history(pf, "dishonest_list")) == ["create"] * 3
+    assert pf.admin("GET", "/admin/stats")["batches"] == 3
+    assert all(state(engine, c)["state"] == "published" and _published_events(engine, c) == 1 for c in cases)
+
+
+def test_a_stale_receipt_never_overwrites_a_newer_operation(world):
+    """Two collectors read the same sent row; the first records its receipt and a person removes the case
+    (withdrawal queued); the second's receipt of the old batch must leave the queued withdrawal alone."""
+    engine, pf, client = world
+    cid = _listed(engine, "D00000061", USCC, D(2025, 10, 15))
+    publish.send(engine, client, publish.LIST_KIND)
+    real, other, once = client.batch_status, platform_client(pf.url), []
+
+    def the_other_dag_and_a_person_first(batch_id):
+        if not once:
+            once.append(publish.collect(engine, other))
+            rid = lifecycle.record_removal_request(engine, cid, D(2026, 10, 16), {"commitment": True}, OFFICER)
+            lifecycle.propose_request(engine, rid, "approve", ["penalty_performed", "harm_remedied"], OFFICER)
+            lifecycle.approve_removal(engine, rid, True, D(2026, 10, 20), CHIEF_B, "t2")
+        return real(batch_id)
+
+    client.batch_status = the_other_dag_and_a_person_first
+    publish.receipts(engine, client, publish.LIST_KIND)
+    client.batch_status = real
+    with engine.connect() as conn:
+        row = publish.ledger_row(conn, publish.LIST_KIND, state(engine, cid)["natural_key"])
+    assert (row["state"], row["op"]) == ("pending", "withdraw")
+    deliver(engine, client)
+    assert pf.admin("GET", "/admin/records?kind=dishonest_list")["records"][0]["status"] == "withdrawn"

@@ -105,3 +105,20 @@ def test_the_sgs_loop_collecting_a_credit_row_keeps_its_mark_and_run_and_quarant
             wh.findings.c.rule_id == "PLATFORM_REJECTED"))}
     assert row["message"] == "credit:字段缺失" and history == {"credit_repair:2026-01-05"}
     assert f"r:W1|{PERSON}" not in quarantined and "r:W2|91440400MA4UABCD1N" in quarantined
+
+
+def test_a_batch_with_one_record_in_flight_is_refused_whole_and_in_flight_says_so(engine):
+    """queue() refuses before it writes: no half-queued batch when one of its records waits for a receipt."""
+    with engine.connect() as conn:
+        assert publish.in_flight(conn, "penalty", f"W1|{PERSON}")
+        assert not publish.in_flight(conn, "penalty", "W9|91440400MA4UABCD1N") and not publish.in_flight(
+            conn, "penalty", None)
+        before = conn.execute(sa.select(sa.func.count()).select_from(wh.ledger_history)).scalar_one()
+    # pytest.raises exits first: the transaction then commits whatever queue() had written
+    with engine.begin() as conn, pytest.raises(ValueError):
+        publish.queue(conn, "penalty", [_item("W0|91440400MA4UABCD1N", "new"), _item(f"W1|{PERSON}", "again")],
+                      "credit_repair:2026-01-06")
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(wh.ledger.c.natural_key).where(
+            wh.ledger.c.natural_key == "W0|91440400MA4UABCD1N")).first() is None
+        assert conn.execute(sa.select(sa.func.count()).select_from(wh.ledger_history)).scalar_one() == before

@@ -20,17 +20,21 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 from typing import Any
 
 import sqlalchemy as sa
 
+from creditflow.common import mask_text
 from creditflow.core import warehouse as wh
 from creditflow.credit import documents, publish, rules
 from creditflow.credit.penalties import propose_request
 from creditflow.credit.roles import Reviewer, load_roles
-from creditflow.credit.store import SYSTEM, CreditError, as_date, dumps, event, natural_key
+from creditflow.credit.store import SYSTEM, CreditError, InFlight, as_date, dumps, event, natural_key
 
+log = logging.getLogger(__name__)
 C, OBJ, R = wh.credit_case, wh.credit_objection, wh.credit_request
+DEFERRED = "annul_deferred"  # a revoked penalty's listing waiting for an in-flight publication's receipt
 ACTIVE = ("listed", "published", "revisit")  # on the list: the decision is in force
 STATES_ZH = {"candidate": "待研判", "notice_issued": "已发告知书", "notice_delivered": "告知书已送达（陈述申辩期）",
              "listed": "已决定列入（待公示）", "published": "已公示", "revisit": "处罚变更待复核",
@@ -187,7 +191,7 @@ def _queue(conn: sa.Connection, case: dict[str, Any], nk: str | None, op: str, p
                                                  "doc_key": nk.split("|")[0], "decision_date": on.isoformat(),
                                                  "reason": reason}], run_key)
     except ValueError:
-        raise CreditError("上一次公示操作尚未收到平台回执，请稍后再试") from None
+        raise InFlight("上一次公示操作尚未收到平台回执，请稍后再试") from None
 
 
 def _withdraw(conn: sa.Connection, case: dict[str, Any], row: dict[str, Any] | None, run_key: str, reason: str) -> None:
@@ -344,50 +348,121 @@ def approve_removal(engine: sa.Engine, request_id: str, accept: bool, decided_on
 
 
 # --- what the DAG does -------------------------------------------------------------------------------------
+#
+# Each case is its own transaction. A case whose previous publication still waits for the platform's receipt
+# (``pending``/``sent`` in cf_ledger) cannot take a new operation yet: it is skipped with a log line, counted
+# as ``inflight`` in the task's result, and taken up again by a later run; the other cases go on.
 
 
-def expire(engine: sa.Engine, today: dt.date, run_key: str) -> int:
-    """Listings whose 3-year management period ended by ``today`` are removed (withdrawal sent)."""
+def _skip_inflight(case: dict[str, Any], what: str) -> None:
+    log.warning(mask_text(f"案件 {case['case_id']} 上一次公示操作尚未收到平台回执，本次暂不{what}，"
+                          "其余案件照常处理；收到回执后由后续运行补办"))
+
+
+def expire(engine: sa.Engine, today: dt.date, run_key: str) -> dict[str, int]:
+    """Listings whose 3-year management period ended by ``today`` are removed (withdrawal queued).
+
+    Returns ``{"expired": n, "inflight": k}``: ``k`` cases were skipped because their publication is still
+    in flight; they stay on the list until a later run (the next day's) removes them."""
     with engine.connect() as conn:
         due = [dict(r) for r in conn.execute(sa.select(C).where(C.c.state.in_(ACTIVE),
-                                                                C.c.list_end < today.isoformat())).mappings()]
+                                                                C.c.list_end < today.isoformat())
+                                             .order_by(C.c.case_id)).mappings()]
+    out = {"expired": 0, "inflight": 0}
     for case in due:
-        with engine.begin() as conn:
-            _withdraw(conn, case, publish.ledger_row(conn, publish.LIST_KIND, case["natural_key"]), run_key,
-                      "管理期限届满，移出严重失信主体名单")
-            _set(conn, case, state="expired", removed_on=today.isoformat(), pending_action=None)
-            event(conn, case["case_id"], "expired", SYSTEM, today, from_state=case["state"], to_state="expired",
-                  basis=f"管理期限届满（{case['list_end']}）")
-    return len(due)
+        try:
+            with engine.begin() as conn:
+                _withdraw(conn, case, publish.ledger_row(conn, publish.LIST_KIND, case["natural_key"]), run_key,
+                          "管理期限届满，移出严重失信主体名单")
+                _set(conn, case, state="expired", removed_on=today.isoformat(), pending_action=None)
+                event(conn, case["case_id"], "expired", SYSTEM, today, from_state=case["state"], to_state="expired",
+                      basis=f"管理期限届满（{case['list_end']}）")
+        except InFlight:  # nothing was written for this case: the refusal comes before any write
+            _skip_inflight(case, "期满移出")
+            out["inflight"] += 1
+            continue
+        out["expired"] += 1
+    return out
 
 
 def follow_penalties(engine: sa.Engine, rows: list[dict[str, Any]], run_key: str) -> dict[str, int]:
     """Case-system rows of changed (CHANGED) or revoked (REVOKED) penalties: listings built on them are
-    revisited (a person decides, due in 3 working days) or, when revoked, annulled and withdrawn."""
-    out = {"revisit": 0, "annulled": 0}
+    revisited (a person decides, due in 3 working days) or, when revoked, annulled and withdrawn.
+
+    A revoked penalty's listing whose publication is still in flight is not annulled yet: an
+    ``annul_deferred`` event remembers it (the case-system row will not come back in a later interval), it
+    is counted as ``inflight``, and every later run tries again first. Returns
+    ``{"revisit": n, "annulled": n, "inflight": n}``."""
+    out = {"revisit": 0, "annulled": 0, "inflight": 0}
+    tried: set[str] = set()
+    for case, changed in _deferred_annulments(engine):
+        out[_annul_revoked(engine, case, changed, run_key, deferred=True)] += 1
+        tried.add(case["case_id"])
     for row in rows:
         status = str(row.get("status") or "")
         if status not in ("CHANGED", "REVOKED"):
             continue
         changed = as_date(row.get("status_changed_at") or row.get("updated_at")) or dt.date.today()
-        with engine.begin() as conn:
+        states = ACTIVE if status == "REVOKED" else ("listed", "published")
+        with engine.connect() as conn:
             cases = [dict(r) for r in conn.execute(sa.select(C).where(
-                C.c.penalty_id == f"case_db:{row['decision_id']}", C.c.state.in_(("listed", "published")))).mappings()]
-            for case in cases:
-                if status == "REVOKED":
-                    _withdraw(conn, case, publish.ledger_row(conn, publish.LIST_KIND, case["natural_key"]), run_key,
-                              "据以列入的行政处罚决定已被撤销")
-                    _set(conn, case, state="annulled", pending_action=None)
-                    event(conn, case["case_id"], "annul_listing", SYSTEM, changed, from_state=case["state"],
-                          to_state="annulled", basis="处罚决定已撤销（行政处罚法第四十八条，三日内撤回公示）")
-                    out["annulled"] += 1
-                elif not _revisited(conn, case["case_id"], changed):  # a re-run after the review: done
-                    due = rules.due("list_revisit_after_penalty_change", changed)
-                    _set(conn, case, state="revisit", revisit_due=due.isoformat())
-                    event(conn, case["case_id"], "revisit", SYSTEM, changed, from_state=case["state"],
-                          to_state="revisit", basis=f"处罚决定已变更，须于{due}前复核并更新公示")
-                    out["revisit"] += 1
+                C.c.penalty_id == f"case_db:{row['decision_id']}", C.c.state.in_(states))
+                .order_by(C.c.case_id)).mappings()]
+        for case in cases:
+            if status == "REVOKED":
+                if case["case_id"] in tried:  # waited for a receipt already this run
+                    continue
+                out[_annul_revoked(engine, case, changed, run_key)] += 1
+                continue
+            with engine.begin() as conn:
+                if _revisited(conn, case["case_id"], changed):  # a re-run after the review: done
+                    continue
+                due = rules.due("list_revisit_after_penalty_change", changed)
+                _set(conn, case, state="revisit", revisit_due=due.isoformat())
+                event(conn, case["case_id"], "revisit", SYSTEM, changed, from_state=case["state"],
+                      to_state="revisit", basis=f"处罚决定已变更，须于{due}前复核并更新公示")
+            out["revisit"] += 1
     return out
+
+
+def _annul_revoked(engine: sa.Engine, case: dict[str, Any], changed: dt.date, run_key: str,
+                   deferred: bool = False) -> str:
+    """Annul one listing whose penalty was revoked and withdraw its publication: ``annulled``, or
+    ``inflight`` when its publication still waits for a receipt (remembered for the next run)."""
+    try:
+        with engine.begin() as conn:
+            _withdraw(conn, case, publish.ledger_row(conn, publish.LIST_KIND, case["natural_key"]), run_key,
+                      "据以列入的行政处罚决定已被撤销")
+            _set(conn, case, state="annulled", pending_action=None)
+            event(conn, case["case_id"], "annul_listing", SYSTEM, changed, from_state=case["state"],
+                  to_state="annulled", basis="处罚决定已撤销（行政处罚法第四十八条，三日内撤回公示）"
+                  + ("；待上一次公示回执后补办" if deferred else ""))
+        return "annulled"
+    except InFlight:
+        _skip_inflight(case, "撤销列入、撤回公示")
+    if not deferred:
+        with engine.begin() as conn:
+            e = wh.credit_event
+            seen = conn.execute(sa.select(e.c.id).where(e.c.subject_id == case["case_id"], e.c.action == DEFERRED,
+                                                        e.c.on_date == changed.isoformat())).first()
+            if seen is None:
+                event(conn, case["case_id"], DEFERRED, SYSTEM, changed, from_state=case["state"],
+                      to_state=case["state"],
+                      basis="处罚决定已撤销；上一次公示操作尚未收到平台回执，收到后自动撤销列入、撤回公示")
+    return "inflight"
+
+
+def _deferred_annulments(engine: sa.Engine) -> list[tuple[dict[str, Any], dt.date]]:
+    """Listings still on the list whose revoked penalty's annulment waited for a receipt (oldest first)."""
+    e = wh.credit_event
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(C, e.c.on_date.label("deferred_on")).join(e, e.c.subject_id == C.c.case_id)
+                            .where(e.c.action == DEFERRED, C.c.state.in_(ACTIVE)).order_by(e.c.id)).mappings()
+        found: dict[str, tuple[dict[str, Any], dt.date]] = {}
+        for r in rows:
+            case = {k: v for k, v in r.items() if k != "deferred_on"}
+            found.setdefault(case["case_id"], (case, dt.date.fromisoformat(r["deferred_on"])))
+    return list(found.values())
 
 
 def _revisited(conn: sa.Connection, case_id: str, changed: dt.date) -> bool:

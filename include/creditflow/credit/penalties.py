@@ -17,10 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 from typing import Any
 
 import sqlalchemy as sa
 
+from creditflow.common import mask_text
 from creditflow.core import warehouse as wh
 from creditflow.credit import documents, publish, rules
 from creditflow.credit.roles import Reviewer, load_roles
@@ -35,6 +37,7 @@ from creditflow.credit.store import (
     party_key_of,
 )
 
+log = logging.getLogger(__name__)
 P = wh.credit_penalty
 
 
@@ -157,16 +160,25 @@ def missing_notices(engine: sa.Engine, today: dt.date) -> list[dict[str, Any]]:
 
 
 def end_publicity(engine: sa.Engine, today: dt.date, run_key: str) -> dict[str, int]:
-    """Penalties whose maximum publicity period ended by ``today``: publication stops (withdrawal queued)."""
+    """Penalties whose maximum publicity period ended by ``today``: publication stops (withdrawal queued).
+
+    Each penalty is its own transaction. One whose upload (by the 双公示 pipeline) or previous operation
+    still waits for the platform's receipt is skipped with a log line and counted as ``waiting``; the
+    others go on, and a later run ends it (it stays due). Returns ``{"ended", "withdrawals", "waiting"}``."""
     counts = {"ended": 0, "withdrawals": 0, "waiting": 0}
     with engine.connect() as conn:
         due = [dict(r) for r in conn.execute(sa.select(P).where(
-            P.c.status.in_(("publicising", "not_published")), P.c.publicity_max_until <= today.isoformat())).mappings()]
+            P.c.status.in_(("publicising", "not_published")), P.c.publicity_max_until <= today.isoformat())
+            .order_by(P.c.penalty_id)).mappings()]
     for pen in due:
         with engine.begin() as conn:
             if not _stop_publication(conn, pen, run_key, f"公示期满（{pen['publicity_max_until']}），停止公示"):
+                log.warning(mask_text(f"处罚决定 {pen['doc_no']} 的公示记录尚未收到平台回执，本次暂不停止公示，"
+                                      "其余处罚照常处理；收到回执后由后续运行补办"))
                 counts["waiting"] += 1
                 continue
+            row = publish.ledger_row(conn, "penalty", pen["natural_key"])
+            counts["withdrawals"] += int(row is not None and row["state"] == "pending" and row["op"] == "withdraw")
             conn.execute(P.update().where(P.c.penalty_id == pen["penalty_id"]).values(
                 status="ended", ended_on=today.isoformat(), updated_at=wh.now_iso()))
             event(conn, pen["penalty_id"], "publicity_ended", SYSTEM, today, from_state=pen["status"], to_state="ended",

@@ -29,7 +29,9 @@ from creditflow.core.platform_client import PlatformClient
 from creditflow.credit.store import SYSTEM, event
 
 LIST_KIND = "dishonest_list"
+KINDS = (LIST_KIND, "penalty")  # what this capability sends: listings, and withdrawals of published penalties
 MARK = "credit:"
+INFLIGHT = ("pending", "sent")
 
 
 def content_hash(payload: dict[str, Any]) -> str:
@@ -61,14 +63,17 @@ def queue(conn: sa.Connection, kind: str, items: list[dict[str, Any]], run_key: 
     """Write pending operations (``natural_key``, ``op``, ``payload``, ``owner``, ``party_key``, ``doc_key``,
     ``decision_date``, ``reason``) in deterministic batches; returns how many were queued.
 
-    An operation on a record whose previous operation is still in flight is refused (ValueError): the
-    caller waits for its receipt first.
+    An operation on a record whose previous operation is still in flight is refused (ValueError) before
+    anything is written: the caller waits for its receipt first (:func:`in_flight` asks without failing).
     """
     if not items:
         return 0
     L = wh.ledger
     now = wh.now_iso()
     ordered = sorted(items, key=lambda i: i["natural_key"])
+    for item in ordered:  # all or nothing: no half-queued batch when one record is still in flight
+        if in_flight(conn, kind, item["natural_key"]):
+            raise ValueError(mask_text(f"ledger {kind} {item['natural_key']}: an operation is still in flight"))
     hashes = [content_hash(i["payload"]) for i in ordered]
     keys = [_idem(kind, i["natural_key"], i["op"], h) for i, h in zip(ordered, hashes, strict=True)]
     # Computed once, stored with the rows and re-used by every resend. The run and the reasons are part of
@@ -79,8 +84,6 @@ def queue(conn: sa.Connection, kind: str, items: list[dict[str, Any]], run_key: 
     for seq, (item, h, idem) in enumerate(zip(ordered, hashes, keys, strict=True)):
         nk = item["natural_key"]
         row = conn.execute(sa.select(L).where(L.c.kind == kind, L.c.natural_key == nk)).mappings().first()
-        if row is not None and row["state"] in ("pending", "sent"):
-            raise ValueError(mask_text(f"ledger {kind} {nk}: an operation is still in flight"))
         values = {"owner_record_id": item["owner"], "party_key": item["party_key"], "doc_key": item["doc_key"],
                   "decision_date": item["decision_date"], "state": "pending", "op": item["op"], "pending_hash": h,
                   "pending_payload": json.dumps(item["payload"], ensure_ascii=False, sort_keys=True),
@@ -94,6 +97,16 @@ def queue(conn: sa.Connection, kind: str, items: list[dict[str, Any]], run_key: 
                                                        op=item["op"], state="pending", content_hash=h,
                                                        run_key=run_key, at=now))
     return len(ordered)
+
+
+def in_flight(conn: sa.Connection, kind: str, natural_key: str | None) -> bool:
+    """Whether the record's last operation still waits for the platform (``pending`` or ``sent``): a new one
+    must wait for its receipt."""
+    if not natural_key:
+        return False
+    L = wh.ledger
+    state = conn.execute(sa.select(L.c.state).where(L.c.kind == kind, L.c.natural_key == natural_key)).scalar()
+    return state in INFLIGHT
 
 
 def _mine(kind: str) -> Any:
@@ -116,21 +129,36 @@ def receipts(engine: sa.Engine, client: PlatformClient, kind: str) -> dict[str, 
         message=lambda row, rc: None if rc["status"] == "accepted" else MARK + str(rc["message"]))
 
 
+def send_all(engine: sa.Engine, client: PlatformClient) -> dict[str, dict[str, int]]:
+    """Submit every pending batch of both kinds (any run's, either credit DAG's)."""
+    return {kind: send(engine, client, kind) for kind in KINDS}
+
+
+def collect(engine: sa.Engine, client: PlatformClient) -> dict[str, Any]:
+    """One round of receipts for both kinds. ``still_processing`` 0 means nothing this capability sent
+    waits for an answer any more; then the listings the platform accepted become 已公示 (``published``)."""
+    got = {kind: receipts(engine, client, kind) for kind in KINDS}
+    waiting = sum(g["still_processing"] for g in got.values())
+    return {"receipts": got, "still_processing": waiting, "published": 0 if waiting else mark_published(engine)}
+
+
 def deliver(engine: sa.Engine, client: PlatformClient, wait: float = 30.0, poll: float = 0.5) -> dict[str, Any]:
-    """Send both kinds and wait (bounded) for their receipts; then mark listings the platform accepted."""
+    """Send both kinds and wait (bounded) for their receipts; then mark listings the platform accepted.
+
+    Safe to run from two places at once (both credit DAGs, the 双公示 upload): a batch goes out under its
+    stored key, so the platform applies it once and replays it to the second sender."""
     import time
 
-    out: dict[str, Any] = {}
-    for kind in (LIST_KIND, "penalty"):
-        out[kind] = send(engine, client, kind)
+    out: dict[str, Any] = dict(send_all(engine, client))
     deadline = time.monotonic() + wait
     while True:
-        got = {kind: receipts(engine, client, kind) for kind in (LIST_KIND, "penalty")}
-        if all(g["still_processing"] == 0 for g in got.values()) or time.monotonic() > deadline:
+        got = collect(engine, client)
+        if got["still_processing"] == 0 or time.monotonic() > deadline:
             break
         time.sleep(poll)
-    out["receipts"] = got
-    out["published"] = mark_published(engine)
+    out["receipts"] = got["receipts"]
+    out["still_processing"] = got["still_processing"]
+    out["published"] = got["published"] if got["still_processing"] == 0 else mark_published(engine)
     return out
 
 
@@ -146,8 +174,10 @@ def mark_published(engine: sa.Engine) -> int:
     with engine.begin() as conn:
         for case_id, first, updated in conn.execute(q).all():
             day = dt.datetime.fromisoformat(str(updated or first)).astimezone(TZ).date()
-            conn.execute(c.update().where(c.c.case_id == case_id, c.c.state == "listed").values(
+            done = conn.execute(c.update().where(c.c.case_id == case_id, c.c.state == "listed").values(
                 state="published", published_on=day.isoformat(), updated_at=wh.now_iso()))
+            if done.rowcount != 1:  # another delivery (the other credit DAG) marked it in the meantime
+                continue
             event(conn, case_id, "published", SYSTEM, day, from_state="listed", to_state="published",
                   basis="全国信用信息共享平台已接收（台账 cf_ledger）")
             n += 1

@@ -20,6 +20,11 @@ class CreditError(RuntimeError):
     """An action that does not fit the subject's state (shown to the user in Chinese)."""
 
 
+class InFlight(CreditError):
+    """The subject's previous publication still waits for the platform's receipt: a new operation on it
+    must wait. The DAGs skip such a subject (logged, counted) and take it up on a later run."""
+
+
 def iso(day: dt.date | None) -> str | None:
     return day.isoformat() if day else None
 
