@@ -47,12 +47,16 @@ def send_pending(engine: sa.Engine, client: Any, kind: str, *, reason: Callable[
         answer = client.submit_batch(kind, items, batch_key)
         now = wh.now_iso()
         with engine.begin() as conn:
-            conn.execute(L.update().where(L.c.batch_key == batch_key, L.c.state == "pending")
-                         .values(state="sent", batch_id=answer["batch_id"], updated_at=now))
-            conn.execute(wh.ledger_history.insert(), [
-                {"kind": kind, "natural_key": r["natural_key"], "record_id": r["owner_record_id"], "op": r["op"],
-                 "state": "sent", "content_hash": r["pending_hash"], "batch_id": answer["batch_id"],
-                 "run_key": history_run_key(r), "at": now} for r in rows])
+            # Only the rows this call turns from pending to sent get a history row: a second sender that
+            # submitted the same batch (same Idempotency-Key, a replay) finds them sent and records nothing.
+            mine = [r for r in rows if conn.execute(L.update().where(
+                L.c.kind == kind, L.c.natural_key == r["natural_key"], L.c.batch_key == batch_key,
+                L.c.state == "pending").values(state="sent", batch_id=answer["batch_id"], updated_at=now)).rowcount]
+            if mine:
+                conn.execute(wh.ledger_history.insert(), [
+                    {"kind": kind, "natural_key": r["natural_key"], "record_id": r["owner_record_id"], "op": r["op"],
+                     "state": "sent", "content_hash": r["pending_hash"], "batch_id": answer["batch_id"],
+                     "run_key": history_run_key(r), "at": now} for r in mine])
         if on_batch is not None:
             on_batch(batch_key, rows, answer)
     return {"batches": len(batches), "records": len(pending)}
@@ -84,22 +88,26 @@ def collect_receipts(engine: sa.Engine, client: Any, kind: str, *, message: Call
                 rc = receipts.get(int(row["batch_seq"]))
                 if rc is None:
                     raise RuntimeError(f"batch {batch_id} has no receipt for seq {row['batch_seq']}")
-                key = (L.c.kind == kind) & (L.c.natural_key == row["natural_key"])
+                # Only the row as it was read (still sent, in this batch): a slower collector holding an old
+                # receipt never overwrites a newer operation queued or sent since.
+                key = ((L.c.kind == kind) & (L.c.natural_key == row["natural_key"]) & (L.c.state == "sent")
+                       & (L.c.batch_id == batch_id))
                 new_message = message(row, rc)
                 kept = {} if new_message is None else {"message": new_message}
                 if rc["status"] == "accepted":
-                    counts["accepted"] += 1
-                    conn.execute(L.update().where(key).values(
+                    changed = conn.execute(L.update().where(key).values(
                         state="accepted", accepted_hash=row["pending_hash"],
                         platform_status="withdrawn" if row["op"] == "withdraw" else "published",
                         platform_version=rc.get("record_version"), code=rc["code"], **kept,
-                        first_accepted_at=row["first_accepted_at"] or now, updated_at=now))
+                        first_accepted_at=row["first_accepted_at"] or now, updated_at=now)).rowcount
                 else:
-                    counts["rejected"] += 1
-                    conn.execute(L.update().where(key).values(state="rejected", code=rc["code"], **kept,
-                                                              updated_at=now))
-                    if on_rejected is not None:
-                        on_rejected(conn, row, rc)
+                    changed = conn.execute(L.update().where(key).values(state="rejected", code=rc["code"], **kept,
+                                                                        updated_at=now)).rowcount
+                if not changed:
+                    continue  # another collector recorded this receipt, or the row has moved on
+                counts["accepted" if rc["status"] == "accepted" else "rejected"] += 1
+                if rc["status"] != "accepted" and on_rejected is not None:
+                    on_rejected(conn, row, rc)
                 conn.execute(wh.ledger_history.insert().values(
                     kind=kind, natural_key=row["natural_key"], record_id=row["owner_record_id"], op=row["op"],
                     state=rc["status"], content_hash=row["pending_hash"], batch_id=batch_id, code=rc["code"],
