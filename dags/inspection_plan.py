@@ -12,7 +12,7 @@ and working days solved with OR-Tools CP-SAT (objective, bound and gap reported)
 |---|---|
 | `check_calendar` | the plan year's official working-day schedule must be in the calendar data. In November it only **warns** (log) while it is missing; from December, and in any manual or backfill run, a missing year **fails** the run with the file to add (`include/creditflow/data/calendar/YYYY.yaml`) — a plan is never made on a guessed calendar |
 | `due` | scheduled December runs skip once the year's plan exists; manual and backfill runs always plan |
-| `make_plan` | reads the case system (`case_db`), builds and self-checks the plan, writes `var/plans/<year>/` (XLSX, PDF, plan.json with the diff against last year) |
+| `make_plan` | reads the case system (`case_db`), builds and self-checks the plan, writes `plans/<year>/` of the creditflow storage (`var/plans/<year>/` in the demo; XLSX, PDF, plan.json with the diff against last year) |
 
 **Schedule**: every day at 09:00 in November and December (Asia/Shanghai) for the next year; the first
 December run with a calendar makes the plan, later runs skip.
@@ -110,11 +110,11 @@ def inspection_plan() -> None:
     @task.short_circuit(execution_timeout=TIMEOUTS["quick"])
     def due(target: dict) -> bool:  # type: ignore[type-arg]
         from creditflow.planning.store import read_plan
-        from creditflow_hooks import var_dir
+        from creditflow_hooks import storage
 
         if not target["plan"]:
             return False
-        if target["scheduled"] and read_plan(var_dir() / "plans" / str(target["year"])) is not None:
+        if target["scheduled"] and read_plan(storage("plans").child(str(target["year"]))) is not None:
             log.info("%s年度计划已生成，跳过（手动运行可重新生成）", target["year"])
             return False
         return True
@@ -123,10 +123,10 @@ def inspection_plan() -> None:
     def make_plan(target: dict) -> dict:  # type: ignore[type-arg]
         from creditflow.planning import build_plan, load_case_db
         from creditflow.planning.store import previous_plan, save_plan
-        from creditflow_hooks import case_db_engine, var_dir
+        from creditflow_hooks import case_db_engine, storage
 
         year = target["year"]
-        out = var_dir() / "plans" / str(year)
+        out = storage("plans").child(str(year))  # var/plans/<year>/ in the demo, object storage in production
         as_of = dt.date.fromisoformat(target["as_of"]) if target["as_of"] else None
         data = load_case_db(case_db_engine(), year, as_of=as_of)
         plan = build_plan(year, data, seed=target["seed"], previous=previous_plan(out, year))

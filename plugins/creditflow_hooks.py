@@ -9,24 +9,42 @@ connection id      what
 ``case_db``        执法案件系统 database (read only)
 ``credit_platform`` 全国信用信息共享平台(广东珠海) upload API (login = app key, password = secret)
 ``licensing_api``  行政审批系统 licence API (login = client id, password = secret)
+``creditflow_storage`` optional: where files live (extra ``base_url``; aws for S3-compatible storage)
 =================  ==========================================================================
 
 A SQL connection may carry ``{"sqlalchemy_url": "..."}`` in its extra (used for the demo's SQLite
 files); otherwise the URL is built from the postgres connection fields.
+
+Files (district inbox, data-quality results, reports, notices, plans) live behind one
+:class:`creditflow.core.storage.Storage`, from :func:`storage`: under the base URL of the Variable
+``creditflow_storage_url``, else the ``base_url`` in the extra of the connection ``creditflow_storage``,
+else this project's ``var/`` folder (``$CREDITFLOW_VAR``) — the demo, unchanged. For ``s3://`` and the
+other schemes a provider registers with Airflow's object storage (``ObjectStoragePath``), the filesystem
+is built by Airflow from the ``creditflow_storage`` connection (conn type ``aws``: login/password = key
+and secret, extra ``endpoint_url`` for MinIO and other S3-compatible stores; the extra's
+``storage_options`` go to botocore's ``Config``, e.g. ``{"s3": {"addressing_style": "path"}}``); any other
+fsspec scheme is built by fsspec itself, with the extra's ``storage_options`` as its arguments.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
+
+if TYPE_CHECKING:
+    from creditflow.core.storage import Storage
 
 WAREHOUSE_CONN = "creditflow_db"
 CASE_DB_CONN = "case_db"
 PLATFORM_CONN = "credit_platform"
 LICENSING_CONN = "licensing_api"
+STORAGE_CONN = "creditflow_storage"
+STORAGE_URL_VARIABLE = "creditflow_storage_url"
+INBOX_DIR_VARIABLE = "creditflow_inbox_dir"  # older setting: the inbox alone, a path or URL
+STORAGE_AREAS = ("inbox", "gx", "reports", "notices", "plans")
 
 
 def _connection(conn_id: str) -> Any:
@@ -124,11 +142,79 @@ def var_dir() -> Path:
     return Path(os.environ.get("CREDITFLOW_VAR", Path(__file__).resolve().parents[1] / "var"))
 
 
+def _variable(key: str) -> str | None:
+    """An Airflow Variable, or None: in a task through the Task SDK, in the API server from its backends."""
+    try:
+        from airflow.sdk import Variable
+
+        value = Variable.get(key, default=None)
+    except Exception:
+        try:
+            from airflow.models.variable import Variable as MetadataVariable
+
+            value = MetadataVariable.get(key, default_var=None)
+        except Exception:
+            value = None
+    return str(value) if value not in (None, "") else None
+
+
+def _storage_connection() -> Any | None:
+    try:
+        return _connection(STORAGE_CONN)
+    except Exception:  # not configured: the demo's local folders
+        return None
+
+
+def storage_base_url() -> str:
+    """Where creditflow keeps its files: the Variable, the connection's ``base_url``, or ``var/``."""
+    url = _variable(STORAGE_URL_VARIABLE)
+    if url:
+        return url
+    conn = _storage_connection()
+    extra = (conn.extra_dejson or {}) if conn is not None else {}
+    return str(extra.get("base_url") or var_dir())
+
+
+def _storage_at(url: str) -> Storage:
+    from creditflow.core.storage import Storage
+
+    scheme = url.split("://", 1)[0] if "://" in url else "file"
+    if scheme in ("file", "local"):
+        return Storage.from_url(url)
+    conn = _storage_connection()
+    options = dict(((conn.extra_dejson or {}) if conn is not None else {}).get("storage_options") or {})
+    from airflow.sdk.io import has_fs
+
+    if conn is not None and has_fs(scheme):
+        # Airflow's object storage (ObjectStoragePath's filesystems): the provider builds the filesystem
+        # with the connection's credentials (aws: key, secret, endpoint_url, region).
+        from airflow.sdk.io import get_fs
+
+        fs = get_fs(scheme, STORAGE_CONN, options)
+        return Storage(fs, url.split("://", 1)[1])  # bucket/prefix, in the filesystem's own terms
+    return Storage.from_url(url, **options)
+
+
+def storage(area: str) -> Storage:
+    """The :class:`~creditflow.core.storage.Storage` of one area: ``inbox`` (district submissions),
+    ``gx`` (data-quality results), ``reports``, ``notices`` or ``plans``."""
+    if area not in STORAGE_AREAS:
+        raise ValueError(f"unknown storage area {area!r}; one of {', '.join(STORAGE_AREAS)}")
+    if area == "inbox":
+        legacy = _variable(INBOX_DIR_VARIABLE)
+        if legacy:
+            return _storage_at(legacy)
+    return _storage_at(storage_base_url()).child(area)
+
+
 def inbox_dir() -> Path:
+    """The inbox as a local folder, for callers not yet on :func:`storage` (as before: the Variable
+    ``creditflow_inbox_dir`` or ``var/inbox``). With object storage configured, use ``storage("inbox")``."""
     from airflow.sdk import Variable
 
-    return Path(Variable.get("creditflow_inbox_dir", default=str(var_dir() / "inbox")))
+    return Path(Variable.get(INBOX_DIR_VARIABLE, default=str(var_dir() / "inbox")))
 
 
 def gx_dir() -> Path:
+    """The data-quality results' local folder, for callers not yet on :func:`storage` (``var/gx``)."""
     return var_dir() / "gx"

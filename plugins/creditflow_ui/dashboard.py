@@ -4,7 +4,8 @@
 accepted by the platform, quarantined, awaiting review, late and due soon; trends; the 7-working-day clock
 of every record not yet published; the quarantine queue with what to fix and who; the review queue;
 reconciliation per run with a link to its Airflow run; links to the quality report and to the reports,
-plans and notices under ``var/``; the serious-dishonesty list and credit repair once they have rows.
+plans and notices in the creditflow storage (``var/`` in the demo, object storage in production — served
+by this plugin, so a browser never needs the bucket); the serious-dishonesty list and credit repair once they have rows.
 
 How the numbers are counted (the page says the same):
 
@@ -26,10 +27,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import posixpath
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -41,6 +42,9 @@ from fastapi.responses import HTMLResponse, Response
 from creditflow_ui import auth, charts
 from creditflow_ui.i18n import labels_for, language_of
 from creditflow_ui.routes import render
+
+if TYPE_CHECKING:
+    from creditflow.core.storage import Storage
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -69,10 +73,17 @@ def _engine() -> Any:
     return engine()
 
 
-def _var_dir() -> Path:
-    from creditflow_hooks import var_dir
+def _storage(area: str) -> Storage:
+    """Where the reports, plans or notices are: the creditflow storage (``var/<area>`` in the demo)."""
+    from creditflow_hooks import storage
 
-    return Path(var_dir())
+    return storage(FILE_AREAS[area])
+
+
+def _shown(key: str) -> bool:
+    """Files the page lists and serves: known document types, nothing hidden (temporary files, locks)."""
+    parts = key.split("/")
+    return posixpath.splitext(key)[1].lower() in FILE_TYPES and not any(p.startswith(".") for p in parts)
 
 
 # --- periods ------------------------------------------------------------------------------------------
@@ -273,16 +284,18 @@ def airflow_run_ids(rows: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
 
 
 def listed_files(area: str, limit: int = 50) -> list[dict[str, Any]] | None:
-    """Files under ``var/<area>`` (newest first), or None when the folder does not exist (yet)."""
-    root = _var_dir() / FILE_AREAS[area]
-    if not root.is_dir():
+    """Files under the area's storage (newest first), or None when there is nothing there (yet)."""
+    store = _storage(area)
+    try:
+        if not store.exists():
+            return None
+        files = [e for e in store.list_files(recursive=True) if _shown(e.key)]
+    except OSError:  # the object store is unreachable: the page still shows everything else
+        log.warning("could not list %s", store.url, exc_info=True)
         return None
-    files = [p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in FILE_TYPES
-             and not any(part.startswith(".") for part in p.relative_to(root).parts)]
-    files.sort(key=lambda p: (p.stat().st_mtime, str(p)), reverse=True)
-    return [{"path": p.relative_to(root).as_posix(), "size": p.stat().st_size,
-             "modified": dt.datetime.fromtimestamp(p.stat().st_mtime, TZ).strftime("%Y-%m-%d %H:%M")}
-            for p in files[:limit]]
+    files.sort(key=lambda e: (e.modified, e.key), reverse=True)
+    return [{"path": e.key, "size": e.size, "modified": e.modified.astimezone(TZ).strftime("%Y-%m-%d %H:%M")}
+            for e in files[:limit]]
 
 
 def credit_status(conn: sa.Connection) -> dict[str, Any] | None:
@@ -379,15 +392,19 @@ def dashboard_file(request: Request, area: str, path: str, user: Any = Depends(a
     """A report, plan or notice, as an attachment (text files masked like every page)."""
     if area not in FILE_AREAS:
         raise HTTPException(404, "未找到")
-    root = (_var_dir() / FILE_AREAS[area]).resolve()
-    target = (root / path).resolve()
-    if root not in target.parents or not target.is_file() or target.suffix.lower() not in FILE_TYPES \
-            or any(part.startswith(".") for part in target.relative_to(root).parts):
-        raise HTTPException(404, "未找到该文件")
-    suffix = target.suffix.lower()
-    body = target.read_bytes()
+    store = _storage(area)
+    try:  # a key that leaves the area (``..``, absolute, a symlink out of a local folder) is refused here
+        if not _shown(path) or not store.isfile(path):
+            raise HTTPException(404, "未找到该文件")
+        body = store.read_bytes(path)
+    except (ValueError, FileNotFoundError):
+        raise HTTPException(404, "未找到该文件") from None
+    except OSError:
+        log.warning("could not read %s from %s", mask_text(path), store.url, exc_info=True)
+        raise HTTPException(503, "文件存储暂时无法访问，请稍后重试") from None
+    suffix = posixpath.splitext(path)[1].lower()
     if suffix in TEXT_TYPES:
         body = mask_text(body.decode("utf-8", errors="replace")).encode("utf-8")
-    name = quote(target.name)
+    name = quote(posixpath.basename(path))
     return Response(body, media_type=FILE_TYPES[suffix], headers={
         "Content-Disposition": f"attachment; filename*=UTF-8''{name}", "X-Content-Type-Options": "nosniff"})

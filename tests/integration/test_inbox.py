@@ -137,3 +137,73 @@ def test_transient_io_error_is_retried_not_rejected(tmp_path, db_url, generated,
     with engine.connect() as conn:
         lineages = [r[0] for r in conn.execute(sa.select(wh.staging.c.lineage))]
     assert any(x.startswith(victim.name) for x in lineages) and ok["district_file"] > 0
+
+
+def _to_object_storage(local_inbox, store) -> dict[str, dt.datetime]:
+    """Upload a delivered inbox into ``store`` keeping each file's arrival time (object storage reports the
+    upload time as the file's modification time; the memory filesystem lets a test set it)."""
+    arrivals = {}
+    for p in sorted(x for x in local_inbox.rglob("*") if x.is_file()):
+        key = p.relative_to(local_inbox).as_posix()
+        store.write_bytes(key, p.read_bytes())
+        arrivals[key] = dt.datetime.fromtimestamp(p.stat().st_mtime, dt.UTC)
+        store.fs.store[store._path(key)].modified = arrivals[key]
+    return arrivals
+
+
+def test_inbox_in_object_storage_memory(tmp_path, db_url, generated, monkeypatch):
+    """The same inbox behind fsspec's memory:// filesystem: nothing assumes a local folder."""
+    import uuid
+
+    from creditflow.core.storage import Storage
+
+    local = tmp_path / "local"
+    last = DAY + dt.timedelta(days=2)
+    assert deliver(generated, local, last)
+    store = Storage.from_url(f"memory://creditflow-{uuid.uuid4().hex[:8]}/inbox")
+    arrivals = _to_object_storage(local, store)
+    run = run_for(DAY, "penalty")
+    early = [k for k, t in arrivals.items() if k.startswith("penalty/") and t < run.scheduled_start]
+    late = [k for k, t in arrivals.items() if k.startswith("penalty/") and t >= run.scheduled_start]
+    assert early and late
+    victim = early[0]
+    real_get = store.fs.get_file
+
+    def unreachable(rpath, lpath, **kw):
+        if rpath.endswith(victim):
+            raise ConnectionError("connection reset by peer")  # an OSError: the bucket, not the file
+        return real_get(rpath, lpath, **kw)
+
+    engine = warehouse(db_url)
+    monkeypatch.setattr(store.fs, "get_file", unreachable)
+    with pytest.raises(sgs.InboxTransientError, match="重试"):
+        sgs.extract(run, engine, sgs.Sources(inbox=store))
+    assert store.exists(victim)  # still waiting, not rejected
+    monkeypatch.setattr(store.fs, "get_file", real_get)
+
+    first = sgs.extract(run, engine, sgs.Sources(inbox=store))
+    assert first["district_file"] > 0
+    assert all(not store.exists(k) for k in early) and all(store.exists(k) for k in late)
+    archived = [e.name for e in store.list_files(f"archive/penalty/{DAY.isoformat()}")]
+    rejected = [e.name for e in store.list_files(f"rejected/penalty/{DAY.isoformat()}")]
+    assert sorted(archived + [n for n in rejected if not n.endswith(".reason.txt")]) == \
+        sorted(k.rsplit("/", 1)[1] for k in early)
+    assert all(f"{n}.reason.txt" in rejected for n in rejected if not n.endswith(".reason.txt"))
+    with engine.connect() as conn:
+        where = [r[0] for r in conn.execute(sa.select(wh.source_files.c.archived_as))]
+    assert where and all(w.startswith(store.url + "/") for w in where)
+    assert not (tmp_path / "inbox").exists()  # nothing was written to a local folder
+    assert sgs.extract(run, engine, sgs.Sources(inbox=store)) == first  # a re-run sees the same files
+
+
+def test_inbox_as_a_file_url(tmp_path, db_url, generated):
+    from creditflow.core.storage import Storage
+
+    inbox = tmp_path / "inbox"
+    deliver(generated, inbox, DAY)
+    engine = warehouse(db_url)
+    run = run_for(DAY, "penalty")
+    via_url = sgs.extract(run, engine, sgs.Sources(inbox=Storage.from_url(f"file://{inbox}")))
+    assert via_url["district_file"] > 0
+    assert not [p for p in (inbox / "penalty").iterdir() if p.is_file()]
+    assert sgs.extract(run, engine, sgs.Sources(inbox=inbox)) == via_url  # the Path the DAG passes: the same

@@ -52,3 +52,21 @@ def test_plans_next_year_and_refuses_a_year_without_calendar(wired):
     states = {t.task_id: t.state for t in failed.get_task_instances()}
     assert states["check_calendar"] == "failed" and states["make_plan"] != "success"
     assert not (wired / "2027").exists()
+
+
+def test_plan_goes_to_the_configured_object_storage(wired, monkeypatch):
+    """With the storage Variable on fsspec's memory:// filesystem, the DAG writes its plan there and
+    nothing under the local var/ folder (dag.test runs the tasks in this process, sharing the memory)."""
+    import uuid
+
+    from creditflow.core.storage import Storage
+
+    base = f"memory://creditflow-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("AIRFLOW_VAR_CREDITFLOW_STORAGE_URL", base)
+    run = _dag().test(logical_date=pendulum.datetime(2025, 12, 11, 9, tz=TZ))
+    assert run.state == "success", [(t.task_id, t.state) for t in run.get_task_instances()]
+    plans = Storage.from_url(base).child("plans")
+    assert json.loads(plans.read_text("2026/plan.json"))["summary"]["year"] == 2026
+    assert plans.read_bytes("2026/inspection_plan_2026.pdf").startswith(b"%PDF")
+    assert plans.isfile("2026/inspection_plan_2026.xlsx")
+    assert not wired.exists()

@@ -42,7 +42,7 @@ def world(airflow_home, module_db_url, tmp_path_factory):
         mp.delenv("CREDITFLOW_REVIEW_ROLES", raising=False)
         from airflow.api_fastapi.app import create_app
 
-        yield {"app": create_app("core"), "engine": engine}
+        yield {"app": create_app("core"), "engine": engine, "var": var}
 
 
 def _seed_pages(engine: sa.Engine) -> None:
@@ -263,3 +263,57 @@ def test_every_accepted_decision_is_an_audit_row(world):
         stored = conn.execute(sa.select(wh.review_decisions.c.comment).where(
             wh.review_decisions.c.record_id == rids[0], wh.review_decisions.c.level == 1)).scalar()
     assert PERSON_ID not in stored
+
+
+def _downloads(client, area: str, text: str) -> list[str]:
+    return re.findall(rf'href="/creditflow/dashboard/files/{area}/([^"]+)"', text)
+
+
+def test_reports_plans_and_notices_download_from_the_local_var_folders(world):
+    from urllib.parse import unquote
+
+    var = world["var"]
+    (var / "reports" / "2026-11").mkdir(parents=True)
+    (var / "reports" / "2026-11" / "双公示月报.csv").write_text(f"名称,证件号\n李四,{PERSON_ID}\n", encoding="utf-8")
+    (var / "reports" / ".2026-11.csv.tmp").write_text("half a file", encoding="utf-8")
+    (var / "plans" / "2026").mkdir(parents=True)
+    (var / "plans" / "2026" / "inspection_plan_2026.pdf").write_bytes(b"%PDF-1.7 plan")
+    (var / "reports" / "leak.txt").symlink_to("/etc/hostname")  # a link out of the area is never served
+    client = login(world, "viewer")
+    page = client.get("/creditflow/dashboard").text
+    reports = [unquote(x) for x in _downloads(client, "reports", page)]
+    assert "2026-11/双公示月报.csv" in reports and not any(x.startswith(".") for x in reports)
+    assert [unquote(x) for x in _downloads(client, "plans", page)] == ["2026/inspection_plan_2026.pdf"]
+    r = client.get("/creditflow/dashboard/files/reports/2026-11/双公示月报.csv")
+    assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
+    assert "4404**********0014" in r.text and PERSON_ID not in r.text
+    assert client.get("/creditflow/dashboard/files/plans/2026/inspection_plan_2026.pdf").content == b"%PDF-1.7 plan"
+    for bad in ("reports/..%2F..%2Fetc%2Fpasswd", "reports/..%2Fplans%2F2026%2Finspection_plan_2026.pdf",
+                "reports/.2026-11.csv.tmp", "reports/leak.txt", "reports/%2Fetc%2Fhostname.txt", "gx/x.json",
+                "reports/2026-11/missing.csv"):
+        assert client.get(f"/creditflow/dashboard/files/{bad}").status_code == 404, bad
+    from fastapi.testclient import TestClient
+
+    anonymous = TestClient(world["app"])
+    assert anonymous.get("/creditflow/dashboard/files/reports/2026-11/双公示月报.csv").status_code == 401
+
+
+def test_downloads_come_from_object_storage_when_configured(world, monkeypatch):
+    """The storage Variable points at fsspec's memory:// filesystem: the dashboard lists and serves the
+    files from there, and no longer from the local folder."""
+    import uuid
+
+    from creditflow.core.storage import Storage
+
+    base = f"memory://creditflow-{uuid.uuid4().hex[:8]}"
+    Storage.from_url(base).write_text("notices/2026/告知书.md", f"当事人证件号：{PERSON_ID}\n")
+    (world["var"] / "notices").mkdir(exist_ok=True)
+    (world["var"] / "notices" / "local-only.md").write_text("local", encoding="utf-8")
+    monkeypatch.setenv("AIRFLOW_VAR_CREDITFLOW_STORAGE_URL", base)
+    client = login(world, "viewer")
+    page = client.get("/creditflow/dashboard").text
+    assert _downloads(client, "notices", page) == ["2026/%E5%91%8A%E7%9F%A5%E4%B9%A6.md"]
+    r = client.get("/creditflow/dashboard/files/notices/2026/告知书.md")
+    assert r.status_code == 200 and "4404**********0014" in r.text and PERSON_ID not in r.text
+    assert client.get("/creditflow/dashboard/files/notices/local-only.md").status_code == 404
+    assert client.get("/creditflow/dashboard/files/notices/..%2F..%2Fnotices%2F2026%2F告知书.md").status_code == 404

@@ -70,7 +70,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("plan", help="annual supervision-inspection plan (年度监督检查计划)",
                               description=__doc__.split("\n\n")[0])
     p.add_argument("--year", type=int, required=True, help="plan year (its official calendar must be known)")
-    p.add_argument("--out", required=True, help="directory for this year's plan (e.g. var/plans/2026)")
+    p.add_argument("--out", required=True, help="directory for this year's plan (e.g. var/plans/2026), or an fsspec "
+                                                "URL such as s3://bucket/plans/2026 (needs s3fs)")
     p.add_argument("--seed", type=int, default=None, help="seed of the 双随机 draws (default: the year)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--case-db", default=None, help="SQLAlchemy URL of the case system (default: case_db connection)")

@@ -1,23 +1,26 @@
-"""A year's plan on disk, and the list of plans the plugin pages show.
+"""A year's plan in storage, and the list of plans the plugin pages show.
 
-Layout (the DAG uses ``var/plans/<year>/``)::
+Layout (the DAG uses the ``plans`` storage area, by default ``var/plans/<year>/``)::
 
     <dir>/inspection_plan_<year>.xlsx   the plan and every table behind it
     <dir>/inspection_plan_<year>.pdf    summary with charts
     <dir>/plan.json                     summary, key list, draw, diff — what next year's diff reads
 
-Files are written to a temporary name and renamed, so a reader never sees half a plan.
+``<dir>`` is a local folder, an fsspec URL or a :class:`~creditflow.core.storage.Storage` (S3-compatible
+object storage in production). The documents are rendered into a temporary folder and published file by
+file; on a local folder each file is written to a temporary name and renamed, so a reader never sees half
+a file, and plan.json — what marks a plan as made — is published last.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import os
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from creditflow.common import mask_text
+from creditflow.core.storage import Storage, as_storage
 from creditflow.planning.plan import Plan
 
 PLAN_JSON = "plan.json"
@@ -52,63 +55,71 @@ def plan_document(plan: Plan) -> dict[str, Any]:
     }
 
 
-def _atomic(path: Path, write) -> None:  # type: ignore[no-untyped-def]
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
+def _where(store: Storage, key: str) -> Path | str:
+    """A file's local path on a local folder (what callers always had), else its URL."""
+    local = store.local_path(key)
+    return local if local is not None else store.url_of(key)
 
 
-def save_plan(plan: Plan, directory: str | Path) -> dict[str, Path]:
-    """Write the year's XLSX, PDF and plan.json into ``directory`` (created if needed)."""
+@overload
+def save_plan(plan: Plan, directory: str | Path) -> dict[str, Path]: ...
+@overload
+def save_plan(plan: Plan, directory: Storage) -> dict[str, Path | str]: ...
+def save_plan(plan: Plan, directory: str | Path | Storage) -> dict[str, Path] | dict[str, Path | str]:
+    """Write the year's XLSX, PDF and plan.json into ``directory`` (created if needed); returns kind →
+    local path (on a local folder) or URL."""
     from creditflow.planning.pdf import write_pdf
     from creditflow.planning.xlsx import write_xlsx
 
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
+    store = as_storage(directory)
     names = file_names(plan.year)
-    paths = {k: out / v for k, v in names.items()}
-    _atomic(paths["xlsx"], lambda p: write_xlsx(plan, p))
-    _atomic(paths["pdf"], lambda p: write_pdf(plan, p))
-    # Units are enterprises, but a sole trader's record may carry a resident ID: mask every text.
-    doc = mask_text(json.dumps(plan_document(plan), ensure_ascii=False, indent=1, sort_keys=True))
-    _atomic(paths["json"], lambda p: p.write_text(doc, encoding="utf-8"))
-    return paths
+    with tempfile.TemporaryDirectory(prefix="creditflow-plan-") as tmp:
+        rendered = {k: Path(tmp) / v for k, v in names.items()}
+        write_xlsx(plan, rendered["xlsx"])
+        write_pdf(plan, rendered["pdf"])
+        # Units are enterprises, but a sole trader's record may carry a resident ID: mask every text.
+        doc = mask_text(json.dumps(plan_document(plan), ensure_ascii=False, indent=1, sort_keys=True))
+        rendered["json"].write_text(doc, encoding="utf-8")
+        for kind in ("xlsx", "pdf", "json"):  # plan.json last: a plan is "made" once its documents are there
+            store.put_file(rendered[kind], names[kind])
+    return {k: _where(store, v) for k, v in names.items()}  # type: ignore[return-value]
 
 
-def read_plan(directory: str | Path) -> dict[str, Any] | None:
-    path = Path(directory) / PLAN_JSON
-    if not path.is_file():
-        return None
+def read_plan(directory: str | Path | Storage) -> dict[str, Any] | None:
+    store = as_storage(directory)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        data = json.loads(store.read_text(PLAN_JSON))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
 
 
-def previous_plan(directory: str | Path, year: int) -> dict[str, Any] | None:
+def previous_plan(directory: str | Path | Storage, year: int) -> dict[str, Any] | None:
     """Last year's plan.json next to this year's directory (``…/<year-1>/``), if it was written."""
-    d = Path(directory)
-    if d.name != str(year):
+    store = as_storage(directory)
+    if store.name != str(year):
         return None
-    return read_plan(d.parent / str(year - 1))
+    return read_plan(store.parent.child(str(year - 1)))
 
 
-def list_plans(root: str | Path) -> list[dict[str, Any]]:
+def list_plans(root: str | Path | Storage) -> list[dict[str, Any]]:
     """Every saved plan under ``root`` (``root/<year>/plan.json``), newest year first, for the plugin pages:
-    year, directory, files (name → path, existing only), summary, written (local file time, ISO)."""
-    base = Path(root)
+    year, directory, files (name → local path or URL, existing only), summary, written (local time, ISO)."""
+    store = as_storage(root)
     out: list[dict[str, Any]] = []
-    if not base.is_dir():
-        return out
-    for d in sorted((p for p in base.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: -int(p.name)):
-        doc = read_plan(d)
+    years = sorted((int(d) for d in store.dirs() if d.isdigit()), reverse=True)
+    for year in years:
+        sub = store.child(str(year))
+        doc = read_plan(sub)
         if doc is None:
             continue
-        year = int(d.name)
-        files = {k: d / v for k, v in file_names(year).items() if (d / v).is_file()}
-        written = dt.datetime.fromtimestamp((d / PLAN_JSON).stat().st_mtime).isoformat(timespec="seconds")
-        out.append({"year": year, "directory": d, "files": files, "summary": doc.get("summary", {}),
+        present = {e.key: e for e in sub.list_files()}
+        files = {k: _where(sub, v) for k, v in file_names(year).items() if v in present}
+        written = present[PLAN_JSON].modified.astimezone().replace(tzinfo=None).isoformat(timespec="seconds")
+        out.append({"year": year, "directory": _where(store, str(year)), "files": files,
+                    "summary": doc.get("summary", {}),
                     "key_entered": len((doc.get("diff") or {}).get("entered", [])),
                     "key_left": len((doc.get("diff") or {}).get("left", [])), "written": written})
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
+import posixpath
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from creditflow.common import KIND_LABELS, mask_text
 from creditflow.core import warehouse as wh
 from creditflow.core.identifiers import public_key
 from creditflow.core.platform_client import LicensingClient
+from creditflow.core.storage import Entry, Storage, as_storage
 from creditflow.reporting import standardise as st
 from creditflow.reporting.pipeline.common import (
     SOURCES_OF_KIND,
@@ -59,53 +60,76 @@ class InboxTransientError(RuntimeError):
     """District files could not be read for a reason outside the files (I/O): the task is retried."""
 
 
-def _arrived_before(path: Path, moment: dt.datetime) -> bool:
+def _arrived_before(entry: Entry, moment: dt.datetime) -> bool:
     """A file's arrival time is its modification time (what the share or object store reports)."""
-    try:
-        return dt.datetime.fromtimestamp(path.stat().st_mtime, tz=moment.tzinfo) < moment
-    except FileNotFoundError:
-        return False
+    return entry.modified < moment
 
 
-def _reject(path: Path, rejected: Path, reason: str) -> Path:
-    rejected.mkdir(parents=True, exist_ok=True)
-    target = rejected / path.name
-    shutil.move(str(path), target)
-    (rejected / f"{path.name}.reason.txt").write_text(reason + "\n", encoding="utf-8")
-    log.warning("rejected district file %s: %s", mask_text(path.name), reason)
+def _reject(inbox: Storage, key: str, rejected: str, reason: str) -> str:
+    """Move a district file to ``rejected`` with its reason next to it; returns where it went. The reason is
+    written first: a crash in between leaves the file to be rejected again, never a file without a reason."""
+    name = posixpath.basename(key)
+    inbox.write_text(f"{rejected}/{name}.reason.txt", reason + "\n")
+    target = inbox.move(key, f"{rejected}/{name}")
+    log.warning("rejected district file %s: %s", mask_text(name), reason)
     return target
 
 
-def extract_inbox(run: Run, inbox: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _inbox_exists(inbox: Storage) -> bool:
+    try:
+        return inbox.exists()
+    except OSError as exc:
+        raise InboxTransientError(f"区县报送目录暂时无法访问（{type(exc).__name__}），任务将重试："
+                                  f"{mask_text(inbox.url)}") from exc
+
+
+def extract_inbox(run: Run, inbox: Storage | Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """District files of this kind: ``<inbox>/<kind>/`` files that had arrived (by modification time)
     before the run's scheduled start, moved to ``archive/<kind>/<day>/``, plus those archived or rejected
     for this interval by an earlier attempt (a re-run reports exactly what the first attempt saw).
 
-    Each kind owns its folder, so no two DAGs race for a file. A file that is not a readable submission of
-    this kind goes to ``rejected/<kind>/<day>/`` with a Chinese reason, once. A file that cannot be read
-    because of an I/O error stays where it is and the step fails after the other files, so Airflow
-    retries it (and alerts a person when the retries run out) instead of blaming the district.
+    ``inbox`` is a :class:`~creditflow.core.storage.Storage` (a local folder, S3-compatible object storage
+    …) or a local folder. Each kind owns its folder, so no two DAGs race for a file. A file that is not a
+    readable submission of this kind goes to ``rejected/<kind>/<day>/`` with a Chinese reason, once. A file
+    that cannot be read because of an I/O error (or a listing that fails) stays where it is and the step
+    fails after the other files, so Airflow retries it (and alerts a person when the retries run out)
+    instead of blaming the district.
     """
+    store = as_storage(inbox)
     day = run.start.date().isoformat()
-    folder = inbox / run.kind
-    archive = inbox / "archive" / run.kind / day
-    rejected = inbox / "rejected" / run.kind / day
-    files: list[dict[str, Any]] = []
-    if rejected.exists():  # rejected by an earlier attempt of this interval: still this run's to report
-        for path in sorted(p for p in rejected.iterdir() if not p.name.endswith(".reason.txt")):
-            reason_file = rejected / f"{path.name}.reason.txt"
-            reason = reason_file.read_text(encoding="utf-8").strip() if reason_file.exists() else ""
-            files.append({"file_name": path.name, "status": "rejected", "rows": 0, "reason": reason,
-                          "archived_as": str(path)})
-    staged: dict[str, dict[str, Any]] = {}
+    folder = run.kind
+    archive = f"archive/{run.kind}/{day}"
+    rejected = f"rejected/{run.kind}/{day}"
     cutoff = run.scheduled_start
-    candidates = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
-                        and _arrived_before(p, cutoff)) if folder.is_dir() else []
-    archived = sorted(archive.iterdir()) if archive.exists() else []
-    transient: list[str] = []
-    for path in [*archived, *candidates]:
+    try:
+        earlier_rejects = store.list_files(rejected)
+        candidates = [e.key for e in store.list_files(folder) if not e.name.startswith(".")
+                      and _arrived_before(e, cutoff)]
+        archived = [e.key for e in store.list_files(archive) if not e.name.startswith(".")]
+    except OSError as exc:
+        raise InboxTransientError(f"区县报送目录暂时无法读取（{type(exc).__name__}），任务将重试："
+                                  f"{mask_text(store.url)}") from exc
+    files: list[dict[str, Any]] = []
+    # Rejected by an earlier attempt of this interval: still this run's to report.
+    reject_keys = {e.key for e in earlier_rejects}
+    for entry in earlier_rejects:
+        if entry.name.endswith(".reason.txt") or entry.name.startswith("."):
+            continue
+        reason_key = f"{entry.key}.reason.txt"
         try:
-            sub = read_submission(path)
+            reason = store.read_text(reason_key).strip() if reason_key in reject_keys else ""
+        except OSError:
+            reason = ""
+        files.append({"file_name": entry.name, "status": "rejected", "rows": 0, "reason": reason,
+                      "archived_as": store.location(entry.key)})
+    staged: dict[str, dict[str, Any]] = {}
+    transient: list[str] = []
+    for key in [*archived, *candidates]:
+        name = posixpath.basename(key)
+        in_folder = posixpath.dirname(key) == folder
+        try:
+            with store.get_local(key) as local:
+                sub = read_submission(local)
             if sub.kind != run.kind:
                 raise UnreadableSubmission(f"文件内容是{KIND_LABELS.get(sub.kind, sub.kind)}数据，不是"
                                            f"{KIND_LABELS[run.kind]}数据：请放入对应类别的报送目录（{sub.kind}）")
@@ -113,27 +137,33 @@ def extract_inbox(run: Run, inbox: Path) -> tuple[list[dict[str, Any]], list[dic
             transient.append(str(exc))
             continue
         except UnreadableSubmission as exc:
-            target = _reject(path, rejected, str(exc)) if path.parent == folder else path
-            files.append({"file_name": path.name, "status": "rejected", "rows": 0, "reason": str(exc),
-                          "archived_as": str(target)})
+            target = _reject(store, key, rejected, str(exc)) if in_folder else store.location(key)
+            files.append({"file_name": name, "status": "rejected", "rows": 0, "reason": str(exc),
+                          "archived_as": target})
             continue
-        if path.parent == folder:
-            archive.mkdir(parents=True, exist_ok=True)
-            target = archive / path.name
-            shutil.move(str(path), target)
-            path = target
-        district = _district_code(path.name)
-        rows = [{**values, "_lineage": f"{path.name}#row{n}"} for n, values in sub.rows]
+        except OSError as exc:  # the file could not be fetched from the storage (gone, unreachable)
+            transient.append(f"读取文件时发生I/O错误（{type(exc).__name__}），稍后重试：{name}")
+            continue
+        if in_folder:
+            try:
+                location = store.move(key, f"{archive}/{name}")
+            except OSError as exc:
+                transient.append(f"归档文件时发生I/O错误（{type(exc).__name__}），稍后重试：{name}")
+                continue
+        else:
+            location = store.location(key)
+        district = _district_code(name)
+        rows = [{**values, "_lineage": f"{name}#row{n}"} for n, values in sub.rows]
         mapped = st.map_source_rows(rows, "district_file", run.kind)
         mapped["lineage"] = [r["_lineage"] for r in rows]
         keyed = st.standardise(mapped, run.kind) if rows else mapped
         for (n, values), nk in zip(sub.rows, keyed["natural_key"] if rows else [], strict=True):
             # Record ids appear in logs and pages: a natural person's ID number in the key is masked.
-            source_key = f"{district}:{public_key(nk)}" if nk else f"{path.name}:row{n}"
+            source_key = f"{district}:{public_key(nk)}" if nk else f"{name}:row{n}"
             staged[source_key] = {"source_system": "district_file", "source_key": source_key,
-                                  "lineage": f"{path.name}#row{n}", "raw": values}
-        files.append({"file_name": path.name, "status": "ingested", "rows": len(sub.rows), "reason": None,
-                      "archived_as": str(path)})
+                                  "lineage": f"{name}#row{n}", "raw": values}
+        files.append({"file_name": name, "status": "ingested", "rows": len(sub.rows), "reason": None,
+                      "archived_as": location})
     if transient:
         raise InboxTransientError(f"{len(transient)}个区县报送文件暂时无法读取，任务将重试：" + "；".join(
             mask_text(m) for m in transient))
@@ -182,8 +212,9 @@ def extract(run: Run, engine: sa.Engine, sources: Sources) -> dict[str, Any]:
         records += extract_case_db(run, sources.case_db)
     if run.kind == "license" and sources.licensing is not None:
         records += extract_licensing(run, sources.licensing)
-    if sources.inbox is not None and sources.inbox.exists():
-        inbox_records, files = extract_inbox(run, sources.inbox)
+    inbox = as_storage(sources.inbox) if sources.inbox is not None else None
+    if inbox is not None and _inbox_exists(inbox):
+        inbox_records, files = extract_inbox(run, inbox)
         records += inbox_records
     fresh = {f"{r['source_system']}:{r['source_key']}" for r in records}
     records += [r for r in carried_over(run, engine) if f"{r['source_system']}:{r['source_key']}" not in fresh]

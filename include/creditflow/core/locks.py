@@ -1,0 +1,103 @@
+"""Named locks in the warehouse database — the coordination every worker shares.
+
+A file lock (``fcntl.flock``) only coordinates processes on one host with one disk; Celery workers on
+other hosts do not see it. :func:`db_lock` takes the lock in the database instead:
+
+* **PostgreSQL** — ``pg_advisory_xact_lock(key)`` in a transaction on a connection of its own, ``key`` a
+  stable 64-bit hash of the name. Locks of different names do not block each other; the lock goes with
+  the transaction, so a worker that dies (SIGKILL, lost host) releases it when its session ends. Advisory
+  locks are per database: two warehouses in one database (different schemas) share the names.
+* **SQLite** (the demo, one host) — ``BEGIN IMMEDIATE`` on a connection of its own: the database's write
+  lock, taken by one process at a time and released by the operating system if the holder dies. It is
+  not per name: while it is held, no other connection writes the warehouse (they wait, up to their busy
+  timeout). Keep the locked work short, and inside it write the warehouse through the connection the
+  context manager yields, never through another one (that would wait for itself).
+
+No table is needed on either, so the lock needs no migration.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import time
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+
+__all__ = ["LockTimeout", "db_lock", "lock_key"]
+
+
+class LockTimeout(TimeoutError):
+    """The lock was not free within the timeout."""
+
+
+def lock_key(name: str) -> int:
+    """The signed 64-bit advisory-lock key of a name (the same in every process and release)."""
+    return int.from_bytes(hashlib.blake2b(f"creditflow:{name}".encode(), digest_size=8).digest(), "big", signed=True)
+
+
+@contextlib.contextmanager
+def db_lock(engine: sa.Engine, name: str, timeout: float | None = None) -> Iterator[sa.Connection]:
+    """Hold the lock ``name`` while the block runs; waits for another holder (at most ``timeout``
+    seconds, then :class:`LockTimeout`; ``None`` waits as long as it takes). Yields the connection that
+    holds the lock, inside its transaction (committed on exit, rolled back on an exception)."""
+    dialect = engine.dialect.name
+    if dialect == "postgresql":
+        with _pg_lock(engine, name, timeout) as conn:
+            yield conn
+    elif dialect == "sqlite":
+        with _sqlite_lock(engine, name, timeout) as conn:
+            yield conn
+    else:
+        raise NotImplementedError(f"db_lock: no lock for the {dialect} dialect (PostgreSQL or SQLite)")
+
+
+@contextlib.contextmanager
+def _pg_lock(engine: sa.Engine, name: str, timeout: float | None) -> Iterator[sa.Connection]:
+    with engine.connect() as conn, conn.begin():
+        if timeout is not None:
+            # lock_timeout also bounds the wait for an advisory lock; SET LOCAL ends with the transaction.
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{max(1, int(timeout * 1000))}ms'")
+        try:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(name)})
+        except sa.exc.OperationalError as exc:
+            if "lock timeout" in str(exc).lower() or getattr(exc.orig, "sqlstate", None) == "55P03":
+                raise LockTimeout(f"锁“{name}”在{timeout}秒内未能取得（另一任务仍在执行）") from None
+            raise
+        if timeout is not None:
+            conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
+        yield conn
+
+
+def _locked(exc: sa.exc.OperationalError) -> bool:
+    text = str(exc.orig).lower()
+    return "locked" in text or "busy" in text
+
+
+@contextlib.contextmanager
+def _sqlite_lock(engine: sa.Engine, name: str, timeout: float | None) -> Iterator[sa.Connection]:
+    deadline = None if timeout is None else time.monotonic() + timeout
+    with engine.connect() as conn:
+        busy = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+        # Wait in short steps (SQLite's busy handler sleeps between them), so that a timeout is honoured.
+        conn.exec_driver_sql("PRAGMA busy_timeout = 200")
+        try:
+            while True:
+                try:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    break
+                except sa.exc.OperationalError as exc:
+                    if not _locked(exc):
+                        raise
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise LockTimeout(f"锁“{name}”在{timeout}秒内未能取得（另一任务仍在执行）") from None
+                    time.sleep(0.05)
+        finally:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(busy or 0)}")
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()

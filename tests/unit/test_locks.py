@@ -1,0 +1,135 @@
+"""The database lock that replaces file locks across workers: separate processes contend for it, the
+second waits until the first lets go, a dead holder releases it, a timeout is honoured. On SQLite always,
+on PostgreSQL when CREDITFLOW_TEST_DATABASE_URL is set (CI)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from creditflow.core import warehouse as wh
+from creditflow.core.locks import LockTimeout, db_lock, lock_key
+
+HOLDER = """
+import sys, time
+from creditflow.core import warehouse as wh
+from creditflow.core.locks import db_lock
+url, name, marker, hold = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+engine = wh.engine_from_url(url)
+with db_lock(engine, name):
+    open(marker + ".acquired", "w").write(repr(time.time()))
+    time.sleep(hold)
+    open(marker + ".released", "w").write(repr(time.time()))
+"""
+
+
+def _db_urls() -> list:
+    return ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
+        not os.environ.get("CREDITFLOW_TEST_DATABASE_URL"), reason="CREDITFLOW_TEST_DATABASE_URL not set"))]
+
+
+@pytest.fixture(params=_db_urls())
+def url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'wh.sqlite'}"
+    return os.environ["CREDITFLOW_TEST_DATABASE_URL"]
+
+
+def _start(url: str, name: str, marker: Path, hold: float) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", HOLDER, url, name, str(marker), str(hold)])
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, limit: float = 30) -> float:
+    end = time.monotonic() + limit
+    while not path.exists():
+        assert proc.poll() is None or path.exists(), f"process ended ({proc.returncode}) without {path.name}"
+        assert time.monotonic() < end, f"no {path.name} within {limit}s"
+        time.sleep(0.02)
+    time.sleep(0.02)
+    return float(path.read_text())
+
+
+def test_a_second_process_waits_for_the_first(url, tmp_path):
+    name = f"gx:penalty:{uuid.uuid4().hex}"
+    first = _start(url, name, tmp_path / "first", hold=1.5)
+    _wait_for(tmp_path / "first.acquired", first)
+    second = _start(url, name, tmp_path / "second", hold=0)
+    second_acquired = _wait_for(tmp_path / "second.acquired", second)
+    first_released = _wait_for(tmp_path / "first.released", first)
+    assert second_acquired >= first_released  # it waited: never both inside at once
+    assert first.wait(30) == 0 and second.wait(30) == 0
+
+
+def test_a_killed_holder_releases_the_lock(url, tmp_path):
+    name = f"gx:license:{uuid.uuid4().hex}"
+    holder = _start(url, name, tmp_path / "holder", hold=120)
+    _wait_for(tmp_path / "holder.acquired", holder)
+    engine = wh.engine_from_url(url)
+    with pytest.raises(LockTimeout), db_lock(engine, name, timeout=0.5):
+        pass
+    os.kill(holder.pid, signal.SIGKILL)  # the worker dies mid-write: no one is left to unlock
+    holder.wait(30)
+    with db_lock(engine, name, timeout=20):
+        pass
+    assert not (tmp_path / "holder.released").exists()
+    engine.dispose()
+
+
+def test_lock_work_commits_on_the_yielded_connection_and_rolls_back_on_error(url, tmp_path):
+    import sqlalchemy as sa
+
+    engine = wh.engine_from_url(url)
+    table = f"t_lock_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE TABLE {table} (n INTEGER)")
+    try:
+        with db_lock(engine, table) as conn:
+            conn.execute(sa.text(f"INSERT INTO {table} VALUES (1)"))
+        with pytest.raises(RuntimeError), db_lock(engine, table) as conn:
+            conn.execute(sa.text(f"INSERT INTO {table} VALUES (2)"))
+            raise RuntimeError("boom")
+        with engine.connect() as conn:
+            assert [r[0] for r in conn.execute(sa.text(f"SELECT n FROM {table}"))] == [1]
+        with db_lock(engine, table, timeout=1):  # released after the error too
+            pass
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP TABLE {table}")
+        engine.dispose()
+
+
+@pytest.mark.skipif(not os.environ.get("CREDITFLOW_TEST_DATABASE_URL"), reason="PostgreSQL only")
+def test_on_postgresql_other_names_do_not_wait(tmp_path):
+    url = os.environ["CREDITFLOW_TEST_DATABASE_URL"]
+    name = f"gx:coercion:{uuid.uuid4().hex}"
+    holder = _start(url, name, tmp_path / "holder", hold=60)
+    try:
+        _wait_for(tmp_path / "holder.acquired", holder)
+        engine = wh.engine_from_url(url)
+        with db_lock(engine, name + ":other", timeout=2):
+            pass
+        with pytest.raises(LockTimeout), db_lock(engine, name, timeout=0.3):
+            pass
+        engine.dispose()
+    finally:
+        holder.kill()
+        holder.wait(30)
+
+
+def test_lock_keys_are_stable_64_bit():
+    assert lock_key("gx:penalty") == lock_key("gx:penalty") != lock_key("gx:license")
+    assert -(2**63) <= lock_key("gx:penalty") < 2**63
+
+
+def test_unsupported_dialect_is_refused():
+    from types import SimpleNamespace
+
+    engine = SimpleNamespace(dialect=SimpleNamespace(name="mysql"))  # never connects
+    with pytest.raises(NotImplementedError), db_lock(engine, "x"):  # type: ignore[arg-type]
+        pass
