@@ -9,6 +9,10 @@ so that a record's path is one chain of jobs and datasets::
     → validate → cf_finding → decide → cf_outcome, cf_ledger → upload → platform batches
     → receipts → cf_ledger (accepted / rejected) → reconcile → cf_run_summary
 
+The DAG runs these steps in two tasks (``prepare``: extract → validate; ``deliver``: flush in-flight →
+reconcile): each task's event names the union of its steps' datasets (``io_of``), so the chain reads
+sources → prepare → cf_std, cf_finding → deliver → platform batches, receipts, cf_run_summary.
+
 Each COMPLETE/FAIL event also carries a ``creditflow`` run facet with the warehouse's run key
 (``sgs_penalty|2026-11-03``): a record's rows (``cf_staging.run_key``, ``record_id``, ``lineage`` = source
 file or table row) lead to the run key, the run key to these events and their Airflow run. Datasets are
@@ -48,6 +52,31 @@ STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[
     "receipts": (("cf_ledger",), ("cf_ledger", "cf_ledger_history", "cf_outcome", "cf_finding"), ("receipts",), ()),
     "reconcile": (("cf_outcome", "cf_staging"), ("cf_run_summary",), (), ()),
 }
+
+
+# The daily DAG's tasks and the steps each runs, in order (dags/sgs_reporting.py: two tasks, issue #12).
+TASKS: dict[str, tuple[str, ...]] = {
+    "prepare": ("extract", "standardise", "validate"),
+    "deliver": ("flush_inflight", "decide", "alert_due_soon", "upload", "receipts", "reconcile"),
+}
+
+
+def io_of(task_id: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Inputs and outputs of a task: its steps' in order — a table a step reads after an earlier step of the
+    same task wrote it is internal to the task, not an input."""
+    step = step_of(task_id)
+    steps = TASKS.get(step, (step,) if step in STEPS else ())
+    reads: list[str] = []
+    writes: list[str] = []
+    outside_in: list[str] = []
+    outside_out: list[str] = []
+    for name in steps:
+        r, w, oi, oo = STEPS[name]
+        reads += [t for t in r if t not in writes and t not in reads]
+        writes += [t for t in w if t not in writes]
+        outside_in += [x for x in oi if x not in outside_in]
+        outside_out += [x for x in oo if x not in outside_out]
+    return tuple(reads), tuple(writes), tuple(outside_in), tuple(outside_out)
 
 
 def sql_dataset(url: str, table: str) -> tuple[str, str]:
@@ -101,7 +130,7 @@ if BaseExtractor is not None:
         def _kind(self) -> str | None:
             m = _DAG.match(str(getattr(self.operator, "dag_id", "")))
             step = step_of(self.operator.task_id)
-            return m.group(1) if m and step in STEPS else None
+            return m.group(1) if m and (step in STEPS or step in TASKS) else None
 
         def _execute_extraction(self) -> OperatorLineage | None:
             kind = self._kind()
@@ -122,7 +151,7 @@ if BaseExtractor is not None:
             )
 
             step = step_of(self.operator.task_id)
-            reads, writes, outside_in, outside_out = STEPS[step]
+            reads, writes, outside_in, outside_out = io_of(step)
             warehouse = sqlalchemy_url(WAREHOUSE_CONN)
             inputs = [Dataset(*sql_dataset(warehouse, t)) for t in reads]
             outputs = [Dataset(*sql_dataset(warehouse, t)) for t in writes]

@@ -81,8 +81,10 @@ def test_reporting_dags_use_local_day_intervals(dagbag):
     end = pendulum.instance(info.data_interval.end).in_timezone("Asia/Shanghai")
     assert (start.hour, end.hour, (end - start).in_hours()) == (0, 0, 24)
     assert dag.max_active_runs == 1
-    assert dag.get_task("deliver.upload").pool == "credit_platform"
-    assert dag.get_task("wait_until_0600").delta == dt.timedelta(hours=6)
+    assert dag.get_task("deliver").pool == "credit_platform"
+    # The run of day D is created at D+1 06:00 (the timetable), not held by a waiting task.
+    assert info.run_after == info.data_interval.end + dt.timedelta(hours=6)
+    assert [t.task_id for t in dag.tasks] == ["prepare", "deliver"]
 
 
 def _is_hitl(task) -> bool:
@@ -107,14 +109,10 @@ def test_every_task_has_an_execution_timeout(dagbag):
 
 
 def test_reporting_timeouts_fit_the_day(dagbag):
-    """The run starts at midnight and waits for 06:00: dagrun_timeout must leave room for every step."""
+    """The run starts at 06:00: dagrun_timeout must leave room for both steps, and end before the next run."""
     dag = dagbag.dags["sgs_penalty"]
-    wait = dag.get_task("wait_until_0600")
-    receipts = dag.get_task("deliver.receipts")
-    assert wait.execution_timeout > wait.delta  # never cuts the deferred wait short
-    steps = sum((t.execution_timeout for t in dag.tasks if t.task_id not in (wait.task_id, receipts.task_id)),
-                dt.timedelta(0))
-    assert dag.dagrun_timeout >= wait.delta + steps + dt.timedelta(seconds=float(receipts.timeout))
+    steps = sum((t.execution_timeout for t in dag.tasks), dt.timedelta(0))
+    assert dag.dagrun_timeout >= steps
     assert dag.dagrun_timeout < dt.timedelta(hours=24), "a run must end before the next day's run is due"
 
 

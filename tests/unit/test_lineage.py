@@ -54,7 +54,18 @@ def test_the_extractor_is_registered_for_the_dags_steps():
     bag = DagBag(dag_folder=os.path.join(os.environ["AIRFLOW__CORE__DAGS_FOLDER"], "sgs_reporting.py"))
     dag = bag.dags["sgs_penalty"]
     names = set(lineage.SgsTaskExtractor.get_operator_classnames())
+    assert {t.task_id for t in dag.tasks} == set(lineage.TASKS)  # every task of the DAG has its datasets
     for task in dag.tasks:
-        if lineage.step_of(task.task_id) in lineage.STEPS:
-            assert task.task_type in names, (task.task_id, task.task_type)
-            assert lineage.SgsTaskExtractor(task)._kind() == "penalty"
+        assert task.task_type in names, (task.task_id, task.task_type)
+        assert lineage.SgsTaskExtractor(task)._kind() == "penalty"
+
+
+def test_the_two_tasks_cover_every_step_once_and_keep_the_chain():
+    steps = [s for task in lineage.TASKS.values() for s in task]
+    assert steps == list(lineage.STEPS)
+    p_reads, p_writes, p_in, p_out = lineage.io_of("prepare")
+    d_reads, d_writes, d_in, d_out = lineage.io_of("deliver")
+    assert p_in == ("source",) and p_reads == () and {"cf_staging", "cf_std", "cf_finding"} <= set(p_writes)
+    # deliver reads what prepare wrote; what it writes itself first (cf_outcome) is not an input
+    assert {"cf_std", "cf_finding", "cf_ledger", "cf_staging"} <= set(d_reads) and "cf_outcome" not in d_reads
+    assert d_in == ("receipts",) and d_out == ("batches",) and "cf_run_summary" in d_writes

@@ -18,6 +18,7 @@ import yaml
 
 from creditflow.common import DAILY_RUN_DELAY
 from creditflow.core.platform_client import LicensingClient
+from creditflow.core.storage import Storage
 
 log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).resolve().parents[3] / "sql"
@@ -63,7 +64,7 @@ class Run:
 class Sources:
     case_db: sa.Engine | None = None
     licensing: LicensingClient | None = None
-    inbox: Path | None = None
+    inbox: Path | Storage | None = None  # the district inbox: a local folder or any fsspec storage
 
 
 @dataclass

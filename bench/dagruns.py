@@ -1,0 +1,282 @@
+"""DAG-run benchmarks on a real embedded stack (by hand, not a test; issue #12 targets 1 and 2).
+
+    python bench/dagruns.py fixed [--runs 7]              # per-run fixed cost: empty daily runs vs a no-op DAG
+    python bench/dagruns.py year [--days 365] [--decisions 20000] [--kinds penalty,license,coercion]
+
+Both start what ``make demo`` starts — ``airflow api-server``, ``scheduler``, ``dag-processor``, ``triggerer``
+(LocalExecutor, SQLite metadata, the project's ``airflow_env``) plus the platform (and licensing) sandbox —
+in a temporary folder, with the project's DAG files and a one-task no-op DAG (``bench/dags/bench_noop.py``)
+in its DAGs folder. Nothing of the demo's ``var/`` or ``.airflow/`` is touched.
+
+``fixed``: the no-op DAG and ``sgs_penalty`` share one schedule (daily, local midnight, the same start
+date ``--runs`` days back, catchup); each is unpaused in turn (the other paused) and the scheduler catches up
+its runs one at a time (``max_active_runs=1``), on a case DB with no decisions in those days — empty runs.
+Reported per DAG: wall time from the first run's start to the last run's end divided by the runs, and the
+ratio ``sgs_penalty`` / no-op (target ≤ 2).
+
+``year``: generates ``--decisions`` decisions over ``--days`` days ending before the daily DAGs' start, then
+triggers ``sgs_history`` for that range and all kinds; reports the wall time from trigger to the run's end
+(target: a year of all three kinds < 15 min), the per-kind task times and the per-day results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "include"))
+BIN = Path(sys.executable).parent
+HOST = "127.0.0.1"
+procs: list[subprocess.Popen] = []
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", flush=True)
+
+
+def start(name: str, cmd: list[str], env: dict[str, str], logs: Path) -> None:
+    out = open(logs / f"{name}.log", "ab")  # noqa: SIM115 — lives as long as the process
+    procs.append(subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
+
+
+def stop_all() -> None:
+    for p in procs:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    for p in procs:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+    procs.clear()
+
+
+def wait_http(url: str, seconds: float = 180) -> None:
+    import requests
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=2).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"{url} did not come up")
+
+
+class Api:
+    def __init__(self, base: str):
+        import requests
+
+        self.base, self.s = base, requests.Session()
+        self.s.trust_env = False
+        r = self.s.post(f"{base}/auth/token", json={"username": "admin", "password": "admin"}, timeout=10)
+        r.raise_for_status()
+        self.s.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+
+    def call(self, method: str, path: str, **kw: Any) -> Any:
+        r = self.s.request(method, f"{self.base}/api/v2{path}", timeout=30, **kw)
+        r.raise_for_status()
+        return r.json()
+
+
+def stack(work: Path, port: int, daily_start: str, extra_dags: list[Path]) -> tuple[dict[str, str], Api]:
+    """Airflow home, DAGs folder, connections, pools; the four Airflow services and the sandboxes."""
+    from airflow_env import airflow_env
+
+    home, var, dags, logs = work / "home", work / "var", work / "dags", work / "logs"
+    for d in (home, var, dags, logs):
+        d.mkdir(parents=True, exist_ok=True)
+    for f in [ROOT / "dags" / "sgs_reporting.py", ROOT / "dags" / "sgs_history.py", *extra_dags]:
+        (dags / f.name).symlink_to(f)
+    env = {**os.environ, **airflow_env(home, port)}
+    env.update({"AIRFLOW__CORE__DAGS_FOLDER": str(dags), "CREDITFLOW_VAR": str(var),
+                "CREDITFLOW_SGS_START": daily_start, "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                "CREDITFLOW_OPENLINEAGE_TRANSPORT": env.get("CREDITFLOW_OPENLINEAGE_TRANSPORT", "")})
+    pf_port, lic_port = port + 1, port + 2
+    conns = {
+        "creditflow_db": {"conn_type": "generic", "extra": {"sqlalchemy_url": f"sqlite:///{var}/creditflow.sqlite"}},
+        "case_db": {"conn_type": "generic", "extra": {"sqlalchemy_url": f"sqlite:///{var}/casedb.sqlite"}},
+        "credit_platform": {"conn_type": "http", "host": HOST, "port": pf_port, "schema": "http",
+                            "login": "creditflow-demo", "password": "demo-secret", "extra": {"timeout": 30}},
+        "licensing_api": {"conn_type": "http", "host": HOST, "port": lic_port, "schema": "http",
+                          "login": "creditflow", "password": "demo-licensing"},
+    }
+    (home / "connections.json").write_text(json.dumps(conns))
+    (home / "variables.json").write_text(json.dumps({"creditflow_inbox_dir": str(var / "inbox")}))
+    run = lambda *a: subprocess.run([str(BIN / "airflow"), *a], env=env, check=True,  # noqa: E731
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run("db", "migrate")
+    run("connections", "import", "--overwrite", str(home / "connections.json"))
+    run("variables", "import", "-a", "overwrite", str(home / "variables.json"))
+    run("pools", "import", str(ROOT / "config" / "pools.json"))
+    from creditflow.core import warehouse as wh
+
+    wh.upgrade(f"sqlite:///{var}/creditflow.sqlite")
+    start("platform", [str(BIN / "creditflow"), "sandbox", "platform", "--host", HOST, "--port", str(pf_port),
+                       "--db", f"sqlite:///{var}/platform.sqlite"], env, logs)
+    start("licensing", [str(BIN / "creditflow"), "sandbox", "licensing", "--host", HOST, "--port", str(lic_port),
+                        "--db", f"sqlite:///{var}/licensing.sqlite"], env, logs)
+    for name in ("api-server", "scheduler", "dag-processor", "triggerer"):
+        cmd = [str(BIN / "airflow"), name] + (["--host", HOST, "--port", str(port)] if name == "api-server" else [])
+        start(name, cmd, env, logs)
+    wait_http(f"http://{HOST}:{pf_port}/health")
+    wait_http(f"http://{HOST}:{port}/api/v2/monitor/health")
+    run("dags", "reserialize")
+    return env, Api(f"http://{HOST}:{port}")
+
+
+def wait_dag(api: Api, dag_id: str, timeout: float = 3600) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            api.call("GET", f"/dags/{dag_id}")
+            return
+        except Exception:  # not parsed yet
+            time.sleep(1)
+    raise SystemExit(f"{dag_id} never appeared (import error? see logs)")
+
+
+def runs_of(api: Api, dag_id: str) -> list[dict[str, Any]]:
+    return api.call("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 1000})["dag_runs"]
+
+
+def until_done(api: Api, dag_id: str, expected: int, timeout: float) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = runs_of(api, dag_id)
+        if len(runs) >= expected and all(r["state"] in ("success", "failed") for r in runs):
+            return runs
+        time.sleep(1)
+    raise SystemExit(f"{dag_id}: runs not done in {timeout:.0f} s")
+
+
+def _ts(value: str) -> float:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def per_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    first = min(_ts(r["start_date"]) for r in runs)
+    last = max(_ts(r["end_date"]) for r in runs)
+    durations = sorted(_ts(r["end_date"]) - _ts(r["start_date"]) for r in runs)
+    return {"runs": len(runs), "failed": sum(r["state"] != "success" for r in runs),
+            "wall_s": round(last - first, 1), "per_run_s": round((last - first) / len(runs), 2),
+            "median_run_s": round(durations[len(durations) // 2], 2)}
+
+
+def bench_fixed(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    from creditflow.common import TZ
+    from creditflow_sandbox import generator as g
+
+    today = dt.datetime.now(TZ).date()
+    first = today - dt.timedelta(days=args.runs + 1)
+    (work / "var").mkdir(parents=True, exist_ok=True)
+    # Master data and some decisions long before: the benchmarked days themselves have none.
+    g.generate_to(g.GeneratorConfig(decisions=50, start=first - dt.timedelta(days=400), days=5),
+                  case_db_url=f"sqlite:///{work}/var/casedb.sqlite", licensing_db_url=f"sqlite:///{work}/var/licensing.sqlite",
+                  inbox=work / "var" / "inbox")
+    os.environ["BENCH_NOOP_START"] = first.isoformat()
+    _, api = stack(work, args.port, first.isoformat(), [ROOT / "bench" / "dags" / "bench_noop.py"])
+    out: dict[str, Any] = {"first_day": first.isoformat(), "load_before": os.getloadavg()}
+    for dag_id in ("bench_noop", "sgs_penalty"):
+        wait_dag(api, dag_id)
+    from creditflow.common import DAILY_RUN_DELAY
+
+    for dag_id, delay in (("bench_noop", dt.timedelta(0)), ("sgs_penalty", DAILY_RUN_DELAY)):
+        now = dt.datetime.now(TZ)
+        expected = sum(1 for i in range((today - first).days + 1)
+                       if dt.datetime.combine(first + dt.timedelta(days=i + 1), dt.time(), TZ) + delay <= now)
+        t0 = time.monotonic()
+        api.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+        runs = until_done(api, dag_id, expected, timeout=3600)
+        api.call("PATCH", f"/dags/{dag_id}", json={"is_paused": True})
+        out[dag_id] = {**per_run(runs), "wall_since_unpause_s": round(time.monotonic() - t0, 1)}
+        log(f"{dag_id}: {out[dag_id]}")
+    out["ratio_per_run"] = round(out["sgs_penalty"]["per_run_s"] / out["bench_noop"]["per_run_s"], 2)
+    return out
+
+
+def bench_year(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    from creditflow_sandbox import generator as g
+
+    daily_start = dt.date.fromisoformat(args.daily_start)
+    first = daily_start - dt.timedelta(days=args.days)
+    last = daily_start - dt.timedelta(days=1)
+    (work / "var").mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    counts = g.generate_to(g.GeneratorConfig(decisions=args.decisions, start=first, days=args.days - 7),
+                           case_db_url=f"sqlite:///{work}/var/casedb.sqlite",
+                           licensing_db_url=f"sqlite:///{work}/var/licensing.sqlite", inbox=work / "var" / "inbox")
+    log(f"generated {counts} in {time.monotonic() - t0:.0f} s")
+    _, api = stack(work, args.port, daily_start.isoformat(), [])
+    wait_dag(api, "sgs_history")
+    api.call("PATCH", "/dags/sgs_history", json={"is_paused": False})
+    kinds = args.kinds.split(",")
+    load_before = os.getloadavg()
+    t0 = time.monotonic()
+    api.call("POST", "/dags/sgs_history/dagRuns", json={"logical_date": None, "conf": {
+        "kinds": kinds, "first_day": first.isoformat(), "last_day": last.isoformat()}})
+    runs = until_done(api, "sgs_history", 1, timeout=4 * 3600)
+    wall = time.monotonic() - t0
+    run = runs[0]
+    tis = api.call("GET", f"/dags/sgs_history/dagRuns/{run['dag_run_id']}/taskInstances")["task_instances"]
+    tasks = {f"{t['task_id']}[{t['map_index']}]": {"state": t["state"], "duration_s": round(t["duration"] or 0, 1)}
+             for t in tis}
+    import sqlalchemy as sa
+    from creditflow.core import warehouse as wh
+
+    engine = wh.engine_from_url(f"sqlite:///{work}/var/creditflow.sqlite")
+    with engine.connect() as conn:
+        s = wh.run_summary
+        names = ("days", "extracted", "uploaded", "reconciled")
+        per_kind = {k: dict(zip(names, row, strict=True)) for k, *row in conn.execute(
+            sa.select(s.c.kind, sa.func.count(), sa.func.sum(s.c.extracted), sa.func.sum(s.c.uploaded),
+                      sa.func.sum(sa.cast(s.c.reconciled, sa.Integer))).group_by(s.c.kind))}
+    return {"range": [first.isoformat(), last.isoformat()], "kinds": kinds, "decisions": args.decisions,
+            "generated": counts, "run_state": run["state"], "wall_s": round(wall, 1), "tasks": tasks,
+            "per_kind": per_kind, "load_before": load_before}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", choices=["fixed", "year"])
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--days", type=int, default=365)
+    ap.add_argument("--decisions", type=int, default=20000)
+    ap.add_argument("--kinds", default="penalty,license,coercion")
+    ap.add_argument("--daily-start", default="2026-11-01")
+    ap.add_argument("--port", type=int, default=8181)
+    ap.add_argument("--keep", action="store_true", help="keep the work folder (logs) at the end")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix=f"cf_bench_{args.what}_"))
+    log(f"work folder {work}")
+    try:
+        result = bench_fixed(args, work) if args.what == "fixed" else bench_year(args, work)
+    finally:
+        stop_all()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    result["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0],
+                         "bench_cpu_s": round(resource.getrusage(resource.RUSAGE_SELF).ru_utime, 1)}
+    print(json.dumps(result, ensure_ascii=False, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

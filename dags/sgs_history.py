@@ -1,0 +1,154 @@
+"""
+### 双公示历史数据装载 / 长区间补报（`sgs_history`）
+
+Runs **many daily periods at once** through the same stage functions as the daily DAGs
+(`sgs_penalty`, `sgs_license`, `sgs_coercion`): for each record kind, every local day of the range, in
+order, each as its own interval with its own run key (`sgs_<kind>|<day>`), staging rows, findings,
+outcomes, ledger rows and reconciliation — the end state is what the daily runs of those days would have
+produced (tested: `tests/integration/test_history_load.py`). It saves the per-task start-up of ten tasks
+per day: a year of all three kinds takes minutes instead of hours (`docs/benchmarks.md` §7).
+
+**Trigger** it with parameters (*Trigger DAG* in the UI, or
+`airflow dags trigger sgs_history --conf '{"kinds": ["penalty"], "first_day": "2024-01-01", "last_day": "2026-10-31"}'`):
+
+| parameter | meaning |
+|---|---|
+| `kinds` | 行政处罚 `penalty`, 行政许可 `license`, 行政强制 `coercion` (one mapped task per kind; kinds run side by side) |
+| `first_day`, `last_day` | the local days to load, both included; must end **before the daily DAGs' start date** (`CREDITFLOW_SGS_START`) — days the daily DAGs own are re-run with a backfill of those DAGs instead |
+
+**What you see per period**: each kind's task log has one line per day (counts or the error); its
+XCom `return_value` holds the per-day results; *Creditflow → 运行概况* lists every day's reconciliation
+like a daily run's; `summary` prints the table of failed days.
+
+**A failing day never hides the others**: the day is recorded as failed (with its error) and the load goes
+on with the next day, exactly as the next daily run would. The kind's task fails at the end, listing the
+failed days; after fixing the cause, **clear the task**: a retry skips the days this load already
+finished and redoes only the rest.
+
+**Which path for what** (runbook):
+- *A missed day or week inside the daily DAGs' period* (platform down, district files late, a rule fixed):
+  `airflow backfill create --dag-id sgs_penalty --from-date 2026-11-01 --to-date 2026-11-07 --reprocess-behavior completed --max-active-runs 1`
+  (and the same for the other kinds). Each day stays a run of its own in the grid, with every step.
+- *A first load of the years already published* (publicity lasts up to three years, so the ledger must know
+  them) or a long range before the daily DAGs' start: trigger `sgs_history` with the range — three years of
+  one kind is ≈ 1,100 periods. Load it before unpausing the daily DAGs, or for days before their start.
+- Never run `sgs_history` and a backfill of the same kind at the same time (the ledger lock keeps the ledger
+  right, but the runs would replace each other's staging rows of a shared day).
+
+Owner: 信用数据组. Changelog: 0.1 — first version (issue #12).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pendulum
+from airflow.sdk import Param, dag, get_current_context, task
+from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
+
+TZ = "Asia/Shanghai"
+KINDS = {"penalty": "行政处罚", "license": "行政许可", "coercion": "行政强制"}
+DAILY_START = os.environ.get("CREDITFLOW_SGS_START", "2026-11-01")
+
+# One retry: it resumes after the days already finished (a transient error costs one more try of the rest).
+DEFAULT_ARGS = default_task_args(retries=1, retry_delay=dt.timedelta(minutes=1), execution_timeout=TIMEOUTS["step"])
+
+
+@dag(
+    dag_id="sgs_history",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz=TZ),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    on_failure_callback=dag_failure_callbacks(),
+    tags=["双公示", "history", "impact:reporting"],
+    doc_md=__doc__,
+    params={
+        "kinds": Param(["penalty", "license", "coercion"], type="array",
+                       items={"type": "string", "enum": list(KINDS)}, title="记录类别",
+                       description="penalty 行政处罚 / license 行政许可 / coercion 行政强制"),
+        "first_day": Param("2026-10-01", type="string", format="date", title="开始日期（含）"),
+        "last_day": Param("2026-10-31", type="string", format="date", title="结束日期（含）"),
+    },
+    render_template_as_native_obj=True,
+)
+def sgs_history() -> None:
+    @task(execution_timeout=TIMEOUTS["quick"])
+    def plan() -> list[str]:
+        """Checks the parameters (one line in Chinese when wrong) and returns the kinds to load."""
+        from creditflow.reporting.pipeline.interval import check_range
+
+        params = get_current_context()["params"]
+        check_range(params["first_day"], params["last_day"], DAILY_START)
+        kinds = [k for k in KINDS if k in set(params["kinds"])]
+        if not kinds:
+            raise ValueError("请至少选择一个记录类别（penalty / license / coercion）")
+        return kinds
+
+    @task(execution_timeout=dt.timedelta(hours=8), max_active_tis_per_dagrun=3)
+    def load(kind: str) -> list[dict]:  # type: ignore[type-arg]
+        from airflow.sdk import Variable
+        from creditflow.reporting import pipeline as sgs
+        from creditflow.reporting.pipeline.interval import (
+            IntervalOptions,
+            finished_days,
+            history_log_line,
+            ledger_lock,
+            process_range,
+        )
+        from creditflow_hooks import (
+            CreditPlatformHook,
+            LicensingApiHook,
+            case_db_engine,
+            gx_dir,
+            storage,
+            warehouse_engine,
+        )
+
+        context = get_current_context()
+        params = context["params"]
+        first, last = dt.date.fromisoformat(params["first_day"]), dt.date.fromisoformat(params["last_day"])
+        engine = warehouse_engine()
+        sources = sgs.Sources(case_db=case_db_engine() if kind != "license" else None,
+                              licensing=LicensingApiHook().get_conn() if kind == "license" else None,
+                              inbox=storage("inbox"))
+        options = IntervalOptions(gx_project_dir=gx_dir(), batch_size=int(Variable.get(
+            "creditflow_upload_batch_size", default=200)), data_source_uscc=Variable.get(
+            "creditflow_data_source_uscc", default=None), ledger_lock=lambda: ledger_lock(engine))
+        # A retry (or a cleared task) resumes: days this load already finished cleanly are skipped.
+        started = context["dag_run"].start_date
+        since = started.astimezone(dt.UTC).isoformat(timespec="seconds") if started else "9999"
+        done = finished_days(engine, kind, first, last, since)
+        results = process_range(kind, first, last, engine, sources, CreditPlatformHook().get_conn(), options,
+                                skip=lambda d: d in done, on_day=lambda r: print(history_log_line(r)))
+        out = [r.as_dict() for r in results]
+        for r in out:  # the alert text stays in the log; XCom keeps the counts
+            if r["summary"]:
+                r["summary"].pop("alert", None)
+        context["ti"].xcom_push(key="days", value=out)  # kept when the task fails below, for `summary`
+        failed = [r for r in out if r["state"] == "failed"]
+        if failed:
+            raise RuntimeError(f"{KINDS[kind]}：{len(failed)} 天失败（其余 {len(out) - len(failed)} 天已完成）："
+                               + "；".join(f"{r['day']} {r['error']}" for r in failed[:20])
+                               + ("…" if len(failed) > 20 else ""))
+        return out
+
+    @task(trigger_rule="all_done", execution_timeout=TIMEOUTS["quick"])
+    def summary() -> dict:  # type: ignore[type-arg]
+        """Per kind: days loaded, failed (with the day and error) and the totals — also when a kind failed."""
+        from creditflow.reporting.pipeline.interval import range_summary
+
+        pulled = get_current_context()["ti"].xcom_pull(task_ids="load", key="days") or []
+        if pulled and isinstance(pulled[0], dict):  # one kind: Airflow returns its list itself
+            pulled = [pulled]
+        report = range_summary([r for per_kind in pulled if per_kind for r in per_kind])
+        for line in report["lines"]:
+            print(line)
+        return report
+
+    load.expand(kind=plan()) >> summary()
+
+
+sgs_history()

@@ -1,0 +1,260 @@
+"""One data interval through every stage in one call, and a range of intervals day by day.
+
+The daily DAGs call the stages one task each (so a user can clear and retry a step). A history load or a
+long backfill calls :func:`process_range` instead: the **same stage functions in the same order** for each
+day of the range, in one process — no task start-up, one GX context, one database pool — so a year of
+daily periods costs minutes instead of hours.
+
+Per interval the result is what the scheduled run would have produced: the same run key
+(``sgs_<kind>|<day>``), the same staging rows, findings, outcomes, ledger rows and run summary. Days run in
+order (each day's decisions see the ledger the earlier days left, as scheduled runs do). A day that fails
+is recorded with its error and the range goes on with the next day, as the next scheduled run would: one
+bad day never hides the others; the caller decides what a failed day means for the whole load.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from creditflow.common import TZ, mask_text
+from creditflow.core.platform_client import PlatformClient
+from creditflow.reporting.pipeline.common import Run, Sources, log
+from creditflow.reporting.pipeline.decide import decide
+from creditflow.reporting.pipeline.extract import extract
+from creditflow.reporting.pipeline.reconcile import (
+    due_soon_alert,
+    due_soon_records,
+    due_unknown_records,
+    reconcile,
+)
+from creditflow.reporting.pipeline.standardise import standardise
+from creditflow.reporting.pipeline.upload import collect_receipts, flush_inflight, upload
+from creditflow.reporting.pipeline.validate import validate
+
+SUMMARY_KEYS = ("extracted", "uploaded", "quarantined", "awaiting_review", "unchanged", "duplicates", "late",
+                "due_soon", "rejected_files")
+
+
+class ReceiptsTimeoutError(RuntimeError):
+    """The platform did not return receipts for this interval's uploads in time."""
+
+
+@dataclass
+class IntervalOptions:
+    gx_project_dir: Any = None  # where GX validation results / Data Docs go (None: not kept)
+    data_source_uscc: str | None = None
+    batch_size: int = 200
+    receipt_timeout: float = 600.0  # seconds to wait for this interval's receipts
+    # Held around ``decide`` (the ledger decisions). The daily DAGs use a one-slot pool; a range in one
+    # process passes a database lock so two kinds loading at once never interleave ledger writes.
+    ledger_lock: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def ledger_lock(engine: sa.Engine) -> contextlib.AbstractContextManager[Any]:
+    """The lock every ledger decision runs under, across processes and hosts (Celery workers): an advisory
+    lock in PostgreSQL (:func:`creditflow.core.locks.db_lock` — its own connection, so ``decide`` keeps
+    writing through its own). On SQLite (the demo, one host) the database already lets one writer at a
+    time, and its lock would be the whole database's — so no extra lock there."""
+    if engine.dialect.name == "postgresql":
+        from creditflow.core.locks import db_lock
+
+        return db_lock(engine, "ledger")
+    return contextlib.nullcontext()
+
+
+def interval_run(kind: str, day: dt.date) -> Run:
+    """The run the scheduled DAG ``sgs_<kind>`` makes for local ``day``: the same run key and interval."""
+    start = dt.datetime(day.year, day.month, day.day, tzinfo=TZ)
+    return Run(dag_id=f"sgs_{kind}", kind=kind, start=start, end=start + dt.timedelta(days=1))
+
+
+def wait_for_receipts(run: Run, engine: sa.Engine, client: PlatformClient, timeout: float) -> dict[str, int]:
+    """Collect receipts until none of this kind is still processing (short polls, growing to 2 s)."""
+    deadline = time.monotonic() + timeout
+    pause = 0.05
+    while True:
+        got = collect_receipts(run, engine, client)
+        if got["still_processing"] == 0:
+            return got
+        if time.monotonic() > deadline:
+            raise ReceiptsTimeoutError(f"{run.kind} {run.run_key}: {got['still_processing']} 条记录在 "
+                                       f"{timeout:.0f} 秒内未收到共享平台回执")
+        time.sleep(pause)
+        pause = min(2.0, pause * 2)
+
+
+@contextlib.contextmanager
+def _timed(seconds: dict[str, float], stage: str) -> Iterator[None]:
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[stage] = round(time.perf_counter() - t0, 3)
+
+
+def prepare_interval(run: Run, engine: sa.Engine, sources: Sources,
+                     options: IntervalOptions | None = None) -> dict[str, Any]:
+    """extract → standardise → validate: this run's own rows only (no ledger, no platform).
+
+    Returns the extract counts (``rejected_files`` among them) and per-stage ``seconds``."""
+    opts = options or IntervalOptions()
+    seconds: dict[str, float] = {}
+    with _timed(seconds, "extract"):
+        extracted = extract(run, engine, sources)
+    with _timed(seconds, "standardise"):
+        standardise(run, engine, opts.data_source_uscc)
+    with _timed(seconds, "validate"):
+        validated = validate(run, engine, gx_project_dir=opts.gx_project_dir)
+    return {**extracted, "validated": validated, "seconds": seconds}
+
+
+def deliver_interval(run: Run, engine: sa.Engine, client: PlatformClient, options: IntervalOptions | None = None,
+                     rejected_files: int = 0) -> dict[str, Any]:
+    """flush in-flight → decide (under the ledger lock) → upload → receipts → reconcile.
+
+    Returns the run summary, ``alert`` (the 临期预警 subject and body, or None) and per-stage ``seconds``.
+    Raises what the stage raised (ReconciliationError; DeadlineUnknownError after the summary is stored;
+    ReceiptsTimeoutError — a retry resumes from the ledger)."""
+    opts = options or IntervalOptions()
+    seconds: dict[str, float] = {}
+    with _timed(seconds, "flush_inflight"):
+        flush_inflight(run, engine, client, wait=opts.receipt_timeout, poll=0.2)
+    with _timed(seconds, "decide"), opts.ledger_lock():
+        decide(run, engine, batch_size=opts.batch_size)
+    alert = due_soon_alert(run.kind, run.run_date, due_soon_records(run, engine), due_unknown_records(run, engine))
+    with _timed(seconds, "upload"):
+        upload(run, engine, client)
+    with _timed(seconds, "receipts"):
+        wait_for_receipts(run, engine, client, opts.receipt_timeout)
+    with _timed(seconds, "reconcile"):
+        summary = reconcile(run, engine, rejected_files=rejected_files)
+    return {**{k: summary[k] for k in SUMMARY_KEYS}, "reconciled": summary["reconciled"], "alert": alert,
+            "seconds": seconds}
+
+
+def process_interval(run: Run, engine: sa.Engine, sources: Sources, client: PlatformClient,
+                     options: IntervalOptions | None = None) -> dict[str, Any]:
+    """One interval, every stage: :func:`prepare_interval` then :func:`deliver_interval` — what the two
+    tasks of the daily DAG do, in one call."""
+    prepared = prepare_interval(run, engine, sources, options)
+    out = deliver_interval(run, engine, client, options, rejected_files=int(prepared.get("rejected_files", 0)))
+    out["seconds"] = {**prepared["seconds"], **out["seconds"]}
+    out["seconds"]["total"] = round(sum(out["seconds"].values()), 3)
+    return out
+
+
+@dataclass
+class DayResult:
+    kind: str
+    day: dt.date
+    state: str  # success | failed
+    summary: dict[str, Any] | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "day": self.day.isoformat(), "state": self.state, "summary": self.summary,
+                "error": self.error, "seconds": round(self.seconds, 3)}
+
+
+def days_between(first: dt.date, last: dt.date) -> list[dt.date]:
+    if last < first:
+        raise ValueError(f"结束日期 {last} 早于开始日期 {first}")
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, sources: Sources,
+                  client: PlatformClient, options: IntervalOptions | None = None, *,
+                  skip: Callable[[dt.date], bool] | None = None,
+                  on_day: Callable[[DayResult], None] | None = None) -> list[DayResult]:
+    """Every local day ``first``…``last`` of ``kind``, in order, each as its own interval.
+
+    ``skip(day)`` → True leaves a day out (e.g. one an earlier attempt of the same load already finished).
+    A failing day is recorded (error text masked) and the next day goes on. ``on_day`` sees each result as
+    it is made (for logging progress)."""
+    results = []
+    for day in days_between(first, last):
+        if skip is not None and skip(day):
+            continue
+        run = interval_run(kind, day)
+        t0 = time.perf_counter()
+        try:
+            out = process_interval(run, engine, sources, client, options)
+            result = DayResult(kind, day, "success", summary=out)
+        except Exception as exc:  # one bad day never hides the others
+            log.warning("%s %s failed: %s", kind, day, mask_text(traceback.format_exc(limit=3)))
+            result = DayResult(kind, day, "failed", error=f"{type(exc).__name__}: {mask_text(exc)}")
+        result.seconds = time.perf_counter() - t0
+        results.append(result)
+        if on_day is not None:
+            on_day(result)
+    return results
+
+
+def finished_days(engine: sa.Engine, kind: str, first: dt.date, last: dt.date, since: str) -> set[dt.date]:
+    """Days of ``kind`` in the range whose interval reconciled cleanly at or after ``since`` (ISO time, as
+    the warehouse writes it): what an earlier attempt of the same load already finished, so a retry
+    resumes where it stopped instead of doing a year again."""
+    from creditflow.core import warehouse as wh
+
+    keys = {interval_run(kind, d).run_key: d for d in days_between(first, last)}
+    s, f = wh.run_summary, wh.findings
+    with engine.connect() as conn:
+        done = {r.run_key for r in conn.execute(
+            sa.select(s.c.run_key).where(s.c.kind == kind, s.c.run_key.in_(list(keys)), s.c.reconciled.is_(True),
+                                         s.c.written_at >= since))}
+        unknown = {r.run_key for r in conn.execute(
+            sa.select(f.c.run_key).where(f.c.kind == kind, f.c.run_key.in_(list(done)),
+                                         f.c.rule_id == "DUE_DATE_UNKNOWN").distinct())} if done else set()
+    return {keys[k] for k in done - unknown}
+
+
+def check_range(first_day: str, last_day: str, daily_start: str) -> tuple[dt.date, dt.date]:
+    """The range a history load may take: valid dates, in order, ending before the daily DAGs' first day
+    (those days are the daily DAGs' own runs: a backfill of those DAGs re-runs them)."""
+    try:
+        first, last = dt.date.fromisoformat(str(first_day)), dt.date.fromisoformat(str(last_day))
+    except ValueError as exc:
+        raise ValueError(f"日期格式应为 YYYY-MM-DD：{first_day} / {last_day}") from exc
+    days_between(first, last)
+    start = dt.date.fromisoformat(str(daily_start)[:10])
+    if last >= start:
+        raise ValueError(f"历史装载只处理每日任务开始日（{start}）之前的日期；{max(first, start)} 起的日期请对 "
+                         "sgs_penalty / sgs_license / sgs_coercion 执行 backfill（见运行手册）")
+    return first, last
+
+
+def history_log_line(result: DayResult) -> str:
+    """One line per day for the task log (no personal data: counts, or the masked error)."""
+    if result.state == "success" and result.summary:
+        s = result.summary
+        return (f"{result.kind} {result.day}: 成功 {s['extracted']} 条 — 上报 {s['uploaded']}，问题数据 "
+                f"{s['quarantined']}，待审核 {s['awaiting_review']}，无变化 {s['unchanged']}，重复 "
+                f"{s['duplicates']}，逾期 {s['late']}（{result.seconds:.2f} 秒）")
+    return f"{result.kind} {result.day}: 失败 — {result.error}"
+
+
+def range_summary(days: list[dict[str, Any]]) -> dict[str, Any]:
+    """Totals per kind over a load's per-day results (as dicts), with the failed days listed."""
+    out: dict[str, Any] = {"kinds": {}, "failed": [], "lines": []}
+    for kind in sorted({d["kind"] for d in days}):
+        mine = [d for d in days if d["kind"] == kind]
+        ok = [d for d in mine if d["state"] == "success"]
+        totals = {k: sum(int((d["summary"] or {}).get(k, 0)) for d in ok) for k in SUMMARY_KEYS}
+        failed = [{"day": d["day"], "error": d["error"]} for d in mine if d["state"] != "success"]
+        out["kinds"][kind] = {"days": len(mine), "succeeded": len(ok), "failed": len(failed), **totals}
+        out["failed"] += [{"kind": kind, **f} for f in failed]
+        out["lines"].append(f"{kind}: {len(mine)} 天，成功 {len(ok)} 天，失败 {len(failed)} 天；抽取 "
+                            f"{totals['extracted']} 条，上报 {totals['uploaded']}，问题数据 {totals['quarantined']}，"
+                            f"待审核 {totals['awaiting_review']}")
+        out["lines"] += [f"  失败 {f['day']}: {f['error']}" for f in failed]
+    return out
