@@ -132,7 +132,7 @@ def _wire(monkeypatch: pytest.MonkeyPatch, smtp_port: int, http_port: int,
 def _context(exception: BaseException | None = None, **extra: Any) -> dict[str, Any]:
     """A task-failure context as the task runner passes it (identifiers only are read)."""
     ti = SimpleNamespace(dag_id="sgs_penalty", run_id="scheduled__2026-11-03T16:00:00+00:00",
-                         task_id="deliver.upload", map_index=-1, try_number=3, max_tries=2)
+                         task_id="deliver", map_index=-1, try_number=3, max_tries=2)
     start = pendulum.datetime(2026, 11, 3, tz="Asia/Shanghai")
     run = SimpleNamespace(dag_id=ti.dag_id, run_id=ti.run_id, data_interval_start=start,
                           data_interval_end=start.add(days=1))
@@ -289,14 +289,14 @@ def test_wecom_format_and_alert_fields(monkeypatch):
     assert alert["data_interval"] == "2026-11-03 00:00 — 2026-11-04 00:00"
     assert len(alert["message"]) <= 501 and MASKED_ID in alert["message"]
     assert alert["url"].endswith("/dags/sgs_penalty/runs/scheduled__2026-11-03T16%3A00%3A00%2B00%3A00"
-                                 "/tasks/deliver.upload?try_number=3")
+                                 "/tasks/deliver?try_number=3")
     with HttpReceiver() as hook:
         _wire(monkeypatch, free_port(), hook.port, webhook_extra={"format": "wecom"})
         WebhookFailureNotifier()(ctx)
     body = hook.posts[0]["json"]
     assert body["msgtype"] == "text"
     content = body["text"]["content"]
-    assert content.startswith("【creditflow 告警】任务失败：sgs_penalty / deliver.upload（第3次尝试）")
+    assert content.startswith("【creditflow 告警】任务失败：sgs_penalty / deliver（第3次尝试）")
     for needle in ("scheduled__2026-11-03T16:00:00+00:00", "第3次，共3次", "ValueError", alert["url"]):
         assert needle in content, needle
     assert PERSONAL_ID not in content
