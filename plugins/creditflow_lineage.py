@@ -91,6 +91,15 @@ def sql_dataset(url: str, table: str) -> tuple[str, str]:
     return f"{scheme}://{parts.hostname}:{parts.port or ''}", f"{parts.path.lstrip('/')}.{table}"
 
 
+def storage_dataset(url: str) -> tuple[str, str]:
+    """(namespace, name) of a storage location per OpenLineage's naming: ``file`` and the path for a local
+    folder, ``s3://bucket`` and the key for object storage."""
+    parts = urlsplit(url)
+    if parts.scheme in ("", "file", "local"):
+        return "file", parts.path or url
+    return f"{parts.scheme}://{parts.netloc}", parts.path.lstrip("/")
+
+
 def http_dataset(base_url: str, path: str) -> tuple[str, str]:
     parts = urlsplit(base_url)
     return f"{parts.scheme}://{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}", path
@@ -146,8 +155,8 @@ if BaseExtractor is not None:
                 WAREHOUSE_CONN,
                 _base_url,
                 _connection,
-                inbox_dir,
                 sqlalchemy_url,
+                storage,
             )
 
             step = step_of(self.operator.task_id)
@@ -167,7 +176,7 @@ if BaseExtractor is not None:
                     else:
                         inputs.append(Dataset(*http_dataset(_base_url(_connection(LICENSING_CONN)),
                                                             "/api/v1/licences")))
-                    inputs.append(Dataset("file", str(inbox_dir() / kind)))
+                    inputs.append(Dataset(*storage_dataset(storage("inbox").url_of(kind))))
                 else:  # per-record receipts of the platform
                     inputs.append(Dataset(*http_dataset(platform, "/api/v1/batches")))
             outputs += [Dataset(*http_dataset(platform, f"/api/v1/{kind}/batches")) for _ in outside_out]

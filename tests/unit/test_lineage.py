@@ -28,6 +28,12 @@ def test_datasets_carry_no_credentials():
     assert "s3cret" not in ns + name
 
 
+def test_storage_datasets_name_folders_and_buckets():
+    assert lineage.storage_dataset("file:///srv/creditflow/inbox/penalty") == ("file", "/srv/creditflow/inbox/penalty")
+    assert lineage.storage_dataset("s3://creditflow/zhuhai/inbox/penalty") == ("s3://creditflow",
+                                                                              "zhuhai/inbox/penalty")
+
+
 def test_run_key_is_the_local_day_of_the_interval():
     start = pendulum.datetime(2026, 11, 2, 16, 0, tz="UTC")  # 2026-11-03 00:00 in Asia/Shanghai
     assert lineage.run_key("sgs_penalty", start) == "sgs_penalty|2026-11-03"
@@ -63,7 +69,7 @@ def test_the_extractor_is_registered_for_the_dags_steps():
 def test_the_two_tasks_cover_every_step_once_and_keep_the_chain():
     steps = [s for task in lineage.TASKS.values() for s in task]
     assert steps == list(lineage.STEPS)
-    p_reads, p_writes, p_in, p_out = lineage.io_of("prepare")
+    p_reads, p_writes, p_in, _ = lineage.io_of("prepare")
     d_reads, d_writes, d_in, d_out = lineage.io_of("deliver")
     assert p_in == ("source",) and p_reads == () and {"cf_staging", "cf_std", "cf_finding"} <= set(p_writes)
     # deliver reads what prepare wrote; what it writes itself first (cf_outcome) is not an input
