@@ -104,12 +104,13 @@ def build(kind: str):  # type: ignore[no-untyped-def]
 
         @task
         def build_report(resolved: dict) -> dict:  # type: ignore[no-untyped-def]
-            from creditflow.reports import cli_summary, compute, save
-            from creditflow_hooks import var_dir, warehouse_engine
+            from creditflow.reports import cli_summary, compute
+            from creditflow.reports.store import save_to
+            from creditflow_hooks import storage, warehouse_engine
 
             report = compute(warehouse_engine(), kind, resolved["period"], dt.datetime.fromisoformat(resolved["cut_off"]))
-            files = save(report, var_dir() / "reports")
-            return {"files": {k: str(v) for k, v in files.items()}, "figures": cli_summary(report)}
+            files = save_to(report, storage("reports"))  # var/reports in the demo; object storage in a cluster
+            return {"files": files, "figures": cli_summary(report)}
 
         @task(execution_timeout=TIMEOUTS["quick"])
         def send_report(built: dict, **context) -> int:  # type: ignore[no-untyped-def]
@@ -125,10 +126,11 @@ def build(kind: str):  # type: ignore[no-untyped-def]
 
 def send(built: dict, variable: str, enabled: bool = True) -> int:
     """E-mail both files to the recipients in ``variable`` through ``smtp_default``; returns how many."""
+    import contextlib
     import json
     import logging
-    from pathlib import Path
 
+    from creditflow_hooks import storage
     from creditflow_notifiers import recipients
 
     log = logging.getLogger("creditflow.report")
@@ -140,10 +142,12 @@ def send(built: dict, variable: str, enabled: bool = True) -> int:
     from creditflow.reports import email_content
 
     files = built["files"]
-    report = json.loads(Path(files["summary"]).read_text(encoding="utf-8"))
+    store = storage("reports")  # the files may be on another worker's disk: read them through the storage
+    report = json.loads(store.read_text(store.key_of(files["summary"])))
     subject, body = email_content(report)
-    with SmtpHook(smtp_conn_id="smtp_default") as smtp:
-        smtp.send_email_smtp(to=to, subject=subject, html_content=body, files=[files["xlsx"], files["pdf"]],
+    with contextlib.ExitStack() as stack, SmtpHook(smtp_conn_id="smtp_default") as smtp:
+        attachments = [str(stack.enter_context(store.get_local(store.key_of(files[k])))) for k in ("xlsx", "pdf")]
+        smtp.send_email_smtp(to=to, subject=subject, html_content=body, files=attachments,
                              from_email=smtp.from_email or "creditflow-airflow@localhost")
     log.info("report e-mailed to %d recipient(s): %s", len(to), subject)
     return len(to)

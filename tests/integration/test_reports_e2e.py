@@ -324,6 +324,8 @@ def test_email_arrives_at_the_sink_with_both_attachments(world, monkeypatch):
             "extra": {"from_email": "creditflow@yjglj.zhuhai.gov.cn", "disable_tls": True, "disable_ssl": True,
                       "timeout": 5, "retry_limit": 0}}))
         monkeypatch.setenv("AIRFLOW_VAR_CREDITFLOW_REPORT_EMAIL_MONTHLY", "xyb@zhuhai.gov.cn; data@yjglj.gov.cn")
+        # the storage's reports area is where the world's reports were saved (<base>/reports)
+        monkeypatch.setenv("AIRFLOW_VAR_CREDITFLOW_STORAGE_URL", str(world.files["pdf"].parents[3]))
         built = {"files": {k: str(p) for k, p in world.files.items()}}
         assert credit_reports.send(built, "creditflow_report_email_monthly") == 2
     assert len(sink.messages) == 1
@@ -334,6 +336,33 @@ def test_email_arrives_at_the_sink_with_both_attachments(world, monkeypatch):
     assert names == ["creditflow-monthly-2026-11.pdf", "creditflow-monthly-2026-11.xlsx"]
     pdf = next(p for p in msg.iter_attachments() if p.get_filename().endswith(".pdf"))
     assert pdf.get_content() == world.files["pdf"].read_bytes()
+
+
+def test_reports_saved_to_object_storage_are_mailed_from_it(world, monkeypatch):
+    """No local disk shared between workers: the build task publishes to the storage (fsspec memory:// here,
+    S3 in production) and the send task, elsewhere, reads the files back from it."""
+    import uuid
+
+    from creditflow.core.storage import Storage
+    from creditflow.reports.store import save_to
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "dags"))
+    import credit_reports
+
+    base = f"memory://cf-reports-{uuid.uuid4().hex[:8]}"
+    files = save_to(world.first, Storage.from_url(f"{base}/reports"))
+    assert all(v.startswith("memory://") for v in files.values())
+    with SmtpSink() as sink:
+        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({
+            "conn_type": "smtp", "host": "127.0.0.1", "port": sink.port,
+            "extra": {"from_email": "creditflow@yjglj.zhuhai.gov.cn", "disable_tls": True, "disable_ssl": True,
+                      "timeout": 5, "retry_limit": 0}}))
+        monkeypatch.setenv("AIRFLOW_VAR_CREDITFLOW_REPORT_EMAIL_MONTHLY", "xyb@zhuhai.gov.cn")
+        monkeypatch.setenv("AIRFLOW_VAR_CREDITFLOW_STORAGE_URL", base)
+        assert credit_reports.send({"files": files}, "creditflow_report_email_monthly") == 1
+    (_, msg), = sink.messages
+    pdf = next(p for p in msg.iter_attachments() if p.get_filename().endswith(".pdf"))
+    assert pdf.get_content() == world.files["pdf"].read_bytes()  # the same report, byte for byte
 
 
 def test_cli_writes_the_files_and_prints_the_headline_figures(world, tmp_path, capsys):

@@ -57,6 +57,24 @@ def save(report: dict[str, Any], root: str | Path) -> dict[str, Path]:
     return {k: target / v for k, v in names.items()}
 
 
+def save_to(report: dict[str, Any], store: Any) -> dict[str, str]:
+    """Save ``report`` into a :class:`~creditflow.core.storage.Storage` (the ``reports`` area): in place on a
+    local folder (:func:`save`), else rendered in a temporary folder and published file by file, the
+    figures (``summary.json``) last so that a reader never finds the figures without their documents.
+    Returns each file's location (a path, or a URL for object storage)."""
+    local = store.local_path()
+    if local is not None:
+        return {k: str(v) for k, v in save(report, local).items()}
+    kind, period = report["report"], report["period"]
+    prefix = folder("", kind, period).as_posix()
+    names = file_names(kind, period)
+    with tempfile.TemporaryDirectory(prefix="creditflow-report-") as tmp:
+        written = write_files(report, tmp)
+        out = {k: store.put_file(written[k], f"{prefix}/{names[k]}") for k in ("xlsx", "pdf")}
+        out["summary"] = store.put_file(written["summary"], f"{prefix}/{names['summary']}")
+    return out
+
+
 def write_files(report: dict[str, Any], directory: str | Path) -> dict[str, Path]:
     """Write the workbook, the PDF and ``summary.json`` of ``report`` into ``directory`` (created)."""
     from creditflow.reports import build, pdf, xlsx
