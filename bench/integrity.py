@@ -3,7 +3,8 @@ Airflow API server with the ``creditflow_credit`` plugin, its warehouse in Postg
 5M penalties. Target: p99 ≤ 50 ms at 200 requests/s on loopback.
 
     python bench/integrity.py [--parties 1000000] [--penalties-per-party 5] [--rate 50,200] [--seconds 30]
-                              [--pg postgresql://postgres@127.0.0.1:5432/postgres] [--keep]
+                              [--pg postgresql://postgres@127.0.0.1:5432/postgres] [--keep] [--db NAME]
+                              [--workers 2] [--control /api/v2/version,/ui/auth/me] [--repeat 1]
 
 1. creates its own database ``cf_bench_integrity_<pid>`` (dropped at the end unless ``--keep``), brings it to
    the latest schema, loads the parties' codes (valid USCCs) with COPY and expands them in SQL into
@@ -15,7 +16,14 @@ Airflow API server with the ``creditflow_credit`` plugin, its warehouse in Postg
 3. sends ``GET /credit/api/integrity?code=…`` open-loop at ``--rate`` per second (each request starts on
    schedule whatever earlier ones do, so queueing counts) for ``--seconds``, codes drawn at random (listed,
    penalised and clean parties alike), after a warm-up; every request is a real check, audit row included;
-4. prints latency percentiles (ms), achieved rate, errors, as JSON — record them in docs/benchmarks.md.
+4. drives the control paths the same way right after, on the same server (``--control``; default
+   ``/api/v2/version`` — no authentication — and ``/ui/auth/me`` — Airflow's own trivial route behind its
+   token check): the floor of the API server itself;
+5. prints, per path, latency percentiles (ms), achieved rate, errors, the load average before the step and the
+   CPU seconds of the API server, PostgreSQL and the load generator, as JSON — record them in docs/benchmarks.md.
+
+``--db NAME`` keeps the loaded benchmark database under that name and reuses it on the next run (the load takes
+more than a minute); without it a fresh ``cf_bench_integrity_<pid>`` is loaded and dropped.
 """
 
 from __future__ import annotations
@@ -32,10 +40,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-#: BENCH_CONTROL_PATH=/api/v2/version (say) drives that path instead: the same server's floor, for comparison.
+#: BENCH_CONTROL_PATH=/api/v2/version (say): the control path(s) to drive after the endpoint (``--control``).
 CONTROL_PATH = os.environ.get("BENCH_CONTROL_PATH", "")
+ENDPOINT = "/credit/api/integrity"
 sys.path.insert(0, str(ROOT / "scripts"))
 
 
@@ -102,13 +112,14 @@ def load(url: str, parties: int, per_party: int) -> list[str]:
     return codes
 
 
-def start_api_server(db_url: str, port: int, metadata_url: str | None = None) -> tuple[subprocess.Popen, str]:
+def start_api_server(db_url: str, port: int, metadata_url: str | None = None,
+                     workers: int = 2) -> tuple[subprocess.Popen, str]:
     from airflow_env import airflow_env
 
     home = Path(tempfile.mkdtemp(prefix="bench-airflow-"))
     env = {**os.environ, **airflow_env(home, port=port)}
     env["AIRFLOW_CONN_CREDITFLOW_DB"] = json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": db_url}})
-    env["AIRFLOW__API__WORKERS"] = os.environ.get("BENCH_API_WORKERS", "2")
+    env["AIRFLOW__API__WORKERS"] = str(workers)
     env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
     if metadata_url:  # Airflow's metadata in PostgreSQL, as in production (its token checks query it per request)
         env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = metadata_url
@@ -160,7 +171,8 @@ class _Conn:
         return status, await self.reader.readexactly(length)
 
 
-async def drive(port: int, token: str, codes: list[str], rate: float, seconds: float, connections: int = 64) -> dict:
+async def drive(port: int, token: str, codes: list[str], rate: float, seconds: float, path: str = ENDPOINT,
+                connections: int = 64) -> dict:
     from urllib.parse import quote
 
     latencies: list[float] = []
@@ -171,8 +183,8 @@ async def drive(port: int, token: str, codes: list[str], rate: float, seconds: f
         idle.put_nowait(_Conn(*await asyncio.open_connection("127.0.0.1", port)))
 
     def request(code: str) -> bytes:
-        path = CONTROL_PATH or f"/credit/api/integrity?code={quote(code)}"
-        return (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n"
+        target = f"{ENDPOINT}?code={quote(code)}" if path == ENDPOINT else path
+        return (f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n"
                 "Accept: application/json\r\n\r\n").encode()
 
     async def one(code: str, record: bool) -> None:
@@ -181,7 +193,7 @@ async def drive(port: int, token: str, codes: list[str], rate: float, seconds: f
         key = None
         try:
             status, body = await asyncio.wait_for(conn.get(request(code)), timeout=30)
-            if status != 200 or (not CONTROL_PATH and b'"valid":true' not in body.replace(b" ", b"")):
+            if status != 200 or (path == ENDPOINT and b'"valid":true' not in body.replace(b" ", b"")):
                 key = f"HTTP {status}"
             idle.put_nowait(conn)
         except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
@@ -215,6 +227,104 @@ async def drive(port: int, token: str, codes: list[str], rate: float, seconds: f
             "p90_ms": pct(90), "p99_ms": pct(99), "max_ms": round(latencies[-1], 1), "errors": errors}
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """CPU seconds (user + system) of these processes and their children, alive now."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            procs = [psutil.Process(pid)]
+            procs += procs[0].children(recursive=True)
+        except psutil.NoSuchProcess:
+            continue
+        for proc in procs:
+            try:
+                t = proc.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+    return total
+
+
+def _postgres_pids(databases: tuple[str, ...]) -> list[int]:
+    """The PostgreSQL backends serving these databases (their process title names the database), not those of
+    other work on the machine."""
+    import psutil
+
+    out = []
+    for p in psutil.process_iter(["name", "cmdline"]):
+        title = " ".join(p.info["cmdline"] or [])
+        if (p.info["name"] or "").startswith("postgres") and any(f" {db} " in f" {title} " for db in databases):
+            out.append(p.pid)
+    return out
+
+
+def measure(port: int, token: str, codes: list[str], rate: float, seconds: float, path: str, server_pid: int,
+            loop_factory: Any = None, databases: tuple[str, ...] = ()) -> dict:
+    """One step: drive ``path`` at ``rate`` and account where the CPU went (server, PostgreSQL, load generator)."""
+    import resource
+
+    load_before = os.getloadavg()
+    pg0 = {p: _cpu_seconds([p]) for p in _postgres_pids(databases)}
+    cpu0 = (_cpu_seconds([server_pid]), 0.0, time.process_time())
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
+    wall = time.perf_counter()
+    runner = asyncio.Runner(loop_factory=loop_factory) if loop_factory else asyncio.Runner()
+    with runner:
+        result = runner.run(drive(port, token, codes, rate, seconds, path))
+    wall = time.perf_counter() - wall
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    pg1 = {p: _cpu_seconds([p]) for p in _postgres_pids(databases)}  # backends opened during the step count whole
+    cpu1 = (_cpu_seconds([server_pid]), sum(t - pg0.get(p, 0.0) for p, t in pg1.items()), time.process_time())
+    n = max(1, int(rate * (seconds + min(5.0, seconds / 4))))  # requests sent, warm-up included
+    result.update(
+        path=path, rate=rate, seconds=seconds, wall_s=round(wall, 1), load_before=[round(x, 2) for x in load_before],
+        cpu_s={"api_server": round(cpu1[0] - cpu0[0], 1), "postgres": round(cpu1[1] - cpu0[1], 1),
+               "loadgen": round((r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime), 1)},
+        cpu_ms_per_request={"api_server": round((cpu1[0] - cpu0[0]) * 1000 / n, 2),
+                            "postgres": round((cpu1[1] - cpu0[1]) * 1000 / n, 2),
+                            "loadgen": round(((r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)) * 1000 / n,
+                                             2)})
+    return result
+
+
+def _loop_factory() -> Any:
+    """uvloop for the load generator when it is installed (less of its CPU taken from the server's 2 cores)."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def _prepare(admin: Any, base: Any, name: str, args: argparse.Namespace) -> tuple[str, list[str]]:
+    """The benchmark database: loaded now, or (``--db``) reused when it already holds the data."""
+    import sqlalchemy as sa
+
+    url = base.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        exists = conn.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).first()
+        if not exists:
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    if exists:
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect() as conn:
+                loaded = conn.exec_driver_sql("SELECT count(*) FROM cf_credit_penalty").scalar()
+        except sa.exc.ProgrammingError:
+            loaded = 0
+        finally:
+            engine.dispose()
+        if loaded == args.parties * args.penalties_per_party:
+            print(json.dumps({"step": "load", "reused": name, "penalties": loaded}), flush=True)
+            return url, [uscc(i) for i in range(args.parties)]
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    return url, load(url, args.parties, args.penalties_per_party)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--parties", type=int, default=1_000_000)
@@ -224,41 +334,48 @@ def main() -> int:
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--port", type=int, default=28391)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    parser.add_argument("--db", default="", help="name of a benchmark database to keep and reuse across runs")
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_API_WORKERS", "2")),
+                        help="[api] workers of the API server (default 2, as docker-compose.yaml and cluster.py)")
+    parser.add_argument("--control", default=CONTROL_PATH or "/api/v2/version,/ui/auth/me",
+                        help="control paths driven after the endpoint at the same rate ('' for none)")
+    parser.add_argument("--repeat", type=int, default=1, help="run every (rate, path) step this many times")
     parser.add_argument("--sqlite-metadata", action="store_true",
                         help="Airflow's metadata in SQLite (the demo's setup) instead of a PostgreSQL database")
     args = parser.parse_args()
     import sqlalchemy as sa
 
-    name = f"cf_bench_integrity_{os.getpid()}"
+    name = args.db or f"cf_bench_integrity_{os.getpid()}"
     meta = f"cf_bench_airflow_{os.getpid()}"
     admin = sa.create_engine(args.pg, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
         conn.exec_driver_sql(f"CREATE DATABASE {meta}")
     base = sa.engine.make_url(args.pg).set(drivername="postgresql+psycopg2")
-    url = base.set(database=name).render_as_string(hide_password=False)
     metadata_url = base.set(database=meta).render_as_string(hide_password=False) if not args.sqlite_metadata else None
     proc = None
     try:
-        codes = load(url, args.parties, args.penalties_per_party)
-        proc, token = start_api_server(url, args.port, metadata_url)
+        url, codes = _prepare(admin, base, name, args)
+        proc, token = start_api_server(url, args.port, metadata_url, args.workers)
+        paths = [ENDPOINT, *(p for p in args.control.split(",") if p)]
         met = True
         for rate in (float(r) for r in str(args.rate).split(",")):
-            result = asyncio.run(drive(args.port, token, codes, rate, args.seconds))
-            result.update(bench="integrity", parties=args.parties, penalties=args.parties * args.penalties_per_party,
-                          rate=rate, seconds=args.seconds, api_workers=os.environ.get("BENCH_API_WORKERS", "2"),
-                          path=CONTROL_PATH or "/credit/api/integrity", target="p99 <= 50 ms",
-                          met=result["p99_ms"] <= 50 and not result["errors"])
-            print(json.dumps(result, ensure_ascii=False), flush=True)
-            met = met and result["met"]
+            for _ in range(args.repeat):
+                for path in paths:
+                    result = measure(args.port, token, codes, rate, args.seconds, path, proc.pid, _loop_factory(),
+                                     (name, meta))
+                    result.update(bench="integrity", parties=args.parties,
+                                  penalties=args.parties * args.penalties_per_party, api_workers=args.workers)
+                    if path == ENDPOINT:
+                        result.update(target="p99 <= 50 ms", met=result["p99_ms"] <= 50 and not result["errors"])
+                        met = met and result["met"]
+                    print(json.dumps(result, ensure_ascii=False), flush=True)
         return 0 if met else 1
     finally:
         if proc is not None:
             stop(proc)
-        if not args.keep:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         with admin.connect() as conn:
+            if not args.keep and not args.db:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {meta} WITH (FORCE)")
         admin.dispose()
 

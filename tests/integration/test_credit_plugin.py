@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -90,6 +91,23 @@ def browser(world, username: str):
     return TestClient(world["app"], cookies={"_token": token(world, username)}, headers={"Accept": "text/html"})
 
 
+def api_log(world, at_least: int) -> list[dict]:
+    """The endpoint's audit rows once at least ``at_least`` are written (the batch writer's interval: 0.2 s)."""
+    deadline = time.monotonic() + 15
+    while True:
+        with world["engine"].connect() as conn:
+            log = [dict(x) for x in conn.execute(sa.select(wh.credit_check_log).where(
+                wh.credit_check_log.c.channel == "api")).mappings()]
+        if len(log) >= at_least or time.monotonic() > deadline:
+            return log
+        time.sleep(0.1)
+
+
+def plugin_module():
+    """The plugin module as Airflow's plugin manager loaded it (the app's routes are its functions)."""
+    return sys.modules["creditflow_credit"]
+
+
 def test_the_integrity_endpoint_refuses_calls_without_an_airflow_token(world):
     from fastapi.testclient import TestClient
 
@@ -123,11 +141,50 @@ def test_the_integrity_endpoint_answers_for_listed_repaired_and_clean_parties(wo
     assert lic["verdict"] == "pass" and lic["purpose_zh"] == "安全生产许可审批"
     assert api.get("/credit/api/integrity", params={"code": LISTED, "purpose": "nope"}).status_code == 422
     assert not contains_unmasked_id(r.text)
-    with world["engine"].connect() as conn:
-        log = [dict(x) for x in conn.execute(sa.select(wh.credit_check_log).where(
-            wh.credit_check_log.c.channel == "api")).mappings()]
+    log = api_log(world, 7)  # the endpoint's audit rows are written in batches, a moment later
     assert len(log) >= 7 and {x["asked_by"] for x in log} == {"viewer"}
     assert not any(contains_unmasked_id(x["answer"]) or contains_unmasked_id(x["query"]) for x in log)
+
+
+def test_a_token_is_checked_by_airflow_and_trusted_only_for_the_cache_time(world, monkeypatch):
+    """The endpoint asks Airflow about a bearer token once, then trusts it for TOKEN_CACHE_SECONDS: a token
+    Airflow revokes (logout) is refused once that time has passed; refused tokens are never trusted."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from fastapi.testclient import TestClient
+
+    plugin = plugin_module()
+    skew = [0.0]
+    monkeypatch.setattr(plugin._TOKENS, "clock", lambda: time.monotonic() + skew[0])
+    plugin._TOKENS.clear()
+    jwt = token(world, "viewer")
+    api = TestClient(world["app"], headers={"Authorization": f"Bearer {jwt}"})
+    assert api.get("/credit/api/integrity", params={"code": CLEAN}).status_code == 200
+    get_auth_manager().revoke_token(jwt)
+    assert api.get("/credit/api/integrity", params={"code": CLEAN}).status_code == 200  # within the cache time
+    skew[0] = plugin.TOKEN_CACHE_SECONDS + 0.1  # the cache time has passed
+    assert api.get("/credit/api/integrity", params={"code": CLEAN}).status_code in (401, 403)
+    assert api.get("/credit/api/integrity", params={"code": CLEAN}).status_code in (401, 403)  # not re-cached
+    forged = jwt[:-4] + ("AAAA" if not jwt.endswith("AAAA") else "BBBB")
+    for _ in range(2):
+        assert TestClient(world["app"]).get("/credit/api/integrity", params={"code": CLEAN},
+                                            headers={"Authorization": f"Bearer {forged}"}).status_code == 403
+    assert plugin._TOKENS.get(forged) is None and plugin._TOKENS.get(jwt) is None
+
+
+def test_the_token_cache_never_outlives_the_token_and_stays_bounded(world):
+    plugin = plugin_module()
+    cache = plugin.TokenCache(ttl=60, size=3)
+    cache.put("expired", "u", time.time() - 1)
+    cache.put("soon", "u", time.time() + 0.2)
+    assert cache.get("expired") is None and cache.get("soon") == "u"
+    time.sleep(0.3)
+    assert cache.get("soon") is None
+    for i in range(5):
+        cache.put(f"t{i}", i, None)
+    assert len(cache._users) <= 3 and cache.get("t4") == 4
+    off = plugin.TokenCache(ttl=0)
+    off.put("t", "u", None)
+    assert off.get("t") is None
 
 
 def test_pages_render_masked_and_documents_download(world):
