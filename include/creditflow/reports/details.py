@@ -117,24 +117,43 @@ def _required_spec(kind: str) -> tuple[tuple[str, str], ...]:
 _BY_PENALTY = {"CF_NR_FK": ("罚款",), "CF_NR_WFFF": ("没收违法所得", "没收非法财物"), "CF_NR_ZKDX": ("暂扣", "吊销")}
 
 
+@cache
+def _required_groups(kind: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...],
+                                          tuple[tuple[str, tuple[str, ...]], ...]]:
+    """:func:`_required_spec` by condition: (always, organisation, person, ((field, penalty words), …))."""
+    spec = _required_spec(kind)
+    return (tuple(c for c, cond in spec if cond == "always"), tuple(c for c, cond in spec if cond == "organisation"),
+            tuple(c for c, cond in spec if cond == "person"),
+            tuple((c, _BY_PENALTY[cond]) for c, cond in spec if cond in _BY_PENALTY))
+
+
+def _count_filled(payload: dict[str, Any], codes: tuple[str, ...]) -> int:
+    n = 0
+    for code in codes:
+        value = payload.get(code)
+        if value is not None and (value.strip() if type(value) is str else str(value).strip()):  # _filled
+            n += 1
+    return n
+
+
 def completeness_items(kind: str, payload: dict[str, Any]) -> tuple[int, int]:
     """(filled, required) data items of one record, by the field dictionary's required flags."""
     p = standard.PREFIX[kind]
+    always, organisation, person, by_penalty = _required_groups(kind)
     category = str(payload.get(f"{p}_XDR_LB") or "")
-    penalties = str(payload.get("CF_CFLB") or "")
-    filled = required = 0
-    for code, condition in _required_spec(kind):
-        if condition == "organisation":
-            need = category in ORG_CATEGORIES
-        elif condition == "person":
-            need = category == "自然人"
-        elif condition in _BY_PENALTY:
-            need = any(word in penalties for word in _BY_PENALTY[condition])
-        else:
-            need = True
-        if need:
-            required += 1
-            filled += _filled(payload.get(code))
+    filled, required = _count_filled(payload, always), len(always)
+    if category in ORG_CATEGORIES:
+        filled += _count_filled(payload, organisation)
+        required += len(organisation)
+    elif category == "自然人":
+        filled += _count_filled(payload, person)
+        required += len(person)
+    if by_penalty:
+        penalties = str(payload.get("CF_CFLB") or "")
+        for code, words in by_penalty:
+            if any(word in penalties for word in words):
+                required += 1
+                filled += _filled(payload.get(code))
     if str(payload.get(f"{p}_XDR_SHXYM") or "").upper() == PLACEHOLDER:  # one of 代码_2…_6 is required
         required += 1
         filled += any(_filled(payload.get(p + s)) for s in _OTHER_CODES)

@@ -132,22 +132,42 @@ def load(engine: sa.Engine, window: tuple[dt.date, dt.date], cut_off: dt.datetim
     return Facts(cut_off, window, runs, rows, history, changes, findings, reviews, decisions)
 
 
+HISTORY_KEY = ["kind", "natural_key", "op", "state", "code"]
+
+
 def _history(engine: sa.Engine, window: tuple[dt.date, dt.date], cut: str,
              kinds: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(history, changes) of :class:`Facts`: the ledger history before ``cut`` from the window's start."""
+    """(history, changes) of :class:`Facts`: the ledger history before ``cut`` from the window's start.
+
+    ``history`` is ``SELECT …, min(at), min(run_key) … GROUP BY kind, natural_key, op, state, code``, but
+    the rows are read as they are and grouped here: the database's GROUP BY sorts every row of the year
+    (≈ 2M at 1M records; the table has no index to group by), while nearly every group is a single row —
+    only the rows whose key repeats (a record sent again, rejected twice with one code) are aggregated.
+    """
     h = wh.ledger_history
+    since = stamp(_local_midnight(window[0]))
     with engine.connect() as conn:
-        history = _read(conn, sa.select(h.c.kind, h.c.natural_key, h.c.op, h.c.state, h.c.code,
-                                        sa.func.min(h.c.at), sa.func.min(h.c.run_key))
-                        .where(h.c.at < cut, h.c.at >= stamp(_local_midnight(window[0])), h.c.kind.in_(kinds),
-                               h.c.state.in_(["sent", "accepted", "rejected"]))
-                        .group_by(h.c.kind, h.c.natural_key, h.c.op, h.c.state, h.c.code),
-                        ["kind", "natural_key", "op", "state", "code", "first_at", "first_run"])
+        raw = _read(conn, sa.select(h.c.kind, h.c.natural_key, h.c.op, h.c.state, h.c.code, h.c.at, h.c.run_key)
+                    .where(h.c.at < cut, h.c.at >= since, h.c.kind.in_(kinds),
+                           h.c.state.in_(["sent", "accepted", "rejected"])),
+                    [*HISTORY_KEY, "first_at", "first_run"])
         changes = _read(conn, sa.select(h.c.kind, h.c.natural_key, h.c.op, h.c.run_key, h.c.at)
-                        .where(h.c.at < cut, h.c.at >= stamp(_local_midnight(window[0])), h.c.kind.in_(kinds),
+                        .where(h.c.at < cut, h.c.at >= since, h.c.kind.in_(kinds),
                                h.c.state == "accepted", h.c.op.in_(["correct", "withdraw"])),
                         ["kind", "natural_key", "op", "run_key", "at"])
-    return history, changes
+    return group_history(raw), changes
+
+
+def group_history(raw: pd.DataFrame) -> pd.DataFrame:
+    """Per (kind, natural_key, op, state, code) of ``raw`` ledger-history rows (``first_at`` = their
+    ``at``, ``first_run`` = their ``run_key``): the earliest ``at`` and the least ``run_key`` — what SQL's
+    ``min`` gives (NULLs ignored; a NULL op or code is a key value of its own, as in ``GROUP BY``)."""
+    repeated = raw.duplicated(HISTORY_KEY, keep=False).to_numpy()
+    if not repeated.any():
+        return raw.reset_index(drop=True)
+    grouped = (raw[repeated].groupby(HISTORY_KEY, dropna=False, sort=False)
+               .agg(first_at=("first_at", "min"), first_run=("first_run", "min")).reset_index())
+    return pd.concat([raw[~repeated], grouped], ignore_index=True)[raw.columns]
 
 
 def _local_midnight(day: dt.date) -> dt.datetime:

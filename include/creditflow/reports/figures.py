@@ -68,23 +68,77 @@ def _parsed_dates(facts: Facts, column: str) -> pd.Series:
                                                                   format="%Y-%m-%d", errors="coerce"))
 
 
+FLAG_COLUMNS = ("sent_at", "accepted_at", "accepted_run", "rejected_at", "rejected_codes")
+
+
 def _history_flags(facts: Facts, cut_off: dt.datetime, keys: pd.DataFrame) -> pd.DataFrame:
-    """Per (kind, natural_key) of ``keys``: create sent / accepted (with its run) / rejected (with the
-    platform's codes) before the cut-off."""
-    cut = stamp(cut_off)
-    h = _create_history_of(facts, keys)
-    h = h[h["first_at"] < cut]
-    index = ["kind", "natural_key"]
-    sent = h[h["state"] == "sent"].groupby(index)["first_at"].max().rename("sent_at")
-    acc = h[h["state"] == "accepted"].groupby(index).agg(accepted_at=("first_at", "min"),
-                                                         accepted_run=("first_run", "min"))
-    rej = h[h["state"] == "rejected"].groupby(index).agg(
-        rejected_at=("first_at", "max"), rejected_codes=("code", lambda s: ",".join(sorted({str(c) for c in s}))))
-    out = pd.concat([sent, acc, rej], axis=1).reset_index()
-    for c in ("kind", "natural_key", "sent_at", "accepted_at", "accepted_run", "rejected_at", "rejected_codes"):
-        if c not in out:
-            out[c] = pd.Series(dtype=object)
+    """Per row of ``keys`` (kind, natural_key; same index): create sent / accepted (with its run) /
+    rejected (with the platform's codes) before the cut-off — per record key the latest 发送, the first
+    入库 (and the least run key among its rows), the latest 退回 and the sorted set of its codes; None when
+    there is none.
+
+    Worked on integers: :func:`_create_flag_index` gives each 新增 history row its key, its state and the
+    rank of its ``first_at`` / ``first_run`` among all such values, once per Facts; "before the cut-off"
+    is then a rank below the cut-off's, and latest / first / least are max / min of ranks."""
+    ix = facts.memo("create_flags", lambda: _create_flag_index(facts))
+    pos = ix["keys"].get_indexer(_key(keys["kind"], keys["natural_key"]))
+    out = pd.DataFrame(index=keys.index, columns=list(FLAG_COLUMNS), dtype=object)
+    found = np.unique(pos[pos >= 0])
+    if not len(found):
+        return out
+    n = ix["counts"][found]
+    offsets = np.repeat(ix["starts"][found] - np.concatenate([[0], np.cumsum(n)[:-1]]), n) + np.arange(int(n.sum()))
+    at_all = ix["at"][offsets]
+    before = (at_all >= 0) & (at_all < np.searchsorted(ix["at_values"], stamp(cut_off), side="left"))
+    rows = offsets[before]
+    key, state, at, run = ix["key"][rows], ix["state"][rows], ix["at"][rows], ix["run"][rows]
+    size, none = len(ix["keys"]), np.iinfo(np.int64).max
+
+    def reduce(which: int, values: np.ndarray, biggest: bool) -> np.ndarray:
+        acc = np.full(size, -1 if biggest else none, dtype=np.int64)
+        pick = state == which
+        (np.maximum if biggest else np.minimum).at(acc, key[pick], values[pick])
+        return acc
+
+    def strings(ranks: np.ndarray, values: np.ndarray, missing: int) -> list[Any]:
+        mine = ranks[np.where(pos >= 0, pos, 0)]
+        ok = (pos >= 0) & (mine != missing)
+        text = np.full(len(pos), None, dtype=object)
+        text[ok] = values[mine[ok]]
+        return text.tolist()
+
+    out["sent_at"] = strings(reduce(0, at, True), ix["at_values"], -1)
+    out["accepted_at"] = strings(reduce(1, at, False), ix["at_values"], none)
+    out["accepted_run"] = strings(reduce(1, run, False), ix["run_values"], none)
+    out["rejected_at"] = strings(reduce(2, at, True), ix["at_values"], -1)
+    codes: dict[int, set[str]] = {}
+    for k, c in zip(key[state == 2].tolist(), ix["code"][rows[state == 2]].tolist(), strict=True):
+        codes.setdefault(k, set()).add(str(c))
+    joined = {k: ",".join(sorted(v)) for k, v in codes.items()}
+    out["rejected_codes"] = [joined.get(p) for p in pos.tolist()]
     return out
+
+
+def _create_flag_index(facts: Facts) -> dict[str, Any]:
+    """The 新增 history rows sorted by record key (:func:`_create_index`) as integer arrays: ``key`` (the
+    position in ``keys``), ``state`` (0 sent, 1 accepted, 2 rejected, 3 other), ``at`` (rank in the sorted
+    ``at_values``), ``run`` (rank in ``run_values``; none: int64 max), ``code`` (as stored)."""
+    h = facts.history
+    create = (h["op"] == "create").to_numpy(dtype=bool)
+    codes, uniques = pd.factorize(_key(h["kind"][create], h["natural_key"][create]), sort=False)
+    order = np.argsort(codes, kind="stable")  # a key's rows together, in their order (as _create_index)
+    counts = np.bincount(codes, minlength=len(uniques)).astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    at_codes, at_values = pd.factorize(h["first_at"][create], sort=True)
+    run_codes, run_values = pd.factorize(h["first_run"][create], sort=True)
+    state = h["state"][create].map({"sent": 0, "accepted": 1, "rejected": 2}).fillna(3).to_numpy(dtype=np.int64)
+    run = run_codes.astype(np.int64)
+    run[run < 0] = np.iinfo(np.int64).max
+    return {"keys": pd.Index(uniques), "starts": starts, "counts": counts, "key": codes[order].astype(np.int64),
+            "state": state[order], "at": at_codes.astype(np.int64)[order],
+            "at_values": np.asarray(at_values, dtype=object), "run": run[order],
+            "run_values": np.asarray(run_values, dtype=object),
+            "code": h["code"][create].to_numpy(dtype=object)[order]}
 
 
 def _key(kind: pd.Series, natural_key: pd.Series) -> pd.Series:
@@ -122,18 +176,18 @@ def records_of(facts: Facts, period: Period, cut_off: dt.datetime,
     ``payloads`` gives the standardised payload of records (for the exemption rules that look at the
     content); without it only the rules that need no content apply.
     """
-    last, first_pos = _as_of_positions(facts, cut_off)
-    latest, first = facts.rows.iloc[last], facts.rows.iloc[first_pos]  # the same records, in the same order
-    first_day = first["day"].set_axis(latest.index)
-    parsed = _parsed_dates(facts, "decision_date").iloc[last].set_axis(latest.index)
-    eff = parsed.fillna(_parsed_dates(facts, "day").iloc[first_pos].set_axis(latest.index))
-    inside = (eff >= pd.Timestamp(period.start)) & (eff < pd.Timestamp(period.end))
-    rec = latest[inside.to_numpy()].copy()
+    last, first_pos = _as_of_positions(facts, cut_off)  # per record: its latest and its first row
+    parsed = _parsed_dates(facts, "decision_date").to_numpy()[last]
+    eff = np.where(np.isnat(parsed), _parsed_dates(facts, "day").to_numpy()[first_pos], parsed)
+    inside = (eff >= np.datetime64(period.start)) & (eff < np.datetime64(period.end))  # NaT: neither
+    last, first_pos, eff = last[inside], first_pos[inside], eff[inside]  # only the period's rows are taken
+    rec = facts.rows.iloc[last].copy()
     if rec.empty:
         return _empty(rec)
-    rec["first_run"] = first["run_key"].set_axis(latest.index)[inside.to_numpy()].astype(object)
-    rec["first_day"] = first_day[inside.to_numpy()].astype(object).to_numpy()
-    rec["decision_day"] = [x.date() for x in eff[inside.to_numpy()]]
+    for column, source in (("first_run", "run_key"), ("first_day", "day")):
+        values = facts.memo(f"objects_{source}", lambda s=source: facts.rows[s].to_numpy(dtype=object))
+        rec[column] = values[first_pos]
+    rec["decision_day"] = _as_dates(pd.Series(eff))
     for c in ("run_key", "record_id", "kind", "outcome", "natural_key", "duplicate_of", "review_reason", "detail",
               "due_date", "source_system"):
         rec[c] = rec[c].astype(object).where(rec[c].notna(), None)
@@ -142,19 +196,29 @@ def records_of(facts: Facts, period: Period, cut_off: dt.datetime,
     rec["dup_class"] = [_dup_class(c, r, o, s) for c, r, o, s in
                         zip(rec["copy"].tolist(), rec["review_reason"].tolist(), rec["duplicate_of"].tolist(),
                             rec["source"].tolist(), strict=True)]
-    rec = rec.merge(_history_flags(facts, cut_off, rec[["kind", "natural_key"]]), on=["kind", "natural_key"],
-                    how="left")
+    rec = rec.reset_index(drop=True)
+    flags = _history_flags(facts, cut_off, rec[["kind", "natural_key"]])
+    for c in FLAG_COLUMNS:
+        rec[c] = flags[c]
     rec["submitted"] = rec["sent_at"].notna() | rec["accepted_at"].notna() | rec["rejected_at"].notna()
     rec["published"] = rec["accepted_at"].notna()
-    rec["pub_day"] = [_next_day(_run_day(r)) if isinstance(r, str) else None for r in rec["accepted_run"].tolist()]
+    out_day = {r: _next_day(_run_day(r)) for r in set(rec["accepted_run"].tolist()) if isinstance(r, str)}
+    rec["pub_day"] = [out_day.get(r) if isinstance(r, str) else None for r in rec["accepted_run"].tolist()]
     sent, rejected = rec["sent_at"].astype(object), rec["rejected_at"].astype(object)
     rec["in_flight"] = ~rec["published"] & sent.notna() & (rejected.isna() | (sent.fillna("") > rejected.fillna("")))
     rec.loc[rec["copy"], ["submitted", "published", "in_flight"]] = False
-    candidates = rec[~rec["copy"] & ~rec["published"]]
-    content = payloads(candidates) if payloads is not None and len(candidates) else {}
     exempt: list[str | None] = [None] * len(rec)
     kinds, days, revoked, ids = (rec[c].tolist() for c in ("kind", "decision_day", "source_revoked", "record_id"))
-    for i in np.flatnonzero((~rec["copy"] & ~rec["published"]).to_numpy()):
+    unpublished = np.flatnonzero((~rec["copy"] & ~rec["published"]).to_numpy())
+    # the payload only of records a content rule could exempt (no earlier rule decides without it)
+    needs: dict[tuple[Any, ...], bool] = {}
+    for i in unpublished:
+        case = (kinds[i], days[i], bool(revoked[i]))
+        if case not in needs:
+            needs[case] = _needs_content(*case)
+    reading = [i for i in unpublished if needs[(kinds[i], days[i], bool(revoked[i]))]]
+    content = payloads(rec.iloc[reading]) if payloads is not None and reading else {}
+    for i in unpublished:
         exempt[i] = exemption(kinds[i], days[i], bool(revoked[i]), content.get(ids[i]))
     rec["exempt_rule"] = exempt
     outcome = rec["outcome"]
@@ -205,6 +269,22 @@ def exemption(kind: str, decision_day: dt.date | None, revoked: bool, payload: d
     return None
 
 
+def _needs_content(kind: str, decision_day: dt.date | None, revoked: bool) -> bool:
+    """Whether :func:`exemption` of such a record depends on its payload: a rule that looks at the content
+    is in force and no earlier rule already applies without it."""
+    if decision_day is None:
+        return False
+    for rule in rule_data("exemptions")["exemptions"]:
+        if rule["effective_from"] > decision_day or (rule.get("effective_to") and rule["effective_to"] < decision_day):
+            continue
+        if kind not in rule.get("kinds", [kind]):
+            continue
+        if "revoked" in rule and bool(rule["revoked"]) != revoked:
+            continue
+        return "categories_within" in rule or "fine_max_yuan" in rule
+    return False
+
+
 def _content_matches(rule: dict[str, Any], payload: dict[str, Any]) -> bool:
     categories = [c.strip() for c in str(payload.get("CF_CFLB") or "").split(";") if c.strip()]
     if "categories_within" in rule and (not categories or not set(categories) <= set(rule["categories_within"])):
@@ -221,41 +301,69 @@ def _content_matches(rule: dict[str, Any], payload: dict[str, Any]) -> bool:
     return True
 
 
+def _as_dates(stamps: pd.Series) -> list[Any]:
+    """``[x.date() for x in stamps]``, converting each distinct value once (decision days repeat)."""
+    codes, uniques = pd.factorize(stamps, use_na_sentinel=False)
+    days = np.empty(len(uniques), dtype=object)
+    days[:] = [x.date() for x in uniques]
+    return days[codes].tolist()
+
+
 def _timeliness(rec: pd.DataFrame, cut_off: dt.datetime) -> None:
     """``timely`` True/False (None: not yet due, exempt, a copy, or no deadline) and ``late_days``
-    (working days after the deadline: to publication, or to the cut-off for one still unpublished)."""
+    (working days after the deadline: to publication, or to the cut-off for one still unpublished).
+
+    Deadlines, publication days and decision days repeat across records: each distinct deadline string,
+    deadline, and (deadline, end) pair is worked out once."""
     cal = official_calendar()
     as_of_day = (cut_off - dt.timedelta(microseconds=1)).date()
     timely: list[bool | None] = []
     late_days: list[int | None] = []
     dues: list[dt.date | None] = []
     parsed: dict[str, dt.date | None] = {}  # due dates repeat: parse each distinct string once
-    for r in rec[["copy", "status", "due_date", "pub_day", "decision_day"]].itertuples(index=False):
-        if isinstance(r.due_date, str):
-            if r.due_date not in parsed:
-                parsed[r.due_date] = _date(r.due_date)
-            due = parsed[r.due_date] or _due(r.decision_day)
+    fallback: dict[Any, dt.date | None] = {}  # the deadline of an unreadable due date, by decision day
+    over: dict[dt.date, bool] = {}  # is the deadline day over at the cut-off
+    late: dict[tuple[dt.date, dt.date], int | None] = {}  # working days from deadline to end
+    for copy, status, due_date, pub_day, decision_day in zip(
+            rec["copy"].tolist(), rec["status"].tolist(), rec["due_date"].tolist(), rec["pub_day"].tolist(),
+            rec["decision_day"].tolist(), strict=True):
+        if isinstance(due_date, str):
+            if due_date not in parsed:
+                parsed[due_date] = _date(due_date)
+            due = parsed[due_date]
         else:
-            due = _date(r.due_date) or _due(r.decision_day)
+            due = _date(due_date)
+        if due is None:
+            if decision_day not in fallback:
+                fallback[decision_day] = _due(decision_day)
+            due = fallback[decision_day]
         dues.append(due)
-        if r.copy or r.status == "exempt" or due is None:
+        if copy or status == "exempt" or due is None:
             timely.append(None)
             late_days.append(None)
             continue
-        if r.status == "published" and r.pub_day is not None:
-            end = r.pub_day
-        elif dt.datetime.combine(due + dt.timedelta(days=1), dt.time(), cut_off.tzinfo) <= cut_off:
-            end = as_of_day  # the deadline day is over and it is still not published
+        if status == "published" and pub_day is not None:
+            end = pub_day
         else:
-            timely.append(None)  # not yet due
-            late_days.append(None)
-            continue
+            if due not in over:
+                over[due] = dt.datetime.combine(due + dt.timedelta(days=1), dt.time(), cut_off.tzinfo) <= cut_off
+            if over[due]:
+                end = as_of_day  # the deadline day is over and it is still not published
+            else:
+                timely.append(None)  # not yet due
+                late_days.append(None)
+                continue
         on_time = end <= due
         timely.append(on_time)
-        try:
-            late_days.append(0 if on_time else cal.working_days_between(due, end))
-        except CalendarNotCovered:
-            late_days.append(None)
+        if on_time:
+            late_days.append(0)
+            continue
+        if (due, end) not in late:
+            try:
+                late[(due, end)] = cal.working_days_between(due, end)
+            except CalendarNotCovered:
+                late[(due, end)] = None
+        late_days.append(late[(due, end)])
     rec["due_day"] = dues
     rec["timely"] = timely
     rec["late_days"] = late_days
