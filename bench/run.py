@@ -2,12 +2,18 @@
 
 1. ``generator``  — stream N decisions into SQLite + inbox + manifest; peak RSS of the process.
 2. ``pipeline``   — standardise + validate + deduplicate N records, in chunks: GX (the pipeline's path)
-                    side by side with the hand-vectorised floor (plain pandas, same rules), same run.
+                    side by side with the floor (bench/floor.py: the same rules in minimal vectorised
+                    code), same run, findings compared; ``--data varied`` (default: every name, code
+                    and fact distinct) or ``tiled`` (a sample tiled, as before issue 12). Wall and CPU
+                    time per stage and the load average (the machine is shared).
 3. ``ledger``     — the per-run ledger lookups of a daily run against an empty ledger and a large one.
 
 Each benchmark runs in its own subprocess so that peak RSS (ru_maxrss) is its own.
 
-    python bench/run.py [generator|pipeline|ledger|all] [--n N] [--ledger-rows N]
+    python bench/run.py [generator|pipeline|ledger|all] [--n N] [--chunk N] [--data varied|tiled]
+                        [--ledger-rows N]
+
+A day's validation (target 3 of issue 12): ``python bench/validate_day.py``.
 """
 
 from __future__ import annotations
@@ -69,42 +75,71 @@ def _dedup(frame, ledger):  # type: ignore[no-untyped-def]
     return int(dup.sum()), int(unchanged)
 
 
-def bench_pipeline(n: int, chunk: int) -> dict:
-    import pandas as pd
-    from creditflow.reporting import standardise as st
-    from creditflow.reporting import validation as v
+def _clock() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
 
-    data = _records(n)
+
+def _standardise(part):  # type: ignore[no-untyped-def]
+    from creditflow.reporting import standardise as st
+
+    return st.standardise(st.map_source_rows(part, "district_file", "penalty"), "penalty")
+
+
+def bench_pipeline(n: int, chunk: int, data: str = "varied") -> dict:
+    """standardise → validate (GX path) → deduplicate, chunk by chunk; the floor (bench/floor.py: the
+    same rules, minimal vectorised code independent of the project's predicates) on the same chunks in
+    the same run, and its findings compared with GX's. ``data``: ``varied`` (every name, code, 文号 and
+    fact distinct; generated per chunk, outside the timings) or ``tiled`` (a 20,000-decision sample
+    tiled, the benchmark of before issue 12)."""
+    import pandas as pd
+    from creditflow.reporting import validation as v
+    from creditflow_sandbox.generator.varied import varied_district_rows
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from floor import floor_dedup, floor_findings
+
+    tiled = _records(n) if data == "tiled" else None
     as_of = dt.date(2026, 12, 31)
     ledger = pd.DataFrame({"natural_key": [], "accepted_hash": []}, dtype=object)
-    times = {"standardise": 0.0, "validate_gx": 0.0, "validate_floor": 0.0, "dedup": 0.0}
+    stages = ("standardise", "validate_gx", "dedup", "floor_validate", "floor_dedup")
+    wall = dict.fromkeys(stages, 0.0)
+    cpu = dict.fromkeys(stages, 0.0)
     findings_gx = findings_floor = dups = 0
-    v.validate_gx(v.prepare(pd.DataFrame([{}]), "penalty"), "penalty", as_of)  # import + register once
+    same = True
+    v.validate_gx(v.prepare(pd.DataFrame([{}]), "penalty"), "penalty", as_of)  # import, context, suite once
+
+    def timed(stage: str, fn, *args):  # type: ignore[no-untyped-def]
+        w, c = _clock()
+        out = fn(*args)
+        wall[stage] += time.perf_counter() - w
+        cpu[stage] += time.process_time() - c
+        return out
+
     for start in range(0, n, chunk):
-        part = data.iloc[start:start + chunk]
-        t = time.perf_counter()
-        frame = st.standardise(st.map_source_rows(part, "district_file", "penalty"), "penalty")
-        times["standardise"] += time.perf_counter() - t
-        t = time.perf_counter()
-        a, _ = v.validate_gx(frame, "penalty", as_of)
-        times["validate_gx"] += time.perf_counter() - t
-        t = time.perf_counter()
-        b = v.validate_pandas(frame, "penalty", as_of)
-        times["validate_floor"] += time.perf_counter() - t
-        t = time.perf_counter()
-        d, _ = _dedup(frame, ledger)
-        times["dedup"] += time.perf_counter() - t
+        size = min(chunk, n - start)
+        part = (tiled.iloc[start:start + size] if tiled is not None
+                else varied_district_rows(size, seed=12, offset=start))
+        frame = timed("standardise", _standardise, part)
+        a, _ = timed("validate_gx", v.validate_gx, frame, "penalty", as_of)
+        d, _ = timed("dedup", _dedup, frame, ledger)
+        b = timed("floor_validate", floor_findings, frame, "penalty", as_of)
+        fd = timed("floor_dedup", floor_dedup, frame)
+        gx_set = {(int(r), f, rid) for r, f, rid in zip(a["_row"], a["field"], a["rule_id"], strict=True)}
+        same &= gx_set == b and len(gx_set) == len(a) and fd == d
         findings_gx += len(a)
         findings_floor += len(b)
         dups += d
-    ours = times["standardise"] + times["validate_gx"] + times["dedup"]
-    floor = times["standardise"] + times["validate_floor"] + times["dedup"]
-    return {"bench": "pipeline", "records": n, "chunk": chunk, **{k: round(x, 1) for k, x in times.items()},
-            "total_gx_s": round(ours, 1), "total_floor_s": round(floor, 1),
-            "records_per_s_gx": round(n / ours), "records_per_s_floor": round(n / floor),
-            "ratio_validate": round(times["validate_gx"] / times["validate_floor"], 2),
-            "ratio_total": round(ours / floor, 2), "findings_gx": findings_gx, "findings_floor": findings_floor,
-            "same_findings": findings_gx == findings_floor, "duplicates": dups, "peak_rss_mb": round(peak_rss_mb())}
+    ours = ("standardise", "validate_gx", "dedup")
+    total_wall, total_cpu = sum(wall[k] for k in ours), sum(cpu[k] for k in ours)
+    floor_cpu = cpu["floor_validate"] + cpu["floor_dedup"]
+    return {"bench": "pipeline", "data": data, "records": n, "chunk": chunk,
+            **{f"{k}_s": round(x, 1) for k, x in wall.items()}, **{f"{k}_cpu_s": round(x, 1) for k, x in cpu.items()},
+            "total_gx_s": round(total_wall, 1), "total_gx_cpu_s": round(total_cpu, 1),
+            "records_per_s_gx": round(n / total_wall),
+            "ratio_validate_dedup_gx_over_floor_cpu": round((cpu["validate_gx"] + cpu["dedup"]) / floor_cpu, 2),
+            "findings_gx": findings_gx, "findings_floor": findings_floor, "same_findings": same,
+            "duplicates": dups, "peak_rss_mb": round(peak_rss_mb()),
+            "loadavg": [round(x, 2) for x in os.getloadavg()]}
 
 
 def _fill_ledger(engine, size: int) -> None:  # type: ignore[no-untyped-def]
@@ -179,7 +214,8 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("which", nargs="?", default="all", choices=["generator", "pipeline", "ledger", "all", "_child"])
     p.add_argument("--n", type=int, default=None)
-    p.add_argument("--chunk", type=int, default=200_000)
+    p.add_argument("--chunk", type=int, default=100_000)
+    p.add_argument("--data", choices=["varied", "tiled"], default="varied")
     p.add_argument("--ledger-rows", type=int, default=5_000_000)
     p.add_argument("--daily", type=int, default=2_000)
     p.add_argument("--child", default=None)
@@ -188,14 +224,15 @@ def main() -> None:
         if args.child == "generator":
             result = bench_generator(args.n or 1_000_000)
         elif args.child == "pipeline":
-            result = bench_pipeline(args.n or 1_000_000, args.chunk)
+            result = bench_pipeline(args.n or 1_000_000, args.chunk, args.data)
         else:
             result = bench_ledger(args.ledger_rows, args.daily)
         print("RESULT " + json.dumps(result, ensure_ascii=False))
         return
-    print(f"# {platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · {dt.datetime.now():%F %T}")
+    print(f"# {platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · "
+          f"{dt.datetime.now():%F %T}")
     for name in (["generator", "pipeline", "ledger"] if args.which == "all" else [args.which]):
-        cmd = [sys.executable, __file__, "_child", "--child", name, "--chunk", str(args.chunk),
+        cmd = [sys.executable, __file__, "_child", "--child", name, "--chunk", str(args.chunk), "--data", args.data,
                "--ledger-rows", str(args.ledger_rows), "--daily", str(args.daily)]
         if args.n:
             cmd += ["--n", str(args.n)]

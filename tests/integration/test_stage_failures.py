@@ -114,11 +114,11 @@ def test_data_docs_failure_fails_validate_after_findings_are_kept(world, tmp_pat
                 return None
 
         @staticmethod
-        def build_data_docs():
+        def build_data_docs(**_kw):  # the stage passes resource_identifiers (only the new page is built)
             raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(validate_stage, "_gx_context", lambda project_dir, kind: BrokenSite())
-    with pytest.raises(sgs.DataDocsError, match="Data Docs"):
+    with pytest.raises(sgs.DataDocsError, match="No space left on device"):  # the disk error, not a TypeError
         sgs.validate(run, world.warehouse, gx_project_dir=tmp_path / "gx")
     with world.warehouse.connect() as conn:  # the run's findings were committed before the docs failed
         kept = conn.execute(sa.select(sa.func.count()).select_from(wh.findings)

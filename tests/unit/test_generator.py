@@ -269,3 +269,27 @@ def test_cli_rates(tmp_path, capsys):
     assert sum(m["defect"] == "bad_checksum" for m in g.read_manifest(tmp_path / "m.jsonl")) > 5
     assert main(["generate", "--rates", '{"nonsense": 1}']) == 2
     assert main(["generate", "--rates", "{bad json"]) == 2
+
+
+def test_varied_mode_every_name_code_and_fact_distinct_and_deterministic():
+    from creditflow.reporting import standardise as st
+    from creditflow_sandbox.generator.varied import varied_district_rows
+
+    rows = varied_district_rows(20_000, seed=7)
+    assert rows.equals(varied_district_rows(20_000, seed=7))
+    assert not rows.equals(varied_district_rows(20_000, seed=8))
+    assert not varied_district_rows(100, seed=7, offset=100)["CF_WSH"].isin(rows["CF_WSH"].iloc[:100]).any()
+    orgs = rows[rows["CF_XDR_LB"] != "自然人"]
+    persons = rows[rows["CF_XDR_LB"] == "自然人"]
+    for col, frame in (("CF_WSH", rows), ("CF_SY", rows), ("_source_key", rows), ("CF_XDR_MC", orgs),
+                       ("CF_XDR_SHXYM", orgs), ("CF_XDR_ZJHM", persons)):
+        assert frame[col].nunique() == len(frame), col  # distinct: no per-distinct-value cache is flattered
+    assert rows["CF_NR_FK"].nunique() > 2000 and rows["CF_JDRQ"].nunique() > 900
+    assert 0.03 < len(persons) / len(rows) < 0.07
+    valid = ids.uscc_valid_series(orgs["CF_XDR_SHXYM"])
+    assert 0.94 < valid.mean() < 0.99  # bad check digits and lower-case writing, at their rates
+    assert ids.ric_checksum_ok_series(persons["CF_XDR_ZJHM"]).all()
+    assert 0.02 < rows["CF_YJ"].isna().mean() < 0.04  # missing_required
+    frame = st.standardise(st.map_source_rows(rows, "district_file", "penalty"), "penalty")
+    assert frame["natural_key"].nunique() == len(frame)
+    assert frame["CF_JDRQ"].str.fullmatch(r"\d{4}-\d{2}-\d{2}").mean() > 0.97  # the date variants are readable

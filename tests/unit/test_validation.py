@@ -122,9 +122,24 @@ def test_results_kept_for_data_docs_hold_no_id_numbers():
 
     person = {**BASE, "CF_XDR_MC": "李四", "CF_XDR_LB": "自然人", "CF_XDR_SHXYM": None, "CF_FRDB": None,
               "CF_XDR_ZJLX": "身份证", "CF_XDR_ZJHM": "440402199001010015"}
-    _, result = v.validate_gx(frame(person), "penalty", AS_OF)
-    assert "440402199001010015" in str(result.to_json_dict())  # COMPLETE results carry failing values
+    found, result = v.validate_gx(frame(person), "penalty", AS_OF)
+    assert ("CF_XDR_ZJHM", "RIC_INVALID") in set(zip(found["field"], found["rule_id"], strict=True))
+    # GX asserts over the rules' failure indicators: its results carry counts, never a value
+    assert "440402199001010015" not in str(result.to_json_dict())
     assert "440402199001010015" not in str(scrub_validation_result(result).to_json_dict())
+
+
+def test_gx_result_has_one_expectation_per_rule_whose_counts_are_the_findings():
+    rows = [BASE, {**BASE, "CF_SY": None, "CF_JDRQ": "2026-02-30"}, {**BASE, "CF_SY": None, "CF_XDR_SHXYM": "9123"}]
+    found, result = v.validate_gx(frame(*rows), "penalty", AS_OF)
+    rules = v.rules_for("penalty", AS_OF)
+    assert sorted(r.expectation_config.meta["name"] for r in result.results) == sorted(r.name for r in rules)
+    counts = {r.expectation_config.meta["name"]: r.result["unexpected_count"] for r in result.results}
+    assert all(r.result["element_count"] == 3 for r in result.results)
+    expected = found.assign(name=[next(r.name for r in rules if (r.rule_id, r.field) == (a, b))
+                                  for a, b in zip(found["rule_id"], found["field"], strict=True)])
+    assert {k: c for k, c in counts.items() if c} == expected["name"].value_counts().to_dict()
+    assert counts["REQUIRED:CF_SY"] == 2 and result.success is False
 
 
 def test_issue_12_year_0000_is_rejected_by_the_normaliser_and_both_engines():

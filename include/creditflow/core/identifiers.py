@@ -35,7 +35,7 @@ from stdnum.cn import uscc as stdnum_uscc
 
 from creditflow.common import TZ, mask_text
 from creditflow.common import mask_id as mask_id  # re-exported: the one masking rule lives in creditflow.common
-from creditflow.core.normalize import as_text, to_halfwidth
+from creditflow.core.normalize import arrow_text, as_text, to_halfwidth
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
@@ -224,13 +224,25 @@ for _c in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ":
     _ORG_VALUE[ord(_c)] = _org_value(_c)
 
 
-def _char_matrix(values: pd.Series, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Byte matrix of the ASCII values of exactly `width` chars; returns (matrix, row_is_candidate)."""
-    text = values.fillna("").astype(str)
-    ok = (text.str.len() == width) & text.str.fullmatch(r"[0-9A-Z]*", na=False)
-    padded = text.where(ok, "0" * width)
-    raw = np.frombuffer("".join(padded.tolist()).encode("ascii"), dtype=np.uint8)
-    return raw.reshape(-1, width), ok.to_numpy(dtype=bool, copy=True)
+def _char_matrix(values: pd.Series, width: int, pattern: str = "[0-9A-Z]") -> tuple[np.ndarray, np.ndarray]:
+    """Byte matrix of the values that are exactly ``width`` ASCII characters of ``pattern`` (others are a
+    row of "0"s); returns (matrix, row_is_candidate). Through Arrow's buffers: no Python string per row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = arrow_text(values)
+    if arr is None:  # not all text: the per-value path
+        text = values.astype(object).where(values.notna(), "").astype(str)
+        arr = pa.array(text.to_numpy(dtype=object), type=pa.string())
+    ok = pc.fill_null(pc.match_substring_regex(arr, f"^{pattern}{{{width}}}$"), False)
+    filled = pc.if_else(ok, arr, "0" * width)
+    if isinstance(filled, pa.ChunkedArray):
+        filled = filled.combine_chunks()
+    n = len(filled)
+    offsets = np.frombuffer(filled.buffers()[1], dtype=np.int32)[filled.offset:filled.offset + n + 1]
+    data = np.frombuffer(filled.buffers()[2], dtype=np.uint8) if n else np.zeros(0, dtype=np.uint8)
+    mat = data[offsets[0]:offsets[0] + n * width].reshape(n, width) if n else np.zeros((0, width), np.uint8)
+    return mat, np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool).copy()
 
 
 def uscc_valid_series(values: pd.Series) -> pd.Series:
@@ -242,9 +254,8 @@ def uscc_valid_series(values: pd.Series) -> pd.Series:
     expected = (31 - total % 31) % 31
     ok &= expected == vals[:, 17]
     ok &= ((mat[:, 2:8] >= ord("0")) & (mat[:, 2:8] <= ord("9"))).all(axis=1)
-    prefixes = {d + c for d, cats in registration_authorities().items() for c in cats}
-    text = values.fillna("").astype(str)
-    ok &= text.str[:2].isin(prefixes).to_numpy()
+    prefixes = [ord(d) * 256 + ord(c) for d, cats in registration_authorities().items() for c in cats]
+    ok &= np.isin(mat[:, 0].astype(np.int64) * 256 + mat[:, 1], prefixes)
     return pd.Series(ok, index=values.index)
 
 
@@ -263,11 +274,9 @@ def ric_checksum_ok_series(values: pd.Series) -> pd.Series:
     """Vectorised GB 11643 checksum (format + check digit only; birth date/place need check_ric).
 
     ASCII digits only: ``\\d`` would also match other scripts' digits, which cannot be encoded below."""
-    text = values.astype(object).where(values.notna(), "").astype(str)
-    ok = text.str.fullmatch(r"[0-9]{17}[0-9X]", na=False)
-    padded = text.where(ok, "0" * 18)
-    mat = np.frombuffer("".join(padded.tolist()).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
+    mat, ok = _char_matrix(values, 18, "[0-9X]")
+    ok &= (mat[:, :17] <= ord("9")).all(axis=1)  # X only as the check character
     digits = mat[:, :17].astype(np.int64) - ord("0")
     total = (digits * np.array(RIC_WEIGHTS)).sum(axis=1) % 11
     expected = np.frombuffer(RIC_CHECK.encode("ascii"), dtype=np.uint8)[total]
-    return pd.Series(ok.to_numpy() & (expected == mat[:, 17]), index=values.index)
+    return pd.Series(ok & (expected == mat[:, 17]), index=values.index)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,36 @@ _WS_RE = re.compile(r"[\s\u200b\ufeff\u00a0]+")
 _DOCNO_YEAR_RE = re.compile(r"[\[【(（［〔〖{]\s*((?:19|20)\d{2})\s*[\]】)）］〕〗}]")
 # Remaining "number" sign variants.
 _DOCNO_HAO_RE = re.compile(r"(\d)\s*號")
+
+
+#: The characters ``str.isspace`` admits (what ``str.strip`` removes), and those plus ZWSP and BOM — every
+#: character ``_WS_RE`` folds. Spelled out for the vectorised paths (RE2 has no Python ``\s``);
+#: tests/unit/test_standardise_vectorised.py recomputes both over all of Unicode.
+ISSPACE_CHARS = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+                 "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+WHITESPACE_CHARS = "".join(sorted(ISSPACE_CHARS + "\u200b\ufeff"))
+
+
+def re2_class(chars: str) -> str:
+    """An RE2 (pyarrow.compute) character class matching exactly ``chars``."""
+    return "[" + "".join(f"\\x{{{ord(c):x}}}" for c in chars) + "]"
+
+
+def arrow_text(values: pd.Series) -> Any:
+    """A column as a pyarrow string array, or ``None`` when it holds anything but text and missing values
+    (then callers take their per-value path)."""
+    import pyarrow as pa
+
+    try:
+        if isinstance(values.dtype, pd.StringDtype):  # arrow-backed already: no Python objects made
+            arr = pa.array(values.array)
+        else:
+            arr = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        return arr.cast(pa.string())
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
 
 
 def to_halfwidth(text: str) -> str:

@@ -107,6 +107,127 @@ def _multi_enum_text(code: str) -> Callable[[object], str | None]:
     return norm
 
 
+# --- vectorised fast path -----------------------------------------------------------------------------
+#
+# Most cells are already in normal form. A *safe* pattern (RE2 through pyarrow.compute, over the whole
+# column at once) picks the values a normaliser provably returns unchanged; only the others go through the
+# scalar normaliser (once per distinct value). The patterns are conservative by construction: any
+# character the scalar normaliser could change (whitespace as Python's ``\s`` sees it, full-width forms,
+# brackets, 號, lower case …) sends the value to the scalar path, so the results are identical — which
+# tests/unit/test_standardise_vectorised.py checks on generated values.
+
+
+@cache
+def _whitespace_class(include_space: bool) -> str:
+    """RE2 class of :data:`normalize.WHITESPACE_CHARS` (with or without the ASCII space)."""
+    return nz.re2_class("".join(c for c in nz.WHITESPACE_CHARS if include_space or c != " "))
+
+
+_arrow_text = nz.arrow_text
+
+
+def _np(mask: Any) -> np.ndarray:
+    return np.asarray(mask.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _no_whitespace(arr: Any) -> Any:
+    import pyarrow.compute as pc
+
+    return pc.and_(pc.greater(pc.utf8_length(arr), 0),
+                   pc.invert(pc.match_substring_regex(arr, _whitespace_class(True))))
+
+
+def _safe_clean(arr: Any) -> Any:
+    """``clean_text`` returns the value unchanged: non-empty, only single inner ASCII spaces."""
+    import pyarrow.compute as pc
+
+    return pc.and_(pc.greater(pc.utf8_length(arr), 0), pc.invert(pc.match_substring_regex(
+        arr, "^ | $|  |" + _whitespace_class(False))))
+
+
+def _safe_name(arr: Any) -> Any:
+    """``normalize_name``: no whitespace, no full-width form but （）, no half-width parentheses."""
+    import pyarrow.compute as pc
+
+    return pc.and_(_no_whitespace(arr), pc.invert(pc.match_substring_regex(
+        arr, r"[\x{ff01}-\x{ff07}\x{ff0a}-\x{ff5e}\x{3000}()]")))
+
+
+def _safe_doc_no(arr: Any) -> Any:
+    """``normalize_doc_no``: no whitespace, no full-width form, no bracket but 〔〕, no 號."""
+    import pyarrow.compute as pc
+
+    return pc.and_(_no_whitespace(arr), pc.invert(pc.match_substring_regex(
+        arr, r"[\x{ff01}-\x{ff5e}\x{3000}\[\]【】()［］〖〗{}號]")))
+
+
+def _safe_code(arr: Any) -> Any:
+    import pyarrow.compute as pc
+
+    return pc.match_substring_regex(arr, r"^[0-9A-Z]+$")
+
+
+def _safe_iso_date(arr: Any) -> Any:
+    """``_date_text`` of ``dddd-dd-dd`` is the value itself (a real date re-written the same, an
+    impossible one kept as its text)."""
+    import pyarrow.compute as pc
+
+    return pc.match_substring_regex(arr, r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def _safe_wan_amount(arr: Any) -> Any:
+    """An amount in 万元 already in canonical form (no leading zeros, no trailing fraction zeros, few
+    enough digits that ``Decimal.normalize`` keeps them all)."""
+    import pyarrow.compute as pc
+
+    return pc.match_substring_regex(arr, r"^(0|[1-9][0-9]{0,11})(\.[0-9]{0,11}[1-9])?$")
+
+
+def _safe_mask(f: standard.Field, amount_unit: str) -> Callable[[Any], Any] | None:
+    code = f.code
+    if f.type == "date":
+        return _safe_iso_date
+    if f.type == "decimal":
+        return _safe_wan_amount if amount_unit == "万元" else None
+    if f.type in ("enum", "enum-multi"):
+        return None  # few distinct values: the scalar path per distinct value is cheap
+    if code.endswith("_WSH"):
+        return _safe_doc_no
+    if f.type == "uscc" or code.endswith(_CODE_SUFFIXES):
+        return _safe_code
+    if code.endswith(_NAME_SUFFIXES):
+        return _safe_name
+    return _safe_clean
+
+
+def normalise_column(series: pd.Series, f: standard.Field, amount_unit: str = "万元") -> pd.Series:
+    """:func:`normaliser` of ``f`` over a column: values the safe pattern proves normal stay as they are,
+    the rest go through the scalar normaliser once per distinct value. Same result as the scalar path."""
+    fn = normaliser(f, amount_unit)
+    safe = _safe_mask(f, amount_unit)
+    arr = _arrow_text(series) if len(series) else None
+    if arr is None:
+        return _map_unique(series.astype(object), fn)
+    if safe is None:
+        return pd.Series(_per_distinct(arr, fn), index=series.index, dtype=object)
+    out = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
+    rest = ~_np(safe(arr))
+    if rest.any():
+        out[rest] = _per_distinct(arr.filter(rest), fn)
+    return pd.Series(out, index=series.index, dtype=object)
+
+
+def _per_distinct(arr: Any, fn: Callable[[object], str | None]) -> np.ndarray:
+    """``fn`` once per distinct value of a pyarrow string array (nulls → ``fn(None)``), as objects."""
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(arr)
+    distinct = encoded.dictionary.to_pylist()
+    mapped = np.array([*(fn(v) for v in distinct), fn(None), None], dtype=object)[:-1]
+    index = encoded.indices.fill_null(len(distinct)).to_numpy(zero_copy_only=False)
+    return mapped[index]
+
+
 def normaliser(f: standard.Field, amount_unit: str = "万元") -> Callable[[object], str | None]:
     code = f.code
     if f.type == "date":
@@ -227,18 +348,36 @@ def standardise(mapped: pd.DataFrame, kind: str, amount_unit: str = "万元") ->
     out = mapped.copy().reset_index(drop=True)
     for f in standard.fields(kind):
         col = out[f.code] if f.code in out.columns else pd.Series([None] * len(out))
-        out[f.code] = _map_unique(col, normaliser(f, amount_unit))
+        out[f.code] = normalise_column(col, f, amount_unit)
     p = standard.PREFIX[kind]
     missing_key = out["source_key"].isna() | (out["source_key"].astype(str).isin(["", "None", "nan"]))
     out.loc[missing_key, "source_key"] = out.loc[missing_key, "lineage"].astype(str)
     out["record_id"] = out["source_system"].astype(str) + ":" + out["source_key"].astype(str)
-    out["doc_key"] = out[f"{p}_WSH"].map(lambda v: v.upper() if isinstance(v, str) else None)
+    out["doc_key"] = _upper(out[f"{p}_WSH"])
     out["party_key"] = party_keys(out, kind)
     has_key = out["doc_key"].notna() & out["party_key"].notna()
     out["natural_key"] = np.where(has_key, out["doc_key"].astype(str) + "|" + out["party_key"].astype(str), None)
     out["content_hash"] = content_hashes(out, kind)
     out["_row"] = np.arange(len(out))
     return out
+
+
+def _upper(values: pd.Series) -> pd.Series:
+    """``str.upper`` of the text values (others → None): ASCII and CJK text vectorised (only a-z change
+    there), anything else through Python's ``upper``."""
+    import pyarrow.compute as pc
+
+    obj = values.astype(object)
+    arr = _arrow_text(obj)
+    if arr is None:
+        return obj.map(lambda v: v.upper() if isinstance(v, str) else None)
+    plain = _np(pc.match_substring_regex(arr, r"^[\x{0}-\x{7f}\x{3000}-\x{303f}\x{4e00}-\x{9fff}]*$"))
+    out = np.asarray(pc.ascii_upper(arr).to_numpy(zero_copy_only=False), dtype=object)
+    if not plain.all():
+        other = obj.to_numpy(dtype=object)[~plain]
+        out[~plain] = [v.upper() if isinstance(v, str) else None for v in other]
+    out[obj.isna().to_numpy()] = None
+    return pd.Series(out, index=values.index)  # dtype inferred, as ``Series.map`` does
 
 
 def party_keys(df: pd.DataFrame, kind: str) -> pd.Series:
@@ -264,6 +403,23 @@ def row_hashes(df: pd.DataFrame, codes: list[str]) -> list[str]:
     """SHA-256 of each row's non-empty ``code=value`` pairs (vectorised; order-independent of columns)."""
     if df.empty:
         return []
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    pieces: list[Any] = []
+    for code in sorted(codes):
+        col = df[code] if code in df.columns else pd.Series(None, index=df.index, dtype=object)
+        arr = _arrow_text(col.astype(object))
+        if arr is None:  # values that are not text: the per-value path below
+            pieces = []
+            break
+        if pc.any(pc.equal(arr, "")).as_py():  # an empty value counts as absent, like a null
+            arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+        pieces.append(pc.binary_join_element_wise(f"{code}=", arr, "\x1f", ""))  # null where absent
+    if pieces:
+        joined_arrow = pc.binary_join_element_wise(*pieces, "", null_handling="replace", null_replacement="")
+        sha = hashlib.sha256
+        return [sha(s.encode()).hexdigest() for s in joined_arrow.to_pylist()]
     joined = pd.Series("", index=df.index, dtype=object)
     for code in sorted(codes):
         col = df[code] if code in df.columns else pd.Series(None, index=df.index, dtype=object)

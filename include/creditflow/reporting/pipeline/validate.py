@@ -135,16 +135,32 @@ def _masked_message(text: str) -> str:
     return mask_text(text)
 
 
+#: The Data Docs index lists the latest results only: it reads every result it lists on each build,
+#: and three years of daily runs would make each run's build read a thousand files.
+DATA_DOCS_INDEX_LIMIT = 90
+_FILE_CONTEXTS: dict[str, Any] = {}
+
+
 def _gx_context(project_dir: Path, kind: str) -> Any:
+    """The file GX project of ``kind`` (results + Data Docs), opened once per process. Writers of one kind
+    take the lock of :func:`_store_data_docs`; the stores are files, so several processes share them."""
     import great_expectations as gx
 
     path = project_dir / kind
-    path.mkdir(parents=True, exist_ok=True)
-    return gx.get_context(mode="file", project_root_dir=str(path))
+    key = str(path.resolve())
+    if key not in _FILE_CONTEXTS:
+        path.mkdir(parents=True, exist_ok=True)
+        context = gx.get_context(mode="file", project_root_dir=str(path))
+        for site in (context.variables.data_docs_sites or {}).values():
+            site.setdefault("site_index_builder", {"class_name": "DefaultSiteIndexBuilder"})
+            site["site_index_builder"]["validation_results_limit"] = DATA_DOCS_INDEX_LIMIT
+        _FILE_CONTEXTS[key] = context
+    return _FILE_CONTEXTS[key]
 
 
 def _store_data_docs(project_dir: Path, result: Any, run: Run) -> None:
-    """Keep the validation result and rebuild the GX Data Docs site of this kind (one writer at a time)."""
+    """Keep the validation result and add its page to the GX Data Docs site of this kind (one writer at a
+    time): only the new result is rendered, then the index (latest :data:`DATA_DOCS_INDEX_LIMIT` runs)."""
     import fcntl
 
     (project_dir / run.kind).mkdir(parents=True, exist_ok=True)
@@ -188,6 +204,6 @@ def _write_data_docs(context: Any, result: Any, run: Run) -> None:
         rid = ValidationResultIdentifier(ExpectationSuiteIdentifier(f"sgs_{run.kind}"),
                                          RunIdentifier(**run_id), f"sgs_{run.kind}")
         context.validation_results_store.set(rid, scrub_validation_result(result))
-        context.build_data_docs()
+        context.build_data_docs(resource_identifiers=[rid])
     except Exception as exc:
         raise DataDocsError(f"数据质量报告（GX Data Docs）写入失败：{type(exc).__name__}: {mask_text(exc)}") from exc

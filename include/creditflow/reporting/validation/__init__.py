@@ -2,9 +2,9 @@
 
 One rule list (:func:`rules_for`) drives two engines that must agree row for row:
 
-* :func:`validate_gx` — Great Expectations 1.x: native expectations where GX has them (not null,
-  value lengths, value sets) and the custom multicolumn expectation for the cross-field, date and
-  identifier rules (:mod:`.gx`);
+* :func:`validate_gx` — Great Expectations 1.x, the pipeline's path: every rule evaluated vectorised into
+  a failure column, one GX expectation per rule counting its failures (Data Docs show the counts per
+  rule; GX's counts must equal the findings) (:mod:`.gx`);
 * :func:`validate_pandas` — the same rules hand-vectorised in pandas, the benchmark floor (:mod:`.engines`).
 
 Input is a *standardised* frame (see :mod:`creditflow.reporting.standardise`): one column per field code,
@@ -30,7 +30,7 @@ from creditflow.reporting.validation.catalogue import (
     thresholds,
 )
 from creditflow.reporting.validation.engines import prepare, rule_ok, validate_pandas, with_messages
-from creditflow.reporting.validation.gx import build_suite, validate_gx
+from creditflow.reporting.validation.gx import build_suite, failure_indicators, validate_gx
 from creditflow.reporting.validation.predicates import PREDICATES, Predicate, predicate
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "Rule",
     "RuleInfo",
     "build_suite",
+    "failure_indicators",
     "message_zh",
     "predicate",
     "prepare",

@@ -11,7 +11,7 @@ import pandas as pd
 from creditflow.core import standard
 from creditflow.core.normalize import as_text, is_missing
 from creditflow.reporting.validation.catalogue import ISSUE_COLUMNS, Rule, detail, message_zh, rules_for
-from creditflow.reporting.validation.predicates import PREDICATES, present
+from creditflow.reporting.validation.predicates import PREDICATES, _isin, lengths, present, shared
 
 
 def _cell(value: Any) -> str | None:
@@ -20,6 +20,14 @@ def _cell(value: Any) -> str | None:
         return None
     text = as_text(value)
     return text if text.strip() else None
+
+
+def _cells(values: pd.Series) -> pd.Series:
+    """:func:`_cell` of every value; text as it is unless blank (only ``str.isspace`` characters)."""
+    cells = values.to_numpy(dtype=object)
+    return pd.Series([(v if v.strip() else None) if type(v) is str else None if v is None else _cell(v)
+                      for v in cells],
+                     index=values.index, dtype=object)
 
 
 def prepare(df: pd.DataFrame, kind: str) -> pd.DataFrame:
@@ -33,7 +41,7 @@ def prepare(df: pd.DataFrame, kind: str) -> pd.DataFrame:
         if code not in out.columns:
             out[code] = None
         else:
-            out[code] = pd.Series([_cell(v) for v in out[code].astype(object)], index=out.index, dtype=object)
+            out[code] = _cells(out[code])
     if "_row" not in out.columns:
         out["_row"] = np.arange(len(out))
     return out.reset_index(drop=True)
@@ -44,9 +52,9 @@ def _native_ok(rule: Rule, df: pd.DataFrame) -> pd.Series:
     if rule.check == "not_null":
         return present(s)
     if rule.check == "max_len":
-        return ~present(s) | (s.astype("string").str.len() <= rule.params["max_len"]).fillna(True)
+        return ~present(s) | ~(lengths(s) > rule.params["max_len"])
     if rule.check == "in_set":
-        return ~present(s) | s.isin(rule.params["values"])
+        return ~present(s) | _isin(s, rule.params["values"])
     raise ValueError(rule.check)
 
 
@@ -73,11 +81,12 @@ def validate_pandas(df: pd.DataFrame, kind: str, as_of: dt.date) -> pd.DataFrame
     """Hand-vectorised evaluation of :func:`rules_for` (the benchmark floor; same findings as GX)."""
     frame = prepare(df, kind)
     failures = []
-    for rule in rules_for(kind, as_of):
-        ok = rule_ok(rule, frame)
-        bad = frame.index[~ok.to_numpy()]
-        if len(bad):
-            failures.append((rule, bad))
+    with shared(frame):
+        for rule in rules_for(kind, as_of):
+            ok = rule_ok(rule, frame)
+            bad = frame.index[~ok.to_numpy()]
+            if len(bad):
+                failures.append((rule, bad))
     return findings(failures, frame)
 
 
