@@ -102,7 +102,6 @@ def sgs_history() -> None:
             CreditPlatformHook,
             LicensingApiHook,
             case_db_engine,
-            gx_dir,
             storage,
             warehouse_engine,
         )
@@ -114,7 +113,7 @@ def sgs_history() -> None:
         sources = sgs.Sources(case_db=case_db_engine() if kind != "license" else None,
                               licensing=LicensingApiHook().get_conn() if kind == "license" else None,
                               inbox=storage("inbox"))
-        options = IntervalOptions(gx_project_dir=gx_dir(), batch_size=int(Variable.get(
+        options = IntervalOptions(gx_project_dir=storage("gx"), batch_size=int(Variable.get(
             "creditflow_upload_batch_size", default=200)), data_source_uscc=Variable.get(
             "creditflow_data_source_uscc", default=None), ledger_lock=lambda: ledger_lock(engine))
         # A retry (or a cleared task) resumes: days this load already finished cleanly are skipped.

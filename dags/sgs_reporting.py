@@ -87,12 +87,12 @@ def build(kind: str):  # type: ignore[no-untyped-def]
             from airflow.sdk import Variable
             from creditflow.reporting import pipeline as sgs
             from creditflow.reporting.pipeline.interval import IntervalOptions, prepare_interval
-            from creditflow_hooks import LicensingApiHook, case_db_engine, gx_dir, storage, warehouse_engine
+            from creditflow_hooks import LicensingApiHook, case_db_engine, storage, warehouse_engine
 
             sources = sgs.Sources(case_db=case_db_engine() if kind != "license" else None,
                                   licensing=LicensingApiHook().get_conn() if kind == "license" else None,
                                   inbox=storage("inbox"))
-            options = IntervalOptions(gx_project_dir=gx_dir(),
+            options = IntervalOptions(gx_project_dir=storage("gx"),
                                       data_source_uscc=Variable.get("creditflow_data_source_uscc", default=None))
             result = prepare_interval(_run(kind, context), warehouse_engine(), sources, options)
             _log_steps(kind, result)

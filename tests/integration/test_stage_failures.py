@@ -137,3 +137,21 @@ def test_validate_keeps_the_task_log_to_what_an_operator_reads(world, caplog):
     gx_lines = [r for r in caplog.records if r.name.startswith("great_expectations") and r.levelno < logging.WARNING]
     assert not gx_lines, f"{len(gx_lines)} GX INFO lines, e.g. {gx_lines[0].getMessage()[:80]}"
     assert len(caplog.records) < 20
+
+
+def test_data_docs_on_object_storage_are_published_there(world, tmp_path):
+    """Workers share no disk: with the gx area on object storage (fsspec memory:// here, S3 in production)
+    the validation result and its Data Docs page are published there, under the database lock."""
+    import uuid
+
+    from creditflow.core.storage import Storage
+
+    run = run_for(DAY, "penalty")
+    sources = sgs.Sources(case_db=world.case_db, inbox=world.inbox)
+    sgs.extract(run, world.warehouse, sources)
+    sgs.standardise(run, world.warehouse)
+    store = Storage.from_url(f"memory://cf-gx-{uuid.uuid4().hex[:8]}/gx")
+    sgs.validate(run, world.warehouse, gx_project_dir=store)
+    keys = [f.key for f in store.list_files("penalty", recursive=True)]
+    assert any("/validations/" in k and k.endswith(".json") for k in keys), keys[:10]
+    assert any("data_docs" in k and k.endswith("index.html") for k in keys), keys[:10]

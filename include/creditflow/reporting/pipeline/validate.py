@@ -34,7 +34,7 @@ def quiet_gx_logs() -> None:
 # --- 3. validate -------------------------------------------------------------------------------------
 
 
-def validate(run: Run, engine: sa.Engine, gx_project_dir: Path | None = None) -> dict[str, int]:
+def validate(run: Run, engine: sa.Engine, gx_project_dir: Any = None) -> dict[str, int]:
     """Stage 3: the GX suite over this run's records; findings (errors quarantine) into ``cf_finding``.
 
     Also flags every record whose 7-working-day deadline could not be computed (a year without the
@@ -44,12 +44,12 @@ def validate(run: Run, engine: sa.Engine, gx_project_dir: Path | None = None) ->
     (Airflow retries it; the stage is idempotent)."""
     from creditflow.reporting import validation as v
 
-    quiet_gx_logs()
     frame = load_standardised(run, engine)
     result = None
-    if frame.empty:
+    if frame.empty:  # nothing to validate: an empty day does not pay GX's import (≈ 5 s CPU per task process)
         findings = pd.DataFrame(columns=[*v.ISSUE_COLUMNS, "message_zh"])
     else:
+        quiet_gx_logs()
         # Validation runs in an ephemeral GX context: runs of one kind may overlap (a backfill), and a
         # shared file context would race on its suite files. Results go to the Data Docs site under a lock.
         found, result = v.validate_gx(frame[[*standard.codes(run.kind), "_row"]], run.kind, received_on(run, engine))
@@ -69,7 +69,7 @@ def validate(run: Run, engine: sa.Engine, gx_project_dir: Path | None = None) ->
         if rows:
             conn.execute(wh.findings.insert(), rows)
     if gx_project_dir is not None and result is not None:
-        _store_data_docs(gx_project_dir, result, run)
+        _store_data_docs(gx_project_dir, result, run, engine)
     errors = {r["record_id"] for r in rows if r["severity"] == "error"}
     if unknown:
         log.warning("%s: %d records without a computable deadline (%s)", run.run_key, len(unknown),
@@ -158,18 +158,40 @@ def _gx_context(project_dir: Path, kind: str) -> Any:
     return _FILE_CONTEXTS[key]
 
 
-def _store_data_docs(project_dir: Path, result: Any, run: Run) -> None:
+def _store_data_docs(project_dir: Any, result: Any, run: Run, engine: sa.Engine) -> None:
     """Keep the validation result and add its page to the GX Data Docs site of this kind (one writer at a
-    time): only the new result is rendered, then the index (latest :data:`DATA_DOCS_INDEX_LIMIT` runs)."""
-    import fcntl
+    time): only the new result is rendered, then the index (latest :data:`DATA_DOCS_INDEX_LIMIT` runs).
 
-    (project_dir / run.kind).mkdir(parents=True, exist_ok=True)
-    with open(project_dir / run.kind / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            _write_data_docs(_gx_context(project_dir, run.kind), result, run)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    One writer per kind across every worker and host: a database lock (``core/locks.py``), not a file
+    lock. ``project_dir`` is a local folder or a :class:`~creditflow.core.storage.Storage`; GX's file
+    project needs a local folder, so on object storage it is kept in a local working copy and the files
+    this write created or changed are published to the storage (results and pages; nothing is deleted)."""
+    import time
+
+    from creditflow.core.locks import db_lock
+    from creditflow.core.storage import Storage
+
+    store = project_dir if isinstance(project_dir, Storage) else None
+    local = store.local_path() if store is not None else Path(project_dir)
+    published = local is None
+    if local is None:
+        import hashlib
+        import tempfile
+
+        assert store is not None
+        local = Path(tempfile.gettempdir()) / "creditflow-gx" / hashlib.sha256(store.url.encode()).hexdigest()[:16]
+    (local / run.kind).mkdir(parents=True, exist_ok=True)
+    with db_lock(engine, f"gx:{run.kind}"):
+        started = time.time() - 1
+        _write_data_docs(_gx_context(local, run.kind), result, run)
+        if published and store is not None:
+            try:
+                for path in sorted(p for p in (local / run.kind).rglob("*") if p.is_file()):
+                    if path.stat().st_mtime >= started:
+                        store.put_file(path, path.relative_to(local).as_posix())
+            except Exception as exc:
+                raise DataDocsError(f"数据质量报告（GX Data Docs）发布到存储失败：{type(exc).__name__}: "
+                                    f"{mask_text(exc)}") from exc
 
 
 _VALUE_KEYS = ("unexpected_list", "partial_unexpected_list", "partial_unexpected_counts", "unexpected_index_list",
