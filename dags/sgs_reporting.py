@@ -7,16 +7,24 @@ validated with Great Expectations, deduplicated, reviewed (层层审核) and upl
 7 working days of the decision.
 
 The run for day D is created at **D+1 06:00** (the schedule says so: late-evening entries are in, and the
-district files that arrived before 06:00 belong to D). Two tasks, each a transaction over the interval:
+district files that arrived before 06:00 belong to D). One task, `process`, runs the steps in order, each a
+transaction over the interval, and logs one line per step with its counts and seconds:
 
-| task | steps (each logged with its time) |
+| step | what it does |
 |---|---|
-| `prepare` | **extract** — case system (SQL), licensing API, district inbox `<inbox>/{kind}/` (the files that had arrived, by file time, before D+1 06:00; archived to `archive/{kind}/<day>/`, unreadable or wrong-kind files to `rejected/{kind}/<day>/` with a Chinese reason; an I/O error fails the task so it is retried) + records still waiting for review → **standardise** — mapping tables → 双公示 fields, normalisation, natural key, content hash, due date → **validate** — the GX suite generated from the field dictionary; failures → quarantine with a Chinese message |
-| `deliver` | **flush in-flight** — re-sends any batch a crashed run left pending (same Idempotency-Key) and collects its receipts → **decide** — duplicates (exact / cross-source / near → review), create / 更正 / 撤销 against the ledger, review gate, late / due-soon (under the ledger lock: ledger decisions never interleave) → **临期预警** — records not yet accepted and due within 2 working days, and records whose deadline cannot be computed (`DUE_DATE_UNKNOWN`): a warning in the log, and an e-mail to Variable `creditflow_alert_email` through `smtp_default` when set → **upload** — batches through `credit_platform` (pool `credit_platform`), ledger committed around each batch → **receipts** — per-record receipts (rejections back to quarantine), waiting up to Variable `creditflow_receipt_wait_seconds` (600) → **reconcile** — extracted = uploaded + quarantined + awaiting review + unchanged + duplicates, or the run fails; it also fails (after storing the summary) while any record has no computable deadline — add the missing `data/calendar/YYYY.yaml` and clear the run |
+| extract | case system (SQL), licensing API, district inbox `<inbox>/{kind}/` — the files that had arrived (file time) before D+1 06:00; archived to `archive/{kind}/<day>/`, unreadable or wrong-kind files to `rejected/{kind}/<day>/` with a Chinese reason; an I/O error fails the task so it is retried — + records still waiting for review |
+| standardise | mapping tables → 双公示 fields, normalisation, natural key, content hash, due date |
+| validate | the GX suite generated from the field dictionary; failures → quarantine with a Chinese message |
+| flush in-flight | re-sends any batch a crashed run left pending (same Idempotency-Key) and collects its receipts |
+| decide | duplicates (exact / cross-source / near → review), create / 更正 / 撤销 against the ledger, review gate, late / due-soon — under the ledger lock |
+| 临期预警 | records not yet accepted and due within 2 working days, and records whose deadline cannot be computed (`DUE_DATE_UNKNOWN`): a warning in the log, and an e-mail to Variable `creditflow_alert_email` through `smtp_default` when set |
+| upload | batches through `credit_platform` (pool `credit_platform`), ledger committed around each batch |
+| receipts | per-record receipts (rejections back to quarantine), waiting up to Variable `creditflow_receipt_wait_seconds` (600) |
+| reconcile | extracted = uploaded + quarantined + awaiting review + unchanged + duplicates, or the run fails; it also fails (after storing the summary) while any record has no computable deadline — add the missing `data/calendar/YYYY.yaml` and clear the run |
 
-Why two tasks and not one per step: every task start costs ≈ 1.5 s of start-up; ten of them made an
-empty day cost ≈ 18 s and a year of backfill hours (issue #12). What each step did is in the task log
-(one line per step with its counts and seconds), in the task's XCom and on *Creditflow → 运行概况*.
+Why one task: each task start costs ≈ 1.5 s; ten tasks made an empty day ≈ 18 s and a year of backfill
+hours (issue #12). What each step did is in the task log, in the task's XCom (counts and seconds per
+step) and on *Creditflow → 运行概况*.
 
 **Re-runs and backfills are safe**: each task replaces what it wrote for its interval; the ledger, not
 luck, prevents a second upload. A missed day or week:
@@ -24,12 +32,13 @@ luck, prevents a second upload. A missed day or week:
 A first load of the years before this DAG's start date, or any long range before it: DAG `sgs_history`
 (see its runbook) — same stages, per-day results, minutes for a year.
 
-**When it fails**: `deliver` failing in `reconcile` means records went missing or were counted twice —
-read its log, do not just clear it. Upload failures and receipts that do not arrive in time retry with
-backoff; clearing `deliver` resumes exactly where it stopped (the ledger knows what was sent). Waiting
+**When it fails**: the log's last step line says where. A failure in `reconcile` means records went
+missing or were counted twice — read the log, do not just clear it. Upload failures and receipts that do
+not arrive in time retry with backoff; clearing `process` resumes exactly where it stopped (every step
+replaces its own rows; the ledger knows what was sent). Waiting
 reviews: *Creditflow → 审核* in the menu, or trigger `sgs_review_signoff`.
 
-Owner: 信用数据组. Changelog: 0.2 — two tasks instead of ten, the 06:00 start in the schedule (issue #12);
+Owner: 信用数据组. Changelog: 0.2 — one task instead of ten, the 06:00 start in the schedule (issue #12);
 0.1 — first version.
 """
 
@@ -61,8 +70,10 @@ def _run(kind: str, context: dict):  # type: ignore[no-untyped-def]
     return Run(dag_id=context["dag"].dag_id, kind=kind, start=start, end=end)
 
 
-def _log_steps(kind: str, result: dict) -> None:  # type: ignore[type-arg]
-    print(f"{kind}: " + "，".join(f"{step} {secs:.2f}s" for step, secs in result.get("seconds", {}).items()))
+def _step_line(kind: str, step: str, seconds: float, counts: dict) -> str:  # type: ignore[type-arg]
+    """One log line per step as it finishes: its counts and time (no personal data: counts only)."""
+    shown = "，".join(f"{k} {v}" for k, v in counts.items() if isinstance(v, (int, float)) and not isinstance(v, bool))
+    return f"[{kind}] {step}: {shown or '—'}（{seconds:.2f} 秒）"
 
 
 def build(kind: str):  # type: ignore[no-untyped-def]
@@ -77,49 +88,37 @@ def build(kind: str):  # type: ignore[no-untyped-def]
         on_failure_callback=dag_failure_callbacks(),  # alerts a run that times out; failed tasks alert themselves
         tags=["双公示", kind, "impact:reporting"],
         doc_md=__doc__.format(kind=kind, kind_zh=KINDS[kind]),
-        # Counted from the run's start (06:00): both steps' timeouts fit, and it ends before the next run.
+        # Counted from the run's start (06:00): the task's timeout fits, and it ends before the next run.
         dagrun_timeout=dt.timedelta(hours=18),
     )
     def sgs_reporting() -> None:
-        @task(execution_timeout=TIMEOUTS["step"])
-        def prepare(**context) -> dict:  # type: ignore[no-untyped-def]
-            """extract → standardise → validate (this interval's own rows)."""
+        @task(pool=UPLOAD_POOL, execution_timeout=TIMEOUTS["step"] + TIMEOUTS["upload"], outlets=[SGS_ASSETS[kind]])
+        def process(**context) -> dict:  # type: ignore[no-untyped-def]
+            """extract → standardise → validate → flush in-flight → decide → 临期预警 → upload → receipts → reconcile."""
             from airflow.sdk import Variable
             from creditflow.reporting import pipeline as sgs
-            from creditflow.reporting.pipeline.interval import IntervalOptions, prepare_interval
-            from creditflow_hooks import LicensingApiHook, case_db_engine, storage, warehouse_engine
-
-            sources = sgs.Sources(case_db=case_db_engine() if kind != "license" else None,
-                                  licensing=LicensingApiHook().get_conn() if kind == "license" else None,
-                                  inbox=storage("inbox"))
-            options = IntervalOptions(gx_project_dir=storage("gx"),
-                                      data_source_uscc=Variable.get("creditflow_data_source_uscc", default=None))
-            result = prepare_interval(_run(kind, context), warehouse_engine(), sources, options)
-            _log_steps(kind, result)
-            return result
-
-        @task(pool=UPLOAD_POOL, execution_timeout=TIMEOUTS["upload"], outlets=[SGS_ASSETS[kind]])
-        def deliver(prepared: dict, **context) -> dict:  # type: ignore[no-untyped-def]
-            """flush in-flight → decide → 临期预警 → upload → receipts → reconcile."""
-            from airflow.sdk import Variable
-            from creditflow.reporting.pipeline.interval import IntervalOptions, deliver_interval, ledger_lock
-            from creditflow_hooks import CreditPlatformHook, warehouse_engine
+            from creditflow.reporting.pipeline.interval import IntervalOptions, ledger_lock, process_interval
+            from creditflow_hooks import CreditPlatformHook, LicensingApiHook, case_db_engine, storage, warehouse_engine
             from creditflow_notifiers import send_alert_lines
 
             engine = warehouse_engine()
+            sources = sgs.Sources(case_db=case_db_engine() if kind != "license" else None,
+                                  licensing=LicensingApiHook().get_conn() if kind == "license" else None,
+                                  inbox=storage("inbox"))
             options = IntervalOptions(
+                gx_project_dir=storage("gx"),
+                data_source_uscc=Variable.get("creditflow_data_source_uscc", default=None),
                 batch_size=int(Variable.get("creditflow_upload_batch_size", default=200)),
                 receipt_timeout=float(Variable.get("creditflow_receipt_wait_seconds", default=600)),
                 ledger_lock=lambda: ledger_lock(engine))
-            result = deliver_interval(_run(kind, context), engine, CreditPlatformHook().get_conn(), options,
-                                      rejected_files=int(prepared.get("rejected_files", 0)))
-            _log_steps(kind, result)
+            result = process_interval(_run(kind, context), engine, sources, CreditPlatformHook().get_conn(), options,
+                                      on_step=lambda step, secs, counts: print(_step_line(kind, step, secs, counts)))
             alert = result.pop("alert")
             if alert is not None:
                 send_alert_lines([alert[0]], alert[0], alert[1])
             return result
 
-        deliver(prepare())
+        process()
 
     return sgs_reporting()
 

@@ -81,10 +81,10 @@ def test_reporting_dags_use_local_day_intervals(dagbag):
     end = pendulum.instance(info.data_interval.end).in_timezone("Asia/Shanghai")
     assert (start.hour, end.hour, (end - start).in_hours()) == (0, 0, 24)
     assert dag.max_active_runs == 1
-    assert dag.get_task("deliver").pool == "credit_platform"
+    assert dag.get_task("process").pool == "credit_platform"
     # The run of day D is created at D+1 06:00 (the timetable), not held by a waiting task.
     assert info.run_after == info.data_interval.end + dt.timedelta(hours=6)
-    assert [t.task_id for t in dag.tasks] == ["prepare", "deliver"]
+    assert [t.task_id for t in dag.tasks] == ["process"]
 
 
 def _is_hitl(task) -> bool:

@@ -36,7 +36,7 @@ import cluster as cl  # noqa: E402
 
 DAYS = [dt.date(2026, 11, 2), dt.date(2026, 11, 3), dt.date(2026, 11, 4)]
 DAG = "sgs_penalty"
-UPLOAD = "deliver"  # flush in-flight → decide → upload → receipts → reconcile
+UPLOAD = "process"  # the day's one task: extract … upload … reconcile
 
 
 def _unavailable(reason: str) -> None:

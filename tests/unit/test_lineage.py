@@ -66,12 +66,11 @@ def test_the_extractor_is_registered_for_the_dags_steps():
         assert lineage.SgsTaskExtractor(task)._kind() == "penalty"
 
 
-def test_the_two_tasks_cover_every_step_once_and_keep_the_chain():
+def test_the_task_covers_every_step_once_and_keeps_the_chain():
     steps = [s for task in lineage.TASKS.values() for s in task]
     assert steps == list(lineage.STEPS)
-    p_reads, p_writes, p_in, _ = lineage.io_of("prepare")
-    d_reads, d_writes, d_in, d_out = lineage.io_of("deliver")
-    assert p_in == ("source",) and p_reads == () and {"cf_staging", "cf_std", "cf_finding"} <= set(p_writes)
-    # deliver reads what prepare wrote; what it writes itself first (cf_outcome) is not an input
-    assert {"cf_std", "cf_finding", "cf_ledger", "cf_staging"} <= set(d_reads) and "cf_outcome" not in d_reads
-    assert d_in == ("receipts",) and d_out == ("batches",) and "cf_run_summary" in d_writes
+    reads, writes, outside_in, outside_out = lineage.io_of("process")
+    # only the ledger and the review queue come from earlier runs; every other table is the task's own
+    assert set(reads) == {"cf_ledger", "cf_review"}
+    assert {"cf_staging", "cf_std", "cf_finding", "cf_outcome", "cf_ledger", "cf_run_summary"} <= set(writes)
+    assert outside_in == ("source", "receipts") and outside_out == ("batches",)

@@ -1,9 +1,9 @@
 """One data interval through every stage in one call, and a range of intervals day by day.
 
-The daily DAGs call the stages one task each (so a user can clear and retry a step). A history load or a
-long backfill calls :func:`process_range` instead: the **same stage functions in the same order** for each
-day of the range, in one process — no task start-up, one GX context, one database pool — so a year of
-daily periods costs minutes instead of hours.
+The daily DAGs run :func:`process_interval` as their one task (each step logged with its counts and time
+as it finishes). A history load calls :func:`process_range`: the **same function** for each day of the
+range, in one process — no task start-up, one GX context, one database pool — so a year of daily periods
+costs minutes instead of hours.
 
 Per interval the result is what the scheduled run would have produced: the same run key
 (``sgs_<kind>|<day>``), the same staging rows, findings, outcomes, ledger rows and run summary. Days run in
@@ -18,7 +18,7 @@ import contextlib
 import datetime as dt
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,64 +92,54 @@ def wait_for_receipts(run: Run, engine: sa.Engine, client: PlatformClient, timeo
         pause = min(2.0, pause * 2)
 
 
-@contextlib.contextmanager
-def _timed(seconds: dict[str, float], stage: str) -> Iterator[None]:
-    t0 = time.perf_counter()
-    try:
-        yield
-    finally:
-        seconds[stage] = round(time.perf_counter() - t0, 3)
+StepHook = Callable[[str, float, dict[str, Any]], None]
 
 
-def prepare_interval(run: Run, engine: sa.Engine, sources: Sources,
-                     options: IntervalOptions | None = None) -> dict[str, Any]:
-    """extract → standardise → validate: this run's own rows only (no ledger, no platform).
+class _Steps:
+    """Runs the steps, timing each and telling ``on_step`` (the task log) its counts as it finishes."""
 
-    Returns the extract counts (``rejected_files`` among them) and per-stage ``seconds``."""
-    opts = options or IntervalOptions()
-    seconds: dict[str, float] = {}
-    with _timed(seconds, "extract"):
-        extracted = extract(run, engine, sources)
-    with _timed(seconds, "standardise"):
-        standardise(run, engine, opts.data_source_uscc)
-    with _timed(seconds, "validate"):
-        validated = validate(run, engine, gx_project_dir=opts.gx_project_dir)
-    return {**extracted, "validated": validated, "seconds": seconds}
+    def __init__(self, on_step: StepHook | None) -> None:
+        self.seconds: dict[str, float] = {}
+        self.on_step = on_step
+
+    def __call__(self, name: str, fn: Callable[[], Any]) -> Any:
+        t0 = time.perf_counter()
+        out = fn()
+        self.seconds[name] = round(time.perf_counter() - t0, 3)
+        if self.on_step is not None:
+            self.on_step(name, self.seconds[name], out if isinstance(out, dict) else {})
+        return out
 
 
-def deliver_interval(run: Run, engine: sa.Engine, client: PlatformClient, options: IntervalOptions | None = None,
-                     rejected_files: int = 0) -> dict[str, Any]:
-    """flush in-flight → decide (under the ledger lock) → upload → receipts → reconcile.
+def process_interval(run: Run, engine: sa.Engine, sources: Sources, client: PlatformClient,
+                     options: IntervalOptions | None = None, on_step: StepHook | None = None) -> dict[str, Any]:
+    """One interval, every stage, in order: extract → standardise → validate → flush in-flight → decide (under
+    the ledger lock) → 临期预警 → upload → receipts → reconcile. Each stage is a transaction over the interval
+    (a re-run replaces what it wrote; the ledger prevents a second upload).
 
     Returns the run summary, ``alert`` (the 临期预警 subject and body, or None) and per-stage ``seconds``.
     Raises what the stage raised (ReconciliationError; DeadlineUnknownError after the summary is stored;
     ReceiptsTimeoutError — a retry resumes from the ledger)."""
     opts = options or IntervalOptions()
-    seconds: dict[str, float] = {}
-    with _timed(seconds, "flush_inflight"):
-        flush_inflight(run, engine, client, wait=opts.receipt_timeout, poll=0.2)
-    with _timed(seconds, "decide"), opts.ledger_lock():
-        decide(run, engine, batch_size=opts.batch_size)
+    step = _Steps(on_step)
+    extracted = step("extract", lambda: extract(run, engine, sources))
+    step("standardise", lambda: standardise(run, engine, opts.data_source_uscc))
+    step("validate", lambda: validate(run, engine, gx_project_dir=opts.gx_project_dir))
+    step("flush_inflight", lambda: flush_inflight(run, engine, client, wait=opts.receipt_timeout, poll=0.2))
+
+    def decide_locked() -> dict[str, int]:
+        with opts.ledger_lock():
+            return decide(run, engine, batch_size=opts.batch_size)
+
+    step("decide", decide_locked)
     alert = due_soon_alert(run.kind, run.run_date, due_soon_records(run, engine), due_unknown_records(run, engine))
-    with _timed(seconds, "upload"):
-        upload(run, engine, client)
-    with _timed(seconds, "receipts"):
-        wait_for_receipts(run, engine, client, opts.receipt_timeout)
-    with _timed(seconds, "reconcile"):
-        summary = reconcile(run, engine, rejected_files=rejected_files)
+    step("upload", lambda: upload(run, engine, client))
+    step("receipts", lambda: wait_for_receipts(run, engine, client, opts.receipt_timeout))
+    summary = step("reconcile", lambda: reconcile(run, engine,
+                                                  rejected_files=int(extracted.get("rejected_files", 0))))
+    seconds = {**step.seconds, "total": round(sum(step.seconds.values()), 3)}
     return {**{k: summary[k] for k in SUMMARY_KEYS}, "reconciled": summary["reconciled"], "alert": alert,
             "seconds": seconds}
-
-
-def process_interval(run: Run, engine: sa.Engine, sources: Sources, client: PlatformClient,
-                     options: IntervalOptions | None = None) -> dict[str, Any]:
-    """One interval, every stage: :func:`prepare_interval` then :func:`deliver_interval` — what the two
-    tasks of the daily DAG do, in one call."""
-    prepared = prepare_interval(run, engine, sources, options)
-    out = deliver_interval(run, engine, client, options, rejected_files=int(prepared.get("rejected_files", 0)))
-    out["seconds"] = {**prepared["seconds"], **out["seconds"]}
-    out["seconds"]["total"] = round(sum(out["seconds"].values()), 3)
-    return out
 
 
 @dataclass
