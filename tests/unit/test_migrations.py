@@ -22,7 +22,9 @@ from creditflow.reporting import review
 # (commit 5f4b531) is the model without these. A revision that changes the tables adds its changes here.
 ADDED_AFTER_BASELINE = {"ix_staging_record", "ix_std_record",
                         # revision 0010 (creditflow.credit): whole tables, with their indexes
-                        *(t.name for t in wh.CREDIT_TABLES)}
+                        *(t.name for t in wh.CREDIT_TABLES),
+                        # revision 0011 (creditflow.reports): the report snapshots
+                        "cf_report_snapshot"}
 NOW = "2026-11-04T09:00:00+00:00"
 
 
