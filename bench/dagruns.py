@@ -1,6 +1,6 @@
 """DAG-run benchmarks on a real embedded stack (by hand, not a test; issue #12 targets 1 and 2).
 
-    python bench/dagruns.py fixed [--runs 7]              # per-run fixed cost: empty daily runs vs a no-op DAG
+    python bench/dagruns.py fixed [--runs 7] [--dag-file OLD]  # per-run fixed cost: empty daily runs vs a no-op DAG
     python bench/dagruns.py year [--days 365] [--decisions 20000] [--kinds penalty,license,coercion]
 
 Both start what ``make demo`` starts — ``airflow api-server``, ``scheduler``, ``dag-processor``, ``triggerer``
@@ -97,15 +97,16 @@ class Api:
         return r.json()
 
 
-def stack(work: Path, port: int, daily_start: str, extra_dags: list[Path]) -> tuple[dict[str, str], Api]:
+def stack(work: Path, port: int, daily_start: str, extra_dags: list[Path],
+          dag_file: Path | None = None) -> tuple[dict[str, str], Api]:
     """Airflow home, DAGs folder, connections, pools; the four Airflow services and the sandboxes."""
     from airflow_env import airflow_env
 
     home, var, dags, logs = work / "home", work / "var", work / "dags", work / "logs"
     for d in (home, var, dags, logs):
         d.mkdir(parents=True, exist_ok=True)
-    for f in [ROOT / "dags" / "sgs_reporting.py", ROOT / "dags" / "sgs_history.py", *extra_dags]:
-        (dags / f.name).symlink_to(f)
+    for f in [dag_file or ROOT / "dags" / "sgs_reporting.py", ROOT / "dags" / "sgs_history.py", *extra_dags]:
+        (dags / "sgs_reporting.py" if f == dag_file else dags / f.name).symlink_to(f)
     env = {**os.environ, **airflow_env(home, port)}
     env.update({"AIRFLOW__CORE__DAGS_FOLDER": str(dags), "CREDITFLOW_VAR": str(var),
                 "CREDITFLOW_SGS_START": daily_start, "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
@@ -127,6 +128,7 @@ def stack(work: Path, port: int, daily_start: str, extra_dags: list[Path]) -> tu
     run("connections", "import", "--overwrite", str(home / "connections.json"))
     run("variables", "import", "-a", "overwrite", str(home / "variables.json"))
     run("pools", "import", str(ROOT / "config" / "pools.json"))
+    run("pools", "set", "creditflow_ledger", "1", "ledger pool of DAG versions before issue #12")
     from creditflow.core import warehouse as wh
 
     wh.upgrade(f"sqlite:///{var}/creditflow.sqlite")
@@ -158,10 +160,13 @@ def runs_of(api: Api, dag_id: str) -> list[dict[str, Any]]:
     return api.call("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 1000})["dag_runs"]
 
 
-def until_done(api: Api, dag_id: str, expected: int, timeout: float) -> list[dict[str, Any]]:
+def until_done(api: Api, dag_id: str, expected: int, timeout: float,
+               due_by: float | None = None) -> list[dict[str, Any]]:
+    """The DAG's runs once ``expected`` are finished; with ``due_by`` only runs whose interval ended by then
+    count (an older DAG version creates today's run at midnight and holds it in a 06:00 sensor)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        runs = runs_of(api, dag_id)
+        runs = [r for r in runs_of(api, dag_id) if due_by is None or _ts(r["data_interval_end"]) <= due_by]
         if len(runs) >= expected and all(r["state"] in ("success", "failed") for r in runs):
             return runs
         time.sleep(1)
@@ -215,7 +220,8 @@ def bench_fixed(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                   case_db_url=f"sqlite:///{work}/var/casedb.sqlite", licensing_db_url=f"sqlite:///{work}/var/licensing.sqlite",
                   inbox=work / "var" / "inbox")
     os.environ["BENCH_NOOP_START"] = first.isoformat()
-    _, api = stack(work, args.port, first.isoformat(), [ROOT / "bench" / "dags" / "bench_noop.py"])
+    _, api = stack(work, args.port, first.isoformat(), [ROOT / "bench" / "dags" / "bench_noop.py"],
+                   Path(args.dag_file).resolve() if args.dag_file else None)
     out: dict[str, Any] = {"first_day": first.isoformat(), "load_before": os.getloadavg()}
     for dag_id in ("bench_noop", "sgs_penalty"):
         wait_dag(api, dag_id)
@@ -227,7 +233,7 @@ def bench_fixed(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                        if dt.datetime.combine(first + dt.timedelta(days=i + 1), dt.time(), TZ) + delay <= now)
         t0 = time.monotonic()
         api.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
-        runs = until_done(api, dag_id, expected, timeout=3600)
+        runs = until_done(api, dag_id, expected, timeout=3600, due_by=(now - delay).timestamp())
         api.call("PATCH", f"/dags/{dag_id}", json={"is_paused": True})
         skip = days_with_records(work) if dag_id == "sgs_penalty" else set()
         out[dag_id] = {**per_run(runs, skip), "wall_since_unpause_s": round(time.monotonic() - t0, 1),
@@ -290,6 +296,8 @@ def main() -> int:
     ap.add_argument("--daily-start", default="2026-11-01")
     ap.add_argument("--port", type=int, default=8181)
     ap.add_argument("--keep", action="store_true", help="keep the work folder (logs) at the end")
+    ap.add_argument("--dag-file", help="fixed: another version of dags/sgs_reporting.py (e.g. `git show "
+                                       "d66a481:dags/sgs_reporting.py > /tmp/old.py`) to measure side by side")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix=f"cf_bench_{args.what}_"))
     log(f"work folder {work}")

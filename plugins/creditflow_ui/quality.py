@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.:+-]{1,160}$")
 _DATE = re.compile(r"(\d{4}-\d{2}-\d{2})$")
@@ -50,14 +50,15 @@ class RunResult:
     checks: list[Check] = field(default_factory=list)
 
 
-def _results_dir(gx_root: Path, kind: str) -> Path:
-    return gx_root / kind / "gx" / "uncommitted" / "validations" / f"sgs_{kind}"
+def _results_prefix(kind: str) -> str:
+    return f"{kind}/gx/uncommitted/validations/sgs_{kind}"
 
 
-def _latest_file(run_dir: Path) -> Path | None:
+def _latest_file(store: Any, run_prefix: str) -> str | None:
     """The newest result of a run (a re-run of an interval writes another run time)."""
-    files = sorted(run_dir.glob("*/*.json"))
-    return files[-1] if files else None
+    keys = [e.key for e in store.list_files(run_prefix, recursive=True) if e.key.endswith(".json")
+            and e.key[len(run_prefix):].count("/") == 2]
+    return sorted(keys)[-1] if keys else None
 
 
 def _describe(rule_id: str, field_code: str, kind: str) -> tuple[str, str]:
@@ -74,8 +75,8 @@ def _describe(rule_id: str, field_code: str, kind: str) -> tuple[str, str]:
     return names.get(field_code, field_code), text
 
 
-def _read(path: Path, kind: str, run_name: str, with_checks: bool) -> RunResult:
-    data = json.loads(path.read_text(encoding="utf-8"))
+def _read(store: Any, key: str, kind: str, run_name: str, with_checks: bool) -> RunResult:
+    data = json.loads(store.read_text(key))
     stats = data.get("statistics") or {}
     meta = data.get("meta") or {}
     checks: list[Check] = []
@@ -108,29 +109,30 @@ def _read(path: Path, kind: str, run_name: str, with_checks: bool) -> RunResult:
         success_percent=stats.get("success_percent"), records=records, checks=checks)
 
 
-def list_runs(gx_root: Path, kind: str, limit: int = 60) -> list[RunResult]:
-    """The latest ``limit`` validated intervals of ``kind``, newest data date first (no per-check rows)."""
-    root = _results_dir(gx_root, kind)
-    if not root.is_dir():
-        return []
-    dirs = [d for d in root.iterdir() if d.is_dir() and _SAFE_NAME.match(d.name)]
-    dirs.sort(key=lambda d: ((m.group(1) if (m := _DATE.search(d.name)) else ""), d.name), reverse=True)
+def list_runs(gx_root: Any, kind: str, limit: int = 60) -> list[RunResult]:
+    """The latest ``limit`` validated intervals of ``kind``, newest data date first (no per-check rows).
+    ``gx_root``: the storage's gx area (a local folder or object storage — where the workers published)."""
+    from creditflow.core.storage import as_storage
+
+    store = as_storage(gx_root)
+    names = [d for d in store.dirs(_results_prefix(kind)) if _SAFE_NAME.match(d)]
+    names.sort(key=lambda d: ((m.group(1) if (m := _DATE.search(d)) else ""), d), reverse=True)
     out = []
-    for d in dirs[:limit]:
-        path = _latest_file(d)
-        if path is not None:
-            out.append(_read(path, kind, d.name, with_checks=False))
+    for name in names[:limit]:
+        key = _latest_file(store, f"{_results_prefix(kind)}/{name}")
+        if key is not None:
+            out.append(_read(store, key, kind, name, with_checks=False))
     return out
 
 
-def load_run(gx_root: Path, kind: str, run_name: str) -> RunResult | None:
+def load_run(gx_root: Any, kind: str, run_name: str) -> RunResult | None:
     """One run with every check, or None (unknown run, or a name that is not a run directory's)."""
-    if not _SAFE_NAME.match(run_name):
-        return None
-    root = _results_dir(gx_root, kind).resolve()
-    run_dir = (root / run_name).resolve()
-    if run_dir.parent != root or not run_dir.is_dir():
-        return None
-    path = _latest_file(run_dir)
-    return _read(path, kind, run_name, with_checks=True) if path else None
+    from creditflow.core.storage import as_storage
 
+    if not _SAFE_NAME.match(run_name) or kind not in ("penalty", "license", "coercion"):
+        return None
+    store = as_storage(gx_root)
+    if run_name not in store.dirs(_results_prefix(kind)):
+        return None
+    key = _latest_file(store, f"{_results_prefix(kind)}/{run_name}")
+    return _read(store, key, kind, run_name, with_checks=True) if key else None

@@ -181,10 +181,11 @@ def quarantine(request: Request, kind: str | None = None, user: Any = Depends(au
     return render(request, "quarantine.html", "问题数据（隔离区）", "quarantine", user, rows=rows)
 
 
-def _gx_root() -> Path:
-    from creditflow_hooks import gx_dir
+def _gx_root() -> Any:
+    """The storage's gx area: where every worker published its validation results (local or object storage)."""
+    from creditflow_hooks import storage
 
-    return gx_dir()
+    return storage("gx")
 
 
 @router.get("/quality", response_class=HTMLResponse)
