@@ -24,7 +24,9 @@ ADDED_AFTER_BASELINE = {"ix_staging_record", "ix_std_record",
                         # revision 0010 (creditflow.credit): whole tables, with their indexes
                         *(t.name for t in wh.CREDIT_TABLES),
                         # revision 0011 (creditflow.reports): the report snapshots
-                        "cf_report_snapshot"}
+                        "cf_report_snapshot",
+                        # revision 0012 (creditflow.reports): the ledger history's look-ups by key and by run
+                        "ix_ledger_history_key", "ix_ledger_history_run"}
 NOW = "2026-11-04T09:00:00+00:00"
 
 

@@ -162,6 +162,8 @@ ledger_history = sa.Table(
     sa.Column("run_key", sa.String(120)),
     sa.Column("at", sa.String(40), nullable=False),
 )
+sa.Index("ix_ledger_history_key", ledger_history.c.natural_key, ledger_history.c.kind, ledger_history.c.at)
+sa.Index("ix_ledger_history_run", ledger_history.c.run_key, ledger_history.c.at)
 
 run_summary = sa.Table(
     "cf_run_summary", metadata,

@@ -80,6 +80,16 @@ def _out_day_patterns(p: Period) -> list[str]:
     return out
 
 
+def _run_keys(patterns: list[str]) -> sa.Select[Any]:
+    """The distinct run keys of the ledger history that match one of the LIKE ``patterns``, found with one
+    index probe per distinct key (``ix_ledger_history_run``: a recursive "next key after k", not a scan)."""
+    h = wh.ledger_history
+    r = sa.select(sa.func.min(h.c.run_key).label("k")).cte("cf_h_runs", recursive=True)
+    r = r.union_all(sa.select(sa.select(sa.func.min(h.c.run_key)).where(h.c.run_key > r.c.k).scalar_subquery())
+                    .where(r.c.k.is_not(None)))
+    return sa.select(r.c.k).where(r.c.k.is_not(None), sa.or_(*[r.c.k.like(x) for x in patterns]))
+
+
 def same_as_wide(engine: sa.Engine, known: facts.Facts, wide_runs: pd.DataFrame, wide_start: dt.date, p: Period,
                  cut: dt.datetime, rec: pd.DataFrame, kinds: tuple[str, ...]) -> bool:
     """Whether ``rec`` (the period's records from the narrow ``known``) and its figures are what the wide
@@ -113,13 +123,16 @@ def same_as_wide(engine: sa.Engine, known: facts.Facts, wide_runs: pd.DataFrame,
                            std.c.record_id.in_(sa.select(id_t.c.record_id))))).scalar_one()
                 if clash:
                     return False
-            # 2. an early history row of a key the period used, or of a run whose day + 1 is in the period
-            touched = conn.execute(sa.select(sa.func.count()).select_from(h).where(
-                h.c.at < since_p, h.c.at >= since_wide, h.c.kind.in_(kinds),
-                h.c.state.in_(["sent", "accepted", "rejected"]),
-                sa.or_(sa.tuple_(h.c.kind, h.c.natural_key).in_(sa.select(key_t.c.kind, key_t.c.natural_key)),
-                       *[h.c.run_key.like(x) for x in _out_day_patterns(p)]))).scalar_one()
-            return not touched
+            # 2. an early history row of a key the period used, or of a run whose day + 1 is in the period: two
+            # counts, each an index read (ix_ledger_history_key, ix_ledger_history_run), instead of one scan
+            early_h = (h.c.at < since_p, h.c.at >= since_wide, h.c.kind.in_(kinds),
+                       h.c.state.in_(["sent", "accepted", "rejected"]))
+            if conn.execute(sa.select(sa.func.count()).select_from(h).where(
+                    *early_h, sa.tuple_(h.c.kind, h.c.natural_key).in_(
+                        sa.select(key_t.c.kind, key_t.c.natural_key)))).scalar_one():
+                return False
+            return not conn.execute(sa.select(sa.func.count()).select_from(h).where(
+                *early_h, h.c.run_key.in_(_run_keys(_out_day_patterns(p))))).scalar_one()
         finally:
             for t in (id_t, key_t):
                 t.drop(conn)
