@@ -247,14 +247,12 @@ def test_lineage_traces_records_from_source_to_receipt(world):
         return {d["name"].rsplit(".", 1)[-1] if d["namespace"].startswith("postgres") else d["name"]
                 for d in done[step][side]}
 
-    assert {"penalty_decision", str(world["settings"].var.parent / "inbox" / "penalty")} <= names("extract", "inputs")
-    assert "cf_staging" in names("extract", "outputs")
-    assert ("cf_staging" in names("standardise", "inputs")) and ("cf_std" in names("standardise", "outputs"))
-    assert ("cf_std" in names("validate", "inputs")) and ("cf_finding" in names("validate", "outputs"))
-    assert {"cf_std", "cf_finding"} <= names("decide", "inputs") and "cf_ledger" in names("decide", "outputs")
-    assert "cf_ledger" in names("upload", "inputs") and "/api/v1/penalty/batches" in names("upload", "outputs")
-    assert "/api/v1/batches" in names("receipts", "inputs") and "cf_ledger" in names("receipts", "outputs")
-    assert "cf_run_summary" in names("reconcile", "outputs")
+    # The day's one task names every step's datasets: sources and receipts in, staging → platform out.
+    assert {"penalty_decision", str(world["settings"].var.parent / "inbox" / "penalty"),
+            "/api/v1/batches"} <= names("process", "inputs")
+    assert {"cf_staging", "cf_std", "cf_finding", "cf_outcome", "cf_ledger", "cf_ledger_history",
+            "cf_run_summary", "/api/v1/penalty/batches"} <= names("process", "outputs")
+    assert done["process"]["run"]["facets"]["creditflow"]["step"] == "process"
     # A record's own rows carry the same run key and its source row (file#row or the case's number).
     engine = wh.engine_from_url(world["settings"].warehouse_url)
     with engine.connect() as conn:
