@@ -103,8 +103,21 @@ def api_log(world, at_least: int) -> list[dict]:
         time.sleep(0.1)
 
 
-def plugin_module():
-    """The plugin module as Airflow's plugin manager loaded it (the app's routes are its functions)."""
+def plugin_module(app=None):  # type: ignore[no-untyped-def]
+    """The plugin module whose functions ``app`` really serves — found through the mounted integrity route,
+    because in a long test session the module Airflow's plugin manager loaded need not be the one under
+    its name in sys.modules — or, without an app, the module of that name."""
+    import types
+
+    stack = list(getattr(app, "routes", []) or [])
+    while stack:
+        route = stack.pop()
+        sub = getattr(route, "app", None)
+        stack += list(getattr(route, "routes", None) or getattr(sub, "routes", None) or [])
+        endpoint = getattr(route, "endpoint", None)
+        if endpoint is not None and str(getattr(route, "path", "")).endswith("/api/integrity"):
+            return types.SimpleNamespace(**endpoint.__globals__)
+    assert app is None, "the app serves no /credit/api/integrity route"
     return sys.modules["creditflow_credit"]
 
 
@@ -152,7 +165,7 @@ def test_a_token_is_checked_by_airflow_and_trusted_only_for_the_cache_time(world
     from airflow.api_fastapi.app import get_auth_manager
     from fastapi.testclient import TestClient
 
-    plugin = plugin_module()
+    plugin = plugin_module(world["app"])
     skew = [0.0]
     monkeypatch.setattr(plugin._TOKENS, "clock", lambda: time.monotonic() + skew[0])
     plugin._TOKENS.clear()
