@@ -118,7 +118,7 @@ def plugin_module(app=None):  # type: ignore[no-untyped-def]
         if endpoint is not None and str(getattr(route, "path", "")).endswith("/api/integrity"):
             return types.SimpleNamespace(**endpoint.__globals__)
     assert app is None, "the app serves no /credit/api/integrity route"
-    return sys.modules["creditflow_credit"]
+    return sys.modules["creditflow_credit_api"]
 
 
 def test_the_integrity_endpoint_refuses_calls_without_an_airflow_token(world):
@@ -185,7 +185,7 @@ def test_a_token_is_checked_by_airflow_and_trusted_only_for_the_cache_time(world
 
 
 def test_the_token_cache_never_outlives_the_token_and_stays_bounded(world):
-    plugin = plugin_module()
+    plugin = plugin_module(world["app"])
     cache = plugin.TokenCache(ttl=60, size=3)
     cache.put("expired", "u", time.time() - 1)
     cache.put("soon", "u", time.time() + 0.2)
