@@ -6,7 +6,8 @@
 * :func:`reviewer_of` — the user as the review roster sees them: the auth manager's user id (the same
   id Airflow's human-in-the-loop tasks compare ``assigned_users`` with) and the Airflow role(s).
 * CSRF — every form carries ``csrf_token`` = HMAC-SHA256 over the login session's token with a server
-  secret; a post without it, with a wrong one, or with a foreign ``Origin``/``Referer`` (or a browser's
+  secret, in letters only (:func:`creditflow.common.opaque_token`: the pages' ID masking never alters it);
+  a post without it, with a wrong one, or with a foreign ``Origin``/``Referer`` (or a browser's
   ``Sec-Fetch-Site: cross-site``) is refused with 403. The session cookie is also ``SameSite=Lax``.
 """
 
@@ -20,6 +21,7 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
+from creditflow.common import opaque_token
 from creditflow.reporting.reviewers import Reviewer
 from fastapi import HTTPException, Request
 
@@ -89,7 +91,7 @@ def csrf_token(request: Request) -> str:
     token = session_token(request)
     if not token:
         return ""
-    return hmac.new(_secret(), token.encode(), hashlib.sha256).hexdigest()
+    return opaque_token(hmac.new(_secret(), token.encode(), hashlib.sha256).digest())
 
 
 def _origin_of(url: str) -> str:

@@ -130,7 +130,7 @@ def review_page(request: Request, kind: str | None = None, user: Any = Depends(a
 
 
 @router.post("/review/decide")
-def review_decide(request: Request, review_key: str = Form(..., pattern="^[0-9a-f]{20}$"), level: int = Form(...),
+def review_decide(request: Request, review_key: str = Form(..., pattern="^[a-p]{20}$"), level: int = Form(...),
                   decision: str = Form(...), comment: str = Form("", max_length=500), csrf_token: str = Form(""),
                   user: Any = Depends(auth.current_user)) -> RedirectResponse:
     from creditflow.reporting import review

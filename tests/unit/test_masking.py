@@ -136,3 +136,19 @@ def test_findings_never_quote_an_id_number():
     for text in [*found["detail"], *found["message_zh"]]:
         assert not contains_unmasked_id(text), text
         assert "19900101" not in text, text  # not only by the module's own detector
+
+
+def test_opaque_tokens_survive_masking_where_hex_digests_do_not():
+    """Form tokens and review keys pass through the pages' masking: written in hex, one digest in a few
+    hundred holds an ID-shaped run of digits and its form post would fail (the flaky CSRF test of stop 14).
+    Letters only can never be masked."""
+    import hashlib
+
+    from creditflow.common import opaque_token
+
+    digests = [hashlib.sha256(str(i).encode()).digest() for i in range(5000)]
+    assert any(mask_text(d.hex()) != d.hex() for d in digests)  # the defect is real for hex
+    for d in digests:
+        token = opaque_token(d)
+        assert len(token) == 64 and set(token) <= set("abcdefghijklmnop") and mask_text(token) == token
+    assert len({opaque_token(d) for d in digests}) == len(digests)  # one-to-one

@@ -29,7 +29,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from creditflow.common import KIND_LABELS, mask_id, mask_text
+from creditflow.common import KIND_LABELS, mask_id, mask_text, opaque_token
 from creditflow.core import warehouse as wh
 from creditflow.reporting.reviewers import Reviewer, Roster, load_roster
 
@@ -66,8 +66,9 @@ def _levels(row: Any) -> list[int]:
 
 
 def review_key(record_id: str, content_hash: str, op: str) -> str:
-    """A short opaque key of one review (for XCom: it carries no record id, hence no personal data)."""
-    return hashlib.sha256(f"{record_id}|{content_hash}|{op}".encode()).hexdigest()[:20]
+    """A short opaque key of one review (for XCom: it carries no record id, hence no personal data), in
+    letters only (:func:`~creditflow.common.opaque_token`) so that no page's masking can alter it."""
+    return opaque_token(hashlib.sha256(f"{record_id}|{content_hash}|{op}".encode()).digest()[:10])
 
 
 def resolve_key(engine: sa.Engine, key: str) -> tuple[str, str, str] | None:
