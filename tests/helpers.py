@@ -137,3 +137,33 @@ def warehouse(url: str) -> Any:
 
     wh.upgrade(url)
     return wh.engine_from_url(url)
+
+
+def end_state(engine: Any, platform: ServedApp, kinds: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """What two paths over the same days must agree on: the platform's records and operations, and the
+    warehouse's ledger, outcomes, run summaries, findings and reviews (as sorted text rows)."""
+    import sqlalchemy as sa
+    from creditflow.core import warehouse as wh
+
+    records = platform.admin("GET", "/admin/records")["records"]
+    out: dict[str, Any] = {
+        "platform": sorted((r["kind"], r["natural_key"], r["version"], r["status"], r["content_hash"])
+                           for r in records if kinds is None or r["kind"] in kinds),
+        "operations": platform.admin("GET", "/admin/stats")["operations"]}
+    with engine.connect() as conn:
+        def rows(*cols: Any) -> list[tuple[str, ...]]:
+            query = sa.select(*cols)
+            if kinds is not None:
+                query = query.where(cols[0].table.c.kind.in_(kinds))
+            return sorted(tuple(str(v) for v in r) for r in conn.execute(query))
+        L, Out, S, F, R = wh.ledger, wh.outcomes, wh.run_summary, wh.findings, wh.reviews
+        out["ledger"] = rows(L.c.kind, L.c.natural_key, L.c.owner_record_id, L.c.accepted_hash, L.c.platform_status,
+                             L.c.state, L.c.run_key)
+        out["outcomes"] = rows(Out.c.run_key, Out.c.kind, Out.c.record_id, Out.c.outcome, Out.c.late,
+                               Out.c.due_soon, Out.c.due_date)
+        out["summaries"] = rows(S.c.run_key, S.c.kind, S.c.extracted, S.c.uploaded, S.c.quarantined,
+                                S.c.awaiting_review, S.c.unchanged, S.c.duplicates, S.c.late, S.c.due_soon,
+                                S.c.rejected_files, S.c.reconciled)
+        out["findings"] = rows(F.c.run_key, F.c.kind, F.c.record_id, F.c.rule_id)
+        out["reviews"] = rows(R.c.kind, R.c.record_id, R.c.op, R.c.status)
+    return out

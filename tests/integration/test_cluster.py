@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from creditflow.core import warehouse as wh
 from creditflow_sandbox import generator as g
 from creditflow_sandbox import platform
-from helpers import ServedApp
+from helpers import ServedApp, end_state, platform_client, warehouse
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -76,6 +76,7 @@ def world(tmp_path_factory):
                             person_share=0.0, rates={"missing_required": 0.1})
     # District files land in the inbox with their arrival time: each day's run claims its own.
     g.generate_to(cfg, case_db_url=f"sqlite:///{tmp}/case.sqlite", inbox=tmp / "inbox", manifest=tmp / "m.jsonl")
+    shutil.copytree(tmp / "inbox", tmp / "inbox-as-delivered")  # copy2: arrival times kept, for the comparison
     manifest = [m for m in g.read_manifest(tmp / "m.jsonl") if m["kind"] == "penalty"]
     with ServedApp(platform.create_app(db_url=f"sqlite:///{tmp}/pf.sqlite", processing_seconds=0.2)) as pf:
         settings.extra_env = {
@@ -94,7 +95,7 @@ def world(tmp_path_factory):
             api.unpause(DAG)
             print(f"cluster prepared and ready in {time.monotonic() - started:.0f}s")
             yield {"cluster": cluster, "api": api, "pf": pf, "manifest": manifest, "settings": settings,
-                   "observed": _drive(cluster, api, pf)}
+                   "tmp": tmp, "observed": _drive(cluster, api, pf)}
         except BaseException:
             print(f"cluster logs: {settings.home / 'logs'}")
             raise
@@ -213,6 +214,33 @@ def test_killed_upload_completes_on_the_other_worker_exactly_once(world):
     assert uploaded == len(keys)
     print(f"worker {victim} killed after {observed['sent_before_kill']} batch(es); the run completed on "
           f"{survivor} {observed['recovered_in']:.0f}s later")
+
+
+def test_the_backfill_ends_where_day_by_day_runs_end(world, tmp_path):
+    """The backfill on the cluster — its killed and retried upload included — against the same three days
+    run one after another in one process through the scheduled task's own function (``process_interval``),
+    on a fresh warehouse and platform: the same ledger, outcomes, findings, reviews, run summaries and
+    platform content, each record sent once."""
+    from creditflow.reporting import pipeline as sgs
+    from creditflow.reporting.pipeline import interval
+
+    shutil.copytree(world["tmp"] / "inbox-as-delivered", tmp_path / "inbox")
+    engine = warehouse(f"sqlite:///{tmp_path}/warehouse.sqlite")
+    case_db = wh.engine_from_url(f"sqlite:///{world['tmp']}/case.sqlite")
+    with ServedApp(platform.create_app(db_url=f"sqlite:///{tmp_path}/pf.sqlite", processing_seconds=0.05)) as pf:
+        sources = sgs.Sources(case_db=case_db, inbox=tmp_path / "inbox")
+        for day in DAYS:
+            out = interval.process_interval(interval.interval_run("penalty", day), engine, sources,
+                                            platform_client(pf.url), interval.IntervalOptions(batch_size=2))
+            assert out["reconciled"]
+        expected = end_state(engine, pf)
+    cluster_warehouse = wh.engine_from_url(world["settings"].warehouse_url)
+    got = end_state(cluster_warehouse, world["pf"])
+    for engine_ in (engine, case_db, cluster_warehouse):
+        engine_.dispose()
+    assert sum(int(s[3]) for s in expected["summaries"]) > 5  # records went up: the comparison has teeth
+    for part in ("platform", "operations", "ledger", "outcomes", "summaries", "findings", "reviews"):
+        assert got[part] == expected[part], part
 
 
 def test_cluster_stop_stops_what_was_recorded(tmp_path, monkeypatch):

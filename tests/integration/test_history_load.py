@@ -15,14 +15,13 @@ import shutil
 import time
 
 import pytest
-import sqlalchemy as sa
 from conftest import _fresh_db
 from creditflow.core import warehouse as wh
 from creditflow.reporting import pipeline as sgs
 from creditflow.reporting.pipeline import interval
 from creditflow_sandbox import generator as g
 from creditflow_sandbox import licensing, platform
-from helpers import ServedApp, licensing_client, platform_client, warehouse
+from helpers import ServedApp, end_state, licensing_client, platform_client, warehouse
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 FIRST = dt.date(2026, 9, 28)  # across the National Day holiday (non-working days move the deadlines)
@@ -80,25 +79,7 @@ def _daily(world):
 
 
 def _state(world) -> dict:
-    pf = world["platform"]
-    records = pf.admin("GET", "/admin/records")["records"]
-    out = {"platform": sorted((r["kind"], r["natural_key"], r["version"], r["status"], r["content_hash"])
-                              for r in records),
-           "operations": pf.admin("GET", "/admin/stats")["operations"]}
-    with world["engine"].connect() as conn:
-        def rows(*cols):  # type: ignore[no-untyped-def]
-            return sorted(tuple(str(v) for v in r) for r in conn.execute(sa.select(*cols)))
-        L, Out, S, F, R = wh.ledger, wh.outcomes, wh.run_summary, wh.findings, wh.reviews
-        out["ledger"] = rows(L.c.kind, L.c.natural_key, L.c.owner_record_id, L.c.accepted_hash, L.c.platform_status,
-                             L.c.state, L.c.run_key)
-        out["outcomes"] = rows(Out.c.run_key, Out.c.kind, Out.c.record_id, Out.c.outcome, Out.c.late,
-                               Out.c.due_soon, Out.c.due_date)
-        out["summaries"] = rows(S.c.run_key, S.c.kind, S.c.extracted, S.c.uploaded, S.c.quarantined,
-                                S.c.awaiting_review, S.c.unchanged, S.c.duplicates, S.c.late, S.c.due_soon,
-                                S.c.rejected_files, S.c.reconciled)
-        out["findings"] = rows(F.c.run_key, F.c.kind, F.c.record_id, F.c.rule_id)
-        out["reviews"] = rows(R.c.kind, R.c.record_id, R.c.op, R.c.status)
-    return out
+    return end_state(world["engine"], world["platform"])
 
 
 @pytest.fixture(scope="module")

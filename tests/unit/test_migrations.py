@@ -26,7 +26,9 @@ ADDED_AFTER_BASELINE = {"ix_staging_record", "ix_std_record",
                         # revision 0011 (creditflow.reports): the report snapshots
                         "cf_report_snapshot",
                         # revision 0012 (creditflow.reports): the ledger history's look-ups by key and by run
-                        "ix_ledger_history_key", "ix_ledger_history_run"}
+                        "ix_ledger_history_key", "ix_ledger_history_run",
+                        # revision 0013: the waiting records' look-up by record id and kind (replaces 0002's)
+                        "ix_staging_record_kind"}
 NOW = "2026-11-04T09:00:00+00:00"
 
 

@@ -39,7 +39,7 @@ staging = sa.Table(
     sa.Column("extracted_at", sa.String(40), nullable=False),
     sa.Column("raw_payload", sa.Text, nullable=False),
 )
-sa.Index("ix_staging_record", staging.c.record_id, staging.c.interval_start)
+sa.Index("ix_staging_record_kind", staging.c.record_id, staging.c.kind, staging.c.interval_start)  # revision 0013
 
 standardised = sa.Table(
     "cf_std", metadata,

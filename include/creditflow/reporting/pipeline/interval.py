@@ -111,6 +111,40 @@ class _Steps:
         return out
 
 
+def _prepare(run: Run, engine: sa.Engine, sources: Sources, opts: IntervalOptions, step: _Steps) -> dict[str, Any]:
+    """extract → standardise → validate: what touches only this interval's rows (never the ledger)."""
+    extracted = step("extract", lambda: extract(run, engine, sources))
+    step("standardise", lambda: standardise(run, engine, opts.data_source_uscc))
+    step("validate", lambda: validate(run, engine, gx_project_dir=opts.gx_project_dir))
+    return dict(extracted)
+
+
+def _deliver(run: Run, engine: sa.Engine, client: PlatformClient, opts: IntervalOptions,
+             step: _Steps) -> tuple[str, str] | None:
+    """flush in-flight → decide (under the ledger lock) → 临期预警 → upload; returns the alert."""
+    step("flush_inflight", lambda: flush_inflight(run, engine, client, wait=opts.receipt_timeout, poll=0.2))
+
+    def decide_locked() -> dict[str, int]:
+        with opts.ledger_lock():
+            return decide(run, engine, batch_size=opts.batch_size)
+
+    step("decide", decide_locked)
+    alert = due_soon_alert(run.kind, run.run_date, due_soon_records(run, engine), due_unknown_records(run, engine))
+    step("upload", lambda: upload(run, engine, client))
+    return alert
+
+
+def _finish(run: Run, engine: sa.Engine, client: PlatformClient, opts: IntervalOptions, step: _Steps,
+            extracted: dict[str, Any], alert: tuple[str, str] | None) -> dict[str, Any]:
+    """receipts → reconcile; the run summary with the alert and per-stage seconds."""
+    step("receipts", lambda: wait_for_receipts(run, engine, client, opts.receipt_timeout))
+    summary = step("reconcile", lambda: reconcile(run, engine,
+                                                  rejected_files=int(extracted.get("rejected_files", 0))))
+    seconds = {**step.seconds, "total": round(sum(step.seconds.values()), 3)}
+    return {**{k: summary[k] for k in SUMMARY_KEYS}, "reconciled": summary["reconciled"], "alert": alert,
+            "seconds": seconds}
+
+
 def process_interval(run: Run, engine: sa.Engine, sources: Sources, client: PlatformClient,
                      options: IntervalOptions | None = None, on_step: StepHook | None = None) -> dict[str, Any]:
     """One interval, every stage, in order: extract → standardise → validate → flush in-flight → decide (under
@@ -122,24 +156,9 @@ def process_interval(run: Run, engine: sa.Engine, sources: Sources, client: Plat
     ReceiptsTimeoutError — a retry resumes from the ledger)."""
     opts = options or IntervalOptions()
     step = _Steps(on_step)
-    extracted = step("extract", lambda: extract(run, engine, sources))
-    step("standardise", lambda: standardise(run, engine, opts.data_source_uscc))
-    step("validate", lambda: validate(run, engine, gx_project_dir=opts.gx_project_dir))
-    step("flush_inflight", lambda: flush_inflight(run, engine, client, wait=opts.receipt_timeout, poll=0.2))
-
-    def decide_locked() -> dict[str, int]:
-        with opts.ledger_lock():
-            return decide(run, engine, batch_size=opts.batch_size)
-
-    step("decide", decide_locked)
-    alert = due_soon_alert(run.kind, run.run_date, due_soon_records(run, engine), due_unknown_records(run, engine))
-    step("upload", lambda: upload(run, engine, client))
-    step("receipts", lambda: wait_for_receipts(run, engine, client, opts.receipt_timeout))
-    summary = step("reconcile", lambda: reconcile(run, engine,
-                                                  rejected_files=int(extracted.get("rejected_files", 0))))
-    seconds = {**step.seconds, "total": round(sum(step.seconds.values()), 3)}
-    return {**{k: summary[k] for k in SUMMARY_KEYS}, "reconciled": summary["reconciled"], "alert": alert,
-            "seconds": seconds}
+    extracted = _prepare(run, engine, sources, opts, step)
+    alert = _deliver(run, engine, client, opts, step)
+    return _finish(run, engine, client, opts, step, extracted, alert)
 
 
 @dataclass
@@ -162,6 +181,17 @@ def days_between(first: dt.date, last: dt.date) -> list[dt.date]:
     return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
 
 
+@dataclass
+class _Open:
+    """A day whose uploads are out: its receipts and reconciliation are still to come."""
+
+    run: Run
+    step: _Steps
+    extracted: dict[str, Any]
+    alert: tuple[str, str] | None
+    seconds: float
+
+
 def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, sources: Sources,
                   client: PlatformClient, options: IntervalOptions | None = None, *,
                   skip: Callable[[dt.date], bool] | None = None,
@@ -170,7 +200,14 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
 
     ``skip(day)`` → True leaves a day out (e.g. one an earlier attempt of the same load already finished).
     A failing day is recorded (error text masked) and the next day goes on. ``on_day`` sees each result as
-    it is made (for logging progress).
+    it is made (for logging progress), in day order.
+
+    The stages of each day are those of :func:`process_interval`, with one overlap: while the platform
+    processes day D's uploads, day D+1 is extracted, standardised and validated (those stages touch only
+    D+1's own rows, never the ledger or D's rows); then D's receipts are collected and D reconciled, and
+    only then does D+1 decide. Every write therefore sees what it sees in the scheduled runs — the ledger
+    D+1 decides on is the one D left after its receipts — and the platform's processing time is not
+    waited out twice.
 
     GX Data Docs: a site lists its latest :data:`~creditflow.reporting.pipeline.validate.DATA_DOCS_INDEX_LIMIT`
     runs, so only the range's last that many days get a page (rendering ≈ 0.5 s a day, most of a loaded
@@ -182,22 +219,56 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
     opts = options or IntervalOptions()
     docs_from = last - dt.timedelta(days=DATA_DOCS_INDEX_LIMIT - 1)
     quiet = replace(opts, gx_project_dir=None)
-    results = []
+    results: list[DayResult] = []
+
+    def record(result: DayResult) -> None:
+        results.append(result)
+        if on_day is not None:
+            on_day(result)
+
+    def failed(day: dt.date, exc: BaseException, seconds: float) -> DayResult:
+        log.warning("%s %s failed: %s", kind, day, mask_text(traceback.format_exc(limit=3)))
+        return DayResult(kind, day, "failed", error=f"{type(exc).__name__}: {mask_text(exc)}", seconds=seconds)
+
+    def close(open_day: _Open | None) -> None:
+        if open_day is None:
+            return
+        day, t0 = open_day.run.start.date(), time.perf_counter()
+        try:
+            out = _finish(open_day.run, engine, client, opts, open_day.step, open_day.extracted, open_day.alert)
+            result = DayResult(kind, day, "success", summary=out)
+        except Exception as exc:  # one bad day never hides the others
+            result = failed(day, exc, 0.0)
+        result.seconds = open_day.seconds + time.perf_counter() - t0
+        record(result)
+
+    waiting: _Open | None = None
     for day in days_between(first, last):
         if skip is not None and skip(day):
             continue
         run = interval_run(kind, day)
+        day_opts = opts if day >= docs_from else quiet
+        step = _Steps(None)
         t0 = time.perf_counter()
         try:
-            out = process_interval(run, engine, sources, client, opts if day >= docs_from else quiet)
-            result = DayResult(kind, day, "success", summary=out)
-        except Exception as exc:  # one bad day never hides the others
-            log.warning("%s %s failed: %s", kind, day, mask_text(traceback.format_exc(limit=3)))
-            result = DayResult(kind, day, "failed", error=f"{type(exc).__name__}: {mask_text(exc)}")
-        result.seconds = time.perf_counter() - t0
-        results.append(result)
-        if on_day is not None:
-            on_day(result)
+            extracted = _prepare(run, engine, sources, day_opts, step)
+        except Exception as exc:
+            prepare_failed = failed(day, exc, time.perf_counter() - t0)
+            close(waiting)
+            waiting = None
+            record(prepare_failed)
+            continue
+        spent = time.perf_counter() - t0
+        close(waiting)  # the earlier day's receipts and reconciliation, before this day decides
+        waiting = None
+        t0 = time.perf_counter()
+        try:
+            alert = _deliver(run, engine, client, day_opts, step)
+        except Exception as exc:
+            record(failed(day, exc, spent + time.perf_counter() - t0))
+            continue
+        waiting = _Open(run, step, extracted, alert, spent + time.perf_counter() - t0)
+    close(waiting)
     return results
 
 
