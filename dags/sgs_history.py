@@ -96,7 +96,9 @@ def sgs_history() -> None:
             finished_days,
             history_log_line,
             ledger_lock,
+            load_outcome,
             process_range,
+            resume_since,
         )
         from creditflow_hooks import (
             CreditPlatformHook,
@@ -117,21 +119,13 @@ def sgs_history() -> None:
             "creditflow_upload_batch_size", default=200)), data_source_uscc=Variable.get(
             "creditflow_data_source_uscc", default=None), ledger_lock=lambda: ledger_lock(engine))
         # A retry (or a cleared task) resumes: days this load already finished cleanly are skipped.
-        started = context["dag_run"].start_date
-        since = started.astimezone(dt.UTC).isoformat(timespec="seconds") if started else "9999"
-        done = finished_days(engine, kind, first, last, since)
+        done = finished_days(engine, kind, first, last, resume_since(context["dag_run"].start_date))
         results = process_range(kind, first, last, engine, sources, CreditPlatformHook().get_conn(), options,
                                 skip=lambda d: d in done, on_day=lambda r: print(history_log_line(r)))
-        out = [r.as_dict() for r in results]
-        for r in out:  # the alert text stays in the log; XCom keeps the counts
-            if r["summary"]:
-                r["summary"].pop("alert", None)
+        out, error = load_outcome(KINDS[kind], results)
         context["ti"].xcom_push(key="days", value=out)  # kept when the task fails below, for `summary`
-        failed = [r for r in out if r["state"] == "failed"]
-        if failed:
-            raise RuntimeError(f"{KINDS[kind]}：{len(failed)} 天失败（其余 {len(out) - len(failed)} 天已完成）："
-                               + "；".join(f"{r['day']} {r['error']}" for r in failed[:20])
-                               + ("…" if len(failed) > 20 else ""))
+        if error:
+            raise RuntimeError(error)
         return out
 
     @task(trigger_rule="all_done", execution_timeout=TIMEOUTS["quick"])

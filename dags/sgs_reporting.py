@@ -70,12 +70,6 @@ def _run(kind: str, context: dict):  # type: ignore[no-untyped-def]
     return Run(dag_id=context["dag"].dag_id, kind=kind, start=start, end=end)
 
 
-def _step_line(kind: str, step: str, seconds: float, counts: dict) -> str:  # type: ignore[type-arg]
-    """One log line per step as it finishes: its counts and time (no personal data: counts only)."""
-    shown = "，".join(f"{k} {v}" for k, v in counts.items() if isinstance(v, (int, float)) and not isinstance(v, bool))
-    return f"[{kind}] {step}: {shown or '—'}（{seconds:.2f} 秒）"
-
-
 def build(kind: str):  # type: ignore[no-untyped-def]
     @dag(
         dag_id=f"sgs_{kind}",
@@ -97,7 +91,12 @@ def build(kind: str):  # type: ignore[no-untyped-def]
             """extract → standardise → validate → flush in-flight → decide → 临期预警 → upload → receipts → reconcile."""
             from airflow.sdk import Variable
             from creditflow.reporting import pipeline as sgs
-            from creditflow.reporting.pipeline.interval import IntervalOptions, ledger_lock, process_interval
+            from creditflow.reporting.pipeline.interval import (
+                IntervalOptions,
+                ledger_lock,
+                process_interval,
+                step_line,
+            )
             from creditflow_hooks import CreditPlatformHook, LicensingApiHook, case_db_engine, storage, warehouse_engine
             from creditflow_notifiers import send_alert_lines
 
@@ -112,7 +111,7 @@ def build(kind: str):  # type: ignore[no-untyped-def]
                 receipt_timeout=float(Variable.get("creditflow_receipt_wait_seconds", default=600)),
                 ledger_lock=lambda: ledger_lock(engine))
             result = process_interval(_run(kind, context), engine, sources, CreditPlatformHook().get_conn(), options,
-                                      on_step=lambda step, secs, counts: print(_step_line(kind, step, secs, counts)))
+                                      on_step=lambda step, secs, counts: print(step_line(kind, step, secs, counts)))
             alert = result.pop("alert")
             if alert is not None:
                 send_alert_lines([alert[0]], alert[0], alert[1])

@@ -315,6 +315,36 @@ def history_log_line(result: DayResult) -> str:
     return f"{result.kind} {result.day}: 失败 — {result.error}"
 
 
+def step_line(kind: str, step: str, seconds: float, counts: dict[str, Any]) -> str:
+    """One log line per step of a daily run as it finishes: its counts and time (counts only: no personal
+    data; flags and texts are left out)."""
+    shown = "，".join(f"{k} {v}" for k, v in counts.items() if isinstance(v, (int, float)) and not isinstance(v, bool))
+    return f"[{kind}] {step}: {shown or '—'}（{seconds:.2f} 秒）"
+
+
+def resume_since(load_started: dt.datetime | None) -> str:
+    """The moment from which a finished day counts as this load's (:func:`finished_days`): the start of the
+    load's DAG run, as the warehouse writes times (UTC ISO); without one, nothing counts as finished."""
+    if load_started is None:
+        return "9999"
+    return load_started.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+def load_outcome(kind_label: str, results: list[DayResult]) -> tuple[list[dict[str, Any]], str | None]:
+    """A kind's load as its task reports it: the per-day results for XCom (counts; the 临期预警 text stays
+    in the log) and, when any day failed, the error the task fails with — the failed days first, up to
+    twenty, with how many days finished — else None."""
+    out = [r.as_dict() for r in results]
+    for r in out:
+        if r["summary"]:
+            r["summary"] = {k: v for k, v in r["summary"].items() if k != "alert"}
+    failed = [r for r in out if r["state"] == "failed"]
+    if not failed:
+        return out, None
+    listed = "；".join(f"{r['day']} {r['error']}" for r in failed[:20]) + ("…" if len(failed) > 20 else "")
+    return out, f"{kind_label}：{len(failed)} 天失败（其余 {len(out) - len(failed)} 天已完成）：{listed}"
+
+
 def range_summary(days: list[dict[str, Any]]) -> dict[str, Any]:
     """Totals per kind over a load's per-day results (as dicts), with the failed days listed."""
     out: dict[str, Any] = {"kinds": {}, "failed": [], "lines": []}
