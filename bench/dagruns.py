@@ -1,7 +1,7 @@
 """DAG-run benchmarks on a real embedded stack (by hand, not a test; issue #12 targets 1 and 2).
 
     python bench/dagruns.py fixed [--runs 7] [--dag-file OLD]  # per-run fixed cost: empty daily runs vs a no-op DAG
-    python bench/dagruns.py year [--days 365] [--decisions 20000] [--kinds penalty,license,coercion]
+    python bench/dagruns.py year [--days 365] [--decisions 20000] [--kinds penalty,license,coercion] [--cluster]
 
 Both start what ``make demo`` starts — ``airflow api-server``, ``scheduler``, ``dag-processor``, ``triggerer``
 (LocalExecutor, SQLite metadata, the project's ``airflow_env``) plus the platform (and licensing) sandbox —
@@ -16,7 +16,9 @@ ratio ``sgs_penalty`` / no-op (target ≤ 2).
 
 ``year``: generates ``--decisions`` decisions over ``--days`` days ending before the daily DAGs' start, then
 triggers ``sgs_history`` for that range and all kinds; reports the wall time from trigger to the run's end
-(target: a year of all three kinds < 15 min), the per-kind task times and the per-day results.
+(target: a year of all three kinds < 15 min), the per-kind task times and the per-day results. With
+``--cluster`` the same load runs on the distributed shape of ``make cluster`` (``scripts/cluster.py``:
+PostgreSQL metadata DB and warehouse, Redis, CeleryExecutor, two workers) instead of the embedded stack.
 """
 
 from __future__ import annotations
@@ -271,17 +273,93 @@ def bench_year(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     tis = api.call("GET", f"/dags/sgs_history/dagRuns/{run['dag_run_id']}/taskInstances")["task_instances"]
     tasks = {f"{t['task_id']}[{t['map_index']}]": {"state": t["state"], "duration_s": round(t["duration"] or 0, 1)}
              for t in tis}
-    import sqlalchemy as sa
     from creditflow.core import warehouse as wh
 
     engine = wh.engine_from_url(f"sqlite:///{work}/var/creditflow.sqlite")
+    return {"range": [first.isoformat(), last.isoformat()], "kinds": kinds, "decisions": args.decisions,
+            "generated": counts, "run_state": run["state"], "wall_s": round(wall, 1), "tasks": tasks,
+            "per_kind": per_kind_totals(engine), "load_before": load_before}
+
+
+def per_kind_totals(engine: Any) -> dict[str, Any]:
+    import sqlalchemy as sa
+    from creditflow.core import warehouse as wh
+
     with engine.connect() as conn:
         s = wh.run_summary
         names = ("days", "extracted", "uploaded", "reconciled")
-        per_kind = {k: dict(zip(names, row, strict=True)) for k, *row in conn.execute(
+        out = {k: dict(zip(names, row, strict=True)) for k, *row in conn.execute(
             sa.select(s.c.kind, sa.func.count(), sa.func.sum(s.c.extracted), sa.func.sum(s.c.uploaded),
                       sa.func.sum(sa.cast(s.c.reconciled, sa.Integer))).group_by(s.c.kind))}
-    return {"range": [first.isoformat(), last.isoformat()], "kinds": kinds, "decisions": args.decisions,
+    engine.dispose()
+    return out
+
+
+def bench_year_cluster(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """``year --cluster``: the same load on what ``make cluster`` runs — PostgreSQL (metadata and
+    warehouse), Redis, CeleryExecutor with two workers (``scripts/cluster.py``), the sandboxes as processes."""
+    import uuid
+
+    import cluster as cl
+    from creditflow.core import warehouse as wh
+    from creditflow_sandbox import generator as g
+
+    daily_start = dt.date.fromisoformat(args.daily_start)
+    first = daily_start - dt.timedelta(days=args.days)
+    last = daily_start - dt.timedelta(days=1)
+    var = work / "var"
+    var.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    counts = g.generate_to(g.GeneratorConfig(decisions=args.decisions, start=first, days=args.days - 7),
+                           case_db_url=f"sqlite:///{var}/casedb.sqlite",
+                           licensing_db_url=f"sqlite:///{var}/licensing.sqlite", inbox=var / "inbox")
+    log(f"generated {counts} in {time.monotonic() - t0:.0f} s")
+    ports = [cl.free_port() for _ in range(7)]
+    own_redis = shutil.which("redis-server") is not None
+    settings = cl.Settings(name=f"cf_bench_{uuid.uuid4().hex[:8]}", home=work / "home", var=var, port=ports[0],
+                           redis_url=None if own_redis else "redis://127.0.0.1:6379/14", redis_port=ports[1],
+                           worker_log_ports=(ports[2], ports[3]), trigger_log_port=ports[4],
+                           sgs_start=daily_start.isoformat())
+    settings.extra_env = cl.connections_env(settings.warehouse_url, f"sqlite:///{var}/casedb.sqlite", ports[5],
+                                            ports[6], var / "inbox")
+    cluster = cl.Cluster(settings)
+    kinds = args.kinds.split(",")
+    try:
+        cluster.prepare()
+        creditflow = str(BIN / "creditflow")
+        cluster.start("platform", [creditflow, "sandbox", "platform", "--host", HOST, "--port", str(ports[5]),
+                                   "--db", f"sqlite:///{var}/platform.sqlite"])
+        cluster.start("licensing", [creditflow, "sandbox", "licensing", "--host", HOST, "--port", str(ports[6]),
+                                    "--db", f"sqlite:///{var}/licensing.sqlite"])
+        cluster.start_all()
+        cluster.wait_ready(timeout=300)
+        api = cl.Api(settings.api_url)
+        api.wait_for_dags(["sgs_history"])
+        api.unpause("sgs_history")
+        load_before = os.getloadavg()
+        t0 = time.monotonic()
+        r = api.call("POST", "/dags/sgs_history/dagRuns", json={"logical_date": None, "conf": {
+            "kinds": kinds, "first_day": first.isoformat(), "last_day": last.isoformat()}})
+        r.raise_for_status()
+        deadline = time.monotonic() + 4 * 3600
+        while True:
+            cluster.check_alive()
+            run = api.json("/dags/sgs_history/dagRuns")["dag_runs"][0]
+            if run["state"] in ("success", "failed"):
+                break
+            if time.monotonic() > deadline:
+                raise SystemExit("sgs_history did not finish in 4 hours")
+            time.sleep(2)
+        wall = time.monotonic() - t0
+        tis = api.json(f"/dags/sgs_history/dagRuns/{run['dag_run_id']}/taskInstances")["task_instances"]
+        tasks = {f"{t['task_id']}[{t['map_index']}]": {"state": t["state"], "duration_s": round(t["duration"] or 0, 1),
+                                                        "host": (t.get("hostname") or "").split(".", 1)[0]}
+                 for t in tis}
+        per_kind = per_kind_totals(wh.engine_from_url(settings.warehouse_url))
+    finally:
+        cluster.stop()
+    return {"shape": "cluster: PostgreSQL, Redis, CeleryExecutor, 2 workers × concurrency 2",
+            "range": [first.isoformat(), last.isoformat()], "kinds": kinds, "decisions": args.decisions,
             "generated": counts, "run_state": run["state"], "wall_s": round(wall, 1), "tasks": tasks,
             "per_kind": per_kind, "load_before": load_before}
 
@@ -295,6 +373,7 @@ def main() -> int:
     ap.add_argument("--kinds", default="penalty,license,coercion")
     ap.add_argument("--daily-start", default="2026-11-01")
     ap.add_argument("--port", type=int, default=8181)
+    ap.add_argument("--cluster", action="store_true", help="year: on the CeleryExecutor cluster (scripts/cluster.py)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (logs) at the end")
     ap.add_argument("--dag-file", help="fixed: another version of dags/sgs_reporting.py (e.g. `git show "
                                        "d66a481:dags/sgs_reporting.py > /tmp/old.py`) to measure side by side")
@@ -302,7 +381,10 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix=f"cf_bench_{args.what}_"))
     log(f"work folder {work}")
     try:
-        result = bench_fixed(args, work) if args.what == "fixed" else bench_year(args, work)
+        if args.what == "fixed":
+            result = bench_fixed(args, work)
+        else:
+            result = bench_year_cluster(args, work) if args.cluster else bench_year(args, work)
     finally:
         stop_all()
         if not args.keep:

@@ -100,6 +100,7 @@ def sgs_history() -> None:
             process_range,
             resume_since,
         )
+        from creditflow.reporting.pipeline.validate import DataDocsError, rebuild_data_docs_index
         from creditflow_hooks import (
             CreditPlatformHook,
             LicensingApiHook,
@@ -124,6 +125,11 @@ def sgs_history() -> None:
                                 skip=lambda d: d in done, on_day=lambda r: print(history_log_line(r)))
         out, error = load_outcome(KINDS[kind], results)
         context["ti"].xcom_push(key="days", value=out)  # kept when the task fails below, for `summary`
+        if options.gx_project_dir is not None:
+            try:  # the days rendered their Data Docs pages; the site's index is built once, here
+                rebuild_data_docs_index(options.gx_project_dir, kind, engine)
+            except DataDocsError as exc:
+                error = "；".join(filter(None, [error, str(exc)]))
         if error:
             raise RuntimeError(error)
         return out

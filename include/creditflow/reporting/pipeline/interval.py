@@ -56,6 +56,8 @@ class IntervalOptions:
     # Held around ``decide`` (the ledger decisions). The daily DAGs use a one-slot pool; a range in one
     # process passes a database lock so two kinds loading at once never interleave ledger writes.
     ledger_lock: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext
+    # False: the day's Data Docs page is rendered, the site's index is not (a load builds it once at its end).
+    data_docs_index: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -115,7 +117,8 @@ def _prepare(run: Run, engine: sa.Engine, sources: Sources, opts: IntervalOption
     """extract → standardise → validate: what touches only this interval's rows (never the ledger)."""
     extracted = step("extract", lambda: extract(run, engine, sources))
     step("standardise", lambda: standardise(run, engine, opts.data_source_uscc))
-    step("validate", lambda: validate(run, engine, gx_project_dir=opts.gx_project_dir))
+    step("validate", lambda: validate(run, engine, gx_project_dir=opts.gx_project_dir,
+                                      data_docs_index=opts.data_docs_index))
     return dict(extracted)
 
 
@@ -210,8 +213,10 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
     waited out twice.
 
     GX Data Docs: a site lists its latest :data:`~creditflow.reporting.pipeline.validate.DATA_DOCS_INDEX_LIMIT`
-    runs, so only the range's last that many days get a page (rendering ≈ 0.5 s a day, most of a loaded
-    day's cost); every day's findings and counts are in the warehouse as for any run."""
+    runs, so only the range's last that many days get a page (≈ 0.25 s a day), and none of them rebuilds the
+    site's index (≈ 0.5 s each: it reads every result it lists) — the caller builds it once when the load is
+    done (:func:`~creditflow.reporting.pipeline.validate.rebuild_data_docs_index`, as ``sgs_history`` does).
+    Every day's findings and counts are in the warehouse as for any run."""
     from dataclasses import replace
 
     from creditflow.reporting.pipeline.validate import DATA_DOCS_INDEX_LIMIT
@@ -219,6 +224,7 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
     opts = options or IntervalOptions()
     docs_from = last - dt.timedelta(days=DATA_DOCS_INDEX_LIMIT - 1)
     quiet = replace(opts, gx_project_dir=None)
+    pages = replace(opts, data_docs_index=False)
     results: list[DayResult] = []
 
     def record(result: DayResult) -> None:
@@ -247,7 +253,7 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
         if skip is not None and skip(day):
             continue
         run = interval_run(kind, day)
-        day_opts = opts if day >= docs_from else quiet
+        day_opts = pages if day >= docs_from else quiet
         step = _Steps(None)
         t0 = time.perf_counter()
         try:

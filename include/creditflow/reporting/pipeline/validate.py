@@ -34,14 +34,15 @@ def quiet_gx_logs() -> None:
 # --- 3. validate -------------------------------------------------------------------------------------
 
 
-def validate(run: Run, engine: sa.Engine, gx_project_dir: Any = None) -> dict[str, int]:
+def validate(run: Run, engine: sa.Engine, gx_project_dir: Any = None, data_docs_index: bool = True) -> dict[str, int]:
     """Stage 3: the GX suite over this run's records; findings (errors quarantine) into ``cf_finding``.
 
     Also flags every record whose 7-working-day deadline could not be computed (a year without the
     official calendar, no deadline rule in force): a warning finding ``DUE_DATE_UNKNOWN``, counted here,
     alerted by the run and failing its reconciliation — never silently "no deadline".
     Data Docs are written after the findings are committed; a failure to write them fails this task
-    (Airflow retries it; the stage is idempotent)."""
+    (Airflow retries it; the stage is idempotent). ``data_docs_index=False`` renders this run's page but
+    leaves the site's index to :func:`rebuild_data_docs_index` (a history load builds it once, at its end)."""
     from creditflow.reporting import validation as v
 
     frame = load_standardised(run, engine)
@@ -69,7 +70,7 @@ def validate(run: Run, engine: sa.Engine, gx_project_dir: Any = None) -> dict[st
         if rows:
             conn.execute(wh.findings.insert(), rows)
     if gx_project_dir is not None and result is not None:
-        _store_data_docs(gx_project_dir, result, run, engine)
+        _store_data_docs(gx_project_dir, result, run, engine, build_index=data_docs_index)
     errors = {r["record_id"] for r in rows if r["severity"] == "error"}
     if unknown:
         log.warning("%s: %d records without a computable deadline (%s)", run.run_key, len(unknown),
@@ -158,9 +159,35 @@ def _gx_context(project_dir: Path, kind: str) -> Any:
     return _FILE_CONTEXTS[key]
 
 
-def _store_data_docs(project_dir: Any, result: Any, run: Run, engine: sa.Engine) -> None:
+def _store_data_docs(project_dir: Any, result: Any, run: Run, engine: sa.Engine, build_index: bool = True) -> None:
     """Keep the validation result and add its page to the GX Data Docs site of this kind (one writer at a
-    time): only the new result is rendered, then the index (latest :data:`DATA_DOCS_INDEX_LIMIT` runs).
+    time): only the new result is rendered, then — unless ``build_index`` is False — the index (latest
+    :data:`DATA_DOCS_INDEX_LIMIT` runs; building it reads each of them, ≈ 0.5 s)."""
+    _with_site(project_dir, run.kind, engine, lambda context: _write_data_docs(context, result, run, build_index))
+
+
+def rebuild_data_docs_index(project_dir: Any, kind: str, engine: sa.Engine) -> bool:
+    """Build the site's index of ``kind`` once (with the newest result's page): what a history load does
+    after its days rendered their pages without it. False when the site holds no result yet."""
+    built: list[bool] = []
+
+    def write(context: Any) -> None:
+        try:
+            keys = context.validation_results_store.list_keys()
+            if keys:
+                newest = max(keys, key=lambda k: k.run_id.run_time)
+                context.build_data_docs(resource_identifiers=[newest])
+                built.append(True)
+        except Exception as exc:
+            raise DataDocsError(f"数据质量报告（GX Data Docs）索引生成失败：{type(exc).__name__}: "
+                                f"{mask_text(exc)}") from exc
+
+    _with_site(project_dir, kind, engine, write)
+    return bool(built)
+
+
+def _with_site(project_dir: Any, kind: str, engine: sa.Engine, write: Any) -> None:
+    """Run ``write(context)`` on the file GX project of ``kind`` under the site's lock.
 
     One writer per kind across every worker and host: a database lock (``core/locks.py``), not a file
     lock. ``project_dir`` is a local folder or a :class:`~creditflow.core.storage.Storage`; GX's file
@@ -180,13 +207,13 @@ def _store_data_docs(project_dir: Any, result: Any, run: Run, engine: sa.Engine)
 
         assert store is not None
         local = Path(tempfile.gettempdir()) / "creditflow-gx" / hashlib.sha256(store.url.encode()).hexdigest()[:16]
-    (local / run.kind).mkdir(parents=True, exist_ok=True)
-    with db_lock(engine, f"gx:{run.kind}"):
+    (local / kind).mkdir(parents=True, exist_ok=True)
+    with db_lock(engine, f"gx:{kind}"):
         started = time.time() - 1
-        _write_data_docs(_gx_context(local, run.kind), result, run)
+        write(_gx_context(local, kind))
         if published and store is not None:
             try:
-                for path in sorted(p for p in (local / run.kind).rglob("*") if p.is_file()):
+                for path in sorted(p for p in (local / kind).rglob("*") if p.is_file()):
                     if path.stat().st_mtime >= started:
                         store.put_file(path, path.relative_to(local).as_posix())
             except Exception as exc:
@@ -214,7 +241,7 @@ class DataDocsError(RuntimeError):
     """The data-quality report could not be written: the validate task fails and is retried."""
 
 
-def _write_data_docs(context: Any, result: Any, run: Run) -> None:
+def _write_data_docs(context: Any, result: Any, run: Run, build_index: bool = True) -> None:
     try:
         from great_expectations.core.run_identifier import RunIdentifier
         from great_expectations.data_context.types.resource_identifiers import (
@@ -226,6 +253,6 @@ def _write_data_docs(context: Any, result: Any, run: Run) -> None:
         rid = ValidationResultIdentifier(ExpectationSuiteIdentifier(f"sgs_{run.kind}"),
                                          RunIdentifier(**run_id), f"sgs_{run.kind}")
         context.validation_results_store.set(rid, scrub_validation_result(result))
-        context.build_data_docs(resource_identifiers=[rid])
+        context.build_data_docs(resource_identifiers=[rid], build_index=build_index)
     except Exception as exc:
         raise DataDocsError(f"数据质量报告（GX Data Docs）写入失败：{type(exc).__name__}: {mask_text(exc)}") from exc
