@@ -133,3 +133,33 @@ def test_unsupported_dialect_is_refused():
     engine = SimpleNamespace(dialect=SimpleNamespace(name="mysql"))  # never connects
     with pytest.raises(NotImplementedError), db_lock(engine, "x"):  # type: ignore[arg-type]
         pass
+
+
+WORK_HOLDER = HOLDER.replace("import db_lock", "import work_lock").replace("with db_lock(", "with work_lock(")
+
+
+def test_work_lock_makes_a_second_process_wait_but_lets_the_database_be_written(url, tmp_path):
+    """The interval lock: a second run of the same interval waits (SQLite: a file lock beside the database;
+    PostgreSQL: the advisory lock), while the holder's work — and anyone else — still writes the warehouse
+    through other connections; another interval's lock is free."""
+    import sqlalchemy as sa
+    from creditflow.core.locks import work_lock
+
+    name = f"interval:sgs_penalty|{uuid.uuid4().hex}"
+    first = subprocess.Popen([sys.executable, "-c", WORK_HOLDER, url, name, str(tmp_path / "first"), "1.5"])
+    _wait_for(tmp_path / "first.acquired", first)
+    engine = wh.engine_from_url(url)
+    table = f"t_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:  # not blocked by the held work lock
+        conn.execute(sa.text(f"CREATE TABLE {table} (x INTEGER)"))
+        conn.execute(sa.text(f"INSERT INTO {table} VALUES (1)"))
+    t0 = time.monotonic()
+    with work_lock(engine, name + "-other"):
+        assert time.monotonic() - t0 < 1.0  # another interval does not wait
+    second = subprocess.Popen([sys.executable, "-c", WORK_HOLDER, url, name, str(tmp_path / "second"), "0"])
+    second_acquired = _wait_for(tmp_path / "second.acquired", second)
+    assert second_acquired >= _wait_for(tmp_path / "first.released", first)
+    assert first.wait(30) == 0 and second.wait(30) == 0
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP TABLE {table}"))
+    engine.dispose()

@@ -14,6 +14,10 @@ other hosts do not see it. :func:`db_lock` takes the lock in the database instea
   context manager yields, never through another one (that would wait for itself).
 
 No table is needed on either, so the lock needs no migration.
+
+:func:`work_lock` is for long work that must not run twice at once but writes through other connections
+(a whole data interval): the advisory lock on PostgreSQL, and on SQLite — where the database's write lock
+would stop that work's own writes — an operating-system file lock next to the database file (one host).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from collections.abc import Iterator
 
 import sqlalchemy as sa
 
-__all__ = ["LockTimeout", "db_lock", "lock_key"]
+__all__ = ["LockTimeout", "db_lock", "lock_key", "work_lock"]
 
 
 class LockTimeout(TimeoutError):
@@ -101,3 +105,30 @@ def _sqlite_lock(engine: sa.Engine, name: str, timeout: float | None) -> Iterato
             conn.rollback()
             raise
         conn.commit()
+
+
+@contextlib.contextmanager
+def work_lock(engine: sa.Engine, name: str) -> Iterator[None]:
+    """Hold ``name`` for a long piece of work that writes through connections of its own; waits for another
+    holder. PostgreSQL: the advisory lock of :func:`db_lock` (every host). SQLite on a file: ``flock`` on
+    ``<database>.locks/<key>.lock`` (one host, as SQLite is; released by the OS if the holder dies).
+    Anything else (an in-memory database): no other process can see it, so no lock."""
+    if engine.dialect.name == "postgresql":
+        with db_lock(engine, name):
+            yield
+        return
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    import fcntl
+    from pathlib import Path
+
+    folder = Path(database).with_name(Path(database).name + ".locks")
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{lock_key(name) & 0xFFFFFFFFFFFFFFFF:016x}.lock", "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

@@ -73,6 +73,17 @@ def ledger_lock(engine: sa.Engine) -> contextlib.AbstractContextManager[Any]:
     return contextlib.nullcontext()
 
 
+def interval_lock(engine: sa.Engine, run: Run) -> contextlib.AbstractContextManager[Any]:
+    """Held while one interval is processed, so that two runs of the same kind and day — a backfill and a
+    history load, a cleared task and its zombie — take turns instead of replacing each other's rows
+    mid-way (the second then redoes the day on what the first left: every stage replaces its own rows and
+    the ledger knows what was sent). :func:`creditflow.core.locks.work_lock`: an advisory lock on
+    PostgreSQL, a file lock beside an SQLite warehouse."""
+    from creditflow.core.locks import work_lock
+
+    return work_lock(engine, f"interval:{run.run_key}")
+
+
 def interval_run(kind: str, day: dt.date) -> Run:
     """The run the scheduled DAG ``sgs_<kind>`` makes for local ``day``: the same run key and interval."""
     start = dt.datetime(day.year, day.month, day.day, tzinfo=TZ)
@@ -159,9 +170,10 @@ def process_interval(run: Run, engine: sa.Engine, sources: Sources, client: Plat
     ReceiptsTimeoutError — a retry resumes from the ledger)."""
     opts = options or IntervalOptions()
     step = _Steps(on_step)
-    extracted = _prepare(run, engine, sources, opts, step)
-    alert = _deliver(run, engine, client, opts, step)
-    return _finish(run, engine, client, opts, step, extracted, alert)
+    with interval_lock(engine, run):
+        extracted = _prepare(run, engine, sources, opts, step)
+        alert = _deliver(run, engine, client, opts, step)
+        return _finish(run, engine, client, opts, step, extracted, alert)
 
 
 @dataclass
@@ -193,6 +205,7 @@ class _Open:
     extracted: dict[str, Any]
     alert: tuple[str, str] | None
     seconds: float
+    held: contextlib.ExitStack  # the day's interval lock, released when the day is closed
 
 
 def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, sources: Sources,
@@ -240,11 +253,13 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
         if open_day is None:
             return
         day, t0 = open_day.run.start.date(), time.perf_counter()
-        try:
-            out = _finish(open_day.run, engine, client, opts, open_day.step, open_day.extracted, open_day.alert)
-            result = DayResult(kind, day, "success", summary=out)
-        except Exception as exc:  # one bad day never hides the others
-            result = failed(day, exc, 0.0)
+        with open_day.held:
+            try:
+                out = _finish(open_day.run, engine, client, opts, open_day.step, open_day.extracted,
+                              open_day.alert)
+                result = DayResult(kind, day, "success", summary=out)
+            except Exception as exc:  # one bad day never hides the others
+                result = failed(day, exc, 0.0)
         result.seconds = open_day.seconds + time.perf_counter() - t0
         record(result)
 
@@ -255,10 +270,13 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
         run = interval_run(kind, day)
         day_opts = pages if day >= docs_from else quiet
         step = _Steps(None)
+        held = contextlib.ExitStack()
         t0 = time.perf_counter()
         try:
+            held.enter_context(interval_lock(engine, run))
             extracted = _prepare(run, engine, sources, day_opts, step)
         except Exception as exc:
+            held.close()
             prepare_failed = failed(day, exc, time.perf_counter() - t0)
             close(waiting)
             waiting = None
@@ -271,9 +289,10 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
         try:
             alert = _deliver(run, engine, client, day_opts, step)
         except Exception as exc:
+            held.close()
             record(failed(day, exc, spent + time.perf_counter() - t0))
             continue
-        waiting = _Open(run, step, extracted, alert, spent + time.perf_counter() - t0)
+        waiting = _Open(run, step, extracted, alert, spent + time.perf_counter() - t0, held)
     close(waiting)
     return results
 
