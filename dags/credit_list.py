@@ -33,27 +33,14 @@ Owner: 信用数据组. Changelog: 0.2 — shared delivery, in-flight cases skip
 from __future__ import annotations
 
 import datetime as dt
-import os
 
-import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task
-from creditflow_credit_tasks import deliver, flush_inflight
-from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args, local_interval
-
-TZ = "Asia/Shanghai"
-START = pendulum.parse(os.environ.get("CREDITFLOW_CREDIT_START", os.environ.get("CREDITFLOW_SGS_START", "2026-11-01")),
-                       tz=TZ)
-DEFAULT_ARGS = default_task_args(retries=2, retry_delay=dt.timedelta(seconds=30), retry_exponential_backoff=True,
-                                 execution_timeout=TIMEOUTS["step"])
-
-
-def _interval(context):  # type: ignore[no-untyped-def]
-    """(start, end) as aware local datetimes, and the day the run acts as of (the interval's end date)."""
-    return local_interval(context, TZ)
+from creditflow_credit_tasks import DEFAULT_ARGS, START, TZ, deliver, flush_inflight, run_interval
+from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks
 
 
 def _run_key(context) -> str:  # type: ignore[no-untyped-def]
-    return f"{context['dag'].dag_id}|{_interval(context)[0].date().isoformat()}"
+    return f"{context['dag'].dag_id}|{run_interval(context)[0].date().isoformat()}"
 
 
 @dag(
@@ -74,7 +61,7 @@ def credit_list() -> None:
         from creditflow.credit import candidates, penalties
         from creditflow_hooks import case_db_engine, warehouse_engine
 
-        start, end, today = _interval(context)
+        start, end, today = run_interval(context)
         case = case_db_engine()
         found = candidates.from_penalties(penalties.case_rows(case, start, end)) + candidates.from_accidents(case, today)
         return {"found": len(found), "new": candidates.propose_all(warehouse_engine(), found, today)}
@@ -84,7 +71,7 @@ def credit_list() -> None:
         from creditflow.credit import lifecycle, penalties
         from creditflow_hooks import case_db_engine, warehouse_engine
 
-        start, end, _ = _interval(context)
+        start, end, _ = run_interval(context)
         return lifecycle.follow_penalties(warehouse_engine(), penalties.case_rows(case_db_engine(), start, end),
                                           _run_key(context))
 
@@ -93,7 +80,7 @@ def credit_list() -> None:
         from creditflow.credit import lifecycle
         from creditflow_hooks import warehouse_engine
 
-        return lifecycle.expire(warehouse_engine(), _interval(context)[2], _run_key(context))
+        return lifecycle.expire(warehouse_engine(), run_interval(context)[2], _run_key(context))
 
     @task(execution_timeout=TIMEOUTS["quick"])
     def alerts(**context) -> int:  # type: ignore[no-untyped-def]
@@ -101,7 +88,7 @@ def credit_list() -> None:
         from creditflow_hooks import warehouse_engine
         from creditflow_notifiers import send_alert_lines
 
-        today = _interval(context)[2]
+        today = run_interval(context)[2]
         lines = due_alerts(warehouse_engine(), today)
         return send_alert_lines(lines, *as_mail(lines, today, "严重失信名单"))
 

@@ -30,23 +30,10 @@ Owner: 信用数据组. Changelog: 0.2 — shared delivery, in-flight penalties 
 from __future__ import annotations
 
 import datetime as dt
-import os
 
-import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task
-from creditflow_credit_tasks import deliver, flush_inflight
-from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args, local_interval
-
-TZ = "Asia/Shanghai"
-START = pendulum.parse(os.environ.get("CREDITFLOW_CREDIT_START", os.environ.get("CREDITFLOW_SGS_START", "2026-11-01")),
-                       tz=TZ)
-DEFAULT_ARGS = default_task_args(retries=2, retry_delay=dt.timedelta(seconds=30), retry_exponential_backoff=True,
-                                 execution_timeout=TIMEOUTS["step"])
-
-
-def _interval(context):  # type: ignore[no-untyped-def]
-    """(start, end) as aware local datetimes, and the day the run acts as of (the interval's end date)."""
-    return local_interval(context, TZ)
+from creditflow_credit_tasks import DEFAULT_ARGS, START, TZ, deliver, flush_inflight, run_interval
+from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks
 
 
 @dag(
@@ -67,7 +54,7 @@ def credit_repair() -> None:
         from creditflow.credit import penalties
         from creditflow_hooks import case_db_engine, warehouse_engine
 
-        start, end, _ = _interval(context)
+        start, end, _ = run_interval(context)
         return penalties.track(warehouse_engine(), penalties.case_rows(case_db_engine(), start, end))
 
     @task
@@ -75,7 +62,7 @@ def credit_repair() -> None:
         from creditflow.credit import penalties
         from creditflow_hooks import warehouse_engine
 
-        start, _, today = _interval(context)
+        start, _, today = run_interval(context)
         return penalties.end_publicity(warehouse_engine(), today, f"{context['dag'].dag_id}|{start.date().isoformat()}")
 
     @task(execution_timeout=TIMEOUTS["quick"])
@@ -85,7 +72,7 @@ def credit_repair() -> None:
         from creditflow_hooks import warehouse_engine
         from creditflow_notifiers import send_alert_lines
 
-        today = _interval(context)[2]
+        today = run_interval(context)[2]
         lines = missing_notice_lines(penalties.missing_notices(warehouse_engine(), today))
         return send_alert_lines(lines, *as_mail(lines, today, "信用修复告知书送达"))
 
