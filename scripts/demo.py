@@ -50,8 +50,9 @@ HOST = "127.0.0.1"  # every service of the demo listens on loopback only
 PORT = int(os.environ.get("AIRFLOW_PORT", "8080"))
 DAYS = int(os.environ.get("DEMO_DAYS", "3"))
 DECISIONS = int(os.environ.get("DEMO_DECISIONS", "300"))
+HISTORY_DAYS = int(os.environ.get("DEMO_HISTORY_DAYS", "7"))  # loaded first by sgs_history (a first load)
 REPORTING = ["sgs_penalty", "sgs_license", "sgs_coercion"]  # driven day by day
-UNPAUSED = [*REPORTING, "calendar_watch", "sgs_review_signoff", "credit_list", "credit_repair"]
+UNPAUSED = [*REPORTING, "calendar_watch", "sgs_review_signoff", "credit_list", "credit_repair", "sgs_history"]
 # More of the changes a demo should show than a normal day has (see creditflow_sandbox.generator).
 DEMO_RATES = {"late_entry": 0.06, "edit_after_upload": 0.07, "revocation": 0.05, "near_duplicate": 0.05,
               "cross_source_duplicate": 0.03}
@@ -146,12 +147,12 @@ def demo_days(now: dt.datetime, working_days: int) -> list[dt.date]:
     return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def seed(days: list[dt.date]) -> dict[str, Any]:
+def seed(days: list[dt.date], decisions: int) -> dict[str, Any]:
     """Only the past into the sandboxes; what happens later into the timeline and the drop folder."""
     from creditflow_sandbox import generator as g
 
     rates = {**g.DEFAULT_RATES, **DEMO_RATES}
-    cfg = g.GeneratorConfig(decisions=DECISIONS, start=days[0], days=len(days), horizon=days[-1], rates=rates,
+    cfg = g.GeneratorConfig(decisions=decisions, start=days[0], days=len(days), horizon=days[-1], rates=rates,
                             corrupt_file_share=0.05)
     counts = g.generate_to(cfg, case_db_url=f"sqlite:///{VAR}/casedb.sqlite",
                            licensing_db_url=f"sqlite:///{VAR}/licensing.sqlite", inbox=DROP,
@@ -307,12 +308,14 @@ def main() -> int:
     if state is None:
         now = dt.datetime.now(TZ)
         days = demo_days(now, DAYS)
-        log(f"seeding the sandboxes: {DECISIONS} decisions on {days[0]} … {days[-1]} (only the past now; "
-            "the rest arrives day by day) …")
-        counts = seed(days)
+        history = [days[0] - dt.timedelta(days=HISTORY_DAYS - i) for i in range(max(0, HISTORY_DAYS))]
+        decisions = round(DECISIONS * (len(history) + len(days)) / len(days))  # DEMO_DECISIONS on the demo days
+        log(f"seeding the sandboxes: {decisions} decisions on {(history or days)[0]} … {days[-1]} (only the "
+            "past now; the rest arrives day by day) …")
+        counts = seed(history + days, decisions)
         log(f"seeded: {counts}")
-        state = {"days": [d.isoformat() for d in days], "live_from": now.date().isoformat(),
-                 "decisions": DECISIONS, "driven": []}
+        state = {"days": [d.isoformat() for d in days], "history": [d.isoformat() for d in history],
+                 "live_from": now.date().isoformat(), "decisions": DECISIONS, "driven": []}
         STATE.write_text(json.dumps(state))
     days = [dt.date.fromisoformat(d) for d in state["days"]]
     # The DAGs' own schedule begins after the demo days: the demo creates those runs itself.
@@ -389,6 +392,31 @@ def products(env: dict[str, str]) -> list[str]:
     return failed
 
 
+def load_history(api: Api, history: list[dt.date]) -> str:
+    """Trigger ``sgs_history`` for the history days (all kinds) and wait for it; returns the run's state."""
+    api.call("PATCH", "/dags/sgs_history", json={"is_paused": False})
+    conf = {"kinds": ["penalty", "license", "coercion"], "first_day": history[0].isoformat(),
+            "last_day": history[-1].isoformat()}
+    started = time.monotonic()
+    while True:
+        r = api.call("POST", "/dags/sgs_history/dagRuns", json={"logical_date": None, "conf": conf})
+        if r.ok:
+            run_id = r.json()["dag_run_id"]
+            break
+        if r.status_code != 404 or time.monotonic() - started > 300:
+            raise SystemExit(f"[demo] could not trigger sgs_history: {r.status_code} {r.text[:300]}")
+        time.sleep(3)
+    while True:
+        state = str(api.call("GET", f"/dags/sgs_history/dagRuns/{run_id}").json()["state"])
+        if state in ("success", "failed"):
+            break
+        time.sleep(5)
+    for day in history:
+        log(f"{day} (history): {day_summary(day)}")
+    log(f"sgs_history: {state}")
+    return state
+
+
 def drive(env: dict[str, str], state: dict[str, Any], days: list[dt.date]) -> int:
     import sqlalchemy as sa
     from creditflow_sandbox import generator as g
@@ -410,6 +438,15 @@ def drive(env: dict[str, str], state: dict[str, Any], days: list[dt.date]) -> in
     timeline = g.read_timeline(TIMELINE)
     case_db = sa.create_engine(f"sqlite:///{VAR}/casedb.sqlite")
     licensing_db = sa.create_engine(f"sqlite:///{VAR}/licensing.sqlite")
+    history = [dt.date.fromisoformat(d) for d in state.get("history", [])]
+    if history and not state.get("history_loaded"):
+        # A first load: the week before the demo days, all of it in the past, through sgs_history.
+        moved = g.advance_to(g.run_cutoff(history[-1]), timeline, case_db=case_db, licensing_db=licensing_db,
+                             drop=DROP, inbox=INBOX)
+        log(f"history load {history[0]} … {history[-1]} through sgs_history "
+            f"({moved['files_released']} district files arrived) …")
+        state["history_loaded"] = load_history(api, history)
+        STATE.write_text(json.dumps(state))
     for day in days:
         if day.isoformat() in state["driven"]:
             continue
@@ -425,6 +462,8 @@ def drive(env: dict[str, str], state: dict[str, Any], days: list[dt.date]) -> in
         state["driven"].append(day.isoformat())
         STATE.write_text(json.dumps(state))
     failed = [f"{dag_id} {day}" for day in days for dag_id in REPORTING if run_state(api, dag_id, day) != "success"]
+    if history and state.get("history_loaded") != "success":
+        failed.append(f"sgs_history {history[0]} … {history[-1]}")
     failed += products(env)
     for line in end_state():
         log(line)
