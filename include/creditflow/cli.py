@@ -80,10 +80,12 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         if unknown:
             raise UsageError(f"creditflow generate: unknown defects {sorted(unknown)}; known: {', '.join(DEFECTS)}")
         rates.update({k: float(v) for k, v in given.items()})
+    if args.horizon is not None and args.horizon < args.start:
+        raise UsageError(f"creditflow generate: --horizon {args.horizon} is before --start {args.start}")
     cfg = GeneratorConfig(seed=args.seed, decisions=args.decisions, start=args.start, days=args.days, rates=rates,
-                          corrupt_file_share=args.corrupt_files)
+                          corrupt_file_share=args.corrupt_files, horizon=args.horizon)
     summary = generate_to(cfg, case_db_url=args.case_db, licensing_db_url=args.licensing_db,
-                          inbox=args.inbox, manifest=args.manifest)
+                          inbox=args.inbox, manifest=args.manifest, timeline=args.timeline)
     for key, value in summary.items():
         print(f"{key}: {value}")
     return 0
@@ -217,6 +219,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--rates", default=None,
                      help='defect rates as JSON, e.g. \'{"bad_checksum": 0.05, "late_entry": 0.1}\'')
     gen.add_argument("--corrupt-files", type=float, default=0.0, help="share of district files made unreadable")
+    gen.add_argument("--horizon", type=_date, default=None,
+                     help="last day anything may happen: every later change is drawn inside the window")
+    gen.add_argument("--timeline", default=None,
+                     help="seed only the past; later entries, licences and events go to this JSONL file "
+                          "(released day by day as make demo does)")
     gen.set_defaults(func=_cmd_generate)
 
     db = sub.add_parser("db", help="the warehouse schema (versioned migrations)")

@@ -40,3 +40,28 @@ def test_console_script_and_module_entry_point(uncovered_year):
     bad = subprocess.run([sys.executable, "-m", "creditflow", "workdays", "due", f"{uncovered_year}-06-01"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_generate_with_horizon_and_timeline_seeds_only_the_past(tmp_path, capsys):
+    """``creditflow generate --horizon --timeline`` prepares sources the way ``make demo`` does: every change
+    inside the window, only the past in the sandboxes, the rest in the timeline in time order."""
+    import json
+
+    import sqlalchemy as sa
+
+    args = ["generate", "--seed", "7", "--decisions", "40", "--start", "2026-11-02", "--days", "3",
+            "--horizon", "2026-11-04", "--case-db", f"sqlite:///{tmp_path}/case.sqlite",
+            "--licensing-db", f"sqlite:///{tmp_path}/lic.sqlite", "--inbox", str(tmp_path / "drop"),
+            "--timeline", str(tmp_path / "timeline.jsonl")]
+    assert main(args) == 0
+    counts = dict(line.split(": ") for line in capsys.readouterr().out.splitlines())
+    events = [json.loads(line) for line in (tmp_path / "timeline.jsonl").read_text().splitlines()]
+    assert len(events) == int(counts["timeline"]) > 0
+    assert all(events[i]["at"] <= events[i + 1]["at"] for i in range(len(events) - 1))
+    assert max(e["at"][:10] for e in events) <= "2026-11-04"  # nothing after the horizon
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/case.sqlite")
+    with engine.connect() as conn:  # the decisions wait in the timeline: none is in the case system yet
+        assert conn.execute(sa.text("SELECT count(*) FROM penalty_decision")).scalar() == 0
+    engine.dispose()
+    assert main([*args[:9], "--horizon", "2026-11-01"]) == 2  # before the start
+    assert "--horizon" in capsys.readouterr().err
