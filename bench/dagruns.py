@@ -341,10 +341,11 @@ def bench_year_cluster(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         r = api.call("POST", "/dags/sgs_history/dagRuns", json={"logical_date": None, "conf": {
             "kinds": kinds, "first_day": first.isoformat(), "last_day": last.isoformat()}})
         r.raise_for_status()
+        run_id = r.json()["dag_run_id"]
         deadline = time.monotonic() + 4 * 3600
         while True:
             cluster.check_alive()
-            run = api.json("/dags/sgs_history/dagRuns")["dag_runs"][0]
+            run = api.json(f"/dags/sgs_history/dagRuns/{run_id}")
             if run["state"] in ("success", "failed"):
                 break
             if time.monotonic() > deadline:

@@ -406,10 +406,14 @@ def load_history(api: Api, history: list[dt.date]) -> str:
         if r.status_code != 404 or time.monotonic() - started > 300:
             raise SystemExit(f"[demo] could not trigger sgs_history: {r.status_code} {r.text[:300]}")
         time.sleep(3)
+    deadline = time.monotonic() + 3600
     while True:
         state = str(api.call("GET", f"/dags/sgs_history/dagRuns/{run_id}").json()["state"])
         if state in ("success", "failed"):
             break
+        if time.monotonic() > deadline:
+            log("sgs_history did not finish within an hour — see its task logs in the UI")
+            return "timeout"
         time.sleep(5)
     for day in history:
         log(f"{day} (history): {day_summary(day)}")
@@ -445,8 +449,12 @@ def drive(env: dict[str, str], state: dict[str, Any], days: list[dt.date]) -> in
                              drop=DROP, inbox=INBOX)
         log(f"history load {history[0]} … {history[-1]} through sgs_history "
             f"({moved['files_released']} district files arrived) …")
-        state["history_loaded"] = load_history(api, history)
-        STATE.write_text(json.dumps(state))
+        outcome = load_history(api, history)
+        if outcome == "success":  # otherwise the next `make demo` loads the week again (nothing is sent twice)
+            state["history_loaded"] = outcome
+            STATE.write_text(json.dumps(state))
+        else:
+            state["history_outcome"] = outcome
     for day in days:
         if day.isoformat() in state["driven"]:
             continue

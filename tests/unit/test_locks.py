@@ -163,3 +163,24 @@ def test_work_lock_makes_a_second_process_wait_but_lets_the_database_be_written(
     with engine.begin() as conn:
         conn.execute(sa.text(f"DROP TABLE {table}"))
     engine.dispose()
+
+
+def test_work_lock_times_out_and_finds_the_file_of_any_sqlite_url(tmp_path):
+    import sqlalchemy as sa
+    from creditflow.core.locks import _sqlite_file, work_lock
+
+    db = tmp_path / "wh.sqlite"
+    assert _sqlite_file(sa.create_engine(f"sqlite:///{db}")) == str(db)
+    assert _sqlite_file(sa.create_engine(f"sqlite:///file:{db}?uri=true")) == str(db)
+    assert _sqlite_file(sa.create_engine("sqlite:///file:mem1?mode=memory&cache=shared&uri=true")) is None
+    assert _sqlite_file(sa.create_engine("sqlite://")) is None
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with work_lock(engine, "interval:x"):
+        t0 = time.monotonic()
+        with pytest.raises(LockTimeout, match="interval:x"), work_lock(engine, "interval:x", timeout=0.3):
+            pass
+        assert 0.25 <= time.monotonic() - t0 < 3
+        with work_lock(engine, "interval:y", timeout=0.3):  # another name is free
+            pass
+    with work_lock(engine, "interval:x", timeout=0.3):  # released
+        pass

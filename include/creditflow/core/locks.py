@@ -107,27 +107,62 @@ def _sqlite_lock(engine: sa.Engine, name: str, timeout: float | None) -> Iterato
         conn.commit()
 
 
+def _as_list(value: object) -> list[object]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _sqlite_file(engine: sa.Engine) -> str | None:
+    """The file of an SQLite database (None: in memory or not SQLite), also from a ``file:`` URI."""
+    from urllib.parse import parse_qs, urlsplit
+
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):  # a URI filename; SQLAlchemy keeps its parameters in the URL's query
+        parts = urlsplit(database)
+        modes = set(parse_qs(parts.query).get("mode", [])) | {str(m) for m in
+                                                             _as_list(engine.url.query.get("mode"))}
+        if "memory" in modes or parts.path in ("", ":memory:"):
+            return None
+        return parts.path
+    return database
+
+
 @contextlib.contextmanager
-def work_lock(engine: sa.Engine, name: str) -> Iterator[None]:
+def work_lock(engine: sa.Engine, name: str, timeout: float | None = None) -> Iterator[None]:
     """Hold ``name`` for a long piece of work that writes through connections of its own; waits for another
-    holder. PostgreSQL: the advisory lock of :func:`db_lock` (every host). SQLite on a file: ``flock`` on
-    ``<database>.locks/<key>.lock`` (one host, as SQLite is; released by the OS if the holder dies).
-    Anything else (an in-memory database): no other process can see it, so no lock."""
+    holder (at most ``timeout`` seconds, then :class:`LockTimeout`). PostgreSQL: the advisory lock of
+    :func:`db_lock` (every host; the wait is bounded by the server's ``lock_timeout``). SQLite on a file:
+    ``flock`` on ``<database>.locks/<key>.lock`` (one host, as SQLite is; released by the OS if the holder
+    dies). An in-memory database: no other process can see it, so no lock."""
     if engine.dialect.name == "postgresql":
-        with db_lock(engine, name):
+        with db_lock(engine, name, timeout):
             yield
         return
-    database = engine.url.database if engine.dialect.name == "sqlite" else None
-    if not database or database == ":memory:" or database.startswith("file:"):
+    if engine.dialect.name != "sqlite":
+        raise NotImplementedError(f"work_lock: no lock for the {engine.dialect.name} dialect (PostgreSQL or SQLite)")
+    database = _sqlite_file(engine)
+    if database is None:
         yield
         return
     import fcntl
     from pathlib import Path
 
-    folder = Path(database).with_name(Path(database).name + ".locks")
+    path = Path(database).resolve()
+    folder = path.with_name(path.name + ".locks")
     folder.mkdir(parents=True, exist_ok=True)
+    deadline = None if timeout is None else time.monotonic() + timeout
     with open(folder / f"{lock_key(name) & 0xFFFFFFFFFFFFFFFF:016x}.lock", "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise LockTimeout(f"锁“{name}”在{timeout}秒内未能取得（另一任务仍在执行）") from None
+                time.sleep(0.1)
         try:
             yield
         finally:

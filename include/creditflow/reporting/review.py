@@ -71,6 +71,13 @@ def review_key(record_id: str, content_hash: str, op: str) -> str:
     return opaque_token(hashlib.sha256(f"{record_id}|{content_hash}|{op}".encode()).digest()[:10])
 
 
+def _keys_of(record_id: str, content_hash: str, op: str) -> set[str]:
+    """The review's key and the key as written before it was letters only (hex): a batch sign-off whose
+    approval was already waiting when the deployment was upgraded still names the reviews it summarised."""
+    digest = hashlib.sha256(f"{record_id}|{content_hash}|{op}".encode()).digest()[:10]
+    return {opaque_token(digest), digest.hex()}
+
+
 def resolve_key(engine: sa.Engine, key: str) -> tuple[str, str, str] | None:
     """``(record_id, content_hash, op)`` of the pending review with :func:`review_key` ``key`` (forms carry
     the key, not the record id: a record id may hold a personal ID number, and pages mask those)."""
@@ -78,7 +85,7 @@ def resolve_key(engine: sa.Engine, key: str) -> tuple[str, str, str] | None:
     with engine.connect() as conn:
         for rid, content_hash, op in conn.execute(sa.select(r.c.record_id, r.c.content_hash, r.c.op)
                                                   .where(r.c.status == "pending")):
-            if review_key(rid, content_hash, op) == key:
+            if key in _keys_of(rid, content_hash, op):
                 return rid, content_hash, op
     return None
 
@@ -263,7 +270,8 @@ def sign_off(engine: sa.Engine, level: int, reviewer: str | Reviewer, kind: str 
     wanted = set(only) if only is not None else None
     n = 0
     for row in sign_off_candidates(engine, level, kind, reasons):
-        if who.user_id in row["deciders"] or (wanted is not None and row["key"] not in wanted):
+        if who.user_id in row["deciders"] or (wanted is not None and not wanted & _keys_of(
+                row["record_id"], row["content_hash"], row["op"])):
             continue
         try:
             record_decision(engine, row["record_id"], row["content_hash"], row["op"], level, "approve", who, comment,

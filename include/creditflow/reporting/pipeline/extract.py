@@ -195,7 +195,8 @@ def carried_over(run: Run, engine: sa.Engine) -> list[dict[str, Any]]:
                              s.c.interval_start < run.start.isoformat())
                       .group_by(s.c.record_id).subquery())
             rows = conn.execute(sa.select(s).join(latest, sa.and_(s.c.record_id == latest.c.record_id,
-                                                                 s.c.interval_start == latest.c.iv))).mappings()
+                                                                 s.c.interval_start == latest.c.iv))
+                                .where(s.c.kind == run.kind)).mappings()  # a record id may recur in another kind
             for row in rows:
                 out.append({"source_system": row["source_system"], "source_key": row["source_key"],
                             "lineage": (row["lineage"] or "") + " (待审核，续办)",

@@ -73,6 +73,12 @@ def ledger_lock(engine: sa.Engine) -> contextlib.AbstractContextManager[Any]:
     return contextlib.nullcontext()
 
 
+#: How long a run waits for another run of the same kind and day before failing for a retry
+#: (:class:`~creditflow.core.locks.LockTimeout`): below the task timeouts, so a holder that hangs — or a
+#: zombie whose database session lingers — makes the waiting task fail and retry instead of hang.
+INTERVAL_LOCK_TIMEOUT = 900.0
+
+
 def interval_lock(engine: sa.Engine, run: Run) -> contextlib.AbstractContextManager[Any]:
     """Held while one interval is processed, so that two runs of the same kind and day — a backfill and a
     history load, a cleared task and its zombie — take turns instead of replacing each other's rows
@@ -81,7 +87,7 @@ def interval_lock(engine: sa.Engine, run: Run) -> contextlib.AbstractContextMana
     PostgreSQL, a file lock beside an SQLite warehouse."""
     from creditflow.core.locks import work_lock
 
-    return work_lock(engine, f"interval:{run.run_key}")
+    return work_lock(engine, f"interval:{run.run_key}", timeout=INTERVAL_LOCK_TIMEOUT)
 
 
 def interval_run(kind: str, day: dt.date) -> Run:
@@ -249,51 +255,67 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
         log.warning("%s %s failed: %s", kind, day, mask_text(traceback.format_exc(limit=3)))
         return DayResult(kind, day, "failed", error=f"{type(exc).__name__}: {mask_text(exc)}", seconds=seconds)
 
+    def release(held: contextlib.ExitStack) -> None:
+        """Let go of a day's interval lock; a failure to release (the lock's database session is gone, and
+        with it the lock) is logged, never allowed to lose the day's result or stop the range."""
+        try:
+            held.close()
+        except Exception:
+            log.warning("%s: releasing an interval lock failed (its session is gone, so is the lock): %s", kind,
+                        mask_text(traceback.format_exc(limit=2)))
+
     def close(open_day: _Open | None) -> None:
         if open_day is None:
             return
         day, t0 = open_day.run.start.date(), time.perf_counter()
-        with open_day.held:
-            try:
-                out = _finish(open_day.run, engine, client, opts, open_day.step, open_day.extracted,
-                              open_day.alert)
-                result = DayResult(kind, day, "success", summary=out)
-            except Exception as exc:  # one bad day never hides the others
-                result = failed(day, exc, 0.0)
+        try:
+            out = _finish(open_day.run, engine, client, opts, open_day.step, open_day.extracted, open_day.alert)
+            result = DayResult(kind, day, "success", summary=out)
+        except Exception as exc:  # one bad day never hides the others
+            result = failed(day, exc, 0.0)
+        finally:
+            release(open_day.held)
         result.seconds = open_day.seconds + time.perf_counter() - t0
         record(result)
 
     waiting: _Open | None = None
-    for day in days_between(first, last):
-        if skip is not None and skip(day):
-            continue
-        run = interval_run(kind, day)
-        day_opts = pages if day >= docs_from else quiet
-        step = _Steps(None)
-        held = contextlib.ExitStack()
-        t0 = time.perf_counter()
-        try:
-            held.enter_context(interval_lock(engine, run))
-            extracted = _prepare(run, engine, sources, day_opts, step)
-        except Exception as exc:
-            held.close()
-            prepare_failed = failed(day, exc, time.perf_counter() - t0)
-            close(waiting)
-            waiting = None
-            record(prepare_failed)
-            continue
-        spent = time.perf_counter() - t0
-        close(waiting)  # the earlier day's receipts and reconciliation, before this day decides
-        waiting = None
-        t0 = time.perf_counter()
-        try:
-            alert = _deliver(run, engine, client, day_opts, step)
-        except Exception as exc:
-            held.close()
-            record(failed(day, exc, spent + time.perf_counter() - t0))
-            continue
-        waiting = _Open(run, step, extracted, alert, spent + time.perf_counter() - t0, held)
-    close(waiting)
+    held = contextlib.ExitStack()
+    try:
+        for day in days_between(first, last):
+            if skip is not None and skip(day):
+                continue
+            run = interval_run(kind, day)
+            day_opts = pages if day >= docs_from else quiet
+            step = _Steps(None)
+            held = contextlib.ExitStack()
+            t0 = time.perf_counter()
+            try:
+                held.enter_context(interval_lock(engine, run))
+                extracted = _prepare(run, engine, sources, day_opts, step)
+            except Exception as exc:
+                release(held)
+                prepare_failed = failed(day, exc, time.perf_counter() - t0)
+                open_day, waiting = waiting, None
+                close(open_day)
+                record(prepare_failed)
+                continue
+            spent = time.perf_counter() - t0
+            open_day, waiting = waiting, None
+            close(open_day)  # the earlier day's receipts and reconciliation, before this day decides
+            t0 = time.perf_counter()
+            try:
+                alert = _deliver(run, engine, client, day_opts, step)
+            except Exception as exc:
+                release(held)
+                record(failed(day, exc, spent + time.perf_counter() - t0))
+                continue
+            waiting = _Open(run, step, extracted, alert, spent + time.perf_counter() - t0, held)
+        open_day, waiting = waiting, None
+        close(open_day)
+    finally:  # a task timeout or kill (BaseException) or an error in on_day: no lock outlives the range
+        if waiting is not None:
+            release(waiting.held)
+        release(held)
     return results
 
 
