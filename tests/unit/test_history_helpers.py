@@ -40,3 +40,84 @@ def test_load_outcome_keeps_counts_drops_the_alert_and_names_failed_days():
     assert error is not None and error.startswith("行政处罚：25 天失败（其余 2 天已完成）：2026-02-01 OSError: 第0天；")
     assert "2026-02-20" in error and "2026-02-21" not in error and error.endswith("…")  # twenty listed
     assert len(out) == 27
+
+
+class _Killed(BaseException):
+    """What a task timeout or a kill looks like to the code (Airflow's are BaseExceptions)."""
+
+
+def _fake_range(monkeypatch, fail_prepare_on=None, kill_on=None, broken_release_on=None):  # type: ignore[no-untyped-def]
+    """process_range with its stages and interval lock replaced by recorders (no database)."""
+    import contextlib
+
+    from creditflow.reporting.pipeline import interval
+
+    held, events = set(), []
+
+    @contextlib.contextmanager
+    def lock(_engine, run):  # type: ignore[no-untyped-def]
+        day = run.start.date()
+        held.add(day)
+        events.append(("lock", day))
+        yield
+        held.discard(day)
+        events.append(("unlock", day))
+        if day == broken_release_on:
+            raise OSError("server closed the connection unexpectedly")
+
+    def prepare(run, *_a):  # type: ignore[no-untyped-def]
+        day = run.start.date()
+        if day == kill_on:
+            raise _Killed()
+        if day == fail_prepare_on:
+            raise ValueError("坏文件")
+        events.append(("prepare", day))
+        return {"rejected_files": 0}
+
+    def deliver(run, *_a):  # type: ignore[no-untyped-def]
+        events.append(("decide", run.start.date()))
+
+    def finish(run, *_a):  # type: ignore[no-untyped-def]
+        events.append(("reconcile", run.start.date()))
+        return dict(SUMMARY)
+
+    monkeypatch.setattr(interval, "interval_lock", lock)
+    monkeypatch.setattr(interval, "_prepare", prepare)
+    monkeypatch.setattr(interval, "_deliver", deliver)
+    monkeypatch.setattr(interval, "_finish", finish)
+    return interval, held, events
+
+
+D1, D2, D3 = dt.date(2026, 1, 1), dt.date(2026, 1, 2), dt.date(2026, 1, 3)
+
+
+def test_a_range_decides_each_day_only_after_the_day_before_is_reconciled(monkeypatch):
+    interval, held, events = _fake_range(monkeypatch)
+    interval.process_range("penalty", D1, D2, None, None, None)  # type: ignore[arg-type]
+    steps = [e for e in events if e[0] in ("prepare", "decide", "reconcile")]
+    # D2 is prepared while D1's uploads are processed; it decides only after D1 is reconciled.
+    assert steps == [("prepare", D1), ("decide", D1), ("prepare", D2), ("reconcile", D1), ("decide", D2),
+                     ("reconcile", D2)]
+    assert events.index(("lock", D2)) < events.index(("unlock", D1))  # both days' locks held at once
+    assert held == set()
+
+    interval, held, events = _fake_range(monkeypatch, fail_prepare_on=D2)
+    results = interval.process_range("penalty", D1, D3, None, None, None)  # type: ignore[arg-type]
+    assert [(r.day, r.state) for r in results] == [(D1, "success"), (D2, "failed"), (D3, "success")]
+    order = [e for e in events if e[0] in ("prepare", "decide", "reconcile")]
+    assert order == [("prepare", D1), ("decide", D1), ("reconcile", D1), ("prepare", D3), ("decide", D3),
+                     ("reconcile", D3)]
+    assert held == set()
+
+
+def test_no_interval_lock_outlives_a_killed_load_or_a_broken_release(monkeypatch):
+    interval, held, _ = _fake_range(monkeypatch, kill_on=D3)
+    try:
+        interval.process_range("penalty", D1, D3, None, None, None)  # type: ignore[arg-type]
+    except _Killed:
+        pass
+    assert held == set()  # D2 (waiting for its receipts) and D3 (being prepared) both released
+
+    interval, held, _ = _fake_range(monkeypatch, broken_release_on=D1)
+    results = interval.process_range("penalty", D1, D3, None, None, None)  # type: ignore[arg-type]
+    assert [r.state for r in results] == ["success"] * 3 and held == set()  # D1's result is kept
