@@ -58,10 +58,11 @@ import os
 
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
+from creditflow.common import KIND_LABELS, TIMEZONE_NAME
 from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
 
-TZ = "Asia/Shanghai"
-KINDS = {"penalty": "行政处罚", "license": "行政许可", "coercion": "行政强制"}
+TZ = TIMEZONE_NAME
+KINDS = KIND_LABELS
 DAILY_START = os.environ.get("CREDITFLOW_SGS_START", "2026-11-01")
 
 # One retry: it resumes after the days already finished (a transient error costs one more try of the rest).
@@ -102,36 +103,21 @@ def sgs_history() -> None:
 
     @task(execution_timeout=dt.timedelta(hours=8), max_active_tis_per_dagrun=3)
     def load(kind: str) -> list[dict]:  # type: ignore[type-arg]
-        from airflow.sdk import Variable
-        from creditflow.reporting import pipeline as sgs
         from creditflow.reporting.pipeline.interval import (
-            IntervalOptions,
             finished_days,
             history_log_line,
-            ledger_lock,
             load_outcome,
             process_range,
             resume_since,
         )
         from creditflow.reporting.pipeline.validate import DataDocsError, rebuild_data_docs_index
-        from creditflow_hooks import (
-            CreditPlatformHook,
-            LicensingApiHook,
-            case_db_engine,
-            storage,
-            warehouse_engine,
-        )
+        from creditflow_hooks import CreditPlatformHook, sgs_options, sgs_sources, warehouse_engine
 
         context = get_current_context()
         params = context["params"]
         first, last = dt.date.fromisoformat(params["first_day"]), dt.date.fromisoformat(params["last_day"])
         engine = warehouse_engine()
-        sources = sgs.Sources(case_db=case_db_engine() if kind != "license" else None,
-                              licensing=LicensingApiHook().get_conn() if kind == "license" else None,
-                              inbox=storage("inbox"))
-        options = IntervalOptions(gx_project_dir=storage("gx"), batch_size=int(Variable.get(
-            "creditflow_upload_batch_size", default=200)), data_source_uscc=Variable.get(
-            "creditflow_data_source_uscc", default=None), ledger_lock=lambda: ledger_lock(engine))
+        sources, options = sgs_sources(kind), sgs_options(engine)  # the daily DAGs' own wiring
         # A retry (or a cleared task) resumes: days this load already finished cleanly are skipped.
         done = finished_days(engine, kind, first, last, resume_since(context["dag_run"].start_date))
         results = process_range(kind, first, last, engine, sources, CreditPlatformHook().get_conn(), options,

@@ -49,12 +49,12 @@ import os
 
 import pendulum
 from airflow.sdk import Asset, dag, task
-from creditflow.common import DAILY_RUN_DELAY
+from creditflow.common import DAILY_RUN_DELAY, KIND_LABELS, TIMEZONE_NAME
 from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args, local_interval
 from creditflow_timetables import DelayedDailyTimetable
 
-TZ = "Asia/Shanghai"
-KINDS = {"penalty": "行政处罚", "license": "行政许可", "coercion": "行政强制"}
+TZ = TIMEZONE_NAME
+KINDS = KIND_LABELS
 UPLOAD_POOL = "credit_platform"
 START = pendulum.parse(os.environ.get("CREDITFLOW_SGS_START", "2026-11-01"), tz=TZ)
 SGS_ASSETS = {kind: Asset(f"creditflow://sgs/{kind}", extra={"kind": kind}) for kind in KINDS}
@@ -89,27 +89,12 @@ def build(kind: str):  # type: ignore[no-untyped-def]
         @task(pool=UPLOAD_POOL, execution_timeout=TIMEOUTS["step"] + TIMEOUTS["upload"], outlets=[SGS_ASSETS[kind]])
         def process(**context) -> dict:  # type: ignore[no-untyped-def]
             """extract → standardise → validate → flush in-flight → decide → 临期预警 → upload → receipts → reconcile."""
-            from airflow.sdk import Variable
-            from creditflow.reporting import pipeline as sgs
-            from creditflow.reporting.pipeline.interval import (
-                IntervalOptions,
-                ledger_lock,
-                process_interval,
-                step_line,
-            )
-            from creditflow_hooks import CreditPlatformHook, LicensingApiHook, case_db_engine, storage, warehouse_engine
+            from creditflow.reporting.pipeline.interval import process_interval, step_line
+            from creditflow_hooks import CreditPlatformHook, sgs_options, sgs_sources, warehouse_engine
             from creditflow_notifiers import send_alert_lines
 
             engine = warehouse_engine()
-            sources = sgs.Sources(case_db=case_db_engine() if kind != "license" else None,
-                                  licensing=LicensingApiHook().get_conn() if kind == "license" else None,
-                                  inbox=storage("inbox"))
-            options = IntervalOptions(
-                gx_project_dir=storage("gx"),
-                data_source_uscc=Variable.get("creditflow_data_source_uscc", default=None),
-                batch_size=int(Variable.get("creditflow_upload_batch_size", default=200)),
-                receipt_timeout=float(Variable.get("creditflow_receipt_wait_seconds", default=600)),
-                ledger_lock=lambda: ledger_lock(engine))
+            sources, options = sgs_sources(kind), sgs_options(engine)
             result = process_interval(_run(kind, context), engine, sources, CreditPlatformHook().get_conn(), options,
                                       on_step=lambda step, secs, counts: print(step_line(kind, step, secs, counts)))
             alert = result.pop("alert")

@@ -218,3 +218,27 @@ def inbox_dir() -> Path:
 def gx_dir() -> Path:
     """The data-quality results' local folder, for callers not yet on :func:`storage` (``var/gx``)."""
     return var_dir() / "gx"
+
+
+def sgs_sources(kind: str) -> Any:
+    """The sources of one 双公示 kind, from the connections: the case system (not for licences), the
+    licensing API (licences only) and the district inbox on the storage."""
+    from creditflow.reporting import pipeline as sgs
+
+    return sgs.Sources(case_db=case_db_engine() if kind != "license" else None,
+                       licensing=LicensingApiHook().get_conn() if kind == "license" else None,
+                       inbox=storage("inbox"))
+
+
+def sgs_options(engine: Any) -> Any:
+    """The options of an interval run from the Variables — the same for the daily DAGs and the history
+    load: ``creditflow_data_source_uscc``, ``creditflow_upload_batch_size`` (200),
+    ``creditflow_receipt_wait_seconds`` (600); Data Docs on the storage's ``gx`` area; the ledger lock."""
+    from creditflow.reporting.pipeline.interval import IntervalOptions, ledger_lock
+
+    return IntervalOptions(
+        gx_project_dir=storage("gx"),
+        data_source_uscc=_variable("creditflow_data_source_uscc"),
+        batch_size=int(_variable("creditflow_upload_batch_size") or 200),
+        receipt_timeout=float(_variable("creditflow_receipt_wait_seconds") or 600),
+        ledger_lock=lambda: ledger_lock(engine))

@@ -313,16 +313,21 @@ class SmtpSink:
         self.controller.stop()
 
 
+def _smtp_default(monkeypatch, sink) -> None:  # type: ignore[no-untyped-def]
+    """Connection ``smtp_default`` pointing at the test's SMTP sink (plain SMTP, no retries)."""
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({
+        "conn_type": "smtp", "host": "127.0.0.1", "port": sink.port,
+        "extra": {"from_email": "creditflow@yjglj.zhuhai.gov.cn", "disable_tls": True, "disable_ssl": True,
+                  "timeout": 5, "retry_limit": 0}}))
+
+
 def test_email_arrives_at_the_sink_with_both_attachments(world, monkeypatch):
     """The DAG's own send step, through the SMTP provider's hook and the smtp_default connection."""
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "dags"))
     import credit_reports
 
     with SmtpSink() as sink:
-        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({
-            "conn_type": "smtp", "host": "127.0.0.1", "port": sink.port,
-            "extra": {"from_email": "creditflow@yjglj.zhuhai.gov.cn", "disable_tls": True, "disable_ssl": True,
-                      "timeout": 5, "retry_limit": 0}}))
+        _smtp_default(monkeypatch, sink)
         monkeypatch.setenv("AIRFLOW_VAR_CREDITFLOW_REPORT_EMAIL_MONTHLY", "xyb@zhuhai.gov.cn; data@yjglj.gov.cn")
         # the storage's reports area is where the world's reports were saved (<base>/reports)
         monkeypatch.setenv("AIRFLOW_VAR_CREDITFLOW_STORAGE_URL", str(world.files["pdf"].parents[3]))
@@ -353,10 +358,7 @@ def test_reports_saved_to_object_storage_are_mailed_from_it(world, monkeypatch):
     files = save_to(world.first, Storage.from_url(f"{base}/reports"))
     assert all(v.startswith("memory://") for v in files.values())
     with SmtpSink() as sink:
-        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({
-            "conn_type": "smtp", "host": "127.0.0.1", "port": sink.port,
-            "extra": {"from_email": "creditflow@yjglj.zhuhai.gov.cn", "disable_tls": True, "disable_ssl": True,
-                      "timeout": 5, "retry_limit": 0}}))
+        _smtp_default(monkeypatch, sink)
         monkeypatch.setenv("AIRFLOW_VAR_CREDITFLOW_REPORT_EMAIL_MONTHLY", "xyb@zhuhai.gov.cn")
         monkeypatch.setenv("AIRFLOW_VAR_CREDITFLOW_STORAGE_URL", base)
         assert credit_reports.send({"files": files}, "creditflow_report_email_monthly") == 1

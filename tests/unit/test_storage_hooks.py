@@ -99,3 +99,22 @@ def test_plans_are_written_and_read_through_object_storage(hooks, monkeypatch):
     assert listed[0]["files"]["pdf"] == plans.url_of("2026/inspection_plan_2026.pdf") and listed[0]["key_left"] == 1
     assert set(listed[1]["files"]) == {"json"}
     assert not (hooks.var_dir() / "plans").exists()  # nothing on the local disk
+
+
+def test_daily_runs_and_history_loads_take_the_same_variables(hooks, monkeypatch):
+    """One wiring for sgs_<kind> and sgs_history: a Variable an operator sets reaches both (the history
+    load once ignored creditflow_receipt_wait_seconds)."""
+    monkeypatch.setenv("AIRFLOW_VAR_CREDITFLOW_RECEIPT_WAIT_SECONDS", "42")
+    monkeypatch.setenv("AIRFLOW_VAR_CREDITFLOW_UPLOAD_BATCH_SIZE", "7")
+    monkeypatch.setenv("AIRFLOW_VAR_CREDITFLOW_DATA_SOURCE_USCC", "11440400MB2C91734X")
+    options = hooks.sgs_options(engine=None)
+    assert (options.receipt_timeout, options.batch_size, options.data_source_uscc) == (42.0, 7, "11440400MB2C91734X")
+    for name in ("RECEIPT_WAIT_SECONDS", "UPLOAD_BATCH_SIZE", "DATA_SOURCE_USCC"):
+        monkeypatch.delenv(f"AIRFLOW_VAR_CREDITFLOW_{name}")
+    defaults = hooks.sgs_options(engine=None)
+    assert (defaults.receipt_timeout, defaults.batch_size, defaults.data_source_uscc) == (600.0, 200, None)
+    import pathlib
+    dags = pathlib.Path(__file__).resolve().parents[2] / "dags"
+    for dag_file in ("sgs_reporting.py", "sgs_history.py"):
+        text = (dags / dag_file).read_text(encoding="utf-8")
+        assert "sgs_options(engine)" in text and "Variable.get" not in text, dag_file

@@ -155,13 +155,7 @@ def _inputs(known: facts.Facts, q: Period, c: dt.datetime, rec: pd.DataFrame, wi
     the window start, the counted runs, the earliest run day of its records and the earliest ledger-history
     row of their keys and of the 新增 / 更正 / 撤销 counted in it."""
     cut = stamp(c)
-    keys = [figures._key(rec["kind"], rec["natural_key"])] if len(rec) else []
-    h, pub = known.memo("created_out", lambda: figures._created_out(known))
-    made = h[(h["first_at"] < cut).to_numpy() & figures._days_in(pub, q)]
-    keys.append(figures._key(made["kind"], made["natural_key"]))
-    ch, out = known.memo("changes_out", lambda: (known.changes, figures._out_days(known.changes["run_key"])))
-    changed = ch[(ch["at"] < cut).to_numpy() & figures._days_in(out, q)]
-    keys.append(figures._key(changed["kind"], changed["natural_key"]))
+    keys = figures.keys_used(known, rec, q, cut)
     history_keys = known.memo("history_keys", lambda: figures._key(known.history["kind"],
                                                                    known.history["natural_key"]))
     wanted = pd.concat([pd.Series(k, dtype=object) for k in keys], ignore_index=True).unique()

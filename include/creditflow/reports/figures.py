@@ -8,7 +8,7 @@ Every definition is in ``data/reports/definitions.yaml`` (the report's 说明 sh
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -250,11 +250,9 @@ def _dup_class(copy: bool, review_reason: Any, duplicate_of: Any, source: str) -
     return "exact" if other == source else "cross_source"
 
 
-def exemption(kind: str, decision_day: dt.date | None, revoked: bool, payload: dict[str, Any] | None) -> str | None:
-    """The id of the first exemption rule (``exemptions.yaml``) in force on the decision day that the
-    record meets, or None."""
-    if decision_day is None:
-        return None
+def _rules_for(kind: str, decision_day: dt.date, revoked: bool) -> Iterator[dict[str, Any]]:
+    """The exemption rules (``exemptions.yaml``, in file order) in force on the decision day for this kind
+    and revocation state; the content conditions are left to the caller."""
     for rule in rule_data("exemptions")["exemptions"]:
         if rule["effective_from"] > decision_day or (rule.get("effective_to") and rule["effective_to"] < decision_day):
             continue
@@ -262,6 +260,15 @@ def exemption(kind: str, decision_day: dt.date | None, revoked: bool, payload: d
             continue
         if "revoked" in rule and bool(rule["revoked"]) != revoked:
             continue
+        yield rule
+
+
+def exemption(kind: str, decision_day: dt.date | None, revoked: bool, payload: dict[str, Any] | None) -> str | None:
+    """The id of the first exemption rule (``exemptions.yaml``) in force on the decision day that the
+    record meets, or None."""
+    if decision_day is None:
+        return None
+    for rule in _rules_for(kind, decision_day, revoked):
         needs_content = "categories_within" in rule or "fine_max_yuan" in rule
         if needs_content and (payload is None or not _content_matches(rule, payload)):
             continue
@@ -274,13 +281,7 @@ def _needs_content(kind: str, decision_day: dt.date | None, revoked: bool) -> bo
     is in force and no earlier rule already applies without it."""
     if decision_day is None:
         return False
-    for rule in rule_data("exemptions")["exemptions"]:
-        if rule["effective_from"] > decision_day or (rule.get("effective_to") and rule["effective_to"] < decision_day):
-            continue
-        if kind not in rule.get("kinds", [kind]):
-            continue
-        if "revoked" in rule and bool(rule["revoked"]) != revoked:
-            continue
+    for rule in _rules_for(kind, decision_day, revoked):
         return "categories_within" in rule or "fine_max_yuan" in rule
     return False
 
@@ -448,3 +449,18 @@ def _created_out(facts: Facts) -> tuple[pd.DataFrame, np.ndarray]:
     h = facts.history
     h = h[(h["op"] == "create") & (h["state"] == "accepted")]
     return h, _out_days(h["first_run"])
+
+
+def keys_used(known: Any, rec: pd.DataFrame, period: Any, cut: str) -> list[pd.Series]:
+    """The natural keys (:func:`_key` form, one Series per source) a period's figures as of ``cut`` (a
+    :func:`~creditflow.reports.facts.stamp`) read: its records', and those of the 新增 and of the
+    更正 / 撤销 that went out in the period before the cut-off. What the snapshot's inputs record
+    (``build._inputs``) and what the month-only proof looks up (``narrow``)."""
+    keys = [_key(rec["kind"], rec["natural_key"])] if len(rec) else []
+    h, pub = known.memo("created_out", lambda: _created_out(known))
+    made = h[(h["first_at"] < cut).to_numpy() & _days_in(pub, period)]
+    keys.append(_key(made["kind"], made["natural_key"]))
+    ch, out = known.memo("changes_out", lambda: (known.changes, _out_days(known.changes["run_key"])))
+    changed = ch[(ch["at"] < cut).to_numpy() & _days_in(out, period)]
+    keys.append(_key(changed["kind"], changed["natural_key"]))
+    return keys

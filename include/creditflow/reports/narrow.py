@@ -100,13 +100,7 @@ def same_as_wide(engine: sa.Engine, known: facts.Facts, wide_runs: pd.DataFrame,
     std, h = wh.standardised, wh.ledger_history
     cut_s = stamp(cut)
     ids = [(str(r),) for r in set(known.rows["record_id"].tolist())]
-    keys = [figures._key(rec["kind"], rec["natural_key"])] if len(rec) else []
-    hh, pub = known.memo("created_out", lambda: figures._created_out(known))
-    made = hh[(hh["first_at"] < cut_s).to_numpy() & figures._days_in(pub, p)]
-    keys.append(figures._key(made["kind"], made["natural_key"]))
-    ch, out = known.memo("changes_out", lambda: (known.changes, figures._out_days(known.changes["run_key"])))
-    changed = ch[(ch["at"] < cut_s).to_numpy() & figures._days_in(out, p)]
-    keys.append(figures._key(changed["kind"], changed["natural_key"]))
+    keys = figures.keys_used(known, rec, p, cut_s)
     wanted = {tuple(k.split("\x00", 1)) for part in keys for k in part.tolist()}
     since_wide = stamp(facts._local_midnight(wide_start))
     since_p = stamp(facts._local_midnight(p.start))
