@@ -10,7 +10,7 @@ DAGs and overlaps each day's receipts with the next day's extract/standardise/va
 kinds (20,000 decisions) takes ≈ 6 minutes on a 2-core machine (`docs/benchmarks.md` §7).
 
 **Trigger** it with parameters (*Trigger DAG* in the UI, or
-`airflow dags trigger sgs_history --conf '{"kinds": ["penalty"], "first_day": "2024-01-01", "last_day": "2026-10-31"}'`):
+`airflow dags trigger sgs_history --conf '{"kinds": ["penalty"], "first_day": "2025-11-01", "last_day": "2026-10-31"}'`):
 
 | parameter | meaning |
 |---|---|
