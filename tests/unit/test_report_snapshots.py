@@ -278,3 +278,34 @@ def test_rejection_messages_are_the_whole_windows_when_only_the_period_is_read(e
         with engine.begin() as conn:
             conn.execute(h.delete().where(h.c.natural_key == nk, h.c.state == "rejected"))
             conn.execute(f.delete().where(f.c.rule_id == "PLATFORM_REJECTED"))
+
+
+def test_two_reports_storing_the_same_snapshot_at_once_both_succeed(db_url):
+    """The monthly DAG and an operator's CLI run may close the same period at the same moment: every write
+    succeeds and one row stands (on PostgreSQL a delete-then-insert let the second fail on the key)."""
+    import threading
+
+    engine = wh.engine_from_url(db_url)
+    wh.create_schema(engine)
+    p, cut = month(PERIOD), dt.datetime(2026, 11, 10, tzinfo=dt.UTC)
+    start, errors = threading.Barrier(8), []
+
+    def writer(n: int) -> None:
+        start.wait()
+        for i in range(5):
+            try:
+                snapshots.write(engine, "monthly", p, cut, ("penalty",), "fp", {"n": n}, {"i": i})
+            except Exception as exc:  # any failure is the defect
+                errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    inputs, figures_ = snapshots.read(engine, "monthly", p, cut, ("penalty",), "fp")
+    assert inputs["n"] in range(8) and figures_ == {"i": 4}
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(wh.report_snapshots)).scalar() == 1
+    engine.dispose()

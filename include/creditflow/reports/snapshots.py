@@ -116,12 +116,18 @@ def read(engine: sa.Engine, kind: str, p: Period, cut_off: dt.datetime, kinds: t
 
 def write(engine: sa.Engine, kind: str, p: Period, cut_off: dt.datetime, kinds: tuple[str, ...], fp: str,
           inputs: dict[str, Any], figures: dict[str, Any]) -> None:
-    """Store (replace) the snapshot: canonical JSON (sorted keys)."""
+    """Store (replace) the snapshot: canonical JSON (sorted keys). An upsert, so that two reports of the
+    same period finishing at once (the monthly DAG and an operator's CLI run) both succeed — the later
+    one's row stands — instead of one failing on the primary key between a delete and an insert."""
     t = wh.report_snapshots
     key = _key(kind, p, cut_off, kinds, fp)
+    values = {"inputs": json.dumps(inputs, sort_keys=True, separators=(",", ":")),
+              "figures": json.dumps(figures, ensure_ascii=False, sort_keys=True, separators=(",", ":")),
+              "created_at": wh.now_iso()}
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    statement = insert(t).values(**key, **values)
     with engine.begin() as conn:
-        conn.execute(t.delete().where(*[t.c[k] == v for k, v in key.items()]))
-        conn.execute(t.insert().values(**key, inputs=json.dumps(inputs, sort_keys=True, separators=(",", ":")),
-                                       figures=json.dumps(figures, ensure_ascii=False, sort_keys=True,
-                                                          separators=(",", ":")),
-                                       created_at=wh.now_iso()))
+        conn.execute(statement.on_conflict_do_update(index_elements=list(key), set_=values))
