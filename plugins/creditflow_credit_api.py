@@ -15,6 +15,7 @@ import threading
 import time
 from typing import Any
 
+from creditflow.common import mask_text
 from creditflow_ui import auth
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
@@ -186,7 +187,7 @@ async def _api_answer(codes: list[str], purpose: str | None, user: Any) -> JSONR
     try:
         body = await asyncio.get_running_loop().run_in_executor(_executor(), _api_check, codes, purpose, user)
     except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise HTTPException(422, mask_text(exc)) from None  # the caller's text may hold an ID
     return JSONResponse(body)
 
 

@@ -30,6 +30,10 @@ DAILY_RUN_DELAY = dt.timedelta(hours=6)
 # other codes are not taken for one.
 _ID_IN_TEXT = re.compile(r"(?<![0-9])(?:\d{17}[\dXx]|\d{6}[ -]\d{8}[ -]\d{3}[\dXx]"
                          r"|\d{8}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3})(?![0-9])")
+# A quick test that a text cannot hold one (most texts): every form above contains 15 digits in a row or
+# 6 digits, a separator and 8 digits. ``\d`` also matches full-width digits, so it holds before folding.
+# Widen this together with _ID_IN_TEXT.
+_MAYBE_ID = re.compile(r"\d{15}|\d{6}[ -]\d{8}")
 # Full-width digits and Ｘ are folded before matching, so "４４０４…" is masked as well.
 _FULLWIDTH = str.maketrans({chr(0xFF10 + i): str(i) for i in range(10)} | {"Ｘ": "X", "ｘ": "x"})
 
@@ -58,6 +62,8 @@ def mask_text(value: Any) -> str:
     page that may carry a personal ID number passes through here (or :func:`mask_id` for a bare value).
     """
     text = _text(value)
+    if not _MAYBE_ID.search(text):
+        return text
     folded = text.translate(_FULLWIDTH)
     if folded == text:
         return _ID_IN_TEXT.sub(lambda m: mask_id(m.group(0)), text)

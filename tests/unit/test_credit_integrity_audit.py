@@ -94,18 +94,24 @@ def test_a_normal_interpreter_exit_writes_every_queued_row(db_url):
     assert len(_log(engine)) == 50
 
 
-def test_the_quick_mask_masks_exactly_what_mask_text_masks():
-    from creditflow.common import mask_text
+def test_the_quick_path_of_mask_text_masks_exactly_what_the_full_path_masks(monkeypatch):
+    """mask_text skips texts that cannot hold an ID number (the integrity endpoint's audit log masks every
+    answer); the skip must never let one through."""
+    import re
+
+    from creditflow import common
 
     samples = [
         "身份证号440402199001010014，统一社会信用代码91440400MA4UABCD1N",
         "４４０４０２１９９００１０１００１４", "440402 19900101 001X 与 4404021990010100", "sfz44040219900101001x",
         "旧号码440402900101001，日期2026-05-06，文号珠应急罚〔2026〕12号", "91440400123456789X",
-        '{"code": "4404**********0014", "reasons": ["无"]}', "١٢٣٤٥٦١٢٣٤٥٦٧٨٩٠", "",
+        '{"code": "4404**********0014", "reasons": ["无"]}', "١٢٣٤٥٦١٢٣٤٥٦٧٨٩٠", "", "440402-19900101-0014",
     ]
-    for text in samples:
-        assert integrity.masked(text) == mask_text(text), text
-        assert not contains_unmasked_id(integrity.masked(text)), text
+    quick = [common.mask_text(text) for text in samples]
+    monkeypatch.setattr(common, "_MAYBE_ID", re.compile(""))  # every text down the full path
+    assert quick == [common.mask_text(text) for text in samples]
+    assert all(not contains_unmasked_id(text) for text in quick)
+    assert quick[0] != samples[0] and quick[1] != samples[1]  # the samples do hold ID numbers
 
 
 def test_an_answer_is_logged_as_mask_text_would_log_it(db_url):

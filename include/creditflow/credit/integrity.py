@@ -13,7 +13,6 @@ import csv
 import datetime as dt
 import io
 import json
-import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -125,12 +124,6 @@ def answer_for(conn: sa.Connection, code: str, kind: str, purpose_key: str, as_o
 # Every resident ID number that mask_text finds holds 15 digits in a row or the 6-8 grouping (full-width digits
 # are digits to ``\d`` as well): a text without either has nothing to mask, and mask_text — which folds the
 # whole text first, about 1 ms for one answer — is skipped for it.
-_MAYBE_ID = re.compile(r"\d{15}|\d{6}[ -]\d{8}")
-
-
-def masked(text: str) -> str:
-    """``mask_text(text)``, quicker for the common text that cannot hold an ID number."""
-    return mask_text(text) if _MAYBE_ID.search(text) else text
 
 
 def _masked_values(value: Any) -> Any:
@@ -138,9 +131,9 @@ def _masked_values(value: Any) -> Any:
     ``mask_text(json.dumps(value))`` — JSON's quotes, commas and colons keep one value's digits from running into
     the next — but masking a few short strings instead of folding the whole document."""
     if isinstance(value, str):
-        return masked(value)
+        return mask_text(value)
     if isinstance(value, dict):
-        return {masked(str(k)): _masked_values(v) for k, v in value.items()}
+        return {mask_text(str(k)): _masked_values(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_masked_values(v) for v in value]
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**14:
