@@ -155,3 +155,36 @@ def test_data_docs_on_object_storage_are_published_there(world, tmp_path):
     keys = [f.key for f in store.list_files("penalty", recursive=True)]
     assert any("/validations/" in k and k.endswith(".json") for k in keys), keys[:10]
     assert any("data_docs" in k and k.endswith("index.html") for k in keys), keys[:10]
+
+
+def test_an_index_built_on_another_worker_lists_every_published_run(world):
+    """Each worker renders in its own working copy; before it builds the site's index it takes the results
+    other workers published, so the index on the storage lists every run, not only its own."""
+    import hashlib
+    import re
+    import shutil
+    import tempfile
+    import uuid
+    from pathlib import Path
+
+    from creditflow.core.storage import Storage
+
+    store = Storage.from_url(f"memory://cf-gx-{uuid.uuid4().hex[:8]}/gx")
+    working_copy = Path(tempfile.gettempdir()) / "creditflow-gx" / hashlib.sha256(store.url.encode()).hexdigest()[:16]
+    run = run_for(DAY, "penalty")
+    sources = sgs.Sources(case_db=world.case_db, inbox=world.inbox)
+    sgs.extract(run, world.warehouse, sources)
+    sgs.standardise(run, world.warehouse)
+    frame = sgs.load_standardised(run, world.warehouse)
+    from creditflow.core import standard
+    from creditflow.reporting.validation import validate_gx
+
+    _, result = validate_gx(frame[[*standard.codes("penalty"), "_row"]], "penalty", DAY)
+    for day in (DAY, DAY + dt.timedelta(days=1)):  # two days, each written on a fresh host
+        shutil.rmtree(working_copy, ignore_errors=True)
+        validate_stage._FILE_CONTEXTS.clear()
+        validate_stage._store_data_docs(store, result, run_for(day, "penalty"), world.warehouse)
+    index = next(k for k in (f.key for f in store.list_files("penalty", recursive=True)) if k.endswith("index.html"))
+    listed = set(re.findall(r"'run_name': '([^']+)'", store.read_text(index)))
+    assert listed == {run_for(d, "penalty").run_key.replace("|", "_") for d in (DAY, DAY + dt.timedelta(days=1))}
+    shutil.rmtree(working_copy, ignore_errors=True)

@@ -163,7 +163,8 @@ def _store_data_docs(project_dir: Any, result: Any, run: Run, engine: sa.Engine,
     """Keep the validation result and add its page to the GX Data Docs site of this kind (one writer at a
     time): only the new result is rendered, then — unless ``build_index`` is False — the index (latest
     :data:`DATA_DOCS_INDEX_LIMIT` runs; building it reads each of them, ≈ 0.5 s)."""
-    _with_site(project_dir, run.kind, engine, lambda context: _write_data_docs(context, result, run, build_index))
+    _with_site(project_dir, run.kind, engine, lambda context: _write_data_docs(context, result, run, build_index),
+               fetch_results=build_index)
 
 
 def rebuild_data_docs_index(project_dir: Any, kind: str, engine: sa.Engine) -> bool:
@@ -182,17 +183,20 @@ def rebuild_data_docs_index(project_dir: Any, kind: str, engine: sa.Engine) -> b
             raise DataDocsError(f"数据质量报告（GX Data Docs）索引生成失败：{type(exc).__name__}: "
                                 f"{mask_text(exc)}") from exc
 
-    _with_site(project_dir, kind, engine, write)
+    _with_site(project_dir, kind, engine, write, fetch_results=True)
     return bool(built)
 
 
-def _with_site(project_dir: Any, kind: str, engine: sa.Engine, write: Any) -> None:
+def _with_site(project_dir: Any, kind: str, engine: sa.Engine, write: Any, fetch_results: bool = False) -> None:
     """Run ``write(context)`` on the file GX project of ``kind`` under the site's lock.
 
     One writer per kind across every worker and host: a database lock (``core/locks.py``), not a file
     lock. ``project_dir`` is a local folder or a :class:`~creditflow.core.storage.Storage`; GX's file
     project needs a local folder, so on object storage it is kept in a local working copy and the files
-    this write created or changed are published to the storage (results and pages; nothing is deleted)."""
+    this write created or changed are published to the storage (results and pages; nothing is deleted).
+    ``fetch_results``: before writing, the working copy first takes every stored result and result page it
+    lacks (other workers wrote them): GX's index lists the pages of the site, so an index built here then
+    lists the site's runs, not only this worker's."""
     import time
 
     from creditflow.core.locks import db_lock
@@ -209,6 +213,16 @@ def _with_site(project_dir: Any, kind: str, engine: sa.Engine, write: Any) -> No
         local = Path(tempfile.gettempdir()) / "creditflow-gx" / hashlib.sha256(store.url.encode()).hexdigest()[:16]
     (local / kind).mkdir(parents=True, exist_ok=True)
     with db_lock(engine, f"gx:{kind}"):
+        if published and fetch_results and store is not None:
+            try:
+                for entry in store.list_files(kind, recursive=True):
+                    target = local / entry.key
+                    if "/validations/" in f"/{entry.key}" and not target.exists():  # results and their pages
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        target.write_bytes(store.read_bytes(entry.key))
+            except Exception as exc:
+                raise DataDocsError(f"数据质量报告（GX Data Docs）读取已发布的结果失败：{type(exc).__name__}: "
+                                    f"{mask_text(exc)}") from exc
         started = time.time() - 1
         write(_gx_context(local, kind))
         if published and store is not None:
