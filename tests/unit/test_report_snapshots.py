@@ -309,3 +309,23 @@ def test_two_reports_storing_the_same_snapshot_at_once_both_succeed(db_url):
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(wh.report_snapshots)).scalar() == 1
     engine.dispose()
+
+
+def test_an_edit_of_the_code_that_computes_figures_is_a_new_fingerprint(tmp_path, monkeypatch):
+    """Nobody has to remember FIGURES_VERSION: a copy of the package whose figures.py differs by one line
+    fingerprints differently, so stored periods are computed again after such a release."""
+    import shutil
+
+    package = Path(snapshots.__file__).resolve().parent
+    copy = tmp_path / "reports"
+    shutil.copytree(package, copy)
+    monkeypatch.setattr(snapshots, "__file__", str(copy / "snapshots.py"))
+    same = snapshots.fingerprint()
+    monkeypatch.setattr(snapshots, "__file__", str(package / "snapshots.py"))
+    assert same == snapshots.fingerprint()  # a faithful copy: the same code, the same fingerprint
+    for name in snapshots.FIGURE_MODULES:
+        with (copy / name).open("a", encoding="utf-8") as f:
+            f.write("\n# changed\n")
+        monkeypatch.setattr(snapshots, "__file__", str(copy / "snapshots.py"))
+        assert snapshots.fingerprint() != same, name
+        same = snapshots.fingerprint()

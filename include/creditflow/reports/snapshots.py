@@ -10,8 +10,9 @@ fresh, because a snapshot is used only when nothing it was computed from can dif
   the report started reading (:func:`closed`). Every warehouse timestamp is "now" when written, so no row
   dated before the cut-off can appear afterwards; a period whose cut-off is after now (a mid-period
   report, a cut-off in the future) is computed fresh every time and never stored.
-* **Same rules and code.** The fingerprint hashes :data:`FIGURES_VERSION` (raise it when a definition in
-  the code changes) and the content of every rule file the figures use (``data/reports``, ``data/rules``,
+* **Same rules and code.** The fingerprint hashes :data:`FIGURES_VERSION`, the source of the modules that
+  compute the figures (:data:`FIGURE_MODULES`: any edit there computes the periods again) and the
+  content of every rule file the figures use (``data/reports``, ``data/rules``,
   the working-day calendars). Another fingerprint never matches: after a rules change the periods are
   computed again and stored under the new fingerprint.
 * **Same runs.** The stored ``inputs`` list the daily runs counted as of the cut-off (run key, day,
@@ -58,9 +59,19 @@ def _rule_files() -> list[Path]:
     return sorted({p for d in dirs if d.is_dir() for p in d.glob("*.yaml")})
 
 
+#: The modules whose code decides a period's figures: a change to any of them is a new fingerprint, so no
+#: one has to remember to raise FIGURES_VERSION for the snapshots to be computed again.
+FIGURE_MODULES = ("facts.py", "figures.py", "build.py", "narrow.py", "periods.py", "details.py", "sections.py")
+
+
 def fingerprint() -> str:
-    """sha256 of the figures version and the rule files' names and contents."""
+    """sha256 of the figures version, the source of the modules that compute the figures and the rule
+    files' names and contents."""
     h = hashlib.sha256(f"figures {FIGURES_VERSION}\n".encode())
+    here = Path(__file__).resolve().parent
+    for name in FIGURE_MODULES:
+        h.update(f"code/{name}\n".encode())
+        h.update(hashlib.sha256((here / name).read_bytes()).digest())
     for path in _rule_files():
         h.update(f"{path.parent.name}/{path.name}\n".encode())
         h.update(hashlib.sha256(path.read_bytes()).digest())
