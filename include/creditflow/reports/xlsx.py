@@ -119,6 +119,8 @@ def write(report: dict[str, Any], path: str | Path) -> Path:
                      "_kind": kind})
     for key, zh in NOT_PUBLISHED_ZH.items():
         rows.append({"name": f"未报送：{zh}", "value": h["not_published"][key], "_kind": INT})
+    rows.append({"name": "未报送：无法读取的区县报送文件（个，所含决定数不详）", "value": h.get("unreadable_files", 0),
+                 "_kind": INT})
     for key, zh in DUP_ZH.items():
         rows.append({"name": f"拦截重复：{zh}", "value": h["duplicates"][key], "_kind": INT})
     cols = [("name", "指标", TEXT), ("value", "本期", RATE), ("target", "目标", RATE), ("met", "是否达标", TEXT),
@@ -146,9 +148,11 @@ def write(report: dict[str, Any], path: str | Path) -> Path:
     _list_sheet(wb, "未报送-待审核", report["review"], (*base, "审核原因", "待审核层级", "等待天数"), ("等待天数",),
                 "无")
     _list_sheet(wb, "未报送-免于公示", report["exempt"], (*base, "免于公示规则", "核实状态"), (), "无")
+    _list_sheet(wb, "未报送-无法读取的文件", report.get("unreadable", []),
+                ("类别", "区县", "承办科室", "文件", "接收日期", "未报送原因", "所含决定数"), (), "无")
     _list_sheet(wb, "平台退回", report["rejections"], ("平台返回代码", "平台说明", "记录数"), ("记录数",), "无")
-    _list_sheet(wb, "重复拦截", report["duplicates"], ("类别", "完全重复", "跨来源重复", "审核确认的疑似重复", "合计"),
-                ("完全重复", "跨来源重复", "审核确认的疑似重复", "合计"), "无")
+    dup_columns = tuple(DUP_ZH.values())
+    _list_sheet(wb, "重复拦截", report["duplicates"], ("类别", *dup_columns, "合计"), (*dup_columns, "合计"), "无")
     trend_columns = [("period", "统计期", TEXT), ("decisions", "产生数量", INT), ("timely_rate", "及时率", RATE),
                      ("compliance_rate", "合规率", RATE)]
     _table(wb.create_sheet("趋势"), trend_columns, report["trend"])
@@ -156,9 +160,13 @@ def write(report: dict[str, Any], path: str | Path) -> Path:
            report["backlog_by_age"])
     for section in report["sections"]:
         ws = wb.create_sheet(section["title"][:31])
-        rows = section["rows"] or [{section["columns"][0]: "尚未启用：" + section["note"]}]
-        _table(ws, [(c, c, TEXT if i == 0 else INT) for i, c in enumerate(section["columns"])], rows,
-               widths={section["columns"][0]: 60})
+        first = section["columns"][0]
+        if section["active"]:
+            rows = [*section["rows"], *([{first: "说明：" + section["note"]}] if section["note"] else [])]
+        else:
+            rows = [{first: "尚未启用：" + section["note"]}]
+        _table(ws, [(c, c, TEXT if i == 0 else RATE if c.endswith("率") else INT)
+                    for i, c in enumerate(section["columns"])], rows, widths={first: 60})
     _notes(wb.create_sheet("说明"), report)
     moment = dt.datetime.fromisoformat(report["cut_off"]).astimezone(dt.UTC).replace(tzinfo=None)
     wb.properties.created = wb.properties.modified = moment  # reproducible: no "now" in the file
