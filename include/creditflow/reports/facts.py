@@ -52,7 +52,7 @@ class Facts:
     reviews: pd.DataFrame  # record_id, content_hash, op, reason, levels_required, created_at
     review_decisions: pd.DataFrame  # record_id, content_hash, op, level, decision, decided_at
     # district files of the counted runs (cf_source_file): run_key, kind, day, written_at, file_name, status, reason
-    files: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FILE_COLUMNS))
+    files: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FILE_COLUMNS, dtype=object))
     _errors: set[tuple[str, str]] | None = None
     _memo: dict[str, Any] = field(default_factory=dict)  # cut-off-independent derivations, computed once
 
@@ -148,8 +148,9 @@ def source_files(engine: sa.Engine, runs: pd.DataFrame) -> pd.DataFrame:
         for chunk in _chunks(sorted(keyed)):
             frames.append(_read(conn, sa.select(t.c.run_key, t.c.file_name, t.c.status, t.c.reason)
                                 .where(t.c.run_key.in_(chunk)), ["source_run", "file_name", "status", "reason"]))
-    got = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["source_run", "file_name", "status", "reason"])
+    got = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if got.empty:
+        return pd.DataFrame(columns=FILE_COLUMNS, dtype=object)
     got["run_key"] = [keyed[x][0] for x in got["source_run"].tolist()]
     got["kind"] = [keyed[x][1] for x in got["source_run"].tolist()]
     got = got.merge(runs[["run_key", "kind", "day", "written_at"]], on=["run_key", "kind"], how="inner")
