@@ -244,3 +244,20 @@ def test_credit_sections_show_the_warehouse_cases(w):
                                                  "期末名单数量": 1}
     assert got["credit_repair"]["rows"][-1] == {"类别": "合计", "应送达修复告知书数": 2, "与决定书同时送达数": 1,
                                                "两书同达率": 0.5, "受理修复申请数": 1, "完成修复数": 1}
+
+
+def test_notes_sheet_is_chinese_and_cites_official_documents(w):
+    """#18.4: the 说明 sheet 市信用办 reads is in Chinese and cites official documents, not news or blog
+    addresses; where only a secondary source was found it says so, in Chinese."""
+    import re
+
+    from creditflow.reports.xlsx import notes_rows
+
+    rows = notes_rows(_november(w))
+    for row in rows:
+        for text in row.values():
+            assert not re.search(r"[A-Za-z]{2,}|://|\.ya?ml|\[[SM]\]", str(text)), text
+    sources = {r["项目"]: r["来源"] for r in rows}
+    assert "国办发〔2015〕51号" in sources["及时率"] and "二次来源" in sources["及时率"]
+    assert "二次来源" in sources["免于公示：简易程序（当场处罚）轻微处罚，原则上不予公示"]
+    assert "按规则的截止时点" in next(r["定义"] for r in rows if r["项目"] == "数据截止与可复核")

@@ -202,7 +202,8 @@ def _targets(head: dict[str, Any], p: Period) -> dict[str, Any]:
             continue
         value = head.get(metric)
         out[metric] = {"min": t["min"], "met": None if value is None else value >= float(t["min"]),
-                       "mark": t["mark"], "source": " ".join(str(t["source"]).split())}
+                       "mark": t["mark"], "source": " ".join(str(t["source"]).split()),
+                       "source_zh": "".join(str(t.get("source_zh") or t["source"]).split())}
     return out
 
 

@@ -177,25 +177,35 @@ def write(report: dict[str, Any], path: str | Path) -> Path:
     return out
 
 
+def _zh(text: Any) -> str:
+    """A Chinese text from YAML folded over lines: joined without the spaces the folding left."""
+    return "".join(str(text).split())
+
+
 def notes_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """Definitions, targets, exemptions and the reproducibility statement (also printed in the PDF)."""
-    defs = rule_data("definitions")["metrics"]
+    """Definitions, targets, exemptions and the reproducibility statement (also printed in the PDF): what
+    市信用办 reads — Chinese, official documents by name (``source_zh``), secondary sources said so."""
+    spec = rule_data("definitions")
+    defs = spec["metrics"]
     marks = {"S": "有公开来源", "M": "未核实（M）", "local": "本地口径"}
-    rows = [{"项目": spec["name_zh"], "定义": " ".join(str(spec["definition_zh"]).split()),
-             "核实状态": marks.get(str(spec["mark"]), spec["mark"]), "来源": " ".join(str(spec["source"]).split())}
-            for spec in defs.values()]
+    rows = [{"项目": m["name_zh"], "定义": _zh(m["definition_zh"]), "核实状态": marks.get(str(m["mark"]), m["mark"]),
+             "来源": _zh(m["source_zh"])} for m in defs.values()]
     for metric, t in report["targets"].items():
         rows.append({"项目": f"目标：{defs[metric]['name_zh']} ≥ {t['min']:.0%}", "定义": "统计期最后一日有效的目标",
-                     "核实状态": marks.get(str(t["mark"]), t["mark"]), "来源": t["source"]})
+                     "核实状态": marks.get(str(t["mark"]), t["mark"]), "来源": t.get("source_zh") or t["source"]})
+    own = spec.get("exemption_sources_zh", {})
     for e in rule_data("exemptions")["exemptions"]:
-        rows.append({"项目": f"免于公示：{e['title_zh']}", "定义": f"自 {e['effective_from']} 起适用",
-                     "核实状态": marks.get(str(e["mark"]), e["mark"]), "来源": " ".join(str(e["source"]).split())})
+        source = e.get("source_zh") or own.get(e["id"]) or "本局规则（暂无中文出处说明，未核实）"
+        rows.append({"项目": f"免于公示：{e['title_zh']}", "定义": f"自{e['effective_from']}起作出的决定适用",
+                     "核实状态": marks.get(str(e["mark"]), e["mark"]), "来源": _zh(source)})
+    basis = report.get("cut_off_basis_zh")
     rows.append({"项目": "数据截止与可复核", "定义": (
-        f"本报告数据截至{report['cut_off_zh']}：只计入此前完成的日常上报运行、平台回执和审核记录（按其时间戳）。"
-        "任何时候以相同统计期和截止时点重新生成，数据完全相同；此后的更正、补录不改变本报告。"),
-        "核实状态": "本地口径", "来源": "creditflow：cf_run_summary、cf_ledger_history、cf_review_decision"})
+        f"本报告数据截至{report['cut_off_zh']}" + (f"（{basis}）" if basis else "") +
+        "：只计入此前完成的日常上报运行、共享平台回执和审核记录（按其时间戳）。任何时候以相同统计期和截止时点"
+        "重新生成，数据完全相同；此后的更正、补录不改变本报告。"),
+        "核实状态": "本地口径", "来源": "本局双公示上报系统的日常运行记录、共享平台回执记录和审核记录"})
     rows.append({"项目": "个人信息", "定义": "报告不含行政相对人姓名；记录标识和文书号中的身份证号码已遮蔽。",
-                 "核实状态": "本地口径", "来源": "creditflow.common.mask_text"})
+                 "核实状态": "本地口径", "来源": "本局双公示上报系统（身份证号码统一遮蔽）"})
     return rows
 
 
