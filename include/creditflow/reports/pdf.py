@@ -230,6 +230,10 @@ def write(report: dict[str, Any], path: str | Path) -> Path:
                     ["类别", "记录", "决定书文号", "规则", "字段", "责任方", "隔离天数"],
                     [0.08, 0.22, 0.15, 0.14, 0.12, 0.21, 0.08],
                     {"记录": 16, "决定书文号": 11, "规则": 10, "字段": 8, "责任方": 15})
+        if report.get("unreadable"):  # district files whose decisions cannot be counted: named, with the reason
+            _list_pages(pdf, report, "五之二、未报送：无法读取的区县报送文件", report["unreadable"],
+                        ["类别", "区县", "文件", "接收日期", "未报送原因", "所含决定数"],
+                        [0.09, 0.09, 0.26, 0.1, 0.32, 0.14], {"文件": 22, "未报送原因": 26, "所含决定数": 10})
         _sections_page(pdf, report)
         _notes_pages(pdf, report)
     return out

@@ -104,8 +104,9 @@ def write(report: dict[str, Any], path: str | Path) -> Path:
     h, cmp_rows = report["headline"], {r["metric"]: r for r in report["comparison"]["rows"]}
     ws["A1"] = f"珠海市应急管理局 {report['title']}（{report['period_zh']}）"
     ws["A1"].font = st["title"]
+    basis = f"，{report['cut_off_basis_zh']}" if report.get("cut_off_basis_zh") else ""
     ws["A2"] = (f"统计期：{report['period_start']} 至 {report['period_end']}（按决定日期）；"
-                f"数据截止：{report['cut_off_zh']}（北京时间）。截止时点之后的更正、补录和重新上报不改变本报告数据。")
+                f"数据截止：{report['cut_off_zh']}（北京时间{basis}）。截止时点之后的更正、补录和重新上报不改变本报告数据。")
     cmp = report["comparison"]
     ws["A3"] = f"对比：上期 {cmp['previous_period']}，去年同期 {cmp['last_year_period']}。口径与来源见“说明”工作表。"
     rows = []
@@ -162,7 +163,8 @@ def write(report: dict[str, Any], path: str | Path) -> Path:
         ws = wb.create_sheet(section["title"][:31])
         first = section["columns"][0]
         if section["active"]:
-            rows = [*section["rows"], *([{first: "说明：" + section["note"]}] if section["note"] else [])]
+            note = {**dict.fromkeys(section["columns"], ""), first: "说明：" + section["note"]}
+            rows = [*section["rows"], *([note] if section["note"] else [])]
         else:
             rows = [{first: "尚未启用：" + section["note"]}]
         _table(ws, [(c, c, TEXT if i == 0 else RATE if c.endswith("率") else INT)
