@@ -5,7 +5,7 @@
 
 | step | what it does |
 |---|---|
-| `resolve_period` | the period from the `period` param, else the whole {unit} before the run's `run_after` (never an Asset event's `logical_date`); the cut-off from `cut_off`, else the rule's ({cut_rule}) |
+| `resolve_period` | the period from the `period` param, else the whole {unit} before the run's `run_after` (never an Asset event's `logical_date`); the cut-off from `cut_off`, else the rule's ({cut_rule}) — or the moment of the run when that is still ahead (a period triggered by hand before its cut-off), logged and printed in the report |
 | `wait_for_pipeline` | **gate — a check of the ledger and the daily runs, not the pipeline's Assets**: waits (reschedule, every 10 min, up to 12 h) until the cut-off has passed, every daily run of every kind over the period's days has written its reconciliation, and no upload of a decision of the period is pending or sent in `cf_ledger`; then fails and alerts. Off with `wait_for_pipeline = false` (a period whose daily runs never existed) |
 | `build_report` | figures as of the cut-off from the warehouse's timestamped history (`cf_run_summary.written_at`, `cf_ledger_history.at`, review `decided_at`), XLSX + PDF + `summary.json` under `<var>/reports/{kind}/<period>/` (replaced whole on a re-run); listed on *Creditflow → 报告下载* |
 | `send_report` | e-mail with both files through `smtp_default` to Variable `{variable}` (comma separated); skipped with a log line when unset or `send_email = false` |
@@ -74,7 +74,10 @@ def build(kind: str):  # type: ignore[no-untyped-def]
     def credit_report() -> None:
         @task(execution_timeout=TIMEOUTS["quick"])
         def resolve_period(**context) -> dict:  # type: ignore[no-untyped-def]
-            from creditflow.reports import cut_off_of, parse_period, period_before
+            import logging
+
+            from creditflow.reports import parse_period, period_before, resolve_cut_off
+            from creditflow.reports.periods import CUT_OFF_BASIS_ZH
 
             params = context["params"]
             if params.get("period"):
@@ -82,8 +85,9 @@ def build(kind: str):  # type: ignore[no-untyped-def]
             else:  # the timetable's moment for this run; an Asset event's logical_date is never used
                 moment = context["dag_run"].run_after or context.get("logical_date")
                 period = period_before(kind, dt.datetime.fromisoformat(moment.isoformat()))
-            cut_off = cut_off_of(params.get("cut_off") or None, period)
-            return {"period": period.label, "cut_off": cut_off.isoformat()}
+            cut_off, basis = resolve_cut_off(params.get("cut_off") or None, period)
+            logging.getLogger("creditflow.report").info("cut-off %s: %s", cut_off.isoformat(), CUT_OFF_BASIS_ZH[basis])
+            return {"period": period.label, "cut_off": cut_off.isoformat(), "cut_off_basis": basis}
 
         # timeout: the whole wait; execution_timeout: one poke.
         @task.sensor(poke_interval=600, timeout=12 * 3600, mode="reschedule", execution_timeout=TIMEOUTS["poke"])
@@ -108,7 +112,8 @@ def build(kind: str):  # type: ignore[no-untyped-def]
             from creditflow.reports.store import save_to
             from creditflow_hooks import storage, warehouse_engine
 
-            report = compute(warehouse_engine(), kind, resolved["period"], dt.datetime.fromisoformat(resolved["cut_off"]))
+            report = compute(warehouse_engine(), kind, resolved["period"], dt.datetime.fromisoformat(resolved["cut_off"]),
+                             cut_off_basis=resolved.get("cut_off_basis"))
             files = save_to(report, storage("reports"))  # var/reports in the demo; object storage in a cluster
             return {"files": files, "figures": cli_summary(report)}
 

@@ -107,7 +107,7 @@ def world(tmp_path_factory, module_db_url):
         for i in range(DAYS):
             day_run(START + dt.timedelta(days=i), sign_off=i < DAYS - 1)
         day_run(LAST + dt.timedelta(days=1), sign_off=False)  # applies the last near-duplicate decisions
-        w.first = build.compute(w.warehouse, "monthly", "2026-11")
+        w.first = build.compute(w.warehouse, "monthly", "2026-11", CUT_OFF)  # the rule's (the default once past)
         w.files = store.save(w.first, d / "reports")
         w.weekly = build.compute(w.warehouse, "weekly", "2026-W47")
         store.save(w.weekly, d / "reports")
@@ -374,12 +374,13 @@ def test_cli_writes_the_files_and_prints_the_headline_figures(world, tmp_path, c
 
     parser = argparse.ArgumentParser(prog="creditflow")
     cli.add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["report", "monthly", "--period", "2026-11", "--out", str(tmp_path), "--db",
-                              world.warehouse.url.render_as_string(hide_password=False)])
+    args = parser.parse_args(["report", "monthly", "--period", "2026-11", "--cut-off", "2026-12-09", "--out",
+                              str(tmp_path), "--db", world.warehouse.url.render_as_string(hide_password=False)])
     assert args.func(args) == 0
     printed = json.loads(capsys.readouterr().out)
     files = printed.pop("files")
-    assert printed == build.cli_summary(world.first)  # the default cut-off, after the December changes: same
-    assert set(printed) == {"period", "cut_off", "decisions", "submitted", "accepted", "timely_rate",
+    assert printed == build.cli_summary(world.first)  # the rule's cut-off, after the December changes: same
+    assert printed["cut_off_basis"] == "按规则的截止时点"
+    assert set(printed) == {"period", "cut_off", "cut_off_basis", "decisions", "submitted", "accepted", "timely_rate",
                             "compliance_rate", "first_pass_rate", "completeness_rate", "not_published"}
     assert Path(files["xlsx"]).is_file() and Path(files["pdf"]).read_bytes().startswith(b"%PDF")

@@ -106,15 +106,15 @@ def _old_timeliness(rec: pd.DataFrame, cut_off: dt.datetime) -> tuple[list, list
             late.append(None)
             continue
         if r.status == "published" and r.pub_day is not None:
-            end = r.pub_day
+            on_time = r.pub_day <= due
+            timely.append(on_time)
+            late.append(0 if on_time else cal.working_days_between(due, r.pub_day))
         elif dt.datetime.combine(due + dt.timedelta(days=1), dt.time(), cut_off.tzinfo) <= cut_off:
-            end = as_of_day
+            timely.append(False)  # unpublished, the deadline day over: late (0 working days when due that day)
+            late.append(cal.working_days_between(due, as_of_day))
         else:
             timely.append(None)
             late.append(None)
-            continue
-        timely.append(end <= due)
-        late.append(0 if end <= due else cal.working_days_between(due, end))
     return timely, late, dues
 
 

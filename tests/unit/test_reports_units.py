@@ -144,15 +144,17 @@ def test_empty_warehouse_gives_a_report_of_zeros(engine):
     h = report["headline"]
     assert (h["decisions"], h["timely_rate"], h["compliance_rate"], h["not_published"]["total"]) == (0, None, None, 0)
     assert len(report["trend"]) == 12 and report["department_table"] == []
-    assert [s["active"] for s in report["sections"]] == [False, False]
+    # both credit sections are built in: active, one 合计 row of zeros (no case, no penalty)
+    assert [(s["active"], [r["类别"] for r in s["rows"]]) for s in report["sections"]] == [(True, ["合计"])] * 2
+    assert report["sections"][0]["rows"][0]["期末名单数量"] == 0 and report["sections"][1]["rows"][0]["两书同达率"] is None
 
 
-def test_sections_plug_in():
+def test_sections_plug_in(engine):
     sections.register("dishonesty_list", lambda engine, period, cut_off: [{"类别": "行政处罚", "列入数量": 2}])
     try:
-        rendered = {s["id"]: s for s in sections.render(None, month("2026-10"), dt.datetime(2026, 11, 10, tzinfo=TZ))}
+        rendered = {s["id"]: s for s in sections.render(engine, month("2026-10"), dt.datetime(2026, 11, 10, tzinfo=TZ))}
         assert rendered["dishonesty_list"]["active"] and rendered["dishonesty_list"]["rows"][0]["列入数量"] == 2
-        assert not rendered["credit_repair"]["active"] and "两书同达" in rendered["credit_repair"]["note"]
+        assert rendered["credit_repair"]["active"] and "两书同达" in rendered["credit_repair"]["note"]  # built in
     finally:
         sections.unregister("dishonesty_list")
     with pytest.raises(KeyError):

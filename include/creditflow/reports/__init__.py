@@ -13,8 +13,9 @@ the download listing, the e-mail), ``gate`` (has the pipeline settled for the pe
 
 from creditflow.reports.build import cli_summary, compute, dumps
 from creditflow.reports.gate import pipeline_settled
-from creditflow.reports.periods import Period, PeriodError, cut_off_of, parse_period, period_before
+from creditflow.reports.periods import Period, PeriodError, cut_off_of, parse_period, period_before, resolve_cut_off
 from creditflow.reports.store import email_content, list_reports, save, write_files
 
 __all__ = ["Period", "PeriodError", "cli_summary", "compute", "cut_off_of", "dumps", "email_content",
-           "list_reports", "parse_period", "period_before", "pipeline_settled", "save", "write_files"]
+           "list_reports", "parse_period", "period_before", "pipeline_settled", "resolve_cut_off", "save",
+           "write_files"]

@@ -17,7 +17,15 @@ import sqlalchemy as sa
 
 from creditflow.common import KIND_LABELS, KINDS
 from creditflow.reports import details, facts, figures, narrow, sections, snapshots
-from creditflow.reports.periods import Period, cut_off_of, parse_period, rule_data, stamp, target
+from creditflow.reports.periods import (
+    CUT_OFF_BASIS_ZH,
+    Period,
+    parse_period,
+    resolve_cut_off,
+    rule_data,
+    stamp,
+    target,
+)
 
 COMPARED = ("decisions", "submitted", "accepted", "timely_rate", "compliance_rate", "first_pass_rate",
             "completeness_rate", "correction_rate")
@@ -37,10 +45,15 @@ def cut_off_zh(moment: dt.datetime, period: Period | None = None) -> str:
 
 
 def compute(engine: sa.Engine, kind: str, period: str | Period, cut_off: Any = None,
-            kinds: tuple[str, ...] = KINDS) -> dict[str, Any]:
-    """The report of ``kind`` (monthly | weekly) for ``period`` as of ``cut_off`` (None: the rule's)."""
+            kinds: tuple[str, ...] = KINDS, cut_off_basis: str | None = None) -> dict[str, Any]:
+    """The report of ``kind`` (monthly | weekly) for ``period`` as of ``cut_off`` (None: the rule's, or now
+    when that is still ahead — :func:`~creditflow.reports.periods.resolve_cut_off`). ``cut_off_basis``: how
+    a caller that resolved the cut-off itself got it (``rule`` | ``now`` | ``given``)."""
     p = period if isinstance(period, Period) else parse_period(kind, period)
-    cut = cut_off_of(cut_off, p)
+    cut, basis = resolve_cut_off(cut_off, p)
+    basis = cut_off_basis or basis
+    if cut == p.default_cut_off():
+        basis = "rule"  # the same cut-off, however it was given: the same report
     spec = rule_data("definitions")["periods"][p.kind]
     trend = [p.shifted(-i) for i in range(int(spec["trend_periods"]) - 1, -1, -1)]
     last_year = p.same_last_year()
@@ -64,6 +77,7 @@ def compute(engine: sa.Engine, kind: str, period: str | Period, cut_off: Any = N
                 rec[column] = []
         head = figures.headline(rec, known, q, c, details.completeness(rec))
         head.update(figures.corrections(known, q, c))
+        head["unreadable_files"] = len(figures.unreadable_files(known, q, c))
         return rec, head
 
     def stored(q: Period, rec: pd.DataFrame, head: dict[str, Any]) -> dict[str, Any]:
@@ -126,17 +140,20 @@ def compute(engine: sa.Engine, kind: str, period: str | Period, cut_off: Any = N
         points.append({"period": q.label, "label": q.short_zh, "timely_rate": h["timely_rate"],
                        "compliance_rate": h["compliance_rate"], "decisions": h["decisions"]})
     quarantine = details.quarantine_list(rec, known, cut)
+    unreadable = details.unreadable_list(figures.unreadable_files(known, p, cut))
     report: dict[str, Any] = {
         "report": p.kind, "title": spec["title_zh"], "period": p.label, "period_zh": p.title_zh,
         "period_start": p.start.isoformat(), "period_end": p.last_day.isoformat(),
         "cut_off": cut.isoformat(), "cut_off_zh": cut_off_zh(cut, p), "kinds": list(kinds),
+        "cut_off_basis": basis, "cut_off_basis_zh": CUT_OFF_BASIS_ZH[basis],
         "headline": head, "targets": _targets(head, p),
         "comparison": _comparison(head, prev, year, p.previous(), last_year),
         "trend": points,
         "by_kind": _breakdown(rec, known, p, cut, "kind", {k: KIND_LABELS[k] for k in kinds}),
         "by_department": _breakdown(rec, known, p, cut, "department"),
         "by_district": _breakdown(rec, known, p, cut, "district"),
-        "department_table": _department_table(rec, quarantine),
+        "department_table": _department_table(rec, quarantine, unreadable),
+        "unreadable": unreadable,
         "late": details.late_list(rec),
         "quarantine": [{k: v for k, v in row.items() if not k.startswith("_")} for row in quarantine],
         "review": details.review_list(rec, known, cut),
@@ -185,7 +202,8 @@ def _targets(head: dict[str, Any], p: Period) -> dict[str, Any]:
             continue
         value = head.get(metric)
         out[metric] = {"min": t["min"], "met": None if value is None else value >= float(t["min"]),
-                       "mark": t["mark"], "source": " ".join(str(t["source"]).split())}
+                       "mark": t["mark"], "source": " ".join(str(t["source"]).split()),
+                       "source_zh": "".join(str(t.get("source_zh") or t["source"]).split())}
     return out
 
 
@@ -220,19 +238,25 @@ def _breakdown(rec: pd.DataFrame, known: facts.Facts, p: Period, cut: dt.datetim
     return out
 
 
-def _department_table(rec: pd.DataFrame, quarantine: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """产生数量 / 报送数量 / 平台入库数量 / 未报送数量 / 未报送原因, one row per 承办科室, then 合计."""
-    if not len(rec):
+def _department_table(rec: pd.DataFrame, quarantine: list[dict[str, Any]],
+                      unreadable: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """产生数量 / 报送数量 / 平台入库数量 / 未报送数量 / 未报送原因, one row per 承办科室, then 合计. An
+    unreadable district file is named in its district's 未报送原因 (its decisions cannot be counted)."""
+    files = unreadable or []
+    if not len(rec) and not files:
         return []
-    dec = rec[~rec["copy"]]
+    dec = rec[~rec["copy"]] if len(rec) else rec
     out = []
-    for dept in [*sorted(set(dec["department"])), None]:
-        part = dec if dept is None else dec[dec["department"] == dept]
+    departments = set(dec["department"]) if len(dec) else set()
+    for dept in [*sorted(departments | {f["承办科室"] for f in files}), None]:
+        part = dec if dept is None or not len(dec) else dec[dec["department"] == dept]
         rows = [q for q in quarantine if dept is None or q["承办科室"] == dept]
+        mine = [f for f in files if dept is None or f["承办科室"] == dept]
         out.append({"承办科室": "合计" if dept is None else dept, "产生数量": len(part),
-                    "报送数量": int(part["submitted"].sum()), "平台入库数量": int(part["published"].sum()),
-                    "未报送数量": int((~part["published"]).sum()),
-                    "未报送原因": details.not_published_reasons(rows, part)})
+                    "报送数量": int(part["submitted"].sum()) if len(part) else 0,
+                    "平台入库数量": int(part["published"].sum()) if len(part) else 0,
+                    "未报送数量": int((~part["published"]).sum()) if len(part) else 0,
+                    "未报送原因": details.not_published_reasons(rows, part, mine)})
     return out
 
 
@@ -265,7 +289,8 @@ def _backlog(known: facts.Facts, cut: dt.datetime) -> list[dict[str, Any]]:
 def cli_summary(report: dict[str, Any]) -> dict[str, Any]:
     """The headline figures the CLI prints (and the DAG returns): no record, no personal data."""
     h = report["headline"]
-    return {"period": report["period"], "cut_off": report["cut_off"], "decisions": h["decisions"],
+    return {"period": report["period"], "cut_off": report["cut_off"],
+            "cut_off_basis": report.get("cut_off_basis_zh", ""), "decisions": h["decisions"],
             "submitted": h["submitted"], "accepted": h["accepted"], "timely_rate": h["timely_rate"],
             "compliance_rate": h["compliance_rate"], "first_pass_rate": h["first_pass_rate"],
             "completeness_rate": h.get("completeness_rate"), "not_published": h["not_published"]}

@@ -4,7 +4,8 @@
     creditflow report weekly  --week 2026-W44  [--cut-off 2026-11-02] --out DIR [--db URL]
 
 Writes the XLSX, the PDF and ``summary.json`` into DIR and prints the headline figures as JSON on stdout.
-``--cut-off`` is a day (figures as of its end, local time); default: the rule's cut-off of the period.
+``--cut-off`` is a day (figures as of its end, local time); default: the rule's cut-off of the period, or
+the present moment when that is still ahead — the printed ``cut_off`` and ``cut_off_basis`` say which.
 ``--db`` is a SQLAlchemy URL; default: the ``creditflow_db`` connection (``AIRFLOW_CONN_CREDITFLOW_DB``).
 Exit 0 on success, 2 on bad arguments (one line on stderr), 1 when the warehouse cannot be used.
 
@@ -28,7 +29,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         p = sub.add_parser(kind, help=f"the {kind} report of one period")
         p.add_argument(flag, dest="period", required=True, help=f"the period, e.g. {example}")
         p.add_argument("--cut-off", default=None, help="figures as of the end of this day (YYYY-MM-DD); "
-                                                       "default: the period's rule cut-off")
+                                                       "default: the period's rule cut-off, or now if that "
+                                                       "is still ahead (printed as cut_off_basis)")
         p.add_argument("--out", required=True, help="folder for the XLSX, the PDF and summary.json")
         p.add_argument("--db", default=None, help="warehouse SQLAlchemy URL (default: the creditflow_db connection)")
         p.set_defaults(func=run, report_kind=kind)
@@ -45,11 +47,11 @@ def run(args: argparse.Namespace) -> int:
 
     from creditflow.core import warehouse as wh
     from creditflow.reports import build, store
-    from creditflow.reports.periods import PeriodError, cut_off_of, parse_period
+    from creditflow.reports.periods import PeriodError, parse_period, resolve_cut_off
 
     try:
         period = parse_period(args.report_kind, args.period)
-        cut_off = cut_off_of(args.cut_off, period)
+        cut_off, basis = resolve_cut_off(args.cut_off, period)
     except PeriodError as exc:
         return _fail(str(exc))
     url = args.db
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
             return _fail(f"cannot read the warehouse: {type(exc.orig).__name__}", 1)
         except Exception as exc:  # SchemaError: not migrated
             return _fail(str(exc), 1)
-        report = build.compute(engine, period.kind, period, cut_off)
+        report = build.compute(engine, period.kind, period, cut_off, cut_off_basis=basis)
         files = store.write_files(report, args.out)
     finally:
         engine.dispose()

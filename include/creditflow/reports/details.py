@@ -296,7 +296,27 @@ def rejection_counts(rec: pd.DataFrame, facts: Facts) -> list[dict[str, Any]]:
             for code, n in sorted(counts.items())]
 
 
-def not_published_reasons(rows: list[dict[str, Any]], rec: pd.DataFrame) -> str:
+UNREADABLE_ZH = "不详（文件无法读取）"
+
+
+def unreadable_list(files: pd.DataFrame) -> list[dict[str, Any]]:
+    """The unreadable district files of the period (:func:`figures.unreadable_files`): district, 承办科室 and
+    reason are known from the file and its rejection, the decisions in it are not."""
+    unknown = str(rule_data("organisation")["districts"]["unknown"])
+    out = []
+    for r in files.to_dict("records"):
+        m = _FILE_DISTRICT.match(str(r["file_name"]))
+        district = m.group(2) if m else unknown
+        out.append({"类别": KIND_LABELS.get(r["kind"], r["kind"]), "区县": district,
+                    "承办科室": department_of("district_file", None, district), "文件": mask_text(str(r["file_name"])),
+                    "接收日期": str(r["day"]),
+                    "未报送原因": mask_text(f"区县报送文件无法读取：{r['reason'] or '原因未记录'}"),
+                    "所含决定数": UNREADABLE_ZH})
+    return out
+
+
+def not_published_reasons(rows: list[dict[str, Any]], rec: pd.DataFrame,
+                          unreadable: list[dict[str, Any]] | None = None) -> str:
     """未报送原因 of a department's records: counts by status, the quarantine by rule."""
     labels = rule_data("definitions")["rule_labels"]
     parts = []
@@ -310,6 +330,8 @@ def not_published_reasons(rows: list[dict[str, Any]], rec: pd.DataFrame) -> str:
                        ("other", "其他")):
         if statuses.get(status):
             parts.append(f"{zh}{statuses[status]}条")
+    if unreadable:
+        parts.append(f"区县报送文件无法读取{len(unreadable)}个（所含决定数不详）")
     return "；".join(parts) or "—"
 
 

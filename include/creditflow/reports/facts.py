@@ -35,6 +35,9 @@ ROW_COLUMNS = ["run_key", "record_id", "kind", "outcome", "op", "natural_key", "
                "detail", "due_date", "decision_date", "source_system", "source_revoked"]
 
 
+FILE_COLUMNS = ["run_key", "kind", "day", "written_at", "file_name", "status", "reason"]
+
+
 @dataclass
 class Facts:
     """Everything known up to ``cut_off`` about the records of a window of decision dates."""
@@ -48,6 +51,8 @@ class Facts:
     findings: pd.DataFrame  # error findings of the counted runs: run_key, record_id, field, rule_id, message_zh, detail
     reviews: pd.DataFrame  # record_id, content_hash, op, reason, levels_required, created_at
     review_decisions: pd.DataFrame  # record_id, content_hash, op, level, decision, decided_at
+    # district files of the counted runs (cf_source_file): run_key, kind, day, written_at, file_name, status, reason
+    files: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FILE_COLUMNS, dtype=object))
     _errors: set[tuple[str, str]] | None = None
     _memo: dict[str, Any] = field(default_factory=dict)  # cut-off-independent derivations, computed once
 
@@ -129,7 +134,27 @@ def load(engine: sa.Engine, window: tuple[dt.date, dt.date], cut_off: dt.datetim
     history, changes = _history(engine, window, cut, kinds)
     rows["source_revoked"] = rows["source_revoked"].astype(bool)
     rows = rows.sort_values(["record_id", "day", "run_key"], kind="stable").reset_index(drop=True)
-    return Facts(cut_off, window, runs, rows, history, changes, findings, reviews, decisions)
+    return Facts(cut_off, window, runs, rows, history, changes, findings, reviews, decisions,
+                 source_files(engine, runs))
+
+
+def source_files(engine: sa.Engine, runs: pd.DataFrame) -> pd.DataFrame:
+    """The district files the counted ``runs`` took (``cf_source_file``, keyed ``<run_key>|<kind>``): ingested
+    or rejected with the reason, with the run's day and ``written_at``; sorted by day, run and file."""
+    t = wh.source_files
+    keyed = {f"{r}|{k}": (r, k) for r, k in zip(runs["run_key"].tolist(), runs["kind"].tolist(), strict=True)}
+    frames = []
+    with engine.connect() as conn:
+        for chunk in _chunks(sorted(keyed)):
+            frames.append(_read(conn, sa.select(t.c.run_key, t.c.file_name, t.c.status, t.c.reason)
+                                .where(t.c.run_key.in_(chunk)), ["source_run", "file_name", "status", "reason"]))
+    got = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if got.empty:
+        return pd.DataFrame(columns=FILE_COLUMNS, dtype=object)
+    got["run_key"] = [keyed[x][0] for x in got["source_run"].tolist()]
+    got["kind"] = [keyed[x][1] for x in got["source_run"].tolist()]
+    got = got.merge(runs[["run_key", "kind", "day", "written_at"]], on=["run_key", "kind"], how="inner")
+    return got[FILE_COLUMNS].sort_values(["day", "run_key", "file_name"], kind="stable").reset_index(drop=True)
 
 
 HISTORY_KEY = ["kind", "natural_key", "op", "state", "code"]

@@ -21,8 +21,9 @@ from creditflow.reports.periods import Period, rule_data, stamp
 STATUSES = ("published", "quarantined", "awaiting_review", "in_flight", "exempt", "other")
 STATUS_ZH = {"published": "已公开", "quarantined": "问题数据（隔离区）", "awaiting_review": "待审核",
              "in_flight": "上报中（待平台回执）", "exempt": "免于公示", "other": "其他"}
-DUP_CLASSES = ("exact", "cross_source", "near_confirmed")
-DUP_ZH = {"exact": "完全重复", "cross_source": "跨来源重复", "near_confirmed": "审核确认的疑似重复"}
+DUP_CLASSES = ("exact", "cross_source", "near_confirmed", "near_pending")
+DUP_ZH = {"exact": "完全重复", "cross_source": "跨来源重复", "near_confirmed": "审核确认的疑似重复",
+          "near_pending": "待审核的疑似重复（随原决定计）"}
 PayloadLookup = Callable[[pd.DataFrame], dict[str, dict[str, Any]]]
 
 
@@ -192,10 +193,13 @@ def records_of(facts: Facts, period: Period, cut_off: dt.datetime,
               "due_date", "source_system"):
         rec[c] = rec[c].astype(object).where(rec[c].notna(), None)
     rec["source"] = rec["source_system"].astype(str)
-    rec["copy"] = (rec["outcome"] == "duplicate") | rec["duplicate_of"].notna()
-    rec["dup_class"] = [_dup_class(c, r, o, s) for c, r, o, s in
+    rec["suspected_of"] = [suspected_copy_of(o, r, d) for o, r, d in
+                           zip(rec["outcome"].tolist(), rec["review_reason"].tolist(), rec["detail"].tolist(),
+                               strict=True)]
+    rec["copy"] = (rec["outcome"] == "duplicate") | rec["duplicate_of"].notna() | rec["suspected_of"].notna()
+    rec["dup_class"] = [_dup_class(c, r, o, s, p) for c, r, o, s, p in
                         zip(rec["copy"].tolist(), rec["review_reason"].tolist(), rec["duplicate_of"].tolist(),
-                            rec["source"].tolist(), strict=True)]
+                            rec["source"].tolist(), rec["suspected_of"].tolist(), strict=True)]
     rec = rec.reset_index(drop=True)
     flags = _history_flags(facts, cut_off, rec[["kind", "natural_key"]])
     for c in FLAG_COLUMNS:
@@ -226,24 +230,56 @@ def records_of(facts: Facts, period: Period, cut_off: dt.datetime,
         [rec["copy"].to_numpy(), rec["published"].to_numpy(), rec["exempt_rule"].notna().to_numpy(),
          rec["in_flight"].to_numpy(), outcome.isin(["quarantined", "awaiting_review"]).to_numpy()],
         [None, "published", "exempt", "in_flight", outcome.to_numpy()], default="other").astype(object)
-    errors = facts.error_keys()
-    rec["first_failed"] = [(fr, rid) in errors for fr, rid in zip(rec["first_run"].tolist(), rec["record_id"].tolist(),
-                                                                   strict=True)]
+    rec["first_failed"] = _first_check_failed(facts, first_pos, rec)
     _timeliness(rec, cut_off)
     return rec.sort_values(["kind", "decision_day", "record_id"], kind="stable").reset_index(drop=True)
+
+
+# The pipeline's own quality checks besides the validation rules: a record it quarantines for them failed
+# the check (a platform rejection or a reviewer's rejection is not a failed quality check).
+OWN_CHECKS = ("NO_NATURAL_KEY",)
+
+
+def _first_check_failed(facts: Facts, first_pos: np.ndarray, rec: pd.DataFrame) -> list[bool]:
+    """Per record of ``rec``: whether its first validation — the earliest counted run that extracted it
+    (``first_pos``) — failed: an error finding of that run, or that run quarantined it for one of the
+    pipeline's own checks. What later runs made of the record (fixed at the source, passed) does not
+    change its first check."""
+    errors = facts.error_keys()
+    outcome = facts.memo("objects_outcome", lambda: facts.rows["outcome"].to_numpy(dtype=object))[first_pos]
+    detail = facts.memo("objects_detail", lambda: facts.rows["detail"].to_numpy(dtype=object))[first_pos]
+    return [(fr, rid) in errors or (o == "quarantined" and str(d or "").split(",")[0] in OWN_CHECKS)
+            for fr, rid, o, d in zip(rec["first_run"].tolist(), rec["record_id"].tolist(), outcome.tolist(),
+                                     detail.tolist(), strict=True)]
 
 
 def _empty(frame: pd.DataFrame) -> pd.DataFrame:
     for c in ("source", "copy", "dup_class", "submitted", "published", "pub_day", "in_flight", "exempt_rule",
               "status", "due_day", "timely", "late_days", "rejected_codes", "accepted_run", "first_run", "first_day",
-              "decision_day", "first_failed"):
+              "decision_day", "first_failed", "suspected_of"):
         frame[c] = pd.Series(dtype=object)
     return frame
 
 
-def _dup_class(copy: bool, review_reason: Any, duplicate_of: Any, source: str) -> str | None:
+SUSPECTED = "疑似重复："  # how the pipeline's outcome names the record a suspected near duplicate resembles
+
+
+def suspected_copy_of(outcome: Any, review_reason: Any, detail: Any) -> str | None:
+    """The record a record waiting in review as a suspected near duplicate resembles (the pipeline writes
+    ``疑似重复：<record id>`` into its outcome), else None. Such a copy counts once, with that record's
+    decision (definitions.yaml ``decisions``), until a reviewer says it is a decision of its own."""
+    if outcome != "awaiting_review" or review_reason != "near_duplicate" or not isinstance(detail, str):
+        return None
+    if not detail.startswith(SUSPECTED):
+        return None
+    return detail[len(SUSPECTED):] or None
+
+
+def _dup_class(copy: bool, review_reason: Any, duplicate_of: Any, source: str, suspected_of: Any = None) -> str | None:
     if not copy:
         return None
+    if suspected_of is not None:
+        return "near_pending"
     if review_reason == "near_duplicate":
         return "near_confirmed"
     other = str(duplicate_of or "").split(":", 1)[0]
@@ -310,9 +346,19 @@ def _as_dates(stamps: pd.Series) -> list[Any]:
     return days[codes].tolist()
 
 
+def deadline_over(due: dt.date, cut_off: dt.datetime) -> bool:
+    """Whether the publication deadline ``due`` is over at ``cut_off``: a due date D means published on
+    or before D (publication day ≤ D), so the deadline is over once D has ended (local midnight after D)
+    at the cut-off. A decision not yet published at the cut-off is then late — also when D is the cut-off's
+    own last day (monthly: the 9th, cut-off at its end). At a cut-off inside D (weekly: Monday 08:00, or
+    "now") it is still pending: not yet due (definitions.yaml ``timely_rate``)."""
+    return dt.datetime.combine(due + dt.timedelta(days=1), dt.time(), cut_off.tzinfo) <= cut_off
+
+
 def _timeliness(rec: pd.DataFrame, cut_off: dt.datetime) -> None:
     """``timely`` True/False (None: not yet due, exempt, a copy, or no deadline) and ``late_days``
-    (working days after the deadline: to publication, or to the cut-off for one still unpublished).
+    (working days after the deadline: to publication, or to the cut-off's day for one still unpublished —
+    0 for one due on that day).
 
     Deadlines, publication days and decision days repeat across records: each distinct deadline string,
     deadline, and (deadline, end) pair is worked out once."""
@@ -344,17 +390,15 @@ def _timeliness(rec: pd.DataFrame, cut_off: dt.datetime) -> None:
             late_days.append(None)
             continue
         if status == "published" and pub_day is not None:
-            end = pub_day
+            end, on_time = pub_day, pub_day <= due
         else:
             if due not in over:
-                over[due] = dt.datetime.combine(due + dt.timedelta(days=1), dt.time(), cut_off.tzinfo) <= cut_off
-            if over[due]:
-                end = as_of_day  # the deadline day is over and it is still not published
-            else:
+                over[due] = deadline_over(due, cut_off)
+            if not over[due]:
                 timely.append(None)  # not yet due
                 late_days.append(None)
                 continue
-        on_time = end <= due
+            end, on_time = as_of_day, False  # the deadline is over and it is still not published: late
         timely.append(on_time)
         if on_time:
             late_days.append(0)
@@ -416,6 +460,21 @@ def headline(rec: pd.DataFrame, facts: Facts, period: Period, cut_off: dt.dateti
 
 def _first_pass_failures(rec: pd.DataFrame, facts: Facts) -> int:
     return int(rec["first_failed"].sum()) if len(rec) else 0
+
+
+def unreadable_files(facts: Facts, period: Period, cut_off: dt.datetime) -> pd.DataFrame:
+    """District files a run counted at the cut-off rejected as unreadable, on a day of the period (a file's
+    decisions are dated by the run that received it, as a record whose decision date cannot be read), and
+    not taken afterwards under the same name by a counted run (the district sent it again, readable: its
+    decisions are then records). One row per file (kind, file_name, day, reason): their decisions are
+    未报送 although nobody knows how many (definitions.yaml ``not_published``)."""
+    f = facts.files[(facts.files["written_at"] < stamp(cut_off)).to_numpy(dtype=bool)]
+    rejected = f[(f["status"] == "rejected") & (f["day"] >= period.start.isoformat())
+                 & (f["day"] < period.end.isoformat())].drop_duplicates(["kind", "file_name"], keep="first")
+    ingested = f[f["status"] == "ingested"].groupby(["kind", "file_name"])["day"].max().to_dict()
+    later = [ingested.get((k, n), "") >= d for k, n, d in
+             zip(rejected["kind"].tolist(), rejected["file_name"].tolist(), rejected["day"].tolist(), strict=True)]
+    return rejected[~np.array(later, dtype=bool)].reset_index(drop=True)
 
 
 def corrections(facts: Facts, period: Period, cut_off: dt.datetime) -> dict[str, Any]:

@@ -109,6 +109,7 @@ def _summary_page(pdf: Any, report: dict[str, Any]) -> None:
               f"去年同期 {report['comparison']['last_year_period']}"]
     bottom = _table(fig, [0.06, 0.5, 0.88, 0.41], header, rows, [0.3, 0.15, 0.18, 0.18, 0.19], fontsize=9)
     np_rows = [[f"未报送：{zh}", _fmt(h["not_published"][k])] for k, zh in NOT_PUBLISHED_ZH.items()]
+    np_rows.append(["未报送：无法读取的区县报送文件（个，所含决定数不详）", _fmt(h.get("unreadable_files", 0))])
     np_rows += [[f"拦截重复：{zh}", _fmt(h["duplicates"][k])] for k, zh in DUP_ZH.items()]
     _table(fig, [0.06, 0.1, 0.5, bottom - 0.04 - 0.1], ["未报送与重复", "记录数"], np_rows, [0.7, 0.3], fontsize=9)
     fig.text(0.06, 0.05, _wrap("口径：及时率 = 按期公开数 ÷（按期公开数 + 逾期数）；合规率 = 平台入库数量 ÷ 报送数量；"
@@ -185,7 +186,8 @@ def _sections_page(pdf: Any, report: dict[str, Any]) -> None:
     for section in report["sections"]:
         fig.text(0.05, top, section["title"], fontsize=10, va="top")
         if section["active"]:
-            rows = [[_fmt(r.get(c)) for c in section["columns"]] for r in section["rows"]]
+            rows = [[_fmt(r.get(c), RATE if c.endswith("率") else "") for c in section["columns"]]
+                    for r in section["rows"]]
         else:
             n = len(section["columns"])
             chars = int(0.9 * A4[0] * 72 / n / 7.5) - 1  # what fits in the first column at 7.5 pt
@@ -228,6 +230,10 @@ def write(report: dict[str, Any], path: str | Path) -> Path:
                     ["类别", "记录", "决定书文号", "规则", "字段", "责任方", "隔离天数"],
                     [0.08, 0.22, 0.15, 0.14, 0.12, 0.21, 0.08],
                     {"记录": 16, "决定书文号": 11, "规则": 10, "字段": 8, "责任方": 15})
+        if report.get("unreadable"):  # district files whose decisions cannot be counted: named, with the reason
+            _list_pages(pdf, report, "五之二、未报送：无法读取的区县报送文件", report["unreadable"],
+                        ["类别", "区县", "文件", "接收日期", "未报送原因", "所含决定数"],
+                        [0.09, 0.09, 0.26, 0.1, 0.32, 0.14], {"文件": 22, "未报送原因": 26, "所含决定数": 10})
         _sections_page(pdf, report)
         _notes_pages(pdf, report)
     return out

@@ -126,12 +126,33 @@ def period_before(kind: str, moment: dt.datetime) -> Period:
     return week_of(f"{year:04d}-W{week:02d}").previous()
 
 
+def now() -> dt.datetime:
+    """The present moment, local time, to the minute (a function: tests move it)."""
+    return dt.datetime.now(TZ).replace(second=0, microsecond=0)
+
+
+CUT_OFF_BASIS_ZH = {"rule": "按规则的截止时点", "now": "规则截止时点尚未到，按生成报告的时刻",
+                    "given": "按指定的截止时点"}
+
+
 def cut_off_of(value: str | dt.date | dt.datetime | None, period: Period) -> dt.datetime:
-    """The cut-off: the period's default, or the end of a given day (``2026-11-09`` → 2026-11-10 00:00
-    local), or a given moment. Inside the period it is allowed (a report of the period so far, which says
-    so); before the period's first day it is refused."""
+    """The cut-off (:func:`resolve_cut_off`, without its basis)."""
+    return resolve_cut_off(value, period)[0]
+
+
+def resolve_cut_off(value: str | dt.date | dt.datetime | None, period: Period) -> tuple[dt.datetime, str]:
+    """(the cut-off, its basis: ``rule`` | ``now`` | ``given`` — :data:`CUT_OFF_BASIS_ZH` says it in Chinese).
+
+    Without a value: the period's rule cut-off, or the present moment (to the minute) when that is still in
+    the future — figures as of a moment not yet reached would change as the runs go on. Else the end of a
+    given day (``2026-11-09`` → 2026-11-10 00:00 local), or a given moment. Inside the period it is allowed
+    (a report of the period so far, which says so); before the period's first day it is refused."""
+    basis = "given"
     if value is None or value == "":
-        moment = period.default_cut_off()
+        moment, basis = period.default_cut_off(), "rule"
+        present = now()
+        if present < moment:
+            moment, basis = present, "now"
     elif isinstance(value, dt.datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=TZ)
     else:
@@ -143,7 +164,7 @@ def cut_off_of(value: str | dt.date | dt.datetime | None, period: Period) -> dt.
         moment = dt.datetime.combine(value + dt.timedelta(days=1), dt.time(), TZ)
     if moment <= dt.datetime.combine(period.start, dt.time(), TZ):
         raise PeriodError(f"cut-off {moment.isoformat()} is before period {period.label} starts")
-    return moment.astimezone(TZ)
+    return moment.astimezone(TZ), basis
 
 
 def stamp(moment: dt.datetime) -> str:

@@ -104,8 +104,9 @@ def write(report: dict[str, Any], path: str | Path) -> Path:
     h, cmp_rows = report["headline"], {r["metric"]: r for r in report["comparison"]["rows"]}
     ws["A1"] = f"珠海市应急管理局 {report['title']}（{report['period_zh']}）"
     ws["A1"].font = st["title"]
+    basis = f"，{report['cut_off_basis_zh']}" if report.get("cut_off_basis_zh") else ""
     ws["A2"] = (f"统计期：{report['period_start']} 至 {report['period_end']}（按决定日期）；"
-                f"数据截止：{report['cut_off_zh']}（北京时间）。截止时点之后的更正、补录和重新上报不改变本报告数据。")
+                f"数据截止：{report['cut_off_zh']}（北京时间{basis}）。截止时点之后的更正、补录和重新上报不改变本报告数据。")
     cmp = report["comparison"]
     ws["A3"] = f"对比：上期 {cmp['previous_period']}，去年同期 {cmp['last_year_period']}。口径与来源见“说明”工作表。"
     rows = []
@@ -119,6 +120,8 @@ def write(report: dict[str, Any], path: str | Path) -> Path:
                      "_kind": kind})
     for key, zh in NOT_PUBLISHED_ZH.items():
         rows.append({"name": f"未报送：{zh}", "value": h["not_published"][key], "_kind": INT})
+    rows.append({"name": "未报送：无法读取的区县报送文件（个，所含决定数不详）", "value": h.get("unreadable_files", 0),
+                 "_kind": INT})
     for key, zh in DUP_ZH.items():
         rows.append({"name": f"拦截重复：{zh}", "value": h["duplicates"][key], "_kind": INT})
     cols = [("name", "指标", TEXT), ("value", "本期", RATE), ("target", "目标", RATE), ("met", "是否达标", TEXT),
@@ -146,9 +149,11 @@ def write(report: dict[str, Any], path: str | Path) -> Path:
     _list_sheet(wb, "未报送-待审核", report["review"], (*base, "审核原因", "待审核层级", "等待天数"), ("等待天数",),
                 "无")
     _list_sheet(wb, "未报送-免于公示", report["exempt"], (*base, "免于公示规则", "核实状态"), (), "无")
+    _list_sheet(wb, "未报送-无法读取的文件", report.get("unreadable", []),
+                ("类别", "区县", "承办科室", "文件", "接收日期", "未报送原因", "所含决定数"), (), "无")
     _list_sheet(wb, "平台退回", report["rejections"], ("平台返回代码", "平台说明", "记录数"), ("记录数",), "无")
-    _list_sheet(wb, "重复拦截", report["duplicates"], ("类别", "完全重复", "跨来源重复", "审核确认的疑似重复", "合计"),
-                ("完全重复", "跨来源重复", "审核确认的疑似重复", "合计"), "无")
+    dup_columns = tuple(DUP_ZH.values())
+    _list_sheet(wb, "重复拦截", report["duplicates"], ("类别", *dup_columns, "合计"), (*dup_columns, "合计"), "无")
     trend_columns = [("period", "统计期", TEXT), ("decisions", "产生数量", INT), ("timely_rate", "及时率", RATE),
                      ("compliance_rate", "合规率", RATE)]
     _table(wb.create_sheet("趋势"), trend_columns, report["trend"])
@@ -156,9 +161,14 @@ def write(report: dict[str, Any], path: str | Path) -> Path:
            report["backlog_by_age"])
     for section in report["sections"]:
         ws = wb.create_sheet(section["title"][:31])
-        rows = section["rows"] or [{section["columns"][0]: "尚未启用：" + section["note"]}]
-        _table(ws, [(c, c, TEXT if i == 0 else INT) for i, c in enumerate(section["columns"])], rows,
-               widths={section["columns"][0]: 60})
+        first = section["columns"][0]
+        if section["active"]:
+            note = {**dict.fromkeys(section["columns"], ""), first: "说明：" + section["note"]}
+            rows = [*section["rows"], *([note] if section["note"] else [])]
+        else:
+            rows = [{first: "尚未启用：" + section["note"]}]
+        _table(ws, [(c, c, TEXT if i == 0 else RATE if c.endswith("率") else INT)
+                    for i, c in enumerate(section["columns"])], rows, widths={first: 60})
     _notes(wb.create_sheet("说明"), report)
     moment = dt.datetime.fromisoformat(report["cut_off"]).astimezone(dt.UTC).replace(tzinfo=None)
     wb.properties.created = wb.properties.modified = moment  # reproducible: no "now" in the file
@@ -169,25 +179,35 @@ def write(report: dict[str, Any], path: str | Path) -> Path:
     return out
 
 
+def _zh(text: Any) -> str:
+    """A Chinese text from YAML folded over lines: joined without the spaces the folding left."""
+    return "".join(str(text).split())
+
+
 def notes_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """Definitions, targets, exemptions and the reproducibility statement (also printed in the PDF)."""
-    defs = rule_data("definitions")["metrics"]
+    """Definitions, targets, exemptions and the reproducibility statement (also printed in the PDF): what
+    市信用办 reads — Chinese, official documents by name (``source_zh``), secondary sources said so."""
+    spec = rule_data("definitions")
+    defs = spec["metrics"]
     marks = {"S": "有公开来源", "M": "未核实（M）", "local": "本地口径"}
-    rows = [{"项目": spec["name_zh"], "定义": " ".join(str(spec["definition_zh"]).split()),
-             "核实状态": marks.get(str(spec["mark"]), spec["mark"]), "来源": " ".join(str(spec["source"]).split())}
-            for spec in defs.values()]
+    rows = [{"项目": m["name_zh"], "定义": _zh(m["definition_zh"]), "核实状态": marks.get(str(m["mark"]), m["mark"]),
+             "来源": _zh(m["source_zh"])} for m in defs.values()]
     for metric, t in report["targets"].items():
         rows.append({"项目": f"目标：{defs[metric]['name_zh']} ≥ {t['min']:.0%}", "定义": "统计期最后一日有效的目标",
-                     "核实状态": marks.get(str(t["mark"]), t["mark"]), "来源": t["source"]})
+                     "核实状态": marks.get(str(t["mark"]), t["mark"]), "来源": t.get("source_zh") or t["source"]})
+    own = spec.get("exemption_sources_zh", {})
     for e in rule_data("exemptions")["exemptions"]:
-        rows.append({"项目": f"免于公示：{e['title_zh']}", "定义": f"自 {e['effective_from']} 起适用",
-                     "核实状态": marks.get(str(e["mark"]), e["mark"]), "来源": " ".join(str(e["source"]).split())})
+        source = e.get("source_zh") or own.get(e["id"]) or "本局规则（暂无中文出处说明，未核实）"
+        rows.append({"项目": f"免于公示：{e['title_zh']}", "定义": f"自{e['effective_from']}起作出的决定适用",
+                     "核实状态": marks.get(str(e["mark"]), e["mark"]), "来源": _zh(source)})
+    basis = report.get("cut_off_basis_zh")
     rows.append({"项目": "数据截止与可复核", "定义": (
-        f"本报告数据截至{report['cut_off_zh']}：只计入此前完成的日常上报运行、平台回执和审核记录（按其时间戳）。"
-        "任何时候以相同统计期和截止时点重新生成，数据完全相同；此后的更正、补录不改变本报告。"),
-        "核实状态": "本地口径", "来源": "creditflow：cf_run_summary、cf_ledger_history、cf_review_decision"})
+        f"本报告数据截至{report['cut_off_zh']}" + (f"（{basis}）" if basis else "") +
+        "：只计入此前完成的日常上报运行、共享平台回执和审核记录（按其时间戳）。任何时候以相同统计期和截止时点"
+        "重新生成，数据完全相同；此后的更正、补录不改变本报告。"),
+        "核实状态": "本地口径", "来源": "本局双公示上报系统的日常运行记录、共享平台回执记录和审核记录"})
     rows.append({"项目": "个人信息", "定义": "报告不含行政相对人姓名；记录标识和文书号中的身份证号码已遮蔽。",
-                 "核实状态": "本地口径", "来源": "creditflow.common.mask_text"})
+                 "核实状态": "本地口径", "来源": "本局双公示上报系统（身份证号码统一遮蔽）"})
     return rows
 
 
