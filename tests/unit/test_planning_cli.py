@@ -165,3 +165,18 @@ def test_a_shortfall_year_is_a_plan_with_the_shortfall_printed(tmp_path: Path, w
     assert f"缺口：{missing}户次必检未能安排" in text
     assert sum(1 for line in text.splitlines() if line.startswith("  E")) == missing
     assert (out / "inspection_plan_2026.pdf").is_file() and (out / "inspection_plan_2026.xlsx").is_file()
+
+
+def test_generated_case_db_has_what_the_floors_read(case_db: str) -> None:
+    """The sandbox's case system records the assessed level on the four-level scale, few units 重大/较大 (a key
+    list of realistic size), and a history older than the three-year look-back: some units last inspected
+    before 2024 (due in 2026 under the cycle), some never."""
+    with sa.create_engine(case_db).connect() as conn:
+        levels = dict(conn.execute(sa.text("SELECT COALESCE(risk_level, '未评估'), COUNT(*) FROM enterprise "
+                                           "GROUP BY risk_level")).all())
+        last = [r[0] for r in conn.execute(sa.text(
+            "SELECT MAX(i.inspected_on) FROM enterprise e LEFT JOIN inspection i ON i.ent_id = e.ent_id "
+            "GROUP BY e.ent_id"))]
+    assert set(levels) <= {"重大", "较大", "一般", "低", "未评估"}
+    assert 0 < levels.get("重大", 0) + levels.get("较大", 0) < sum(levels.values()) / 3
+    assert None in last and any(d is not None and str(d) < "2024-01-01" for d in last)
