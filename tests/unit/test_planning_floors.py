@@ -221,3 +221,24 @@ def test_a_class_whose_bad_credit_units_get_no_visit_still_writes_the_pdf(tmp_pa
     row = next(r for r in plan.credit_effect() if r["good"]["units"] and r["bad"]["units"])
     assert row["bad"]["visits_per_unit"] == 0 and row["reduction_vs_bad"] is None
     assert save_plan(plan, tmp_path / "p")["pdf"].read_bytes().startswith(b"%PDF")
+
+
+def test_when_short_the_assessed_level_goes_before_the_score(tmp_path: Path) -> None:
+    """The composite score ranks and explains; it never demotes a unit the bureau assessed 重大 (粤应急规〔2021〕4号
+    情形一). One team, as many days as units of each kind: D units assessed 重大 with the lowest score
+    (商贸 一级, good credit: 20) and D units assessed 一般 whose score reaches class H only by the bureau's own
+    measure (base: 危化 30 + 一般 5 + 未定级 15 + tags 30 = 80 ≥ 70; 信用良好 −10 → 70). Only D fit: all of them
+    are the 重大 units."""
+    probe = PlanInputs([], [Inspector("I1", "甲", "科"), Inspector("I2", "乙", "科")], as_of=dt.date(YEAR, 1, 1))
+    d = build_plan(YEAR, probe, seed=1).teams[0].days
+    low = [Enterprise(f"A{i:05d}", f"91440400TSA{i:07d}", f"重大低分{i}", "440402", "香洲区", "商贸", False, "一级",
+                      "重大") for i in range(d)]
+    high = [Enterprise(f"B{i:05d}", f"91440400TSB{i:07d}", f"高分{i}", "440402", "香洲区", "危险化学品", True, "未定级",
+                       "一般", ("粉尘涉爆", "有限空间")) for i in range(d)]
+    plan = build_plan(YEAR, PlanInputs(low + high, probe.inspectors, as_of=dt.date(YEAR, 1, 1)), seed=1)
+    by = plan.by_id
+    assert by["A00000"].score == 20 and (by["B00000"].base_score, by["B00000"].score) == (80, 70)
+    assert len(plan.key_units) == 2 * d
+    visited = set(plan.visits_by_ent())
+    assert visited == {e.ent_id for e in low}
+    assert {u["ent_id"] for u in plan.shortfall_units()} == {e.ent_id for e in high}

@@ -137,7 +137,8 @@ def assess(inputs: PlanInputs, params: PlanParameters, year: int) -> list[Assess
         now_hits = [lp for lp in listings if lp.on_list_during(eve, eve)]
         listed_ly, listed_now = bool(last_year_hits), bool(now_hits)
         # The listing the plan shows: the one in force now, else the one of last year, else the latest.
-        listing = (now_hits or last_year_hits or listings or [None])[-1]
+        shown = now_hits or last_year_hits or listings
+        listing = shown[-1] if shown else None
         credit = "ordinary"
         for st in statuses:
             rule = st["rule"]

@@ -27,11 +27,16 @@ class KeyUnit:
     quarterly: bool
     cap: int | None
     note: str = ""
+    assessed_high: bool = False  # key by the assessed risk level (重大/较大), not by the score alone
 
     @property
     def priority(self) -> int:
-        """2 for legal floors beyond risk (hazard, accident, list), 1 for risk alone."""
-        return 2 if any(r[0] != "high_risk" for r in self.reasons) else 1
+        """2 for legal floors beyond risk (hazard, accident, list), 1 for the assessed risk level, 0 for the
+        bureau's score class alone: when capacity is short the statutory floors are placed first, so a
+        high composite score never pushes out a unit the bureau assessed 重大/较大."""
+        if any(r[0] != "high_risk" for r in self.reasons):
+            return 2
+        return 1 if self.assessed_high else 0
 
 
 @dataclass
@@ -129,7 +134,8 @@ def select_key(assessments: list[Assessment], params: PlanParameters) -> list[Ke
             else:
                 visits = max(cap, floor)
                 note = f"按上限{cap}次"
-        out.append(KeyUnit(a, reasons, visits, quarterly and visits >= 4, cap, note))
+        by_level = any(c.id == "high_risk" and a.ent.risk_level in c.levels for c in regime.criteria)
+        out.append(KeyUnit(a, reasons, visits, quarterly and visits >= 4, cap, note, by_level))
     return out
 
 
