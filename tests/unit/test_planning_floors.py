@@ -68,6 +68,8 @@ def test_a_unit_assessed_major_or_considerable_is_key_whatever_its_score(tmp_pat
     assert key["E0000002"].visits >= 1 and key["E0000002"].reasons[0][0] == "high_risk"
     plan = build_plan(YEAR, data, seed=1)
     assert plan.visits_by_ent()["E0000001"] >= 1 and plan.summary()["mandatory_unscheduled"] == 0
+    record = next(r for r in plan.key_records() if r["ent_id"] == "E0000001")
+    assert (record["risk_level"], record["risk_class"]) == ("重大", "L")  # the key list shows the assessed level
 
 
 def test_the_2025_regime_keeps_the_level_floor() -> None:

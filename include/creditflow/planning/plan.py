@@ -123,7 +123,8 @@ class Plan:
     def key_records(self) -> list[dict[str, Any]]:
         """The key list as plain records (also what next year's diff reads)."""
         return [{"ent_id": k.a.ent.ent_id, "uscc": k.a.ent.uscc, "name": k.a.ent.name,
-                 "district": k.a.ent.district_name, "industry": k.a.ent.industry, "score": k.a.score,
+                 "district": k.a.ent.district_name, "industry": k.a.ent.industry, "risk_level": k.a.ent.risk_level,
+                 "score": k.a.score,
                  "risk_class": k.a.risk_class, "credit": k.a.credit, "visits": k.visits,
                  "reasons": [r[0] for r in k.reasons], "reasons_zh": [r[1] for r in k.reasons], "note": k.note}
                 for k in sorted(self.key_units, key=lambda k: k.a.ent.ent_id)]
