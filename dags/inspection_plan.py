@@ -12,7 +12,7 @@ and working days solved with OR-Tools CP-SAT (objective, bound and gap reported)
 |---|---|
 | `check_calendar` | the plan year's official working-day schedule must be in the calendar data. In November it only **warns** (log) while it is missing; from December, and in any manual or backfill run, a missing year **fails** the run with the file to add (`include/creditflow/data/calendar/YYYY.yaml`) — a plan is never made on a guessed calendar |
 | `due` | scheduled December runs skip once the year's plan exists; manual and backfill runs always plan |
-| `make_plan` | reads the case system (`case_db`), builds and self-checks the plan, writes `plans/<year>/` of the creditflow storage (`var/plans/<year>/` in the demo; XLSX, PDF, plan.json with the diff against last year) |
+| `make_plan` | reads the case system (`case_db`) and the serious-dishonesty list from the warehouse (`creditflow_db`, the credit capability's cases: listed last year → key unit, still listed → quarterly), builds and self-checks the plan, writes `plans/<year>/` of the creditflow storage (`var/plans/<year>/` in the demo; XLSX, PDF, plan.json with the diff against last year) |
 
 **Schedule**: every day at 09:00 in November and December (Asia/Shanghai) for the next year; the first
 December run with a calendar makes the plan, later runs skip.
@@ -25,9 +25,11 @@ plans 2026 (the year after the run's date).
 **When it fails**: "no official working-day schedule for YYYY" → add the State Council's schedule as
 `data/calendar/YYYY.yaml` and clear the task. "工作日测算表不平衡" → fix `data/planning/workload.yaml`.
 A plan with a shortfall does **not** fail: the unscheduled mandatory inspections and the missing
-inspector-days are listed in the plan (sheet 未安排) — raise them with the leadership.
+inspector-days are listed in the plan (sheet 未安排, PDF summary, the task log) — raise them with the
+leadership.
 
-Owner: 信用数据组. Changelog: 0.1 — first version (issue 10).
+Owner: 信用数据组. Changelog: 0.1 — first version (issue 10). 0.2 — statutory floors (issue 16): key units by
+the assessed risk level, the three-year cycle over the whole history, the list read from the warehouse.
 """
 
 from __future__ import annotations
@@ -122,19 +124,24 @@ def inspection_plan() -> None:
     @task(execution_timeout=TIMEOUTS["step"])
     def make_plan(target: dict) -> dict:  # type: ignore[type-arg]
         from creditflow.planning import build_plan, load_case_db
+        from creditflow.planning.dishonesty import WarehouseDishonestyList
         from creditflow.planning.store import previous_plan, save_plan
-        from creditflow_hooks import case_db_engine, storage
+        from creditflow_hooks import case_db_engine, storage, warehouse_engine
 
         year = target["year"]
         out = storage("plans").child(str(year))  # var/plans/<year>/ in the demo, object storage in production
         as_of = dt.date.fromisoformat(target["as_of"]) if target["as_of"] else None
-        data = load_case_db(case_db_engine(), year, as_of=as_of)
+        # The serious-dishonesty list from the warehouse: listed last year → key, listed now → raised frequency.
+        data = load_case_db(case_db_engine(), year, as_of=as_of, list_source=WarehouseDishonestyList(warehouse_engine()))
         plan = build_plan(year, data, seed=target["seed"], previous=previous_plan(out, year))
         paths = save_plan(plan, out)
         summary = plan.summary()
         if summary["mandatory_unscheduled"]:
-            log.warning("%s年度计划：必检未安排%s户次，缺口%s人·日（见计划“未安排”表）", year,
-                        summary["mandatory_unscheduled"], summary["shortfall_inspector_days"])
+            units = plan.shortfall_units()
+            log.warning("%s年度计划：必检未安排%s户次，缺口%s人·日，涉及%s家（见计划“未安排”表）：%s", year,
+                        summary["mandatory_unscheduled"], summary["shortfall_inspector_days"], len(units),
+                        "、".join(u["ent_id"] for u in units[:50]) + ("……" if len(units) > 50 else ""))
+        log.info("严重失信主体名单：%s；名单内%s家", data.list_source, len({e.uscc for e in data.listed}))
         log.info("计划已保存：%s", ", ".join(str(p) for p in paths.values()))
         return summary
 

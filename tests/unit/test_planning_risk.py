@@ -67,7 +67,8 @@ def test_credit_status_and_key_reasons() -> None:
 def test_draw_is_seeded_stratified_and_excludes_recent_visits() -> None:
     ents = [_ent(f"E{i:03d}", "建材", "较大", "未定级") for i in range(40)]
     inspections = [PastInspection(f"E{i:03d}", dt.date(2025, 10, 1), ("I1", "I2"), 0, 0, True) for i in range(5)]
-    inputs = PlanInputs(enterprises=ents, inspectors=[], inspections=inspections, as_of=dt.date(2026, 1, 1))
+    inputs = PlanInputs(enterprises=ents, inspectors=[], inspections=inspections, as_of=dt.date(2026, 1, 1),
+                        last_inspected={e.ent_id: dt.date(2024, 6, 1) for e in ents[5:]})  # not due in 2026
     assessed = assess(inputs, PARAMS, 2026)
     d1 = draw_general(assessed, set(), PARAMS, 2026, seed=9, capacity_checks=1000)
     d2 = draw_general(assessed, set(), PARAMS, 2026, seed=9, capacity_checks=1000)

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
 def _why_left(reason: str, a: Any, plan: Plan) -> str:
     names = plan.params.class_names
     return {
-        "high_risk": f"风险总分{a.score}（{names[a.risk_class]}），不再属高风险",
-        "unrectified_major_hazard": "重大事故隐患已整改（或已不在回溯期内）",
+        "high_risk": f"评估等级{a.ent.risk_level}、风险总分{a.score}（{names[a.risk_class]}），不再属安全风险等级较高",
+        "unrectified_major_hazard": "重大事故隐患已整改",
         "fatal_accident_last_year": f"{plan.year - 1}年度无亡人生产安全事故",
         "dishonest_last_year": f"{plan.year - 1}年度不在严重失信主体名单",
         "listed_now": "已移出严重失信主体名单",

@@ -111,9 +111,11 @@ class CsvDishonestyList:
     def entries(self) -> list[ListedParty]:
         out = []
         for row in _read_csv(self.path, ("uscc", "listed_on")):
-            out.append(ListedParty(row["uscc"].strip(), row.get("name", ""), _date(row["listed_on"]),
-                                   _date(row["removed_on"]) if row.get("removed_on") else None,
-                                   row.get("reason", "")))
+            if not _cell(row, "uscc"):
+                raise InputError(f"{self.path}: a row without uscc")
+            out.append(ListedParty(_cell(row, "uscc"), _cell(row, "name"), _date(_cell(row, "listed_on")),
+                                   _date(row["removed_on"]) if _cell(row, "removed_on") else None,
+                                   _cell(row, "reason")))
         return out
 
 
@@ -128,6 +130,9 @@ class PlanInputs:
     conflicts: list[Conflict] = field(default_factory=list)
     as_of: dt.date | None = None
     list_source: str = NoDishonestyList.description
+    # Each unit's last inspection before ``as_of``, however long ago (the once-in-three-years cycle of
+    # general units runs over the whole history, not over the risk score's look-back window).
+    last_inspected: dict[str, dt.date] = field(default_factory=dict)
 
 
 class InputError(ValueError):
@@ -151,14 +156,22 @@ def _read_csv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
             rows = [dict(r) for r in csv.DictReader(fh)]
     except OSError as exc:
         raise InputError(f"{path}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{path}: not a UTF-8 CSV file ({type(exc).__name__})") from None
     if rows and any(c not in rows[0] for c in required):
         raise InputError(f"{path}: needs columns {', '.join(required)}")
     return rows
 
 
+def _cell(row: dict[str, str], key: str) -> str:
+    """A cell's text, empty for a missing or short row's cell."""
+    value = row.get(key)
+    return value.strip() if isinstance(value, str) else ""
+
+
 def read_conflicts(path: str | Path) -> list[Conflict]:
     """Conflicts of interest: inspector_id, ent_key (ent_id or USCC), reason."""
-    return [Conflict(r["inspector_id"].strip(), r["ent_key"].strip(), r.get("reason", ""))
+    return [Conflict(_cell(r, "inspector_id"), _cell(r, "ent_key"), _cell(r, "reason"))
             for r in _read_csv(Path(path), ("inspector_id", "ent_key"))]
 
 
@@ -166,8 +179,26 @@ def read_hazard_tags(path: str | Path) -> dict[str, tuple[str, ...]]:
     """Hazard tags per enterprise: ent_key (ent_id or USCC), tag — one row per tag."""
     tags: dict[str, list[str]] = {}
     for r in _read_csv(Path(path), ("ent_key", "tag")):
-        tags.setdefault(r["ent_key"].strip(), []).append(r["tag"].strip())
+        if _cell(r, "ent_key") and _cell(r, "tag"):
+            tags.setdefault(_cell(r, "ent_key"), []).append(_cell(r, "tag"))
     return {k: tuple(sorted(set(v))) for k, v in tags.items()}
+
+
+def open_engine(db: str | sa.Engine, what: str) -> sa.Engine:
+    """An engine on ``db``; a SQLite file that does not exist is refused (connecting would create it empty)."""
+    if isinstance(db, sa.Engine):
+        return db
+    try:
+        url = sa.engine.make_url(db)
+    except (sa.exc.ArgumentError, ValueError):
+        raise InputError(f"{what}: not a database URL: {db!r}") from None
+    if url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:") \
+            and not Path(url.database).exists():
+        raise InputError(f"{what}: no such SQLite file: {url.database}")
+    try:
+        return sa.create_engine(url)
+    except (sa.exc.SQLAlchemyError, ImportError, ValueError) as exc:
+        raise InputError(f"{what}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
 
 
 def history_start(year: int, years: int) -> dt.date:
@@ -179,7 +210,7 @@ def load_case_db(db: str | sa.Engine, year: int, as_of: dt.date | None = None, h
                  hazard_tags: dict[str, tuple[str, ...]] | None = None,
                  conflicts: list[Conflict] | None = None) -> PlanInputs:
     """Read the planning inputs from the case system database (a SQLAlchemy URL or engine)."""
-    engine = sa.create_engine(db) if isinstance(db, str) else db
+    engine = open_engine(db, "case database")
     until = as_of or dt.date(year, 1, 1)
     since = history_start(year, history_years)
     tags = hazard_tags or {}
@@ -195,10 +226,16 @@ def load_case_db(db: str | sa.Engine, year: int, as_of: dt.date | None = None, h
                 "SELECT ent_id, occurred_on, accident_level, deaths, concealed FROM accident "
                 "WHERE occurred_on >= :since AND occurred_on < :until ORDER BY accident_id"),
                 {"since": since, "until": until}).all()
+            # The look-back window, plus every major hazard still unrectified however old it is: it is
+            # overdue (已超期) all the more, and the window must not hide it.
             past = conn.execute(sa.text(
                 "SELECT ent_id, inspected_on, inspector_ids, problems_found, major_hazards, rectified "
-                "FROM inspection WHERE inspected_on >= :since AND inspected_on < :until ORDER BY inspection_id"),
+                "FROM inspection WHERE inspected_on < :until AND (inspected_on >= :since "
+                "OR (major_hazards > 0 AND rectified = 0)) ORDER BY inspection_id"),
                 {"since": since, "until": until}).all()
+            last = conn.execute(sa.text(
+                "SELECT ent_id, MAX(inspected_on) FROM inspection WHERE inspected_on < :until GROUP BY ent_id"),
+                {"until": until}).all()
             pen = conn.execute(sa.text(
                 "SELECT c.ent_id, d.decision_date, d.doc_no FROM penalty_decision d "
                 "JOIN enforcement_case c ON c.case_id = d.case_id "
@@ -220,4 +257,5 @@ def load_case_db(db: str | sa.Engine, year: int, as_of: dt.date | None = None, h
                                     int(r[3] or 0), int(r[4] or 0), bool(r[5])) for r in past],
         penalties=[Penalty(str(r[0]), _date(r[1]), str(r[2] or "")) for r in pen if r[1] is not None],
         listed=source.entries(), conflicts=list(conflicts or []), as_of=until,
-        list_source=str(getattr(source, "description", type(source).__name__)))
+        list_source=str(getattr(source, "description", type(source).__name__)),
+        last_inspected={str(r[0]): _date(r[1]) for r in last if r[1] is not None})

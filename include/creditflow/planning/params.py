@@ -21,6 +21,7 @@ MARKS = ("S", "M", "local")
 CRITERIA = ("high_risk", "unrectified_major_hazard", "fatal_accident_last_year", "dishonest_last_year", "listed_now")
 CREDIT_RULES = ("on_list_at_plan_start_or_last_year", "penalty_within_years", "clean_record", "otherwise")
 GRADES = ("一级", "二级", "三级", "未定级")
+RISK_LEVELS = ("重大", "较大", "一般", "低")  # Guangdong's four-level scale of the assessed safety risk
 
 
 class PlanDataError(ValueError):
@@ -59,6 +60,7 @@ class Criterion:
     classes: tuple[str, ...]
     source: str
     mark: str
+    levels: tuple[str, ...] = ()  # assessed risk levels (enterprise.risk_level) that make a unit key
 
 
 @dataclass
@@ -193,9 +195,14 @@ def _regimes(d: Path, caps_rows: list[dict[str, str]]) -> list[Regime]:
             cw = f"{where}.criteria {c.get('id')!r}"
             if c.get("id") not in CRITERIA:
                 raise PlanDataError(f"{cw}: unknown criterion (known: {', '.join(CRITERIA)})")
+            levels = tuple(str(v) for v in (c.get("levels") or ()))
+            if set(levels) - set(RISK_LEVELS):
+                raise PlanDataError(f"{cw}: levels must be among {', '.join(RISK_LEVELS)}, got {list(levels)}")
+            if c["id"] == "high_risk" and not levels:
+                raise PlanDataError(f"{cw}: needs levels (the assessed risk levels that make a unit key)")
             criteria.append(Criterion(c["id"], str(_need(c, "name_zh", cw)), int(_need(c, "min_per_year", cw)),
                                       bool(c.get("quarterly", False)), tuple(c.get("classes", ()) or ()),
-                                      str(_need(c, "source", cw)), _mark(c.get("mark"), cw)))
+                                      str(_need(c, "source", cw)), _mark(c.get("mark"), cw), levels))
         caps: dict[tuple[str, str], int] = {}
         if str(r.get("caps", "none")) != "none":
             for row in caps_rows:

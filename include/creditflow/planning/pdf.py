@@ -51,6 +51,7 @@ def _text_page(plt: Any, plan: Plan) -> Any:
                f"（每组不少于 {plan.params.min_team_size} 人）", 9),
               (f"必检未能安排 {s['mandatory_unscheduled']} 户次，缺口 {s['shortfall_inspector_days']} 人·日"
                + ("（无缺口）" if not s["mandatory_unscheduled"] else "——须增加执法力量或调整重点/一般比例"), 9),
+              *_shortfall_lines(plan),
               (f"排程：OR-Tools CP-SAT {plan.schedule.status}，目标值 {s['objective']}，下界 {s['bound']}，"
                f"间隙 {s['gap'] * 100:.2f}%", 9)]
     if plan.diff:
@@ -60,14 +61,28 @@ def _text_page(plt: Any, plan: Plan) -> Any:
     lines += [("", 9), ("三、信用良好减频（与同基础风险、信用不良的“孪生”单位相比）", 12)]
     for r in plan.credit_effect():
         if r["good"]["units"] and r["bad"]["units"]:
+            cut = r["reduction_vs_bad"]  # None when bad-credit units get no visit (all capacity went to floors)
             lines.append((f"{r['base_class_zh']}：信用良好 {r['good']['visits_per_unit']:.2f} 次/家·年，"
                           f"不良 {r['bad']['visits_per_unit']:.2f} 次/家·年，"
-                          f"减少 {r['reduction_vs_bad'] * 100:.0f}%", 9))
+                          + (f"减少 {cut * 100:.0f}%" if cut is not None else "不良单位本年未能抽查（检查力量不足）"),
+                          9))
     y = 0.95
     for text, size in lines:
         fig.text(0.07, y, text, fontsize=size)
         y -= 0.028 if size > 10 else 0.021
     return fig
+
+
+def _shortfall_lines(plan: Plan, shown: int = 8) -> list[tuple[str, int]]:
+    """Which units the shortfall leaves without their mandatory inspections (the first few; all in the XLSX)."""
+    units = plan.shortfall_units()
+    if not units:
+        return []
+    lines = [(f"  {u['name']}（{u['kind_zh']}，未安排{u['missing']}户次，缺{u['inspector_days']:g}人·日）", 8)
+             for u in units[:shown]]
+    if len(units) > shown:
+        lines.append((f"  ……共{len(units)}家，名单见XLSX“未安排”表", 8))
+    return lines
 
 
 def _charts(plt: Any, plan: Plan) -> Any:

@@ -90,6 +90,20 @@ class Plan:
         per = self.params.inspectors_per_check
         return sum(u.job.half_days / 2 * per for u in self.mandatory_unscheduled)
 
+    def shortfall_units(self) -> list[dict[str, Any]]:
+        """The units whose mandatory inspections could not be placed: the shortfall by unit (key units first,
+        then by missing inspector-days), with what each lacks."""
+        per = self.params.inspectors_per_check
+        by_ent: dict[str, list[Any]] = {}
+        for u in self.mandatory_unscheduled:
+            by_ent.setdefault(u.job.ent_id, []).append(u)
+        names = {e.ent_id: e.name for e in self.inputs.enterprises}
+        out = [{"ent_id": ent_id, "name": names.get(ent_id, ent_id), "kind": us[0].job.kind,
+                "kind_zh": "重点单位" if us[0].job.kind == "key" else "一般单位（三年一轮到期）",
+                "missing": len(us), "inspector_days": _num(sum(u.job.half_days / 2 * per for u in us)),
+                "reason": us[0].reason} for ent_id, us in by_ent.items()]
+        return sorted(out, key=lambda r: (r["kind"] != "key", -r["inspector_days"], r["ent_id"]))
+
     def summary(self) -> dict[str, Any]:
         w = self.workday
         out = {
@@ -109,7 +123,8 @@ class Plan:
     def key_records(self) -> list[dict[str, Any]]:
         """The key list as plain records (also what next year's diff reads)."""
         return [{"ent_id": k.a.ent.ent_id, "uscc": k.a.ent.uscc, "name": k.a.ent.name,
-                 "district": k.a.ent.district_name, "industry": k.a.ent.industry, "score": k.a.score,
+                 "district": k.a.ent.district_name, "industry": k.a.ent.industry, "risk_level": k.a.ent.risk_level,
+                 "score": k.a.score,
                  "risk_class": k.a.risk_class, "credit": k.a.credit, "visits": k.visits,
                  "reasons": [r[0] for r in k.reasons], "reasons_zh": [r[1] for r in k.reasons], "note": k.note}
                 for k in sorted(self.key_units, key=lambda k: k.a.ent.ent_id)]

@@ -12,6 +12,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from creditflow.core import normalize as nz
 from creditflow.planning.inputs import Accident, Enterprise, ListedParty, PastInspection, Penalty, PlanInputs
 from creditflow.planning.params import PlanParameters
 
@@ -83,9 +84,11 @@ def assess(inputs: PlanInputs, params: PlanParameters, year: int) -> list[Assess
         insp_by[i.ent_id].append(i)
     for p in inputs.penalties:
         pen_by[p.ent_id].append(p)
-    listed_by: dict[str, ListedParty] = {}
+    listed_by: dict[str, list[ListedParty]] = defaultdict(list)
     for lp in sorted(inputs.listed, key=lambda x: x.listed_on):
-        listed_by[lp.uscc] = lp  # the latest listing of a USCC counts
+        code = nz.normalize_code(lp.uscc)
+        if code:
+            listed_by[code].append(lp)  # every listing of the USCC, oldest first
     acc_since = _since(year, _years(params, "accidents"))
     insp_since = _since(year, _years(params, "inspections"))
     pen_since = _since(year, _years(params, "penalties"))
@@ -108,11 +111,16 @@ def assess(inputs: PlanInputs, params: PlanParameters, year: int) -> list[Assess
         if accidents:
             pts, detail = _accident_points(accidents, params)
             terms.append(Term("accidents", "近年事故", detail, pts))
-        past = [i for i in insp_by.get(ent.ent_id, ()) if insp_since <= i.inspected_on < as_of]
+        before = [i for i in insp_by.get(ent.ent_id, ()) if i.inspected_on < as_of]
+        past = [i for i in before if insp_since <= i.inspected_on]
         problems = sum(i.problems for i in past)
         hazards = sum(i.major_hazards for i in past)
+        # A major hazard still unrectified is open whenever it was found: older than the look-back window
+        # it is overdue all the more (粤应急规〔2021〕4号 重点情形二), so it counts here and for the key list.
+        open_major = [i for i in before if i.major_hazards and not i.rectified]
         unrectified = [i for i in past if (i.problems or i.major_hazards) and not i.rectified]
-        unrect_major = any(i.major_hazards and not i.rectified for i in past)
+        unrectified += [i for i in open_major if i not in unrectified]
+        unrect_major = bool(open_major)
         if problems:
             terms.append(Term("problems", "检查发现问题", f"{len(past)}次检查共{problems}项",
                               min(problems * int(ins["per_problem"]), int(ins["problems_max"]))))
@@ -123,10 +131,14 @@ def assess(inputs: PlanInputs, params: PlanParameters, year: int) -> list[Assess
             terms.append(Term("unrectified", "问题未整改到位", f"{len(unrectified)}次检查未整改",
                               int(ins["unrectified"])))
         base = sum(t.points for t in terms)
-        listing = listed_by.get(ent.uscc) if ent.uscc else None
-        listed_ly = bool(listing and listing.on_list_during(*last_year))
-        listed_now = bool(listing and listing.on_list_during(as_of - dt.timedelta(days=1),
-                                                             as_of - dt.timedelta(days=1)))
+        listings = listed_by.get(nz.normalize_code(ent.uscc) or "", [])
+        eve = as_of - dt.timedelta(days=1)
+        last_year_hits = [lp for lp in listings if lp.on_list_during(*last_year)]
+        now_hits = [lp for lp in listings if lp.on_list_during(eve, eve)]
+        listed_ly, listed_now = bool(last_year_hits), bool(now_hits)
+        # The listing the plan shows: the one in force now, else the one of last year, else the latest.
+        shown = now_hits or last_year_hits or listings
+        listing = shown[-1] if shown else None
         credit = "ordinary"
         for st in statuses:
             rule = st["rule"]
@@ -159,7 +171,9 @@ def assess(inputs: PlanInputs, params: PlanParameters, year: int) -> list[Assess
             credit_terms.append(Term("good_credit", "信用良好", "无处罚、无事故、无未整改问题、未列入名单",
                                      int(cr["good_credit"]), True))
         score = base + sum(t.points for t in credit_terms)
-        visits = [i.inspected_on for i in insp_by.get(ent.ent_id, ())]
+        visits = [i.inspected_on for i in before]
+        if ent.ent_id in inputs.last_inspected and inputs.last_inspected[ent.ent_id] < as_of:
+            visits.append(inputs.last_inspected[ent.ent_id])
         out.append(Assessment(
             ent=ent, terms=terms + credit_terms, score=score, base_score=base,
             risk_class=params.class_of(score).code, base_class=params.class_of(base).code, credit=credit,

@@ -27,11 +27,16 @@ class KeyUnit:
     quarterly: bool
     cap: int | None
     note: str = ""
+    assessed_high: bool = False  # key by the assessed risk level (重大/较大), not by the score alone
 
     @property
     def priority(self) -> int:
-        """2 for legal floors beyond risk (hazard, accident, list), 1 for risk alone."""
-        return 2 if any(r[0] != "high_risk" for r in self.reasons) else 1
+        """2 for legal floors beyond risk (hazard, accident, list), 1 for the assessed risk level, 0 for the
+        bureau's score class alone: when capacity is short the statutory floors are placed first, so a
+        high composite score never pushes out a unit the bureau assessed 重大/较大."""
+        if any(r[0] != "high_risk" for r in self.reasons):
+            return 2
+        return 1 if self.assessed_high else 0
 
 
 @dataclass
@@ -105,17 +110,15 @@ def select_key(assessments: list[Assessment], params: PlanParameters) -> list[Ke
         reasons: list[tuple[str, str]] = []
         floor, quarterly = 0, False
         for c in regime.criteria:
-            # Good credit lowers the score but never takes a unit off the key list (重点单位除外): the
-            # class for this test is the higher of the totals with and without the credit terms.
-            key_class = params.class_of(max(a.score, a.base_score)).code
-            hit = {"high_risk": key_class in c.classes,
-                   "unrectified_major_hazard": a.unrectified_major,
-                   "fatal_accident_last_year": a.fatal_last_year,
-                   "dishonest_last_year": a.listed_last_year,
-                   "listed_now": a.listed_now}[c.id]
+            detail = ""
+            if c.id == "high_risk":
+                hit, detail = high_risk(a, c.levels, c.classes, params)
+            else:
+                hit = {"unrectified_major_hazard": a.unrectified_major,
+                       "fatal_accident_last_year": a.fatal_last_year,
+                       "dishonest_last_year": a.listed_last_year,
+                       "listed_now": a.listed_now}[c.id]
             if hit:
-                detail = (f"风险分{max(a.score, a.base_score)}（{params.class_names[key_class]}）"
-                          if c.id == "high_risk" else "")
                 reasons.append((c.id, c.name_zh + (f"：{detail}" if detail else "")))
                 floor = max(floor, c.min_per_year)
                 quarterly = quarterly or c.quarterly
@@ -131,8 +134,26 @@ def select_key(assessments: list[Assessment], params: PlanParameters) -> list[Ke
             else:
                 visits = max(cap, floor)
                 note = f"按上限{cap}次"
-        out.append(KeyUnit(a, reasons, visits, quarterly and visits >= 4, cap, note))
+        by_level = any(c.id == "high_risk" and a.ent.risk_level in c.levels for c in regime.criteria)
+        out.append(KeyUnit(a, reasons, visits, quarterly and visits >= 4, cap, note, by_level))
     return out
+
+
+def high_risk(a: Assessment, levels: tuple[str, ...], classes: tuple[str, ...],
+              params: PlanParameters) -> tuple[bool, str]:
+    """安全风险等级较高 (粤应急规〔2021〕4号): the level the bureau assessed on the four-level scale is one of
+    ``levels`` (重大 / 较大) — always key, whatever the composite score says. The composite score only adds:
+    a unit whose score reaches one of ``classes`` is key too (the bureau's own measure, for units not yet
+    assessed or assessed lower). Good credit lowers the score but never takes a unit off the key list
+    (重点单位除外): the score for this test is the higher of the totals with and without the credit terms."""
+    score = max(a.score, a.base_score)
+    key_class = params.class_of(score).code
+    parts = []
+    if a.ent.risk_level in levels:
+        parts.append(f"评估等级{a.ent.risk_level}")
+    if key_class in classes:
+        parts.append(f"风险分{score}（{params.class_names[key_class]}）")
+    return bool(parts), "，".join(parts)
 
 
 def _credit_group(a: Assessment, params: PlanParameters) -> str:
@@ -144,6 +165,13 @@ def _credit_group(a: Assessment, params: PlanParameters) -> str:
     return a.credit
 
 
+def cycle_due(last_visit: dt.date | None, year: int, cycle_years: int) -> bool:
+    """一般单位每三年至少一次 (粤应急规〔2021〕4号): a general unit never inspected, or last inspected in year
+    ``year − cycle_years`` or earlier, must be inspected in ``year`` — else ``cycle_years`` whole years would
+    pass without an inspection. Over the unit's whole history, not a look-back window."""
+    return last_visit is None or last_visit < dt.date(year - cycle_years + 1, 1, 1)
+
+
 def draw_general(assessments: list[Assessment], key_ids: set[str], params: PlanParameters, year: int, seed: int,
                  capacity_checks: int) -> Draw:
     """The 双随机 draw of general units: strata by base risk class × credit, recent visits excluded, units
@@ -152,7 +180,6 @@ def draw_general(assessments: list[Assessment], key_ids: set[str], params: PlanP
     recent_from = dt.date(year - 1 - (params.exclusion_months - 1) // 12,
                           12 - (params.exclusion_months - 1) % 12, 1) if params.exclusion_months else plan_start
     cycle = params.regime.general_cycle_years
-    due_before = dt.date(year - cycle + 1, 1, 1)
     by_stratum: dict[tuple[str, str], list[Assessment]] = {}
     for a in assessments:
         if a.ent.ent_id not in key_ids:
@@ -163,7 +190,7 @@ def draw_general(assessments: list[Assessment], key_ids: set[str], params: PlanP
         members = sorted(by_stratum[(cls, credit)], key=lambda x: x.ent.ent_id)
         excludes = credit in params.exclusion_applies_to
         excluded = [a.ent.ent_id for a in members if excludes and a.last_visit and a.last_visit >= recent_from]
-        forced = [a.ent.ent_id for a in members if a.last_visit and a.last_visit < due_before]
+        forced = [a.ent.ent_id for a in members if cycle_due(a.last_visit, year, cycle)]
         pool = [a.ent.ent_id for a in members if a.ent.ent_id not in set(excluded) | set(forced)]
         s = Stratum(cls, credit, len(members), excluded, forced, pool, params.ratios[cls][credit])
         s.quota = min(len(forced) + len(pool), max(len(forced), math.ceil(s.target_ratio * s.total)))

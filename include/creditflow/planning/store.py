@@ -48,6 +48,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
                              "target_ratio": str(s.target_ratio), "quota": s.quota, "drawn": s.drawn}
                             for s in d.strata]},
         "credit_effect": plan.credit_effect(),
+        "shortfall": plan.shortfall_units(),
         "unscheduled": [{"job_id": u.job.job_id, "ent_id": u.job.ent_id, "mandatory": u.job.mandatory,
                          "reason": u.reason} for u in plan.schedule.unscheduled],
         "diff": plan.diff,

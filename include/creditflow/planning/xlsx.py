@@ -28,8 +28,8 @@ HEADERS: dict[str, list[str]] = {
     "计划表": ["检查事项", "依据", "对象数及双随机比例", "检查内容", "检查方式", "频次和上限", "时间",
             "承办机构", "是否联合检查"],
     "工作日测算": ["代号", "项目", "天数（人·日）", "占比", "口径", "来源与核对标记"],
-    "重点单位名单": ["单位名称", "统一社会信用代码", "所属区", "行业", "风险总分", "风险类别", "信用状况",
-                "是否严重失信", "列入情形", "计划检查次数", "已排月份", "承办机构", "备注"],
+    "重点单位名单": ["单位名称", "统一社会信用代码", "所属区", "行业", "评估风险等级", "风险总分", "风险类别",
+                "信用状况", "是否严重失信", "列入情形", "计划检查次数", "已排月份", "承办机构", "备注"],
     "风险评分": ["编号", "单位名称", "统一社会信用代码", "所属区", "行业", *[n for _, n in TERM_COLUMNS],
              "基础分（不含信用）", "总分", "基础风险类别", "风险类别", "信用状况", "分类", "计划检查次数",
              "逐项说明"],
@@ -47,7 +47,7 @@ HEADERS: dict[str, list[str]] = {
 }
 WIDTHS: dict[str, list[int]] = {
     "计划表": [28, 40, 30, 40, 20, 40, 20, 26, 12], "工作日测算": [8, 36, 14, 16, 30, 60],
-    "重点单位名单": [36, 22, 12, 12, 10, 10, 10, 10, 60, 12, 24, 24, 30],
+    "重点单位名单": [36, 22, 12, 12, 12, 10, 10, 10, 10, 60, 12, 24, 24, 30],
     "月度安排": [8, 10, 10, 10, 10, 10, 40], "检查明细": [12, 8, 20, 36, 22, 12, 16, 8, 12],
     "未安排": [36, 22, 16, 6, 8, 12, 50, 12], "双随机抽取": [14, 12, 14, 36, 16, 10, 10, 10, 10],
     "信用减频对比": [14, 16, 20, 12, 18, 12, 18, 18], "检查组": [10, 30, 40, 14, 14],
@@ -111,7 +111,7 @@ def _key_rows(plan: Plan) -> list[list[Any]]:
     for k in sorted(plan.key_units, key=lambda k: (-k.a.score, k.a.ent.ent_id)):
         e = k.a.ent
         planned = "、".join(f"{m}月" for m in sorted(months.get(e.ent_id, []))) or "未排（见“未安排”）"
-        rows.append([e.name, e.uscc, e.district_name, e.industry, k.a.score, names[k.a.risk_class],
+        rows.append([e.name, e.uscc, e.district_name, e.industry, e.risk_level, k.a.score, names[k.a.risk_class],
                      credit_label(k.a.credit), "是" if k.a.credit == "listed" else "否",
                      "；".join(r[1] for r in k.reasons), k.visits, planned, k.a.department, k.note])
     return rows

@@ -39,7 +39,8 @@ def supervision_rows(gen: Generator) -> dict[str, list[dict[str, Any]]]:
     Deterministic by seed, drawn from its own RNG so that adding them changes no decision. Rates are
     realistic orders of magnitude, not statistics: ~1.5% of units with an accident in the year (mostly
     一般, a few 较大, rare concealment), about two inspections per key-supervision unit and one per other
-    unit in the year before the data start, ≥ 2 inspectors each.
+    unit in the year before the data start, ≥ 2 inspectors each; and the older history (one inspection in
+    the four years before that for ~90% of units, the rest never inspected).
     """
     rng = random.Random(gen.cfg.seed + 1)
     fake = gen.parties.fake
@@ -67,7 +68,28 @@ def supervision_rows(gen: Generator) -> dict[str, list[dict[str, Any]]]:
                                 "problems_found": problems,
                                 "major_hazards": 1 if problems >= 5 and rng.random() < 0.3 else 0,
                                 "rectified": 1 if rng.random() < 0.85 else 0})
+    inspections += _earlier_inspections(gen, inspectors, year_start, len(inspections))
     return {"inspector": inspectors, "accident": accidents, "inspection": inspections}
+
+
+def _earlier_inspections(gen: Generator, inspectors: list[dict[str, Any]], before: dt.date,
+                         first: int) -> list[dict[str, Any]]:
+    """The older history the case system keeps: most units were last inspected some time in the four years
+    before the recent year (so some are due under the once-in-three-years cycle), a few never; now and then
+    a major hazard found then is still unrectified. Its own RNG: the recent data stays what it was."""
+    rng = random.Random(f"earlier-inspections:{gen.cfg.seed}")
+    out: list[dict[str, Any]] = []
+    for ent in gen.parties.enterprises:
+        if rng.random() < 0.1:
+            continue  # never inspected
+        major = 1 if rng.random() < 0.005 else 0
+        team = rng.sample(inspectors, 2)
+        out.append({"inspection_id": f"N{first + len(out):07d}", "ent_id": ent["ent_id"],
+                    "inspected_on": before - dt.timedelta(days=rng.randrange(1, 4 * 365)),
+                    "inspector_ids": ",".join(str(t["inspector_id"]) for t in team),
+                    "problems_found": 5 if major else rng.choice([0, 0, 1, 2, 3]), "major_hazards": major,
+                    "rectified": 0 if major and rng.random() < 0.5 else 1})
+    return out
 
 
 def insert_rows(conn: sa.Connection, table: str, rows: list[dict[str, Any]]) -> None:

@@ -45,6 +45,7 @@ class Parties:
         from faker import Faker
 
         self.rng = rng
+        self.level_rng = random.Random(f"risk-level:{cfg.seed}")
         self.fake = Faker("zh_CN")
         self.fake.seed_instance(cfg.seed)
         self.cfg = cfg
@@ -61,6 +62,15 @@ class Parties:
             self.persons.append({"person_id": f"P{i:07d}", "person_name": self.fake.name(), "id_type": "RIC",
                                  "id_no": make_ric(rng)})
 
+    def _risk_level(self, rng: random.Random, high_risk_industry: bool) -> str | None:
+        """The safety-risk level the bureau assessed (重大/较大/一般/低; None = not yet assessed). Few units are
+        重大 or 较大 — more in the high-risk industries — as in a real register, so the key list the plan
+        derives from it has a realistic size. Drawn from its own RNG; the stream's earlier uniform draw is
+        kept so that every other generated value stays what it was."""
+        rng.choice(["重大", "较大", "一般", "一般", "低"])
+        weights = (8, 22, 45, 20, 5) if high_risk_industry else (1, 5, 44, 45, 5)
+        return self.level_rng.choices(["重大", "较大", "一般", "低", None], weights)[0]
+
     def _enterprise(self, i: int) -> dict[str, Any]:
         rng = self.rng
         ind = rng.choices(self.industries, self.weights)[0]
@@ -76,6 +86,6 @@ class Parties:
             "ent_name": name, "ent_kind": "IND" if sole else "ENT", "district_code": district["code"],
             "district_name": district["name"], "industry": ind["name"], "key_supervision": ind["key"],
             "standard_grade": rng.choice(["一级", "二级", "三级", "未定级", "未定级"]),
-            "risk_level": rng.choice(["重大", "较大", "一般", "一般", "低"]),
+            "risk_level": self._risk_level(rng, bool(ind["key"])),
             "legal_rep": self.fake.name(), "address": self.fake.street_address(),
         }

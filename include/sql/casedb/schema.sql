@@ -12,7 +12,7 @@ CREATE TABLE IF NOT EXISTS enterprise (
     industry          VARCHAR(40) NOT NULL,          -- 危险化学品 / 烟花爆竹 / 冶金 / 工贸 ...
     key_supervision   SMALLINT    NOT NULL DEFAULT 0, -- 重点监管
     standard_grade    VARCHAR(8),                     -- 安全生产标准化 一级/二级/三级/未定级
-    risk_level        VARCHAR(8),                     -- 重大/较大/一般/低
+    risk_level        VARCHAR(8),                     -- 安全风险等级 the bureau assessed: 重大/较大/一般/低, NULL 未评估
     legal_rep         VARCHAR(50),
     address           VARCHAR(200),
     created_at        TIMESTAMP   NOT NULL,
