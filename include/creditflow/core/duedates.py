@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from creditflow.core.workdays import CalendarNotCovered, WorkdayCalendar, official_calendar
+from creditflow.core import workdays
+from creditflow.core.workdays import CalendarNotCovered, WorkdayCalendar
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 
@@ -69,7 +70,7 @@ def compute(fn: Callable[[], dt.date]) -> Due:
 
 def working_day_due(start: dt.date, n: int, calendar: WorkdayCalendar | None = None) -> Due:
     """``n`` working days after ``start`` (the start day not counted), or unknown with its reason."""
-    return compute(lambda: (calendar or official_calendar()).add_working_days(start, n))
+    return compute(lambda: (calendar or workdays.official_calendar()).add_working_days(start, n))
 
 
 def as_due(value: Due | dt.date | str | None) -> Due:
@@ -134,7 +135,7 @@ def due_status(due: Due | dt.date | str | None, today: dt.date, calendar: Workda
     * unknown deadline → unknown (with its reason) while ``today`` is before its earliest day.
     """
     d = as_due(due)
-    cal = calendar or official_calendar()
+    cal = calendar or workdays.official_calendar()
     if d.date is None:
         return DueStatus("unknown", None, d)
     if today > d.date:

@@ -172,7 +172,7 @@ def process_interval(run: Run, engine: sa.Engine, sources: Sources, client: Plat
     (a re-run replaces what it wrote; the ledger prevents a second upload).
 
     Returns the run summary, ``alert`` (the 临期预警 subject and body, or None) and per-stage ``seconds``.
-    Raises what the stage raised (ReconciliationError; DeadlineUnknownError after the summary is stored;
+    Raises what the stage raised (ReconciliationError;
     ReceiptsTimeoutError — a retry resumes from the ledger)."""
     opts = options or IntervalOptions()
     step = _Steps(on_step)
