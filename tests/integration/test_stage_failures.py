@@ -15,7 +15,7 @@ from creditflow.core import warehouse as wh
 from creditflow.reporting import pipeline as sgs
 from creditflow_sandbox import generator as g
 from creditflow_sandbox import licensing, platform
-from helpers import ServedApp, World, deliver_files, platform_client, run_day, run_for, warehouse
+from helpers import ServedApp, World, deliver_files, platform_client, run_for, warehouse
 
 pytestmark = [pytest.mark.integration]
 validate_stage = importlib.import_module("creditflow.reporting.pipeline.validate")  # the module, not the function
