@@ -13,9 +13,12 @@ How the numbers are counted (the page says the same):
   (``cf_run_summary``); ``accepted`` counts the platform's acceptances those runs received
   (``cf_ledger_history``);
 * states — ``awaiting_review``, ``due_soon`` (records carried from run to run) — are the period's last run's;
-* ``late`` counts distinct records marked late in the period's runs (``cf_outcome``);
+* ``late`` counts distinct records marked late in the period's runs (``cf_outcome``): a first publication
+  is late when the platform accepted it on a day after its deadline (``core.duedates.published_late``,
+  the one definition of late, for the report too), a waiting record when its deadline had passed at the run;
 * the cards' "now" numbers and the clock are the records not yet published today: latest outcome
-  quarantined or awaiting review, with their working days left.
+  quarantined or awaiting review, with their status on ``core.duedates.due_status`` (a deadline whose day
+  has passed is overdue, also on a weekend or holiday); "today" is the ``clock.today`` dependency.
 
 Labels are Chinese; the page follows the Airflow UI's language (``?lang=en`` for English, set by
 ``static/dashboard.js`` from the UI's own setting when it differs). Routes need an Airflow login; every
