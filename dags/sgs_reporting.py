@@ -20,7 +20,7 @@ transaction over the interval, and logs one line per step with its counts and se
 | 临期预警 | records not yet accepted and due within 2 working days, and records whose deadline cannot be computed (`DUE_DATE_UNKNOWN`): a warning in the log, and an e-mail to Variable `creditflow_alert_email` through `smtp_default` when set |
 | upload | batches through `credit_platform` (pool `credit_platform`), ledger committed around each batch |
 | receipts | per-record receipts (rejections back to quarantine), waiting up to Variable `creditflow_receipt_wait_seconds` (600) |
-| reconcile | extracted = uploaded + quarantined + awaiting review + unchanged + duplicates, or the run fails; it also fails (after storing the summary) while any record has no computable deadline — add the missing `data/calendar/YYYY.yaml` and clear the run |
+| reconcile | extracted = uploaded + quarantined + awaiting review + unchanged + duplicates, or the run fails; a record whose deadline is beyond the official calendar is processed as usual, its deadline 待定 and alerted, and computed where it is read once `data/calendar/YYYY.yaml` is added (no re-run) |
 
 Why one task: each task start costs ≈ 1.5 s; ten tasks made an empty day ≈ 18 s and a year of backfill
 hours (issue #12). What each step did is in the task log, in the task's XCom (counts and seconds per

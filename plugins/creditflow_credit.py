@@ -122,7 +122,7 @@ def case_page(request: Request, case_id: str, user: Any = Depends(auth.current_u
 
     import sqlalchemy as sa
     from creditflow.core import warehouse as wh
-    from creditflow.credit import lifecycle, rules
+    from creditflow.credit import deadlines, lifecycle, rules
     from creditflow.credit.store import CreditError, events
 
     with _engine().connect() as conn:
@@ -133,12 +133,14 @@ def case_page(request: Request, case_id: str, user: Any = Depends(auth.current_u
         trail = events(conn, case_id)
         objections = [dict(r) for r in conn.execute(sa.select(wh.credit_objection).where(
             wh.credit_objection.c.case_id == case_id)).mappings()]
-        requests = [dict(r) | {"checks_list": json.loads(r["checks"] or "[]")} for r in conn.execute(
-            sa.select(wh.credit_request).where(wh.credit_request.c.subject_id == case_id)).mappings()]
+        requests = [deadlines.shown(conn, dict(r), request=True) | {"checks_list": json.loads(r["checks"] or "[]")}
+                    for r in conn.execute(sa.select(wh.credit_request).where(
+                        wh.credit_request.c.subject_id == case_id)).mappings()]
+        shown_case = deadlines.shown(conn, case)  # deadlines beyond the calendar: 待定（…）
         docs = [dict(r) for r in conn.execute(sa.select(wh.credit_document).where(
             wh.credit_document.c.subject_id == case_id).order_by(wh.credit_document.c.created_at)).mappings()]
     actions = {a: s for a, s in lifecycle.CASE_ACTIONS.items() if case["state"] in s["from"]}
-    return page(request, "case.html", f"案件 {case_id}", "", user, case=case, events=trail, objections=objections,
+    return page(request, "case.html", f"案件 {case_id}", "", user, case=shown_case, events=trail, objections=objections,
                 requests=requests, docs=docs, actions=actions, situation=rules.situation(case["situation_id"]))
 
 
@@ -259,6 +261,7 @@ def penalty_page(request: Request, penalty_id: str, user: Any = Depends(auth.cur
 
     import sqlalchemy as sa
     from creditflow.core import warehouse as wh
+    from creditflow.credit import deadlines
     from creditflow.credit.store import events
 
     with _engine().connect() as conn:
@@ -266,8 +269,9 @@ def penalty_page(request: Request, penalty_id: str, user: Any = Depends(auth.cur
                            ).mappings().first()
         if pen is None:
             raise HTTPException(404, "没有该处罚")
-        requests = [dict(r) | {"checks_list": json.loads(r["checks"] or "[]")} for r in conn.execute(
-            sa.select(wh.credit_request).where(wh.credit_request.c.subject_id == penalty_id)).mappings()]
+        requests = [deadlines.shown(conn, dict(r), request=True) | {"checks_list": json.loads(r["checks"] or "[]")}
+                    for r in conn.execute(sa.select(wh.credit_request).where(
+                        wh.credit_request.c.subject_id == penalty_id)).mappings()]
         trail = events(conn, penalty_id)
     return page(request, "penalty.html", f"处罚 {pen['doc_no']}", "penalties", user, pen=dict(pen),
                 requests=requests, events=trail)

@@ -13,9 +13,12 @@ How the numbers are counted (the page says the same):
   (``cf_run_summary``); ``accepted`` counts the platform's acceptances those runs received
   (``cf_ledger_history``);
 * states — ``awaiting_review``, ``due_soon`` (records carried from run to run) — are the period's last run's;
-* ``late`` counts distinct records marked late in the period's runs (``cf_outcome``);
+* ``late`` counts distinct records marked late in the period's runs (``cf_outcome``): a first publication
+  is late when the platform accepted it on a day after its deadline (``core.duedates.published_late``,
+  the one definition of late, for the report too), a waiting record when its deadline had passed at the run;
 * the cards' "now" numbers and the clock are the records not yet published today: latest outcome
-  quarantined or awaiting review, with their working days left.
+  quarantined or awaiting review, with their status on ``core.duedates.due_status`` (a deadline whose day
+  has passed is overdue, also on a weekend or holiday); "today" is the ``clock.today`` dependency.
 
 Labels are Chinese; the page follows the Airflow UI's language (``?lang=en`` for English, set by
 ``static/dashboard.js`` from the UI's own setting when it differs). Routes need an Airflow login; every
@@ -39,7 +42,8 @@ from creditflow.core import warehouse as wh
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
-from creditflow_ui import auth, charts
+from creditflow_ui import auth, charts, clock
+from creditflow_ui.clock import due_cell
 from creditflow_ui.i18n import labels_for, language_of
 from creditflow_ui.routes import render
 
@@ -149,29 +153,29 @@ def per_period(conn: sa.Connection, period: str, kind: str | None = None, limit:
 
 def open_records(conn: sa.Connection, kind: str | None = None) -> list[dict[str, Any]]:
     """Records whose latest outcome is quarantined or awaiting review (not on the platform yet)."""
-    o = wh.outcomes
+    o, s = wh.outcomes, wh.standardised
     latest = (sa.select(o.c.record_id, sa.func.max(o.c.run_key).label("run_key")).group_by(o.c.record_id)
               .subquery())
-    q = (sa.select(o.c.record_id, o.c.kind, o.c.run_key, o.c.outcome, o.c.due_date, o.c.review_reason, o.c.detail)
+    q = (sa.select(o.c.record_id, o.c.kind, o.c.run_key, o.c.outcome, o.c.due_date, o.c.review_reason, o.c.detail,
+                   s.c.decision_date)
          .join(latest, sa.and_(latest.c.record_id == o.c.record_id, latest.c.run_key == o.c.run_key))
+         .join(s, sa.and_(s.c.run_key == o.c.run_key, s.c.record_id == o.c.record_id), isouter=True)
          .where(o.c.outcome.in_(("quarantined", "awaiting_review"))))
     if kind:
         q = q.where(o.c.kind == kind)
     return [dict(r) for r in conn.execute(q).mappings()]
 
 
-def clock_bucket(due: str | None, today: dt.date) -> tuple[str, int | None]:
-    """Which bar of the clock a record falls in, and its working days left (negative: overdue)."""
-    from creditflow.core.workdays import CalendarNotCovered, official_calendar
-
-    if not due:
-        return "unknown", None
-    try:
-        left = official_calendar().working_days_between(today, dt.date.fromisoformat(due))
-    except (CalendarNotCovered, ValueError):
-        return "unknown", None
-    if left < 0:
+def clock_bucket(due: str | None, today: dt.date, decision_date: str | None = None) -> tuple[str, int | None]:
+    """Which bar of the clock a record falls in, and its working days left (negative: overdue), by
+    :func:`creditflow.core.duedates.due_status` — a Friday deadline is overdue on the Sunday after, not due
+    today. A deadline not stored (beyond the calendar when computed) is worked out from the decision date."""
+    cell = due_cell(due, decision_date, today)
+    left = cell["left"]
+    if cell["state"] == "overdue":
         return "overdue", left
+    if cell["state"] == "unknown" or left is None:
+        return "unknown", None
     if left <= 2:
         return f"d{left}", left
     return "d3_7", left
@@ -218,10 +222,10 @@ def quarantine_queue(conn: sa.Connection, records: list[dict[str, Any]], today: 
             raw = json.loads(src.get("raw_payload") or "{}")
         except ValueError:
             raw = {}
-        bucket, left = clock_bucket(rec["due_date"], today)
+        bucket, left = clock_bucket(rec["due_date"], today, rec.get("decision_date"))
         out.append({"record_id": fd["record_id"], "kind": rec["kind"], "run_key": fd["run_key"], "field": fd["field"],
                     "rule_id": fd["rule_id"], "message": fd["message_zh"], "due_date": rec["due_date"],
-                    "left": left, "bucket": bucket,
+                    "due": due_cell(rec["due_date"], rec.get("decision_date"), today), "left": left, "bucket": bucket,
                     "who": responsible(src.get("source_system"), raw if isinstance(raw, dict) else {},
                                        src.get("lineage"))})
     out.sort(key=lambda r: (r["left"] if r["left"] is not None else 999, r["record_id"], r["field"]))
@@ -231,13 +235,24 @@ def quarantine_queue(conn: sa.Connection, records: list[dict[str, Any]], today: 
 # --- review, reconciliation, files, credit ------------------------------------------------------------
 
 
-def review_queue(conn: sa.Connection, kind: str | None = None) -> list[dict[str, Any]]:
+def review_queue(conn: sa.Connection, kind: str | None = None, today: dt.date | None = None) -> list[dict[str, Any]]:
+    """Pending reviews by kind, reason and operation, with the earliest due date and how many are overdue."""
     r = wh.reviews
-    q = (sa.select(r.c.kind, r.c.reason, r.c.op, sa.func.count().label("n"), sa.func.min(r.c.due_date).label("due"))
-         .where(r.c.status == "pending").group_by(r.c.kind, r.c.reason, r.c.op).order_by(r.c.kind, r.c.reason))
+    q = (sa.select(r.c.kind, r.c.reason, r.c.op, r.c.due_date).where(r.c.status == "pending"))
     if kind:
         q = q.where(r.c.kind == kind)
-    return [dict(x) for x in conn.execute(q).mappings()]
+    day = today or clock.today()
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for x in conn.execute(q).mappings():
+        g = groups.setdefault((x["kind"], x["reason"], x["op"]), {"kind": x["kind"], "reason": x["reason"],
+                                                                   "op": x["op"], "n": 0, "due": None, "overdue": 0})
+        g["n"] += 1
+        if x["due_date"]:
+            g["due"] = min(g["due"] or x["due_date"], x["due_date"])
+            g["overdue"] += due_cell(x["due_date"], None, day)["overdue"]
+    for g in groups.values():
+        g["due_cell"] = due_cell(g["due"], None, day) if g["due"] else None
+    return [groups[k] for k in sorted(groups, key=lambda k: (k[0], k[1], k[2] or ""))]
 
 
 def recent_runs(conn: sa.Connection, kind: str | None = None, limit: int = 30) -> list[dict[str, Any]]:
@@ -326,12 +341,12 @@ def dashboard_data(kind: str | None, period: str, today: dt.date) -> dict[str, A
         rows = per_period(conn, period, kind)
         records = open_records(conn, kind)
         queue = quarantine_queue(conn, records, today)
-        reviews = review_queue(conn, kind)
+        reviews = review_queue(conn, kind, today)
         runs = recent_runs(conn, kind)
         credit = credit_status(conn)
-    clock = Counter(clock_bucket(r["due_date"], today)[0] for r in records)
-    clock_by_outcome = {o: Counter(clock_bucket(r["due_date"], today)[0] for r in records if r["outcome"] == o)
-                        for o in ("quarantined", "awaiting_review")}
+    buckets = [(r["outcome"], clock_bucket(r["due_date"], today, r.get("decision_date"))[0]) for r in records]
+    clock = Counter(b for _, b in buckets)
+    clock_by_outcome = {o: Counter(b for oc, b in buckets if oc == o) for o in ("quarantined", "awaiting_review")}
     totals = {c: sum(r.counts[c] for r in rows) for c in ("extracted", "uploaded", "accepted")}
     totals.update(open_quarantined=sum(1 for r in records if r["outcome"] == "quarantined"),
                   open_review=sum(1 for r in records if r["outcome"] == "awaiting_review"),
@@ -370,14 +385,13 @@ def _charts(data: dict[str, Any], t: dict[str, str]) -> dict[str, Any]:
 
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard(request: Request, kind: str = "", period: str = "day", lang: str = "",
-              user: Any = Depends(auth.current_user)) -> HTMLResponse:
+              user: Any = Depends(auth.current_user), today: dt.date = Depends(clock.today)) -> HTMLResponse:
     if kind and kind not in KIND_LABELS:
         raise HTTPException(404, f"未知的类别：{kind}")
     if period not in PERIODS:
         raise HTTPException(404, f"未知的期间：{period}")
     language = language_of(lang, request.headers.get("accept-language", ""))
     t = labels_for(language)
-    today = dt.datetime.now(TZ).date()
     data = dashboard_data(kind or None, period, today)
     files = {area: listed_files(area) for area in FILE_AREAS}
     response = render(request, "dashboard.html", t["title"], "dashboard", user, t=t, lang=language,

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
-from creditflow_ui import auth, quality
+from creditflow_ui import auth, clock, quality
 
 HERE = Path(__file__).resolve().parent
 NAV = (("dashboard", "数据看板"), ("", "运行概况"), ("review", "审核"), ("review/audit", "审核记录"),
@@ -116,7 +116,8 @@ def _preview_lines(kind: str, preview: dict[str, Any]) -> list[tuple[str, Any]]:
 
 
 @router.get("/review", response_class=HTMLResponse)
-def review_page(request: Request, kind: str | None = None, user: Any = Depends(auth.current_user)) -> HTMLResponse:
+def review_page(request: Request, kind: str | None = None, user: Any = Depends(auth.current_user),
+                today: dt.date = Depends(clock.today)) -> HTMLResponse:
     from creditflow.reporting import review
     from creditflow.reporting.reviewers import load_roster
 
@@ -126,6 +127,8 @@ def review_page(request: Request, kind: str | None = None, user: Any = Depends(a
     for row in rows:
         row["lines"] = _preview_lines(row["kind"], row["preview"])
         row["blocker"] = review.blocker(row, who, roster)
+        decided = (row.get("preview") or {}).get(clock.DECISION_DATE.get(row["kind"], ""))
+        row["due"] = clock.due_cell(row["due_date"], decided, today)
     return render(request, "review.html", f"待审核记录（{len(rows)}）", "review", user, rows=rows, kind=kind or "")
 
 
@@ -163,21 +166,26 @@ def audit_page(request: Request, user: Any = Depends(auth.current_user)) -> HTML
 
 
 @router.get("/quarantine", response_class=HTMLResponse)
-def quarantine(request: Request, kind: str | None = None, user: Any = Depends(auth.current_user)) -> HTMLResponse:
+def quarantine(request: Request, kind: str | None = None, user: Any = Depends(auth.current_user),
+               today: dt.date = Depends(clock.today)) -> HTMLResponse:
     import sqlalchemy as sa
     from creditflow.core import warehouse as wh
 
     kind = _kind(kind)
     o, f = wh.outcomes, wh.findings
-    q = (sa.select(o.c.record_id, o.c.kind, o.c.run_key, o.c.due_date, f.c.field, f.c.rule_id, f.c.message_zh)
+    s = wh.standardised
+    q = (sa.select(o.c.record_id, o.c.kind, o.c.run_key, o.c.due_date, f.c.field, f.c.rule_id, f.c.message_zh,
+                   s.c.decision_date)
          .join(f, sa.and_(f.c.run_key == o.c.run_key, f.c.record_id == o.c.record_id))
+         .join(s, sa.and_(s.c.run_key == o.c.run_key, s.c.record_id == o.c.record_id), isouter=True)
          .where(o.c.outcome == "quarantined", f.c.severity == "error").order_by(o.c.run_key.desc()).limit(500))
     if kind:
         q = q.where(o.c.kind == kind)
     with _engine().connect() as conn:
         rows = conn.execute(q).mappings().all()
         latest = dict(conn.execute(sa.select(o.c.record_id, sa.func.max(o.c.run_key)).group_by(o.c.record_id)).all())
-    rows = [r for r in rows if latest.get(r["record_id"]) == r["run_key"]]  # still in quarantine now
+    rows = [dict(r) | {"due": clock.due_cell(r["due_date"], r["decision_date"], today)}
+            for r in rows if latest.get(r["record_id"]) == r["run_key"]]  # still in quarantine now
     return render(request, "quarantine.html", "问题数据（隔离区）", "quarantine", user, rows=rows)
 
 

@@ -202,15 +202,13 @@ def test_dashboard_numbers_match_the_warehouse(world, page):
               for c in page.query_selector_all("#totals .card")}  # flows over the shown periods, then today's state
     assert totals["extracted"] == sum(s["extracted"] for s in summaries)
     assert totals["accepted"] == sum(accepted.values())
-    # The 7-working-day clock: every record not yet published, by working days left from today.
-    from creditflow.core.workdays import official_calendar
-
+    # The 7-working-day clock: every record not yet published, by working days left from today. A record is
+    # overdue once its due day has passed (国办发〔2015〕51号: within 7 working days), whatever day today is.
     today = dt.datetime.now(TZ).date()
     open_ = [r for r in _latest(engine).values() if r["outcome"] in ("quarantined", "awaiting_review")]
     clock = {td.get_attribute("data-bucket"): int(td.inner_text()) for td in page.query_selector_all("#clock td")}
     assert sum(clock.values()) == len(open_) > 0
-    overdue = sum(1 for r in open_ if r["due_date"]
-                  and official_calendar().working_days_between(today, dt.date.fromisoformat(r["due_date"])) < 0)
+    overdue = sum(1 for r in open_ if r["due_date"] and dt.date.fromisoformat(r["due_date"]) < today)
     assert clock["overdue"] == overdue == totals["open_overdue"]
     assert totals["open_quarantined"] == sum(1 for r in open_ if r["outcome"] == "quarantined")
     assert totals["open_review"] == sum(1 for r in open_ if r["outcome"] == "awaiting_review") > 0
@@ -235,6 +233,59 @@ def test_dashboard_numbers_match_the_warehouse(world, page):
                and dt.date.fromisoformat(s["interval_start"][:10]).isocalendar()[:2] == week[:2]]
     assert cells["extracted"] == sum(s["extracted"] for s in in_week)
     assert cells["uploaded"] == sum(s["uploaded"] for s in in_week)
+
+
+SUNDAY = dt.date(2026, 12, 6)  # the Sunday of issue #18.2; the Friday before is 2026-12-04
+
+
+@pytest.fixture
+def on_sunday():
+    """The pages' clock set to a Sunday (the plugin's ``clock.today`` dependency)."""
+    from creditflow_ui import app, clock
+
+    app.dependency_overrides[clock.today] = lambda: SUNDAY
+    yield SUNDAY
+    app.dependency_overrides.pop(clock.today, None)
+
+
+def test_on_a_sunday_a_friday_deadline_is_overdue_on_every_page(world, page, on_sunday):
+    """Issue #18.2: on Sunday a record due the Friday before is overdue (its due day has passed), not 今日到期;
+    the dashboard counts every such record, and 审核 and 问题数据 mark their due-date cells 已逾期 in red."""
+    base, engine = world["url"], world["engine"]
+    open_ = [r for r in _latest(engine).values() if r["outcome"] in ("quarantined", "awaiting_review")]
+    friday = on_sunday - dt.timedelta(days=2)
+    due = {r["record_id"]: dt.date.fromisoformat(r["due_date"]) for r in open_ if r["due_date"]}
+    assert any(d == friday for d in due.values()), sorted(set(due.values()))  # the case the issue is about
+    overdue = {rid for rid, d in due.items() if d < on_sunday}
+    login(page, base, "/creditflow/dashboard")
+    assert f"{on_sunday.isoformat()}" in page.inner_text("form.filter")
+    clock = {td.get_attribute("data-bucket"): int(td.inner_text()) for td in page.query_selector_all("#clock td")}
+    totals = {c.get_attribute("data-k"): int(c.query_selector(".value").inner_text())
+              for c in page.query_selector_all("#totals .card")}
+    assert clock["overdue"] == totals["open_overdue"] == len(overdue) > 1
+    assert clock["d0"] == 0  # nothing is due on a Sunday
+    for tr in page.query_selector_all("#quarantine tbody tr"):
+        cell = tr.query_selector("td.due")
+        late = tr.get_attribute("data-record") in overdue
+        assert ("overdue" in (cell.get_attribute("class") or "")) == late
+        assert ("已逾期" in cell.inner_text()) == late
+    _shot(page, "dashboard_sunday.png")
+
+    login(page, base, "/creditflow/review")
+    with engine.connect() as conn:
+        pending = conn.execute(sa.select(wh.reviews.c.record_id, wh.reviews.c.due_date)
+                               .where(wh.reviews.c.status == "pending")).all()
+    late_reviews = sum(1 for r in pending if r.due_date and dt.date.fromisoformat(r.due_date) < on_sunday)
+    cells = page.query_selector_all("table.review td.due")
+    assert len(cells) == len(pending)
+    marked = [c for c in cells if "overdue" in (c.get_attribute("class") or "")]
+    assert len(marked) == late_reviews > 0 and all("已逾期" in c.inner_text() for c in marked)
+
+    login(page, base, "/creditflow/quarantine")
+    cells = page.query_selector_all("td.due")
+    assert cells and all(("overdue" in (c.get_attribute("class") or "")) == ("已逾期" in c.inner_text()) for c in cells)
+    shown_overdue = {c.inner_text().split()[0] for c in cells if "overdue" in (c.get_attribute("class") or "")}
+    assert shown_overdue and all(dt.date.fromisoformat(d) < on_sunday for d in shown_overdue)
 
 
 def test_dashboard_inside_the_airflow_ui(world, page):

@@ -10,14 +10,17 @@ taken entirely from the file. A date in a year that neither covers raises
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
+import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+log = logging.getLogger(__name__)
 
 
 class CalendarNotCovered(LookupError):
@@ -177,9 +180,51 @@ def default_override_dirs() -> list[Path]:
     return dirs
 
 
-@lru_cache(maxsize=1)
-def official_calendar() -> WorkdayCalendar:
-    return WorkdayCalendar(default_override_dirs())
+def _files_fingerprint(dirs: list[Path]) -> tuple[tuple[str, int, int], ...]:
+    out = []
+    for directory in dirs:
+        for path in sorted(Path(directory).glob("[0-9][0-9][0-9][0-9].yaml")):
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            out.append((str(path), st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+class _OfficialCalendar:
+    """The official calendar, reloaded as soon as a year file is added or changed (no restart, no re-entry:
+    a deadline that was unknown is computed by the next call). A new file that does not load keeps the
+    last good calendar in a running process (logged; ``calendar_watch`` fails on it); a process that never
+    had one raises :class:`CalendarDataError`."""
+
+    def __init__(self) -> None:
+        self._key: tuple[Any, ...] | None = None
+        self._cal: WorkdayCalendar | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> WorkdayCalendar:
+        dirs = default_override_dirs()
+        key = (tuple(str(d) for d in dirs), _files_fingerprint(dirs))
+        if key == self._key and self._cal is not None:
+            return self._cal
+        with self._lock:
+            if key != self._key or self._cal is None:
+                try:
+                    self._cal = WorkdayCalendar(dirs)
+                except CalendarDataError:
+                    if self._cal is None:
+                        raise
+                    log.exception("calendar files changed but do not load; keeping the previous calendar")
+                self._key = key
+            return self._cal
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._key, self._cal = None, None
+
+
+official_calendar = _OfficialCalendar()
 
 
 def add_working_days(day: dt.date, n: int) -> dt.date:

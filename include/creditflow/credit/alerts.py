@@ -11,43 +11,65 @@ from typing import Any
 import sqlalchemy as sa
 
 from creditflow.core import warehouse as wh
-from creditflow.core.workdays import official_calendar
-from creditflow.credit import publish, rules
+from creditflow.core.duedates import due_status
+from creditflow.credit import deadlines, publish, rules
 
 C, R, L = wh.credit_case, wh.credit_request, wh.ledger
 
 
 def due_alerts(engine: sa.Engine, today: dt.date) -> list[str]:
-    cal = official_calendar()
+    """Deadlines on the official calendar (:func:`creditflow.core.duedates.due_status`: a rest day after the
+    due day is overdue); a deadline beyond the calendar is listed as 【期限待定】 with its reason."""
     out: list[str] = []
     with engine.connect() as conn:
         listed = [dict(r) for r in conn.execute(sa.select(C).where(C.c.state == "listed")).mappings()]
         revisit = [dict(r) for r in conn.execute(sa.select(C).where(C.c.state == "revisit")).mappings()]
-        waiting = [dict(r) for r in conn.execute(sa.select(C).where(
-            C.c.state == "notice_delivered", C.c.objection_until < today.isoformat(),
-            C.c.pending_action.is_(None))).mappings()]
+        delivered = [dict(r) for r in conn.execute(sa.select(C).where(
+            C.c.state == "notice_delivered", C.c.pending_action.is_(None))).mappings()]
         requests = [dict(r) for r in conn.execute(sa.select(R).where(R.c.status == "received")).mappings()]
         rejected = [dict(r) for r in conn.execute(sa.select(L.c.kind, L.c.owner_record_id, L.c.code).where(
             L.c.state == "rejected", L.c.message.like(publish.MARK + "%"))).mappings()]
+        dues = {c["case_id"]: deadlines.case_dues(conn, c) for c in [*listed, *revisit, *delivered]}
+        req_dues = {r["request_id"]: deadlines.request_due(conn, r) for r in requests}
     for case in listed:
-        due = dt.date.fromisoformat(case["publication_due"])
-        soon = rules.deadline("list_publication_due_soon", due).amount
-        left = cal.working_days_between(today, due)
-        if today > due:
-            out.append(f"【逾期】案件 {case['case_id']} 列入决定（{case['decided_on']}）应于{due}前公示，平台尚未接收")
-        elif left <= soon:
-            out.append(f"【临期】案件 {case['case_id']} 列入决定须于{due}前公示（剩余{left}个工作日），平台尚未接收")
+        due = dues[case["case_id"]].get("publication_due")
+        if due is None:
+            continue
+        st = due_status(due, today)
+        if st.state == "unknown":
+            out.append(f"【期限待定】案件 {case['case_id']} 列入决定（{case['decided_on']}）公示时限{due.label_zh()}，"
+                       "补充官方日历后自动计算，平台尚未接收")
+        elif st.overdue:
+            out.append(f"【逾期】案件 {case['case_id']} 列入决定（{case['decided_on']}）应于{due.iso()}前公示，"
+                       f"平台尚未接收（{st.label_zh()}）")
+        elif st.days is not None and due.date and st.days <= rules.deadline("list_publication_due_soon",
+                                                                            due.date).amount:
+            out.append(f"【临期】案件 {case['case_id']} 列入决定须于{due.iso()}前公示（剩余{st.days}个工作日），"
+                       "平台尚未接收")
     for case in revisit:
-        late = "【逾期】" if today > dt.date.fromisoformat(case["revisit_due"]) else "【待办】"
-        out.append(f"{late}案件 {case['case_id']} 据以列入的处罚决定已变更，须于{case['revisit_due']}前复核并更新公示")
-    for case in waiting:
-        out.append(f"【待办】案件 {case['case_id']} 陈述申辩期已于{case['objection_until']}届满，可研究作出列入决定")
+        due = dues[case["case_id"]].get("revisit_due")
+        st = due_status(due, today)
+        late = {"overdue": "【逾期】", "unknown": "【期限待定】"}.get(st.state, "【待办】")
+        shown_due = due.label_zh() if due is not None else "—"
+        out.append(f"{late}案件 {case['case_id']} 据以列入的处罚决定已变更，须于{shown_due}前复核并更新公示")
+    for case in delivered:
+        until = dues[case["case_id"]].get("objection_until")
+        if until is not None and not until.known:
+            out.append(f"【期限待定】案件 {case['case_id']} 陈述申辩期届满日{until.label_zh()}，补充官方日历后自动计算")
+        elif until is not None and due_status(until, today).overdue:
+            out.append(f"【待办】案件 {case['case_id']} 陈述申辩期已于{until.iso()}届满，可研究作出列入决定")
     for req in requests:
-        req_due = dt.date.fromisoformat(req["due_on"]) if req["due_on"] else None
-        if req_due and cal.working_days_between(today, req_due) <= rules.deadline("credit_request_due_soon",
-                                                                                  req_due).amount:
-            kind = "提前移出" if req["kind"] == "early_removal" else "信用修复"
-            out.append(f"【临期】{kind}申请 {req['request_id']} 应于{req['due_on']}前办结")
+        req_due = req_dues[req["request_id"]]
+        kind = "提前移出" if req["kind"] == "early_removal" else "信用修复"
+        st = due_status(req_due, today)
+        if st.state == "unknown":
+            out.append(f"【期限待定】{kind}申请 {req['request_id']} 办结时限{req_due.label_zh()}，"
+                       "补充官方日历后自动计算")
+        elif st.overdue:
+            out.append(f"【逾期】{kind}申请 {req['request_id']} 应于{req_due.iso()}前办结（{st.label_zh()}）")
+        elif st.days is not None and req_due.date and st.days <= rules.deadline("credit_request_due_soon",
+                                                                                req_due.date).amount:
+            out.append(f"【临期】{kind}申请 {req['request_id']} 应于{req_due.iso()}前办结")
     for row in rejected:
         out.append(f"【退回】平台拒收 {row['kind']} 记录（{row['owner_record_id']}，代码{row['code']}），"
                    "请核对后重新报送")

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from creditflow.common import mask_text
 from creditflow.core import warehouse as wh
-from creditflow.credit import documents, publish, rules
+from creditflow.credit import deadlines, documents, publish, rules
 from creditflow.credit.penalties import propose_request
 from creditflow.credit.roles import Reviewer, load_roles
 from creditflow.credit.store import SYSTEM, CreditError, InFlight, as_date, dumps, event, natural_key
@@ -85,8 +85,12 @@ def _check(conn: sa.Connection, case: dict[str, Any], action: str, on: dt.date) 
     if action == "decide_listing":
         objections = _objections(conn, case["case_id"])
         waived = any(o["status"] == "waived" for o in objections)
-        if not waived and on <= dt.date.fromisoformat(case["objection_until"]):
-            raise CreditError(f"陈述申辩期至{case['objection_until']}，期满后方可作出列入决定")
+        over = deadlines.objection_over(conn, case, on)
+        until = deadlines.case_dues(conn, case)["objection_until"].label_zh()
+        if not waived and over is None:
+            raise CreditError(f"陈述申辩期届满日{until}，补充官方日历、期满后方可作出列入决定")
+        if not waived and not over:
+            raise CreditError(f"陈述申辩期至{until}，期满后方可作出列入决定")
         if any(o["status"] == "pending" for o in objections):
             raise CreditError("尚有未处理的陈述申辩意见，须先复核")
     if action == "revoke_removal" and not any(
@@ -153,7 +157,7 @@ def _carry_out(conn: sa.Connection, case: dict[str, Any], action: str, on: dt.da
         _queue(conn, case, nk, "create", payload, run_key, "列入严重失信主体名单", on)
         return "listed", {"decision_doc_id": doc["doc_id"], "decided_on": on.isoformat(), "list_start": on.isoformat(),
                           "list_end": end.isoformat(), "natural_key": nk,
-                          "publication_due": rules.due("list_publication", on).isoformat(), "revisit_due": None}, \
+                          "publication_due": deadlines.due("list_publication", on).iso(), "revisit_due": None}, \
             doc["doc_id"], f"{reg}；管理期限{rules.deadline('list_management_period', on).amount}年"
     row = publish.ledger_row(conn, publish.LIST_KIND, case["natural_key"])
     if row is None:
@@ -213,13 +217,14 @@ def record_notice_delivery(engine: sa.Engine, case_id: str, delivered_on: dt.dat
         case = get_case(conn, case_id)
         if case["state"] != "notice_issued":
             raise CreditError("告知书尚未发出或已登记送达")
-        until = rules.due("list_objection_period", delivered_on)
+        until = deadlines.due("list_objection_period", delivered_on)  # 待定 beyond the official calendar
+        days = rules.deadline("list_objection_period", delivered_on).amount
         documents.record_delivery(conn, case["notice_doc_id"], delivered_on, method, who.user_id)
         _set(conn, case, state="notice_delivered", notice_delivered_on=delivered_on.isoformat(),
-             objection_until=until.isoformat())
+             objection_until=until.iso())
         event(conn, case_id, "notice_delivered", who.user_id, delivered_on, from_state="notice_issued",
               to_state="notice_delivered", document_id=case["notice_doc_id"],
-              basis=f"陈述申辩期{rules.deadline('list_objection_period', delivered_on).amount}个工作日，至{until}",
+              basis=f"陈述申辩期{days}个工作日，至{until.label_zh()}",
               comment=method)
 
 
@@ -230,7 +235,7 @@ def record_objection(engine: sa.Engine, case_id: str, received_on: dt.date, cont
         case = get_case(conn, case_id)
         if case["state"] != "notice_delivered":
             raise CreditError("只有告知书送达后、作出决定前可以登记陈述申辩")
-        late = received_on > dt.date.fromisoformat(case["objection_until"])
+        late = bool(deadlines.objection_over(conn, case, received_on))
         res = conn.execute(OBJ.insert().values(case_id=case_id, received_on=received_on.isoformat(), content=content,
                                                status="waived" if waiver else "pending", recorded_by=who.user_id,
                                                at=wh.now_iso()))
@@ -313,7 +318,7 @@ def record_removal_request(engine: sa.Engine, case_id: str, received_on: dt.date
         rid = "YC-" + hashlib.sha256(f"{case_id}|{received_on}|{wh.now_iso()}".encode()).hexdigest()[:12]
         conn.execute(R.insert().values(
             request_id=rid, kind="early_removal", subject_id=case_id, party_key=case["party_key"],
-            received_on=received_on.isoformat(), due_on=rules.due("list_removal_decision", received_on).isoformat(),
+            received_on=received_on.isoformat(), due_on=deadlines.due("list_removal_decision", received_on).iso(),
             evidence=dumps(evidence), checks=dumps(removal_checks(conn, case, received_on, evidence)),
             status="received", recorded_by=who.user_id, at=wh.now_iso()))
         event(conn, case_id, "removal_requested", who.user_id, received_on, basis=rid, comment=evidence.get("note"))
@@ -417,10 +422,10 @@ def follow_penalties(engine: sa.Engine, rows: list[dict[str, Any]], run_key: str
             with engine.begin() as conn:
                 if _revisited(conn, case["case_id"], changed):  # a re-run after the review: done
                     continue
-                due = rules.due("list_revisit_after_penalty_change", changed)
-                _set(conn, case, state="revisit", revisit_due=due.isoformat())
+                due = deadlines.due(deadlines.REVISIT_RULE, changed)
+                _set(conn, case, state="revisit", revisit_due=due.iso())
                 event(conn, case["case_id"], "revisit", SYSTEM, changed, from_state=case["state"],
-                      to_state="revisit", basis=f"处罚决定已变更，须于{due}前复核并更新公示")
+                      to_state="revisit", basis=f"处罚决定已变更，须于{due.label_zh()}前复核并更新公示")
             out["revisit"] += 1
     return out
 

@@ -24,7 +24,8 @@ import sqlalchemy as sa
 
 from creditflow.common import mask_text
 from creditflow.core import warehouse as wh
-from creditflow.credit import documents, publish, rules
+from creditflow.core.duedates import due_status
+from creditflow.credit import deadlines, documents, publish, rules
 from creditflow.credit.roles import Reviewer, load_roles
 from creditflow.credit.store import (
     PARTY_TYPE_OF_CASE,
@@ -156,7 +157,7 @@ def missing_notices(engine: sa.Engine, today: dt.date) -> list[dict[str, Any]]:
         rows = [dict(r) for r in conn.execute(sa.select(P).where(
             P.c.notice_delivered_on.is_(None), P.c.status.in_(("publicising", "not_published")),
             P.c.party_type.in_(tuple(rules.repair_notice()["notice"]["party_types"])))).mappings()]
-    return [r for r in rows if rules.due("repair_notice_delivery", dt.date.fromisoformat(r["decision_date"])) < today]
+    return [r for r in rows if due_status(deadlines.due("repair_notice_delivery", r["decision_date"]), today).overdue]
 
 
 def end_publicity(engine: sa.Engine, today: dt.date, run_key: str) -> dict[str, int]:
@@ -235,10 +236,10 @@ def record_repair_request(engine: sa.Engine, penalty_id: str, received_on: dt.da
         if pen is None or pen["status"] != "publicising":
             raise CreditError("该处罚信息不在公示期内，无需修复")
         rid = "XF-" + hashlib.sha256(f"{penalty_id}|{received_on}|{wh.now_iso()}".encode()).hexdigest()[:12]
-        regime = "repair_decision_order_36" if pen["regime_id"] == "ndrc_order_36" else "repair_decision_order_58"
+        regime = deadlines.repair_rule(pen["regime_id"])
         conn.execute(R.insert().values(
             request_id=rid, kind="penalty_repair", subject_id=penalty_id, party_key=pen["party_key"],
-            received_on=received_on.isoformat(), due_on=rules.due(regime, received_on).isoformat(),
+            received_on=received_on.isoformat(), due_on=deadlines.due(regime, received_on).iso(),
             evidence=dumps(evidence), checks=dumps(repair_checks(dict(pen), received_on, evidence)), status="received",
             recorded_by=who.user_id, at=wh.now_iso()))
         event(conn, penalty_id, "repair_requested", who.user_id, received_on, basis=rid, comment=evidence.get("note"))

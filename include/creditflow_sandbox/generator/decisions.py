@@ -11,7 +11,7 @@ from typing import Any
 
 from creditflow.core import identifiers as ids
 from creditflow.core import normalize as nz
-from creditflow.core.workdays import official_calendar
+from creditflow.core.workdays import CalendarNotCovered, official_calendar
 
 from creditflow_sandbox.generator.config import (
     AUTHORITY_USCC,
@@ -50,6 +50,16 @@ class Generator:
             if self.cal.is_workday(candidate):
                 return candidate
         return None
+
+    def _after(self, day: dt.date, n: int) -> dt.date:
+        """``n`` working days after ``day``; with a horizon, a day past the official calendar is past the
+        horizon too (the change then happens on the last working day, or not at all) — never an error."""
+        try:
+            return self.cal.add_working_days(day, n)
+        except CalendarNotCovered:
+            if self.horizon is None:
+                raise
+            return dt.date.max
 
     def _when(self, day: dt.date, planned: dt.date) -> dt.date | None:
         """The working day a change planned for ``planned`` (after the decision ``day``) happens on: as
@@ -147,7 +157,7 @@ class Generator:
         if defect == "missing_required":
             row["facts"] = None
             m.update(outcome="quarantined", rule="REQUIRED", field="CF_SY")
-            fix_day = self._when(day, self.cal.add_working_days(day, 2))
+            fix_day = self._when(day, self._after(day, 2))
             if rng.random() < 0.5 and fix_day is not None:  # the clerk fixes the record two working days later
                 fix_at = _ts(fix_day, 15)
                 events.append({"at": fix_at, "table": "penalty_decision", "key": row["decision_id"],
@@ -179,7 +189,7 @@ class Generator:
             m.update(late=True, entered_at=late.isoformat())
             events.append({"at": late, "op": "insert", "rows": {"enforcement_case": [case], "penalty_decision": [row]}})
         elif defect == "edit_after_upload":
-            edit_day = self._when(day, self.cal.add_working_days(day, 3))
+            edit_day = self._when(day, self._after(day, 3))
             if edit_day is None:
                 m["defect"] = defect = None
             else:
@@ -189,7 +199,7 @@ class Generator:
                                "set": {"legal_basis": new_basis, "updated_at": at}})
                 m.update(outcome="corrected", review="correction")
         elif defect == "revocation":
-            revoke_day = self._when(day, self.cal.add_working_days(day, 4))
+            revoke_day = self._when(day, self._after(day, 4))
             if revoke_day is None:
                 m["defect"] = defect = None
             else:
@@ -212,7 +222,7 @@ class Generator:
         std = _standard_penalty(row, case, party, "法人及非法人组织" if case["party_type"] == "ENT" else "个体工商户")
         district = next((d for d in self.voc["districts"] if d["code"] == party["district_code"]),
                         self.voc["districts"][0])
-        arrive = self.cal.add_working_days(row["decision_date"], 1)
+        arrive = self._after(row["decision_date"], 1)
         if self.horizon is not None and arrive > self.horizon:
             return  # it would arrive after the last day anything happens
         m: dict[str, Any] = {"kind": "penalty", "source": "district_file", "decision_date":

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from creditflow.common import mask_text
 from creditflow.core import rules, standard
 from creditflow.core import warehouse as wh
+from creditflow.core.duedates import due_status
 from creditflow.core.workdays import official_calendar
 from creditflow.reporting import standardise as st
 from creditflow.reporting.pipeline.common import (
@@ -295,11 +296,11 @@ def decide(run: Run, engine: sa.Engine, batch_size: int = 200) -> dict[str, int]
             due_d = dt.date.fromisoformat(due)
             first_publication = d.outcome == "uploaded" and d.op == "create"
             waiting = d.outcome in ("awaiting_review", "quarantined")
-            if first_publication or waiting:
-                late = run.run_date > due_d
-            if waiting and not late:
-                left = cal.working_days_between(run.run_date, due_d)
-                due_soon = 0 <= left <= int(rules.deadline("sgs_due_soon", due_d).amount)
+            status = due_status(due_d, run.run_date, cal)
+            if first_publication or waiting:  # a publication's late is judged again on its acceptance day
+                late = status.overdue
+            if waiting and not late and status.days is not None:
+                due_soon = status.days <= int(rules.deadline("sgs_due_soon", due_d).amount)
                 due_soon_n += due_soon
         out_rows.append({"run_key": run.run_key, "record_id": rid, "kind": run.kind, "outcome": d.outcome, "op": d.op,
                          "natural_key": r.get("natural_key"), "duplicate_of": d.duplicate_of,

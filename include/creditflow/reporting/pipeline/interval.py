@@ -172,7 +172,7 @@ def process_interval(run: Run, engine: sa.Engine, sources: Sources, client: Plat
     (a re-run replaces what it wrote; the ledger prevents a second upload).
 
     Returns the run summary, ``alert`` (the 临期预警 subject and body, or None) and per-stage ``seconds``.
-    Raises what the stage raised (ReconciliationError; DeadlineUnknownError after the summary is stored;
+    Raises what the stage raised (ReconciliationError;
     ReceiptsTimeoutError — a retry resumes from the ledger)."""
     opts = options or IntervalOptions()
     step = _Steps(on_step)
@@ -326,15 +326,12 @@ def finished_days(engine: sa.Engine, kind: str, first: dt.date, last: dt.date, s
     from creditflow.core import warehouse as wh
 
     keys = {interval_run(kind, d).run_key: d for d in days_between(first, last)}
-    s, f = wh.run_summary, wh.findings
-    with engine.connect() as conn:
+    s = wh.run_summary
+    with engine.connect() as conn:  # a day whose deadlines are 待定 is finished: they appear with the calendar
         done = {r.run_key for r in conn.execute(
             sa.select(s.c.run_key).where(s.c.kind == kind, s.c.run_key.in_(list(keys)), s.c.reconciled.is_(True),
                                          s.c.written_at >= since))}
-        unknown = {r.run_key for r in conn.execute(
-            sa.select(f.c.run_key).where(f.c.kind == kind, f.c.run_key.in_(list(done)),
-                                         f.c.rule_id == "DUE_DATE_UNKNOWN").distinct())} if done else set()
-    return {keys[k] for k in done - unknown}
+    return {keys[k] for k in done}
 
 
 def check_range(first_day: str, last_day: str, daily_start: str) -> tuple[dt.date, dt.date]:

@@ -15,6 +15,7 @@ from creditflow.reporting.pipeline.common import (
     OUTCOMES,
     ReconciliationError,
     Run,
+    log,
 )
 
 # --- 8. reconcile ------------------------------------------------------------------------------------
@@ -22,6 +23,7 @@ from creditflow.reporting.pipeline.common import (
 
 def reconcile(run: Run, engine: sa.Engine, rejected_files: int = 0) -> dict[str, Any]:
     """extracted = uploaded + quarantined + awaiting_review + unchanged + duplicates, record by record."""
+    judge_late(run, engine)
     with engine.connect() as conn:
         staged = {r[0] for r in conn.execute(sa.select(wh.staging.c.record_id).where(
             wh.staging.c.run_key == run.run_key, wh.staging.c.kind == run.kind))}
@@ -63,15 +65,47 @@ def reconcile(run: Run, engine: sa.Engine, rejected_files: int = 0) -> dict[str,
                                   + "; ".join(problems))
     no_deadline = due_unknown_records(run, engine)
     if no_deadline:
-        # Counted, stored and then loud: the run fails so the failure route reaches a person, and
-        # re-running it after the calendar (or rule) is added computes the deadlines.
-        raise DeadlineUnknownError(f"{run.kind} {run.run_key}: {len(no_deadline)} 条记录无法计算上网公开期限（"
-                                   + "；".join(sorted({str(u["message_zh"]) for u in no_deadline})) + "）")
+        # Processed, published and alerted (the 临期预警 lists them with the reason): a deadline beyond the
+        # official calendar is 待定, computed from the decision date once the year's file is added.
+        log.warning("%s %s: %d 条记录上网公开期限待定（%s）", run.kind, run.run_key, len(no_deadline),
+                    "；".join(sorted({str(u["message_zh"]) for u in no_deadline})))
     return summary
 
 
 class DeadlineUnknownError(RuntimeError):
-    """Records whose publication deadline cannot be computed: never treated as "no deadline"."""
+    """Kept for callers that import it: a run is no longer failed for a deadline beyond the calendar."""
+
+
+def judge_late(run: Run, engine: sa.Engine) -> int:
+    """This run's first publications the platform accepted: ``late`` becomes the one definition — the
+    acceptance day (Beijing time) after the deadline (:func:`creditflow.core.duedates.published_late`) —
+    instead of the interval's end, which a backfill of an old day gets wrong. Returns how many changed."""
+    from creditflow.core.duedates import published_late, sgs_due
+
+    o, h, s = wh.outcomes, wh.ledger_history, wh.standardised
+    with engine.begin() as conn:
+        accepted = dict(conn.execute(
+            sa.select(h.c.record_id, sa.func.min(h.c.at)).where(
+                h.c.run_key == run.run_key, h.c.kind == run.kind, h.c.state == "accepted", h.c.op == "create")
+            .group_by(h.c.record_id)).all())
+        if not accepted:
+            return 0
+        rows = conn.execute(
+            sa.select(o.c.record_id, o.c.due_date, o.c.late, s.c.decision_date)
+            .join(s, sa.and_(s.c.run_key == o.c.run_key, s.c.record_id == o.c.record_id), isouter=True)
+            .where(o.c.run_key == run.run_key, o.c.kind == run.kind, o.c.outcome == "uploaded", o.c.op == "create")
+        ).all()
+        changed = 0
+        for record_id, due_date, late, decision_date in rows:
+            at = accepted.get(record_id)
+            if at is None:
+                continue
+            now_late = bool(published_late(at, due_date or sgs_due(decision_date)))
+            if now_late != bool(late):
+                conn.execute(o.update().where(o.c.run_key == run.run_key, o.c.kind == run.kind,
+                                              o.c.record_id == record_id).values(late=now_late))
+                changed += 1
+    return changed
 
 
 def due_unknown_records(run: Run, engine: sa.Engine) -> list[dict[str, Any]]:
@@ -112,9 +146,9 @@ def due_soon_alert(kind: str, run_date: dt.date, records: list[dict[str, Any]],
     if rows:
         subject = f"【临期预警】{kind_zh} {len(rows)} 条记录将于 {rows[0]['due_date']} 前到期，尚未上报"
     else:
-        subject = f"【期限预警】{kind_zh} {len(unknown)} 条记录无法计算上网公开期限"
+        subject = f"【期限预警】{kind_zh} {len(unknown)} 条记录上网公开期限待定（无法计算）"
     if rows and unknown:
-        subject += f"；另有 {len(unknown)} 条记录无法计算期限"
+        subject += f"；另有 {len(unknown)} 条记录期限待定（无法计算）"
     lines = "".join(
         f"<tr><td>{public_key(str(r['record_id']))}</td><td>{reasons.get(r['outcome'], r['outcome'])}</td>"
         f"<td>{r.get('review_reason') or ''}</td><td>{r['due_date']}</td></tr>" for r in rows[:200])
@@ -131,7 +165,7 @@ def due_soon_alert(kind: str, run_date: dt.date, records: list[dict[str, Any]],
         listed = "".join(f"<tr><td>{public_key(str(u['record_id']))}</td>"
                          f"<td>{reasons.get(str(u.get('outcome')), u.get('outcome') or '')}</td></tr>"
                          for u in unknown[:200])
-        body += (f"<p>以下{kind_zh}记录无法计算“7个工作日内上网公开”的期限，系统不会把它们当作“无期限”处理，"
-                 f"本次运行将标记为失败，直至补齐数据后重新运行：</p><ul>{causes}</ul>"
+        body += (f"<p>以下{kind_zh}记录“7个工作日内上网公开”的期限待定，系统不会把它们当作“无期限”处理："
+                 f"记录照常处理和上报，期限在补充该年官方日历后自动计算、显示，无需重新录入或重跑：</p><ul>{causes}</ul>"
                  f"<table border='1'><tr><th>记录</th><th>状态</th></tr>{listed}</table>")
     return subject, body

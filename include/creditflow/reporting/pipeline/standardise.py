@@ -9,9 +9,8 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from creditflow.core import rules, standard
+from creditflow.core import duedates, standard
 from creditflow.core import warehouse as wh
-from creditflow.core.workdays import CalendarNotCovered
 from creditflow.reporting import standardise as st
 from creditflow.reporting.pipeline.common import (
     SOURCE_FIELDS,
@@ -54,20 +53,12 @@ def _iso_date(value: Any) -> bool:
 
 
 def _due(decision: Any, missing_years: set[int]) -> str | None:
-    d = None
-    try:
-        d = dt.date.fromisoformat(str(decision)) if decision else None
-    except ValueError:
-        return None
-    if d is None:
-        return None
-    try:
-        return rules.sgs_due_date(d).isoformat()
-    except CalendarNotCovered as exc:
-        missing_years.add(exc.year)
-        return None
-    except LookupError:
-        return None
+    """The stored deadline (ISO) or None; an unknown one is flagged by validate with its reason and shown
+    as 待定 (computed from the decision date wherever it is read once the year's calendar is added)."""
+    due = duedates.sgs_due(decision if decision else None)
+    if due.missing_year is not None:
+        missing_years.add(due.missing_year)
+    return due.iso()
 
 
 def standardise(run: Run, engine: sa.Engine, data_source_uscc: str | None = None) -> dict[str, int]:
@@ -99,8 +90,9 @@ def standardise(run: Run, engine: sa.Engine, data_source_uscc: str | None = None
     with engine.begin() as conn:
         wh.replace_run_rows(conn, wh.standardised, run.run_key, rows, kind=run.kind)
     if missing_years:
-        log.warning("no official working-day calendar for %s: due dates unknown for some records; add "
-                    "data/calendar/YYYY.yaml (the calendar_watch DAG fails until then)", sorted(missing_years))
+        log.warning("no official working-day calendar for %s: due dates unknown (待定) for some records, which are "
+                    "processed as usual; add data/calendar/YYYY.yaml and the dates appear (calendar_watch alerts "
+                    "until then)", sorted(missing_years))
     return {"standardised": len(rows), "due_date_unknown_years": len(missing_years)}
 
 

@@ -39,7 +39,8 @@ def validate(run: Run, engine: sa.Engine, gx_project_dir: Any = None, data_docs_
 
     Also flags every record whose 7-working-day deadline could not be computed (a year without the
     official calendar, no deadline rule in force): a warning finding ``DUE_DATE_UNKNOWN``, counted here,
-    alerted by the run and failing its reconciliation — never silently "no deadline".
+    alerted by the run (待定, with its reason) while the record is processed and published as usual — never
+    silently "no deadline", never a failed run; the dates appear wherever they are read once the calendar is added.
     Data Docs are written after the findings are committed; a failure to write them fails this task
     (Airflow retries it; the stage is idempotent). ``data_docs_index=False`` renders this run's page but
     leaves the site's index to :func:`rebuild_data_docs_index` (a history load builds it once, at its end)."""
@@ -84,8 +85,7 @@ DECISION_DATE = {"penalty": "CF_JDRQ", "license": "XK_JDRQ", "coercion": "QZ_JDR
 
 def due_date_findings(run: Run, frame: pd.DataFrame) -> list[dict[str, Any]]:
     """``DUE_DATE_UNKNOWN`` warnings for records with a valid decision date but no computable due date."""
-    from creditflow.core import rules
-    from creditflow.core.workdays import CalendarNotCovered
+    from creditflow.core import duedates
 
     if frame.empty:
         return []
@@ -95,18 +95,11 @@ def due_date_findings(run: Run, frame: pd.DataFrame) -> list[dict[str, Any]]:
     for rec in frame[frame["due_date"].isna()][["record_id", field]].to_dict("records"):
         value = rec[field]
         try:
-            day = dt.date.fromisoformat(str(value))
+            dt.date.fromisoformat(str(value))
         except (TypeError, ValueError):
             continue  # no valid decision date: the date rules already quarantine the record
         if str(value) not in reasons:
-            try:
-                rules.sgs_due_date(day)
-                reasons[str(value)] = None
-            except CalendarNotCovered as exc:
-                reasons[str(value)] = (f"无法计算上网公开期限：缺少{exc.year}年官方工作日历"
-                                       f"（请补充 data/calendar/{exc.year}.yaml），期限未知的记录须人工跟进")
-            except LookupError:
-                reasons[str(value)] = f"无法计算上网公开期限：{value} 无有效的期限规则（deadlines.yaml），须人工跟进"
+            reasons[str(value)] = unknown_due_message(duedates.sgs_due(str(value)))
         message = reasons[str(value)] or "无法计算上网公开期限，须人工跟进"
         out.append({"run_key": run.run_key, "record_id": rec["record_id"], "kind": run.kind, "field": field,
                     "rule_id": DUE_DATE_UNKNOWN, "severity": "warning", "message_zh": message, "detail": str(value)})
@@ -114,6 +107,17 @@ def due_date_findings(run: Run, frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 DUE_DATE_UNKNOWN = "DUE_DATE_UNKNOWN"
+
+
+def unknown_due_message(due: Any) -> str | None:
+    """The finding's text for a deadline that cannot be computed (None when it can)."""
+    if due.known:
+        return None
+    if due.missing_year is not None:
+        y = due.missing_year
+        return (f"上网公开期限待定（{due.reason}）：记录照常处理和上报；补充 data/calendar/{y}.yaml"
+                f"（国务院办公厅{y}年部分节假日安排）后期限自动计算，此前须人工跟进")
+    return f"上网公开期限待定（{due.reason}），须人工跟进"
 
 
 def received_on(run: Run, engine: sa.Engine) -> dt.date:
