@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from creditflow.core import duedates
 from creditflow.core.workdays import CalendarNotCovered, official_calendar
 from creditflow.reports.facts import Facts
 from creditflow.reports.periods import Period, rule_data, stamp
@@ -32,10 +33,6 @@ def _run_day(run_key: Any) -> dt.date | None:
         return dt.date.fromisoformat(str(run_key).rsplit("|", 1)[1][:10])
     except (IndexError, ValueError):
         return None
-
-
-def _next_day(day: dt.date | None) -> dt.date | None:
-    return day + dt.timedelta(days=1) if day is not None else None
 
 
 def _date(value: Any) -> dt.date | None:
@@ -206,8 +203,10 @@ def records_of(facts: Facts, period: Period, cut_off: dt.datetime,
         rec[c] = flags[c]
     rec["submitted"] = rec["sent_at"].notna() | rec["accepted_at"].notna() | rec["rejected_at"].notna()
     rec["published"] = rec["accepted_at"].notna()
-    out_day = {r: _next_day(_run_day(r)) for r in set(rec["accepted_run"].tolist()) if isinstance(r, str)}
-    rec["pub_day"] = [out_day.get(r) if isinstance(r, str) else None for r in rec["accepted_run"].tolist()]
+    # the publication day is the day (Beijing time) the platform's acceptance was recorded — the one
+    # definition of late (duedates.published_late) the dashboard and reconcile use too, also for a backfill
+    accepted_day = {a: duedates.acceptance_day(a) for a in set(rec["accepted_at"].tolist()) if isinstance(a, str)}
+    rec["pub_day"] = [accepted_day.get(a) if isinstance(a, str) else None for a in rec["accepted_at"].tolist()]
     sent, rejected = rec["sent_at"].astype(object), rec["rejected_at"].astype(object)
     rec["in_flight"] = ~rec["published"] & sent.notna() & (rejected.isna() | (sent.fillna("") > rejected.fillna("")))
     rec.loc[rec["copy"], ["submitted", "published", "in_flight"]] = False
@@ -390,7 +389,7 @@ def _timeliness(rec: pd.DataFrame, cut_off: dt.datetime) -> None:
             late_days.append(None)
             continue
         if status == "published" and pub_day is not None:
-            end, on_time = pub_day, pub_day <= due
+            end, on_time = pub_day, not duedates.published_late(pub_day, due)
         else:
             if due not in over:
                 over[due] = deadline_over(due, cut_off)
@@ -415,13 +414,9 @@ def _timeliness(rec: pd.DataFrame, cut_off: dt.datetime) -> None:
 
 
 def _due(day: dt.date | None) -> dt.date | None:
-    """The deadline of a record whose decision date the pipeline could not read (its first run's day)."""
-    from creditflow.core.rules import sgs_due_date
-
-    try:
-        return sgs_due_date(day) if day is not None else None
-    except LookupError:  # no calendar for that year, or no rule in force: not counted as due
-        return None
+    """The deadline of a record whose stored deadline is missing (from its decision day); None while it is
+    unknown (no calendar for that year, or no rule in force): not counted as due."""
+    return duedates.sgs_due(day).date if day is not None else None
 
 
 def _rate(num: int, den: int) -> float | None:
