@@ -45,14 +45,20 @@ def preview(draft: Draft, engine: sa.Engine | None = None) -> dict[str, Any]:
         raise ValueError("至少需要一个处罚类别")
     if "罚款" in cats and not draft.amount_yuan:
         raise ValueError("处罚类别含罚款时须给出罚款金额（元）")
-    pub = rules.publicity(draft.decided, cats, draft.party_type)
-    refs: list[dict[str, str]] = list(pub.rules)
+    refs: list[dict[str, str]] = []
     listing = _listing(draft, cats, engine, refs)
+    # One classification (creditflow.core.publicity): the fine and a listing the penalty triggers count.
+    pub = rules.publicity(draft.decided, cats, draft.party_type, fine_yuan=draft.amount_yuan,
+                          listed=bool(listing["triggers"]))
+    refs[:0] = list(pub.rules)
     fail_until: dt.date | None = None
     _, spec = rules.purpose(None)
-    if "major_violation" in spec["fail_on"] and rules.is_major_violation(cats, draft.amount_yuan):
+    major = rules.major_violation(draft.decided, cats, draft.amount_yuan) if "major_violation" in spec["fail_on"] \
+        else False
+    if major is not False:
+        refs.append(rules.major_violation_ref(draft.decided))
+    if major:
         fail_until = rules.major_violation_until(draft.decided)
-        refs.append(rules.major_violation_ref())
     if listing["triggers"] and "listed" in spec["fail_on"]:
         until = dt.date.fromisoformat(listing["list_until"])
         fail_until = max(fail_until, until) if fail_until else until
@@ -71,6 +77,8 @@ def preview(draft: Draft, engine: sa.Engine | None = None) -> dict[str, Any]:
         "repair_notice": rules.gets_repair_notice(draft.party_type),
         "listing": listing,
         "integrity_fail_until": fail_until.isoformat() if fail_until else None,
+        "major_violation": major,  # True / False / None (a fine under a rule without a fixed amount: a person judges)
+        "dates_provisional": pub.provisional,
         "integrity_purpose": policy["default_purpose"],
         "rules": _dedupe(refs),
     }
