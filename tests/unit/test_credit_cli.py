@@ -30,13 +30,16 @@ def test_impact_json_across_2026_04_01(capsys):
     assert set(got) >= {"regime", "class", "published", "publicity_min_until", "publicity_max_until",
                         "earliest_repair", "listing", "integrity_fail_until", "rules"}
     assert (got["regime"], got["class"], got["published"]) == ("ndrc_order_36", "serious", True)
+    # 严重 1–3 years (民法典 arts. 201–203): the minimum ends 2027-05-06 (a Thursday), repair from 2027-05-07;
+    # the maximum's corresponding day 2029-05-06 is a Sunday → Monday 2029-05-07.
     assert (got["publicity_min_until"], got["publicity_max_until"], got["earliest_repair"]) == (
-        "2027-05-06", "2029-05-06", "2027-05-06")
-    assert got["integrity_fail_until"] == "2029-05-06"  # 责令停产停业 is a 重大违法记录 for 3 years
+        "2027-05-06", "2029-05-07", "2027-05-07")
+    # 实施条例 第十九条: 责令停产停业 is a 重大违法记录; 政府采购法 第二十二条: for the 3 years before the procurement
+    assert got["integrity_fail_until"] == "2029-05-06" and got["major_violation"] is True
     assert got["listing"]["triggers"] is False and {p["id"] for p in got["listing"]["possible"]} == {
         "art6_3", "art7_1", "art7_2"}
     assert all({"id", "source", "mark"} <= set(r) for r in got["rules"])
-    assert {"ndrc_order_36", "major_violation"} <= {r["id"] for r in got["rules"]}
+    assert {"ndrc_order_36", "major_violation:caiku_2022_3"} <= {r["id"] for r in got["rules"]}
 
     code, out, _ = run(capsys, "impact", "--categories", "罚款", "--amount", "30000", "--decided", "2026-03-31",
                        "--party-type", "legal", "--violation", "未取得危险化学品经营许可证从事危险化学品经营", "--json")
