@@ -23,7 +23,7 @@ def test_every_rule_names_its_source_and_mark():
     for c in rules.early_removal_conditions():
         assert c["check"] in ("data", "request", "reviewer") and c["mark"] in ("S", "M", "local"), c
     for rid in ("list_publication_due_soon", "list_removal_decision", "list_revisit_after_penalty_change",
-                "repair_notice_delivery", "repair_decision_order_58", "repair_decision_order_36",
+                "repair_notice_delivery", "repair_acceptance", "repair_decision", "repair_extension",
                 "list_objection_period", "list_publication", "list_management_period", "list_early_removal_after"):
         ref = rules.ref(rid, D(2026, 6, 1))
         assert ref["source"] and ref["mark"] in ("S", "M", "local"), rid

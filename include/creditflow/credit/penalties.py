@@ -276,10 +276,9 @@ def record_repair_request(engine: sa.Engine, penalty_id: str, received_on: dt.da
         if pen is None or pen["status"] != "publicising":
             raise CreditError("该处罚信息不在公示期内，无需修复")
         rid = "XF-" + hashlib.sha256(f"{penalty_id}|{received_on}|{wh.now_iso()}".encode()).hexdigest()[:12]
-        regime = "repair_decision_order_36" if pen["regime_id"] == "ndrc_order_36" else "repair_decision_order_58"
         conn.execute(R.insert().values(
             request_id=rid, kind="penalty_repair", subject_id=penalty_id, party_key=pen["party_key"],
-            received_on=received_on.isoformat(), due_on=rules.due(regime, received_on).isoformat(),
+            received_on=received_on.isoformat(), due_on=rules.repair_due(received_on).isoformat(),
             evidence=dumps(evidence), checks=dumps(repair_checks(dict(pen), received_on, evidence)), status="received",
             recorded_by=who.user_id, at=wh.now_iso()))
         event(conn, penalty_id, "repair_requested", who.user_id, received_on, basis=rid, comment=evidence.get("note"))

@@ -67,6 +67,21 @@ def due(rule_id: str, start: dt.date) -> dt.date:
     return deadline(rule_id, start).apply(start)
 
 
+def repair_due(received_on: dt.date, accepted_on: dt.date | None = None, complex_case: bool = False) -> dt.date:
+    """When a credit-repair application received on ``received_on`` must be decided, under the time limits in
+    force that day (``periods.yaml`` repair_acceptance / repair_decision / repair_extension): the decision limit
+    from acceptance (the acceptance limit when ``accepted_on`` is not known) or from receipt, plus the extension
+    for a complex case."""
+    decision = deadline("repair_decision", received_on)
+    start = received_on
+    if decision.start == "request_accepted":
+        start = accepted_on or due("repair_acceptance", received_on)
+    out = decision.apply(start)
+    if complex_case:
+        out = deadline("repair_extension", received_on).apply(out)
+    return out
+
+
 def ref(rule_id: str, on: dt.date) -> dict[str, str]:
     """``{"id", "source", "mark"}`` of a deadline, for answers that cite their rules."""
     d = deadline(rule_id, on)
