@@ -21,6 +21,7 @@ import yaml
 from creditflow.core import publicity as core_publicity
 from creditflow.core import rules as core_rules
 from creditflow.core.rules import Deadline, NoRuleInForce
+from creditflow.credit import citations
 
 PARTY_TYPES = ("法人及非法人组织", "个体工商户", "自然人")
 
@@ -116,7 +117,7 @@ class Situation:
             if key in d:
                 if text is None:
                     known = False
-                elif not re.search(str(d[key]), text):
+                elif not citations.search(str(d[key]), text):
                     return False
         wanted = d.get("categories_any")
         if wanted and not set(wanted) & set(categories):
