@@ -62,6 +62,14 @@ def fine_yuan_of(value: Any, unit: str = "元") -> Decimal | None:
     return amount * 10000 if unit == "万元" else amount
 
 
+def max_fine_yuan() -> Decimal:
+    """The largest fine any draft may carry: ``thresholds.yaml`` max_plausible_fine_wan (the QC rule AMOUNT_UNIT
+    reads the same entry) — above it no fine can reach (安全生产法 (2021) 第一百一十四条 tops at 2,000万元 × 5)."""
+    path = resources.files("creditflow") / "data" / "rules" / "thresholds.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return Decimal(str(data["max_plausible_fine_wan"]["value"])) * 10000
+
+
 def _limit(limits: dict[str, Any] | None, party_type: str | None) -> Decimal | None:
     if not limits:
         return None

@@ -9,7 +9,6 @@ Publicity periods are :func:`creditflow.core.rules.publicity_period` (Order 58 /
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
