@@ -301,6 +301,37 @@ def test_penalties_repair_notice_repair_and_publicity_end_across_order_36(world)
     assert [op for op, _ in history(pf, "penalty")] == ["create", "create", "withdraw", "withdraw"]
 
 
+def test_a_penalty_that_lists_the_party_is_serious_under_order_36(world):
+    """NDRC Order 36: 严重 includes being put on a 严重失信主体名单 (REGULATIONS.md §0.5 [S]). A 30,000元 fine on an
+    organisation is 一般 (3 months – 1 year) until the listing it triggers is decided; then 严重 (1 – 3 years)."""
+    engine, _pf, _client = world
+    row = case_row("D00000201", D(2026, 5, 6), violation="无证经营危险化学品", fine=30000)
+    penalties.track(engine, [row])
+    pid = "case_db:D00000201"
+
+    def pen() -> dict:
+        with engine.connect() as conn:
+            return dict(conn.execute(sa.select(wh.credit_penalty).where(wh.credit_penalty.c.penalty_id == pid))
+                        .mappings().one())
+
+    assert (pen()["penalty_class"], pen()["publicity_max_until"]) == ("general", "2027-05-06")
+    found = candidates.from_penalties([row])
+    assert [c["situation_id"] for c in found] == ["art7_1"]  # 部令11号 第七条第（一）项: 无证经营
+    candidates.propose_all(engine, found, D(2026, 5, 6))
+    cid = found[0]["case_id"]
+    lifecycle.propose(engine, cid, "issue_notice", OFFICER, D(2026, 5, 7))
+    lifecycle.approve(engine, cid, CHIEF_B, D(2026, 5, 7), "t")
+    lifecycle.record_notice_delivery(engine, cid, D(2026, 5, 7), "直接送达", OFFICER)
+    lifecycle.propose(engine, cid, "decide_listing", OFFICER, D(2026, 5, 15))
+    assert lifecycle.approve(engine, cid, CHIEF_B, D(2026, 5, 15), "t") == "listed"
+    # 严重: the minimum year ends 2027-05-06 (a Thursday), repair from 05-07; the three years' corresponding day
+    # 2029-05-06 is a Sunday → Monday 2029-05-07 (民法典 arts. 202–203).
+    p = pen()
+    assert (p["penalty_class"], p["publicity_min_until"], p["earliest_repair"], p["publicity_max_until"]) == (
+        "serious", "2027-05-06", "2027-05-07", "2029-05-07")
+    assert penalties.track(engine, [row])["changed"] == 0  # the next run keeps it 严重
+
+
 def test_the_demo_walks_one_listing_and_one_repair(world, db_url, capsys):
     from creditflow.credit import demo
 

@@ -81,12 +81,13 @@ def _amount(value: Any) -> float | None:
 
 
 def _listed(conn: sa.Connection, penalty_id: str) -> bool:
-    """Whether a listing decision in force rests on this penalty (Order 36: such a penalty is 严重)."""
+    """Whether this penalty put the party on the 严重失信主体名单 (Order 36: such a penalty is 严重): a listing
+    decision rests on it that is in force or ended by removal or expiry — not one dismissed or annulled."""
     from creditflow.credit.lifecycle import ACTIVE
 
     C = wh.credit_case
     return conn.execute(sa.select(sa.func.count()).select_from(C).where(
-        C.c.penalty_id == penalty_id, C.c.state.in_(ACTIVE))).scalar_one() > 0
+        C.c.penalty_id == penalty_id, C.c.state.in_((*ACTIVE, "removed", "expired")))).scalar_one() > 0
 
 
 def _publicity(rec: dict[str, Any], listed: bool) -> rules.Publicity:
