@@ -61,6 +61,16 @@ def test_impact_json_across_2026_04_01(capsys):
     ["impact", "--categories", "罚款", "--amount", "1", "--decided", "2026-05-06"],
     ["integrity"],
     ["integrity", "--file", "/nonexistent/parties.csv", "--db", "sqlite://"],
+    # NaN, infinity, a negative fine, text, one no fine can reach (above 2亿元, thresholds.yaml), dates outside
+    # the rule data (before 527号's 2019-07-01, after the decision horizon 2027-12-31)
+    ["impact", "--categories", "罚款", "--amount", "nan", "--decided", "2026-05-06", "--party-type", "legal"],
+    ["impact", "--categories", "罚款", "--amount", "inf", "--decided", "2026-05-06", "--party-type", "legal"],
+    ["impact", "--categories", "罚款", "--amount=-1e400", "--decided", "2026-05-06", "--party-type", "legal"],
+    ["impact", "--categories", "罚款", "--amount=-5", "--decided", "2026-05-06", "--party-type", "legal"],
+    ["impact", "--categories", "罚款", "--amount", "五千", "--decided", "2026-05-06", "--party-type", "legal"],
+    ["impact", "--categories", "罚款", "--amount", "1e12", "--decided", "2026-05-06", "--party-type", "legal"],
+    ["impact", "--categories", "罚款", "--amount", "1000", "--decided", "2099-01-01", "--party-type", "legal"],
+    ["impact", "--categories", "罚款", "--amount", "1000", "--decided", "2019-06-30", "--party-type", "legal"],
 ])
 def test_bad_arguments_exit_2_with_one_line(capsys, argv, monkeypatch):
     monkeypatch.delenv("AIRFLOW_CONN_CREDITFLOW_DB", raising=False)
@@ -105,3 +115,35 @@ def test_integrity_cli_and_batch(capsys, tmp_path, db_url):
     assert all(r["asked_by"].startswith("cli:") and not contains_unmasked_id(r["answer"]) for r in log)
     assert dt.date.fromisoformat(json.loads(log[0]["answer"])["as_of"]) == dt.date(2026, 5, 6)
     engine.dispose()
+
+
+def test_impact_refusals_say_why_in_chinese(capsys):
+    code, _, err = run(capsys, "impact", "--categories", "罚款", "--amount", "nan", "--decided", "2026-05-06",
+                       "--party-type", "legal")
+    assert code == 2 and "罚款金额须为不小于0的有限数字" in err
+    code, _, err = run(capsys, "impact", "--categories", "罚款", "--amount", "300000000", "--decided", "2026-05-06",
+                       "--party-type", "legal")
+    assert code == 2 and "超出任何罚款可能达到的数额" in err
+    code, _, err = run(capsys, "impact", "--categories", "罚款", "--amount", "1000", "--decided", "2028-01-01",
+                       "--party-type", "legal")
+    assert code == 2 and "超出规则数据覆盖的范围" in err
+
+
+@pytest.mark.parametrize("content", [bytes(range(256)) * 3, b'code\n"unterminated\n', b"\xef\xbb\xbfcode\n\x00\n"])
+def test_integrity_never_prints_a_traceback(capsys, tmp_path, content):
+    path = tmp_path / "parties.csv"
+    path.write_bytes(content)
+    code, _, err = run(capsys, "integrity", "--file", str(path), "--db", f"sqlite:///{tmp_path}/none.sqlite")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+
+
+def test_impact_an_unexpected_error_is_one_line(capsys, monkeypatch):
+    from creditflow.credit import impact
+
+    def boom(*_a, **_k):
+        raise KeyError("no such class")
+
+    monkeypatch.setattr(impact, "preview", boom)
+    code, out, err = run(capsys, "impact", "--categories", "罚款", "--amount", "1000", "--decided", "2026-05-06",
+                         "--party-type", "legal")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "Traceback" not in err
