@@ -232,3 +232,37 @@ def test_citation_normal_form():
 def test_impact_refuses_what_no_rule_covers(amount, decided):
     with pytest.raises(ValueError):
         impact.preview(impact.Draft(categories=["罚款"], decided=decided, party_type=ORG, amount_yuan=amount))
+
+
+# --- the integrity check reads the same dated rule ------------------------------------------------------------
+
+
+def _case_row(decision_id: str, uscc: str, decided: dt.date, fine: float) -> dict:
+    at = dt.datetime(decided.year, decided.month, decided.day, 10)
+    return {"decision_id": decision_id, "doc_no": f"珠应急罚〔{decided.year}〕{decision_id[-3:]}号",
+            "decision_date": decided, "penalty_codes": "FK", "fine_yuan": fine, "status": "VALID", "created_at": at,
+            "updated_at": at, "party_type": "ENT", "party_name": "某公司", "party_uscc": uscc, "person_id_no": None,
+            "authority_name": "珠海市应急管理局", "violation_type": "x", "legal_basis": "x"}
+
+
+def test_integrity_check_by_the_rule_in_force_on_the_decision_date(db_url):
+    from creditflow.core import warehouse as wh
+    from creditflow.credit import integrity, penalties
+
+    engine = wh.engine_from_url(db_url)
+    wh.upgrade(engine)
+    a, b, c = "91440400MA4UABCD1N", "91440400MB2C12345Y", "91440400MA51XR7Q0X"
+    penalties.track(engine, [_case_row("D001", a, D(2026, 5, 6), 1_500_000),
+                             _case_row("D002", b, D(2026, 5, 6), 2_000_000),
+                             _case_row("D003", c, D(2021, 6, 1), 3_000_000)])
+    day = D(2026, 6, 1)
+    ans = {x["code"]: x for x in integrity.check(engine, [a, b], asked_by="t", channel="cli", purpose="procurement",
+                                                    as_of=day)}
+    # 财库〔2022〕3号: 150万元 is not a 较大数额罚款, 200万元 is (3 years: 政府采购法 第二十二条)
+    assert ans[a]["verdict"] == "pass"
+    assert ans[b]["verdict"] == "fail" and "重大违法记录" in ans[b]["reasons"][0] and "2029-05-06" in ans[b]["reasons"][0]
+    assert integrity.check(engine, [b], asked_by="t", channel="cli", purpose="bidding", as_of=day)[0]["verdict"] == "fail"
+    # Before 2022-02-08 第十九条 fixed no amount: a 300万元 fine is shown for a person to judge, not a failure.
+    old = integrity.check(engine, [c], asked_by="t", channel="cli", purpose="procurement", as_of=D(2023, 1, 1))[0]
+    assert old["verdict"] == "pass" and any("须人工核实" in r for r in old["reasons"])
+    engine.dispose()
