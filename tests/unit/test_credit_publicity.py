@@ -72,6 +72,7 @@ def test_impact_preview_repeats_the_integrity_rule():
     (["罚款", "没收违法所得"], 1_000, ORG, False, "general"),
     # a 罚款 whose amount is unknown cannot be shown to be 较小数额
     (["罚款"], None, ORG, False, "general"),
+    (["罚款"], 0, ORG, False, "general"),
     # 严重: 巨额罚款 (200万元 default [M]) and a penalty that puts the party on a 严重失信主体名单
     (["罚款"], 2_000_000, ORG, False, "serious"),
     (["罚款"], 30_000, ORG, True, "serious"),

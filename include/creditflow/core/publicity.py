@@ -110,8 +110,8 @@ def classify(decision_date: dt.date, categories: list[str], *, fine_yuan: Any = 
     By 处罚类别 (``class_by_penalty_category``, most severe wins in the regime's ``class_order``), then — where
     the regime has ``fine_classes`` (Order 36) — a decision with only the categories of a small penalty and a
     fine at most the party type's 较小数额 is 轻微, a fine of at least the 巨额 amount is 严重, and a decision that
-    puts the party on a 严重失信主体名单 (``listed``) is the regime's ``listed_class``. A fine of None with a
-    罚款 category cannot be 轻微 (the amount is unknown)."""
+    puts the party on a 严重失信主体名单 (``listed``) is the regime's ``listed_class``. A 罚款 whose amount is
+    None or 0 cannot be 轻微 (the amount is unknown)."""
     regime = publicity_regime(decision_date)
     cats = [c.strip().split("-")[0] for c in categories if c and c.strip()]
     fine = fine_yuan_of(fine_yuan)
@@ -126,7 +126,7 @@ def classify(decision_date: dt.date, categories: list[str], *, fine_yuan: Any = 
     if minor and cats and set(cats) <= set(minor["categories_within"]):
         limit = _limit(minor.get("fine_max_yuan"), party_type)
         fined = "罚款" in cats
-        if not fined or (fine is not None and limit is not None and fine <= limit):
+        if not fined or (fine is not None and limit is not None and 0 < fine <= limit):
             found = [("minor", "fine_minor" if fined else f"category:{cats[0]}")]
     serious = fc.get("serious")
     if serious and fine is not None:
