@@ -267,3 +267,11 @@ def test_integrity_check_by_the_rule_in_force_on_the_decision_date(db_url):
     old = integrity.check(engine, [c], asked_by="t", channel="cli", purpose="procurement", as_of=D(2023, 1, 1))[0]
     assert old["verdict"] == "pass" and any("须人工核实" in r for r in old["reasons"])
     engine.dispose()
+
+
+def test_the_preview_cites_the_listing_rule_when_a_listing_makes_the_penalty_serious():
+    out = impact.preview(impact.Draft(categories=["罚款"], decided=D(2026, 5, 6), party_type=ORG, amount_yuan=30_000,
+                                      violation="无证经营危险化学品"))
+    assert out["listing"]["triggers"] and out["class"] == "serious"
+    ref = next(r for r in out["rules"] if r["id"] == "ndrc_order_36:listed")
+    assert ref["mark"] == "S" and "mpaypass" in ref["source"]

@@ -134,7 +134,7 @@ def classify(decision_date: dt.date, categories: list[str], *, fine_yuan: Any = 
         if floor is not None and fine >= floor:
             found.append(("serious", "fine_serious"))
     if listed and regime.get("listed_class"):
-        found.append((str(regime["listed_class"]), "listed"))
+        found.append((str(regime["listed_class"]["class"]), "listed"))
     top = max(rank(k) for k, _ in found)
     klass = next(k for k, _ in found if rank(k) == top)
     reasons = tuple(r for k, r in found if k == klass)

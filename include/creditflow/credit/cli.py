@@ -137,7 +137,8 @@ def _impact(args: argparse.Namespace) -> int:
     lst = out["listing"]
     print(f"适用规则：{out['regime_zh']}（{out['regime']}），类别 {out['class']}")
     print(f"是否公示：{'是' if out['published'] else '否'}；最短公示期至 {out['publicity_min_until'] or '—'}；"
-          f"最长公示期至 {out['publicity_max_until']}；最早可申请修复 {out['earliest_repair'] or '不适用'}")
+          f"最长公示期至 {out['publicity_max_until']}；最早可申请修复 {out['earliest_repair'] or '不适用'}"
+          + ("（所涉年度节假日安排尚未公布，期限最后一日暂仅按周末顺延）" if out.get("dates_provisional") else ""))
     hits = "触发 " + "、".join(s["article"] for s in lst["situations"]) if lst["triggers"] else "不触发"
     print(f"严重失信名单：{hits}"
           + (f"（可能：{'、'.join(s['article'] for s in lst['possible'])}，{lst['possible'][0]['needs_zh']}）"

@@ -203,10 +203,12 @@ def publicity(decision_date: dt.date, categories: list[str], party_type: str, fi
     published = period.publish and (party_type != "自然人" or bool(cfg["natural_person_published"]))
     refs = [{"id": period.regime_id, "source": period.source, "mark": period.mark}]
     regime = core_publicity.publicity_regime(decision_date)
+    fines = regime.get("fine_classes") or {}
+    specs = {"fine_minor": fines.get("minor"), "fine_serious": fines.get("serious"),
+             "listed": regime.get("listed_class")}
     for reason in period.reasons:
-        key = {"fine_minor": "minor", "fine_serious": "serious"}.get(reason)
-        if key:
-            spec = regime["fine_classes"][key]
+        spec = specs.get(reason)
+        if spec:
             refs.append({"id": f"{period.regime_id}:{reason}", "source": " ".join(str(spec["source"]).split()),
                          "mark": str(spec["mark"])})
     refs.append(core_publicity.counting_ref())
