@@ -203,7 +203,7 @@ def publicity_period(decision_date: dt.date, categories: list[str], *, fine_yuan
                      calendar: WorkdayCalendar | None = None) -> PublicityPeriod:
     """The class (:func:`classify`) and the publicity periods of a penalty decided on ``decision_date``."""
     c = classify(decision_date, categories, fine_yuan=fine_yuan, party_type=party_type, listed=listed)
-    spec = publicity_rules_class(c)
+    spec = _class_spec(c)
     rule = counting()
     extends = set(rule.get("holiday_extends") or [])
     repairable = bool(spec.get("repairable", True))
@@ -225,7 +225,7 @@ def publicity_period(decision_date: dt.date, categories: list[str], *, fine_yuan
         provisional=provisional or max_provisional, reasons=c.reasons, mark=c.mark, source=c.source)
 
 
-def publicity_rules_class(c: Classification) -> dict[str, Any]:
+def _class_spec(c: Classification) -> dict[str, Any]:
     regime = next(r for r in publicity_rules()["regimes"] if r["id"] == c.regime_id)
     return dict(regime["classes"][c.penalty_class])
 
