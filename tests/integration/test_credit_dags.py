@@ -202,10 +202,14 @@ def test_credit_repair_issues_notices_and_withdraws_at_publicity_end_once(wired)
             wh.ledger.c.kind == "penalty", wh.ledger.c.state == "accepted")).all())
     ours = {p["natural_key"]: p for p in tracked.values() if published.get(p["natural_key"]) == "published"}
     assert ours, "the pipeline published none of the tracked penalties"
-    # ... and on the day the first of them reaches its maximum period, credit_repair withdraws exactly those.
+    # ... and the day after the first of them reaches the last day of its maximum period (published until 24:00
+    # of that day, 民法典 art. 203), credit_repair withdraws exactly those.
     end = min(p["publicity_max_until"] for p in ours.values())
     due = {nk for nk, p in ours.items() if p["publicity_max_until"] <= end}
-    _run("credit_repair", dt.date.fromisoformat(end) - dt.timedelta(days=1))  # acts as of `end`
+    _run("credit_repair", dt.date.fromisoformat(end) - dt.timedelta(days=1))  # acts as of `end`: still published
+    held = {r["natural_key"]: r["status"] for r in world.platform.admin("GET", "/admin/records?kind=penalty")["records"]}
+    assert not any(held[nk] == "withdrawn" for nk in ours)
+    _run("credit_repair", dt.date.fromisoformat(end))  # acts as of the day after `end`
     held = {r["natural_key"]: r["status"] for r in world.platform.admin("GET", "/admin/records?kind=penalty")["records"]}
     assert {nk for nk in ours if held[nk] == "withdrawn"} == due
     assert sorted(nk for nk, op in _platform_history(world, "penalty") if op == "withdraw") == sorted(due)
@@ -214,5 +218,5 @@ def test_credit_repair_issues_notices_and_withdraws_at_publicity_end_once(wired)
     assert {nk for nk in ours if status[nk] == "ended"} == due
 
     before = _snapshot(world)
-    _run("credit_repair", dt.date.fromisoformat(end) - dt.timedelta(days=1))  # re-run: no second withdrawal
+    _run("credit_repair", dt.date.fromisoformat(end))  # re-run: no second withdrawal
     assert _snapshot(world) == before

@@ -251,10 +251,13 @@ def test_penalties_repair_notice_repair_and_publicity_end_across_order_36(world)
     with engine.connect() as conn:
         pens = {r["penalty_id"][-3:]: dict(r) for r in conn.execute(sa.select(wh.credit_penalty)).mappings()}
     a, b, c, person = pens["101"], pens["102"], pens["103"], pens["104"]
+    # 民法典 art. 202: periods end on the corresponding day; art. 203: 2029-03-31 is a Saturday → Monday 04-02.
     assert (a["regime_id"], a["penalty_class"], a["publicity_min_until"], a["publicity_max_until"]) == (
-        "ndrc_order_58", "safety_production", "2027-03-31", "2029-03-31")
+        "ndrc_order_58", "safety_production", "2027-03-31", "2029-04-02")
+    # Order 36: a 30,000元 fine on an organisation is above the 简易程序 3,000元 (行政处罚法 art. 51) and below
+    # 巨额 — 一般, 3 months – 1 year; the minimum's last day is 2026-07-01, repair from the next day.
     assert (b["regime_id"], b["penalty_class"], b["earliest_repair"], b["publicity_max_until"]) == (
-        "ndrc_order_36", "general", "2026-07-01", "2027-04-01")
+        "ndrc_order_36", "general", "2026-07-02", "2027-04-01")
     assert (c["penalty_class"], c["published"], c["status"]) == ("minor", False, "not_published")
     assert (person["published"], person["notice_doc_id"], person["status"]) == (False, None, "not_published")
 
@@ -269,8 +272,8 @@ def test_penalties_repair_notice_repair_and_publicity_end_across_order_36(world)
 
     for rec in (a, b):
         _publish_penalty(engine, client, rec)
-    # Repair of B: too early on 30 June, possible from 1 July (Order 36, 一般: 3 months).
-    rid = penalties.record_repair_request(engine, b["penalty_id"], D(2026, 6, 30), {"commitment": True}, OFFICER)
+    # Repair of B: too early on 1 July, the minimum period's last day; possible from 2 July (Order 36, 一般: 3 months).
+    rid = penalties.record_repair_request(engine, b["penalty_id"], D(2026, 7, 1), {"commitment": True}, OFFICER)
     with pytest.raises(CreditError):
         penalties.propose_request(engine, rid, "approve", ["obligations"], OFFICER)
     penalties.propose_request(engine, rid, "reject", [], OFFICER)
@@ -282,12 +285,13 @@ def test_penalties_repair_notice_repair_and_publicity_end_across_order_36(world)
     assert penalties.approve_repair(engine, rid, True, D(2026, 7, 3), CHIEF_B, "r") == "approved"
     deliver(engine, client)
 
-    # A's maximum period (Order 58, 3 years) ends on 31 March 2029: publication stops the day after.
-    # C (a warning: 轻微, not published) and the natural person's penalty end without a withdrawal.
-    assert penalties.end_publicity(engine, D(2029, 3, 30), "r2")["ended"] == 2
-    assert penalties.end_publicity(engine, D(2029, 3, 31), "r2")["ended"] == 1
+    # A's maximum period (Order 58, 3 years) ends at 24:00 on Monday 2 April 2029 (31 March is a Saturday,
+    # 民法典 art. 203): publication stops the day after. C (a warning: 轻微, not published) and the natural
+    # person's penalty end without a withdrawal.
+    assert penalties.end_publicity(engine, D(2029, 4, 2), "r2")["ended"] == 2
+    assert penalties.end_publicity(engine, D(2029, 4, 3), "r2")["ended"] == 1
     deliver(engine, client)
-    assert penalties.end_publicity(engine, D(2029, 4, 1), "r3")["ended"] == 0  # already done
+    assert penalties.end_publicity(engine, D(2029, 4, 4), "r3")["ended"] == 0  # already done
     with engine.connect() as conn:
         status = dict(conn.execute(sa.select(wh.credit_penalty.c.penalty_id, wh.credit_penalty.c.status)).all())
     assert {k[-3:]: v for k, v in status.items()} == {"101": "ended", "102": "repaired", "103": "ended",
@@ -295,6 +299,37 @@ def test_penalties_repair_notice_repair_and_publicity_end_across_order_36(world)
     recs = {r["data"]["CF_WSH"]: r["status"] for r in pf.admin("GET", "/admin/records?kind=penalty")["records"]}
     assert recs == {a["doc_no"]: "withdrawn", b["doc_no"]: "withdrawn"}
     assert [op for op, _ in history(pf, "penalty")] == ["create", "create", "withdraw", "withdraw"]
+
+
+def test_a_penalty_that_lists_the_party_is_serious_under_order_36(world):
+    """NDRC Order 36: 严重 includes being put on a 严重失信主体名单 (REGULATIONS.md §0.5 [S]). A 30,000元 fine on an
+    organisation is 一般 (3 months – 1 year) until the listing it triggers is decided; then 严重 (1 – 3 years)."""
+    engine, _pf, _client = world
+    row = case_row("D00000201", D(2026, 5, 6), violation="无证经营危险化学品", fine=30000)
+    penalties.track(engine, [row])
+    pid = "case_db:D00000201"
+
+    def pen() -> dict:
+        with engine.connect() as conn:
+            return dict(conn.execute(sa.select(wh.credit_penalty).where(wh.credit_penalty.c.penalty_id == pid))
+                        .mappings().one())
+
+    assert (pen()["penalty_class"], pen()["publicity_max_until"]) == ("general", "2027-05-06")
+    found = candidates.from_penalties([row])
+    assert [c["situation_id"] for c in found] == ["art7_1"]  # 部令11号 第七条第（一）项: 无证经营
+    candidates.propose_all(engine, found, D(2026, 5, 6))
+    cid = found[0]["case_id"]
+    lifecycle.propose(engine, cid, "issue_notice", OFFICER, D(2026, 5, 7))
+    lifecycle.approve(engine, cid, CHIEF_B, D(2026, 5, 7), "t")
+    lifecycle.record_notice_delivery(engine, cid, D(2026, 5, 7), "直接送达", OFFICER)
+    lifecycle.propose(engine, cid, "decide_listing", OFFICER, D(2026, 5, 15))
+    assert lifecycle.approve(engine, cid, CHIEF_B, D(2026, 5, 15), "t") == "listed"
+    # 严重: the minimum year ends 2027-05-06 (a Thursday), repair from 05-07; the three years' corresponding day
+    # 2029-05-06 is a Sunday → Monday 2029-05-07 (民法典 arts. 202–203).
+    p = pen()
+    assert (p["penalty_class"], p["publicity_min_until"], p["earliest_repair"], p["publicity_max_until"]) == (
+        "serious", "2027-05-06", "2027-05-07", "2029-05-07")
+    assert penalties.track(engine, [row])["changed"] == 0  # the next run keeps it 严重
 
 
 def test_the_demo_walks_one_listing_and_one_repair(world, db_url, capsys):
@@ -402,7 +437,9 @@ def test_publicity_end_skips_a_penalty_whose_upload_is_in_flight(world, caplog):
                                          "party_key": first["party_key"], "doc_key": first["doc_no"],
                                          "decision_date": first["decision_date"], "reason": "x"}], "sgs_penalty|x")
         conn.execute(wh.ledger.update().where(wh.ledger.c.natural_key == first["natural_key"]).values(message=None))
-    day = D.fromisoformat(first["publicity_max_until"])
+    # publicity_max_until is the period's last day (published until 24:00, 民法典 art. 203): stopped the day after
+    day = D.fromisoformat(first["publicity_max_until"]) + dt.timedelta(days=1)
+    assert penalties.end_publicity(engine, day - dt.timedelta(days=1), "p0")["ended"] == 0
     with caplog.at_level("WARNING", logger="creditflow.credit.penalties"):
         assert penalties.end_publicity(engine, day, "p1") == {"ended": 1, "withdrawals": 1, "waiting": 1}
     assert any(first["doc_no"] in r.getMessage() and "尚未收到平台回执" in r.getMessage() for r in caplog.records)

@@ -30,13 +30,16 @@ def test_impact_json_across_2026_04_01(capsys):
     assert set(got) >= {"regime", "class", "published", "publicity_min_until", "publicity_max_until",
                         "earliest_repair", "listing", "integrity_fail_until", "rules"}
     assert (got["regime"], got["class"], got["published"]) == ("ndrc_order_36", "serious", True)
+    # 严重 1–3 years (民法典 arts. 201–203): the minimum ends 2027-05-06 (a Thursday), repair from 2027-05-07;
+    # the maximum's corresponding day 2029-05-06 is a Sunday → Monday 2029-05-07.
     assert (got["publicity_min_until"], got["publicity_max_until"], got["earliest_repair"]) == (
-        "2027-05-06", "2029-05-06", "2027-05-06")
-    assert got["integrity_fail_until"] == "2029-05-06"  # 责令停产停业 is a 重大违法记录 for 3 years
+        "2027-05-06", "2029-05-07", "2027-05-07")
+    # 实施条例 第十九条: 责令停产停业 is a 重大违法记录; 政府采购法 第二十二条: for the 3 years before the procurement
+    assert got["integrity_fail_until"] == "2029-05-06" and got["major_violation"] is True
     assert got["listing"]["triggers"] is False and {p["id"] for p in got["listing"]["possible"]} == {
         "art6_3", "art7_1", "art7_2"}
     assert all({"id", "source", "mark"} <= set(r) for r in got["rules"])
-    assert {"ndrc_order_36", "major_violation"} <= {r["id"] for r in got["rules"]}
+    assert {"ndrc_order_36", "major_violation:caiku_2022_3"} <= {r["id"] for r in got["rules"]}
 
     code, out, _ = run(capsys, "impact", "--categories", "罚款", "--amount", "30000", "--decided", "2026-03-31",
                        "--party-type", "legal", "--violation", "未取得危险化学品经营许可证从事危险化学品经营", "--json")
@@ -58,6 +61,16 @@ def test_impact_json_across_2026_04_01(capsys):
     ["impact", "--categories", "罚款", "--amount", "1", "--decided", "2026-05-06"],
     ["integrity"],
     ["integrity", "--file", "/nonexistent/parties.csv", "--db", "sqlite://"],
+    # NaN, infinity, a negative fine, text, one no fine can reach (above 2亿元, thresholds.yaml), dates outside
+    # the rule data (before 527号's 2019-07-01, after the decision horizon 2027-12-31)
+    ["impact", "--categories", "罚款", "--amount", "nan", "--decided", "2026-05-06", "--party-type", "legal"],
+    ["impact", "--categories", "罚款", "--amount", "inf", "--decided", "2026-05-06", "--party-type", "legal"],
+    ["impact", "--categories", "罚款", "--amount=-1e400", "--decided", "2026-05-06", "--party-type", "legal"],
+    ["impact", "--categories", "罚款", "--amount=-5", "--decided", "2026-05-06", "--party-type", "legal"],
+    ["impact", "--categories", "罚款", "--amount", "五千", "--decided", "2026-05-06", "--party-type", "legal"],
+    ["impact", "--categories", "罚款", "--amount", "1e12", "--decided", "2026-05-06", "--party-type", "legal"],
+    ["impact", "--categories", "罚款", "--amount", "1000", "--decided", "2099-01-01", "--party-type", "legal"],
+    ["impact", "--categories", "罚款", "--amount", "1000", "--decided", "2019-06-30", "--party-type", "legal"],
 ])
 def test_bad_arguments_exit_2_with_one_line(capsys, argv, monkeypatch):
     monkeypatch.delenv("AIRFLOW_CONN_CREDITFLOW_DB", raising=False)
@@ -102,3 +115,35 @@ def test_integrity_cli_and_batch(capsys, tmp_path, db_url):
     assert all(r["asked_by"].startswith("cli:") and not contains_unmasked_id(r["answer"]) for r in log)
     assert dt.date.fromisoformat(json.loads(log[0]["answer"])["as_of"]) == dt.date(2026, 5, 6)
     engine.dispose()
+
+
+def test_impact_refusals_say_why_in_chinese(capsys):
+    code, _, err = run(capsys, "impact", "--categories", "罚款", "--amount", "nan", "--decided", "2026-05-06",
+                       "--party-type", "legal")
+    assert code == 2 and "罚款金额须为不小于0的有限数字" in err
+    code, _, err = run(capsys, "impact", "--categories", "罚款", "--amount", "300000000", "--decided", "2026-05-06",
+                       "--party-type", "legal")
+    assert code == 2 and "超出任何罚款可能达到的数额" in err
+    code, _, err = run(capsys, "impact", "--categories", "罚款", "--amount", "1000", "--decided", "2028-01-01",
+                       "--party-type", "legal")
+    assert code == 2 and "超出规则数据覆盖的范围" in err
+
+
+@pytest.mark.parametrize("content", [bytes(range(256)) * 3, b'code\n"unterminated\n', b"\xef\xbb\xbfcode\n\x00\n"])
+def test_integrity_never_prints_a_traceback(capsys, tmp_path, content):
+    path = tmp_path / "parties.csv"
+    path.write_bytes(content)
+    code, _, err = run(capsys, "integrity", "--file", str(path), "--db", f"sqlite:///{tmp_path}/none.sqlite")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+
+
+def test_impact_an_unexpected_error_is_one_line(capsys, monkeypatch):
+    from creditflow.credit import impact
+
+    def boom(*_a, **_k):
+        raise KeyError("no such class")
+
+    monkeypatch.setattr(impact, "preview", boom)
+    code, out, err = run(capsys, "impact", "--categories", "罚款", "--amount", "1000", "--decided", "2026-05-06",
+                         "--party-type", "legal")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "Traceback" not in err

@@ -59,8 +59,11 @@ KEYS = {
                       "20个工作日内通过", "信用承诺书"],
     "removal_decision": ["珠应急失信移〔2027〕1号", "2027年3月10日", "移出"],
     "removal_revocation": ["珠应急失信撤〔2027〕1号", "缴款凭证系伪造", "2029年3月2日"],
-    "repair_notice": ["珠应急信修告〔2026〕1号", "珠应急罚〔2026〕0012号", "2027年3月31日", "2029年3月31日",
-                      "第58号", "信用承诺", "两书同达"],
+    # Decided 2026-03-31 (Order 58, 1–3 years). 民法典 art. 201: the periods start the next day; art. 202: they end
+    # on 2027-03-31 and 2029-03-31; art. 203: 2029-03-31 is a Saturday, so the last day is Monday 2029-04-02;
+    # repair may be requested from the day after the minimum period, 2027-04-01.
+    "repair_notice": ["珠应急信修告〔2026〕1号", "珠应急罚〔2026〕0012号", "自2026年4月1日起至2027年3月31日止",
+                      "2029年4月2日", "即自2027年4月1日起可申请信用修复", "第58号", "信用承诺", "两书同达"],
 }
 
 
@@ -106,8 +109,8 @@ def test_a_document_is_sealed_and_reprints_identically(issued):
     assert hashlib.sha256(doc["content"].encode()).hexdigest() == doc["sha256"]
     assert render.to_docx(doc["body"])[:2] == b"PK"
     assert doc["body"]["fields"] == {"regime": "ndrc_order_58", "class": "safety_production", "published": True,
-                                     "publicity_min_until": "2027-03-31", "publicity_max_until": "2029-03-31",
-                                     "earliest_repair": "2027-03-31"}
+                                     "publicity_min_until": "2027-03-31", "publicity_max_until": "2029-04-02",
+                                     "earliest_repair": "2027-04-01"}
     with pytest.raises(ValueError):
         render.render(doc["body"], "odt")
 

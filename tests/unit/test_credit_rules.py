@@ -23,7 +23,7 @@ def test_every_rule_names_its_source_and_mark():
     for c in rules.early_removal_conditions():
         assert c["check"] in ("data", "request", "reviewer") and c["mark"] in ("S", "M", "local"), c
     for rid in ("list_publication_due_soon", "list_removal_decision", "list_revisit_after_penalty_change",
-                "repair_notice_delivery", "repair_decision_order_58", "repair_decision_order_36",
+                "repair_notice_delivery", "repair_acceptance", "repair_decision", "repair_extension",
                 "list_objection_period", "list_publication", "list_management_period", "list_early_removal_after"):
         ref = rules.ref(rid, D(2026, 6, 1))
         assert ref["source"] and ref["mark"] in ("S", "M", "local"), rid
@@ -32,20 +32,26 @@ def test_every_rule_names_its_source_and_mark():
 
 
 @pytest.mark.parametrize(("decided", "cats", "party", "expected"), [
-    # Order 58: every 应急 penalty is 安全生产 — at least one year, at most three.
-    (D(2026, 3, 31), ["罚款"], "法人及非法人组织", ("ndrc_order_58", "safety_production", True, "2027-03-31", "2029-03-31")),
-    # Order 36 from 1 April 2026: 一般 3 months – 1 year; 严重 1 – 3 years; 轻微 not published.
+    # Order 58: every 应急 penalty is 安全生产 — at least one year, at most three. 民法典 art. 202: the periods end on
+    # the corresponding days 2027-03-31 (Wed) and 2029-03-31 — a Saturday, so art. 203 moves it to Mon 2029-04-02.
+    (D(2026, 3, 31), ["罚款"], "法人及非法人组织", ("ndrc_order_58", "safety_production", True, "2027-03-31", "2029-04-02")),
+    # Order 36 from 1 April 2026: 一般 3 months – 1 year (a 罚款 of unknown amount is not 较小数额: 一般);
+    # 2026-07-01 is a Wednesday, 2027-04-01 a Thursday.
     (D(2026, 4, 1), ["罚款"], "法人及非法人组织", ("ndrc_order_36", "general", True, "2026-07-01", "2027-04-01")),
-    (D(2026, 4, 1), ["罚款", "责令停产停业"], "个体工商户", ("ndrc_order_36", "serious", True, "2027-04-01", "2029-04-01")),
-    (D(2026, 4, 1), ["警告"], "法人及非法人组织", ("ndrc_order_36", "minor", False, "2026-04-01", "2026-07-01")),
+    # 严重 1 – 3 years: 2029-04-01 is a Sunday → Monday 2029-04-02.
+    (D(2026, 4, 1), ["罚款", "责令停产停业"], "个体工商户", ("ndrc_order_36", "serious", True, "2027-04-01", "2029-04-02")),
+    # 轻微: not published, no minimum period, at most 3 months if a department publishes it.
+    (D(2026, 4, 1), ["警告"], "法人及非法人组织", ("ndrc_order_36", "minor", False, None, "2026-07-01")),
     # Natural persons' penalties are shared, not published [M].
     (D(2026, 4, 1), ["罚款"], "自然人", ("ndrc_order_36", "general", False, "2026-07-01", "2027-04-01")),
 ])
 def test_publicity_by_decision_date(decided, cats, party, expected):
     pub = rules.publicity(decided, cats, party)
-    assert (pub.regime_id, pub.penalty_class, pub.published, pub.min_until.isoformat(),
+    assert (pub.regime_id, pub.penalty_class, pub.published, pub.min_until and pub.min_until.isoformat(),
             pub.max_until.isoformat()) == expected
-    assert pub.earliest_repair == pub.min_until and pub.rules[0]["id"] == expected[0]
+    # 民法典 art. 203: the minimum period ends at 24:00 of its last day — repair may be asked the day after.
+    assert pub.earliest_repair == (pub.min_until + dt.timedelta(days=1) if pub.min_until else decided)
+    assert pub.rules[0]["id"] == expected[0]
 
 
 def test_working_day_periods_skip_holidays():

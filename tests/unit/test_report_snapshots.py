@@ -316,16 +316,16 @@ def test_an_edit_of_the_code_that_computes_figures_is_a_new_fingerprint(tmp_path
     fingerprints differently, so stored periods are computed again after such a release."""
     import shutil
 
-    package = Path(snapshots.__file__).resolve().parent
-    copy = tmp_path / "reports"
-    shutil.copytree(package, copy)
-    monkeypatch.setattr(snapshots, "__file__", str(copy / "snapshots.py"))
+    package = Path(snapshots.__file__).resolve().parents[1]  # creditflow: reports/ and the core rules it calls
+    copy = tmp_path / "creditflow"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(snapshots, "__file__", str(copy / "reports" / "snapshots.py"))
     same = snapshots.fingerprint()
-    monkeypatch.setattr(snapshots, "__file__", str(package / "snapshots.py"))
+    monkeypatch.setattr(snapshots, "__file__", str(package / "reports" / "snapshots.py"))
     assert same == snapshots.fingerprint()  # a faithful copy: the same code, the same fingerprint
     for name in snapshots.FIGURE_MODULES:
         with (copy / name).open("a", encoding="utf-8") as f:
             f.write("\n# changed\n")
-        monkeypatch.setattr(snapshots, "__file__", str(copy / "snapshots.py"))
+        monkeypatch.setattr(snapshots, "__file__", str(copy / "reports" / "snapshots.py"))
         assert snapshots.fingerprint() != same, name
         same = snapshots.fingerprint()

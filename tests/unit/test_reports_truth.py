@@ -259,5 +259,5 @@ def test_notes_sheet_is_chinese_and_cites_official_documents(w):
             assert not re.search(r"[A-Za-z]{2,}|://|\.ya?ml|\[[SM]\]", str(text)), text
     sources = {r["项目"]: r["来源"] for r in rows}
     assert "国办发〔2015〕51号" in sources["及时率"] and "二次来源" in sources["及时率"]
-    assert "二次来源" in sources["免于公示：简易程序（当场处罚）轻微处罚，原则上不予公示"]
+    assert "二次来源" in sources["免于公示：第36号令轻微失信信息（如简易程序罚款、警告），原则上不予公示"]
     assert "按规则的截止时点" in next(r["定义"] for r in rows if r["项目"] == "数据截止与可复核")

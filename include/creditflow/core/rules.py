@@ -72,67 +72,30 @@ def sgs_due_date(decision_date: dt.date, calendar: WorkdayCalendar | None = None
     return deadline("sgs_publication", decision_date).apply(decision_date, calendar)
 
 
-# --- publicity periods ------------------------------------------------------------------------------
+# --- publicity periods: creditflow.core.publicity holds the one classification; these names stay for callers
 
 
-@dataclass(frozen=True)
-class PublicityPeriod:
-    regime_id: str
-    regime_title_zh: str
-    penalty_class: str
-    publish: bool
-    start: dt.date
-    earliest_repair: dt.date | None  # end of the minimum period (repair may be requested from then)
-    publication_end: dt.date  # publication stops automatically
-    repairable: bool
-    mark: str
-    source: str
-
-
-@lru_cache(maxsize=1)
 def publicity_rules() -> dict[str, Any]:
-    return _load("publicity.yaml")
+    from creditflow.core import publicity
+
+    return publicity.publicity_rules()
 
 
 def publicity_regime(on: dt.date) -> dict[str, Any]:
-    for regime in publicity_rules()["regimes"]:
-        start, end = regime["effective_from"], regime.get("effective_to")
-        if start <= on and (end is None or on <= end):
-            return dict(regime)
-    raise NoRuleInForce(f"no publicity regime in force on {on}")
+    from creditflow.core import publicity
 
-
-_CLASS_ORDER = ["minor", "general", "safety_production", "serious"]
+    return publicity.publicity_regime(on)
 
 
 def penalty_class(regime: dict[str, Any], categories: list[str]) -> str:
-    """The publicity class of a decision with these 处罚类别: the most severe one mapped, in the
-    regime's ``class_order`` (default: minor < general < safety_production < serious)."""
-    mapping = regime.get("class_by_penalty_category")
-    if not mapping:
-        return str(regime["default_class"])
-    found = [mapping.get(c.strip().split("-")[0], regime["default_class"]) for c in categories]
-    if not found:
-        return str(regime["default_class"])
-    order = list(regime.get("class_order") or _CLASS_ORDER)
-    return str(max(found, key=lambda k: order.index(k) if k in order else -1))
+    """The class the 处罚类别 alone give (:func:`creditflow.core.publicity.category_class`)."""
+    from creditflow.core import publicity
+
+    return publicity.category_class(regime, categories)
 
 
-def publicity_period(decision_date: dt.date, categories: list[str]) -> PublicityPeriod:
-    """Publicity period of a penalty decided on ``decision_date`` with the given 处罚类别."""
-    regime = publicity_regime(decision_date)
-    klass = penalty_class(regime, categories)
-    spec = regime["classes"][klass]
-    min_months = spec.get("min_months")
-    return PublicityPeriod(
-        regime_id=regime["id"],
-        regime_title_zh=regime["title_zh"],
-        penalty_class=klass,
-        publish=bool(spec.get("publish", True)),
-        start=decision_date,
-        earliest_repair=None if min_months is None else decision_date + relativedelta(months=min_months),
-        publication_end=decision_date + relativedelta(months=int(spec["max_months"])),
-        repairable=bool(spec.get("repairable", True)),
-        mark=str(regime.get("class_mark", regime["mark"])),
-        source=str(regime["source"]),
-    )
+def publicity_period(decision_date: dt.date, categories: list[str], **facts: Any) -> Any:
+    """:func:`creditflow.core.publicity.publicity_period` (fine, party type, listing as keywords)."""
+    from creditflow.core import publicity
+
+    return publicity.publicity_period(decision_date, categories, **facts)

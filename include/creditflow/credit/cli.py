@@ -49,7 +49,7 @@ def add_parser(subparsers: Any) -> None:
 
     p = subparsers.add_parser("impact", help="处罚前信用影响评估 of a draft penalty")
     p.add_argument("--categories", required=True, help="处罚类别, comma separated (e.g. 罚款,责令停产停业)")
-    p.add_argument("--amount", type=float, default=None, help="fine in 元")
+    p.add_argument("--amount", default=None, help="fine in 元")
     p.add_argument("--decided", type=_date, required=True, help="decision date (YYYY-MM-DD)")
     p.add_argument("--party-type", required=True, help="legal | individual | natural")
     p.add_argument("--party", default=None, help="the party's code (USCC or resident ID): adds its history")
@@ -77,6 +77,8 @@ def _engine(url: str | None) -> Any:
 def run(args: argparse.Namespace) -> int:
     import sqlalchemy as sa
 
+    from creditflow.common import mask_text
+
     try:
         if args.credit_command == "impact":
             return _impact(args)
@@ -91,6 +93,11 @@ def run(args: argparse.Namespace) -> int:
     except sa.exc.OperationalError as exc:  # pragma: no cover — raised as DBAPIError above in practice
         print(f"creditflow {args.credit_command}: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # never a traceback for a user: one line, exit 2
+        first = (str(exc).strip().splitlines() or [""])[0]
+        print(f"creditflow {args.credit_command}: 无法处理该输入（{type(exc).__name__}：{mask_text(first)[:200]}）",
+              file=sys.stderr)
+        return 2
 
 
 def _impact(args: argparse.Namespace) -> int:
@@ -102,14 +109,18 @@ def _impact(args: argparse.Namespace) -> int:
     unknown = [c for c in cats if c.split("-")[0] not in known]
     if unknown or not cats:
         raise _Usage(f"unknown 处罚类别 {unknown or args.categories!r}; known: {'、'.join(sorted(known))}")
-    if args.amount is not None and args.amount < 0:
-        raise _Usage("--amount must not be negative")
+    amount: Any = args.amount
+    if amount is not None:
+        try:
+            amount = float(str(amount).replace(",", "").replace("，", ""))
+        except ValueError:
+            raise _Usage(f"罚款金额须为数字（元），收到：{args.amount}") from None
     try:
         party_type = rules.party_type_of(args.party_type)
     except ValueError as exc:
         raise _Usage(str(exc)) from None
     engine = _engine(args.db) if args.party else None
-    draft = impact.Draft(categories=cats, decided=args.decided, party_type=party_type, amount_yuan=args.amount,
+    draft = impact.Draft(categories=cats, decided=args.decided, party_type=party_type, amount_yuan=amount,
                          party=args.party, violation=args.violation, basis=args.basis)
     try:
         out = impact.preview(draft, engine)
@@ -126,7 +137,8 @@ def _impact(args: argparse.Namespace) -> int:
     lst = out["listing"]
     print(f"适用规则：{out['regime_zh']}（{out['regime']}），类别 {out['class']}")
     print(f"是否公示：{'是' if out['published'] else '否'}；最短公示期至 {out['publicity_min_until'] or '—'}；"
-          f"最长公示期至 {out['publicity_max_until']}；最早可申请修复 {out['earliest_repair'] or '不适用'}")
+          f"最长公示期至 {out['publicity_max_until']}；最早可申请修复 {out['earliest_repair'] or '不适用'}"
+          + ("（所涉年度节假日安排尚未公布，期限最后一日暂仅按周末顺延）" if out.get("dates_provisional") else ""))
     hits = "触发 " + "、".join(s["article"] for s in lst["situations"]) if lst["triggers"] else "不触发"
     print(f"严重失信名单：{hits}"
           + (f"（可能：{'、'.join(s['article'] for s in lst['possible'])}，{lst['possible'][0]['needs_zh']}）"

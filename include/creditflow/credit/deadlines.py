@@ -12,7 +12,7 @@ column                 start (stored)                   rule (data/credit/period
 case.publication_due   case.decided_on                  list_publication
 case.objection_until   case.notice_delivered_on         list_objection_period
 case.revisit_due       the case's last ``revisit`` event  list_revisit_after_penalty_change
-request.due_on         request.received_on              list_removal_decision / repair_decision_order_*
+request.due_on         request.received_on              list_removal_decision / rules.repair_due (repair_*)
 =====================  ===============================  =========================================
 """
 
@@ -41,9 +41,13 @@ def due(rule_id: str, start: dt.date | str | None) -> Due:
     return rule_due(lambda: rules.due(rule_id, day))
 
 
-def repair_rule(regime_id: str | None) -> str:
-    """The deadline rule of a credit-repair decision, by the publicity regime of the penalty."""
-    return "repair_decision_order_36" if regime_id == "ndrc_order_36" else "repair_decision_order_58"
+def repair_due(received_on: dt.date | str | None) -> Due:
+    """When a credit-repair application must be decided (``rules.repair_due``: the time limits in force on
+    the day it was received), or unknown with its reason."""
+    if not received_on:
+        return Due(None, "起算日未登记")
+    day = received_on if isinstance(received_on, dt.date) else dt.date.fromisoformat(str(received_on)[:10])
+    return rule_due(lambda: rules.repair_due(day))
 
 
 def _stored(value: Any) -> Due | None:
@@ -77,11 +81,7 @@ def request_due(conn: sa.Connection | None, req: dict[str, Any]) -> Due:
         return stored
     if req.get("kind") == "early_removal":
         return due("list_removal_decision", req.get("received_on"))
-    regime = None
-    if conn is not None:
-        regime = conn.execute(sa.select(wh.credit_penalty.c.regime_id)
-                              .where(wh.credit_penalty.c.penalty_id == req["subject_id"])).scalar()
-    return due(repair_rule(regime), req.get("received_on"))
+    return repair_due(req.get("received_on"))
 
 
 def objection_over(conn: sa.Connection | None, case: dict[str, Any], on: dt.date) -> bool | None:

@@ -173,13 +173,21 @@ def repair_notice_body(penalty: dict[str, Any], pub: rules.Publicity) -> dict[st
             f"根据《{pub.regime_title_zh}》，")
     if pub.published:
         first = made + f"该行政处罚信息将在{cfg['publication_place_zh']}公示。"
-        span = [f"最短公示期：自{date_zh(decided)}起至{date_zh(pub.min_until)}止；" if pub.min_until
+        # 民法典 art. 201: the decision day is not counted — the periods start the next day; the minimum period
+        # ends at 24:00 of its last day (art. 203), so repair may be requested from the day after.
+        start = decided + dt.timedelta(days=1)
+        span = [f"最短公示期：自{date_zh(start)}起至{date_zh(pub.min_until)}止；" if pub.min_until
                 else "最短公示期：无（本类信息不适用信用修复，公示期满前不得修复）；",
-                f"最长公示期：至{date_zh(pub.max_until)}止，期满自动停止公示；"]
-        if pub.earliest_repair:
-            span.append(f"最早可于{date_zh(pub.earliest_repair)}起申请信用修复。")
+                f"最长公示期：自{date_zh(start)}起至{date_zh(pub.max_until)}止，期满自动停止公示；"]
+        if pub.earliest_repair and pub.min_until:
+            span.append(f"最短公示期届满后，即自{date_zh(pub.earliest_repair)}起可申请信用修复。")
+        elif pub.earliest_repair:
+            span.append(f"自{date_zh(pub.earliest_repair)}起可申请信用修复。")
         else:
             span.append("该类行政处罚信息不予修复，公示期满后自动停止公示。")
+        if pub.provisional:
+            span.append("上述期限按《中华人民共和国民法典》第二百零一条至第二百零三条计算；相关年度节假日安排公布前，"
+                        "期限最后一日仅按周末顺延，如遇法定节假日以届时公布的安排为准顺延。")
     else:
         first = made + "该行政处罚信息属于不予公示的情形。"
         span = [text.get("minor_zh", "如主管部门认为确需公示的，公示期不超过三个月。")]

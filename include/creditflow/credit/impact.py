@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 
+from creditflow.core import publicity as core_publicity
 from creditflow.core import warehouse as wh
 from creditflow.credit import rules
 from creditflow.credit.lifecycle import ACTIVE
@@ -39,20 +40,44 @@ def _dedupe(refs: list[dict[str, str]]) -> list[dict[str, str]]:
     return list(seen.values())
 
 
-def preview(draft: Draft, engine: sa.Engine | None = None) -> dict[str, Any]:
+def check(draft: Draft) -> list[str]:
+    """The draft's categories, or ValueError with one Chinese sentence: no category, a fine that is not a finite
+    non-negative number or that no fine can reach, a 罚款 without its amount, a decision date outside the rule data."""
     cats = [c.strip() for c in draft.categories if c.strip()]
     if not cats:
         raise ValueError("至少需要一个处罚类别")
-    if "罚款" in cats and not draft.amount_yuan:
+    try:
+        fine = core_publicity.fine_yuan_of(draft.amount_yuan)
+    except ValueError:
+        raise ValueError(f"罚款金额须为不小于0的有限数字（元），收到：{draft.amount_yuan}") from None
+    if fine is not None and fine > core_publicity.max_fine_yuan():
+        raise ValueError(f"罚款金额{fine:,.0f}元超出任何罚款可能达到的数额（{core_publicity.max_fine_yuan():,.0f}元），"
+                         "请核对金额单位（元）")
+    if "罚款" in cats and not fine:
         raise ValueError("处罚类别含罚款时须给出罚款金额（元）")
-    pub = rules.publicity(draft.decided, cats, draft.party_type)
-    refs: list[dict[str, str]] = list(pub.rules)
+    first = min(r["effective_from"] for r in core_publicity.publicity_rules()["regimes"])
+    if draft.decided < first or draft.decided > core_publicity.horizon():
+        raise ValueError(f"决定日期{draft.decided.isoformat()}超出规则数据覆盖的范围"
+                         f"（{first.isoformat()}至{core_publicity.horizon().isoformat()}）")
+    return cats
+
+
+def preview(draft: Draft, engine: sa.Engine | None = None) -> dict[str, Any]:
+    cats = check(draft)
+    refs: list[dict[str, str]] = []
     listing = _listing(draft, cats, engine, refs)
+    # One classification (creditflow.core.publicity): the fine and a listing the penalty triggers count.
+    pub = rules.publicity(draft.decided, cats, draft.party_type, fine_yuan=draft.amount_yuan,
+                          listed=bool(listing["triggers"]))
+    refs[:0] = list(pub.rules)
     fail_until: dt.date | None = None
     _, spec = rules.purpose(None)
-    if "major_violation" in spec["fail_on"] and rules.is_major_violation(cats, draft.amount_yuan):
+    major = rules.major_violation(draft.decided, cats, draft.amount_yuan) if "major_violation" in spec["fail_on"] \
+        else False
+    if major is not False:
+        refs.append(rules.major_violation_ref(draft.decided))
+    if major:
         fail_until = rules.major_violation_until(draft.decided)
-        refs.append(rules.major_violation_ref())
     if listing["triggers"] and "listed" in spec["fail_on"]:
         until = dt.date.fromisoformat(listing["list_until"])
         fail_until = max(fail_until, until) if fail_until else until
@@ -71,6 +96,8 @@ def preview(draft: Draft, engine: sa.Engine | None = None) -> dict[str, Any]:
         "repair_notice": rules.gets_repair_notice(draft.party_type),
         "listing": listing,
         "integrity_fail_until": fail_until.isoformat() if fail_until else None,
+        "major_violation": major,  # True / False / None (a fine under a rule without a fixed amount: a person judges)
+        "dates_provisional": pub.provisional,
         "integrity_purpose": policy["default_purpose"],
         "rules": _dedupe(refs),
     }

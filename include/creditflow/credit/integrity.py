@@ -97,13 +97,26 @@ def answer_for(conn: sa.Connection, code: str, kind: str, purpose_key: str, as_o
             if p["status"] in ("revoked", "repaired"):
                 continue
             fine = float(p["fine_yuan"]) if p["fine_yuan"] is not None else None
-            if not rules.is_major_violation(p["categories"].split(";"), fine):
+            decided = dt.date.fromisoformat(p["decision_date"])
+            try:
+                verdict = rules.major_violation(decided, p["categories"].split(";"), fine)
+            except (ValueError, rules.NoRuleInForce):
+                verdict = None
+            if verdict is False:
                 continue
-            until = rules.major_violation_until(dt.date.fromisoformat(p["decision_date"]))
-            if until >= as_of:
+            try:
+                until: dt.date | None = rules.major_violation_until(decided)
+            except rules.NoRuleInForce:
+                until = None
+            text = (f"{p['decision_date']}《行政处罚决定书》（{p['doc_no']}），{p['categories']}"
+                    + (f"，罚款{fine:,.0f}元" if fine else ""))
+            if verdict is None:
+                if until is not None and until >= as_of:
+                    reasons.append(f"须人工核实是否属于重大违法记录：{text}（作出处罚时“较大数额罚款”无全国统一标准）")
+                continue
+            if until is not None and until >= as_of:
                 major.append(p)
-                reasons.append(f"重大违法记录：{p['decision_date']}《行政处罚决定书》（{p['doc_no']}），{p['categories']}"
-                               + (f"，罚款{fine:,.0f}元" if fine else "") + f"（认定至{until}）")
+                reasons.append(f"重大违法记录：{text}（认定至{until}）")
         fail = fail or bool(major)
     publicity = [{"doc_no": p["doc_no"], "decision_date": p["decision_date"], "categories": p["categories"],
                   "class": p["penalty_class"], "regime": p["regime_id"], "publicity_until": p["publicity_max_until"],

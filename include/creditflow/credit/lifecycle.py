@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from creditflow.common import mask_text
 from creditflow.core import warehouse as wh
 from creditflow.credit import deadlines, documents, publish, rules
-from creditflow.credit.penalties import propose_request
+from creditflow.credit.penalties import propose_request, reclassify
 from creditflow.credit.roles import Reviewer, load_roles
 from creditflow.credit.store import SYSTEM, CreditError, InFlight, as_date, dumps, event, natural_key
 
@@ -132,6 +132,8 @@ def approve(engine: sa.Engine, case_id: str, who: Reviewer, on: dt.date, run_key
         proposal_note = json.loads(case["proposal"] or "{}").get("note", "")
         state, extra, doc_id, basis = _carry_out(conn, case, action, on, run_key, proposal_note)
         _set(conn, case, state=state, **cleared, **extra)
+        if action in ("decide_listing", "annul_listing"):  # Order 36: a penalty that lists the party is 严重
+            reclassify(conn, case.get("penalty_id"), on, CASE_ACTIONS[action]["zh"])
         event(conn, case_id, action, who.user_id, on, from_state=case["state"], to_state=state, document_id=doc_id,
               basis=basis, comment=" / ".join(x for x in (f"经办：{case['proposed_by']}", proposal_note, note) if x))
         return state

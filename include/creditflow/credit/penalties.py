@@ -77,8 +77,28 @@ def penalty_record(row: dict[str, Any]) -> dict[str, Any] | None:
             "entered_on": as_date(row.get("created_at")) or decided}
 
 
-def _publicity_values(rec: dict[str, Any]) -> dict[str, Any]:
-    pub = rules.publicity(dt.date.fromisoformat(rec["decision_date"]), rec["categories"].split(";"), rec["party_type"])
+def _amount(value: Any) -> float | None:
+    return None if value is None else round(float(value), 2)
+
+
+def _listed(conn: sa.Connection, penalty_id: str) -> bool:
+    """Whether this penalty put the party on the 严重失信主体名单 (Order 36: such a penalty is 严重): a listing
+    decision rests on it that is in force or ended by removal or expiry — not one dismissed or annulled."""
+    from creditflow.credit.lifecycle import ACTIVE
+
+    C = wh.credit_case
+    return conn.execute(sa.select(sa.func.count()).select_from(C).where(
+        C.c.penalty_id == penalty_id, C.c.state.in_((*ACTIVE, "removed", "expired")))).scalar_one() > 0
+
+
+def _publicity(rec: dict[str, Any], listed: bool) -> rules.Publicity:
+    """The one classification (:func:`creditflow.core.publicity.classify`) of a tracked penalty."""
+    return rules.publicity(dt.date.fromisoformat(rec["decision_date"]), rec["categories"].split(";"),
+                           rec["party_type"], fine_yuan=rec["fine_yuan"], listed=listed)
+
+
+def _publicity_values(rec: dict[str, Any], listed: bool = False) -> dict[str, Any]:
+    pub = _publicity(rec, listed)
     return {"regime_id": pub.regime_id, "penalty_class": pub.penalty_class, "published": pub.published,
             "repairable": pub.repairable, "publicity_min_until": pub.min_until.isoformat() if pub.min_until else None,
             "publicity_max_until": pub.max_until.isoformat(),
@@ -98,7 +118,8 @@ def track(engine: sa.Engine, rows: list[dict[str, Any]]) -> dict[str, int]:
             values = {k: rec[k] for k in ("natural_key", "party_key", "party_type", "party_name", "doc_no",
                                           "decision_date", "categories", "fine_yuan", "authority_name",
                                           "source_status")}
-            values.update(_publicity_values(rec), updated_at=wh.now_iso())
+            listed = _listed(conn, rec["penalty_id"])
+            values.update(_publicity_values(rec, listed), updated_at=wh.now_iso())
             day = rec["entered_on"]
             if old is None:
                 if rec["source_status"] == "REVOKED":
@@ -116,8 +137,10 @@ def track(engine: sa.Engine, rows: list[dict[str, Any]]) -> dict[str, int]:
                       to_state="revoked", basis="处罚决定已撤销：双公示流程撤回公示")
                 counts["revoked"] += 1
                 continue
-            elif old["status"] in ("publicising", "not_published") and any(
-                    str(old[k]) != str(values[k]) for k in ("categories", "decision_date", "doc_no", "source_status")):
+            elif old["status"] in ("publicising", "not_published") and (any(
+                    str(old[k]) != str(values[k]) for k in ("categories", "decision_date", "doc_no", "source_status",
+                                                            "penalty_class"))
+                    or _amount(old["fine_yuan"]) != _amount(values["fine_yuan"])):
                 conn.execute(P.update().where(P.c.penalty_id == rec["penalty_id"]).values(**values))
                 event(conn, rec["penalty_id"], "penalty_changed", SYSTEM, day, from_state=old["status"],
                       to_state=old["status"], basis="处罚决定变更：公示期限按变更后的决定重新计算")
@@ -126,8 +149,7 @@ def track(engine: sa.Engine, rows: list[dict[str, Any]]) -> dict[str, int]:
             assert current is not None
             if current["notice_doc_id"] is None and rules.gets_repair_notice(rec["party_type"]) \
                     and current["status"] != "revoked":
-                pub = rules.publicity(dt.date.fromisoformat(rec["decision_date"]), rec["categories"].split(";"),
-                                      rec["party_type"])
+                pub = _publicity(rec, listed)
                 doc = documents.issue(conn, "repair_notice", rec["penalty_id"], day,
                                       documents.repair_notice_body(dict(current), pub))
                 conn.execute(P.update().where(P.c.penalty_id == rec["penalty_id"]).values(notice_doc_id=doc["doc_id"]))
@@ -151,6 +173,25 @@ def record_notice_delivery(engine: sa.Engine, penalty_id: str, delivered_on: dt.
               comment=method)
 
 
+def reclassify(conn: sa.Connection, penalty_id: str | None, on: dt.date, basis: str) -> bool:
+    """Recompute a tracked penalty's publicity after a listing resting on it was decided or annulled (Order 36:
+    a penalty that puts the party on a 严重失信主体名单 is 严重). True when the class or dates changed."""
+    if not penalty_id:
+        return False
+    pen = conn.execute(sa.select(P).where(P.c.penalty_id == penalty_id)).mappings().first()
+    if pen is None or pen["status"] not in ("publicising", "not_published"):
+        return False
+    values = _publicity_values(dict(pen), _listed(conn, penalty_id))
+    if all(str(pen[k]) == str(v) for k, v in values.items()):
+        return False
+    status = pen["status"] if pen["status"] == "publicising" or not values["published"] else "publicising"
+    conn.execute(P.update().where(P.c.penalty_id == penalty_id).values(status=status, updated_at=wh.now_iso(),
+                                                                        **values))
+    event(conn, penalty_id, "penalty_reclassified", SYSTEM, on, from_state=pen["status"], to_state=status,
+          basis=f"{basis}：{values['regime_id']} / {values['penalty_class']}")
+    return True
+
+
 def missing_notices(engine: sa.Engine, today: dt.date) -> list[dict[str, Any]]:
     """Decisions that need a notice and have no delivery recorded within the grace period."""
     with engine.connect() as conn:
@@ -169,7 +210,8 @@ def end_publicity(engine: sa.Engine, today: dt.date, run_key: str) -> dict[str, 
     counts = {"ended": 0, "withdrawals": 0, "waiting": 0}
     with engine.connect() as conn:
         due = [dict(r) for r in conn.execute(sa.select(P).where(
-            P.c.status.in_(("publicising", "not_published")), P.c.publicity_max_until <= today.isoformat())
+            # publicity_max_until is the period's last day, published until 24:00 (民法典 art. 203): stop the day after
+            P.c.status.in_(("publicising", "not_published")), P.c.publicity_max_until < today.isoformat())
             .order_by(P.c.penalty_id)).mappings()]
     for pen in due:
         with engine.begin() as conn:
@@ -236,10 +278,9 @@ def record_repair_request(engine: sa.Engine, penalty_id: str, received_on: dt.da
         if pen is None or pen["status"] != "publicising":
             raise CreditError("该处罚信息不在公示期内，无需修复")
         rid = "XF-" + hashlib.sha256(f"{penalty_id}|{received_on}|{wh.now_iso()}".encode()).hexdigest()[:12]
-        regime = deadlines.repair_rule(pen["regime_id"])
         conn.execute(R.insert().values(
             request_id=rid, kind="penalty_repair", subject_id=penalty_id, party_key=pen["party_key"],
-            received_on=received_on.isoformat(), due_on=deadlines.due(regime, received_on).iso(),
+            received_on=received_on.isoformat(), due_on=deadlines.repair_due(received_on).iso(),
             evidence=dumps(evidence), checks=dumps(repair_checks(dict(pen), received_on, evidence)), status="received",
             recorded_by=who.user_id, at=wh.now_iso()))
         event(conn, penalty_id, "repair_requested", who.user_id, received_on, basis=rid, comment=evidence.get("note"))

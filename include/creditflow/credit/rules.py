@@ -9,16 +9,18 @@ Publicity periods are :func:`creditflow.core.rules.publicity_period` (Order 58 /
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
 import yaml
 
+from creditflow.core import publicity as core_publicity
 from creditflow.core import rules as core_rules
 from creditflow.core.rules import Deadline, NoRuleInForce
+from creditflow.credit import citations
 
 PARTY_TYPES = ("法人及非法人组织", "个体工商户", "自然人")
 
@@ -65,6 +67,21 @@ def due(rule_id: str, start: dt.date) -> dt.date:
     return deadline(rule_id, start).apply(start)
 
 
+def repair_due(received_on: dt.date, accepted_on: dt.date | None = None, complex_case: bool = False) -> dt.date:
+    """When a credit-repair application received on ``received_on`` must be decided, under the time limits in
+    force that day (``periods.yaml`` repair_acceptance / repair_decision / repair_extension): the decision limit
+    from acceptance (the acceptance limit when ``accepted_on`` is not known) or from receipt, plus the extension
+    for a complex case."""
+    decision = deadline("repair_decision", received_on)
+    start = received_on
+    if decision.start == "request_accepted":
+        start = accepted_on or due("repair_acceptance", received_on)
+    out = decision.apply(start)
+    if complex_case:
+        out = deadline("repair_extension", received_on).apply(out)
+    return out
+
+
 def ref(rule_id: str, on: dt.date) -> dict[str, str]:
     """``{"id", "source", "mark"}`` of a deadline, for answers that cite their rules."""
     d = deadline(rule_id, on)
@@ -99,7 +116,7 @@ class Situation:
             if key in d:
                 if text is None:
                     known = False
-                elif not re.search(str(d[key]), text):
+                elif not citations.search(str(d[key]), text):
                     return False
         wanted = d.get("categories_any")
         if wanted and not set(wanted) & set(categories):
@@ -158,7 +175,11 @@ def party_type_of(label: str | None) -> str:
 
 @dataclass(frozen=True)
 class Publicity:
-    """A penalty's publicity under the regime in force on its decision date, for this party type."""
+    """A penalty's publicity under the regime in force on its decision date, for this party type.
+
+    ``min_until`` is the last day of the minimum period and ``earliest_repair`` the day after it
+    (民法典 arts. 201–203, :func:`creditflow.core.publicity.period_last_day`); ``max_until`` the last day of
+    publication."""
 
     regime_id: str
     regime_title_zh: str
@@ -169,22 +190,34 @@ class Publicity:
     max_until: dt.date
     earliest_repair: dt.date | None
     rules: tuple[dict[str, str], ...]
+    provisional: bool = False
 
 
-def publicity(decision_date: dt.date, categories: list[str], party_type: str) -> Publicity:
-    """Publicity of a penalty: :func:`creditflow.core.rules.publicity_period`, with natural persons'
-    penalties not published [M] (``repair_notice.yaml`` natural_person_published)."""
-    period = core_rules.publicity_period(decision_date, categories)
+def publicity(decision_date: dt.date, categories: list[str], party_type: str, fine_yuan: Any = None,
+              listed: bool = False) -> Publicity:
+    """Publicity of a penalty: :func:`creditflow.core.publicity.publicity_period` (the one classification),
+    with natural persons' penalties not published [M] (``repair_notice.yaml`` natural_person_published)."""
+    period = core_publicity.publicity_period(decision_date, categories, fine_yuan=fine_yuan, party_type=party_type,
+                                             listed=listed)
     cfg = repair_notice()
     published = period.publish and (party_type != "自然人" or bool(cfg["natural_person_published"]))
     refs = [{"id": period.regime_id, "source": period.source, "mark": period.mark}]
+    regime = core_publicity.publicity_regime(decision_date)
+    fines = regime.get("fine_classes") or {}
+    specs = {"fine_minor": fines.get("minor"), "fine_serious": fines.get("serious"),
+             "listed": regime.get("listed_class")}
+    for reason in period.reasons:
+        spec = specs.get(reason)
+        if spec:
+            refs.append({"id": f"{period.regime_id}:{reason}", "source": " ".join(str(spec["source"]).split()),
+                         "mark": str(spec["mark"])})
+    refs.append(core_publicity.counting_ref())
     if party_type == "自然人":
         refs.append({"id": "natural_person_published", "source": cfg["natural_person_source"],
                      "mark": str(cfg["natural_person_mark"])})
-    min_until = period.earliest_repair
     return Publicity(period.regime_id, period.regime_title_zh, period.penalty_class, published,
-                     period.repairable, min_until, period.publication_end,
-                     min_until if period.repairable else None, tuple(refs))
+                     period.repairable, period.min_until, period.publication_end, period.earliest_repair, tuple(refs),
+                     period.provisional)
 
 
 def regime_notice_text(regime_id: str) -> dict[str, Any]:
@@ -213,19 +246,35 @@ def purpose(name: str | None) -> tuple[str, dict[str, Any]]:
     return key, dict(policy["purposes"][key])
 
 
-def is_major_violation(categories: list[str], fine_yuan: float | None) -> bool:
-    spec = integrity_policy()["major_violation"]
-    if set(spec["categories"]) & {c.strip() for c in categories}:
+def major_violation_rule(decision_date: dt.date) -> dict[str, Any]:
+    """The 重大违法记录 definition in force on a penalty's decision date (``integrity.yaml``)."""
+    versions = [v for v in integrity_policy()["major_violation"] if v["effective_from"] <= decision_date]
+    if not versions:
+        raise NoRuleInForce(f"no 重大违法记录 rule in force on {decision_date}")
+    return dict(max(versions, key=lambda v: v["effective_from"]))
+
+
+def major_violation(decision_date: dt.date, categories: list[str], fine_yuan: Any) -> bool | None:
+    """Whether a penalty is a 重大违法记录 under the rule in force on its decision date: True / False, or None
+    when only a fine could make it one and that rule fixes no amount (a person must judge it)."""
+    spec = major_violation_rule(decision_date)
+    if set(spec["categories"]) & {c.strip().split("-")[0] for c in categories}:
         return True
-    return fine_yuan is not None and float(fine_yuan) >= float(spec["min_fine_yuan"])
+    fine = core_publicity.fine_yuan_of(fine_yuan)
+    if fine is None or fine == 0:
+        return False
+    if spec.get("min_fine_yuan") is None:
+        return None
+    return fine >= Decimal(str(spec["min_fine_yuan"]))
 
 
 def major_violation_until(decision_date: dt.date) -> dt.date:
     from dateutil.relativedelta import relativedelta
 
-    return decision_date + relativedelta(months=int(integrity_policy()["major_violation"]["window_months"]))
+    return decision_date + relativedelta(months=int(major_violation_rule(decision_date)["window_months"]))
 
 
-def major_violation_ref() -> dict[str, str]:
-    spec = integrity_policy()["major_violation"]
-    return {"id": "major_violation", "source": " ".join(str(spec["source"]).split()), "mark": str(spec["mark"])}
+def major_violation_ref(decision_date: dt.date) -> dict[str, str]:
+    spec = major_violation_rule(decision_date)
+    return {"id": f"major_violation:{spec['id']}", "source": " ".join(str(spec["source"]).split()),
+            "mark": str(spec["mark"])}

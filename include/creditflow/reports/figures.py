@@ -221,8 +221,9 @@ def records_of(facts: Facts, period: Period, cut_off: dt.datetime,
             needs[case] = _needs_content(*case)
     reading = [i for i in unpublished if needs[(kinds[i], days[i], bool(revoked[i]))]]
     content = payloads(rec.iloc[reading]) if payloads is not None and reading else {}
+    failed = _failed_fields(facts, rec.iloc[reading]) if reading else {}
     for i in unpublished:
-        exempt[i] = exemption(kinds[i], days[i], bool(revoked[i]), content.get(ids[i]))
+        exempt[i] = exemption(kinds[i], days[i], bool(revoked[i]), content.get(ids[i]), failed.get(ids[i], frozenset()))
     rec["exempt_rule"] = exempt
     outcome = rec["outcome"]
     rec["status"] = np.select(
@@ -298,17 +299,23 @@ def _rules_for(kind: str, decision_day: dt.date, revoked: bool) -> Iterator[dict
         yield rule
 
 
-def exemption(kind: str, decision_day: dt.date | None, revoked: bool, payload: dict[str, Any] | None) -> str | None:
+def exemption(kind: str, decision_day: dt.date | None, revoked: bool, payload: dict[str, Any] | None,
+              failed_fields: frozenset[str] = frozenset()) -> str | None:
     """The id of the first exemption rule (``exemptions.yaml``) in force on the decision day that the
-    record meets, or None."""
+    record meets, or None. ``failed_fields``: fields with a validation error in the record's latest run — a
+    content rule never exempts a record whose content it would read failed validation."""
     if decision_day is None:
         return None
     for rule in _rules_for(kind, decision_day, revoked):
-        needs_content = "categories_within" in rule or "fine_max_yuan" in rule
-        if needs_content and (payload is None or not _content_matches(rule, payload)):
+        if _reads_content(rule) and (payload is None or not _content_matches(rule, decision_day, payload,
+                                                                             failed_fields)):
             continue
         return str(rule["id"])
     return None
+
+
+def _reads_content(rule: dict[str, Any]) -> bool:
+    return bool(rule.get("unpublished_class"))
 
 
 def _needs_content(kind: str, decision_day: dt.date | None, revoked: bool) -> bool:
@@ -317,24 +324,47 @@ def _needs_content(kind: str, decision_day: dt.date | None, revoked: bool) -> bo
     if decision_day is None:
         return False
     for rule in _rules_for(kind, decision_day, revoked):
-        return "categories_within" in rule or "fine_max_yuan" in rule
+        return _reads_content(rule)
     return False
 
 
-def _content_matches(rule: dict[str, Any], payload: dict[str, Any]) -> bool:
-    categories = [c.strip() for c in str(payload.get("CF_CFLB") or "").split(";") if c.strip()]
-    if "categories_within" in rule and (not categories or not set(categories) <= set(rule["categories_within"])):
+# The fields the publicity classification reads: an error on any of them (an amount in the wrong unit, an
+# unknown category or party type) leaves the class unknown, so the record cannot be judged exempt.
+CLASSIFIED_FIELDS = frozenset({"CF_NR_FK", "CF_CFLB", "CF_XDR_LB", "CF_JDRQ"})
+
+
+def _failed_fields(facts: Facts, rows: pd.DataFrame) -> dict[str, frozenset[str]]:
+    """record_id → fields with a validation error (not the platform's) in the given rows' runs."""
+    f = facts.findings
+    if f.empty or rows.empty:
+        return {}
+    wanted = set(zip(rows["run_key"].tolist(), rows["record_id"].tolist(), strict=True))
+    out: dict[str, set[str]] = {}
+    for run, rid, field, rule in zip(f["run_key"].tolist(), f["record_id"].tolist(), f["field"].tolist(),
+                                     f["rule_id"].tolist(), strict=True):
+        if rule != "PLATFORM_REJECTED" and (run, rid) in wanted:
+            out.setdefault(rid, set()).add(str(field))
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def _content_matches(rule: dict[str, Any], decision_day: dt.date, payload: dict[str, Any],
+                     failed_fields: frozenset[str] = frozenset()) -> bool:
+    """Whether the one classification (:func:`creditflow.core.publicity.classify`) puts the record in a class
+    that is not published — the same answer the impact preview and the repair notice give."""
+    from creditflow.core import publicity
+
+    if failed_fields & CLASSIFIED_FIELDS:
         return False
-    if "fine_max_yuan" in rule:
-        limits = rule["fine_max_yuan"]
-        limit = limits.get(str(payload.get("CF_XDR_LB") or ""), limits.get("*"))
-        try:
-            fine_yuan = float(payload.get("CF_NR_FK") or 0) * 10000
-        except ValueError:
-            return False
-        if limit is None or fine_yuan > float(limit):
-            return False
-    return True
+    categories = [c.strip() for c in str(payload.get("CF_CFLB") or "").replace("；", ";").split(";") if c.strip()]
+    if not categories:
+        return False
+    try:
+        fine = publicity.fine_yuan_of(payload.get("CF_NR_FK"), "万元")
+        found = publicity.classify(decision_day, categories, fine_yuan=fine,
+                                   party_type=str(payload.get("CF_XDR_LB") or "") or None)
+    except (ValueError, LookupError):
+        return False
+    return not found.publish
 
 
 def _as_dates(stamps: pd.Series) -> list[Any]:

@@ -55,20 +55,22 @@ def _rule_files() -> list[Path]:
     from creditflow.core.workdays import default_override_dirs
 
     base = Path(str(resources.files("creditflow") / "data"))
-    dirs = [base / "reports", base / "rules", *default_override_dirs()]
+    dirs = [base / "reports", base / "rules", base / "credit", *default_override_dirs()]
     return sorted({p for d in dirs if d.is_dir() for p in d.glob("*.yaml")})
 
 
 #: The modules whose code decides a period's figures: a change to any of them is a new fingerprint, so no
 #: one has to remember to raise FIGURES_VERSION for the snapshots to be computed again.
-FIGURE_MODULES = ("facts.py", "figures.py", "build.py", "narrow.py", "periods.py", "details.py", "sections.py")
+FIGURE_MODULES = ("reports/facts.py", "reports/figures.py", "reports/build.py", "reports/narrow.py",
+                  "reports/periods.py", "reports/details.py", "reports/sections.py", "reports/credit_sections.py",
+                  "core/publicity.py", "core/duedates.py")
 
 
 def fingerprint() -> str:
     """sha256 of the figures version, the source of the modules that compute the figures and the rule
     files' names and contents."""
     h = hashlib.sha256(f"figures {FIGURES_VERSION}\n".encode())
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]  # the creditflow package
     for name in FIGURE_MODULES:
         h.update(f"code/{name}\n".encode())
         h.update(hashlib.sha256((here / name).read_bytes()).digest())

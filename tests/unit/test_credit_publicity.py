@@ -1,0 +1,277 @@
+"""Credit consequences by the rule in force (issue #16.2), each case worked out by hand from the rule texts.
+
+* 诚信审核 (procurement, bidding): 重大违法记录 = 责令停产停业、吊销许可证或者执照、较大数额罚款 (政府采购法实施条例
+  第十九条); 较大数额罚款 = 200万元以上 (财库〔2022〕3号, in force 2022-02-08).
+* Order 36 classes (from 2026-04-01) depend on the fine and the listing, not on the 处罚类别 alone; the impact
+  preview, the repair notice and the report's 免于公示 read ONE classification (creditflow.core.publicity).
+* Periods count as the 民法典 counts them (arts. 201–203).
+* Listing detectors read citations however they are written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+from creditflow.core import publicity
+from creditflow.credit import citations, impact, rules
+from creditflow.reports import figures
+from creditflow.reports.facts import ROW_COLUMNS, Facts
+from creditflow.reports.periods import month
+
+D = dt.date
+ORG, PERSON = "法人及非法人组织", "自然人"
+
+
+# --- 诚信审核: 重大违法记录 -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("decided", "cats", "fine", "expected"), [
+    # 财库〔2022〕3号: 「较大数额罚款」认定为200万元以上的罚款 — 150万元 is not, 200万元 is.
+    (D(2026, 5, 6), ["罚款"], 1_500_000, False),
+    (D(2026, 5, 6), ["罚款"], 1_999_999.99, False),
+    (D(2026, 5, 6), ["罚款"], 2_000_000, True),
+    # the old 20万元 line is gone: 20万元 alone bars nobody
+    (D(2026, 5, 6), ["罚款"], 200_000, False),
+    # 实施条例 第十九条: 责令停产停业 / 吊销许可证或者执照 whatever the fine
+    (D(2026, 5, 6), ["罚款", "责令停产停业"], 50_000, True),
+    (D(2026, 5, 6), ["吊销许可证件"], None, True),
+    # In force 2022-02-08: a 3,000,000元 fine decided the day before falls under 第十九条 alone, which fixes no
+    # national amount — not judged automatically (None: a person decides).
+    (D(2022, 2, 7), ["罚款"], 3_000_000, None),
+    (D(2022, 2, 8), ["罚款"], 3_000_000, True),
+    (D(2022, 2, 7), ["责令停产停业"], None, True),
+])
+def test_major_violation_by_the_rule_in_force(decided, cats, fine, expected):
+    assert rules.major_violation(decided, cats, fine) is expected
+    assert rules.major_violation_ref(decided)["mark"] in ("S", "M", "local")
+
+
+def test_impact_preview_repeats_the_integrity_rule():
+    legal = dict(categories=["罚款"], decided=D(2026, 5, 6), party_type=ORG)
+    assert impact.preview(impact.Draft(**legal, amount_yuan=1_500_000))["integrity_fail_until"] is None
+    # 政府采购法 第二十二条: 参加政府采购活动前三年内 — barred until 2029-05-06
+    out = impact.preview(impact.Draft(**legal, amount_yuan=2_000_000))
+    assert out["integrity_fail_until"] == "2029-05-06" and out["major_violation"] is True
+    assert "major_violation:caiku_2022_3" in {r["id"] for r in out["rules"]}
+
+
+# --- Order 36 classes: one classification --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("cats", "fine", "party", "listed", "klass"), [
+    # 行政处罚法 第五十一条: 简易程序 — 对公民处以二百元以下、对法人或者其他组织处以三千元以下罚款或者警告
+    (["罚款"], 2_000, ORG, False, "minor"),
+    (["罚款"], 3_000, ORG, False, "minor"),
+    (["罚款"], 3_000.01, ORG, False, "general"),
+    (["警告", "罚款"], 200, PERSON, False, "minor"),
+    (["罚款"], 201, PERSON, False, "general"),
+    (["警告"], None, ORG, False, "minor"),
+    # 没收违法所得 is not a 简易程序 penalty: not 轻微 whatever the fine
+    (["罚款", "没收违法所得"], 1_000, ORG, False, "general"),
+    # a 罚款 whose amount is unknown cannot be shown to be 较小数额
+    (["罚款"], None, ORG, False, "general"),
+    (["罚款"], 0, ORG, False, "general"),
+    # 严重: 巨额罚款 (200万元 default [M]) and a penalty that puts the party on a 严重失信主体名单
+    (["罚款"], 2_000_000, ORG, False, "serious"),
+    (["罚款"], 30_000, ORG, True, "serious"),
+    (["罚款"], 2_000, ORG, True, "serious"),
+])
+def test_order_36_class_by_fine_party_and_listing(cats, fine, party, listed, klass):
+    c = publicity.classify(D(2026, 5, 1), cats, fine_yuan=fine, party_type=party, listed=listed)
+    assert (c.regime_id, c.penalty_class, c.publish) == ("ndrc_order_36", klass, klass != "minor")
+
+
+def test_before_order_36_the_fine_does_not_change_the_class():
+    # Order 58: every 安全生产 penalty is published at least one year, whatever the fine
+    c = publicity.classify(D(2026, 3, 31), ["罚款"], fine_yuan=2_000, party_type=ORG)
+    assert (c.regime_id, c.penalty_class, c.publish) == ("ndrc_order_58", "safety_production", True)
+
+
+def _payload(fine_wan: str, party: str = ORG, cats: str = "罚款") -> dict:
+    return {"CF_CFLB": cats, "CF_NR_FK": fine_wan, "CF_XDR_LB": party}
+
+
+def test_a_2000_yuan_fine_is_minor_in_the_preview_and_exempt_in_the_report():
+    # 2,000元 on an organisation decided 2026-05-01: ≤ 3,000元 (行政处罚法 第五十一条) → 轻微, not published.
+    out = impact.preview(impact.Draft(categories=["罚款"], decided=D(2026, 5, 1), party_type=ORG, amount_yuan=2000))
+    assert (out["class"], out["published"]) == ("minor", False)
+    assert figures.exemption("penalty", D(2026, 5, 1), False, _payload("0.2")) == "simple_procedure_minor"
+    # 5,000元: 一般 — published 3–12 months in the preview, and not 免于公示 in the report
+    out = impact.preview(impact.Draft(categories=["罚款"], decided=D(2026, 5, 1), party_type=ORG, amount_yuan=5000))
+    assert (out["class"], out["published"]) == ("general", True)
+    assert figures.exemption("penalty", D(2026, 5, 1), False, _payload("0.5")) is None
+
+
+def test_preview_and_report_read_the_same_rule(monkeypatch):
+    """Change the one threshold in the data: both answers change together."""
+    data = publicity.publicity_rules()
+    regimes = [dict(r) for r in data["regimes"]]
+    o36 = next(r for r in regimes if r["id"] == "ndrc_order_36")
+    o36["fine_classes"] = {**o36["fine_classes"],
+                           "minor": {**o36["fine_classes"]["minor"], "fine_max_yuan": {"*": 1000}}}
+    monkeypatch.setattr(publicity, "publicity_rules", lambda: {**data, "regimes": regimes})
+    out = impact.preview(impact.Draft(categories=["罚款"], decided=D(2026, 5, 1), party_type=ORG, amount_yuan=2000))
+    assert (out["class"], out["published"]) == ("general", True)
+    assert figures.exemption("penalty", D(2026, 5, 1), False, _payload("0.2")) is None
+
+
+def test_an_amount_that_failed_validation_is_never_exempt():
+    # #16.5: a clerk typed 5 (万元 meant) into the 元 field → CF_NR_FK 0.0005 万元 = 5元; AMOUNT_UNIT quarantines it.
+    assert figures.exemption("penalty", D(2026, 5, 6), False, _payload("0.0005")) == "simple_procedure_minor"
+    assert figures.exemption("penalty", D(2026, 5, 6), False, _payload("0.0005"), frozenset({"CF_NR_FK"})) is None
+    assert figures.exemption("penalty", D(2026, 5, 6), False, _payload("abc")) is None  # not a number
+    assert figures.exemption("penalty", D(2026, 5, 6), False, _payload("nan")) is None
+
+
+def _facts(rows: list[dict], findings: list[dict]) -> Facts:
+    frame = pd.DataFrame([{**{c: None for c in ROW_COLUMNS}, **r} for r in rows])
+    frame["source_revoked"] = frame["source_revoked"].fillna(False).astype(bool)
+    history = pd.DataFrame(columns=["kind", "natural_key", "op", "state", "code", "first_at", "first_run"])
+    found = pd.DataFrame(findings, columns=["run_key", "record_id", "field", "rule_id", "message_zh", "detail"])
+    return Facts(dt.datetime(2026, 6, 10, tzinfo=dt.UTC), (D(2026, 5, 1), D(2026, 6, 1)), pd.DataFrame(), frame,
+                 history, pd.DataFrame(), found, pd.DataFrame(), pd.DataFrame())
+
+
+def test_the_report_does_not_exempt_a_quarantined_amount():
+    run = "sgs_penalty|2026-05-07"
+    base = {"run_key": run, "kind": "penalty", "outcome": "quarantined", "decision_date": "2026-05-06",
+            "source_system": "case_db", "day": "2026-05-07", "written_at": "2026-05-07T10:00:00+00:00"}
+    rows = [{**base, "record_id": "R1", "natural_key": "文号1|x"}, {**base, "record_id": "R2", "natural_key": "文号2|y"}]
+    findings = [{"run_key": run, "record_id": "R1", "field": "CF_NR_FK", "rule_id": "AMOUNT_UNIT",
+                 "message_zh": "疑似按“元”填报", "detail": ""},
+                {"run_key": run, "record_id": "R2", "field": "CF_XDR_SHXYM", "rule_id": "USCC_INVALID",
+                 "message_zh": "校验失败", "detail": ""}]
+    payloads = {"R1": _payload("0.0005"), "R2": _payload("0.2")}  # R2: a genuine 2,000元 fine, a bad USCC
+    rec = figures.records_of(_facts(rows, findings), month("2026-05"), dt.datetime(2026, 6, 10, tzinfo=dt.UTC),
+                             lambda frame: {r: payloads[r] for r in frame["record_id"]})
+    got = dict(zip(rec["record_id"], rec["status"], strict=True))
+    assert got == {"R1": "quarantined", "R2": "exempt"}
+    # the quarantined decision stays in 及时率: due 7 working days after 2026-05-06 and not published
+    r1 = rec[rec["record_id"] == "R1"].iloc[0]
+    assert r1["timely"] is not None and not r1["timely"]
+
+
+# --- 民法典 counting -------------------------------------------------------------------------------------------
+
+
+def test_notice_dates_agree_with_the_civil_code():
+    # Decided 2026-05-06, 一般 (Order 36, 30,000元): art. 201 — the period starts on 2026-05-07; art. 202 — a
+    # 3-month period ends on 2026-08-06 (a Thursday); art. 203 — at 24:00, so repair from 2026-08-07.
+    pub = rules.publicity(D(2026, 5, 6), ["罚款"], ORG, fine_yuan=30_000)
+    assert (pub.min_until, pub.earliest_repair) == (D(2026, 8, 6), D(2026, 8, 7))
+    # Decided 2026-07-03: 3 months → 2026-10-03, inside the National Day holiday (1–7 October 2026, a
+    # 法定休假日): art. 203 — the last day is the day after the holiday, Thursday 2026-10-08; repair from 10-09.
+    pub = rules.publicity(D(2026, 7, 3), ["罚款"], ORG, fine_yuan=30_000)
+    assert (pub.min_until, pub.earliest_repair) == (D(2026, 10, 8), D(2026, 10, 9))
+
+
+def test_the_repair_notice_says_one_date_twice():
+    from creditflow.credit import documents
+
+    pub = rules.publicity(D(2026, 7, 3), ["罚款"], ORG, fine_yuan=30_000)
+    pen = {"decision_date": "2026-07-03", "doc_no": "珠应急罚〔2026〕12号", "party_name": "某公司", "party_type": ORG,
+           "party_key": "91440400MA4UABCD1N", "categories": "罚款"}
+    items = documents.repair_notice_body(pen, pub)["lists"][0]["items"]
+    assert items[0] == "最短公示期：自2026年7月4日起至2026年10月8日止；"
+    assert "即自2026年10月9日起可申请信用修复" in items[2]
+
+
+# --- Order 36 repair time limits -------------------------------------------------------------------------------
+
+
+def test_repair_time_limits_by_the_application_date():
+    # Order 36 [S: mpaypass]: accept within 3 working days, decide within 7 (from acceptance), +10 if complex.
+    # Received Mon 2026-06-01 → accepted by Thu 06-04 → decided by Mon 06-15; +10 wd skipping the Dragon Boat
+    # Festival (Fri 2026-06-19) → Tue 06-30.
+    assert rules.repair_due(D(2026, 6, 1)) == D(2026, 6, 15)
+    assert rules.repair_due(D(2026, 6, 1), accepted_on=D(2026, 6, 2)) == D(2026, 6, 11)
+    assert rules.repair_due(D(2026, 6, 1), complex_case=True) == D(2026, 6, 30)
+    # Order 58 (until 2026-03-31) [M]: 5 working days from receipt — Mon 2026-03-02 → Mon 03-09.
+    assert rules.repair_due(D(2026, 3, 2)) == D(2026, 3, 9)
+
+
+# --- listing detectors -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("basis", ["《安全生产法》第114条第2款", "《安全生产法》第一百一十四条第二款",
+                                   "《安全生产法》第１１４条第２款", "安全生产法第114条第二款", "安全生产法114条2款",
+                                   "《中华人民共和国安全生产法》第一百一十四条 第二款"])
+def test_art_6_3_reads_the_citation_however_written(basis):
+    # 部令11号 第六条第（三）项: fined under 《安全生产法》第一百一十四条第二款
+    assert rules.situation("art6_3").matches_penalty(None, basis, ["罚款"]) is True
+
+
+def test_other_articles_do_not_match():
+    assert rules.situation("art6_3").matches_penalty(None, "《安全生产法》第一百一十四条第一款", ["罚款"]) is False
+    assert rules.situation("art6_3").matches_penalty(None, "《安全生产法》第一百四十条第二款", ["罚款"]) is False
+
+
+@pytest.mark.parametrize("violation", ["无证经营危险化学品", "未取得危险化学品经营许可证从事危险化学品经营",
+                                       "未经许可经营危险化学品", "无危险化学品经营许可证经营危险化学品",
+                                       "非法经营危险化学品", "危险化学品经营许可证过期后继续经营"])
+def test_art_7_1_covers_unlicensed_hazardous_chemicals(violation):
+    # 部令11号 第七条第（一）项: 未依法取得安全生产相关许可 … 从事相关生产经营活动
+    assert rules.situation("art7_1").matches_penalty(violation, None, ["罚款"]) is True
+
+
+def test_citation_normal_form():
+    assert citations.normalise("第七条第（一）项") == citations.normalise("第7条第1项") == "第7条第1项"
+    assert citations.chinese_number("一百一十四") == 114 and citations.chinese_number("十") == 10
+    assert citations.chinese_number("二千零二十六") == 2026
+
+
+# --- impact input ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("amount", "decided"), [
+    (float("nan"), D(2026, 5, 1)), (float("inf"), D(2026, 5, 1)), (-1.0, D(2026, 5, 1)),
+    (300_000_000.0, D(2026, 5, 1)),  # above thresholds.yaml max_plausible_fine_wan (2亿元)
+    (1000.0, D(2099, 1, 1)), (1000.0, D(2019, 6, 30)),  # outside the rule data
+])
+def test_impact_refuses_what_no_rule_covers(amount, decided):
+    with pytest.raises(ValueError):
+        impact.preview(impact.Draft(categories=["罚款"], decided=decided, party_type=ORG, amount_yuan=amount))
+
+
+# --- the integrity check reads the same dated rule ------------------------------------------------------------
+
+
+def _case_row(decision_id: str, uscc: str, decided: dt.date, fine: float) -> dict:
+    at = dt.datetime(decided.year, decided.month, decided.day, 10)
+    return {"decision_id": decision_id, "doc_no": f"珠应急罚〔{decided.year}〕{decision_id[-3:]}号",
+            "decision_date": decided, "penalty_codes": "FK", "fine_yuan": fine, "status": "VALID", "created_at": at,
+            "updated_at": at, "party_type": "ENT", "party_name": "某公司", "party_uscc": uscc, "person_id_no": None,
+            "authority_name": "珠海市应急管理局", "violation_type": "x", "legal_basis": "x"}
+
+
+def test_integrity_check_by_the_rule_in_force_on_the_decision_date(db_url):
+    from creditflow.core import warehouse as wh
+    from creditflow.credit import integrity, penalties
+
+    engine = wh.engine_from_url(db_url)
+    wh.upgrade(engine)
+    a, b, c = "91440400MA4UABCD1N", "91440400MB2C12345Y", "91440400MA51XR7Q0X"
+    penalties.track(engine, [_case_row("D001", a, D(2026, 5, 6), 1_500_000),
+                             _case_row("D002", b, D(2026, 5, 6), 2_000_000),
+                             _case_row("D003", c, D(2021, 6, 1), 3_000_000)])
+    day = D(2026, 6, 1)
+    ans = {x["code"]: x for x in integrity.check(engine, [a, b], asked_by="t", channel="cli", purpose="procurement",
+                                                    as_of=day)}
+    # 财库〔2022〕3号: 150万元 is not a 较大数额罚款, 200万元 is (3 years: 政府采购法 第二十二条)
+    assert ans[a]["verdict"] == "pass"
+    assert ans[b]["verdict"] == "fail" and "重大违法记录" in ans[b]["reasons"][0] and "2029-05-06" in ans[b]["reasons"][0]
+    assert integrity.check(engine, [b], asked_by="t", channel="cli", purpose="bidding", as_of=day)[0]["verdict"] == "fail"
+    # Before 2022-02-08 第十九条 fixed no amount: a 300万元 fine is shown for a person to judge, not a failure.
+    old = integrity.check(engine, [c], asked_by="t", channel="cli", purpose="procurement", as_of=D(2023, 1, 1))[0]
+    assert old["verdict"] == "pass" and any("须人工核实" in r for r in old["reasons"])
+    engine.dispose()
+
+
+def test_the_preview_cites_the_listing_rule_when_a_listing_makes_the_penalty_serious():
+    out = impact.preview(impact.Draft(categories=["罚款"], decided=D(2026, 5, 6), party_type=ORG, amount_yuan=30_000,
+                                      violation="无证经营危险化学品"))
+    assert out["listing"]["triggers"] and out["class"] == "serious"
+    ref = next(r for r in out["rules"] if r["id"] == "ndrc_order_36:listed")
+    assert ref["mark"] == "S" and "mpaypass" in ref["source"]
