@@ -363,7 +363,8 @@ def products(env: dict[str, str]) -> list[str]:
     plan_dir = VAR / "plans" / str(today.year)
     if not (plan_dir / "plan.json").exists():
         r = subprocess.run([str(BIN / "creditflow"), "plan", "--year", str(today.year), "--out", str(plan_dir),
-                            "--case-db", f"sqlite:///{VAR}/casedb.sqlite", "--as-of", today.isoformat(), "--json"],
+                            "--case-db", f"sqlite:///{VAR}/casedb.sqlite", "--db", warehouse_url(),
+                            "--as-of", today.isoformat(), "--json"],
                            env=env, capture_output=True, text=True)
         if r.returncode == 0:
             log(f"年度监督检查计划 {today.year}: {plan_dir} ({r.stdout.strip()[:160]}…)")
