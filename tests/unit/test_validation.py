@@ -202,3 +202,60 @@ def test_lifted_without_a_date_names_the_status_not_the_party_category():
     df = frame({**COERCION, "QZ_QXZI": "2026-10-20", "QZ_ZT": "2"}, kind="coercion")
     msg = v.with_messages(v.validate_pandas(df, "coercion", AS_OF), "coercion")["message_zh"].tolist()
     assert msg == ["解除日期（QZ_JCRQ）在此情况下必填：当前状态为“2”"]
+
+
+# --- issue 16.1: a district file of ordinary data must not crash the check -------------------------------
+
+def _ric(first17: str) -> str:
+    """GB 11643-1999 §6.2: check character = "10X98765432"[Σ(a_i·W_i) mod 11], W_i = 2^(17-i) mod 11 —
+    computed here, not by the module under test."""
+    return first17 + "10X98765432"[sum(int(c) * (2 ** (17 - i) % 11) for i, c in enumerate(first17)) % 11]
+
+
+#: Seven different county codes, every one a real code (python-stdnum cn/loc): 香洲 斗门 金湾 越秀 东城 黄浦 南山.
+COUNTIES = ["440402", "440403", "440404", "440104", "110101", "310101", "440305"]
+
+
+def _district_nine() -> list[dict[str, object]]:
+    """Issue 16.1's file: seven natural persons with seven county codes, one organisation without
+    证件号码, one ID whose check digit is wrong."""
+    people = [{**PERSON, "CF_XDR_MC": f"张{i}", "CF_WSH": f"珠香应急罚〔2026〕{i + 10}号",
+               "CF_XDR_ZJHM": _ric(f"{area}198001{i + 1:02d}00{i}")} for i, area in enumerate(COUNTIES)]
+    good = _ric("44040219800101991")
+    wrong = good[:17] + ("0" if good[17] != "0" else "1")
+    return [*people, {**BASE, "CF_WSH": "珠香应急罚〔2026〕20号"},
+            {**PERSON, "CF_XDR_MC": "李四", "CF_WSH": "珠香应急罚〔2026〕30号", "CF_XDR_ZJHM": wrong}]
+
+
+def test_issue_16_mostly_distinct_id_column_with_a_null_does_not_crash_either_engine():
+    """Both engines used to raise TypeError (the address-code lookup called on a null by distinct_map's
+    full-column path, taken when most values are distinct)."""
+    f = frame(*_district_nine())
+    for found in (v.validate_pandas(f, "penalty", AS_OF), v.validate_gx(f, "penalty", AS_OF)[0]):
+        errors = found[found["severity"] == "error"]
+        # GB 11643: a wrong check digit makes the number invalid — the one error of the file
+        assert list(zip(errors["_row"], errors["field"], errors["rule_id"], strict=True)) == [
+            (8, "CF_XDR_ZJHM", "RIC_INVALID")]
+        assert "RIC_AREA_UNKNOWN" not in set(found["rule_id"])  # all seven county codes are known
+
+
+def test_issue_16_creditflow_check_on_the_nine_row_district_file(tmp_path, capsys):
+    import csv
+    import json
+
+    from creditflow.cli import main
+    from creditflow.core import standard
+
+    fields = standard.fields("penalty")
+    path = tmp_path / "440402_香洲区_20261102.csv"
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow([fd.name_zh for fd in fields])
+        for r in _district_nine():
+            w.writerow(["" if r.get(fd.code) is None else r.get(fd.code) for fd in fields])
+    code = main(["check", str(path), "--json", "--as-of", AS_OF.isoformat()])
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err
+    body = json.loads(out.out)
+    assert code == 1 and body["rows"] == 9 and body["duplicates"] == []
+    assert [(r["row"], [e["rule"] for e in r["errors"]]) for r in body["invalid"]] == [(10, ["RIC_INVALID"])]

@@ -66,14 +66,22 @@ def _memo(s: pd.Series, op: str, fn: Callable[[], Any], *extra: Any) -> Any:
 
 def distinct_map(s: pd.Series, fn: Callable[[pd.Series], Any], null: bool) -> pd.Series:
     """A vectorised check ``fn`` over the distinct non-null values of ``s`` only, mapped back to every
-    row (nulls → ``null``): repetitive columns cost their distinct values, not their rows."""
+    row (nulls → ``null``): repetitive columns cost their distinct values, not their rows.
+
+    ``fn`` never sees a null, on either path: when most values are distinct it gets the non-null values
+    themselves (no factorised copy), otherwise the distinct ones — each time as an object Series with a
+    fresh ``RangeIndex`` (issue 16: a check that assumed text crashed on the first null of a mostly
+    distinct column)."""
     codes, uniques = pd.factorize(s.astype(object), use_na_sentinel=True)
-    if len(uniques) * 2 > len(s):
-        full = np.asarray(fn(s.astype(object)), dtype=bool)
-        return pd.Series(np.where(codes >= 0, full, null), index=s.index)
-    verdicts = np.asarray(fn(pd.Series(np.asarray(uniques, dtype=object), dtype=object)), dtype=bool)
-    out = np.full(len(s), null, dtype=bool)
     has = codes >= 0
+    out = np.full(len(s), null, dtype=bool)
+    if not has.any():
+        return pd.Series(out, index=s.index)
+    if len(uniques) * 2 > len(s):
+        values = s.to_numpy(dtype=object)[has]
+        out[has] = np.asarray(fn(pd.Series(values, dtype=object)), dtype=bool)
+        return pd.Series(out, index=s.index)
+    verdicts = np.asarray(fn(pd.Series(np.asarray(uniques, dtype=object), dtype=object)), dtype=bool)
     out[has] = verdicts[codes[has]]
     return pd.Series(out, index=s.index)
 
