@@ -259,3 +259,58 @@ def test_issue_16_creditflow_check_on_the_nine_row_district_file(tmp_path, capsy
     body = json.loads(out.out)
     assert code == 1 and body["rows"] == 9 and body["duplicates"] == []
     assert [(r["row"], [e["rule"] for e in r["errors"]]) for r in body["invalid"]] == [(10, ["RIC_INVALID"])]
+
+
+# --- issue 18.3: markup and control characters are not published -----------------------------------------
+
+def _both(*records, kind="penalty"):
+    f = frame(*records, kind=kind)
+    pandas_found = v.validate_pandas(f, kind, AS_OF)
+    gx_found, _ = v.validate_gx(f, kind, AS_OF)
+    pd.testing.assert_frame_equal(gx_found, pandas_found)
+    return v.with_messages(pandas_found, kind)
+
+
+@pytest.mark.parametrize(("change", "field", "shown"), [
+    ({"CF_XDR_MC": "<script>alert(1)</script>"}, "CF_XDR_MC", "HTML标记“<script>alert（1）”"),
+    ({"CF_WSH": '"><svg onload=alert(4)>'}, "CF_WSH", "HTML标记“<svgonload=alert”"),
+    ({"CF_XDR_MC": "＜script＞珠海甲"}, "CF_XDR_MC", "HTML标记“<script>珠海甲”"),  # the name normaliser folds ＜＞
+    ({"CF_XDR_MC": "珠海>甲化工有限公司"}, "CF_XDR_MC", "尖括号“>”"),  # names: no angle bracket at all
+    ({"CF_SY": "经查<!-- x -->属实"}, "CF_SY", "HTML标记“<!-- x -->属实”"),
+    ({"CF_NR": "罚款人民币2万元</td>"}, "CF_NR", "HTML标记“</td>”"),
+    ({"CF_FRDB": "张\x07三"}, "CF_FRDB", "不可见或控制字符（U+0007）"),
+    ({"CF_YJ": "安全生产法\u202e条七十九第"}, "CF_YJ", "不可见或控制字符（U+202E）"),  # bidi override (Trojan Source)
+    ({"CF_XDR_MC": "珠海甲\u2066化工有限公司"}, "CF_XDR_MC", "不可见或控制字符（U+2066）"),  # bidi isolate
+    ({"CF_WFXW": "未按规定培训\u200e"}, "CF_WFXW", "不可见或控制字符（U+200E）"),  # LRM
+    ({"CF_CFLB": "罚款;其他-<img src=x onerror=alert(1)>"}, "CF_CFLB", "HTML标记“<imgsrc=xonerror”"),
+])
+def test_markup_and_control_characters_are_errors_on_both_engines(change, field, shown):
+    """Issue 18.3's examples, standardised as the pipeline does (names fold parentheses, 文号 and
+    categories lose their spaces) and then refused; the message quotes the start of the tag."""
+    found = _both({**BASE, **change})
+    errors = found[found["severity"] == "error"]
+    assert list(zip(errors["field"], errors["rule_id"], strict=True)) == [(field, "TEXT_UNSAFE")]
+    message = errors["message_zh"].iloc[0]
+    assert shown in message and "不能公示" in message
+
+
+def test_zero_width_space_and_bom_are_removed_by_the_standardiser_not_refused():
+    # clean_text folds ZWSP/BOM with the whitespace: what reaches validation is clean, so no finding
+    assert findings({**BASE, "CF_XDR_MC": "珠海\u200b甲化工\ufeff有限公司"}) == set()
+
+
+def test_odd_names_and_doc_numbers_are_warnings_that_do_not_quarantine():
+    found = _both({**BASE, "CF_XDR_MC": "珠海甲★化工有限公司", "CF_WSH": "珠应急罚2026年12号"})
+    assert set(zip(found["field"], found["rule_id"], found["severity"], strict=True)) == {
+        ("CF_XDR_MC", "NAME_CHARS", "warning"), ("CF_WSH", "DOC_NO_FORMAT", "warning")}
+    assert "“★”" in found.set_index("rule_id").loc["NAME_CHARS", "message_zh"]
+
+
+def test_published_text_of_licences_and_coercions_is_checked_too():
+    lic = {"XK_XDR_MC": "珠海甲化工有限公司", "XK_XDR_LB": "法人及非法人组织", "XK_XDR_SHXYM": "91230500MA1B3N1N2M",
+           "XK_FRDB": "张三", "XK_XKWS": "许可决定书<svg/onload=alert(1)>", "XK_WSH": "珠应急许〔2026〕1号",
+           "XK_XKLB": "普通", "XK_NR": "危险化学品经营", "XK_JDRQ": "2026-11-02", "XK_YXQZ": "2026-11-02",
+           "XK_YXQZI": "2029-11-01", "XK_XKJG": "珠海市应急管理局", "XK_XKJGDM": "11230500001755309F", "XK_ZT": "1",
+           "XK_LYDW": "珠海市应急管理局", "XK_LYDWDM": "11230500001755309F"}
+    found = _both(lic, kind="license")
+    assert set(zip(found["field"], found["rule_id"], strict=True)) == {("XK_XKWS", "TEXT_UNSAFE")}

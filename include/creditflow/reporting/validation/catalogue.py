@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from functools import cache
@@ -34,6 +35,23 @@ def thresholds() -> dict[str, Any]:
 
     path = resources.files("creditflow") / "data" / "rules" / "thresholds.yaml"
     return {k: v["value"] for k, v in yaml.safe_load(path.read_text(encoding="utf-8")).items()}
+
+
+@cache
+def text_patterns() -> dict[str, str]:
+    """The RE2 patterns of the text rules (``data/standard/text_patterns.yaml``): ``unsafe``,
+    ``unsafe_name``, ``name_chars``, ``doc_no``."""
+    import yaml
+
+    path = resources.files("creditflow") / "data" / "standard" / "text_patterns.yaml"
+    return {k: str(v["value"]) for k, v in yaml.safe_load(path.read_text(encoding="utf-8")).items()}
+
+
+def _name_field(code: str) -> bool:
+    """Party, representative and authority names: the fields the standardiser normalises as names."""
+    from creditflow.reporting.standardise import _NAME_SUFFIXES
+
+    return code.endswith(_NAME_SUFFIXES)
 
 
 @cache
@@ -119,6 +137,18 @@ def rules_for(kind: str, as_of: dt.date) -> list[Rule]:
             custom("OTHER_NEEDS_DETAIL", f.code, "other_needs_detail", [f.code], column=f.code)
         if f.type == "decimal":
             custom("AMOUNT_FORMAT", f.code, "amount_format", [f.code], column=f.code)
+        if f.type == "text" or f.code in _MULTI_ENUMS or f.code in _OTHER_ENUMS:
+            # Published free text ("其他-…" enumeration values too): no markup, no control characters.
+            tp = text_patterns()
+            name = _name_field(f.code)
+            unsafe = tp["unsafe_name" if name else "unsafe"]
+            custom("TEXT_UNSAFE", f.code, "text_safe", [f.code], column=f.code, pattern=unsafe)
+            if name:
+                custom("NAME_CHARS", f.code, "text_shape", [f.code], column=f.code, shape=tp["name_chars"],
+                       unsafe=unsafe)
+            if f.code.endswith("_WSH"):
+                custom("DOC_NO_FORMAT", f.code, "text_shape", [f.code], column=f.code, shape=tp["doc_no"],
+                       unsafe=unsafe)
         if f.type == "uscc":
             if f.code.endswith("_XDR_SHXYM"):
                 custom("USCC_INVALID", f.code, "uscc", [f.code, lb], column=f.code, allow_placeholder=True,
@@ -217,6 +247,12 @@ def _detail(rule: Rule, row: dict[str, Any]) -> str:
     if rule.rule_id in ("RIC_INVALID", "RIC_AREA_UNKNOWN"):
         check = ids.check_ric(value, dt.date.fromisoformat(p["as_of"]))
         return "；".join(check.errors or check.warnings) or "校验失败"
+    if rule.rule_id == "TEXT_UNSAFE":
+        return unsafe_detail(value, p["pattern"])
+    if rule.rule_id == "NAME_CHARS":
+        return "、".join(f"“{c}”" for c in unusual_chars(value, p["shape"])[:5])
+    if rule.rule_id == "DOC_NO_FORMAT":
+        return str(value)[:64]
     if rule.rule_id in ("ENUM", "DATE_FORMAT"):
         return str(value)
     if rule.rule_id == "DATE_ORDER":
@@ -240,3 +276,44 @@ def _detail(rule: Rule, row: dict[str, Any]) -> str:
             return f"{p['start']} {start} 至 {rule.field} {end}"
         return f"{p['start']} {start} 至 {rule.field} {end}，共{days}日"
     return ""
+
+
+def _first_match(value: str, pattern: str) -> str | None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found = pc.extract_regex(pa.array([value], pa.string()), f"(?P<hit>{pattern})")[0]
+    return str(found["hit"]) if found.is_valid else None
+
+
+def unsafe_detail(value: Any, pattern: str) -> str:
+    """What TEXT_UNSAFE found, in Chinese, without the character itself when it is invisible."""
+    if not isinstance(value, str):
+        return "无法读取的字符"
+    try:
+        hit = _first_match(value, pattern)
+    except UnicodeEncodeError:  # a lone surrogate: no text at all
+        return "无法编码的字符"
+    if hit is None:
+        return "不允许的字符"
+    if hit[0] in "<>＜＞":
+        at = value.find(hit)
+        snippet = "".join(c for c in value[at:at + 16] if c.isprintable())
+        tag = bool(re.match(r"<[A-Za-z!/?]", snippet))
+        return f"HTML标记“{snippet}”" if tag else f"尖括号“{hit}”"
+    return f"不可见或控制字符（U+{ord(hit[0]):04X}）"
+
+
+def unusual_chars(value: Any, shape: str) -> list[str]:
+    """The characters of ``value`` that ``shape`` (a repeated character class) does not allow."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not isinstance(value, str):
+        return []
+    chars = list(dict.fromkeys(value))
+    try:
+        ok = pc.match_substring_regex(pa.array(chars, pa.string()), f"^(?:{shape})$").to_pylist()
+    except UnicodeEncodeError:
+        return []
+    return [c if c.isprintable() else f"U+{ord(c):04X}" for c, good in zip(chars, ok, strict=True) if not good]

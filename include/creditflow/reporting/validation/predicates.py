@@ -418,3 +418,52 @@ def _ric(df: pd.DataFrame, p: dict[str, Any]) -> pd.Series:
 @predicate("ric_area")
 def _ric_area(df: pd.DataFrame, p: dict[str, Any]) -> pd.Series:
     return _ric_verdicts(df, p, "warnings")
+
+
+def _text_arrow(s: pd.Series) -> tuple[Any, np.ndarray]:
+    """(pyarrow string array, unencodable mask): values that are no UTF-8 text (a lone surrogate) are
+    null in the array and True in the mask."""
+    import pyarrow as pa
+
+    arr = arrow_text(s)
+    bad = np.zeros(len(s), dtype=bool)
+    if arr is None:
+        values = s.to_numpy(dtype=object).copy()
+        for i, v in enumerate(values):
+            if v is None or (not isinstance(v, str) and pd.isna(v)):
+                values[i] = None
+                continue
+            try:
+                str(v).encode("utf-8")
+                values[i] = str(v)
+            except UnicodeEncodeError:
+                values[i], bad[i] = None, True
+        arr = pa.array(values, type=pa.string())
+    return arr, bad
+
+
+def _regex_hit(s: pd.Series, pattern: str) -> np.ndarray:
+    """True where the value contains a match of the RE2 ``pattern``, or is no UTF-8 text."""
+    import pyarrow.compute as pc
+
+    def compute() -> np.ndarray:
+        arr, bad = _text_arrow(s)
+        hit = pc.fill_null(pc.match_substring_regex(arr, pattern), False).to_numpy(zero_copy_only=False)
+        return np.asarray(hit, dtype=bool) | bad
+    return np.asarray(_memo(s, "regex", compute, pattern), dtype=bool)
+
+
+@predicate("text_safe")
+def _text_safe(df: pd.DataFrame, p: dict[str, Any]) -> pd.Series:
+    """No markup, control or invisible format character (``pattern``, data/standard/text_patterns.yaml)."""
+    s = df[p["column"]]
+    return ~present(s) | pd.Series(~_regex_hit(s, p["pattern"]), index=s.index)
+
+
+@predicate("text_shape")
+def _text_shape(df: pd.DataFrame, p: dict[str, Any]) -> pd.Series:
+    """The whole value matches ``shape`` — values that are ``unsafe`` are TEXT_UNSAFE's, not this rule's."""
+    s = df[p["column"]]
+    shaped = _regex_hit(s, f"^(?:{p['shape']})$")
+    unsafe = _regex_hit(s, p["unsafe"])
+    return ~present(s) | pd.Series(shaped | unsafe, index=s.index)
