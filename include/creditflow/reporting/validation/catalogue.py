@@ -278,21 +278,29 @@ def _detail(rule: Rule, row: dict[str, Any]) -> str:
     return ""
 
 
-def _first_match(value: str, pattern: str) -> str | None:
+def _text_hits(values: list[Any], pattern: str) -> list[str | None]:
+    """The first match of the RE2 ``pattern`` in each value (``None``: no match, or no UTF-8 text), in one
+    pyarrow call: compiling a pattern costs more than matching a column."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    found = pc.extract_regex(pa.array([value], pa.string()), f"(?P<hit>{pattern})")[0]
-    return str(found["hit"]) if found.is_valid else None
+    texts = [x if isinstance(x, str) and _encodable(x) else None for x in values]
+    found = pc.extract_regex(pa.array(texts, pa.string()), f"(?P<hit>{pattern})").to_pylist()
+    return [None if f is None else f["hit"] for f in found]
 
 
-def unsafe_detail(value: Any, pattern: str) -> str:
-    """What TEXT_UNSAFE found, in Chinese, without the character itself when it is invisible."""
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
+
+
+def _unsafe_text(value: Any, hit: str | None) -> str:
     if not isinstance(value, str):
         return "无法读取的字符"
-    try:
-        hit = _first_match(value, pattern)
-    except UnicodeEncodeError:  # a lone surrogate: no text at all
+    if not _encodable(value):
         return "无法编码的字符"
     if hit is None:
         return "不允许的字符"
@@ -304,16 +312,44 @@ def unsafe_detail(value: Any, pattern: str) -> str:
     return f"不可见或控制字符（U+{ord(hit[0]):04X}）"
 
 
-def unusual_chars(value: Any, shape: str) -> list[str]:
-    """The characters of ``value`` that ``shape`` (a repeated character class) does not allow."""
+def unsafe_detail(value: Any, pattern: str) -> str:
+    """What TEXT_UNSAFE found, in Chinese, without the character itself when it is invisible."""
+    return _unsafe_text(value, _text_hits([value], pattern)[0])
+
+
+_CHAR_OK: dict[tuple[str, str], bool] = {}
+
+
+def _chars_ok(chars: list[str], shape: str) -> dict[str, bool]:
+    """Whether ``shape`` (a repeated character class) allows each character; learnt once per character."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    todo = [c for c in chars if (shape, c) not in _CHAR_OK and _encodable(c)]
+    if todo:
+        if len(_CHAR_OK) > 200_000:
+            _CHAR_OK.clear()
+        ok = pc.match_substring_regex(pa.array(todo, pa.string()), f"^(?:{shape})$").to_pylist()
+        _CHAR_OK.update({(shape, c): bool(good) for c, good in zip(todo, ok, strict=True)})
+    return {c: _CHAR_OK.get((shape, c), False) for c in chars}
+
+
+def unusual_chars(value: Any, shape: str) -> list[str]:
+    """The characters of ``value`` that ``shape`` (a repeated character class) does not allow."""
     if not isinstance(value, str):
         return []
     chars = list(dict.fromkeys(value))
-    try:
-        ok = pc.match_substring_regex(pa.array(chars, pa.string()), f"^(?:{shape})$").to_pylist()
-    except UnicodeEncodeError:
-        return []
-    return [c if c.isprintable() else f"U+{ord(c):04X}" for c, good in zip(chars, ok, strict=True) if not good]
+    ok = _chars_ok(chars, shape)
+    return [c if c.isprintable() else f"U+{ord(c):04X}" for c in chars if not ok[c]]
+
+
+def details(rule: Rule, rows: list[dict[str, Any]]) -> list[str]:
+    """:func:`detail` of many failing rows of one rule (the text rules match their values in one call)."""
+    if rule.rule_id == "TEXT_UNSAFE":
+        values = [row.get(rule.field) for row in rows]
+        hits = _text_hits(values, rule.params["pattern"])
+        return [mask_text(_unsafe_text(x, h)) for x, h in zip(values, hits, strict=True)]
+    if rule.rule_id == "NAME_CHARS":
+        values = [row.get(rule.field) for row in rows]
+        _chars_ok(list(dict.fromkeys("".join(x for x in values if isinstance(x, str)))), rule.params["shape"])
+    return [detail(rule, row) for row in rows]
