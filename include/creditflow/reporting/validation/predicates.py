@@ -153,12 +153,18 @@ def _num(s: pd.Series) -> pd.Series:
     return _memo(s, "num", compute)
 
 
+def _arrow(s: pd.Series) -> Any:
+    """:func:`arrow_text` of the column, converted once per column of the shared frame (the length, prefix
+    and text rules of a column share it)."""
+    return _memo(s, "arrow", lambda: arrow_text(s))
+
+
 def lengths(s: pd.Series) -> pd.Series:
     """Characters per value (NaN for nulls), through Arrow when the column is text."""
     import pyarrow.compute as pc
 
     def compute() -> pd.Series:
-        arr = arrow_text(s)
+        arr = _arrow(s)
         if arr is None:
             return s.astype("string").str.len().astype("float64")
         return pd.Series(pc.utf8_length(arr).to_numpy(zero_copy_only=False), index=s.index).astype("float64")
@@ -168,7 +174,7 @@ def lengths(s: pd.Series) -> pd.Series:
 def _starts_with(s: pd.Series, prefix: str) -> pd.Series:
     import pyarrow.compute as pc
 
-    arr = arrow_text(s)
+    arr = _arrow(s)
     if arr is None:
         return s.astype("string").str.startswith(prefix).fillna(False).astype(bool)
     hit = pc.fill_null(pc.starts_with(arr, prefix), False).to_numpy(zero_copy_only=False)
@@ -425,7 +431,7 @@ def _text_arrow(s: pd.Series) -> tuple[Any, np.ndarray]:
     null in the array and True in the mask."""
     import pyarrow as pa
 
-    arr = arrow_text(s)
+    arr = _arrow(s)
     bad = np.zeros(len(s), dtype=bool)
     if arr is None:
         values = s.to_numpy(dtype=object).copy()
