@@ -314,3 +314,30 @@ def test_published_text_of_licences_and_coercions_is_checked_too():
            "XK_LYDW": "珠海市应急管理局", "XK_LYDWDM": "11230500001755309F"}
     found = _both(lic, kind="license")
     assert set(zip(found["field"], found["rule_id"], strict=True)) == {("XK_XKWS", "TEXT_UNSAFE")}
+
+
+def test_the_quoted_tag_never_shows_part_of_an_id_number():
+    # a tag in front of an ID number: the 16 characters quoted must not carry its unmasked digits
+    found = _both({**BASE, "CF_SY": "经查<b>440402199001010014属实"})
+    message = found.set_index("rule_id").loc["TEXT_UNSAFE", "message_zh"]
+    assert "HTML标记“<b>" in message and "19900101" not in message and "4404021" not in message
+
+
+def test_generated_data_does_not_trip_the_text_rules(tmp_path):
+    """The generator's normal data — district files in their three formats with the full-width defect,
+    and the varied bulk rows, raw and standardised — has real names and 文号: no text finding."""
+    from creditflow.reporting.submissions import read_submission
+    from creditflow_sandbox import generator as g
+    from creditflow_sandbox.generator.varied import varied_district_rows
+
+    g.generate_to(g.GeneratorConfig(seed=5, decisions=600, rates={**g.DEFAULT_RATES, "fullwidth": 0.3}),
+                  inbox=tmp_path)
+    rows = [vals for f in sorted(p for p in tmp_path.rglob("*") if p.is_file()) for _, vals in read_submission(f).rows]
+    district = st.standardise(st.map_source_rows(rows, "district_file", "penalty"), "penalty")
+    varied = varied_district_rows(3000, seed=2)
+    varied_std = st.standardise(st.map_source_rows(varied.assign(_source_key=[str(i) for i in range(len(varied))]),
+                                                   "district_file", "penalty"), "penalty")
+    for f in (district, varied.assign(_row=range(len(varied))), varied_std):
+        found = v.validate_pandas(f, "penalty", AS_OF)
+        assert len(found) > 0  # the data is dirty on purpose: the rules ran
+        assert not set(found["rule_id"]) & {"TEXT_UNSAFE", "NAME_CHARS", "DOC_NO_FORMAT"}

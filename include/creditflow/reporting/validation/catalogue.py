@@ -305,8 +305,8 @@ def _unsafe_text(value: Any, hit: str | None) -> str:
     if hit is None:
         return "不允许的字符"
     if hit[0] in "<>＜＞":
-        at = value.find(hit)
-        snippet = "".join(c for c in value[at:at + 16] if c.isprintable())
+        at = value.find(hit)  # masked first: a cut-off ID number would escape the masking of the snippet
+        snippet = "".join(c for c in mask_text(value)[at:at + 16] if c.isprintable())
         tag = bool(re.match(r"<[A-Za-z!/?]", snippet))
         return f"HTML标记“{snippet}”" if tag else f"尖括号“{hit}”"
     return f"不可见或控制字符（U+{ord(hit[0]):04X}）"
