@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import re
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from functools import cache
@@ -15,6 +14,7 @@ from typing import Any
 from creditflow.common import mask_text
 from creditflow.core import identifiers as ids
 from creditflow.core import standard
+from creditflow.reporting.validation import text
 
 ORG = ("法人及非法人组织", "个体工商户")
 PERSON = "自然人"
@@ -35,23 +35,6 @@ def thresholds() -> dict[str, Any]:
 
     path = resources.files("creditflow") / "data" / "rules" / "thresholds.yaml"
     return {k: v["value"] for k, v in yaml.safe_load(path.read_text(encoding="utf-8")).items()}
-
-
-@cache
-def text_patterns() -> dict[str, str]:
-    """The RE2 patterns of the text rules (``data/standard/text_patterns.yaml``): ``unsafe``,
-    ``unsafe_name``, ``name_chars``, ``doc_no``."""
-    import yaml
-
-    path = resources.files("creditflow") / "data" / "standard" / "text_patterns.yaml"
-    return {k: str(v["value"]) for k, v in yaml.safe_load(path.read_text(encoding="utf-8")).items()}
-
-
-def _name_field(code: str) -> bool:
-    """Party, representative and authority names: the fields the standardiser normalises as names."""
-    from creditflow.reporting.standardise import _NAME_SUFFIXES
-
-    return code.endswith(_NAME_SUFFIXES)
 
 
 @cache
@@ -139,8 +122,8 @@ def rules_for(kind: str, as_of: dt.date) -> list[Rule]:
             custom("AMOUNT_FORMAT", f.code, "amount_format", [f.code], column=f.code)
         if f.type == "text" or f.code in _MULTI_ENUMS or f.code in _OTHER_ENUMS:
             # Published free text ("其他-…" enumeration values too): no markup, no control characters.
-            tp = text_patterns()
-            name = _name_field(f.code)
+            tp = text.text_patterns()
+            name = text.name_field(f.code)
             unsafe = tp["unsafe_name" if name else "unsafe"]
             custom("TEXT_UNSAFE", f.code, "text_safe", [f.code], column=f.code, pattern=unsafe)
             if name:
@@ -248,9 +231,9 @@ def _detail(rule: Rule, row: dict[str, Any]) -> str:
         check = ids.check_ric(value, dt.date.fromisoformat(p["as_of"]))
         return "；".join(check.errors or check.warnings) or "校验失败"
     if rule.rule_id == "TEXT_UNSAFE":
-        return unsafe_detail(value, p["pattern"])
+        return text.unsafe_details([value], p["pattern"])[0]
     if rule.rule_id == "NAME_CHARS":
-        return "、".join(f"“{c}”" for c in unusual_chars(value, p["shape"])[:5])
+        return "、".join(f"“{c}”" for c in text.unusual_chars(value, p["shape"])[:5])
     if rule.rule_id == "DOC_NO_FORMAT":
         return str(value)[:64]
     if rule.rule_id in ("ENUM", "DATE_FORMAT"):
@@ -278,78 +261,11 @@ def _detail(rule: Rule, row: dict[str, Any]) -> str:
     return ""
 
 
-def _text_hits(values: list[Any], pattern: str) -> list[str | None]:
-    """The first match of the RE2 ``pattern`` in each value (``None``: no match, or no UTF-8 text), in one
-    pyarrow call: compiling a pattern costs more than matching a column."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    texts = [x if isinstance(x, str) and _encodable(x) else None for x in values]
-    found = pc.extract_regex(pa.array(texts, pa.string()), f"(?P<hit>{pattern})").to_pylist()
-    return [None if f is None else f["hit"] for f in found]
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate
-        return False
-    return True
-
-
-def _unsafe_text(value: Any, hit: str | None) -> str:
-    if not isinstance(value, str):
-        return "无法读取的字符"
-    if not _encodable(value):
-        return "无法编码的字符"
-    if hit is None:
-        return "不允许的字符"
-    if hit[0] in "<>＜＞":
-        at = value.find(hit)  # masked first: a cut-off ID number would escape the masking of the snippet
-        snippet = "".join(c for c in mask_text(value)[at:at + 16] if c.isprintable())
-        tag = bool(re.match(r"<[A-Za-z!/?]", snippet))
-        return f"HTML标记“{snippet}”" if tag else f"尖括号“{hit}”"
-    return f"不可见或控制字符（U+{ord(hit[0]):04X}）"
-
-
-def unsafe_detail(value: Any, pattern: str) -> str:
-    """What TEXT_UNSAFE found, in Chinese, without the character itself when it is invisible."""
-    return _unsafe_text(value, _text_hits([value], pattern)[0])
-
-
-_CHAR_OK: dict[tuple[str, str], bool] = {}
-
-
-def _chars_ok(chars: list[str], shape: str) -> dict[str, bool]:
-    """Whether ``shape`` (a repeated character class) allows each character; learnt once per character."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    todo = [c for c in chars if (shape, c) not in _CHAR_OK and _encodable(c)]
-    if todo:
-        if len(_CHAR_OK) > 200_000:
-            _CHAR_OK.clear()
-        ok = pc.match_substring_regex(pa.array(todo, pa.string()), f"^(?:{shape})$").to_pylist()
-        _CHAR_OK.update({(shape, c): bool(good) for c, good in zip(todo, ok, strict=True)})
-    return {c: _CHAR_OK.get((shape, c), False) for c in chars}
-
-
-def unusual_chars(value: Any, shape: str) -> list[str]:
-    """The characters of ``value`` that ``shape`` (a repeated character class) does not allow."""
-    if not isinstance(value, str):
-        return []
-    chars = list(dict.fromkeys(value))
-    ok = _chars_ok(chars, shape)
-    return [c if c.isprintable() else f"U+{ord(c):04X}" for c in chars if not ok[c]]
-
-
 def details(rule: Rule, rows: list[dict[str, Any]]) -> list[str]:
     """:func:`detail` of many failing rows of one rule (the text rules match their values in one call)."""
     if rule.rule_id == "TEXT_UNSAFE":
-        values = [row.get(rule.field) for row in rows]
-        hits = _text_hits(values, rule.params["pattern"])
-        return [mask_text(_unsafe_text(x, h)) for x, h in zip(values, hits, strict=True)]
+        found = text.unsafe_details([row.get(rule.field) for row in rows], rule.params["pattern"])
+        return [mask_text(d) for d in found]
     if rule.rule_id == "NAME_CHARS":
-        values = [row.get(rule.field) for row in rows]
-        _chars_ok(list(dict.fromkeys("".join(x for x in values if isinstance(x, str)))), rule.params["shape"])
+        text.learn_chars([row.get(rule.field) for row in rows], rule.params["shape"])
     return [detail(rule, row) for row in rows]
