@@ -277,6 +277,11 @@ def rule_fails(c: Columns, rule: Any) -> np.ndarray:
         if p.get("at_most") is not None:
             over &= days <= p["at_most"]
         return applies.astype(bool) & over
+    if pred == "text_safe":  # markup / control characters (RE2 patterns: data/standard/text_patterns.yaml)
+        return c.present(f) & _b(pc.match_substring_regex(c.arr(f), p["pattern"]))
+    if pred == "text_shape":  # the whole value in shape, unless it is already unsafe
+        unsafe = _b(pc.match_substring_regex(c.arr(f), p["unsafe"]))
+        return c.present(f) & ~unsafe & ~_b(pc.match_substring_regex(c.arr(f), "^(?:" + p["shape"] + ")$"))
     raise ValueError(f"floor has no check {pred}")
 
 

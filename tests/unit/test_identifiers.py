@@ -155,6 +155,7 @@ def test_identifier_checks_never_raise(value):
     assert ids.validate_uscc(value)
     assert ids.uscc_org_code_ok(value) is False
     assert ids.is_uscc_placeholder(value) is False
+    assert ids.ric_area_name(value) is None  # issue 16: a null reached it and raised TypeError
 
 
 def test_mask_id_hides_the_middle():

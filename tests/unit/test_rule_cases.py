@@ -38,6 +38,8 @@ SEVERITY = {
     "AMOUNT_FORMAT": "error", "AMOUNT_REQUIRED": "error", "AMOUNT_WITHOUT_CATEGORY": "warning",
     "AMOUNT_UNIT": "error", "OTHER_NEEDS_DETAIL": "warning", "SEIZURE_OVER_30_DAYS": "warning",
     "SEIZURE_OVER_60_DAYS": "error",
+    # issue 18.3: markup/control characters must not be published (error); an odd name or 文号 is looked at
+    "TEXT_UNSAFE": "error", "NAME_CHARS": "warning", "DOC_NO_FORMAT": "warning",
 }
 #: Catalogue entries raised by pipeline stages, not by the validation rules.
 PIPELINE_RULES = {"LATE", "DUPLICATE", "NEAR_DUPLICATE", "PLATFORM_REJECTED", "DUE_DATE_UNKNOWN"}
@@ -142,12 +144,49 @@ def authority_cases(name: str, code: str, source: str, source_code: str) -> dict
     }
 
 
+#: Issue 18.3: the fields a clerk's text reaches the platform through — free text, and the "其他-…" of the
+#: enumerations that take it — from the field dictionary (a new text field gets its case here).
+FREE_ENUMS = {"CF_CFLB", "XK_XKLB", "QZ_CSLX"}
+NAME_SUFFIXES = ("_MC", "_CFJG", "_XKJG", "_SSJG", "_SJLY", "_LYDW", "_FRDB")
+
+
+def text_cases(kind: str) -> dict[str, tuple[dict[str, Any], set[str]]]:
+    """One tag in every published text field: TEXT_UNSAFE and nothing else (an unsafe name or 文号 is not
+    also an odd name or 文号); an odd character in each name (NAME_CHARS), an odd 文号 (DOC_NO_FORMAT)."""
+    from creditflow.core import standard
+
+    p = standard.PREFIX[kind]
+    cases: dict[str, tuple[dict[str, Any], set[str]]] = {}
+    for f in standard.fields(kind):
+        if f.type != "text" and f.code not in FREE_ENUMS:
+            continue
+        tag = "<b>"  # an HTML tag: "<" then an ASCII letter (WHATWG tokenizer, tag open state)
+        change: dict[str, Any] = {f.code: tag}
+        if f.code in FREE_ENUMS:  # "其他-…" passes ENUM: the tag must still be refused
+            first = {"CF_CFLB": "罚款;", "XK_XKLB": "", "QZ_CSLX": ""}[f.code]  # the base row's fine keeps 罚款
+            change = {f.code: f"{first}其他-{tag}"}
+        elif f.code.endswith("_WSH"):
+            change = {f.code: f"{p}应急罚〔2026〕1号{tag}"}
+        elif f.code.endswith("_XDR_ZJHM"):  # a passport number: the ID-number rules do not apply
+            change = {**person(p), f"{p}_XDR_ZJLX": "护照号", f.code: f"E{tag}"}
+        elif f.code.endswith("_FR_ZJHM"):
+            change = {f"{p}_FR_ZJLX": "护照号", f.code: f"E{tag}"}
+        cases[f"TEXT_UNSAFE:{f.code}"] = (change, set())
+        if f.code.endswith(NAME_SUFFIXES):
+            cases[f"NAME_CHARS:{f.code}"] = ({f.code: "珠海★甲化工有限公司"}, set())
+        if f.code.endswith("_WSH"):
+            cases[f"DOC_NO_FORMAT:{f.code}"] = ({f.code: "珠应急罚2026年12号"}, set())  # year not in brackets
+    return cases
+
+
 CASES: dict[str, dict[str, tuple[dict[str, Any], set[str]]]] = {
     "penalty": {
         **party_cases("CF", with_rep_id=True),
+        **text_cases("penalty"),
         **authority_cases("CF_CFJG", "CF_CFJGDM", "CF_SJLY", "CF_SJLYDM"),
         "REQUIRED:CF_WSH": ({"CF_WSH": None}, set()),
-        "MAX_LENGTH:CF_WSH": ({"CF_WSH": "珠应急罚〔2026〕" + long(130, "1") + "号"}, set()),
+        # a 130-digit sequence number is no 文号 shape either (GB/T 9704: 机关代字〔年份〕序号号)
+        "MAX_LENGTH:CF_WSH": ({"CF_WSH": "珠应急罚〔2026〕" + long(130, "1") + "号"}, {"DOC_NO_FORMAT:CF_WSH"}),
         "REQUIRED:CF_WFXW": ({"CF_WFXW": None}, set()),
         "MAX_LENGTH:CF_WFXW": ({"CF_WFXW": long(2001)}, set()),
         "REQUIRED:CF_SY": ({"CF_SY": None}, set()),
@@ -181,11 +220,12 @@ CASES: dict[str, dict[str, tuple[dict[str, Any], set[str]]]] = {
     },
     "license": {
         **party_cases("XK", with_rep_id=True),
+        **text_cases("license"),
         **authority_cases("XK_XKJG", "XK_XKJGDM", "XK_LYDW", "XK_LYDWDM"),
         "REQUIRED:XK_XKWS": ({"XK_XKWS": None}, set()),
         "MAX_LENGTH:XK_XKWS": ({"XK_XKWS": long(65)}, set()),
         "REQUIRED:XK_WSH": ({"XK_WSH": None}, set()),
-        "MAX_LENGTH:XK_WSH": ({"XK_WSH": long(65, "1")}, set()),
+        "MAX_LENGTH:XK_WSH": ({"XK_WSH": long(65, "1")}, {"DOC_NO_FORMAT:XK_WSH"}),  # 65 digits: not a serial
         "REQUIRED:XK_XKLB": ({"XK_XKLB": None}, set()),
         "MAX_LENGTH:XK_XKLB": ({"XK_XKLB": ";".join(["普通"] * 86)}, set()),
         "ENUM:XK_XKLB": ({"XK_XKLB": "特别"}, set()),
@@ -211,9 +251,10 @@ CASES: dict[str, dict[str, tuple[dict[str, Any], set[str]]]] = {
     },
     "coercion": {
         **party_cases("QZ", with_rep_id=False),
+        **text_cases("coercion"),
         **authority_cases("QZ_SSJG", "QZ_SSJGDM", "QZ_SJLY", "QZ_SJLYDM"),
         "REQUIRED:QZ_WSH": ({"QZ_WSH": None}, set()),
-        "MAX_LENGTH:QZ_WSH": ({"QZ_WSH": long(129, "1")}, set()),
+        "MAX_LENGTH:QZ_WSH": ({"QZ_WSH": long(129, "1")}, {"DOC_NO_FORMAT:QZ_WSH"}),
         "REQUIRED:QZ_QZLB": ({"QZ_QZLB": None}, set()),
         "MAX_LENGTH:QZ_QZLB": ({"QZ_QZLB": long(17)}, {"ENUM:QZ_QZLB"}),
         "ENUM:QZ_QZLB": ({"QZ_QZLB": "强制"}, set()),
@@ -257,8 +298,22 @@ VALID = {
                 {"CF_XDR_LB": "个体工商户", "CF_XDR_SHXYM": USCC_SOLE_TRADER},
                 {"CF_XDR_SHXYM": "00000000000000000X", "CF_XDR_GSZC": "440400000012345"},
                 {"CF_FR_ZJLX": "身份证", "CF_FR_ZJHM": RIC_OK}, {"CF_GSJZQ": "2029-11-02"},
-                {"CF_CFLB": "罚款;其他-责令改正", "CF_YXQ": "2099-12-31"}],
-    "license": [person("XK"), {"XK_XKLB": "其他-备案"}, {"XK_YXQZI": "2099-12-31"}],
+                {"CF_CFLB": "罚款;其他-责令改正", "CF_YXQ": "2099-12-31"},
+                # issue 18.3, real 文号 variants (GB/T 9704 form and what districts and licences write)
+                {"CF_WSH": "粤珠应急罚〔2026〕12号"}, {"CF_WSH": "珠香应急罚[2026]12号"},
+                {"CF_WSH": "珠应急罚(2026)12号"}, {"CF_WSH": "珠应急罚【2026】12号"},
+                {"CF_WSH": "珠应急罚〔2026〕第12号"}, {"CF_WSH": "珠应急罚〔2026〕12-1号"},
+                {"CF_WSH": "珠香应急罚（２０２６）０００１号"},  # the generator's full-width district variant
+                {"CF_WSH": "珠应急（横琴）罚〔2026〕1号"}, {"CF_WSH": "市场【2019】1号"},  # sample 文号 [S]
+                {"CF_WSH": "珠应急简罚〔2026〕3号"}, {"CF_WSH": "4404002026000123"},  # 简易程序 form serial
+                # names as they really are: 间隔号, registered parentheses, Latin letters, & - 、 .
+                {"CF_XDR_MC": "珠海（横琴）A&B科技有限公司", "CF_FRDB": "阿卜杜·热合曼"},
+                {"CF_XDR_MC": "ZHUHAI ABC CO., LTD.", "CF_FRDB": "John Smith"},
+                {"CF_XDR_MC": "珠海市香洲区甲乙、丙丁商行(普通合伙)", "CF_FRDB": "欧阳•娜娜"},
+                # text that is not markup: no parser takes "<安" or "<3" for a tag
+                {"CF_YJ": "依据<安全生产法>第九十七条", "CF_SY": "温度<30℃，压力>2MPa"}],
+    "license": [person("XK"), {"XK_XKLB": "其他-备案"}, {"XK_YXQZI": "2099-12-31"},
+                {"XK_WSH": "（粤珠）WH安许证字〔2026〕000123号"}, {"XK_WSH": "珠应急许【2026】0001号"}],
     "coercion": [person("QZ"), {"QZ_ZT": "2", "QZ_JCRQ": "2026-11-20"},
                  {"QZ_CSLX": "扣押财物;查封场所、设施或者财物"},
                  {"QZ_CSLX": "冻结存款、汇款", "QZ_QXZI": "2027-03-01"},  # art. 25 is about 查封/扣押 only

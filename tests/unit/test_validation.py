@@ -202,3 +202,142 @@ def test_lifted_without_a_date_names_the_status_not_the_party_category():
     df = frame({**COERCION, "QZ_QXZI": "2026-10-20", "QZ_ZT": "2"}, kind="coercion")
     msg = v.with_messages(v.validate_pandas(df, "coercion", AS_OF), "coercion")["message_zh"].tolist()
     assert msg == ["解除日期（QZ_JCRQ）在此情况下必填：当前状态为“2”"]
+
+
+# --- issue 16.1: a district file of ordinary data must not crash the check -------------------------------
+
+def _ric(first17: str) -> str:
+    """GB 11643-1999 §6.2: check character = "10X98765432"[Σ(a_i·W_i) mod 11], W_i = 2^(17-i) mod 11 —
+    computed here, not by the module under test."""
+    return first17 + "10X98765432"[sum(int(c) * (2 ** (17 - i) % 11) for i, c in enumerate(first17)) % 11]
+
+
+#: Seven different county codes, every one a real code (python-stdnum cn/loc): 香洲 斗门 金湾 越秀 东城 黄浦 南山.
+COUNTIES = ["440402", "440403", "440404", "440104", "110101", "310101", "440305"]
+
+
+def _district_nine() -> list[dict[str, object]]:
+    """Issue 16.1's file: seven natural persons with seven county codes, one organisation without
+    证件号码, one ID whose check digit is wrong."""
+    people = [{**PERSON, "CF_XDR_MC": f"张{i}", "CF_WSH": f"珠香应急罚〔2026〕{i + 10}号",
+               "CF_XDR_ZJHM": _ric(f"{area}198001{i + 1:02d}00{i}")} for i, area in enumerate(COUNTIES)]
+    good = _ric("44040219800101991")
+    wrong = good[:17] + ("0" if good[17] != "0" else "1")
+    return [*people, {**BASE, "CF_WSH": "珠香应急罚〔2026〕20号"},
+            {**PERSON, "CF_XDR_MC": "李四", "CF_WSH": "珠香应急罚〔2026〕30号", "CF_XDR_ZJHM": wrong}]
+
+
+def test_issue_16_mostly_distinct_id_column_with_a_null_does_not_crash_either_engine():
+    """Both engines used to raise TypeError (the address-code lookup called on a null by distinct_map's
+    full-column path, taken when most values are distinct)."""
+    f = frame(*_district_nine())
+    for found in (v.validate_pandas(f, "penalty", AS_OF), v.validate_gx(f, "penalty", AS_OF)[0]):
+        errors = found[found["severity"] == "error"]
+        # GB 11643: a wrong check digit makes the number invalid — the one error of the file
+        assert list(zip(errors["_row"], errors["field"], errors["rule_id"], strict=True)) == [
+            (8, "CF_XDR_ZJHM", "RIC_INVALID")]
+        assert "RIC_AREA_UNKNOWN" not in set(found["rule_id"])  # all seven county codes are known
+
+
+def test_issue_16_creditflow_check_on_the_nine_row_district_file(tmp_path, capsys):
+    import csv
+    import json
+
+    from creditflow.cli import main
+    from creditflow.core import standard
+
+    fields = standard.fields("penalty")
+    path = tmp_path / "440402_香洲区_20261102.csv"
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow([fd.name_zh for fd in fields])
+        for r in _district_nine():
+            w.writerow(["" if r.get(fd.code) is None else r.get(fd.code) for fd in fields])
+    code = main(["check", str(path), "--json", "--as-of", AS_OF.isoformat()])
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err
+    body = json.loads(out.out)
+    assert code == 1 and body["rows"] == 9 and body["duplicates"] == []
+    assert [(r["row"], [e["rule"] for e in r["errors"]]) for r in body["invalid"]] == [(10, ["RIC_INVALID"])]
+
+
+# --- issue 18.3: markup and control characters are not published -----------------------------------------
+
+def _both(*records, kind="penalty"):
+    f = frame(*records, kind=kind)
+    pandas_found = v.validate_pandas(f, kind, AS_OF)
+    gx_found, _ = v.validate_gx(f, kind, AS_OF)
+    pd.testing.assert_frame_equal(gx_found, pandas_found)
+    return v.with_messages(pandas_found, kind)
+
+
+@pytest.mark.parametrize(("change", "field", "shown"), [
+    ({"CF_XDR_MC": "<script>alert(1)</script>"}, "CF_XDR_MC", "HTML标记“<script>alert（1）”"),
+    ({"CF_WSH": '"><svg onload=alert(4)>'}, "CF_WSH", "HTML标记“<svgonload=alert”"),
+    ({"CF_XDR_MC": "＜script＞珠海甲"}, "CF_XDR_MC", "HTML标记“<script>珠海甲”"),  # the name normaliser folds ＜＞
+    ({"CF_XDR_MC": "珠海>甲化工有限公司"}, "CF_XDR_MC", "尖括号“>”"),  # names: no angle bracket at all
+    ({"CF_SY": "经查<!-- x -->属实"}, "CF_SY", "HTML标记“<!-- x -->属实”"),
+    ({"CF_NR": "罚款人民币2万元</td>"}, "CF_NR", "HTML标记“</td>”"),
+    ({"CF_FRDB": "张\x07三"}, "CF_FRDB", "不可见或控制字符（U+0007）"),
+    ({"CF_YJ": "安全生产法\u202e条七十九第"}, "CF_YJ", "不可见或控制字符（U+202E）"),  # bidi override (Trojan Source)
+    ({"CF_XDR_MC": "珠海甲\u2066化工有限公司"}, "CF_XDR_MC", "不可见或控制字符（U+2066）"),  # bidi isolate
+    ({"CF_WFXW": "未按规定培训\u200e"}, "CF_WFXW", "不可见或控制字符（U+200E）"),  # LRM
+    ({"CF_CFLB": "罚款;其他-<img src=x onerror=alert(1)>"}, "CF_CFLB", "HTML标记“<imgsrc=xonerror”"),
+])
+def test_markup_and_control_characters_are_errors_on_both_engines(change, field, shown):
+    """Issue 18.3's examples, standardised as the pipeline does (names fold parentheses, 文号 and
+    categories lose their spaces) and then refused; the message quotes the start of the tag."""
+    found = _both({**BASE, **change})
+    errors = found[found["severity"] == "error"]
+    assert list(zip(errors["field"], errors["rule_id"], strict=True)) == [(field, "TEXT_UNSAFE")]
+    message = errors["message_zh"].iloc[0]
+    assert shown in message and "不能公示" in message
+
+
+def test_zero_width_space_and_bom_are_removed_by_the_standardiser_not_refused():
+    # clean_text folds ZWSP/BOM with the whitespace: what reaches validation is clean, so no finding
+    assert findings({**BASE, "CF_XDR_MC": "珠海\u200b甲化工\ufeff有限公司"}) == set()
+
+
+def test_odd_names_and_doc_numbers_are_warnings_that_do_not_quarantine():
+    found = _both({**BASE, "CF_XDR_MC": "珠海甲★化工有限公司", "CF_WSH": "珠应急罚2026年12号"})
+    assert set(zip(found["field"], found["rule_id"], found["severity"], strict=True)) == {
+        ("CF_XDR_MC", "NAME_CHARS", "warning"), ("CF_WSH", "DOC_NO_FORMAT", "warning")}
+    assert "“★”" in found.set_index("rule_id").loc["NAME_CHARS", "message_zh"]
+
+
+def test_published_text_of_licences_and_coercions_is_checked_too():
+    lic = {"XK_XDR_MC": "珠海甲化工有限公司", "XK_XDR_LB": "法人及非法人组织", "XK_XDR_SHXYM": "91230500MA1B3N1N2M",
+           "XK_FRDB": "张三", "XK_XKWS": "许可决定书<svg/onload=alert(1)>", "XK_WSH": "珠应急许〔2026〕1号",
+           "XK_XKLB": "普通", "XK_NR": "危险化学品经营", "XK_JDRQ": "2026-11-02", "XK_YXQZ": "2026-11-02",
+           "XK_YXQZI": "2029-11-01", "XK_XKJG": "珠海市应急管理局", "XK_XKJGDM": "11230500001755309F", "XK_ZT": "1",
+           "XK_LYDW": "珠海市应急管理局", "XK_LYDWDM": "11230500001755309F"}
+    found = _both(lic, kind="license")
+    assert set(zip(found["field"], found["rule_id"], strict=True)) == {("XK_XKWS", "TEXT_UNSAFE")}
+
+
+def test_the_quoted_tag_never_shows_part_of_an_id_number():
+    # a tag in front of an ID number: the 16 characters quoted must not carry its unmasked digits
+    found = _both({**BASE, "CF_SY": "经查<b>440402199001010014属实"})
+    message = found.set_index("rule_id").loc["TEXT_UNSAFE", "message_zh"]
+    assert "HTML标记“<b>" in message and "19900101" not in message and "4404021" not in message
+
+
+def test_generated_data_does_not_trip_the_text_rules(tmp_path):
+    """The generator's normal data — district files in their three formats with the full-width defect,
+    and the varied bulk rows, raw and standardised — has real names and 文号: no text finding."""
+    from creditflow.reporting.submissions import read_submission
+    from creditflow_sandbox import generator as g
+    from creditflow_sandbox.generator.varied import varied_district_rows
+
+    g.generate_to(g.GeneratorConfig(seed=5, decisions=600, rates={**g.DEFAULT_RATES, "fullwidth": 0.3}),
+                  inbox=tmp_path)
+    rows = [vals for f in sorted(p for p in tmp_path.rglob("*") if p.is_file()) for _, vals in read_submission(f).rows]
+    district = st.standardise(st.map_source_rows(rows, "district_file", "penalty"), "penalty")
+    varied = varied_district_rows(3000, seed=2)
+    varied_std = st.standardise(st.map_source_rows(varied.assign(_source_key=[str(i) for i in range(len(varied))]),
+                                                   "district_file", "penalty"), "penalty")
+    for f in (district, varied.assign(_row=range(len(varied))), varied_std):
+        found = v.validate_pandas(f, "penalty", AS_OF)
+        assert len(found) > 0  # the data is dirty on purpose: the rules ran
+        assert not set(found["rule_id"]) & {"TEXT_UNSAFE", "NAME_CHARS", "DOC_NO_FORMAT"}

@@ -152,13 +152,19 @@ def ric_check_char(first17: str) -> str:
     return RIC_CHECK[total % 11]
 
 
-@lru_cache(maxsize=4096)
-def ric_area_name(code: str) -> str | None:
+def ric_area_name(code: object) -> str | None:
     """The place of a 6-digit address code, if it is or has ever been a code (historical ones included:
-    440421 斗门县 1983–2001); ``None`` for an unknown code. The year marks of stdnum's table are ignored:
-    the code is the county where the number was issued, not where or when its holder was born."""
-    if not re.fullmatch(r"[0-9]{6}", code, flags=re.ASCII):
+    440421 斗门县 1983–2001); ``None`` for an unknown code — and for anything that is not six ASCII digits
+    as text (``None``, NaN, numbers: total, like every public function here). The year marks of stdnum's
+    table are ignored: the code is the county where the number was issued, not where or when its holder
+    was born."""
+    if not isinstance(code, str) or not re.fullmatch(r"[0-9]{6}", code, flags=re.ASCII):
         return None
+    return _ric_area_name(code)
+
+
+@lru_cache(maxsize=4096)
+def _ric_area_name(code: str) -> str | None:
     from stdnum import numdb
 
     found: dict[str, str] = {}

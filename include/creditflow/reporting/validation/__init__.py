@@ -13,7 +13,8 @@ text values or ``None``, dates in ISO form where readable, amounts in 万元 as 
 Output is a frame of findings: ``_row, field, rule_id, severity, detail``.
 
 Modules: :mod:`.catalogue` (rule ids, messages, thresholds, the rule list), :mod:`.predicates` (the
-vectorised checks), :mod:`.engines` (input frame, findings, pandas engine), :mod:`.gx` (GX engine).
+vectorised checks), :mod:`.text` (the text rules' patterns, predicates and details), :mod:`.engines`
+(input frame, findings, pandas engine), :mod:`.gx` (GX engine).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from typing import Any
 from creditflow.common import mask_text
 from creditflow.core import identifiers as ids
 from creditflow.core import standard
+from creditflow.reporting.validation import text
 
 ORG = ("法人及非法人组织", "个体工商户")
 PERSON = "自然人"
@@ -119,6 +120,18 @@ def rules_for(kind: str, as_of: dt.date) -> list[Rule]:
             custom("OTHER_NEEDS_DETAIL", f.code, "other_needs_detail", [f.code], column=f.code)
         if f.type == "decimal":
             custom("AMOUNT_FORMAT", f.code, "amount_format", [f.code], column=f.code)
+        if f.type == "text" or f.code in _MULTI_ENUMS or f.code in _OTHER_ENUMS:
+            # Published free text ("其他-…" enumeration values too): no markup, no control characters.
+            tp = text.text_patterns()
+            name = text.name_field(f.code)
+            unsafe = tp["unsafe_name" if name else "unsafe"]
+            custom("TEXT_UNSAFE", f.code, "text_safe", [f.code], column=f.code, pattern=unsafe)
+            if name:
+                custom("NAME_CHARS", f.code, "text_shape", [f.code], column=f.code, shape=tp["name_chars"],
+                       unsafe=unsafe)
+            if f.code.endswith("_WSH"):
+                custom("DOC_NO_FORMAT", f.code, "text_shape", [f.code], column=f.code, shape=tp["doc_no"],
+                       unsafe=unsafe)
         if f.type == "uscc":
             if f.code.endswith("_XDR_SHXYM"):
                 custom("USCC_INVALID", f.code, "uscc", [f.code, lb], column=f.code, allow_placeholder=True,
@@ -217,6 +230,12 @@ def _detail(rule: Rule, row: dict[str, Any]) -> str:
     if rule.rule_id in ("RIC_INVALID", "RIC_AREA_UNKNOWN"):
         check = ids.check_ric(value, dt.date.fromisoformat(p["as_of"]))
         return "；".join(check.errors or check.warnings) or "校验失败"
+    if rule.rule_id == "TEXT_UNSAFE":
+        return text.unsafe_details([value], p["pattern"])[0]
+    if rule.rule_id == "NAME_CHARS":
+        return "、".join(f"“{c}”" for c in text.unusual_chars(value, p["shape"])[:5])
+    if rule.rule_id == "DOC_NO_FORMAT":
+        return str(value)[:64]
     if rule.rule_id in ("ENUM", "DATE_FORMAT"):
         return str(value)
     if rule.rule_id == "DATE_ORDER":
@@ -240,3 +259,13 @@ def _detail(rule: Rule, row: dict[str, Any]) -> str:
             return f"{p['start']} {start} 至 {rule.field} {end}"
         return f"{p['start']} {start} 至 {rule.field} {end}，共{days}日"
     return ""
+
+
+def details(rule: Rule, rows: list[dict[str, Any]]) -> list[str]:
+    """:func:`detail` of many failing rows of one rule (the text rules match their values in one call)."""
+    if rule.rule_id == "TEXT_UNSAFE":
+        found = text.unsafe_details([row.get(rule.field) for row in rows], rule.params["pattern"])
+        return [mask_text(d) for d in found]
+    if rule.rule_id == "NAME_CHARS":
+        text.learn_chars([row.get(rule.field) for row in rows], rule.params["shape"])
+    return [detail(rule, row) for row in rows]

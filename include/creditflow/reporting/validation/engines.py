@@ -10,7 +10,7 @@ import pandas as pd
 
 from creditflow.core import standard
 from creditflow.core.normalize import as_text, is_missing
-from creditflow.reporting.validation.catalogue import ISSUE_COLUMNS, Rule, detail, message_zh, rules_for
+from creditflow.reporting.validation.catalogue import ISSUE_COLUMNS, Rule, details, message_zh, rules_for
 from creditflow.reporting.validation.predicates import PREDICATES, _isin, lengths, present, shared
 
 
@@ -71,8 +71,8 @@ def findings(failures: list[tuple[Rule, pd.Index]], df: pd.DataFrame) -> pd.Data
             [rule.params["when_column"]] if "when_column" in rule.params else []),
             *([rule.params["text"]] if "text" in rule.params else [])]) if c in df.columns]
         sub = df.loc[idx, ["_row", *cols]].to_dict("records")
-        for rec in sub:
-            rows.append((rec["_row"], rule.field, rule.rule_id, rule.severity, detail(rule, rec)))
+        for rec, text in zip(sub, details(rule, sub), strict=True):
+            rows.append((rec["_row"], rule.field, rule.rule_id, rule.severity, text))
     out = pd.DataFrame(rows, columns=ISSUE_COLUMNS)
     return out.sort_values(["_row", "field", "rule_id"], kind="stable").drop_duplicates().reset_index(drop=True)
 

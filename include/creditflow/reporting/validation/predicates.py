@@ -66,14 +66,22 @@ def _memo(s: pd.Series, op: str, fn: Callable[[], Any], *extra: Any) -> Any:
 
 def distinct_map(s: pd.Series, fn: Callable[[pd.Series], Any], null: bool) -> pd.Series:
     """A vectorised check ``fn`` over the distinct non-null values of ``s`` only, mapped back to every
-    row (nulls → ``null``): repetitive columns cost their distinct values, not their rows."""
+    row (nulls → ``null``): repetitive columns cost their distinct values, not their rows.
+
+    ``fn`` never sees a null, on either path: when most values are distinct it gets the non-null values
+    themselves (no factorised copy), otherwise the distinct ones — each time as an object Series with a
+    fresh ``RangeIndex`` (issue 16: a check that assumed text crashed on the first null of a mostly
+    distinct column)."""
     codes, uniques = pd.factorize(s.astype(object), use_na_sentinel=True)
-    if len(uniques) * 2 > len(s):
-        full = np.asarray(fn(s.astype(object)), dtype=bool)
-        return pd.Series(np.where(codes >= 0, full, null), index=s.index)
-    verdicts = np.asarray(fn(pd.Series(np.asarray(uniques, dtype=object), dtype=object)), dtype=bool)
-    out = np.full(len(s), null, dtype=bool)
     has = codes >= 0
+    out = np.full(len(s), null, dtype=bool)
+    if not has.any():
+        return pd.Series(out, index=s.index)
+    if len(uniques) * 2 > len(s):
+        values = s.to_numpy(dtype=object)[has]
+        out[has] = np.asarray(fn(pd.Series(values, dtype=object)), dtype=bool)
+        return pd.Series(out, index=s.index)
+    verdicts = np.asarray(fn(pd.Series(np.asarray(uniques, dtype=object), dtype=object)), dtype=bool)
     out[has] = verdicts[codes[has]]
     return pd.Series(out, index=s.index)
 
@@ -145,12 +153,18 @@ def _num(s: pd.Series) -> pd.Series:
     return _memo(s, "num", compute)
 
 
+def _arrow(s: pd.Series) -> Any:
+    """:func:`arrow_text` of the column, converted once per column of the shared frame (the length, prefix
+    and text rules of a column share it)."""
+    return _memo(s, "arrow", lambda: arrow_text(s))
+
+
 def lengths(s: pd.Series) -> pd.Series:
     """Characters per value (NaN for nulls), through Arrow when the column is text."""
     import pyarrow.compute as pc
 
     def compute() -> pd.Series:
-        arr = arrow_text(s)
+        arr = _arrow(s)
         if arr is None:
             return s.astype("string").str.len().astype("float64")
         return pd.Series(pc.utf8_length(arr).to_numpy(zero_copy_only=False), index=s.index).astype("float64")
@@ -160,7 +174,7 @@ def lengths(s: pd.Series) -> pd.Series:
 def _starts_with(s: pd.Series, prefix: str) -> pd.Series:
     import pyarrow.compute as pc
 
-    arr = arrow_text(s)
+    arr = _arrow(s)
     if arr is None:
         return s.astype("string").str.startswith(prefix).fillna(False).astype(bool)
     hit = pc.fill_null(pc.starts_with(arr, prefix), False).to_numpy(zero_copy_only=False)
