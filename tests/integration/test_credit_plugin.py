@@ -249,3 +249,67 @@ def test_decisions_on_the_page_take_two_people_and_a_form_token(world):
     assert "已发告知书" in page and ".pdf" in page
     wrong = approver.post(f"{case}/approve", data={"accept": "yes", "csrf_token": csrf(approver)})
     assert wrong.status_code == 409 and "没有待批准" in wrong.text
+
+
+def _pending_case(world, case_id: str) -> None:
+    now = wh.now_iso()
+    with world["engine"].begin() as conn:
+        conn.execute(wh.credit_case.insert().values(
+            case_id=case_id, situation_id="art7_1", party_key=CLEAN, party_type="法人及非法人组织",
+            party_name="珠海源泰新材料有限公司", state="candidate", facts="无证经营", basis="部令11号第七条",
+            authority_name="珠海市应急管理局", authority_uscc=MAJOR, created_on=TODAY, updated_at=now,
+            pending_action="issue_notice", proposed_by="chief", proposed_at=now))
+
+
+def test_approve_when_the_calendar_year_is_missing_says_so_in_chinese(world, monkeypatch):
+    """#18.4: reviewer2's 批准 that needs a deadline in a year without the official calendar got Starlette's bare
+    "Internal Server Error"; now a Chinese page in the frame says what is missing and what to do, and nothing
+    is changed."""
+    from creditflow.core.workdays import CalendarNotCovered
+    from creditflow.credit import lifecycle
+
+    case = "/credit/case/SX-art7_1-CAL"
+    _pending_case(world, "SX-art7_1-CAL")
+
+    def no_calendar(*args, **kwargs):
+        raise CalendarNotCovered(2099, (2020, 2027))
+
+    monkeypatch.setattr(lifecycle, "_carry_out", no_calendar)
+    approver = browser(world, "reviewer2")
+    csrf = re.search(r'name="csrf-token" content="([a-p]{64})"', approver.get(case).text).group(1)
+    r = approver.post(f"{case}/approve", data={"accept": "yes", "csrf_token": csrf})
+    assert r.status_code == 409, r.text[:300]
+    assert "Internal Server Error" not in r.text and "2099年的官方节假日安排" in r.text
+    assert "data/calendar/2099.yaml" in r.text and "名单案件" in r.text  # what to do, inside the site frame
+    with world["engine"].connect() as conn:
+        row = conn.execute(sa.select(wh.credit_case).where(wh.credit_case.c.case_id == "SX-art7_1-CAL")).mappings().one()
+    assert row["state"] == "candidate" and row["pending_action"] == "issue_notice"
+
+
+def test_an_unhandled_error_is_a_chinese_page_or_chinese_json(world, monkeypatch, caplog):
+    """Any other exception: the Chinese 500 page in the credit frame (the API: Chinese JSON), logged masked."""
+    import logging
+
+    from creditflow.credit import integrity, lifecycle
+    from fastapi.testclient import TestClient
+
+    case = "/credit/case/SX-art7_1-ERR"
+    _pending_case(world, "SX-art7_1-ERR")
+
+    def broken(*args, **kwargs):
+        raise KeyError(f"no row for {PERSON}")
+
+    monkeypatch.setattr(lifecycle, "_carry_out", broken)
+    approver = browser(world, "reviewer2")
+    csrf = re.search(r'name="csrf-token" content="([a-p]{64})"', approver.get(case).text).group(1)
+    with caplog.at_level(logging.ERROR, logger="creditflow.ui.errors"):
+        r = approver.post(f"{case}/approve", data={"accept": "yes", "csrf_token": csrf})
+    assert r.status_code == 500 and "Internal Server Error" not in r.text
+    assert "系统内部错误" in r.text and "名单案件" in r.text and PERSON not in r.text
+    assert "KeyError" in caplog.text and PERSON not in caplog.text and "Traceback" in caplog.text
+    monkeypatch.setattr(integrity, "check", broken)
+    api = TestClient(world["app"], headers={"Authorization": f"Bearer {token(world, 'viewer')}"})
+    answer = api.get("/credit/api/integrity", params={"code": CLEAN})
+    assert answer.status_code == 500 and answer.json()["detail"].startswith("系统内部错误")
+    bad = api.post("/credit/api/integrity", json={"codes": "x"})
+    assert bad.status_code == 422 and "请求体应为" in bad.json()["detail"]

@@ -320,3 +320,52 @@ def test_downloads_come_from_object_storage_when_configured(world, monkeypatch):
     assert r.status_code == 200 and "4404**********0014" in r.text and PERSON_ID not in r.text
     assert client.get("/creditflow/dashboard/files/notices/local-only.md").status_code == 404
     assert client.get("/creditflow/dashboard/files/notices/..%2F..%2Fnotices%2F2026%2F告知书.md").status_code == 404
+
+
+def test_an_unhandled_error_is_a_chinese_page_in_the_site_frame_and_a_masked_log(world, monkeypatch, caplog):
+    """#18.4: a route that raises answers with the site's Chinese error page (status 500), never Starlette's bare
+    "Internal Server Error"; the exception is logged server-side with its traceback, ID numbers masked."""
+    import logging
+
+    from creditflow.reporting import review
+
+    rid = "case_db:crash-1"
+    seed_review(world["engine"], rid)
+    client = login(world, "reviewer1")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError(f"warehouse went away while deciding for {PERSON_ID}")
+
+    monkeypatch.setattr(review, "record_decision", broken)
+    with caplog.at_level(logging.ERROR, logger="creditflow.ui.errors"):
+        r = decide(client, rid, 1, csrf_of(client))
+    assert r.status_code == 500
+    assert "Internal Server Error" not in r.text and "系统内部错误" in r.text and "错误编号" in r.text
+    assert "运行概况" in r.text and "审核记录" in r.text  # the site's own frame (menu), with a way back
+    assert "default-src 'none'" in r.headers["content-security-policy"]
+    assert PERSON_ID not in r.text and "RuntimeError" not in r.text  # the user never sees the traceback
+    logged = caplog.text
+    assert "Traceback" in logged and "RuntimeError" in logged and "broken" in logged
+    assert PERSON_ID not in logged and "4404**********0014" in logged
+    ref = re.search(r"错误编号 ([0-9a-f]{8})", r.text).group(1)
+    assert ref in logged  # the number the clerk reports finds the log entry
+    api = login(world, "reviewer1").get("/creditflow/api/summary", headers={"Accept": "application/json"})
+    assert api.status_code == 200
+
+
+def test_every_status_answers_in_chinese(world):
+    """Starlette's own 404/405 and FastAPI's validation (422) say what is wrong in Chinese, inside the frame;
+    the JSON API answers in Chinese JSON."""
+    client = login(world, "reviewer1")
+    missing = client.get("/creditflow/no-such-page")
+    assert missing.status_code == 404 and "没有这个页面" in missing.text and "运行概况" in missing.text
+    assert "Not Found" not in missing.text
+    wrong_method = client.delete("/creditflow/review")
+    assert wrong_method.status_code == 405 and "不支持" in wrong_method.text and "Method Not Allowed" not in wrong_method.text
+    invalid = client.post("/creditflow/review/decide", data={"review_key": "not a key", "level": "x",
+                                                             "csrf_token": csrf_of(client)})
+    assert invalid.status_code == 422 and "提交的内容不完整或格式不对" in invalid.text
+    assert "review_key格式不对" in invalid.text and "level应为整数" in invalid.text and "decision缺少" in invalid.text
+    assert "field required" not in invalid.text.lower() and "运行概况" in invalid.text
+    json_404 = client.get("/creditflow/api/nothing", headers={"Accept": "application/json"})
+    assert json_404.status_code == 404 and json_404.json() == {"detail": "没有这个页面或记录，请检查链接。"}
