@@ -31,6 +31,7 @@ from creditflow.common import TZ, mask_text
 from creditflow_credit_api import _engine
 from creditflow_credit_api import router as api_router
 from creditflow_ui import auth, errors  # auth: the 双公示 pages' login, roles and CSRF (one for both apps)
+from creditflow_ui.i18n import credit_zh
 from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -43,6 +44,17 @@ NAV = (("", "名单案件"), ("penalties", "处罚与信用修复"), ("integrity
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "creditflow_credit_templates"), autoescape=True,
                           finalize=lambda v: mask_text(v) if isinstance(v, str) else v,
                           undefined=jinja2.StrictUndefined)
+
+def _regime(regime_id: Any) -> str:
+    """A publicity regime's title (``data/rules/publicity.yaml``) for its id."""
+    from creditflow.core.rules import publicity_rules
+
+    titles = {r["id"]: r["title_zh"] for r in publicity_rules()["regimes"]}
+    return titles.get(str(regime_id or ""), str(regime_id or "—"))
+
+
+_env.filters["zh"] = credit_zh  # every state, action and status token a template prints (creditflow_ui/i18n.py)
+_env.filters["regime"] = _regime
 templates = Jinja2Templates(env=_env)
 router = APIRouter()
 
@@ -275,9 +287,18 @@ def penalty_page(request: Request, penalty_id: str, user: Any = Depends(auth.cur
             raise HTTPException(404, "没有该处罚")
         requests = [dict(r) | {"checks_list": json.loads(r["checks"] or "[]")} for r in conn.execute(
             sa.select(wh.credit_request).where(wh.credit_request.c.subject_id == penalty_id)).mappings()]
-        trail = events(conn, penalty_id)
+        trail = [_readable_basis(e) for e in events(conn, penalty_id)]
     return page(request, "penalty.html", f"处罚 {pen['doc_no']}", "penalties", user, pen=dict(pen),
                 requests=requests, events=trail)
+
+
+def _readable_basis(event: dict[str, Any]) -> dict[str, Any]:
+    """The tracking event's basis is ``<regime id> / <class>`` (penalties.track): shown as the regime's title
+    and the class in Chinese."""
+    regime_id, sep, klass = str(event.get("basis") or "").partition(" / ")
+    if event.get("action") == "tracked" and sep:
+        return {**event, "basis": f"{_regime(regime_id)}，类别：{credit_zh(klass, 'penalty_class')}"}
+    return event
 
 
 @router.post("/penalty/{penalty_id}/record")
