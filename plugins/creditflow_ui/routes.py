@@ -177,8 +177,61 @@ def quarantine(request: Request, kind: str | None = None, user: Any = Depends(au
     with _engine().connect() as conn:
         rows = conn.execute(q).mappings().all()
         latest = dict(conn.execute(sa.select(o.c.record_id, sa.func.max(o.c.run_key)).group_by(o.c.record_id)).all())
-    rows = [r for r in rows if latest.get(r["record_id"]) == r["run_key"]]  # still in quarantine now
+        rows = [dict(r) for r in rows if latest.get(r["record_id"]) == r["run_key"]]  # still in quarantine now
+        identify(conn, rows)
     return render(request, "quarantine.html", "问题数据（隔离区）", "quarantine", user, rows=rows)
+
+
+def identify(conn: Any, rows: list[dict[str, Any]]) -> None:
+    """What a clerk knows a record by, added to each row: ``doc_no`` (文号), ``party`` (name and code — an ID
+    number masked with :func:`creditflow.common.mask_id`, a USCC in full) and ``who`` (承办科室 and who must
+    act: ``creditflow.reports.details``, the rule of ``data/reports/organisation.yaml`` the reports use)."""
+    import json
+
+    import sqlalchemy as sa
+    from creditflow.common import mask_id
+    from creditflow.core import standard
+    from creditflow.core import warehouse as wh
+    from creditflow.reports import details
+
+    st, std = wh.staging, wh.standardised
+    pairs = {(r["run_key"], r["record_id"]) for r in rows}
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for run_key in sorted({k for k, _ in pairs}):
+        ids = sorted(i for k, i in pairs if k == run_key)
+        for start in range(0, len(ids), 400):
+            q = (sa.select(st.c.record_id, st.c.source_system, st.c.lineage, st.c.raw_payload, std.c.payload)
+                 .select_from(st.outerjoin(std, sa.and_(std.c.run_key == st.c.run_key,
+                                                        std.c.record_id == st.c.record_id)))
+                 .where(st.c.run_key == run_key, st.c.record_id.in_(ids[start:start + 400])))
+            for row in conn.execute(q).mappings():
+                found[(run_key, row["record_id"])] = dict(row)
+    rules_of: dict[tuple[str, str], list[str]] = {}
+    for r in rows:
+        rules_of.setdefault((r["run_key"], r["record_id"]), []).append(str(r["rule_id"]))
+    for r in rows:
+        src = found.get((r["run_key"], r["record_id"]), {})
+        payload, raw = _json_dict(json, src.get("payload")), _json_dict(json, src.get("raw_payload"))
+        prefix, source = standard.PREFIX.get(r["kind"], ""), str(src.get("source_system") or "")
+        uscc, id_no = payload.get(f"{prefix}_XDR_SHXYM"), payload.get(f"{prefix}_XDR_ZJHM")
+        code = mask_text(uscc) if uscc else mask_id(id_no) if id_no else ""
+        r["doc_no"] = payload.get(f"{prefix}_WSH") or "—"
+        r["party"] = " ".join(str(x) for x in (payload.get(f"{prefix}_XDR_MC"), code) if x) or "—"
+        if not source:
+            r["department"], r["who"] = "—", "—"
+            continue
+        district = details.district_of(source, str(src.get("lineage") or ""), raw.get("district_name"), payload,
+                                       r["kind"])
+        r["department"] = details.department_of(source, raw.get("department"), district)
+        r["who"] = details.who_must_act(source, rules_of[(r["run_key"], r["record_id"])], r["department"], district)
+
+
+def _json_dict(json: Any, text: Any) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _gx_root() -> Any:

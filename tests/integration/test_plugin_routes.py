@@ -369,3 +369,43 @@ def test_every_status_answers_in_chinese(world):
     assert "field required" not in invalid.text.lower() and "运行概况" in invalid.text
     json_404 = client.get("/creditflow/api/nothing", headers={"Accept": "application/json"})
     assert json_404.status_code == 404 and json_404.json() == {"detail": "没有这个页面或记录，请检查链接。"}
+
+
+def test_quarantine_names_the_record_by_doc_no_party_and_who_must_act(world):
+    """#18.4: 问题数据 showed only `case_db:D00000814`. A clerk finds the record by its 文号, the party (an ID
+    number masked) and the department that must act — data/reports/organisation.yaml: who_must_act
+    case_db = "{department}（在执法案件系统中修正）", district_file = "{district}应急管理局（修正后重新报送表格）"."""
+    run_key, engine = "sgs_penalty|2026-11-05", world["engine"]
+    records = {
+        "case_db:D00000814": ("case_db", "case_db:enforcement_case/D00000814", {"department": "危险化学品安全监督管理科"},
+                              {"CF_WSH": "珠应急罚〔2026〕814号", "CF_XDR_MC": "珠海宏达化工有限公司",
+                               "CF_XDR_SHXYM": "91440400MA4UABCD1N"}),
+        "district_file:440402_香洲区_20261105_a.xlsx#4": (
+            "district_file", "440402_香洲区_20261105_a.xlsx#4", {},
+            {"CF_WSH": "香应急罚〔2026〕12号", "CF_XDR_MC": "王五", "CF_XDR_ZJHM": PERSON_ID})}
+    with engine.begin() as conn:
+        for rid, (source, lineage, raw, payload) in records.items():
+            conn.execute(wh.outcomes.insert().values(run_key=run_key, record_id=rid, kind="penalty",
+                                                     outcome="quarantined", due_date="2026-11-14"))
+            conn.execute(wh.findings.insert().values(run_key=run_key, record_id=rid, field="CF_CFLB", kind="penalty",
+                                                     rule_id="ENUM_CFLB", severity="error", message_zh="处罚类别不在代码表中"))
+            conn.execute(wh.staging.insert().values(
+                run_key=run_key, record_id=rid, kind="penalty", source_system=source, source_key=rid, lineage=lineage,
+                interval_start="2026-11-05T00:00:00+08:00", extracted_at="2026-11-06T06:00:00+00:00",
+                raw_payload=json.dumps(raw, ensure_ascii=False)))
+            conn.execute(wh.standardised.insert().values(
+                run_key=run_key, record_id=rid, kind="penalty", source_system=source, content_hash="h", body_hash="b",
+                payload=json.dumps(payload, ensure_ascii=False)))
+    page = login(world, "viewer").get("/creditflow/quarantine")
+    assert page.status_code == 200
+    text = re.sub(r"<[^>]+>", " ", page.text)
+    row_case = text[text.index("珠应急罚〔2026〕814号"):]
+    row_case = row_case[:row_case.index("case_db:D00000814")]
+    assert "珠海宏达化工有限公司 91440400MA4UABCD1N" in row_case  # an organisation's USCC is public
+    assert "危险化学品安全监督管理科（在执法案件系统中修正）" in row_case
+    row_file = text[text.index("香应急罚〔2026〕12号"):]
+    row_file = row_file[:row_file.index("440402_香洲区")]
+    assert "王五 4404**********0014" in row_file and PERSON_ID not in page.text
+    assert "区县应急管理局（香洲区）" in row_file and "香洲区应急管理局（修正后重新报送表格）" in row_file
+    # The older row without staging (seeded for the other tests) still renders, its identity unknown.
+    assert "case_db:q1" in page.text
