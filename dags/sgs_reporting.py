@@ -48,9 +48,9 @@ import datetime as dt
 import os
 
 import pendulum
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import Asset, Param, dag, task
 from creditflow.common import DAILY_RUN_DELAY, KIND_LABELS, TIMEZONE_NAME
-from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args, local_interval
+from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
 from creditflow_timetables import DelayedDailyTimetable
 
 TZ = TIMEZONE_NAME
@@ -64,9 +64,13 @@ DEFAULT_ARGS = default_task_args(retries=2, retry_delay=dt.timedelta(seconds=30)
 
 
 def _run(kind: str, context: dict):  # type: ignore[no-untyped-def]
+    """The run's day: its data interval, else (a manual run without a logical date) the parameter ``day`` or
+    the latest day that is due — plugins/creditflow_timetables.py ``run_interval``; refused at once otherwise."""
     from creditflow.reporting.pipeline import Run
+    from creditflow_timetables import run_interval
 
-    start, end, _ = local_interval(context, TZ)
+    start, end, why = run_interval(context, TZ, DAILY_RUN_DELAY)
+    print(f"[{kind}] {why}")
     return Run(dag_id=context["dag"].dag_id, kind=kind, start=start, end=end)
 
 
@@ -84,6 +88,10 @@ def build(kind: str):  # type: ignore[no-untyped-def]
         doc_md=__doc__.format(kind=kind, kind_zh=KINDS[kind]),
         # Counted from the run's start (06:00): the task's timeout fits, and it ends before the next run.
         dagrun_timeout=dt.timedelta(hours=18),
+        # A manual run without a logical date processes this day, or (empty) the latest day that is due.
+        params={"day": Param(None, type=["null", "string"], format="date", title="数据日期（手动触发时）",
+                             description="不填逻辑日期（logical date）手动触发时处理哪一天（YYYY-MM-DD）；"
+                                         "留空则处理最近一个已到运行时间（次日 06:00 后）的数据日。")},
     )
     def sgs_reporting() -> None:
         @task(pool=UPLOAD_POOL, execution_timeout=TIMEOUTS["step"] + TIMEOUTS["upload"], outlets=[SGS_ASSETS[kind]])
