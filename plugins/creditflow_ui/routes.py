@@ -126,7 +126,9 @@ def review_page(request: Request, kind: str | None = None, user: Any = Depends(a
     for row in rows:
         row["lines"] = _preview_lines(row["kind"], row["preview"])
         row["blocker"] = review.blocker(row, who, roster)
-    return render(request, "review.html", f"待审核记录（{len(rows)}）", "review", user, rows=rows, kind=kind or "")
+    sent = request.query_params.get("sent", "")
+    return render(request, "review.html", f"待审核记录（{len(rows)}）", "review", user, rows=rows, kind=kind or "",
+                  sent=sent if sent in KIND_LABELS else "")
 
 
 @router.post("/review/decide")
@@ -153,13 +155,38 @@ def review_decide(request: Request, review_key: str = Form(..., pattern="^[a-p]{
     return RedirectResponse(f"{root_of(request)}/review", status_code=303)
 
 
+@router.post("/review/send-now")
+def review_send_now(request: Request, kind: str = Form(...), csrf_token: str = Form(""),
+                    user: Any = Depends(auth.current_user)) -> RedirectResponse:
+    """立即上报: a reviewer queues the ordinary run of ``sgs_<kind>`` that sends the approved records now
+    (``sendnow.py``: the real pipeline path, recorded with who asked)."""
+    from creditflow.reporting.reviewers import load_roster
+
+    from creditflow_ui import sendnow
+
+    auth.check_form(request, csrf_token)
+    who = auth.reviewer_of(user)
+    if not load_roster().levels_of(who):
+        raise HTTPException(403, f"{who.user_id} 不是审核人员，不能请求立即上报")
+    chosen = _kind(kind)
+    if chosen is None:
+        raise HTTPException(422, "请选择要立即上报的类别")
+    try:
+        sendnow.trigger(chosen, who.user_id)
+    except sendnow.Refused as exc:
+        raise HTTPException(409, str(exc)) from None
+    return RedirectResponse(f"{root_of(request)}/review?sent={chosen}", status_code=303)
+
+
 @router.get("/review/audit", response_class=HTMLResponse)
 def audit_page(request: Request, user: Any = Depends(auth.current_user)) -> HTMLResponse:
     from creditflow.reporting import review
 
+    from creditflow_ui import sendnow
+
     limit = 500
     return render(request, "audit.html", "审核记录", "review/audit", user, rows=review.audit_trail(_engine(), limit),
-                  limit=limit)
+                  limit=limit, sends=sendnow.requests())
 
 
 @router.get("/quarantine", response_class=HTMLResponse)

@@ -409,3 +409,50 @@ def test_quarantine_names_the_record_by_doc_no_party_and_who_must_act(world):
     assert "区县应急管理局（香洲区）" in row_file and "香洲区应急管理局（修正后重新报送表格）" in row_file
     # The older row without staging (seeded for the other tests) still renders, its identity unknown.
     assert "case_db:q1" in page.text
+
+
+def test_a_reviewer_sends_approved_records_now_through_an_ordinary_audited_run(world):
+    """#18.5: "watch them go out with the next run" meant tomorrow 06:00. A reviewer's 立即上报 on 审核 queues an
+    ordinary manual run of sgs_<kind> (no logical date: it processes the latest due day, under the same locks),
+    refused for anyone the roster gives no level; who asked is recorded (the run and Airflow's audit log) and
+    listed on 审核记录."""
+    from airflow.models.dag import DagModel
+    from airflow.models.dagrun import DagRun
+    from airflow.models.log import Log
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    subprocess.run([sys.executable, "-m", "airflow", "dags", "reserialize"], check=True, capture_output=True,
+                   env={**os.environ})
+    with create_session() as session:  # as a new deployment leaves it (other test modules may have run it)
+        session.get(DagModel, "sgs_penalty").is_paused = True
+    reviewer, viewer = login(world, "reviewer1"), login(world, "viewer")
+    page = reviewer.get("/creditflow/review").text
+    assert 'action="/creditflow/review/send-now"' in page
+    assert 'action="/creditflow/review/send-now"' not in viewer.get("/creditflow/review").text
+    refused = viewer.post("/creditflow/review/send-now", data={"kind": "penalty", "csrf_token": csrf_of(viewer)},
+                          follow_redirects=False)
+    assert refused.status_code == 403 and "不是审核人员" in refused.text
+    assert reviewer.post("/creditflow/review/send-now", data={"kind": "penalty"},
+                         follow_redirects=False).status_code == 403  # no form token
+    paused = reviewer.post("/creditflow/review/send-now", data={"kind": "penalty", "csrf_token": csrf_of(reviewer)},
+                           follow_redirects=False)
+    assert paused.status_code == 409 and "已暂停" in paused.text  # DAGs start paused: the run would never start
+    with create_session() as session:
+        session.get(DagModel, "sgs_penalty").is_paused = False
+    sent = reviewer.post("/creditflow/review/send-now", data={"kind": "penalty", "csrf_token": csrf_of(reviewer)},
+                         follow_redirects=False)
+    assert sent.status_code == 303 and sent.headers["location"].endswith("/creditflow/review?sent=penalty")
+    with create_session() as session:
+        [run] = session.scalars(select(DagRun).where(DagRun.dag_id == "sgs_penalty",
+                                                     DagRun.triggering_user_name == "reviewer1")).all()
+        assert run.logical_date is None and run.run_type == "manual" and run.triggering_user_name == "reviewer1"
+        assert run.conf == {"send_now": True, "requested_by": "reviewer1"}
+        [entry] = session.scalars(select(Log).where(Log.event == "creditflow.send_now",
+                                                    Log.run_id == run.run_id)).all()
+        assert (entry.owner, entry.dag_id, entry.run_id) == ("reviewer1", "sgs_penalty", run.run_id)
+    again = reviewer.post("/creditflow/review/send-now", data={"kind": "penalty", "csrf_token": csrf_of(reviewer)},
+                          follow_redirects=False)
+    assert again.status_code == 409 and "已有一次运行" in again.text  # one queued run is enough
+    audit_page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", viewer.get("/creditflow/review/audit").text))
+    assert "立即上报请求" in audit_page and "reviewer1 行政处罚 sgs_penalty" in audit_page
