@@ -28,7 +28,9 @@ step) and on *Creditflow → 运行概况*.
 
 **Re-runs and backfills are safe**: each task replaces what it wrote for its interval; the ledger, not
 luck, prevents a second upload. A missed day or week:
-`airflow backfill create --dag-id sgs_{kind} --from-date 2026-11-01 --to-date 2026-11-07 --reprocess-behavior completed --max-active-runs 1`.
+`scripts/airflow backfill create --dag-id sgs_{kind} --from-date 2026-11-01 --to-date 2026-11-07 --reprocess-behavior completed --max-active-runs 1`
+(`scripts/airflow` is the Airflow CLI with this deployment's environment; add `--cluster` first for
+`make cluster`; the README's *Airflow CLI*).
 A first load of the years before this DAG's start date, or any long range before it: DAG `sgs_history`
 (see its runbook) — same stages, per-day results, minutes for a year.
 
@@ -36,7 +38,13 @@ A first load of the years before this DAG's start date, or any long range before
 missing or were counted twice — read the log, do not just clear it. Upload failures and receipts that do
 not arrive in time retry with backoff; clearing `process` resumes exactly where it stopped (every step
 replaces its own rows; the ledger knows what was sent). Waiting
-reviews: *Creditflow → 审核* in the menu, or trigger `sgs_review_signoff`.
+reviews: *Creditflow → 审核* in the menu, or trigger `sgs_review_signoff`; 立即上报 there sends the approved
+ones now instead of with the next run.
+
+**Manual runs**: *Trigger* with a logical date processes the day ending at it; without one (the REST API's
+default, the form left empty) it processes the day in the parameter `day`, or — `day` empty — the latest
+day that is due (D+1 06:00 passed): `scripts/airflow dags trigger sgs_{kind} --conf '{{"day": "2026-11-03"}}'`.
+A day that is not yet due is refused at once with a Chinese message, without retries.
 
 Owner: 信用数据组. Changelog: 0.2 — one task instead of ten, the 06:00 start in the schedule (issue #12);
 0.1 — first version.
