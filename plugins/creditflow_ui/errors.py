@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import secrets
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -95,9 +95,9 @@ def plain_page(status: int, title: str, message: str) -> HTMLResponse:
 
 
 def answer(request: Request, root: str, page: Page, back: str, status: int, message: str,
-           headers: dict[str, str] | None = None) -> Response:
+           headers: Mapping[str, str] | None = None) -> Response:
     if wants_json(request, root):
-        return JSONResponse({"detail": message}, status_code=status, headers=headers)
+        return JSONResponse({"detail": message}, status_code=status, headers=dict(headers or {}))
     try:
         response = page(request, status, title_of(status), message, back)
     except Exception as exc:  # the frame itself failed (e.g. a broken roster file): still Chinese

@@ -68,7 +68,7 @@ def requests(limit: int = 100) -> list[dict[str, Any]]:
         runs = {r.run_id: r for r in session.scalars(select(DagRun).where(
             DagRun.run_id.in_([x.run_id for x in logs if x.run_id]))).all()} if logs else {}
         for entry in logs:
-            run = runs.get(entry.run_id)
+            run = runs.get(entry.run_id or "")
             state = str(getattr(run, "state", "") or "")
             out.append({"at": entry.dttm.isoformat() if entry.dttm else "", "who": entry.owner or "—",
                         "dag_id": entry.dag_id, "kind": str(entry.dag_id or "").removeprefix("sgs_"),
