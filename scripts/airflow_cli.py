@@ -17,7 +17,8 @@ Shapes:
 * ``--cluster`` — ``make cluster``'s environment (``scripts/cluster.py``: ``cluster_env`` with ``CLUSTER_PORT``,
   ``CLUSTER_PG_URL``, ``CLUSTER_REDIS_URL`` as when it was started).
 
-``--home PATH`` / ``--port N`` point at another Airflow home of the demo shape (the tests use a temporary one).
+``--home PATH`` / ``--port N`` point at another Airflow home / API port (demo: default ``.airflow``; cluster:
+``.airflow/cluster``, where ``make cluster`` records its settings; the tests use temporary ones).
 Exit status: Airflow's own; 2 with one Chinese line when the shape is not set up. (Not named ``airflow.py``:
 ``scripts/`` is on the services' and the tests' import path, where it would shadow the ``airflow`` package.)
 """
@@ -57,8 +58,6 @@ def parse(argv: list[str]) -> tuple[str, Path | None, int | None, list[str]]:
             port = int(value)
     if args[:1] == ["--"]:
         args = args[1:]
-    if shape == "cluster" and home is not None:
-        raise SystemExit("[airflow] --cluster 使用 make cluster 的 Airflow 目录，不能同时指定 --home。")
     return shape, home, port, args
 
 
@@ -75,17 +74,19 @@ def demo_environment(home: Path | None = None, port: int | None = None) -> dict[
     return env
 
 
-def cluster_environment(port: int | None = None) -> dict[str, str]:
+def cluster_environment(port: int | None = None, home: Path | None = None) -> dict[str, str]:
     sys.path.insert(0, str(ROOT / "scripts"))
     import cluster
 
     settings = cluster.Settings(port=port or int(os.environ.get("CLUSTER_PORT", "8090")),
                                 pg_url=os.environ.get("CLUSTER_PG_URL", cluster.Settings.pg_url),
                                 redis_url=os.environ.get("CLUSTER_REDIS_URL", cluster.Settings.redis_url) or None)
+    if home is not None:
+        settings.home = home
     state_file = settings.home / "cluster.json"
     if not state_file.exists():
-        raise SystemExit("[airflow] 没有正在运行的 make cluster（.airflow/cluster/cluster.json 不存在）：先运行 "
-                         "make cluster，或去掉 --cluster 使用演示环境。")
+        raise SystemExit(f"[airflow] 没有正在运行的 make cluster（{state_file} 不存在）：先运行 make cluster，"
+                         "或去掉 --cluster 使用演示环境。")
     saved = json.loads(state_file.read_text()).get("settings", {})
     settings.pg_url = saved.get("pg_url", settings.pg_url)
     if port is None and saved.get("port"):
@@ -98,7 +99,7 @@ def cluster_environment(port: int | None = None) -> dict[str, str]:
 
 def environment(shape: str, home: Path | None = None, port: int | None = None) -> dict[str, str]:
     """The environment of ``shape`` on top of this process's (PYTHONPATH joined, not replaced)."""
-    own = cluster_environment(port) if shape == "cluster" else demo_environment(home, port)
+    own = cluster_environment(port, home) if shape == "cluster" else demo_environment(home, port)
     env = {**os.environ, **own}
     env["PYTHONPATH"] = os.pathsep.join(p for p in [own.get("PYTHONPATH", ""), str(ROOT / "include")] if p)
     env.pop("_AIRFLOW_PROCESS_CONTEXT", None)
