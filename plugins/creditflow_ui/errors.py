@@ -13,6 +13,7 @@ user gets the Chinese page with that number (status 500).
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import traceback
 from collections.abc import Callable, Mapping
@@ -44,6 +45,7 @@ _FIELD_PROBLEMS = {"missing": "缺少", "string_pattern_mismatch": "格式不对
                    "list_type": "应为列表", "dict_type": "应为 JSON 对象", "date_from_datetime_parsing": "应为日期"}
 
 Page = Callable[[Request, int, str, str, str], Response]
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def title_of(status: int) -> str:
@@ -57,8 +59,11 @@ def message_of(status: int, detail: Any) -> str:
         phrase = HTTPStatus(status).phrase
     except ValueError:
         phrase = ""
+    default = DEFAULT_MESSAGES.get(status, f"请求未能办理（状态 {status}）。")
     if not text or text == phrase:
-        return DEFAULT_MESSAGES.get(status, f"请求未能办理（状态 {status}）。")
+        return default
+    if not _CJK.search(text):  # Airflow's own English detail (e.g. "Invalid JWT token"): Chinese first
+        return mask_text(f"{default}（{text}）")
     return mask_text(text)
 
 

@@ -369,6 +369,11 @@ def test_every_status_answers_in_chinese(world):
     assert "field required" not in invalid.text.lower() and "运行概况" in invalid.text
     json_404 = client.get("/creditflow/api/nothing", headers={"Accept": "application/json"})
     assert json_404.status_code == 404 and json_404.json() == {"detail": "没有这个页面或记录，请检查链接。"}
+    from fastapi.testclient import TestClient
+
+    forged = TestClient(world["app"], cookies={"_token": "not-a-jwt"}, headers={"Accept": "text/html"})
+    refused = forged.get("/creditflow/review")  # Airflow's own token check says why in English: Chinese first
+    assert refused.status_code in (401, 403) and re.search(r'<p class="error">(请先登录|您没有)', refused.text)
 
 
 def test_quarantine_names_the_record_by_doc_no_party_and_who_must_act(world):
