@@ -452,6 +452,7 @@ def drive(env: dict[str, str], state: dict[str, Any], days: list[dt.date]) -> in
     log(f"Airflow UI:        http://localhost:{PORT}   (login admin / admin)")
     log(f"运行概况 / 审核 / 问题数据:  http://localhost:{PORT}/creditflow/  (after logging in)")
     log(f"platform sandbox:  http://{HOST}:8701/docs   licensing sandbox: http://{HOST}:8702/docs")
+    log("Airflow CLI:       scripts/airflow <command>   (this demo's environment; see the README)")
     log(f"driving the days {days[0]} … {days[-1]}; Ctrl-C stops everything")
     timeline = g.read_timeline(TIMELINE)
     case_db = sa.create_engine(f"sqlite:///{VAR}/casedb.sqlite")
