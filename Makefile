@@ -5,13 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt constraints.txt pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: help install demo test test-unit lint bench lock clean cluster cluster-stop browser-deps
+.PHONY: help install demo test test-unit lint bench lock clean cluster cluster-stop browser-deps airflow
 
 help:
 	@echo "make demo   - install into .venv, start Airflow (http://localhost:8080, admin/admin) and the sandboxes, run the pipelines"
 	@echo "make test   - the whole test suite (unit, DAG integrity, integration)"
 	@echo "make cluster      - the same DAGs distributed: PostgreSQL, Redis, CeleryExecutor, two workers (http://localhost:8090)"
 	@echo "make cluster-stop - stop what make cluster started (from another shell)"
+	@echo "make airflow ARGS=\"dags list\" [SHAPE=cluster] - the Airflow CLI with the demo's (or make cluster's) environment"
 	@echo "make lint   - ruff and mypy on include/ and plugins/"
 	@echo "make bench  - benchmarks (by hand; results go to docs/benchmarks.md)"
 
@@ -35,6 +36,12 @@ cluster: $(STAMP)
 
 cluster-stop:
 	$(BIN)/python scripts/cluster.py stop
+
+# The Airflow CLI as the running services see it (scripts/airflow): make airflow ARGS="backfill create …";
+# SHAPE=cluster for make cluster. Arguments with JSON (--conf '{…}') are easier with scripts/airflow itself.
+SHAPE ?= demo
+airflow: $(STAMP)
+	$(BIN)/python scripts/airflow_cli.py --$(SHAPE) $(ARGS)
 
 # The dashboard's browser test drives Debian's Chromium (never a browser download) and needs a Chinese
 # font to render the page; installed once from Debian's packages.

@@ -14,7 +14,7 @@
 test runs it twice with records corrected in between). Limit: a *reprocessing* backfill of an old daily
 run replaces that day's stage rows; run such backfills before the reports that read those days.
 
-**Missed periods**: `airflow backfill create --dag-id {dag_id} --from-date 2026-01-01 --to-date 2026-06-30`
+**Missed periods**: `scripts/airflow backfill create --dag-id {dag_id} --from-date 2026-01-01 --to-date 2026-06-30`
 (each run reports the {unit} before its date), or trigger with the `period` param. By hand, outside
 Airflow: `creditflow report {kind} {flag} {example} --out DIR`.
 

@@ -19,7 +19,7 @@ December run with a calendar makes the plan, later runs skip.
 **On demand**: *Trigger* with the form — `year` (any year with a calendar), `seed` (default: the year),
 `as_of` (read records before this day; default 1 January of the plan year). Re-running a year replaces
 its plan; the same seed and data give the same XLSX byte for byte.
-**Backfill**: `airflow backfill create --dag-id inspection_plan --from-date 2025-12-01 --to-date 2025-12-01`
+**Backfill**: `scripts/airflow backfill create --dag-id inspection_plan --from-date 2025-12-01 --to-date 2025-12-01`
 plans 2026 (the year after the run's date).
 
 **When it fails**: "no official working-day schedule for YYYY" → add the State Council's schedule as

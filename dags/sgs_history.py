@@ -10,7 +10,8 @@ DAGs and overlaps each day's receipts with the next day's extract/standardise/va
 kinds (20,000 decisions) takes ≈ 6 minutes on a 2-core machine (`docs/benchmarks.md` §7).
 
 **Trigger** it with parameters (*Trigger DAG* in the UI, or
-`airflow dags trigger sgs_history --conf '{"kinds": ["penalty"], "first_day": "2025-11-01", "last_day": "2026-10-31"}'`):
+`scripts/airflow dags trigger sgs_history --conf '{"kinds": ["penalty"], "first_day": "2025-11-01", "last_day": "2026-10-31"}'`;
+`scripts/airflow` is the Airflow CLI with this deployment's environment, `--cluster` first for `make cluster`):
 
 | parameter | meaning |
 |---|---|
@@ -31,7 +32,7 @@ the warehouse, as every run does); the site's index is built once when the kind'
 
 **Which path for what** (runbook):
 - *A missed day or week inside the daily DAGs' period* (platform down, district files late, a rule fixed):
-  `airflow backfill create --dag-id sgs_penalty --from-date 2026-11-01 --to-date 2026-11-07 --reprocess-behavior completed --max-active-runs 1`
+  `scripts/airflow backfill create --dag-id sgs_penalty --from-date 2026-11-01 --to-date 2026-11-07 --reprocess-behavior completed --max-active-runs 1`
   (and the same for the other kinds). Each day stays a run of its own in the grid, with every step; a week
   of one kind takes about a minute (an empty run ≈ 3 s; a run with records also loads GX, ≈ 6 s of CPU
   per task process). Its end state is the day-by-day one (`tests/integration/test_cluster.py`, a backfill with a killed worker on the cluster).

@@ -28,7 +28,9 @@ step) and on *Creditflow → 运行概况*.
 
 **Re-runs and backfills are safe**: each task replaces what it wrote for its interval; the ledger, not
 luck, prevents a second upload. A missed day or week:
-`airflow backfill create --dag-id sgs_{kind} --from-date 2026-11-01 --to-date 2026-11-07 --reprocess-behavior completed --max-active-runs 1`.
+`scripts/airflow backfill create --dag-id sgs_{kind} --from-date 2026-11-01 --to-date 2026-11-07 --reprocess-behavior completed --max-active-runs 1`
+(`scripts/airflow` is the Airflow CLI with this deployment's environment; add `--cluster` first for
+`make cluster`; the README's *Airflow CLI*).
 A first load of the years before this DAG's start date, or any long range before it: DAG `sgs_history`
 (see its runbook) — same stages, per-day results, minutes for a year.
 
@@ -36,7 +38,13 @@ A first load of the years before this DAG's start date, or any long range before
 missing or were counted twice — read the log, do not just clear it. Upload failures and receipts that do
 not arrive in time retry with backoff; clearing `process` resumes exactly where it stopped (every step
 replaces its own rows; the ledger knows what was sent). Waiting
-reviews: *Creditflow → 审核* in the menu, or trigger `sgs_review_signoff`.
+reviews: *Creditflow → 审核* in the menu, or trigger `sgs_review_signoff`; 立即上报 there sends the approved
+ones now instead of with the next run.
+
+**Manual runs**: *Trigger* with a logical date processes the day ending at it; without one (the REST API's
+default, the form left empty) it processes the day in the parameter `day`, or — `day` empty — the latest
+day that is due (D+1 06:00 passed): `scripts/airflow dags trigger sgs_{kind} --conf '{{"day": "2026-11-03"}}'`.
+A day that is not yet due is refused at once with a Chinese message, without retries.
 
 Owner: 信用数据组. Changelog: 0.2 — one task instead of ten, the 06:00 start in the schedule (issue #12);
 0.1 — first version.
@@ -48,9 +56,9 @@ import datetime as dt
 import os
 
 import pendulum
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import Asset, Param, dag, task
 from creditflow.common import DAILY_RUN_DELAY, KIND_LABELS, TIMEZONE_NAME
-from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args, local_interval
+from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
 from creditflow_timetables import DelayedDailyTimetable
 
 TZ = TIMEZONE_NAME
@@ -64,9 +72,13 @@ DEFAULT_ARGS = default_task_args(retries=2, retry_delay=dt.timedelta(seconds=30)
 
 
 def _run(kind: str, context: dict):  # type: ignore[no-untyped-def]
+    """The run's day: its data interval, else (a manual run without a logical date) the parameter ``day`` or
+    the latest day that is due — plugins/creditflow_timetables.py ``run_interval``; refused at once otherwise."""
     from creditflow.reporting.pipeline import Run
+    from creditflow_timetables import run_interval
 
-    start, end, _ = local_interval(context, TZ)
+    start, end, why = run_interval(context, TZ, DAILY_RUN_DELAY)
+    print(f"[{kind}] {why}")
     return Run(dag_id=context["dag"].dag_id, kind=kind, start=start, end=end)
 
 
@@ -84,6 +96,10 @@ def build(kind: str):  # type: ignore[no-untyped-def]
         doc_md=__doc__.format(kind=kind, kind_zh=KINDS[kind]),
         # Counted from the run's start (06:00): the task's timeout fits, and it ends before the next run.
         dagrun_timeout=dt.timedelta(hours=18),
+        # A manual run without a logical date processes this day, or (empty) the latest day that is due.
+        params={"day": Param(None, type=["null", "string"], format="date", title="数据日期（手动触发时）",
+                             description="不填逻辑日期（logical date）手动触发时处理哪一天（YYYY-MM-DD）；"
+                                         "留空则处理最近一个已到运行时间（次日 06:00 后）的数据日。")},
     )
     def sgs_reporting() -> None:
         @task(pool=UPLOAD_POOL, execution_timeout=TIMEOUTS["step"] + TIMEOUTS["upload"], outlets=[SGS_ASSETS[kind]])

@@ -18,7 +18,11 @@ exactly them (Airflow refuses anyone else's answer).
    visible on *Creditflow → 审核记录*.
 
 Near duplicates are never batch-approved: decide them one by one on the *Creditflow → 审核* page.
-The reporting DAGs never wait for this one: approved records go out with their next daily run.
+The reporting DAGs never wait for this one: approved records go out with their next daily run (the next
+day 06:00) — or now: a reviewer presses **立即上报** on *Creditflow → 审核* (per kind). That queues an
+ordinary manual run of `sgs_<kind>` without a logical date (it processes the latest day that is due, under
+the same interval and ledger locks, and uploads every record whose levels are all approved); who asked is
+kept on the run and in Airflow's audit log, and listed on *Creditflow → 审核记录*.
 
 Trigger it manually (level as a parameter). Owner: 信用数据组.
 """

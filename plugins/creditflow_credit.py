@@ -30,12 +30,12 @@ from airflow.plugins_manager import AirflowPlugin
 from creditflow.common import TZ, mask_text
 from creditflow_credit_api import _engine
 from creditflow_credit_api import router as api_router
-from creditflow_ui import auth  # the 双公示 pages' login, roles and CSRF (one implementation for both apps)
+from creditflow_ui import auth, errors  # auth: the 双公示 pages' login, roles and CSRF (one for both apps)
+from creditflow_ui.i18n import credit_zh
 from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 HERE = Path(__file__).resolve().parent
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'self'; "
@@ -44,6 +44,17 @@ NAV = (("", "名单案件"), ("penalties", "处罚与信用修复"), ("integrity
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "creditflow_credit_templates"), autoescape=True,
                           finalize=lambda v: mask_text(v) if isinstance(v, str) else v,
                           undefined=jinja2.StrictUndefined)
+
+def _regime(regime_id: Any) -> str:
+    """A publicity regime's title (``data/rules/publicity.yaml``) for its id."""
+    from creditflow.core.rules import publicity_rules
+
+    titles = {r["id"]: r["title_zh"] for r in publicity_rules()["regimes"]}
+    return titles.get(str(regime_id or ""), str(regime_id or "—"))
+
+
+_env.filters["zh"] = credit_zh  # every state, action and status token a template prints (creditflow_ui/i18n.py)
+_env.filters["regime"] = _regime
 templates = Jinja2Templates(env=_env)
 router = APIRouter()
 
@@ -74,6 +85,7 @@ def page(request: Request, name: str, title: str, active: str, user: Any, status
 
 def _act(request: Request, token: str, back: str, fn: Any, *args: Any, **kwargs: Any) -> RedirectResponse:
     """Run a state-changing action for a form post: CSRF first, then the domain's own checks."""
+    from creditflow.core.workdays import CalendarNotCovered
     from creditflow.credit.roles import NotPermitted
     from creditflow.credit.store import CreditError
 
@@ -82,9 +94,16 @@ def _act(request: Request, token: str, back: str, fn: Any, *args: Any, **kwargs:
         fn(*args, **kwargs)
     except NotPermitted as exc:
         raise HTTPException(403, str(exc)) from None
+    except CalendarNotCovered as exc:  # a deadline in a year without the official schedule: nothing was changed
+        raise HTTPException(409, calendar_missing(exc.year)) from None
     except (CreditError, ValueError) as exc:
         raise HTTPException(409, str(exc)) from None
     return RedirectResponse(f"{_root(request)}{back}", status_code=303)
+
+
+def calendar_missing(year: int) -> str:
+    return (f"无法计算期限：系统尚无{year}年的官方节假日安排（国务院办公厅通知），本次操作未办理。"
+            f"请管理员补充 data/calendar/{year}.yaml 后再办理。")
 
 
 def _date(text: str) -> dt.date:
@@ -226,7 +245,7 @@ def request_step(request: Request, request_id: str, step: str, back: str = Form(
     from creditflow.credit import lifecycle, penalties
 
     if not back.startswith("/") or back.startswith("//"):
-        raise HTTPException(422, "back must be a path of this app")
+        raise HTTPException(422, "返回地址必须是本系统内的页面")
     engine, who, run_key = _engine(), _who(user), f"credit_page|{_today()}"
     if step == "propose":
         return _act(request, csrf_token, back, penalties.propose_request, engine, request_id, decision, confirmed, who,
@@ -272,9 +291,18 @@ def penalty_page(request: Request, penalty_id: str, user: Any = Depends(auth.cur
         requests = [deadlines.shown(conn, dict(r), request=True) | {"checks_list": json.loads(r["checks"] or "[]")}
                     for r in conn.execute(sa.select(wh.credit_request).where(
                         wh.credit_request.c.subject_id == penalty_id)).mappings()]
-        trail = events(conn, penalty_id)
+        trail = [_readable_basis(e) for e in events(conn, penalty_id)]
     return page(request, "penalty.html", f"处罚 {pen['doc_no']}", "penalties", user, pen=dict(pen),
                 requests=requests, events=trail)
+
+
+def _readable_basis(event: dict[str, Any]) -> dict[str, Any]:
+    """The tracking event's basis is ``<regime id> / <class>`` (penalties.track): shown as the regime's title
+    and the class in Chinese."""
+    regime_id, sep, klass = str(event.get("basis") or "").partition(" / ")
+    if event.get("action") == "tracked" and sep:
+        return {**event, "basis": f"{_regime(regime_id)}，类别：{credit_zh(klass, 'penalty_class')}"}
+    return event
 
 
 @router.post("/penalty/{penalty_id}/record")
@@ -402,18 +430,15 @@ def create_app() -> FastAPI:
     app.mount("/static/ui", StaticFiles(directory=HERE / "creditflow_ui" / "static"), name="ui_static")
     app.mount("/static", StaticFiles(directory=HERE / "creditflow_credit_templates" / "static"), name="static")
 
+    # Chinese answers for every status and unhandled exception (page in this app's frame, JSON for /api/…),
+    # the exception logged masked (creditflow_ui/errors.py); inside SecurityHeaders, so error pages carry CSP.
+    errors.install(app, _root, _error_page, lambda request: f"{_root(request)}/")
     app.add_middleware(SecurityHeaders)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if request.url.path.startswith(f"{_root(request)}/api/") or "text/html" not in request.headers.get(
-                "accept", "text/html"):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-        title = {401: "请先登录", 403: "无权操作", 404: "未找到"}.get(exc.status_code, "无法办理")
-        return page(request, "error.html", title, "", None, status_code=exc.status_code, message=str(exc.detail),
-                    back=f"{_root(request)}/")
-
     return app
+
+
+def _error_page(request: Request, status: int, title: str, message: str, back: str) -> Response:
+    return page(request, "error.html", title, "", None, status_code=status, message=message, back=back)
 
 
 app = create_app()

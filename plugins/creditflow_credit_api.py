@@ -183,7 +183,7 @@ async def _api_answer(codes: list[str], purpose: str | None, user: Any) -> JSONR
     import asyncio
 
     if not codes or len(codes) > 500:
-        raise HTTPException(422, "codes: 1 to 500 party codes")
+        raise HTTPException(422, "codes：每次查询1至500个统一社会信用代码或身份证号码")
     try:
         body = await asyncio.get_running_loop().run_in_executor(_executor(), _api_check, codes, purpose, user)
     except ValueError as exc:
@@ -201,5 +201,5 @@ async def api_integrity(code: list[str] = Query(default=[]), purpose: str | None
 async def api_integrity_batch(body: dict[str, Any] = Body(...), user: Any = Depends(api_user)) -> JSONResponse:
     codes = body.get("codes")
     if not isinstance(codes, list):
-        raise HTTPException(422, "body: {\"codes\": [...], \"purpose\": ...}")
+        raise HTTPException(422, "请求体应为 JSON 对象 {\"codes\": [代码, …], \"purpose\": 用途}")
     return await _api_answer([str(c) for c in codes], body.get("purpose"), user)

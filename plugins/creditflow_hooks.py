@@ -47,10 +47,25 @@ INBOX_DIR_VARIABLE = "creditflow_inbox_dir"  # older setting: the inbox alone, a
 STORAGE_AREAS = ("inbox", "gx", "reports", "notices", "plans")
 
 
+def _in_task() -> bool:
+    """Inside a task (the Task SDK's supervisor channel is set): only the SDK's own look-up is supported."""
+    import sys
+
+    return hasattr(sys.modules.get("airflow.sdk.execution_time.task_runner"), "SUPERVISOR_COMMS")
+
+
 def _connection(conn_id: str) -> Any:
+    """An Airflow connection through the Task SDK (``airflow.sdk.BaseHook.get_connection``), the supported
+    call in Airflow 3. Inside a task that is all: a connection that is not defined (the demo's optional
+    ``creditflow_storage``) raises ``AirflowNotFoundException`` at once — the metadata look-up
+    ``Connection.get_connection_from_secrets`` is deprecated there and logged a DeprecationWarning at the top
+    of every task log. Outside a task (a page of the API server, a CLI, a test) the SDK may not search the
+    metadata database, so a miss there falls back to it (no warning outside a task)."""
     try:
         return BaseHook.get_connection(conn_id)
     except Exception:
+        if _in_task():
+            raise
         from airflow.models.connection import Connection
 
         return Connection.get_connection_from_secrets(conn_id)

@@ -6,6 +6,13 @@ task waiting until 06:00 cost a task start and a deferral on every run — in a 
 thousand task starts for nothing. The timetable says it instead: the run of D is *created* at D+1 06:00
 (``run_after``), its data interval stays the day. Backfills of past days start at once, as before.
 
+A run may also come without a logical date — a manual trigger through the REST API, the UI's trigger form
+left empty, ``scripts/demo.py``, the 审核 page's 立即上报 — and then has no data interval at all.
+:func:`run_interval` gives every run of ``sgs_<kind>`` its day: the data interval when there is one; else the
+day named in the run's parameter ``day``; else the latest day whose run is due (D+1 06:00 has passed) — the
+day the schedule would process last. A ``day`` whose run is not yet due, or one that contradicts the run's own
+interval, is refused at once (``AirflowFailException``: no retries) with a Chinese message saying what to do.
+
 Registered as a plugin (Airflow deserialises custom timetables only from plugins): the scheduler, the
 dag-processor and the API server load it from the plugins folder.
 """
@@ -57,6 +64,56 @@ class DelayedDailyTimetable(CronDataIntervalTimetable):
 
     def __hash__(self) -> int:
         return hash((self._expression, str(self._timezone), self._delay))
+
+
+def latest_due_day(run_after: dt.datetime, tz: str, delay: dt.timedelta) -> dt.date:
+    """The latest local day D whose run is due at ``run_after``: D+1 00:00 + ``delay`` <= ``run_after``."""
+    from zoneinfo import ZoneInfo
+
+    local = dt.datetime.fromisoformat(run_after.isoformat()).astimezone(ZoneInfo(tz))
+    return (local - delay).date() - dt.timedelta(days=1)
+
+
+def _refuse(message: str) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    raise AirflowFailException(message)
+
+
+def run_interval(context: Any, tz: str, delay: dt.timedelta) -> tuple[dt.datetime, dt.datetime, str]:
+    """The local day [D 00:00, D+1 00:00) a run of a daily reporting DAG processes, and why (a log line)."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(tz)
+    dag_run = context.get("dag_run")
+    asked = (context.get("params") or {}).get("day") or (getattr(dag_run, "conf", None) or {}).get("day")
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if start is not None and end is not None:
+        start_local = dt.datetime.fromisoformat(start.isoformat()).astimezone(zone)
+        end_local = dt.datetime.fromisoformat(end.isoformat()).astimezone(zone)
+        if asked and str(asked) != start_local.date().isoformat():
+            _refuse(f"参数 day={asked} 与本次运行的数据区间（{start_local.date()}）不一致：请只指定其中一个——"
+                    f"触发时不填逻辑日期（logical date）而填 day，或不填 day。本次未处理任何数据。")
+        return start_local, end_local, f"数据区间 {start_local:%Y-%m-%d %H:%M} – {end_local:%Y-%m-%d %H:%M}"
+    run_after = getattr(dag_run, "run_after", None) or dt.datetime.now(dt.UTC)
+    latest = latest_due_day(run_after, tz, delay)
+    hours = delay.total_seconds() / 3600
+    if asked:
+        try:
+            day = dt.date.fromisoformat(str(asked))
+        except ValueError:
+            _refuse(f"参数 day 应为日期 YYYY-MM-DD，收到“{asked}”。请改正后重新触发。本次未处理任何数据。")
+            raise  # unreachable: _refuse raises
+        if day > latest:
+            _refuse(f"{day} 的数据要到 {day + dt.timedelta(days=1)} {hours:g} 时后才齐（当日决定、区县文件），"
+                    f"现在还不能上报。请到时再触发，或选择 {latest} 及以前的日期。本次未处理任何数据。")
+        why = f"手动触发，未指定逻辑日期（logical date）：处理参数 day 指定的 {day}"
+    else:
+        day = latest
+        why = (f"手动触发，未指定逻辑日期（logical date）也未指定 day：处理最近一个已到运行时间的数据日 {day}"
+               f"（次日 {hours:g} 时后运行）")
+    begin = dt.datetime(day.year, day.month, day.day, tzinfo=zone)
+    return begin, begin + dt.timedelta(days=1), why
 
 
 class CreditflowTimetablesPlugin(AirflowPlugin):

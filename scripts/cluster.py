@@ -284,8 +284,9 @@ class Cluster:
         self.state_file.write_text(json.dumps({
             "controller": {"pid": os.getpid(), "start": _start_time(os.getpid())},
             "processes": {n: {"pid": p.pid, "start": _start_time(p.pid)} for n, p in self.procs.items()},
-            "settings": {"name": self.s.name, "pg_url": self.s.pg_url,
-                         "keep_db": os.environ.get("CLUSTER_KEEP_DB") == "1"},
+            "settings": {"name": self.s.name, "pg_url": self.s.pg_url, "port": self.s.port,
+                         "redis_url": self.s.redis_url, "sgs_start": self.s.sgs_start,
+                         "keep_db": os.environ.get("CLUSTER_KEEP_DB") == "1"},  # scripts/airflow --cluster reads them
         }))
 
     def wait_ready(self, timeout: float = 300) -> None:

@@ -42,6 +42,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from airflow_env import ROOT, airflow_env
+from demo_failures import failure_cause, task_failure_lines
 
 BIN = Path(sys.executable).parent
 VAR = ROOT / "var"
@@ -224,11 +225,22 @@ def create_day_run(api: Api, dag_id: str, day: dt.date) -> None:
         time.sleep(3)
 
 
-def run_state(api: Api, dag_id: str, day: dt.date) -> str | None:
+def day_run(api: Api, dag_id: str, day: dt.date) -> dict[str, Any] | None:
     r = api.call("GET", f"/dags/{dag_id}/dagRuns",
                  params={"logical_date_gte": _midnight(day), "logical_date_lte": _midnight(day)})
     runs = r.json().get("dag_runs", []) if r.ok else []
-    return str(runs[0]["state"]) if runs else None
+    return dict(runs[0]) if runs else None
+
+
+def run_state(api: Api, dag_id: str, day: dt.date) -> str | None:
+    run = day_run(api, dag_id, day)
+    return str(run["state"]) if run else None
+
+
+def why_failed(api: Api, dag_id: str, run_id: str) -> None:
+    """Each failed task of the run and its cause (the exception and its last frames, from the task's log)."""
+    for line in task_failure_lines(api, dag_id, run_id):
+        log(line)
 
 
 def wait_for_day(api: Api, day: dt.date) -> None:
@@ -369,7 +381,7 @@ def products(env: dict[str, str]) -> list[str]:
         if r.returncode == 0:
             log(f"年度监督检查计划 {today.year}: {plan_dir} ({r.stdout.strip()[:160]}…)")
         else:
-            log(f"inspection plan failed: {r.stderr.strip()[:300]}")
+            log(f"inspection plan failed:\n{failure_cause(r.stderr + r.stdout)}")
             failed.append(f"plan {today.year}")
     last = max(dt.date.fromisoformat(d) for d in json.loads(STATE.read_text())["days"])
     period = f"{last:%Y-%m}"
@@ -381,14 +393,14 @@ def products(env: dict[str, str]) -> list[str]:
         if r.returncode == 0:
             log(f"双公示月报 {period}（截至 {today}）: {report_dir}")
         else:
-            log(f"monthly report failed: {r.stderr.strip()[:300]}")
+            log(f"monthly report failed:\n{failure_cause(r.stderr + r.stdout)}")
             failed.append(f"report {period}")
     r = subprocess.run([str(BIN / "python"), "-m", "creditflow.credit.demo", "--db", warehouse_url(),
                         "--platform", f"http://{HOST}:8701"], env=env, capture_output=True, text=True)
     if r.returncode == 0:
         log(f"严重失信名单 / 信用修复: one listing case and one repair (http://localhost:{PORT}/credit/)")
     else:
-        log(f"credit demo failed: {r.stderr.strip()[:300]}")
+        log(f"credit demo failed:\n{failure_cause(r.stderr + r.stdout)}")
         failed.append("credit demo")
     return failed
 
@@ -419,6 +431,8 @@ def load_history(api: Api, history: list[dt.date]) -> str:
     for day in history:
         log(f"{day} (history): {day_summary(day)}")
     log(f"sgs_history: {state}")
+    if state == "failed":
+        why_failed(api, "sgs_history", run_id)
     return state
 
 
@@ -439,6 +453,7 @@ def drive(env: dict[str, str], state: dict[str, Any], days: list[dt.date]) -> in
     log(f"Airflow UI:        http://localhost:{PORT}   (login admin / admin)")
     log(f"运行概况 / 审核 / 问题数据:  http://localhost:{PORT}/creditflow/  (after logging in)")
     log(f"platform sandbox:  http://{HOST}:8701/docs   licensing sandbox: http://{HOST}:8702/docs")
+    log("Airflow CLI:       scripts/airflow <command>   (this demo's environment; see the README)")
     log(f"driving the days {days[0]} … {days[-1]}; Ctrl-C stops everything")
     timeline = g.read_timeline(TIMELINE)
     case_db = sa.create_engine(f"sqlite:///{VAR}/casedb.sqlite")
@@ -467,7 +482,14 @@ def drive(env: dict[str, str], state: dict[str, Any], days: list[dt.date]) -> in
         log(f"{day}: {day_summary(day)}")
         state["driven"].append(day.isoformat())
         STATE.write_text(json.dumps(state))
-    failed = [f"{dag_id} {day}" for day in days for dag_id in REPORTING if run_state(api, dag_id, day) != "success"]
+    failed = []
+    for day in days:
+        for dag_id in REPORTING:
+            dag_run = day_run(api, dag_id, day)
+            if dag_run is None or dag_run["state"] != "success":
+                failed.append(f"{dag_id} {day}")
+                if dag_run is not None and dag_run["state"] == "failed":
+                    why_failed(api, dag_id, str(dag_run["dag_run_id"]))
     if history and state.get("history_loaded") != "success":
         failed.append(f"sgs_history {history[0]} … {history[-1]}")
     failed += products(env)

@@ -5,6 +5,7 @@
 * ``quality`` — the stored GX validation results behind 数据质量报告;
 * ``dashboard`` — 数据看板 (``charts``: its server-drawn SVG charts; ``i18n``: its labels);
 * ``selfcheck`` — 区县自查: a district spreadsheet checked on upload, never kept;
+* ``errors`` — every error answered in Chinese (page in the site frame, or JSON), unhandled ones logged masked;
 * ``static/`` — the one stylesheet. Nothing is loaded from another host: the Content-Security-Policy
   of every response says so to the browser as well.
 
@@ -17,16 +18,26 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from creditflow_ui import dashboard, selfcheck
+from creditflow_ui import dashboard, errors, selfcheck
 from creditflow_ui.routes import HERE, render, root_of, router
 
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'self'; "
        "base-uri 'none'")
-_TITLES = {401: "请先登录", 403: "无权操作", 404: "未找到", 409: "无法接受该审核决定"}
+
+
+def _error_page(request: Request, status: int, title: str, message: str, back: str) -> Response:
+    if status == 409 and request.url.path.endswith("/review/decide"):
+        title = "无法接受该审核决定"
+    return render(request, "error.html", title, "", None,
+                  status_code=status, message=message, back=back)
+
+
+def _back_of(request: Request) -> str:
+    """Where an error page leads: a failed review decision back to 审核, anything else to 运行概况."""
+    return f"{root_of(request)}/review" if request.method == "POST" else f"{root_of(request)}/"
 
 
 def create_app() -> FastAPI:
@@ -35,6 +46,9 @@ def create_app() -> FastAPI:
     app.include_router(dashboard.router)
     app.include_router(selfcheck.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    # Chinese answers for every status and for unhandled exceptions (errors.py); installed before the
+    # security headers, so the error pages carry them too.
+    errors.install(app, root_of, _error_page, _back_of)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
@@ -43,19 +57,6 @@ def create_app() -> FastAPI:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        """Pages answer errors with a page (Chinese message, a way back); ``/api/…`` with JSON."""
-        if request.url.path.startswith(f"{root_of(request)}/api/") or "text/html" not in request.headers.get(
-                "accept", "text/html"):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-        if exc.status_code == 401:
-            back = "/"  # the Airflow UI, which asks for the login
-        else:
-            back = f"{root_of(request)}/review" if request.method == "POST" else f"{root_of(request)}/"
-        return render(request, "error.html", _TITLES.get(exc.status_code, "出错了"), "", None,
-                      status_code=exc.status_code, message=str(exc.detail), back=back)
 
     return app
 

@@ -94,3 +94,60 @@ def language_of(requested: str, accept_language: str) -> str:
 
 def labels_for(language: str) -> dict[str, str]:
     return LABELS[language if language in LABELS else "zh"]
+
+
+# --- 信用管理 (/credit): the words behind the state machine's tokens ---------------------------------------
+# The credit loop stores English tokens (states, event actions, statuses: ``decide_listing``, ``candidate``,
+# ``propose:issue_notice``, ``waived`` …); a clerk reads them only through :func:`credit_zh`, which every
+# template of the credit pages uses (filter ``zh``). Case states and case actions are the domain's own words
+# (``creditflow.credit.lifecycle.STATES_ZH`` / ``CASE_ACTIONS``); the rest is here.
+
+CREDIT_EVENTS = {
+    "candidate": "发现列入线索", "notice_delivered": "登记告知书送达", "objection": "登记陈述申辩",
+    "waiver": "登记放弃陈述申辩", "objection_upheld": "陈述申辩成立", "objection_rejected": "陈述申辩不予采纳",
+    "decision_delivered": "登记决定书送达", "removal_requested": "登记提前移出申请",
+    "early_removal_approved": "批准提前移出", "early_removal_rejected": "不予批准提前移出",
+    "expired": "管理期满移出", "revisit": "处罚决定变更或撤销，待复核",
+    "annul_deferred": "撤销列入（待平台回执后办理）",
+    "published": "已在平台公示", "tracked": "开始跟踪处罚信息公示", "penalty_revoked": "处罚决定被撤销",
+    "penalty_changed": "处罚决定变更", "repair_notice_issued": "生成信用修复告知书",
+    "repair_notice_delivered": "登记信用修复告知书送达", "publicity_ended": "公示期满停止公示",
+    "repair_requested": "登记信用修复申请", "repair_approved": "批准信用修复", "repair_rejected": "不予批准信用修复",
+    "penalty_repair_proposed_approve": "经办人建议批准信用修复",
+    "penalty_repair_proposed_reject": "经办人建议不予批准信用修复",
+    "early_removal_proposed_approve": "经办人建议批准提前移出",
+    "early_removal_proposed_reject": "经办人建议不予批准提前移出",
+}
+CREDIT_STATUSES = {
+    "penalty": {"publicising": "公示中", "not_published": "不公示", "revoked": "处罚决定已撤销",
+                "repaired": "已信用修复（停止公示）", "ended": "公示期满（停止公示）"},
+    "request": {"received": "待办理", "approved": "已批准", "rejected": "不予批准", "revoked": "批准已撤销"},
+    "objection": {"pending": "待复核", "waived": "已书面放弃", "upheld": "成立", "rejected": "不予采纳"},
+    "request_kind": {"penalty_repair": "信用修复申请", "early_removal": "提前移出申请"},
+    "penalty_class": {"minor": "轻微", "general": "一般", "serious": "严重",
+                      "safety_production": "安全生产特定严重（不可修复）"},
+}
+
+
+def credit_zh(token: object, what: str = "action") -> str:
+    """The Chinese words for a token of the credit loop. ``what``: ``state`` (a case state), ``action`` (a case
+    action or an event of any subject, including ``propose:…`` / ``reject:…``), ``penalty``, ``request``,
+    ``objection``, ``request_kind``, ``penalty_class``, ``actor``. An unknown token is shown as ``未知（token）`` —
+    never silently as the bare token."""
+    from creditflow.credit.lifecycle import CASE_ACTIONS, STATES_ZH
+
+    text = "" if token is None else str(token)
+    if not text:
+        return ""
+    if what == "actor":  # a user id, or the DAGs' own actor
+        return "系统（自动办理）" if text == "system" else text
+    if what == "state":
+        return STATES_ZH.get(text) or f"未知状态（{text}）"
+    if what == "action":
+        verb, _, action = text.partition(":")
+        if action and verb in ("propose", "reject"):
+            name = CASE_ACTIONS.get(action, {}).get("zh") or f"未知操作（{action}）"
+            return f"提出建议：{name}" if verb == "propose" else f"退回建议：{name}"
+        spec = CASE_ACTIONS.get(text)
+        return spec["zh"] if spec else CREDIT_EVENTS.get(text) or f"未知操作（{text}）"
+    return CREDIT_STATUSES.get(what, {}).get(text) or f"未知（{text}）"

@@ -129,7 +129,9 @@ def review_page(request: Request, kind: str | None = None, user: Any = Depends(a
         row["blocker"] = review.blocker(row, who, roster)
         decided = (row.get("preview") or {}).get(clock.DECISION_DATE.get(row["kind"], ""))
         row["due"] = clock.due_cell(row["due_date"], decided, today)
-    return render(request, "review.html", f"待审核记录（{len(rows)}）", "review", user, rows=rows, kind=kind or "")
+    sent = request.query_params.get("sent", "")
+    return render(request, "review.html", f"待审核记录（{len(rows)}）", "review", user, rows=rows, kind=kind or "",
+                  sent=sent if sent in KIND_LABELS else "")
 
 
 @router.post("/review/decide")
@@ -156,13 +158,38 @@ def review_decide(request: Request, review_key: str = Form(..., pattern="^[a-p]{
     return RedirectResponse(f"{root_of(request)}/review", status_code=303)
 
 
+@router.post("/review/send-now")
+def review_send_now(request: Request, kind: str = Form(...), csrf_token: str = Form(""),
+                    user: Any = Depends(auth.current_user)) -> RedirectResponse:
+    """立即上报: a reviewer queues the ordinary run of ``sgs_<kind>`` that sends the approved records now
+    (``sendnow.py``: the real pipeline path, recorded with who asked)."""
+    from creditflow.reporting.reviewers import load_roster
+
+    from creditflow_ui import sendnow
+
+    auth.check_form(request, csrf_token)
+    who = auth.reviewer_of(user)
+    if not load_roster().levels_of(who):
+        raise HTTPException(403, f"{who.user_id} 不是审核人员，不能请求立即上报")
+    chosen = _kind(kind)
+    if chosen is None:
+        raise HTTPException(422, "请选择要立即上报的类别")
+    try:
+        sendnow.trigger(chosen, who.user_id)
+    except sendnow.Refused as exc:
+        raise HTTPException(409, str(exc)) from None
+    return RedirectResponse(f"{root_of(request)}/review?sent={chosen}", status_code=303)
+
+
 @router.get("/review/audit", response_class=HTMLResponse)
 def audit_page(request: Request, user: Any = Depends(auth.current_user)) -> HTMLResponse:
     from creditflow.reporting import review
 
+    from creditflow_ui import sendnow
+
     limit = 500
     return render(request, "audit.html", "审核记录", "review/audit", user, rows=review.audit_trail(_engine(), limit),
-                  limit=limit)
+                  limit=limit, sends=sendnow.requests())
 
 
 @router.get("/quarantine", response_class=HTMLResponse)
@@ -184,9 +211,62 @@ def quarantine(request: Request, kind: str | None = None, user: Any = Depends(au
     with _engine().connect() as conn:
         rows = conn.execute(q).mappings().all()
         latest = dict(conn.execute(sa.select(o.c.record_id, sa.func.max(o.c.run_key)).group_by(o.c.record_id)).all())
-    rows = [dict(r) | {"due": clock.due_cell(r["due_date"], r["decision_date"], today)}
-            for r in rows if latest.get(r["record_id"]) == r["run_key"]]  # still in quarantine now
+        rows = [dict(r) | {"due": clock.due_cell(r["due_date"], r["decision_date"], today)}
+                for r in rows if latest.get(r["record_id"]) == r["run_key"]]  # still in quarantine now
+        identify(conn, rows)
     return render(request, "quarantine.html", "问题数据（隔离区）", "quarantine", user, rows=rows)
+
+
+def identify(conn: Any, rows: list[dict[str, Any]]) -> None:
+    """What a clerk knows a record by, added to each row: ``doc_no`` (文号), ``party`` (name and code — an ID
+    number masked with :func:`creditflow.common.mask_id`, a USCC in full) and ``who`` (承办科室 and who must
+    act: ``creditflow.reports.details``, the rule of ``data/reports/organisation.yaml`` the reports use)."""
+    import json
+
+    import sqlalchemy as sa
+    from creditflow.common import mask_id
+    from creditflow.core import standard
+    from creditflow.core import warehouse as wh
+    from creditflow.reports import details
+
+    st, std = wh.staging, wh.standardised
+    pairs = {(r["run_key"], r["record_id"]) for r in rows}
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for run_key in sorted({k for k, _ in pairs}):
+        ids = sorted(i for k, i in pairs if k == run_key)
+        for start in range(0, len(ids), 400):
+            q = (sa.select(st.c.record_id, st.c.source_system, st.c.lineage, st.c.raw_payload, std.c.payload)
+                 .select_from(st.outerjoin(std, sa.and_(std.c.run_key == st.c.run_key,
+                                                        std.c.record_id == st.c.record_id)))
+                 .where(st.c.run_key == run_key, st.c.record_id.in_(ids[start:start + 400])))
+            for row in conn.execute(q).mappings():
+                found[(run_key, row["record_id"])] = dict(row)
+    rules_of: dict[tuple[str, str], list[str]] = {}
+    for r in rows:
+        rules_of.setdefault((r["run_key"], r["record_id"]), []).append(str(r["rule_id"]))
+    for r in rows:
+        src = found.get((r["run_key"], r["record_id"]), {})
+        payload, raw = _json_dict(json, src.get("payload")), _json_dict(json, src.get("raw_payload"))
+        prefix, source = standard.PREFIX.get(r["kind"], ""), str(src.get("source_system") or "")
+        uscc, id_no = payload.get(f"{prefix}_XDR_SHXYM"), payload.get(f"{prefix}_XDR_ZJHM")
+        code = mask_text(uscc) if uscc else mask_id(id_no) if id_no else ""
+        r["doc_no"] = payload.get(f"{prefix}_WSH") or "—"
+        r["party"] = " ".join(str(x) for x in (payload.get(f"{prefix}_XDR_MC"), code) if x) or "—"
+        if not source:
+            r["department"], r["who"] = "—", "—"
+            continue
+        district = details.district_of(source, str(src.get("lineage") or ""), raw.get("district_name"), payload,
+                                       r["kind"])
+        r["department"] = details.department_of(source, raw.get("department"), district)
+        r["who"] = details.who_must_act(source, rules_of[(r["run_key"], r["record_id"])], r["department"], district)
+
+
+def _json_dict(json: Any, text: Any) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _gx_root() -> Any:

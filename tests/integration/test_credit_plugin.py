@@ -249,3 +249,138 @@ def test_decisions_on_the_page_take_two_people_and_a_form_token(world):
     assert "已发告知书" in page and ".pdf" in page
     wrong = approver.post(f"{case}/approve", data={"accept": "yes", "csrf_token": csrf(approver)})
     assert wrong.status_code == 409 and "没有待批准" in wrong.text
+
+
+def _pending_case(world, case_id: str) -> None:
+    now = wh.now_iso()
+    with world["engine"].begin() as conn:
+        conn.execute(wh.credit_case.insert().values(
+            case_id=case_id, situation_id="art7_1", party_key=CLEAN, party_type="法人及非法人组织",
+            party_name="珠海源泰新材料有限公司", state="candidate", facts="无证经营", basis="部令11号第七条",
+            authority_name="珠海市应急管理局", authority_uscc=MAJOR, created_on=TODAY, updated_at=now,
+            pending_action="issue_notice", proposed_by="chief", proposed_at=now))
+
+
+def test_approve_when_the_calendar_year_is_missing_says_so_in_chinese(world, monkeypatch):
+    """#18.4: reviewer2's 批准 that needs a deadline in a year without the official calendar got Starlette's bare
+    "Internal Server Error"; now a Chinese page in the frame says what is missing and what to do, and nothing
+    is changed."""
+    from creditflow.core.workdays import CalendarNotCovered
+    from creditflow.credit import lifecycle
+
+    case = "/credit/case/SX-art7_1-CAL"
+    _pending_case(world, "SX-art7_1-CAL")
+
+    def no_calendar(*args, **kwargs):
+        raise CalendarNotCovered(2099, (2020, 2027))
+
+    monkeypatch.setattr(lifecycle, "_carry_out", no_calendar)
+    approver = browser(world, "reviewer2")
+    csrf = re.search(r'name="csrf-token" content="([a-p]{64})"', approver.get(case).text).group(1)
+    r = approver.post(f"{case}/approve", data={"accept": "yes", "csrf_token": csrf})
+    assert r.status_code == 409, r.text[:300]
+    assert "Internal Server Error" not in r.text and "2099年的官方节假日安排" in r.text
+    assert "data/calendar/2099.yaml" in r.text and "名单案件" in r.text  # what to do, inside the site frame
+    with world["engine"].connect() as conn:
+        row = conn.execute(sa.select(wh.credit_case).where(wh.credit_case.c.case_id == "SX-art7_1-CAL")).mappings().one()
+    assert row["state"] == "candidate" and row["pending_action"] == "issue_notice"
+
+
+def test_an_unhandled_error_is_a_chinese_page_or_chinese_json(world, monkeypatch, caplog):
+    """Any other exception: the Chinese 500 page in the credit frame (the API: Chinese JSON), logged masked."""
+    import logging
+
+    from creditflow.credit import integrity, lifecycle
+    from fastapi.testclient import TestClient
+
+    case = "/credit/case/SX-art7_1-ERR"
+    _pending_case(world, "SX-art7_1-ERR")
+
+    def broken(*args, **kwargs):
+        raise KeyError(f"no row for {PERSON}")
+
+    monkeypatch.setattr(lifecycle, "_carry_out", broken)
+    approver = browser(world, "reviewer2")
+    csrf = re.search(r'name="csrf-token" content="([a-p]{64})"', approver.get(case).text).group(1)
+    with caplog.at_level(logging.ERROR, logger="creditflow.ui.errors"):
+        r = approver.post(f"{case}/approve", data={"accept": "yes", "csrf_token": csrf})
+    assert r.status_code == 500 and "Internal Server Error" not in r.text
+    assert "系统内部错误" in r.text and "名单案件" in r.text and PERSON not in r.text
+    assert "KeyError" in caplog.text and PERSON not in caplog.text and "Traceback" in caplog.text
+    monkeypatch.setattr(integrity, "check", broken)
+    api = TestClient(world["app"], headers={"Authorization": f"Bearer {token(world, 'viewer')}"})
+    answer = api.get("/credit/api/integrity", params={"code": CLEAN})
+    assert answer.status_code == 500 and answer.json()["detail"].startswith("系统内部错误")
+    bad = api.post("/credit/api/integrity", json={"codes": "x"})
+    assert bad.status_code == 422 and "请求体应为" in bad.json()["detail"]
+
+
+# Every token the credit loop writes (creditflow/credit/lifecycle.py, penalties.py, publish.py: the states of a
+# case, the actions and events, the statuses of penalties, requests and objections, the publicity classes of
+# data/rules/publicity.yaml, the DAGs' actor) — the clerk must read none of them raw.
+CASE_STATES = ("candidate", "notice_issued", "notice_delivered", "listed", "published", "revisit", "removed",
+               "expired", "dismissed", "annulled")
+EVENTS = ("candidate", "propose:issue_notice", "reject:decide_listing", "issue_notice", "dismiss", "decide_listing",
+          "maintain_listing", "annul_listing", "revoke_removal", "notice_delivered", "objection", "waiver",
+          "objection_upheld", "objection_rejected", "decision_delivered", "removal_requested",
+          "early_removal_approved", "early_removal_rejected", "early_removal_proposed_approve", "expired", "revisit",
+          "annul_deferred", "published")
+PENALTY_EVENTS = ("tracked", "penalty_revoked", "penalty_changed", "repair_notice_issued", "repair_notice_delivered",
+                  "publicity_ended", "repair_requested", "penalty_repair_proposed_approve",
+                  "penalty_repair_proposed_reject", "repair_approved", "repair_rejected")
+OTHER_TOKENS = ("pending", "waived", "upheld", "rejected", "received", "approved", "revoked", "publicising",
+                "not_published", "repaired", "ended", "general", "serious", "safety_production", "minor", "system",
+                "early_removal", "penalty_repair")
+
+
+def _visible_text(html: str) -> str:
+    import html as html_lib
+
+    text = re.sub(r"<code>.*?</code>", " ", html, flags=re.S)  # identifiers (case and record ids) stay codes
+    text = re.sub(r"<(script|style|title)[^>]*>.*?</\1>", " ", text, flags=re.S)
+    return html_lib.unescape(re.sub(r"<[^>]+>", " ", text))
+
+
+def test_credit_pages_show_no_raw_state_or_action_token(world):
+    """#18.4: the pages said `decide_listing`, `candidate`, `propose:issue_notice`, `waived`; every state, action
+    and status is now shown in Chinese."""
+    now, case_id = wh.now_iso(), "SX-art7_1-EV"
+    with world["engine"].begin() as conn:
+        conn.execute(wh.credit_case.insert().values(
+            case_id=case_id, situation_id="art7_1", party_key=CLEAN, party_type="法人及非法人组织",
+            party_name="珠海源泰新材料有限公司", state="notice_delivered", facts="无证经营", basis="部令11号第七条",
+            authority_name="珠海市应急管理局", authority_uscc=MAJOR, created_on=TODAY, updated_at=now,
+            pending_action="decide_listing", proposed_by="chief", proposed_at=now))
+        for i, action in enumerate(EVENTS):
+            conn.execute(wh.credit_event.insert().values(
+                subject_id=case_id, action=action, from_state=CASE_STATES[i % len(CASE_STATES)],
+                to_state=CASE_STATES[(i + 1) % len(CASE_STATES)], actor="system" if i % 2 else "chief",
+                on_date=TODAY, at=now))
+        for action in PENALTY_EVENTS:
+            conn.execute(wh.credit_event.insert().values(subject_id="case_db:D9002", action=action, actor="system",
+                                                         on_date=TODAY, at=now))
+        for i, status in enumerate(("pending", "waived", "upheld", "rejected")):
+            conn.execute(wh.credit_objection.insert().values(case_id=case_id, received_on=TODAY, content=f"申辩{i}",
+                                                             status=status, recorded_by="reviewer1", at=now))
+        for i, status in enumerate(("received", "approved", "rejected", "revoked")):
+            conn.execute(wh.credit_request.insert().values(
+                request_id=f"YC-EV-{i}", kind="early_removal", subject_id=case_id, party_key=CLEAN, received_on=TODAY,
+                checks="[]", status=status, recorded_by="reviewer1", at=now))
+            conn.execute(wh.credit_request.insert().values(
+                request_id=f"XF-EV-{i}", kind="penalty_repair", subject_id="case_db:D9002", party_key=MAJOR,
+                received_on=TODAY, checks="[]", status=status, recorded_by="reviewer1", at=now))
+    client = browser(world, "viewer")
+    paths = ["/credit/", f"/credit/case/{case_id}", "/credit/penalties", "/credit/penalty/case_db:D9001",
+             "/credit/penalty/case_db:D9002", *(f"/credit/?state={s}" for s in CASE_STATES)]
+    tokens = set(CASE_STATES + EVENTS + PENALTY_EVENTS + OTHER_TOKENS)
+    for path in paths:
+        page = client.get(path)
+        assert page.status_code == 200, path
+        text = _visible_text(page.text)
+        raw = sorted(t for t in tokens if re.search(rf"(?<![\w:]){re.escape(t)}(?![\w:])", text))
+        assert raw == [], (path, raw, [text[max(0, m.start() - 80):m.end() + 40] for t in raw for m in re.finditer(re.escape(t), text)][:3])
+        assert "未知" not in text, path  # every token has its Chinese words
+    case_page = re.sub(r"\s+", "", _visible_text(client.get(f"/credit/case/{case_id}").text))
+    # The words of the regulation's steps (部令第11号: 告知 → 陈述申辩 → 列入决定), not the tokens.
+    assert "待批准：作出列入决定" in case_page and "已书面放弃" in case_page and "提出建议：发出列入告知书" in case_page
+    assert "告知书已送达（陈述申辩期）" in case_page and "系统（自动办理）" in case_page

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 
 import pendulum
 import pytest
@@ -67,8 +68,15 @@ def test_penalty_dag_runs_green_and_uploads(wired):
     pf, db_url, manifest = wired
     dag = _dag("sgs_penalty")
     # A manual run's data interval is the whole local day that ends at its logical date.
-    run = dag.test(logical_date=_end_of(DAY))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = dag.test(logical_date=_end_of(DAY))
     assert run.state == "success", [(t.task_id, t.state) for t in run.get_task_instances()]
+    # The task's connections come through the Task SDK: no "get_connection_from_secrets is deprecated"
+    # at the top of the task log (it came from the optional creditflow_storage connection's fallback).
+    deprecated = [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)
+                  and "get_connection_from_secrets" in str(w.message)]
+    assert deprecated == []
     engine = warehouse(db_url)
     with engine.connect() as conn:
         summary = conn.execute(sa.select(wh.run_summary)).mappings().one()
@@ -102,3 +110,37 @@ def test_calendar_watch_passes_when_covered_and_fails_when_a_needed_year_is_miss
     uncovered = max(covered) + 1
     failed = dag.test(logical_date=pendulum.datetime(uncovered - 1, 11, 10, tz="Asia/Shanghai"))
     assert failed.state == "failed"
+
+
+def test_a_manual_run_without_logical_date_processes_the_latest_due_day(wired):
+    """#18.5: a run without a logical date (the REST API's and scripts/demo.py's manual trigger) failed three times
+    with KeyError 'data_interval_start' and blocked the DAG. Day D's run is due at D+1 06:00 (the timetable's
+    delay): triggered at D+1 07:30 with no date it processes D."""
+    pf, db_url, manifest = wired
+    dag = _dag("sgs_license")
+    run_after = _end_of(DAY).add(hours=7, minutes=30)
+    run = dag.test(logical_date=None, run_after=run_after)
+    assert run.logical_date is None
+    assert run.state == "success", [(t.task_id, t.state, t.try_number) for t in run.get_task_instances()]
+    engine = warehouse(db_url)
+    with engine.connect() as conn:
+        summary = conn.execute(sa.select(wh.run_summary)).mappings().one()
+    assert summary["interval_start"].startswith(DAY.isoformat()) and summary["reconciled"]
+    held = {r["natural_key"] for r in pf.admin("GET", "/admin/records?kind=license")["records"]}
+    assert held == {m["natural_key"] for m in manifest if m["kind"] == "license" and m["outcome"] == "uploaded"}
+
+
+def test_a_manual_run_for_a_day_not_yet_due_is_refused_at_once_in_chinese(wired, capfd):
+    """Asking (parameter ``day``) for a day whose run is not due yet (before D+1 06:00) fails at once — one
+    try, no retries, nothing written — with a Chinese message saying when to trigger instead."""
+    _pf, db_url, _manifest = wired
+    dag = _dag("sgs_license")
+    run_after = _end_of(DAY).add(hours=5)  # D+1 05:00: D is not yet due, D-1 is
+    run = dag.test(logical_date=None, run_after=run_after, run_conf={"day": DAY.isoformat()})
+    assert run.state == "failed"
+    [ti] = run.get_task_instances()
+    assert ti.state == "failed" and ti.try_number == 1  # refused, not retried
+    task_log = "".join(capfd.readouterr())  # the task's log (structlog, to the test's stdout/stderr)
+    assert f"{DAY} 的数据要到" in task_log and f"选择 {DAY - dt.timedelta(days=1)} 及以前的日期" in task_log
+    with warehouse(db_url).connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(wh.run_summary)).scalar_one() == 0

@@ -320,3 +320,144 @@ def test_downloads_come_from_object_storage_when_configured(world, monkeypatch):
     assert r.status_code == 200 and "4404**********0014" in r.text and PERSON_ID not in r.text
     assert client.get("/creditflow/dashboard/files/notices/local-only.md").status_code == 404
     assert client.get("/creditflow/dashboard/files/notices/..%2F..%2Fnotices%2F2026%2F告知书.md").status_code == 404
+
+
+def test_an_unhandled_error_is_a_chinese_page_in_the_site_frame_and_a_masked_log(world, monkeypatch, caplog):
+    """#18.4: a route that raises answers with the site's Chinese error page (status 500), never Starlette's bare
+    "Internal Server Error"; the exception is logged server-side with its traceback, ID numbers masked."""
+    import logging
+
+    from creditflow.reporting import review
+
+    rid = "case_db:crash-1"
+    seed_review(world["engine"], rid)
+    client = login(world, "reviewer1")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError(f"warehouse went away while deciding for {PERSON_ID}")
+
+    monkeypatch.setattr(review, "record_decision", broken)
+    with caplog.at_level(logging.ERROR, logger="creditflow.ui.errors"):
+        r = decide(client, rid, 1, csrf_of(client))
+    assert r.status_code == 500
+    assert "Internal Server Error" not in r.text and "系统内部错误" in r.text and "错误编号" in r.text
+    assert "运行概况" in r.text and "审核记录" in r.text  # the site's own frame (menu), with a way back
+    assert "default-src 'none'" in r.headers["content-security-policy"]
+    assert PERSON_ID not in r.text and "RuntimeError" not in r.text  # the user never sees the traceback
+    logged = caplog.text
+    assert "Traceback" in logged and "RuntimeError" in logged and "broken" in logged
+    assert PERSON_ID not in logged and "4404**********0014" in logged
+    ref = re.search(r"错误编号 ([0-9a-f]{8})", r.text).group(1)
+    assert ref in logged  # the number the clerk reports finds the log entry
+    api = login(world, "reviewer1").get("/creditflow/api/summary", headers={"Accept": "application/json"})
+    assert api.status_code == 200
+
+
+def test_every_status_answers_in_chinese(world):
+    """Starlette's own 404/405 and FastAPI's validation (422) say what is wrong in Chinese, inside the frame;
+    the JSON API answers in Chinese JSON."""
+    client = login(world, "reviewer1")
+    missing = client.get("/creditflow/no-such-page")
+    assert missing.status_code == 404 and "没有这个页面" in missing.text and "运行概况" in missing.text
+    assert "Not Found" not in missing.text
+    wrong_method = client.delete("/creditflow/review")
+    assert wrong_method.status_code == 405 and "不支持" in wrong_method.text and "Method Not Allowed" not in wrong_method.text
+    invalid = client.post("/creditflow/review/decide", data={"review_key": "not a key", "level": "x",
+                                                             "csrf_token": csrf_of(client)})
+    assert invalid.status_code == 422 and "提交的内容不完整或格式不对" in invalid.text
+    assert "review_key格式不对" in invalid.text and "level应为整数" in invalid.text and "decision缺少" in invalid.text
+    assert "field required" not in invalid.text.lower() and "运行概况" in invalid.text
+    json_404 = client.get("/creditflow/api/nothing", headers={"Accept": "application/json"})
+    assert json_404.status_code == 404 and json_404.json() == {"detail": "没有这个页面或记录，请检查链接。"}
+    from fastapi.testclient import TestClient
+
+    forged = TestClient(world["app"], cookies={"_token": "not-a-jwt"}, headers={"Accept": "text/html"})
+    refused = forged.get("/creditflow/review")  # Airflow's own token check says why in English: Chinese first
+    assert refused.status_code in (401, 403) and re.search(r'<p class="error">(请先登录|您没有)', refused.text)
+
+
+def test_quarantine_names_the_record_by_doc_no_party_and_who_must_act(world):
+    """#18.4: 问题数据 showed only `case_db:D00000814`. A clerk finds the record by its 文号, the party (an ID
+    number masked) and the department that must act — data/reports/organisation.yaml: who_must_act
+    case_db = "{department}（在执法案件系统中修正）", district_file = "{district}应急管理局（修正后重新报送表格）"."""
+    run_key, engine = "sgs_penalty|2026-11-05", world["engine"]
+    records = {
+        "case_db:D00000814": ("case_db", "case_db:enforcement_case/D00000814", {"department": "危险化学品安全监督管理科"},
+                              {"CF_WSH": "珠应急罚〔2026〕814号", "CF_XDR_MC": "珠海宏达化工有限公司",
+                               "CF_XDR_SHXYM": "91440400MA4UABCD1N"}),
+        "district_file:440402_香洲区_20261105_a.xlsx#4": (
+            "district_file", "440402_香洲区_20261105_a.xlsx#4", {},
+            {"CF_WSH": "香应急罚〔2026〕12号", "CF_XDR_MC": "王五", "CF_XDR_ZJHM": PERSON_ID})}
+    with engine.begin() as conn:
+        for rid, (source, lineage, raw, payload) in records.items():
+            conn.execute(wh.outcomes.insert().values(run_key=run_key, record_id=rid, kind="penalty",
+                                                     outcome="quarantined", due_date="2026-11-14"))
+            conn.execute(wh.findings.insert().values(run_key=run_key, record_id=rid, field="CF_CFLB", kind="penalty",
+                                                     rule_id="ENUM_CFLB", severity="error", message_zh="处罚类别不在代码表中"))
+            conn.execute(wh.staging.insert().values(
+                run_key=run_key, record_id=rid, kind="penalty", source_system=source, source_key=rid, lineage=lineage,
+                interval_start="2026-11-05T00:00:00+08:00", extracted_at="2026-11-06T06:00:00+00:00",
+                raw_payload=json.dumps(raw, ensure_ascii=False)))
+            conn.execute(wh.standardised.insert().values(
+                run_key=run_key, record_id=rid, kind="penalty", source_system=source, content_hash="h", body_hash="b",
+                payload=json.dumps(payload, ensure_ascii=False)))
+    page = login(world, "viewer").get("/creditflow/quarantine")
+    assert page.status_code == 200
+    text = re.sub(r"<[^>]+>", " ", page.text)
+    row_case = text[text.index("珠应急罚〔2026〕814号"):]
+    row_case = row_case[:row_case.index("case_db:D00000814")]
+    assert "珠海宏达化工有限公司 91440400MA4UABCD1N" in row_case  # an organisation's USCC is public
+    assert "危险化学品安全监督管理科（在执法案件系统中修正）" in row_case
+    row_file = text[text.index("香应急罚〔2026〕12号"):]
+    row_file = row_file[:row_file.index("440402_香洲区")]
+    assert "王五 4404**********0014" in row_file and PERSON_ID not in page.text
+    assert "区县应急管理局（香洲区）" in row_file and "香洲区应急管理局（修正后重新报送表格）" in row_file
+    # The older row without staging (seeded for the other tests) still renders, its identity unknown.
+    assert "case_db:q1" in page.text
+
+
+def test_a_reviewer_sends_approved_records_now_through_an_ordinary_audited_run(world):
+    """#18.5: "watch them go out with the next run" meant tomorrow 06:00. A reviewer's 立即上报 on 审核 queues an
+    ordinary manual run of sgs_<kind> (no logical date: it processes the latest due day, under the same locks),
+    refused for anyone the roster gives no level; who asked is recorded (the run and Airflow's audit log) and
+    listed on 审核记录."""
+    from airflow.models.dag import DagModel
+    from airflow.models.dagrun import DagRun
+    from airflow.models.log import Log
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    subprocess.run([sys.executable, "-m", "airflow", "dags", "reserialize"], check=True, capture_output=True,
+                   env={**os.environ})
+    with create_session() as session:  # as a new deployment leaves it (other test modules may have run it)
+        session.get(DagModel, "sgs_penalty").is_paused = True
+    reviewer, viewer = login(world, "reviewer1"), login(world, "viewer")
+    page = reviewer.get("/creditflow/review").text
+    assert 'action="/creditflow/review/send-now"' in page
+    assert 'action="/creditflow/review/send-now"' not in viewer.get("/creditflow/review").text
+    refused = viewer.post("/creditflow/review/send-now", data={"kind": "penalty", "csrf_token": csrf_of(viewer)},
+                          follow_redirects=False)
+    assert refused.status_code == 403 and "不是审核人员" in refused.text
+    assert reviewer.post("/creditflow/review/send-now", data={"kind": "penalty"},
+                         follow_redirects=False).status_code == 403  # no form token
+    paused = reviewer.post("/creditflow/review/send-now", data={"kind": "penalty", "csrf_token": csrf_of(reviewer)},
+                           follow_redirects=False)
+    assert paused.status_code == 409 and "已暂停" in paused.text  # DAGs start paused: the run would never start
+    with create_session() as session:
+        session.get(DagModel, "sgs_penalty").is_paused = False
+    sent = reviewer.post("/creditflow/review/send-now", data={"kind": "penalty", "csrf_token": csrf_of(reviewer)},
+                         follow_redirects=False)
+    assert sent.status_code == 303 and sent.headers["location"].endswith("/creditflow/review?sent=penalty")
+    with create_session() as session:
+        [run] = session.scalars(select(DagRun).where(DagRun.dag_id == "sgs_penalty",
+                                                     DagRun.triggering_user_name == "reviewer1")).all()
+        assert run.logical_date is None and run.run_type == "manual" and run.triggering_user_name == "reviewer1"
+        assert run.conf == {"send_now": True, "requested_by": "reviewer1"}
+        [entry] = session.scalars(select(Log).where(Log.event == "creditflow.send_now",
+                                                    Log.run_id == run.run_id)).all()
+        assert (entry.owner, entry.dag_id, entry.run_id) == ("reviewer1", "sgs_penalty", run.run_id)
+    again = reviewer.post("/creditflow/review/send-now", data={"kind": "penalty", "csrf_token": csrf_of(reviewer)},
+                          follow_redirects=False)
+    assert again.status_code == 409 and "已有一次运行" in again.text  # one queued run is enough
+    audit_page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", viewer.get("/creditflow/review/audit").text))
+    assert "立即上报请求" in audit_page and "reviewer1 行政处罚 sgs_penalty" in audit_page
