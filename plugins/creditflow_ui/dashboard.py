@@ -181,17 +181,15 @@ def clock_bucket(due: str | None, today: dt.date, decision_date: str | None = No
     return "d3_7", left
 
 
-def responsible(source_system: str | None, raw: dict[str, Any], lineage: str | None) -> str:
-    """Who fixes a quarantined record at its source: the case's department, the district, the licensing office."""
-    if source_system == "case_db":
-        dept = raw.get("department")
-        return f"执法案件系统 · {dept}" if dept else "执法案件系统（案件经办科室）"
-    if source_system == "district_file":
-        parts = (lineage or "").split("_")
-        return f"{parts[1]}（区县报送）" if len(parts) > 2 else "报送的区县"
-    if source_system == "licensing_api":
-        return "行政审批系统（审批科室）"
-    return source_system or "—"
+def responsible(source_system: str | None, raw: dict[str, Any], lineage: str | None, kind: str = "penalty",
+                rule_id: str = "") -> str:
+    """Who fixes a quarantined record at its source — the rule the reports and 问题数据 use
+    (``creditflow.reports.details.responsible``, ``data/reports/organisation.yaml``)."""
+    from creditflow.reports import details
+
+    if not source_system:
+        return "—"
+    return details.responsible(source_system, raw, lineage or "", {}, kind, [rule_id])[1]
 
 
 def quarantine_queue(conn: sa.Connection, records: list[dict[str, Any]], today: dt.date,
@@ -227,7 +225,7 @@ def quarantine_queue(conn: sa.Connection, records: list[dict[str, Any]], today: 
                     "rule_id": fd["rule_id"], "message": fd["message_zh"], "due_date": rec["due_date"],
                     "due": due_cell(rec["due_date"], rec.get("decision_date"), today), "left": left, "bucket": bucket,
                     "who": responsible(src.get("source_system"), raw if isinstance(raw, dict) else {},
-                                       src.get("lineage"))})
+                                       src.get("lineage"), rec["kind"], str(fd["rule_id"]))})
     out.sort(key=lambda r: (r["left"] if r["left"] is not None else 999, r["record_id"], r["field"]))
     return out[:limit]
 

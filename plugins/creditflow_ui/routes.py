@@ -255,10 +255,8 @@ def identify(conn: Any, rows: list[dict[str, Any]]) -> None:
         if not source:
             r["department"], r["who"] = "—", "—"
             continue
-        district = details.district_of(source, str(src.get("lineage") or ""), raw.get("district_name"), payload,
-                                       r["kind"])
-        r["department"] = details.department_of(source, raw.get("department"), district)
-        r["who"] = details.who_must_act(source, rules_of[(r["run_key"], r["record_id"])], r["department"], district)
+        r["department"], r["who"] = details.responsible(source, raw, str(src.get("lineage") or ""), payload,
+                                                        r["kind"], rules_of[(r["run_key"], r["record_id"])])
 
 
 def _json_dict(json: Any, text: Any) -> dict[str, Any]:

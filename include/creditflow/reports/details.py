@@ -64,6 +64,14 @@ def who_must_act(source: str, rules: list[str], department: str, district: str) 
     return str(spec.get(key, department)).format(department=department, district=district)
 
 
+def responsible(source: str, raw: dict[str, Any], lineage: str, payload: dict[str, Any], kind: str,
+                rules: list[str]) -> tuple[str, str]:
+    """(承办科室, who must act) for one record: the one rule the reports, 问题数据 and the dashboard use."""
+    district = district_of(source, lineage, raw.get("district_name"), payload, kind)
+    department = department_of(source, raw.get("department"), district)
+    return department, who_must_act(source, rules, department, district)
+
+
 def attach(rec: pd.DataFrame, attrs: pd.DataFrame) -> pd.DataFrame:
     """Add 承办科室, 区县 and the payload to the period's records (``attrs`` from :func:`facts.attributes`)."""
     ids = attrs["record_id"].tolist()  # one row per record (facts.attributes): plain dicts, not index probes
