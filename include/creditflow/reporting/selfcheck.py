@@ -17,11 +17,18 @@ import argparse
 import ctypes
 import datetime as dt
 import json
+import os
 import resource
 import sys
+import traceback
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+if __name__ == "__main__":  # the check's own process (see main), before pandas loads pyarrow: pyarrow's
+    # default allocator (mimalloc) reserves 1 GB of address space at a time, now and then past the memory
+    # cap with a few KB in use ("malloc of size 64 failed"); with malloc the cap measures what is used.
+    os.environ["ARROW_DEFAULT_MEMORY_POOL"] = "system"
 
 from creditflow.common import mask_text
 from creditflow.reporting.submissions import ReadLimits
@@ -125,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     except (UnreadableSubmission, SubmissionIOError) as exc:
         out = {"refused": f"无法读取该表格：{mask_text(exc)}"}
     except MemoryError:
+        traceback.print_exc()  # on stderr: the server logs it (masked) with the refusal
         out = {"refused": "表格内容过多，超出了自查的内存上限，无法检查。请分成几个较小的文件后再检查。"}
     out["imports_rss_mb"] = base_rss // 1024
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024

@@ -64,14 +64,37 @@ def _decode(data: bytes) -> tuple[str, str]:
         raise UnreadableSubmission("文件编码无法识别（应为UTF-8或GB18030）") from exc
 
 
+def _dimensions_before_data(self: Any) -> tuple[int, int, int, int] | None:
+    """openpyxl's ``WorkSheetParser.parse_dimensions`` looks for ``<dimension>`` until ``<sheetData>`` *ends*:
+    a sheet written without one (allowed; Excel writes it, other tools may not) is parsed to its last row
+    before its first row is read — 30 s and all its rows for the largest sheet the self-check lets through.
+    The schema puts ``<dimension>`` before ``<sheetData>``: stop where ``<sheetData>`` starts."""
+    from openpyxl.worksheet._reader import DATA_TAG, DIMENSION_TAG, SheetDimension, iterparse
+
+    for _event, element in iterparse(self.source, events=("start",)):
+        if element.tag == DIMENSION_TAG:
+            return SheetDimension.from_tree(element).boundaries  # type: ignore[no-any-return]
+        if element.tag == DATA_TAG:
+            return None
+    return None
+
+
+def _load_workbook(path: Path) -> Any:
+    from unittest import mock
+
+    from openpyxl import load_workbook
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    with mock.patch.object(WorkSheetParser, "parse_dimensions", _dimensions_before_data):
+        return load_workbook(path, read_only=True, data_only=True)
+
+
 def _read_table(path: Path, max_col: int | None = None) -> tuple[Iterator[list[Any]], str]:
     """The sheet's rows, lazily (the workbook is closed when the iterator is exhausted or closed)."""
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        from openpyxl import load_workbook
-
         try:
-            wb = load_workbook(path, read_only=True, data_only=True)
+            wb = _load_workbook(path)
         except OSError:
             raise  # the disk or share failed, not the file: the caller retries (see SubmissionIOError)
         except Exception as exc:
