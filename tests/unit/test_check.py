@@ -235,3 +235,15 @@ def test_a_sheet_without_dimension_is_not_parsed_whole_before_its_first_row(tmp_
     sub = read_submission(tmp_path / "w.xlsx", None, ReadLimits(rows=10))
     assert len(sub.rows) == 10 and sub.truncated
     assert time.process_time() - t < 0.5
+
+
+def test_a_message_quoting_a_huge_cell_is_cut_on_the_page_and_in_the_list(tmp_path):
+    """ENUM quotes the value: a 10,000-character 处罚类别 must not make a 10 KB line (× 200 on the page)."""
+    from creditflow.reporting.check import check_file
+    from creditflow.reporting.selfcheck import MESSAGE_CHARS, summarize
+
+    row = list(GOOD)
+    row[8] = "罚" * 10_000
+    summary = summarize(check_file(write(tmp_path / "huge.csv", [row]), None, None))
+    enum = [p for p in summary["problems"] if p["rule"] == "ENUM"]
+    assert enum and all(len(p["message"]) <= MESSAGE_CHARS and p["message"].endswith("…") for p in enum)

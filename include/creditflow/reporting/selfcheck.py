@@ -39,16 +39,22 @@ LIMITS = ReadLimits(rows=MAX_ROWS, columns=200, scanned=50_000, chars=5_000_000)
 MEMORY_MB = 1024  # address space the check may add to its imports (RLIMIT_AS; RSS stays far below)
 CPU_SECONDS = 120
 KIND_OF = {"error": "错误", "duplicate": "重复", "warning": "提示"}
+MESSAGE_CHARS = 300  # a message quotes the cell's value: a 32,767-character cell is not repeated whole
+
+
+def _message(text: Any, limit: int = MESSAGE_CHARS) -> str:
+    text = mask_text(text)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def findings(result: dict[str, Any]) -> list[dict[str, Any]]:
     """Every finding of a check result, one per line, in row order: errors and duplicates, then warnings."""
-    out = [{"row": i["row"], "field": e["field"], "rule": e["rule"], "message": mask_text(e["message"]),
+    out = [{"row": i["row"], "field": e["field"], "rule": e["rule"], "message": _message(e["message"]),
             "type": "error"} for i in result["invalid"] for e in i["errors"]]
     out += [{"row": d["row"], "field": "—", "rule": "DUPLICATE", "type": "duplicate",
              "message": f"与第{d['duplicate_of']}行的文书号和行政相对人相同。"} for d in result["duplicates"]]
     out.sort(key=lambda f: f["row"])
-    out += [{"row": i["row"], "field": w["field"], "rule": w["rule"], "message": mask_text(w["message"]),
+    out += [{"row": i["row"], "field": w["field"], "rule": w["rule"], "message": _message(w["message"]),
              "type": "warning"} for i in result["warnings"] for w in i["warnings"]]
     return out
 
@@ -60,7 +66,7 @@ def summarize(result: dict[str, Any], shown: int = SHOWN) -> dict[str, Any]:
     warnings = [f for f in every if f["type"] == "warning"]
     per_rule = Counter((f["rule"], f["type"]) for f in every)
     return {"kind": result["kind"], "rows": result["rows"], "encoding": result["encoding"],
-            "unknown_headers": [mask_text(h) for h in result["unknown_headers"]],
+            "unknown_headers": [_message(h, 100) for h in result["unknown_headers"][:50]],
             "truncated": result.get("truncated", False), "max_rows": MAX_ROWS, "no_data": not result["rows"],
             "invalid_rows": len(result["invalid"]), "duplicate_rows": len(result["duplicates"]),
             "bad_rows": len(result["invalid"]) + len(result["duplicates"]),
@@ -93,13 +99,15 @@ def _status_kb(key: str) -> int:
 
 
 def _limit_memory(extra_mb: int, cpu_seconds: int) -> None:
-    """Cap this process from here on: its current address space plus ``extra_mb``, and its CPU time.
+    """Cap this process from here on: its current address space plus ``extra_mb``, and its CPU time; and
+    yield the CPU to the API server (nice 10: on 2 cores its event loop answers first, the check waits).
     glibc gives each thread that meets contention a malloc arena reserving 64 MB of address space (the
     validation's threads would spend the cap on reservations, more so on a busy machine): two arenas."""
     try:
         ctypes.CDLL(None).mallopt(-8, 2)  # M_ARENA_MAX
     except (OSError, AttributeError):  # not glibc: its allocator has no such reservations
         pass
+    os.nice(10)
     cap = _status_kb("VmSize") * 1024 + extra_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
