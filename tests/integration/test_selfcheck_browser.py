@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -120,7 +121,6 @@ def test_health_answers_within_a_second_during_the_worst_self_check(server, page
     assert sizes["file_bytes"] <= 5 * 1024 * 1024 and sizes["unpacked_bytes"] <= 50 * 1024 * 1024
     assert sizes["ratio"] <= 100 and sizes["data_rows"] > 100_000  # passes every guard, far over the row limit
     page.goto(f"{base}/creditflow/check")
-    assert "5000 行" in page.inner_text("#check-limits") and "200 条" in page.inner_text("#check-limits")
     answers: list[tuple[float, int]] = []
     done = threading.Event()
 
@@ -150,6 +150,7 @@ def test_health_answers_within_a_second_during_the_worst_self_check(server, page
     assert len(answers) >= 5  # the check took long enough for the probe to mean something
     assert all(status == 200 for _, status in answers), answers
     assert max(a for a, _ in answers) < 1.0, answers
+    assert "5000 行" in page.inner_text("#check-limits") and "200 条" in page.inner_text("#check-limits")
     result = page.query_selector("#check-result")
     assert result.get_attribute("data-rows") == "5000" and result.get_attribute("data-truncated") == "true"
     assert "只检查了前 5000 行" in page.inner_text("#check-truncated")
@@ -209,3 +210,20 @@ def test_a_full_server_answers_busy_at_once(server, page, monkeypatch):
     assert time.perf_counter() - t < 1.0
     monkeypatch.setattr(selfcheck, "_running", selfcheck.MAX_RUNNING - 1)
     assert _post(page, server["url"], "empty.csv", _csv([])).status == 200  # one slot free: checked
+
+
+def test_a_check_past_its_time_is_killed_with_a_chinese_refusal(server, monkeypatch):
+    """The check's process is killed at TIMEOUT (it is not left running after the answer)."""
+    import asyncio
+
+    import psutil
+    from creditflow_ui import selfcheck
+
+    monkeypatch.setattr(selfcheck, "TIMEOUT", 0.5)  # importing GX alone takes longer
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    data = _csv([["甲公司", "法人及非法人组织", "x", "1号", "2026-11-02"]])
+    with pytest.raises(selfcheck.Refused, match="检查超过"), ThreadPoolExecutor(1) as pool:  # playwright's loop
+        pool.submit(asyncio.run, selfcheck.check_upload("a.csv", data)).result()  # runs in this thread
+    left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before
+            and "creditflow.reporting.selfcheck" in " ".join(p.cmdline())]
+    assert not left
