@@ -148,7 +148,7 @@ def read_submission(path: str | Path, kind: str | None = None, limits: ReadLimit
     if not p.is_file():
         raise UnreadableSubmission(f"文件不存在：{p.name}")
     try:
-        table, encoding = _read_table(p, limits.columns if limits else None)
+        table, encoding = _read_table(p, limits.columns) if limits else _read_table(p)
         try:
             return _rows(p, table, encoding, kind, limits)
         finally:
