@@ -94,7 +94,7 @@ def _worker_env() -> dict[str, str]:
 async def _run_check(path: Path, name: str, as_of: dt.date, xlsx: Path | None) -> dict[str, Any]:
     """Run the check in its own process (:mod:`creditflow.reporting.selfcheck`), awaiting it without
     blocking the event loop; kill it past :data:`TIMEOUT`."""
-    args = [sys.executable, "-m", "creditflow.reporting.selfcheck", str(path), "--name", name,
+    args = [sys.executable, "-m", "creditflow.reporting.selfcheck", str(path), f"--name={name}",
             "--as-of", as_of.isoformat(), *(["--xlsx", str(xlsx)] if xlsx else [])]
     proc = await asyncio.create_subprocess_exec(*args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
                                                 stderr=asyncio.subprocess.PIPE, cwd=path.parent, env=_worker_env())
@@ -115,7 +115,7 @@ async def _run_check(path: Path, name: str, as_of: dt.date, xlsx: Path | None) -
             raise Refused("表格内容过多，超出了自查的时间或内存上限，无法检查。请分成几个较小的文件后再检查。")
         raise Refused("检查没有完成（系统内部错误），请稍后再试；如仍不行请联系市局。")
     answer = json.loads(lines[-1])
-    log.info("区县自查：%s，用时上限内完成，检查进程内存峰值 %s MB", mask_text(name), answer.get("peak_rss_mb"))
+    log.info("区县自查：%s 检查完毕，检查进程内存峰值 %s MB", mask_text(name), answer.get("peak_rss_mb"))
     if "refused" in answer:
         raise Refused(str(answer["refused"]))
     return dict(answer["summary"])
