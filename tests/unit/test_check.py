@@ -82,3 +82,168 @@ def test_unreadable_files_exit_2_with_one_line(tmp_path, capsys, name, content):
 
 def test_missing_file_exit_2(tmp_path, capsys):
     assert run(capsys, str(tmp_path / "nope.csv"))[0] == 2
+
+
+# --- 区县自查 bounds (issue #18 point 1) -------------------------------------------------------------------
+
+def test_header_only_file_says_no_data_rows_not_all_passed(tmp_path, capsys):
+    """A file with the header and no data row has nothing to report: "没有数据行", never "全部通过"."""
+    code, out = run(capsys, write(tmp_path / "empty.csv", []))
+    assert code == 1
+    assert "没有数据行" in out.out and "全部通过" not in out.out
+    code, out = run(capsys, write(tmp_path / "blank.csv", [[""] * len(HEADER_ZH)] * 3))  # blank lines only
+    assert code == 1 and "没有数据行" in out.out
+
+
+def test_reading_stops_at_the_row_limit_and_says_the_file_has_more(tmp_path):
+    from creditflow.reporting.submissions import ReadLimits, read_submission
+
+    rows = [[*GOOD[:4], f"珠香应急罚〔2026〕{i}号", *GOOD[5:]] for i in range(1, 6)]
+    path = write(tmp_path / "five.csv", rows)
+    sub = read_submission(path, None, ReadLimits(rows=3))
+    assert [n for n, _ in sub.rows] == [2, 3, 4] and sub.truncated  # spreadsheet rows 2–4: the first three
+    exact = read_submission(path, None, ReadLimits(rows=5))
+    assert len(exact.rows) == 5 and not exact.truncated  # exactly at the limit: nothing left out
+    whole = read_submission(path)
+    assert len(whole.rows) == 5 and not whole.truncated  # the pipeline reads without limits, as before
+
+
+def test_reading_stops_on_blank_lines_and_characters_too(tmp_path):
+    from creditflow.reporting.submissions import ReadLimits, read_submission
+
+    path = write(tmp_path / "gap.csv", [GOOD] + [[""]] * 30 + [GOOD])
+    sub = read_submission(path, None, ReadLimits(rows=100, scanned=10))
+    assert len(sub.rows) == 1 and sub.truncated  # the row after 30 blank lines is past the scan bound
+    long = list(GOOD)
+    long[6] = "经查" * 500  # 违法事实 of 1,000 characters
+    path = write(tmp_path / "long.csv", [long] * 5)
+    per_row = sum(len(v) for v in long if v)
+    sub = read_submission(path, None, ReadLimits(rows=100, chars=per_row * 2 + 1))
+    assert len(sub.rows) == 2 and sub.truncated
+
+
+def test_xlsx_reading_stops_at_the_row_limit(tmp_path):
+    from creditflow.reporting.check import check_file
+    from creditflow.reporting.submissions import ReadLimits
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(HEADER_ZH)
+    for i in range(1, 8):
+        ws.append([*GOOD[:4], f"珠香应急罚〔2026〕{i}号", *GOOD[5:]])
+    wb.save(tmp_path / "seven.xlsx")
+    result = check_file(tmp_path / "seven.xlsx", None, None, ReadLimits(rows=4))
+    assert result["rows"] == 4 and result["truncated"]
+
+
+def _bad_file(tmp_path):
+    """Row 2 valid, row 3 a USCC with a wrong check character and a fine in 元 (CF_NR_FK is in 万元), row 4
+    row 2 again with the 文号's brackets written differently (the same 文号 once normalised: a duplicate),
+    row 5 a resident ID number typed into 处罚类别 (not in the code table; the message quotes the value)."""
+    bad = list(GOOD)
+    bad[4] = "珠香应急罚〔2026〕2号"
+    bad[2] = "91230500MA1B3N1N2X"
+    bad[10] = "20000"
+    dup = list(GOOD)
+    dup[4] = "珠香应急罚[2026]1号"
+    person = list(GOOD)
+    person[4] = "珠香应急罚〔2026〕3号"
+    person[8] = "440402199001010014"
+    return write(tmp_path / "bad.csv", [GOOD, bad, dup, person])
+
+
+def test_page_summary_lists_the_first_findings_and_counts_every_rule(tmp_path):
+    from creditflow.common import contains_unmasked_id
+    from creditflow.reporting.check import check_file
+    from creditflow.reporting.selfcheck import findings, summarize
+
+    result = check_file(_bad_file(tmp_path), None, None)
+    every = findings(result)
+    summary = summarize(result, shown=2)
+    assert summary["rows"] == 4 and summary["invalid_rows"] == 2 and summary["duplicate_rows"] == 1
+    assert summary["problems_total"] == len([f for f in every if f["type"] != "warning"]) >= 4
+    assert len(summary["problems"]) == 2 and [p["row"] for p in summary["problems"]] == [3, 3]  # row order
+    counts = {(r["rule"], r["type"]): r["count"] for r in summary["per_rule"]}
+    assert counts[("USCC_INVALID", "error")] == 1 and counts[("AMOUNT_UNIT", "error")] == 1
+    assert counts[("DUPLICATE", "duplicate")] == 1 and counts[("ENUM", "error")] >= 1
+    assert sum(counts.values()) == summary["problems_total"] + summary["warnings_total"]
+    result["unknown_headers"] = ["备注440402199001010014"]
+    assert not contains_unmasked_id(summarize(result, shown=100))
+
+
+def test_full_list_xlsx_has_every_finding_masked(tmp_path):
+    from creditflow.common import contains_unmasked_id
+    from creditflow.reporting.check import check_file
+    from creditflow.reporting.selfcheck import findings, write_xlsx
+    from openpyxl import load_workbook
+
+    result = check_file(_bad_file(tmp_path), None, None)
+    write_xlsx(result, tmp_path / "list.xlsx", "李四440402199001010014处罚.csv")  # a clerk names files so
+    cells = [list(r) for r in load_workbook(tmp_path / "list.xlsx").active.iter_rows(values_only=True)]
+    header = cells.index(["行号", "字段", "规则", "类型", "需要修改的地方"])
+    listed = cells[header + 1:]
+    assert [tuple(r[:3]) for r in listed] == [(f["row"], f["field"], f["rule"]) for f in findings(result)]
+    assert ("ENUM", "错误") in {(r[2], r[3]) for r in listed if r[0] == 5}  # the ID typed into 处罚类别 ...
+    assert not contains_unmasked_id(cells)  # ... is nowhere in the list unmasked, nor is the file name's
+
+
+def _worker(tmp_path, path, *args):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import creditflow
+
+    env = {**os.environ, "PYTHONPATH": str(Path(creditflow.__file__).resolve().parents[1])}
+    p = subprocess.run([sys.executable, "-m", "creditflow.reporting.selfcheck", str(path), "--as-of", "2026-11-27",
+                        *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    return p.returncode, json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def test_worker_process_answers_with_the_summary_and_refusals(tmp_path):
+    code, out = _worker(tmp_path, _bad_file(tmp_path), "--shown", "1")
+    assert code == 0 and out["summary"]["invalid_rows"] == 2 and len(out["summary"]["problems"]) == 1
+    (tmp_path / "x.xlsx").write_bytes(b"PK\x03\x04 not a workbook")
+    code, out = _worker(tmp_path, tmp_path / "x.xlsx")
+    assert code == 0 and out["refused"].startswith("无法读取该表格")
+
+
+def test_worker_memory_cap_refuses_in_chinese(tmp_path):
+    """With its address space capped at 8 MB over its imports the check cannot hold a 5,000-row file:
+    the process answers with a Chinese refusal (exit 3) instead of growing."""
+    rows = [[*GOOD[:4], f"珠香应急罚〔2026〕{i}号", *GOOD[5:]] for i in range(5000)]
+    code, out = _worker(tmp_path, write(tmp_path / "many.csv", rows), "--memory-mb", "8")
+    assert code == 3 and "内存上限" in out["refused"]
+
+
+def test_a_sheet_without_dimension_is_not_parsed_whole_before_its_first_row(tmp_path):
+    """openpyxl looks for <dimension> until <sheetData> ends: without one (the self-check's worst file has
+    none) the whole sheet was parsed at load — about 1.5 s of CPU for this 20 MB sheet — before row 1."""
+    import sys
+    import time
+    from pathlib import Path
+
+    from creditflow.reporting.submissions import ReadLimits, read_submission
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from selfcheck import worst_workbook
+
+    worst_workbook(tmp_path / "w.xlsx", unpacked=20 * 1024 * 1024)
+    t = time.process_time()
+    sub = read_submission(tmp_path / "w.xlsx", None, ReadLimits(rows=10))
+    assert len(sub.rows) == 10 and sub.truncated
+    assert time.process_time() - t < 0.5
+
+
+def test_a_message_quoting_a_huge_cell_is_cut_on_the_page_and_in_the_list(tmp_path):
+    """ENUM quotes the value: a 10,000-character 处罚类别 must not make a 10 KB line (× 200 on the page)."""
+    from creditflow.reporting.check import check_file
+    from creditflow.reporting.selfcheck import MESSAGE_CHARS, summarize
+
+    row = list(GOOD)
+    row[8] = "罚" * 10_000
+    summary = summarize(check_file(write(tmp_path / "huge.csv", [row]), None, None))
+    enum = [p for p in summary["problems"] if p["rule"] == "ENUM"]
+    assert enum and all(len(p["message"]) <= MESSAGE_CHARS and p["message"].endswith("…") for p in enum)

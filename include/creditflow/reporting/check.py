@@ -2,8 +2,8 @@
 
 Reads the file as the pipeline does (:mod:`creditflow.submissions`), standardises it as the pipeline
 does, runs the same GX suite, and finds duplicate rows on the same natural key (normalised 文号 +
-party code). Exit code 0 when every row is valid (warnings allowed) and unique, 1 when not, 2 when the
-file cannot be read.
+party code). Exit code 0 when every row is valid (warnings allowed) and unique, 1 when not — or when
+the file has a header and no data row (nothing to report is not "全部通过") — 2 when the file cannot be read.
 """
 
 from __future__ import annotations
@@ -16,20 +16,24 @@ from typing import Any
 
 from creditflow.core import standard
 from creditflow.reporting import standardise as st
-from creditflow.reporting.submissions import UnreadableSubmission, read_submission
+from creditflow.reporting.submissions import ReadLimits, UnreadableSubmission, read_submission
+
+NO_DATA = "没有数据行：文件只有表头，没有要报送的数据。"
 
 
-def check_file(path: str | Path, kind: str | None = None, as_of: dt.date | None = None) -> dict[str, Any]:
-    """The check result as a dict (the ``--json`` shape plus ``warnings`` and header notes)."""
+def check_file(path: str | Path, kind: str | None = None, as_of: dt.date | None = None,
+               limits: ReadLimits | None = None) -> dict[str, Any]:
+    """The check result as a dict (the ``--json`` shape plus ``warnings`` and header notes). With
+    ``limits`` only what the bounds let through is checked; ``truncated`` says the file has more."""
     from creditflow.reporting import validation as v
 
-    sub = read_submission(path, kind)
+    sub = read_submission(path, kind, limits)
     as_of = as_of or dt.date.today()
     rows = [values for _, values in sub.rows]
     numbers = [n for n, _ in sub.rows]
     result: dict[str, Any] = {"file": str(path), "kind": sub.kind, "rows": len(rows), "invalid": [],
                               "duplicates": [], "warnings": [], "unknown_headers": sub.unknown_headers,
-                              "encoding": sub.encoding}
+                              "encoding": sub.encoding, "truncated": sub.truncated}
     if not rows:
         return result
     frame = st.standardise(st.map_source_rows(rows, "district_file", sub.kind), sub.kind)
@@ -66,7 +70,7 @@ def run_check(path: str, kind: str | None = None, as_json: bool = False, as_of: 
         print(json.dumps({k: result[k] for k in ("rows", "invalid", "duplicates")}, ensure_ascii=False, indent=1))
     else:
         print(_human(result))
-    return 0 if not result["invalid"] and not result["duplicates"] else 1
+    return 0 if result["rows"] and not result["invalid"] and not result["duplicates"] else 1
 
 
 def _human(r: dict[str, Any]) -> str:
@@ -83,6 +87,9 @@ def _human(r: dict[str, Any]) -> str:
         for w in item["warnings"]:
             lines.append(f"  第{item['row']}行 （提示）[{w['rule']}] {w['message']}")
     bad = len(r["invalid"]) + len(r["duplicates"])
-    lines.append("结论：全部通过。" if not bad else
-                 f"结论：{len(r['invalid'])} 行有错误，{len(r['duplicates'])} 行重复，请修改后重新报送。")
+    if not r["rows"]:
+        lines.append(f"结论：{NO_DATA}")
+    else:
+        lines.append("结论：全部通过。" if not bad else
+                     f"结论：{len(r['invalid'])} 行有错误，{len(r['duplicates'])} 行重复，请修改后重新报送。")
     return "\n".join(lines)
