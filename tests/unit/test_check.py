@@ -247,3 +247,18 @@ def test_a_message_quoting_a_huge_cell_is_cut_on_the_page_and_in_the_list(tmp_pa
     summary = summarize(check_file(write(tmp_path / "huge.csv", [row]), None, None))
     enum = [p for p in summary["problems"] if p["rule"] == "ENUM"]
     assert enum and all(len(p["message"]) <= MESSAGE_CHARS and p["message"].endswith("…") for p in enum)
+
+
+def test_the_self_checks_engine_finds_exactly_what_the_pipelines_gx_suite_finds(tmp_path):
+    """区县自查 evaluates the rules with the pandas engine (no GX import, within its memory bound): on a file
+    with errors, warnings, a duplicate and an ID number in the wrong column it must say exactly what
+    ``creditflow check`` (GX, the pipeline's suite) says."""
+    import datetime as dt
+
+    from creditflow.reporting.check import check_file
+
+    path = _bad_file(tmp_path)
+    gx = check_file(path, None, dt.date(2026, 11, 27), engine="gx")
+    pandas = check_file(path, None, dt.date(2026, 11, 27), engine="pandas")
+    assert gx["invalid"] and gx["duplicates"]
+    assert pandas == gx

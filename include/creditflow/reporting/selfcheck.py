@@ -1,6 +1,7 @@
 """区县自查, bounded: the check of one uploaded file as a public service runs it (issue #18).
 
-:func:`creditflow.reporting.check.check_file` — the pipeline's own reading and rules — under limits a
+:func:`creditflow.reporting.check.check_file` — the pipeline's own reading and rules (evaluated by the pandas
+engine, which gives the GX suite's findings without GX's ~170 MB first validation) — under limits a
 clerk is told about: at most :data:`MAX_ROWS` data rows are checked (the reading stops there; a bigger file
 is checked in part and the page says so), the page lists the first :data:`SHOWN` findings with the count
 per rule, and the full list is an XLSX (written row by row, every text masked).
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     base_rss = _status_kb("VmRSS")
     _limit_memory(args.memory_mb, args.cpu_seconds)
     try:
-        result = check_file(args.file, None, args.as_of, LIMITS)
+        result = check_file(args.file, None, args.as_of, LIMITS, engine="pandas")
         out: dict[str, Any] = {"summary": summarize(result, args.shown)}
         if args.xlsx:
             write_xlsx(result, args.xlsx, args.name)
