@@ -222,19 +222,6 @@ def storage(area: str) -> Storage:
     return _storage_at(storage_base_url()).child(area)
 
 
-def inbox_dir() -> Path:
-    """The inbox as a local folder, for callers not yet on :func:`storage` (as before: the Variable
-    ``creditflow_inbox_dir`` or ``var/inbox``). With object storage configured, use ``storage("inbox")``."""
-    from airflow.sdk import Variable
-
-    return Path(Variable.get(INBOX_DIR_VARIABLE, default=str(var_dir() / "inbox")))
-
-
-def gx_dir() -> Path:
-    """The data-quality results' local folder, for callers not yet on :func:`storage` (``var/gx``)."""
-    return var_dir() / "gx"
-
-
 def sgs_sources(kind: str) -> Any:
     """The sources of one 双公示 kind, from the connections: the case system (not for licences), the
     licensing API (licences only) and the district inbox on the storage."""

@@ -26,8 +26,21 @@ def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
 
 
+# Every DAG of the deployment, written out (README, docs/design.md): adding or removing one is a change here.
+EXPECTED_DAGS = {
+    "sgs_penalty", "sgs_license", "sgs_coercion",  # 双公示 daily reporting, one per kind (sgs_reporting.py)
+    "sgs_review_signoff",  # 批量签署 of the review queue
+    "sgs_history",  # first load / long backfills
+    "calendar_watch",  # the official working-day calendar
+    "credit_report_monthly", "credit_report_weekly",  # feedback reports to 市信用办 (credit_reports.py)
+    "credit_list", "credit_repair",  # serious-dishonesty list, credit repair
+    "inspection_plan",  # the annual inspection plan
+}
+
+
 def test_expected_dags_exist(dagbag):
-    assert {"sgs_penalty", "sgs_license", "sgs_coercion", "sgs_review_signoff", "calendar_watch"} <= set(dagbag.dag_ids)
+    assert len(EXPECTED_DAGS) == 11
+    assert set(dagbag.dag_ids) == EXPECTED_DAGS
 
 
 def test_parsing_is_fast(dagbag):

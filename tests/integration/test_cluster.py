@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -173,17 +174,37 @@ def test_every_day_runs_green_on_the_celery_executor(world):
     assert len(summaries) == len(DAYS) and all(s["reconciled"] for s in summaries)
 
 
+# What a Celery worker logs when it starts a task try: the try's log path names DAG, run, task and try.
+_EXECUTING = re.compile(r"Executing workload in Celery: .*?log_path='dag_id=(?P<dag>[^/']+)/run_id=(?P<run>[^/']+)/"
+                        r"task_id=(?P<task>[^/']+)/(?:map_index=-?\d+/)?attempt=(?P<try>\d+)\.log'")
+
+
+def _executed(log: Path, dag_id: str) -> set[tuple[str, str, int]]:
+    """(run id, task id, try number) of every try of ``dag_id`` that a worker's own log says it started."""
+    text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+    return {(m["run"], m["task"], int(m["try"])) for m in _EXECUTING.finditer(text) if m["dag"] == dag_id}
+
+
 def test_tasks_ran_on_both_workers(world):
-    """Every try of every day's task (a day is one task: two days alone may well land on one worker; the
-    killed try and its retry are on two by construction, and which worker took what is the queue's choice)."""
+    """Who ran what, from two sides that must agree try for try: the hostname Airflow recorded for every try
+    of every day, and each Celery worker's own log of the tries it started. Every try ran on exactly one
+    worker, the one Airflow names (the kill test picks its victim by that name), and both workers ran tries.
+    (Which worker takes the first days is the queue's choice; the kill then forces the retry onto the other.
+    Before, this test only collected the hostnames Airflow recorded, which the kill makes two by construction.)"""
     api, runs = world["api"], world["observed"]["runs"]
-    used = set()
+    recorded: dict[tuple[str, str, int], str] = {}
     for day in DAYS:
         run_id = runs[day.isoformat()]["dag_run_id"]
         for task_id in _hostnames(api, run_id):
             tries = api.json(f"/dags/{DAG}/dagRuns/{run_id}/taskInstances/{task_id}/tries")["task_instances"]
-            used |= {(t.get("hostname") or "").split(".", 1)[0] for t in tries}
-    assert {"worker-1", "worker-2"} <= used, used
+            for t in tries:
+                recorded[(run_id, task_id, t["try_number"])] = (t.get("hostname") or "").split(".", 1)[0]
+    logs = world["settings"].home / "logs"
+    executed = {w: _executed(logs / f"{w}.log", DAG) for w in ("worker-1", "worker-2")}
+    assert executed["worker-1"] and executed["worker-2"], executed
+    assert not executed["worker-1"] & executed["worker-2"], "a try ran on both workers"
+    assert {key: w for w, keys in executed.items() for key in keys} == recorded
+    assert len(recorded) >= len(DAYS) + 1  # a try a day, and the killed upload's retry
 
 
 def test_killed_upload_completes_on_the_other_worker_exactly_once(world):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 
 import pytest
 import sqlalchemy as sa
@@ -106,12 +106,40 @@ def _latest_outcomes(world: World) -> dict[str, dict]:
     return latest
 
 
+# The summary's name of each outcome's count.
+SUMMARY_FIELD = {"uploaded": "uploaded", "quarantined": "quarantined", "awaiting_review": "awaiting_review",
+                 "unchanged": "unchanged", "duplicate": "duplicates"}
+
+
 def test_every_run_reconciles(world):
-    for day, kinds in world.summaries.items():
-        for kind, s in kinds.items():
-            assert s["reconciled"], (day, kind, s)
-            assert s["extracted"] == (s["uploaded"] + s["quarantined"] + s["awaiting_review"] + s["unchanged"]
-                                      + s["duplicates"])
+    """Every run's summary recounted here from the warehouse's rows, not taken from ``reconcile``: each
+    record the run staged has one outcome and nothing else has one; the summary's numbers are those
+    outcomes' counts; every record the generator made was staged by some run; and the uploads the runs
+    counted are the operations the platform received, one for one."""
+    o, st = wh.outcomes, wh.staging
+    staged: dict[tuple[str, str], set[str]] = defaultdict(set)
+    outs: dict[tuple[str, str], dict[str, tuple[str, str | None]]] = defaultdict(dict)
+    with world.warehouse.connect() as conn:
+        for run_key, kind, rid in conn.execute(sa.select(st.c.run_key, st.c.kind, st.c.record_id)):
+            staged[(run_key, kind)].add(rid)
+        for run_key, kind, rid, outcome, op in conn.execute(sa.select(o.c.run_key, o.c.kind, o.c.record_id,
+                                                                      o.c.outcome, o.c.op)):
+            outs[(run_key, kind)][rid] = (outcome, op)
+    runs = {(s["run_key"], kind): s for kinds in world.summaries.values() for kind, s in kinds.items()}
+    assert len(runs) == 3 * len(world.summaries)
+    assert set(outs) <= set(runs) and set(staged) <= set(runs)  # no rows of a run that was not summarised
+    uploads: Counter[str] = Counter()
+    for key, s in runs.items():
+        assert set(outs[key]) == staged[key], (key, staged[key] ^ set(outs[key]))
+        counts = Counter(outcome for outcome, _ in outs[key].values())
+        assert set(counts) <= set(SUMMARY_FIELD), (key, counts)
+        assert {f: s[f] for f in ("extracted", *SUMMARY_FIELD.values())} == \
+            {"extracted": len(staged[key]), **{f: counts[k] for k, f in SUMMARY_FIELD.items()}}, key
+        assert s["reconciled"], key
+        uploads.update(op for outcome, op in outs[key].values() if outcome == "uploaded")
+    assert {m["record_id"] for m in world.manifest} <= set().union(*staged.values())
+    assert uploads == world.platform.admin("GET", "/admin/stats")["operations"]
+    assert uploads["create"] > 100 and uploads["correct"] > 0  # the check has teeth: first uploads and corrections
 
 
 def test_every_record_reaches_the_manifest_outcome(world):

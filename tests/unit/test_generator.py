@@ -1,5 +1,6 @@
 import datetime as dt
 import json
+import math
 import os
 import subprocess
 import sys
@@ -82,12 +83,66 @@ def test_district_files_arrive_on_their_day_in_working_hours(tmp_path):
         {f"{f.stem.split('_')[2][:4]}-{f.stem.split('_')[2][4:6]}-{f.stem.split('_')[2][6:]}" for f in files}
 
 
-def test_defects_appear_at_their_rates_and_identifiers_are_valid(tmp_path):
+def _binomial_interval(n: int, p: float, mass: float = 0.999) -> tuple[int, int]:
+    """The central ``mass`` interval [lo, hi] of Binomial(n, p): P(X < lo) and P(X > hi) are each at most
+    (1 - mass) / 2."""
+    tail = (1 - mass) / 2
+    cdf, lo, hi = 0.0, None, n
+    for k in range(n + 1):
+        cdf += math.exp(math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+                        + k * math.log(p) + (n - k) * math.log1p(-p))
+        if lo is None and cdf > tail:
+            lo = k
+        if cdf >= 1 - tail:
+            hi = k
+            break
+    return lo or 0, hi
+
+
+# Which defects each source can carry (a record draws one defect at the configured rates; a defect its
+# source cannot have leaves it clean): the case system stores dates as dates, so no malformed date there;
+# the licensing API has no amounts and no later edits; a district spreadsheet row is one-off; a coercive
+# measure is generated clean.
+DEFECTS_BY_SOURCE = {
+    "case_penalty": {"missing_required", "bad_checksum", "fullwidth", "late_entry", "edit_after_upload",
+                     "revocation", "cross_source_duplicate", "near_duplicate", "yuan_as_wan"},
+    "licensing": {"missing_required", "bad_checksum", "malformed_date", "fullwidth"},
+    "district": {"missing_required", "bad_checksum", "yuan_as_wan", "malformed_date", "fullwidth"},
+    "case_coercion": set(),
+}
+
+
+def _source(m: dict) -> str:
+    if m["source"] == "case_db":
+        return "case_penalty" if m["kind"] == "penalty" else "case_coercion"
+    return "licensing" if m["source"] == "licensing_api" else "district"
+
+
+def test_defects_appear_at_their_configured_rates(tmp_path):
+    """Each defect's share among the records that can carry it lies in the 99.9% binomial interval of the
+    configured rate (generator/config.py DEFAULT_RATES). No natural persons and no horizon, so that no
+    drawn defect is dropped afterwards (a person has no USCC to corrupt; a horizon can leave no day for an
+    edit). A district copy of a case-system decision repeats its original's defect: not a draw of its own."""
+    _, manifest, _ = _gen(tmp_path, "rates", decisions=8000, person_share=0.0)
+    drawn = [m for m in manifest if not m.get("duplicate_of")]
+    by_source = Counter(_source(m) for m in drawn)
+    assert sum(by_source.values()) == 8000  # one drawn record per decision
+    for m in drawn:
+        assert m["defect"] is None or m["defect"] in DEFECTS_BY_SOURCE[_source(m)], m
+    assert set(g.DEFAULT_RATES) == set(g.DEFECTS)
+    for name, rate in g.DEFAULT_RATES.items():
+        n = sum(count for src, count in by_source.items() if name in DEFECTS_BY_SOURCE[src])
+        got = sum(1 for m in drawn if m["defect"] == name)
+        lo, hi = _binomial_interval(n, rate)
+        assert lo <= got <= hi, (name, rate, n, got, (lo, hi))
+    # The copies: one per cross-source or near duplicate, as the manifest says (none past the horizon).
+    copies = Counter(m["defect"] for m in manifest if m.get("duplicate_of"))
+    assert copies == Counter(m["defect"] for m in drawn if m["defect"] in ("cross_source_duplicate",
+                                                                           "near_duplicate"))
+
+
+def test_identifiers_are_valid(tmp_path):
     _, manifest, d = _gen(tmp_path, "r", decisions=2000)
-    defects = Counter(m["defect"] for m in manifest)
-    for name in ("missing_required", "bad_checksum", "fullwidth", "late_entry", "edit_after_upload", "revocation",
-                 "cross_source_duplicate", "near_duplicate", "yuan_as_wan", "malformed_date"):
-        assert defects[name] > 0, name
     engine = sa.create_engine(f"sqlite:///{d}.case.sqlite")
     with engine.connect() as conn:
         usccs = [r[0] for r in conn.execute(sa.text("SELECT uscc FROM enterprise WHERE ent_id LIKE 'E%'"))]

@@ -83,12 +83,6 @@ def test_parse_amount_rejects_unknown_unit():
         n.parse_amount("1", "千元")
 
 
-def test_amounts_in_text():
-    assert n.amounts_in_text("罚款人民币2000元") == [Decimal("0.2")]
-    assert n.amounts_in_text("责令改正，并处罚款3万元；没收违法所得5,000元") == [Decimal("3"), Decimal("0.5")]
-    assert n.amounts_in_text("警告") == []
-
-
 def test_split_multi_keeps_enumeration_values_with_enumeration_comma():
     assert n.split_multi("警告；罚款;没收违法所得") == ["警告", "罚款", "没收违法所得"]
     assert n.split_multi("查封场所、设施或者财物") == ["查封场所、设施或者财物"]

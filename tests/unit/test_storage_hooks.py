@@ -26,14 +26,13 @@ def hooks(tmp_path, monkeypatch):
 def test_default_is_the_local_var_folders(hooks, tmp_path):
     for area in hooks.STORAGE_AREAS:
         assert hooks.storage(area).local_path() == tmp_path / "var" / area
-    assert hooks.inbox_dir() == tmp_path / "var" / "inbox" and hooks.gx_dir() == tmp_path / "var" / "gx"
     with pytest.raises(ValueError, match="unknown storage area"):
         hooks.storage("secrets")
 
 
 def test_the_old_inbox_variable_still_moves_the_inbox(hooks, tmp_path, monkeypatch):
     monkeypatch.setenv("AIRFLOW_VAR_CREDITFLOW_INBOX_DIR", str(tmp_path / "share"))
-    assert hooks.storage("inbox").local_path() == tmp_path / "share" == hooks.inbox_dir()
+    assert hooks.storage("inbox").local_path() == tmp_path / "share"
     assert hooks.storage("plans").local_path() == tmp_path / "var" / "plans"
 
 

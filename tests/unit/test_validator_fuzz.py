@@ -61,7 +61,6 @@ SCALAR_FUNCTIONS = {
     "parse_date": nz.parse_date,
     "parse_amount_yuan": lambda x: nz.parse_amount(x, "元"),
     "parse_amount_wan": lambda x: nz.parse_amount(x, "万元"),
-    "amounts_in_text": nz.amounts_in_text,
     "clean_text": nz.clean_text,
     "normalize_name": nz.normalize_name,
     "normalize_doc_no": nz.normalize_doc_no,

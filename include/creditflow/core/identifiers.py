@@ -40,7 +40,6 @@ from creditflow.core.normalize import arrow_text, as_text, to_halfwidth
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
 USCC_PLACEHOLDER = "00000000000000000X"
-USCC_RE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$")
 ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 RIC_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 RIC_CHECK = "10X98765432"

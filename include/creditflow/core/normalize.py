@@ -223,22 +223,6 @@ def parse_amount(value: object, unit: str = "万元") -> Decimal | None:
         return None
 
 
-_AMOUNT_IN_TEXT_RE = re.compile(r"(?:罚款|没收[^0-9]{0,12}?)(?:人民币)?\s*([0-9][0-9,，.]*)\s*(万元|万|元)")
-
-
-def amounts_in_text(text: object) -> list[Decimal]:
-    """Amounts (in 万元) mentioned in a 处罚内容 text such as “罚款人民币2000元”."""
-    cleaned = clean_text(text)
-    if not cleaned:
-        return []
-    out = []
-    for number, unit in _AMOUNT_IN_TEXT_RE.findall(to_halfwidth(cleaned)):
-        parsed = parse_amount(number.replace("，", "").replace(",", "") + unit)
-        if parsed is not None:
-            out.append(parsed)
-    return out
-
-
 def split_multi(value: object) -> list[str]:
     """Multi-valued enumerations separated by ; ； , ， or | (not 、: it occurs inside values)."""
     text = clean_text(value)

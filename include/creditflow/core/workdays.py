@@ -219,10 +219,6 @@ class _OfficialCalendar:
                 self._key = key
             return self._cal
 
-    def cache_clear(self) -> None:
-        with self._lock:
-            self._key, self._cal = None, None
-
 
 official_calendar = _OfficialCalendar()
 

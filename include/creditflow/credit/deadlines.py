@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from creditflow.core import warehouse as wh
-from creditflow.core.duedates import Due, due_status, rule_due
+from creditflow.core.duedates import Due, rule_due
 from creditflow.credit import rules
 
 C, R, E = wh.credit_case, wh.credit_request, wh.credit_event
@@ -101,10 +101,6 @@ def shown(conn: sa.Connection | None, row: dict[str, Any], request: bool = False
     for column, d in case_dues(conn, row).items():
         out[column] = d.label_zh()
     return out
-
-
-def status_zh(d: Due, today: dt.date) -> str:
-    return due_status(d, today).label_zh()
 
 
 def fill_known(engine: sa.Engine) -> dict[str, int]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from functools import cache
@@ -428,11 +427,6 @@ def row_hashes(df: pd.DataFrame, codes: list[str]) -> list[str]:
         piece = (code + "=" + text.where(present, "").astype(str) + "\x1f").where(present, "")
         joined = joined + piece
     return [hashlib.sha256(s.encode()).hexdigest() for s in joined.tolist()]
-
-
-def canonical_json(record: dict[str, Any]) -> str:
-    return json.dumps({k: v for k, v in record.items() if v not in (None, "")}, sort_keys=True,
-                      ensure_ascii=False)
 
 
 def payload(row: dict[str, Any], kind: str) -> dict[str, Any]:

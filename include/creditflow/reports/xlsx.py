@@ -82,11 +82,6 @@ def _table(ws: Any, columns: list[tuple[str, str, str]], rows: list[dict[str, An
     return top + 1 + len(rows)
 
 
-def _zh_columns(rows: list[dict[str, Any]], numeric: tuple[str, ...] = ()) -> list[tuple[str, str, str]]:
-    keys = list(rows[0]) if rows else []
-    return [(k, k, INT if k in numeric else TEXT) for k in keys]
-
-
 def _list_sheet(wb: Any, title: str, rows: list[dict[str, Any]], columns: tuple[str, ...], numeric: tuple[str, ...],
                 empty: str) -> None:
     ws = wb.create_sheet(title)

@@ -18,7 +18,6 @@ in-flight, timeliness, dedup, review), ``upload`` (upload, receipts), ``reconcil
 
 from creditflow.reporting.pipeline.common import (
     OUTCOMES,
-    Options,
     ReconciliationError,
     Run,
     Sources,
@@ -49,7 +48,6 @@ __all__ = [
     "DataDocsError",
     "DeadlineUnknownError",
     "InboxTransientError",
-    "Options",
     "ReconciliationError",
     "Run",
     "Sources",

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from importlib import resources
@@ -65,14 +65,6 @@ class Sources:
     case_db: sa.Engine | None = None
     licensing: LicensingClient | None = None
     inbox: Path | Storage | None = None  # the district inbox: a local folder or any fsspec storage
-
-
-@dataclass
-class Options:
-    batch_size: int = 200
-    gx_project_dir: Path | None = None  # where GX Data Docs are built (None: ephemeral, no docs)
-    data_source_uscc: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @cache
