@@ -184,3 +184,55 @@ def test_work_lock_times_out_and_finds_the_file_of_any_sqlite_url(tmp_path):
             pass
     with work_lock(engine, "interval:x", timeout=0.3):  # released
         pass
+
+
+def test_work_lock_files_do_not_pile_up_and_a_killed_holders_file_is_taken_over(tmp_path):
+    """One lock file per interval used to stay forever (thousands a year); it is removed when the work ends.
+    A holder killed mid-work leaves its file; the OS released its lock, so the next run takes it, and removes
+    it when done."""
+    import sqlalchemy as sa
+    from creditflow.core.locks import work_lock
+
+    db = tmp_path / "wh.sqlite"
+    url = f"sqlite:///{db}"
+    engine = sa.create_engine(url)
+    folder = tmp_path / "wh.sqlite.locks"
+    with work_lock(engine, "interval:a", timeout=1):
+        assert len(list(folder.glob("*.lock"))) == 1
+    assert list(folder.glob("*.lock")) == []
+    holder = subprocess.Popen([sys.executable, "-c", WORK_HOLDER, url, "interval:b", str(tmp_path / "h"), "120"])
+    _wait_for(tmp_path / "h.acquired", holder)
+    with pytest.raises(LockTimeout), work_lock(engine, "interval:b", timeout=0.3):
+        pass
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait(30)
+    assert len(list(folder.glob("*.lock"))) == 1  # the dead holder's
+    with work_lock(engine, "interval:b", timeout=20):
+        pass
+    assert list(folder.glob("*.lock")) == []
+
+
+CHURN = """
+import os, sys, time
+import sqlalchemy as sa
+from creditflow.core.locks import work_lock
+url, marker, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+engine = sa.create_engine(url)
+for _ in range(rounds):
+    with work_lock(engine, "interval:churn", timeout=60):
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)  # fails if another holder is inside
+        time.sleep(0.002)
+        os.close(fd)
+        os.unlink(marker)
+"""
+
+
+def test_removing_the_lock_file_never_lets_two_holders_in(tmp_path):
+    """Each holder removes the file as it finishes while others wait on it: a waiter that opened the removed
+    file must not hold the lock at the same time as one that created the new file."""
+    url = f"sqlite:///{tmp_path / 'wh.sqlite'}"
+    procs = [subprocess.Popen([sys.executable, "-c", CHURN, url, str(tmp_path / "inside"), "40"],
+                              stderr=subprocess.PIPE) for _ in range(3)]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err.decode()[-500:]

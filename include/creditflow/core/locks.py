@@ -17,7 +17,8 @@ No table is needed on either, so the lock needs no migration.
 
 :func:`work_lock` is for long work that must not run twice at once but writes through other connections
 (a whole data interval): the advisory lock on PostgreSQL, and on SQLite — where the database's write lock
-would stop that work's own writes — an operating-system file lock next to the database file (one host).
+would stop that work's own writes — an operating-system file lock next to the database file (one host),
+taken with the ``filelock`` package.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ import contextlib
 import hashlib
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import filelock
 import sqlalchemy as sa
 
 __all__ = ["LockTimeout", "db_lock", "lock_key", "work_lock"]
@@ -135,8 +138,9 @@ def work_lock(engine: sa.Engine, name: str, timeout: float | None = None) -> Ite
     """Hold ``name`` for a long piece of work that writes through connections of its own; waits for another
     holder (at most ``timeout`` seconds, then :class:`LockTimeout`). PostgreSQL: the advisory lock of
     :func:`db_lock` (every host; the wait is bounded by the server's ``lock_timeout``). SQLite on a file:
-    ``flock`` on ``<database>.locks/<key>.lock`` (one host, as SQLite is; released by the OS if the holder
-    dies). An in-memory database: no other process can see it, so no lock."""
+    :class:`filelock.FileLock` (``flock``) on ``<database>.locks/<key>.lock`` (one host, as SQLite is;
+    released by the OS if the holder dies; the file is removed when the work ends, a dead holder's file
+    by the next holder). An in-memory database: no other process can see it, so no lock."""
     if engine.dialect.name == "postgresql":
         with db_lock(engine, name, timeout):
             yield
@@ -147,23 +151,21 @@ def work_lock(engine: sa.Engine, name: str, timeout: float | None = None) -> Ite
     if database is None:
         yield
         return
-    import fcntl
-    from pathlib import Path
-
     path = Path(database).resolve()
     folder = path.with_name(path.name + ".locks")
     folder.mkdir(parents=True, exist_ok=True)
-    deadline = None if timeout is None else time.monotonic() + timeout
-    with open(folder / f"{lock_key(name) & 0xFFFFFFFFFFFFFFFF:016x}.lock", "a+b") as handle:
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise LockTimeout(f"锁“{name}”在{timeout}秒内未能取得（另一任务仍在执行）") from None
-                time.sleep(0.1)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    lock_file = folder / f"{lock_key(name) & 0xFFFFFFFFFFFFFFFF:016x}.lock"
+    lock = filelock.FileLock(lock_file, timeout=-1 if timeout is None else timeout, thread_local=False)
+    try:
+        lock.acquire(poll_interval=0.1)
+    except filelock.Timeout:
+        raise LockTimeout(f"锁“{name}”在{timeout}秒内未能取得（另一任务仍在执行）") from None
+    try:
+        yield
+    finally:
+        # Remove the file while still holding it, so that one file per interval does not pile up: a waiter
+        # that opened this file before finds, once it gets the lock, that the file is gone (st_nlink 0)
+        # and filelock opens and locks the new one instead — never two holders on two files.
+        with contextlib.suppress(OSError):
+            lock_file.unlink()
+        lock.release()

@@ -1,6 +1,6 @@
 """HTTP client of the shared credit platform (and of the licensing system), with the retry discipline
 the real systems need: token refresh when it expires mid-run, retries with exponential backoff on
-5xx / timeouts / dropped connections, ``Retry-After`` honoured on 429.
+5xx / timeouts / dropped connections, ``Retry-After`` honoured on 429 (the loop is tenacity's).
 
 No Airflow here: the Airflow hooks in ``plugins/`` build these clients from connections.
 """
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+import tenacity
 
 log = logging.getLogger(__name__)
 
@@ -72,48 +73,72 @@ class _TokenClient:
         return self._token
 
     def _send(self, method: str, path: str, auth: bool = True, headers: dict[str, str] | None = None,
-              _refreshed: bool = False, **kwargs: Any) -> requests.Response:
+              **kwargs: Any) -> requests.Response:
         """One logical request with retries; returns the final response (2xx, or a non-retryable 4xx)."""
+        resp = self._attempts(method, path, auth, headers, kwargs)
+        if resp.status_code == 401 and auth:
+            # Expired mid-run: get a new token once, then repeat the request with attempts of its own
+            # (not counted as a retry); a second 401 is the caller's error.
+            self._token = None
+            log.info("token rejected (%s); refreshing", _body(resp).get("code") if _is_json(resp) else "")
+            resp = self._attempts(method, path, auth, headers, kwargs)
+        return resp
+
+    def _attempts(self, method: str, path: str, auth: bool, headers: dict[str, str] | None,
+                  kwargs: dict[str, Any]) -> requests.Response:
         p = self.policy
-        last_error: Exception | None = None
-        refreshed = _refreshed
-        for attempt in range(1, p.attempts + 1):
-            hdrs = dict(headers or {})
+
+        def attempt() -> requests.Response:
+            hdrs = dict(headers or {})  # the same headers (Idempotency-Key) on every attempt
             if auth:
                 hdrs["Authorization"] = f"Bearer {self._token or self._refresh_token()}"
             self.stats["requests"] += 1
-            try:
-                resp = self.session.request(method, self.base_url + path, headers=hdrs, timeout=p.timeout, **kwargs)
-            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
-                last_error = exc
-                log.warning("%s %s: %s (attempt %d/%d)", method, path, type(exc).__name__, attempt, p.attempts)
-                self._pause(attempt, None)
-                continue
-            if resp.status_code == 401 and auth and not refreshed:
-                # Expired mid-run: get a new token once, then repeat the request (not counted as a retry).
-                refreshed = True
-                self._token = None
-                log.info("token rejected (%s); refreshing", _body(resp).get("code") if _is_json(resp) else "")
-                return self._send(method, path, auth=auth, headers=headers, _refreshed=True, **kwargs)
-            if resp.status_code == 429 or resp.status_code in RETRY_STATUS:
-                last_error = RuntimeError(f"HTTP {resp.status_code}")
-                log.warning("%s %s: HTTP %d (attempt %d/%d)", method, path, resp.status_code, attempt, p.attempts)
-                self._pause(attempt, resp.headers.get("Retry-After"))
-                continue
-            return resp
-        raise RetriesExhausted(f"{method} {path}: gave up after {p.attempts} attempts: {last_error}")
+            return self.session.request(method, self.base_url + path, headers=hdrs, timeout=p.timeout, **kwargs)
 
-    def _pause(self, attempt: int, retry_after: str | None) -> None:
-        self.stats["retries"] += 1
+        def failed(state: tenacity.RetryCallState) -> None:
+            self.stats["retries"] += 1
+            log.warning("%s %s: %s (attempt %d/%d)", method, path, _failure(state), state.attempt_number, p.attempts)
+
+        def give_up(state: tenacity.RetryCallState) -> requests.Response:
+            raise RetriesExhausted(f"{method} {path}: gave up after {p.attempts} attempts: {_failure(state, True)}")
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(TRANSIENT_ERRORS) | tenacity.retry_if_result(_transient),
+            stop=tenacity.stop_after_attempt(p.attempts), wait=self._wait, after=failed,
+            retry_error_callback=give_up, sleep=self._sleep)
+        return retrying(attempt)
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        """``Retry-After`` when the answer has one (seconds; an HTTP date falls back to the base backoff),
+        else exponential backoff from ``policy.backoff``, capped at ``policy.max_backoff``, jittered ±25 %."""
+        outcome = state.outcome
+        retry_after = None if outcome is None or outcome.failed else outcome.result().headers.get("Retry-After")
         if retry_after:
             try:
-                delay = float(retry_after)
+                return float(retry_after)
             except ValueError:
-                delay = self.policy.backoff
-        else:
-            delay = min(self.policy.max_backoff, self.policy.backoff * 2 ** (attempt - 1))
-            delay *= 0.75 + random.random() / 2  # jitter
-        self._sleep(delay)
+                return self.policy.backoff
+        delay = tenacity.wait_exponential(multiplier=self.policy.backoff, max=self.policy.max_backoff)(state)
+        return float(delay * (0.75 + random.random() / 2))
+
+
+#: Errors of the connection (dropped, refused, timed out, cut mid-body) retried like a 5xx.
+TRANSIENT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+
+
+def _transient(resp: requests.Response) -> bool:
+    return resp.status_code == 429 or resp.status_code in RETRY_STATUS
+
+
+def _failure(state: tenacity.RetryCallState, detail: bool = False) -> str:
+    """What went wrong in the attempt: the error (its type; with ``detail`` its text too) or the status."""
+    outcome = state.outcome
+    if outcome is None:
+        return "?"
+    if outcome.failed:
+        exc = outcome.exception()
+        return str(exc) if detail else type(exc).__name__
+    return f"HTTP {outcome.result().status_code}"
 
 
 def _is_json(resp: requests.Response) -> bool:
