@@ -126,6 +126,8 @@ def test_hand_case_on_every_engine(found, i):
     ({"CF_SY": '" onmouseover="alert(1)" x="'}, "HTML事件属性“onmouseover=”"),
     ({"CF_SY": "&lt;img src=x onerror=alert(1)&gt;"}, "HTML字符实体“&lt;”"),
     ({"CF_SY": "javascript:alert(1)"}, "脚本链接“javascript:”"),
+    ({"CF_SY": "<video/ondataavailable=alert(1)"}, "HTML标记“<video/ondataava”"),  # the tag comes first
+    ({"CF_SY": "x' ondataavailable=alert(1)"}, "HTML事件属性“ondataavailable=”"),
     ({"CF_SY": "经查＜script＞"}, "HTML标记“＜script＞”"),
 ])
 def test_the_message_says_what_was_found_in_chinese(change, shown):

@@ -124,10 +124,10 @@ def _unsafe_text(value: Any, hit: str | None) -> str:
     if hit.startswith("&"):
         entity = re.match(r"&#?[0-9A-Za-z]+;?", hit)
         return f"HTML字符实体“{entity.group(0) if entity else hit}”（解码后是标记字符）"
+    if core.endswith("=") and core.lower().startswith("on"):  # "ondataavailable=" is no data: link
+        return f"HTML事件属性“{core}”"
     if "script" in lower or "data" in lower:
         return f"脚本链接“{hit.strip()}”"
-    if "on" in lower and hit.rstrip().endswith("="):
-        return f"HTML事件属性“{core}”"
     return _char_text(hit[0])
 
 
