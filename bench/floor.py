@@ -54,6 +54,12 @@ class Columns:
     def present(self, code: str) -> np.ndarray:
         return _b(pc.is_valid(self.arr(code)))
 
+    def filled(self, code: str, blank: str | None) -> np.ndarray:
+        """Present and not only whitespace / invisible characters (``blank``: the rule's anchored pattern)."""
+        if not blank:
+            return self.present(code)
+        return self.present(code) & ~_b(pc.match_substring_regex(self.arr(code), blank))
+
     def isin(self, code: str, values: list[str]) -> np.ndarray:
         return _b(pc.is_in(self.arr(code), value_set=pa.array(values, pa.string())))
 
@@ -193,7 +199,7 @@ def _ric(c: Columns, p: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
 def rule_fails(c: Columns, rule: Any) -> np.ndarray:
     p, f = rule.params, rule.field
     if rule.check == "not_null":
-        return ~c.present(f)
+        return ~c.filled(f, p.get("blank"))
     if rule.check == "max_len":
         return c.present(f) & ~_b(pc.less_equal(pc.utf8_length(c.arr(f)), p["max_len"]))
     if rule.check == "in_set":
@@ -212,7 +218,7 @@ def rule_fails(c: Columns, rule: Any) -> np.ndarray:
             bad |= b > _add_years(c, p["earlier"], p["max_years"])
         return both & bad
     if pred == "required_if":
-        return c.isin(p["when_column"], p["when_in"]) & ~c.present(p["column"])
+        return c.isin(p["when_column"], p["when_in"]) & ~c.filled(p["column"], p.get("blank"))
     if pred == "empty_if":
         return c.isin(p["when_column"], p["when_in"]) & c.present(p["column"])
     if pred == "amount_format":
@@ -262,7 +268,7 @@ def rule_fails(c: Columns, rule: Any) -> np.ndarray:
         amount = _distinct(c.arr(p["column"]), _number, np.nan).astype(float)
         if pred == "amount_without_category":
             return ~need & (amount > 0)
-        return need & ~((amount > 0) if p.get("positive") else c.present(p["column"]))
+        return need & ~((amount > 0) if p.get("positive") else c.filled(p["column"], p.get("blank")))
     if pred == "amount_unit":
         amount = _distinct(c.arr(p["column"]), _number, np.nan).astype(float)
         stated = _distinct(c.arr(p["text"]), _stated, np.nan).astype(float)

@@ -306,6 +306,11 @@ VALID = {
                 {"CF_WSH": "珠香应急罚（２０２６）０００１号"},  # the generator's full-width district variant
                 {"CF_WSH": "珠应急（横琴）罚〔2026〕1号"}, {"CF_WSH": "市场【2019】1号"},  # sample 文号 [S]
                 {"CF_WSH": "珠应急简罚〔2026〕3号"}, {"CF_WSH": "4404002026000123"},  # 简易程序 form serial
+                # issue 18 review: the year first (as court 案号 write it) and 字…第 [M]
+                {"CF_WSH": "(2026)珠应急罚12号"}, {"CF_WSH": "（2026）珠应急罚12号"}, {"CF_WSH": "（2026）珠应急罚第12号"},
+                {"CF_WSH": "【2026】珠应急罚12号"}, {"CF_WSH": "珠应急罚字2026第12号"},
+                # issue 18 review: "-12" and "+86 …" are no formula; "on duty" no event handler
+                {"CF_SY": "-12", "CF_YJ": "+86 756 1234567", "CF_WFXW": "on duty 时未佩戴安全帽"},
                 # names as they really are: 间隔号, registered parentheses, Latin letters, & - 、 .
                 {"CF_XDR_MC": "珠海（横琴）A&B科技有限公司", "CF_FRDB": "阿卜杜·热合曼"},
                 {"CF_XDR_MC": "ZHUHAI ABC CO., LTD.", "CF_FRDB": "John Smith"},

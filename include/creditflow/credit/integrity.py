@@ -311,6 +311,8 @@ def to_xlsx(rows: list[dict[str, str]], answers: list[dict[str, Any]]) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
 
+    from creditflow.reports.xlsx import as_text
+
     wb = Workbook()
     ws = wb.active
     ws.title = "诚信审核结果"
@@ -331,6 +333,8 @@ def to_xlsx(rows: list[dict[str, str]], answers: list[dict[str, Any]]) -> bytes:
                                for p in ans["penalties_under_publicity"]),
                       "；".join(ans["reasons"])]
         ws.append([mask_text(v) if isinstance(v, str) else v for v in values])
+        for cell in ws[ws.max_row]:  # a name "=HYPERLINK(…)" from the uploaded CSV stays text, never a formula
+            as_text(cell)
         if ans.get("verdict") != "pass":
             for cell in ws[ws.max_row]:
                 cell.fill = red

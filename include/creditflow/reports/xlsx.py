@@ -51,6 +51,15 @@ def _cell(value: Any, kind: str) -> Any:
     return value
 
 
+def as_text(cell: Any) -> Any:
+    """Text stays text: openpyxl takes a str starting with "=" for a formula (data type "f"), and a 文号 or
+    fact "=HYPERLINK(…)" would be a live formula in the report — written as a string instead (OWASP CSV
+    injection). Works for write-only cells too."""
+    if cell.data_type == "f":
+        cell.data_type = "s"
+    return cell
+
+
 def _table(ws: Any, columns: list[tuple[str, str, str]], rows: list[dict[str, Any]], top: int = 1,
            widths: dict[str, int] | None = None) -> int:
     """Header at row ``top`` (frozen), then the rows; returns the next free row."""
@@ -66,6 +75,7 @@ def _table(ws: Any, columns: list[tuple[str, str, str]], rows: list[dict[str, An
     for i, row in enumerate(rows, start=top + 1):
         for j, (key, _, kind) in enumerate(columns, start=1):
             c = ws.cell(row=i, column=j, value=_cell(row.get(key), kind))
+            as_text(c)
             form = kind if kind in (RATE, INT) and isinstance(c.value, (int, float)) else "wrap"
             if form in styled:
                 c._style = copy(styled[form])

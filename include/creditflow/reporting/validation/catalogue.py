@@ -98,9 +98,10 @@ def rules_for(kind: str, as_of: dt.date) -> list[Rule]:
         out.append(Rule(rule_id, fld, "custom", tuple(dict.fromkeys(columns)), {"predicate": pred, **params}, sev,
                         variant))
 
+    blank = text.text_patterns()["blank"]  # whitespace and invisible characters only: not filled
     for f in standard.fields(kind):
         if f.always_required:
-            out.append(Rule("REQUIRED", f.code, "not_null", (f.code,)))
+            out.append(Rule("REQUIRED", f.code, "not_null", (f.code,), {"blank": blank}))
         if f.max_len and f.type not in ("date", "decimal"):
             out.append(Rule("MAX_LENGTH", f.code, "max_len", (f.code,), {"max_len": f.max_len}))
         if f.type == "date":
@@ -146,12 +147,13 @@ def rules_for(kind: str, as_of: dt.date) -> list[Rule]:
                later=later, strict=strict, max_years=max_years)
 
     shxym = f"{p}_XDR_SHXYM"
-    custom("REQUIRED_IF", shxym, "required_if", [shxym, lb], column=shxym, when_column=lb, when_in=list(ORG))
+    custom("REQUIRED_IF", shxym, "required_if", [shxym, lb], column=shxym, when_column=lb, when_in=list(ORG),
+           blank=blank)
     if f"{p}_FRDB" in fmap:
         custom("REQUIRED_IF", f"{p}_FRDB", "required_if", [f"{p}_FRDB", lb], column=f"{p}_FRDB",
-               when_column=lb, when_in=list(ORG))
+               when_column=lb, when_in=list(ORG), blank=blank)
     for c in (f"{p}_XDR_ZJLX", f"{p}_XDR_ZJHM"):
-        custom("REQUIRED_IF", c, "required_if", [c, lb], column=c, when_column=lb, when_in=[PERSON])
+        custom("REQUIRED_IF", c, "required_if", [c, lb], column=c, when_column=lb, when_in=[PERSON], blank=blank)
         custom("ORG_MUST_NOT_HAVE_PERSON_ID", c, "empty_if", [c, lb], column=c, when_column=lb,
                when_in=list(ORG))
     others = [f"{p}_XDR_{s}" for s in ("GSZC", "ZZJG", "SWDJ", "SYDW", "SHZZ")]
@@ -185,12 +187,12 @@ def rules_for(kind: str, as_of: dt.date) -> list[Rule]:
             custom("AMOUNT_WITHOUT_CATEGORY", col, "amount_without_category", [col, "CF_CFLB"], column=col,
                    categories="CF_CFLB", any_of=cats)
         custom("REQUIRED_IF", "CF_NR_ZKDX", "contains_required", ["CF_NR_ZKDX", "CF_CFLB"],
-               column="CF_NR_ZKDX", categories="CF_CFLB", any_of=["暂扣许可证件", "吊销许可证件"])
+               column="CF_NR_ZKDX", categories="CF_CFLB", any_of=["暂扣许可证件", "吊销许可证件"], blank=blank)
         custom("AMOUNT_UNIT", "CF_NR_FK", "amount_unit", ["CF_NR_FK", "CF_NR"], column="CF_NR_FK",
                text="CF_NR", max_plausible=thresholds()["max_plausible_fine_wan"])
     if kind == "coercion":
         custom("REQUIRED_IF", "QZ_JCRQ", "required_if", ["QZ_JCRQ", "QZ_ZT"], column="QZ_JCRQ",
-               when_column="QZ_ZT", when_in=["2"])
+               when_column="QZ_ZT", when_in=["2"], blank=blank)
         # 行政强制法 art. 25: 查封/扣押 ≤ 30 days, one extension ≤ 30 days with approval. The field set has
         # no extension field: over 30 days asks whether an extension was approved, over 60 is an error.
         # Both the decided end (期限至) and the lifting date (解除日期) are measured from 期限自.
@@ -234,8 +236,8 @@ def _detail(rule: Rule, row: dict[str, Any]) -> str:
         return text.unsafe_details([value], p["pattern"])[0]
     if rule.rule_id == "NAME_CHARS":
         return "、".join(f"“{c}”" for c in text.unusual_chars(value, p["shape"])[:5])
-    if rule.rule_id == "DOC_NO_FORMAT":
-        return str(value)[:64]
+    if rule.rule_id == "DOC_NO_FORMAT":  # masked whole, then cut: a cut-off ID number escapes the masking
+        return mask_text(value)[:64]
     if rule.rule_id in ("ENUM", "DATE_FORMAT"):
         return str(value)
     if rule.rule_id == "DATE_ORDER":
@@ -250,7 +252,7 @@ def _detail(rule: Rule, row: dict[str, Any]) -> str:
     if rule.rule_id == "AMOUNT_REQUIRED":
         return "/".join(p["any_of"])
     if rule.rule_id == "AMOUNT_UNIT":
-        return f"填报值{value}万元，处罚内容为“{str(row.get(p['text']))[:40]}”"
+        return f"填报值{value}万元，处罚内容为“{mask_text(row.get(p['text']))[:40]}”"
     if rule.rule_id in ("SEIZURE_OVER_30_DAYS", "SEIZURE_OVER_60_DAYS"):
         start, end = row.get(p["start"]), row.get(rule.field)
         try:

@@ -11,7 +11,7 @@ import pandas as pd
 from creditflow.core import standard
 from creditflow.core.normalize import as_text, is_missing
 from creditflow.reporting.validation.catalogue import ISSUE_COLUMNS, Rule, details, message_zh, rules_for
-from creditflow.reporting.validation.predicates import PREDICATES, _isin, lengths, present, shared
+from creditflow.reporting.validation.predicates import PREDICATES, _isin, filled, lengths, present, shared
 
 
 def _cell(value: Any) -> str | None:
@@ -50,7 +50,7 @@ def prepare(df: pd.DataFrame, kind: str) -> pd.DataFrame:
 def _native_ok(rule: Rule, df: pd.DataFrame) -> pd.Series:
     s = df[rule.field]
     if rule.check == "not_null":
-        return present(s)
+        return filled(s, rule.params.get("blank"))
     if rule.check == "max_len":
         return ~present(s) | ~(lengths(s) > rule.params["max_len"])
     if rule.check == "in_set":

@@ -91,6 +91,49 @@ def present(s: pd.Series) -> pd.Series:
     return _memo(s, "present", lambda: s.notna() & (s != ""))
 
 
+def filled(s: pd.Series, blank: str | None) -> pd.Series:
+    """Present and not ``blank`` (an anchored RE2 pattern: whitespace and invisible characters only, see
+    ``text_patterns()["blank"]``) — what REQUIRED and REQUIRED_IF ask for: a name of only Hangul fillers
+    "ㅤㅤㅤ" is present but not filled (issue 18 review)."""
+    if not blank:
+        return present(s)
+    return present(s) & pd.Series(~_regex_hit(s, blank, unencodable=False), index=s.index)
+
+
+def _text_arrow(s: pd.Series) -> tuple[Any, np.ndarray]:
+    """(pyarrow string array, unencodable mask): values that are no UTF-8 text (a lone surrogate) are
+    null in the array and True in the mask."""
+    import pyarrow as pa
+
+    arr = _arrow(s)
+    bad = np.zeros(len(s), dtype=bool)
+    if arr is None:
+        values = s.to_numpy(dtype=object).copy()
+        for i, v in enumerate(values):
+            if v is None or (not isinstance(v, str) and pd.isna(v)):
+                values[i] = None
+                continue
+            try:
+                str(v).encode("utf-8")
+                values[i] = str(v)
+            except UnicodeEncodeError:
+                values[i], bad[i] = None, True
+        arr = pa.array(values, type=pa.string())
+    return arr, bad
+
+
+def _regex_hit(s: pd.Series, pattern: str, unencodable: bool = True) -> np.ndarray:
+    """True where the value contains a match of the RE2 ``pattern``; values that are no UTF-8 text count
+    as ``unencodable``."""
+    import pyarrow.compute as pc
+
+    def compute() -> np.ndarray:
+        arr, bad = _text_arrow(s)
+        hit = pc.fill_null(pc.match_substring_regex(arr, pattern), False).to_numpy(zero_copy_only=False)
+        return np.asarray(hit, dtype=bool) | (bad if unencodable else False)
+    return np.asarray(_memo(s, "regex", compute, pattern, unencodable), dtype=bool)
+
+
 def _isin(s: pd.Series, values: Any) -> pd.Series:
     key = tuple(values)
     return _memo(s, "isin", lambda: s.isin(key), key)
@@ -190,7 +233,7 @@ def _iso_date(df: pd.DataFrame, p: dict[str, Any]) -> pd.Series:
 @predicate("required_if")
 def _required_if(df: pd.DataFrame, p: dict[str, Any]) -> pd.Series:
     cond = _isin(df[p["when_column"]], p["when_in"])
-    return ~cond | present(df[p["column"]])
+    return ~cond | filled(df[p["column"]], p.get("blank"))
 
 
 @predicate("empty_if")
@@ -216,7 +259,7 @@ def _contains_required(df: pd.DataFrame, p: dict[str, Any]) -> pd.Series:
     if p.get("positive"):
         ok = _num(df[p["column"]]) > 0
     else:
-        ok = present(df[p["column"]])
+        ok = filled(df[p["column"]], p.get("blank"))
     return ~need | ok
 
 

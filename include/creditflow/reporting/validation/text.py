@@ -1,7 +1,8 @@
 """The text rules (issue 18.3): what published text may contain, as RE2 patterns that are data
 (``data/standard/text_patterns.yaml``) — their predicates for both engines and their finding details.
 
-* ``TEXT_UNSAFE`` (error): markup or control/invisible characters in a published text field
+* ``TEXT_UNSAFE`` (error): markup, script (event attributes, javascript: links, character references of
+  markup), a spreadsheet formula, control, invisible or unshowable characters in a published text field
   (:func:`_text_safe`);
 * ``NAME_CHARS`` / ``DOC_NO_FORMAT`` (warnings): a name or 文号 outside its shape (:func:`_text_shape`),
   unless it is unsafe already (then TEXT_UNSAFE says so, once).
@@ -17,20 +18,28 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from creditflow.common import mask_text
-from creditflow.reporting.validation.predicates import _arrow, _memo, predicate, present
+from creditflow.reporting.validation.predicates import _regex_hit, predicate, present
 
 
 @cache
 def text_patterns() -> dict[str, str]:
-    """The RE2 patterns of the text rules: ``unsafe``, ``unsafe_name``, ``name_chars``, ``doc_no``."""
+    """The RE2 patterns of the text rules: ``unsafe`` (free text, 文号), ``unsafe_name`` (names), ``blank``
+    (REQUIRED: whitespace and invisible characters only), ``name_chars``, ``doc_no`` — composed from the
+    parts in data/standard/text_patterns.yaml (``markup``, ``markup_name``, ``script``, ``formula``,
+    ``control``, ``invisible``)."""
     import yaml
 
+    from creditflow.core.normalize import WHITESPACE_CHARS, re2_class
+
     path = resources.files("creditflow") / "data" / "standard" / "text_patterns.yaml"
-    return {k: str(v["value"]) for k, v in yaml.safe_load(path.read_text(encoding="utf-8")).items()}
+    parts = {k: str(v["value"]) for k, v in yaml.safe_load(path.read_text(encoding="utf-8")).items()}
+    shared = [parts[k] for k in ("script", "formula", "control", "invisible")]
+    return {**parts, "unsafe": "|".join([parts["markup"], *shared]),
+            "unsafe_name": "|".join([parts["markup_name"], *shared]),
+            "blank": f"^(?:{re2_class(WHITESPACE_CHARS)}|{parts['invisible']})*$"}
 
 
 def name_field(code: str) -> bool:
@@ -38,39 +47,6 @@ def name_field(code: str) -> bool:
     from creditflow.reporting.standardise import _NAME_SUFFIXES
 
     return code.endswith(_NAME_SUFFIXES)
-
-
-def _text_arrow(s: pd.Series) -> tuple[Any, np.ndarray]:
-    """(pyarrow string array, unencodable mask): values that are no UTF-8 text (a lone surrogate) are
-    null in the array and True in the mask."""
-    import pyarrow as pa
-
-    arr = _arrow(s)
-    bad = np.zeros(len(s), dtype=bool)
-    if arr is None:
-        values = s.to_numpy(dtype=object).copy()
-        for i, v in enumerate(values):
-            if v is None or (not isinstance(v, str) and pd.isna(v)):
-                values[i] = None
-                continue
-            try:
-                str(v).encode("utf-8")
-                values[i] = str(v)
-            except UnicodeEncodeError:
-                values[i], bad[i] = None, True
-        arr = pa.array(values, type=pa.string())
-    return arr, bad
-
-
-def _regex_hit(s: pd.Series, pattern: str) -> np.ndarray:
-    """True where the value contains a match of the RE2 ``pattern``, or is no UTF-8 text."""
-    import pyarrow.compute as pc
-
-    def compute() -> np.ndarray:
-        arr, bad = _text_arrow(s)
-        hit = pc.fill_null(pc.match_substring_regex(arr, pattern), False).to_numpy(zero_copy_only=False)
-        return np.asarray(hit, dtype=bool) | bad
-    return np.asarray(_memo(s, "regex", compute, pattern), dtype=bool)
 
 
 @predicate("text_safe")
@@ -110,6 +86,26 @@ def _encodable(text: str) -> bool:
     return True
 
 
+_QUOTES_AND_SPACES = " \t\r\n\f\u3000\xa0\"'`/"
+
+
+def _snippet(value: str, at: int, size: int = 16) -> str:
+    """``size`` printable characters of ``value`` from ``at`` — masked first: a cut-off ID number would
+    escape the masking of the snippet."""
+    return "".join(c for c in mask_text(value)[at:at + size] if c.isprintable())
+
+
+def _char_text(c: str) -> str:
+    code = ord(c)
+    if c in "\ufffc\ufffd":
+        return f"无法显示的替换字符（U+{code:04X}）"
+    if 0xE000 <= code <= 0xF8FF or code >= 0xF0000:
+        return f"私用区字符（U+{code:04X}，多为自造的生僻字，请改用国家标准编码中的汉字）"
+    if 0xFDD0 <= code <= 0xFDEF or code in (0xFFFE, 0xFFFF):
+        return f"非字符（U+{code:04X}）"
+    return f"不可见或控制字符（U+{code:04X}）"
+
+
 def _unsafe_text(value: Any, hit: str | None) -> str:
     if not isinstance(value, str):
         return "无法读取的字符"
@@ -117,12 +113,22 @@ def _unsafe_text(value: Any, hit: str | None) -> str:
         return "无法编码的字符"
     if hit is None:
         return "不允许的字符"
-    if hit[0] in "<>＜＞":
-        at = value.find(hit)  # masked first: a cut-off ID number would escape the masking of the snippet
-        snippet = "".join(c for c in mask_text(value)[at:at + 16] if c.isprintable())
-        tag = bool(re.match(r"<[A-Za-z!/?]", snippet))
+    at = value.find(hit)
+    lower, core = hit.lower(), hit.strip(_QUOTES_AND_SPACES)
+    if at == 0 and core[:1] and core[0] in "=＝@＠+＋-－":
+        return f"会被表格软件当作公式的开头“{_snippet(value, 0)}”"
+    if hit[0] in "<>＜＞﹤﹥":
+        snippet = _snippet(value, at)
+        tag = bool(re.match(r"[<＜﹤][A-Za-zＡ-Ｚａ-ｚ!/?！／？]", snippet))
         return f"HTML标记“{snippet}”" if tag else f"尖括号“{hit}”"
-    return f"不可见或控制字符（U+{ord(hit[0]):04X}）"
+    if hit.startswith("&"):
+        entity = re.match(r"&#?[0-9A-Za-z]+;?", hit)
+        return f"HTML字符实体“{entity.group(0) if entity else hit}”（解码后是标记字符）"
+    if core.endswith("=") and core.lower().startswith("on"):  # "ondataavailable=" is no data: link
+        return f"HTML事件属性“{core}”"
+    if "script" in lower or "data" in lower:
+        return f"脚本链接“{hit.strip()}”"
+    return _char_text(hit[0])
 
 
 def unsafe_details(values: list[Any], pattern: str) -> list[str]:
