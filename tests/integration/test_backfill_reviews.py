@@ -82,6 +82,15 @@ def _platform(pf) -> tuple[list, dict]:
     return held, pf.admin("GET", "/admin/stats")["operations"]
 
 
+def _uploaded_card(engine) -> int:
+    """The dashboard's 已上报 card (all periods, penalty) as its page computes it."""
+    from creditflow_ui import dashboard, routes
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(routes, "_engine", lambda: engine)
+        return int(dashboard.dashboard_data("penalty", "day", DAYS[-1])["totals"]["uploaded"])
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, module_db_url):
     d = tmp_path_factory.mktemp("backfill")
@@ -113,6 +122,7 @@ def world(tmp_path_factory, module_db_url):
         before = {"reviews": _reviews(engine), "pending": _pending(engine), "platform": _platform(pf)}
         with engine.connect() as conn:
             before["ledger"] = sorted(tuple(r) for r in conn.execute(sa.select(wh.ledger)))
+        before["card"] = _uploaded_card(engine)
         again = [run(day) for day in DAYS]  # the backfill, in day order as Airflow runs it
         yield {"engine": engine, "pf": pf, "before": before, "first": first, "again": again, "a": a, "b": b}
         engine.dispose()
@@ -121,6 +131,7 @@ def world(tmp_path_factory, module_db_url):
 def test_the_days_did_what_the_scenario_says(world):
     held, ops = world["before"]["platform"]
     assert ops == {"create": 3, "correct": 1}  # A, B, C created; B's approved 更正 sent on day 3
+    assert sorted(version for _, _, version, _, _ in held) == [1, 1, 2]
     assert [p[:4] for p in world["before"]["pending"]] == [
         (p[0], p[1], "correct", "correction") for p in world["before"]["pending"]]
     assert len(world["before"]["pending"]) == 1  # A's 更正, waiting
@@ -175,3 +186,63 @@ def test_every_rerun_reconciles_and_says_why_it_did_nothing(world):
     # Day 3 is the newest day: its re-run finds what its first run found.
     assert [s["uploaded"] for s in world["again"]] == [1, 0, 2]
     assert world["again"][2]["awaiting_review"] == world["first"][2]["awaiting_review"] == 1
+
+
+class _Viewer:
+    role = "viewer"
+
+    def get_id(self) -> str:
+        return "viewer"
+
+
+@pytest.fixture(scope="module")
+def pages(world):
+    """运行概况 and 数据看板 as the plugin serves them (its routers, logged in as a viewer), on this warehouse."""
+    from creditflow_ui import auth, dashboard, routes
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    app = FastAPI()
+    app.include_router(routes.router)
+    app.include_router(dashboard.router)
+    app.dependency_overrides[auth.current_user] = _Viewer
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(routes, "_engine", lambda: world["engine"])
+        mp.setattr(dashboard, "listed_files", lambda area, limit=50: None)
+        yield TestClient(app)
+
+
+def test_reconciliations_are_history_and_the_overview_shows_both(world, pages):
+    s = wh.run_summary
+    with world["engine"].connect() as conn:
+        rows = conn.execute(sa.select(s.c.run_key, s.c.uploaded, s.c.written_at).order_by(s.c.id)).all()
+    keys = [interval.interval_run("penalty", d).run_key for d in DAYS]
+    assert [k for k, _, _ in rows] == keys + keys  # each run's first reconciliation kept, the re-run's added
+    assert [u for _, u, _ in rows] == [2, 0, 2, 1, 0, 2]  # day 1: both first published then; one since corrected
+    html = pages.get("/").text
+    import re
+
+    shown = re.findall(r'<tr data-run="([^"]+)" data-kind="penalty" class="(latest|earlier muted)">', html)
+    assert shown == [(k, c) for k in reversed(keys) for c in ("latest", "earlier muted")]
+    first = html.index(f'data-run="{keys[0]}" data-kind="penalty" class="latest"')
+    block = html[first:html.index("</tr>", html.index('class="earlier muted"', first))]
+    assert "最新（已重跑 1 次）" in block and "重跑前" in block
+    cells = re.findall(r'<td class="num">(\d+)</td>', block)
+    assert cells[1] == "1" and cells[10] == "2"  # 已上报: the re-run's 1 on top, the original 2 below it
+
+
+def test_dashboard_uploaded_is_what_the_platform_holds_after_the_backfill(world, pages):
+    held = world["pf"].admin("GET", "/admin/records")["records"]
+    html = pages.get("/dashboard", params={"kind": "penalty"}).text
+    import re
+
+    card = re.search(r'data-k="uploaded">\s*<div class="value">(\d+)</div>', html)
+    assert card is not None and int(card.group(1)) == len(held) == 3
+    # Before the backfill too: the runs had sent 4 operations (B's 更正 is a second one), the platform held 3.
+    assert world["before"]["card"] == len(world["before"]["platform"][0]) == 3
+    assert sum(s["uploaded"] for s in world["first"]) == 4
+    # The latest reconciliations sum to 1 + 0 + 2 = 3 uploads only by chance of this scenario; the
+    # periods still add each run once (its latest reconciliation), never the original and the re-run.
+    periods = re.findall(r'<tr data-period="([^"]+)" data-kind="penalty">(.*?)</tr>', html, re.S)
+    uploaded = {p: int(re.search(r'data-k="uploaded">(\d+)<', row).group(1)) for p, row in periods}
+    assert uploaded == {DAYS[0].isoformat(): 1, DAYS[1].isoformat(): 0, DAYS[2].isoformat(): 2}
