@@ -16,7 +16,8 @@ Timestamps are UTC ISO strings of equal form (``warehouse.now_iso``), so a strin
 cut-off (:func:`creditflow.reports.periods.stamp`) is a time comparison, on SQLite and PostgreSQL alike.
 
 Limit: the stage tables are replaced when a daily run is re-run. A reprocessing backfill of an old day
-after a report's cut-off removes that day's rows as the report saw them (see the DAG's runbook).
+after a report's cut-off removes that day's rows as the report saw them (see the DAG's runbook); the day
+still counts from its first reconciliation (kept since revision 0014), with the re-run's outcomes.
 """
 
 from __future__ import annotations

@@ -82,18 +82,6 @@ class Decision:
     detail: str | None = None
 
 
-def _queued_reviews(conn: sa.Connection, record_ids: list[str]) -> set[tuple[str, str, str]]:
-    """``(record_id, content_hash, op)`` of every review row of these records (read in one query per 500:
-    a first load carries hundreds of records waiting for review into every day)."""
-    r = wh.reviews
-    found: set[tuple[str, str, str]] = set()
-    unique = sorted(set(record_ids))
-    for i in range(0, len(unique), 500):
-        found |= {(a, b, c) for a, b, c in conn.execute(
-            sa.select(r.c.record_id, r.c.content_hash, r.c.op).where(r.c.record_id.in_(unique[i:i + 500])))}
-    return found
-
-
 def decide(run: Run, engine: sa.Engine, batch_size: int = 200) -> dict[str, int]:
     """Stage 4–6: quarantine, exact and near duplicates, op against the ledger, review gate, due dates.
 
@@ -325,7 +313,7 @@ def decide(run: Run, engine: sa.Engine, batch_size: int = 200) -> dict[str, int]
     now = wh.now_iso()
     with engine.begin() as conn:
         wh.replace_run_rows(conn, wh.outcomes, run.run_key, out_rows, kind=run.kind)
-        queued = _queued_reviews(conn, [r["record_id"] for r, _, _, _ in pending_review])
+        queued = rerun.queued_reviews(conn, [r["record_id"] for r, _, _, _ in pending_review])
         for r, op, reason, related in pending_review:
             key = {"record_id": r["record_id"], "content_hash": r["content_hash"], "op": op}
             if (r["record_id"], r["content_hash"], op) not in queued:

@@ -108,6 +108,17 @@ def settle_reviews(conn: sa.Connection, run: Run, rid: str, rows: list[dict[str,
             conn.execute(r.update().where(key).values(**values))
 
 
+def queued_reviews(conn: sa.Connection, record_ids: list[str]) -> set[tuple[str, str, str]]:
+    """``(record_id, content_hash, op)`` of every review row of these records (read in one query per 500:
+    a first load carries hundreds of records waiting for review into every day)."""
+    r = wh.reviews
+    found: set[tuple[str, str, str]] = set()
+    for chunk in _chunks(sorted(set(record_ids)), 500):
+        found |= {(a, b, c) for a, b, c in conn.execute(
+            sa.select(r.c.record_id, r.c.content_hash, r.c.op).where(r.c.record_id.in_(chunk)))}
+    return found
+
+
 def supersede_for_new(conn: sa.Connection, run: Run, rid: str) -> None:
     """A new version of the record is queued for review: its older pending reviews are superseded (never
     one created by a later day's run — :func:`newer_reviews` keeps such records out of the queue)."""
