@@ -52,8 +52,9 @@ def newer_records(conn: sa.Connection, run: Run, record_ids: list[str]) -> dict[
     o, r = wh.outcomes, wh.reviews
     out: dict[str, str] = {}
     ids = sorted(set(record_ids))
+    # The range is a superset (string order; on PostgreSQL the column's collation): later() decides.
     later_keys = [k for (k,) in conn.execute(sa.select(o.c.run_key).where(
-        o.c.run_key > run.run_key, o.c.run_key < f"{run.dag_id}|~").distinct()) if later(k, run)]
+        o.c.run_key > run.run_key, o.c.run_key.like(f"{run.dag_id}|%")).distinct()) if later(k, run)]
     for keys in _chunks(sorted(later_keys), 100):
         for chunk in _chunks(ids, 500):
             for rid, key in conn.execute(sa.select(o.c.record_id, o.c.run_key).where(
