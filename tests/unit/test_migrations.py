@@ -120,7 +120,8 @@ def fill(engine: sa.Engine) -> None:
         conn.execute(wh.review_decisions.insert().values(record_id="district:7", content_hash="h7", op="create",
                                                          level=1, decision="approve", reviewer="李科长",
                                                          comment="核对原件无误", decided_at=NOW))
-        conn.execute(wh.run_summary.insert().values(
+        # The table as it was before revision 0014 (the model's insert would ask PostgreSQL for an ``id``).
+        conn.execute(legacy_metadata().tables["cf_run_summary"].insert().values(
             run_key="r1", kind="penalty", dag_id="sgs_penalty", interval_start="2026-11-03", interval_end="2026-11-04",
             extracted=5, uploaded=1, quarantined=1, awaiting_review=1, unchanged=1, duplicates=1, late=1, due_soon=1,
             rejected_files=0, reconciled=True, written_at=NOW))
