@@ -207,7 +207,8 @@ def days_with_records(work: Path) -> set[str]:
     engine = wh.engine_from_url(f"sqlite:///{work}/var/creditflow.sqlite")
     with engine.connect() as conn:
         s = wh.run_summary
-        return {r.interval_start[:10] for r in conn.execute(sa.select(s.c.interval_start).where(s.c.extracted > 0))}
+        return {r.interval_start[:10] for r in conn.execute(sa.select(s.c.interval_start).where(
+            s.c.extracted > 0, wh.latest_summaries()))}
 
 
 def bench_fixed(args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -290,7 +291,8 @@ def per_kind_totals(engine: Any) -> dict[str, Any]:
         names = ("days", "extracted", "uploaded", "reconciled")
         out = {k: dict(zip(names, row, strict=True)) for k, *row in conn.execute(
             sa.select(s.c.kind, sa.func.count(), sa.func.sum(s.c.extracted), sa.func.sum(s.c.uploaded),
-                      sa.func.sum(sa.cast(s.c.reconciled, sa.Integer))).group_by(s.c.kind))}
+                      sa.func.sum(sa.cast(s.c.reconciled, sa.Integer))).where(wh.latest_summaries())
+            .group_by(s.c.kind))}
     engine.dispose()
     return out
 

@@ -107,7 +107,9 @@ def fill(path: Path, n: int, seed: int = 1) -> dict[str, int]:
                          "run_key, first_accepted_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", ledger)
         conn.executemany("INSERT INTO cf_ledger_history (kind, natural_key, record_id, op, state, content_hash, "
                          "run_key, at) VALUES (?,?,?,?,?,?,?,?)", hist)
-        conn.executemany("INSERT INTO cf_run_summary VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", summary)
+        conn.executemany("INSERT INTO cf_run_summary (run_key, kind, dag_id, interval_start, interval_end, extracted, "
+                         "uploaded, quarantined, awaiting_review, unchanged, duplicates, late, due_soon, "
+                         "rejected_files, reconciled, written_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", summary)
         conn.commit()
         counts["records"] += len(out)
         counts["history"] += len(hist)

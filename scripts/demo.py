@@ -263,7 +263,8 @@ def day_summary(day: dt.date) -> str:
     engine = wh.engine_from_url(warehouse_url())
     s = wh.run_summary
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(s).where(s.c.interval_start.like(f"{day.isoformat()}%"))).mappings().all()
+        rows = conn.execute(sa.select(s).where(s.c.interval_start.like(f"{day.isoformat()}%"),
+                                               wh.latest_summaries())).mappings().all()
     engine.dispose()
     return "; ".join(f"{r['kind']}: {r['extracted']} in, {r['uploaded']} up, {r['quarantined']} 问题数据, "
                      f"{r['awaiting_review']} 审核, {r['duplicates']} dup, {r['late']} late"

@@ -10,8 +10,10 @@ by this plugin, so a browser never needs the bucket); the serious-dishonesty lis
 How the numbers are counted (the page says the same):
 
 * flows — ``extracted``, ``uploaded``, ``quarantined`` (by the run) — are summed over the period's runs
-  (``cf_run_summary``); ``accepted`` counts the platform's acceptances those runs received
-  (``cf_ledger_history``);
+  (each run's latest reconciliation in ``cf_run_summary``, which keeps them all); ``accepted`` counts the
+  platform's acceptances those runs received (``cf_ledger_history``);
+* the 已上报 card is what the platform holds: the ledger's records the platform accepted (published or
+  withdrawn), whatever any re-run's reconciliation says (:func:`held_by_platform`);
 * states — ``awaiting_review``, ``due_soon`` (records carried from run to run) — are the period's last run's;
 * ``late`` counts distinct records marked late in the period's runs (``cf_outcome``): a first publication
   is late when the platform accepted it on a day after its deadline (``core.duedates.published_late``,
@@ -116,7 +118,7 @@ def per_period(conn: sa.Connection, period: str, kind: str | None = None, limit:
     """One row per (period, kind), newest period first (at most ``limit`` periods)."""
     s = wh.run_summary
     q = sa.select(s.c.run_key, s.c.kind, s.c.interval_start,
-                  *[s.c[c] for c in ("extracted", "uploaded", "quarantined", *STATES)])
+                  *[s.c[c] for c in ("extracted", "uploaded", "quarantined", *STATES)]).where(wh.latest_summaries())
     if kind:
         q = q.where(s.c.kind == kind)
     runs = conn.execute(q.order_by(s.c.interval_start)).mappings().all()
@@ -149,6 +151,16 @@ def per_period(conn: sa.Connection, period: str, kind: str | None = None, limit:
 
 
 # --- records not yet published: the 7-working-day clock, the quarantine queue -------------------------
+
+
+def held_by_platform(conn: sa.Connection, kind: str | None = None) -> int:
+    """已上报 on the overview cards: the records the platform holds — every ledger row the platform has
+    accepted an operation of (published or withdrawn), of the 双公示 kinds. The ledger's accepted state is
+    what the platform holds, so no re-run (whose reconciliation counts only what *it* sent) changes it."""
+    L = wh.ledger
+    q = sa.select(sa.func.count()).select_from(L).where(L.c.platform_status.is_not(None),
+                                                        L.c.kind.in_([kind] if kind else list(KINDS)))
+    return int(conn.execute(q).scalar_one())
 
 
 def open_records(conn: sa.Connection, kind: str | None = None) -> list[dict[str, Any]]:
@@ -255,7 +267,7 @@ def review_queue(conn: sa.Connection, kind: str | None = None, today: dt.date | 
 
 def recent_runs(conn: sa.Connection, kind: str | None = None, limit: int = 30) -> list[dict[str, Any]]:
     s = wh.run_summary
-    q = sa.select(s).order_by(s.c.interval_start.desc(), s.c.kind).limit(limit)
+    q = sa.select(s).where(wh.latest_summaries()).order_by(s.c.interval_start.desc(), s.c.kind).limit(limit)
     if kind:
         q = q.where(s.c.kind == kind)
     rows = [dict(r) for r in conn.execute(q).mappings()]
@@ -342,10 +354,12 @@ def dashboard_data(kind: str | None, period: str, today: dt.date) -> dict[str, A
         reviews = review_queue(conn, kind, today)
         runs = recent_runs(conn, kind)
         credit = credit_status(conn)
+        held = held_by_platform(conn, kind)
     buckets = [(r["outcome"], clock_bucket(r["due_date"], today, r.get("decision_date"))[0]) for r in records]
     clock = Counter(b for _, b in buckets)
     clock_by_outcome = {o: Counter(b for oc, b in buckets if oc == o) for o in ("quarantined", "awaiting_review")}
-    totals = {c: sum(r.counts[c] for r in rows) for c in ("extracted", "uploaded", "accepted")}
+    totals = {c: sum(r.counts[c] for r in rows) for c in ("extracted", "accepted")}
+    totals["uploaded"] = held
     totals.update(open_quarantined=sum(1 for r in records if r["outcome"] == "quarantined"),
                   open_review=sum(1 for r in records if r["outcome"] == "awaiting_review"),
                   open_overdue=clock.get("overdue", 0),

@@ -21,7 +21,9 @@ LABELS: dict[str, dict[str, str]] = {
         "h_links": "报告与文件", "h_credit": "严重失信名单与信用修复",
         "hint_periods": "抽取、已上报、问题数据（该次运行新隔离的）为期间内各次运行之和；平台已接收为这些运行收到的"
                         "接收回执数；待审核、临期为期间内最后一次运行时的状态；逾期为期间内被标记逾期的记录数（去重）。"
-                        "概览中后四项是今天的状态：仍在隔离区、仍待审核的记录，其中已逾期和临期（剩 0–2 个工作日）的。",
+                        "各次运行取其最新一次对账（重跑保留原来的对账，见“运行概况”）。概览中的已上报为共享平台现有的记录数"
+                        "（台账中平台已接收的，含已撤销公示的），不随重跑改变；"
+                        "后四项是今天的状态：仍在隔离区、仍待审核的记录，其中已逾期和临期（剩 0–2 个工作日）的。",
         "open_quarantined": "现有问题数据", "open_review": "现待审核", "open_overdue": "已逾期未报",
         "open_due_soon": "临期未报",
         "hint_clock": "尚未上报的记录（问题数据、待审核）距离“作出决定之日起7个工作日”上报期限还剩几个工作日，"
@@ -55,7 +57,9 @@ LABELS: dict[str, dict[str, str]] = {
         "hint_periods": "Extracted, uploaded and quarantined (by the run) are summed over the period's runs; "
                         "accepted counts the platform's acceptances those runs received; awaiting review and due soon "
                         "are the state at the period's last run; late counts distinct records marked late in the "
-                        "period. The overview's last four numbers are today's: records still quarantined or "
+                        "period; each run counts with its latest reconciliation. The overview's uploaded is what the "
+                        "platform holds (ledger records it accepted, withdrawn ones included), whatever a re-run "
+                        "says. The overview's last four numbers are today's: records still quarantined or "
                         "awaiting review, and those overdue or due soon (0–2 working days left).",
         "open_quarantined": "Quarantined now", "open_review": "Awaiting review now", "open_overdue": "Overdue now",
         "open_due_soon": "Due soon now",

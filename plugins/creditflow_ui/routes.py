@@ -90,15 +90,32 @@ def _kind(kind: str | None) -> str | None:
 
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, user: Any = Depends(auth.current_user)) -> HTMLResponse:
+
+    rows = reconciliations(_engine())
+    columns = ("数据日期", "类别", "对账时间", "", "抽取", "已上报", "问题数据", "待审核", "无变化", "重复", "逾期",
+               "临期", "退回文件", "对账")
+    return render(request, "overview.html", "双公示运行概况", "", user, rows=rows, columns=columns)
+
+
+def reconciliations(engine: Any, limit: int = 90) -> list[dict[str, Any]]:
+    """The latest ``limit`` runs, newest day first, each with its latest reconciliation and under it the
+    earlier ones (``earlier``, newest first): a re-run adds a reconciliation and keeps the originals."""
     import sqlalchemy as sa
     from creditflow.core import warehouse as wh
 
-    with _engine().connect() as conn:
-        rows = conn.execute(sa.select(wh.run_summary).order_by(wh.run_summary.c.interval_start.desc(),
-                                                                 wh.run_summary.c.kind).limit(90)).mappings().all()
-    columns = ("数据日期", "类别", "抽取", "已上报", "问题数据", "待审核", "无变化", "重复", "逾期", "临期",
-               "退回文件", "对账")
-    return render(request, "overview.html", "双公示运行概况", "", user, rows=rows, columns=columns)
+    s = wh.run_summary
+    with engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(sa.select(s).where(wh.latest_summaries())
+                                              .order_by(s.c.interval_start.desc(), s.c.kind).limit(limit)).mappings()]
+        earlier: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        keys = sorted({r["run_key"] for r in rows})
+        for i in range(0, len(keys), 500):
+            for r in conn.execute(sa.select(s).where(s.c.run_key.in_(keys[i:i + 500]), s.c.id.not_in(
+                    [x["id"] for x in rows])).order_by(s.c.id.desc())).mappings():
+                earlier.setdefault((r["run_key"], r["kind"]), []).append(dict(r))
+    for row in rows:
+        row["earlier"] = earlier.get((row["run_key"], row["kind"]), [])
+    return rows
 
 
 def _preview_lines(kind: str, preview: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -305,5 +322,5 @@ def api_summary(user: Any = Depends(auth.current_user)) -> list[dict[str, Any]]:
     from creditflow.core import warehouse as wh
 
     with _engine().connect() as conn:
-        return [dict(r) for r in conn.execute(sa.select(wh.run_summary).order_by(
+        return [dict(r) for r in conn.execute(sa.select(wh.run_summary).where(wh.latest_summaries()).order_by(
             wh.run_summary.c.interval_start.desc()).limit(200)).mappings()]

@@ -6,8 +6,10 @@ CREDITFLOW_TEST_DATABASE_URL is set, as in CI.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -28,7 +30,11 @@ ADDED_AFTER_BASELINE = {"ix_staging_record", "ix_std_record",
                         # revision 0012 (creditflow.reports): the ledger history's look-ups by key and by run
                         "ix_ledger_history_key", "ix_ledger_history_run",
                         # revision 0013: the waiting records' look-up by record id and kind (replaces 0002's)
-                        "ix_staging_record_kind"}
+                        "ix_staging_record_kind",
+                        # revision 0014: cf_run_summary keeps every reconciliation (see RESHAPED)
+                        "ix_run_summary_run"}
+# Tables a revision rebuilt with another primary key: their columns before it, and that key.
+RESHAPED = {"cf_run_summary": ({"id"}, ("run_key", "kind"))}
 NOW = "2026-11-04T09:00:00+00:00"
 
 
@@ -42,6 +48,11 @@ def legacy_metadata(old_party_index: bool = False) -> sa.MetaData:
         for ix in list(table.indexes):
             if ix.name in ADDED_AFTER_BASELINE or (old_party_index and ix.name == "ix_ledger_party"):
                 table.indexes.discard(ix)
+    for name, (added, key) in RESHAPED.items():
+        table = md.tables[name]
+        md.remove(table)
+        sa.Table(name, md, *[sa.Column(c.name, c.type, primary_key=c.name in key, nullable=c.nullable)
+                             for c in table.columns if c.name not in added])
     if old_party_index:
         ledger = md.tables["cf_ledger"]
         sa.Index("ix_ledger_party", ledger.c.kind, ledger.c.party_key)
@@ -109,7 +120,8 @@ def fill(engine: sa.Engine) -> None:
         conn.execute(wh.review_decisions.insert().values(record_id="district:7", content_hash="h7", op="create",
                                                          level=1, decision="approve", reviewer="李科长",
                                                          comment="核对原件无误", decided_at=NOW))
-        conn.execute(wh.run_summary.insert().values(
+        # The table as it was before revision 0014 (the model's insert would ask PostgreSQL for an ``id``).
+        conn.execute(legacy_metadata().tables["cf_run_summary"].insert().values(
             run_key="r1", kind="penalty", dag_id="sgs_penalty", interval_start="2026-11-03", interval_end="2026-11-04",
             extracted=5, uploaded=1, quarantined=1, awaiting_review=1, unchanged=1, duplicates=1, late=1, due_soon=1,
             rejected_files=0, reconciled=True, written_at=NOW))
@@ -117,7 +129,7 @@ def fill(engine: sa.Engine) -> None:
 
 def snapshot(engine: sa.Engine) -> dict[str, list[tuple]]:
     """Every row of every baseline table, each value with its Python type (so ``1`` never equals ``"1"``)."""
-    tables = [t for t in wh.metadata.sorted_tables if t.name not in ADDED_AFTER_BASELINE]
+    tables = legacy_metadata().sorted_tables  # the baseline's columns, also after a revision added some
     with engine.connect() as conn:
         return {t.name: [tuple((type(v).__name__, v) for v in row)
                          for row in conn.execute(sa.select(t).order_by(*t.primary_key.columns))]
@@ -188,6 +200,44 @@ def test_upgrade_from_the_previous_schema_keeps_every_ledger_row(engine):
     assert after == before
     queue = review.pending(engine)  # the upgraded warehouse serves the code of this release
     assert [(r["record_id"], r["next_level"]) for r in queue] == [("district:7", 2)]
+
+
+def test_0014_keeps_every_reconciliation_and_then_appends(engine):
+    """Revision 0014: ``cf_run_summary`` from one row per run to one row per reconciliation — every row
+    kept (numbered in the order written), and a re-run's reconciliation is added beside the original."""
+    from creditflow.reporting.pipeline.common import Run
+    from creditflow.reporting.pipeline.reconcile import reconcile
+
+    wh.upgrade(engine, "0013")
+    old = sa.Table("cf_run_summary", sa.MetaData(), autoload_with=engine)
+    assert [c.name for c in old.primary_key.columns] == ["run_key", "kind"]
+    counts = {"extracted": 0, "uploaded": 0, "quarantined": 0, "awaiting_review": 0, "unchanged": 0,
+              "duplicates": 0, "late": 0, "due_soon": 0, "rejected_files": 0}
+    rows = [{"run_key": f"sgs_penalty|2026-12-0{d}", "kind": kind, "dag_id": f"sgs_{kind}",
+             "interval_start": f"2026-12-0{d}T00:00:00+08:00", "interval_end": f"2026-12-0{d + 1}T00:00:00+08:00",
+             **counts, "uploaded": 10 * d + i, "reconciled": d != 3, "written_at": f"2026-12-0{d + 1}T0{i}:10:00+00:00"}
+            for d in (3, 1, 2) for i, kind in enumerate(("penalty", "license"))]
+    with engine.begin() as conn:
+        conn.execute(old.insert(), rows)
+    assert wh.upgrade(engine) == ("0013", migrations.head())
+    s = wh.run_summary
+    cols = [s.c[c] for c in rows[0]]
+    with engine.connect() as conn:
+        after = [dict(r) for r in conn.execute(sa.select(s.c.id, *cols).order_by(s.c.id)).mappings()]
+    assert sorted(({k: v for k, v in r.items() if k != "id"} for r in after),
+                  key=lambda r: (r["run_key"], r["kind"])) == sorted(rows, key=lambda r: (r["run_key"], r["kind"]))
+    assert [r["written_at"] for r in after] == sorted(r["written_at"] for r in rows)  # ids in written order
+    # A re-run of 2026-12-01 (nothing staged now): its reconciliation is added; the original stays.
+    start = dt.datetime(2026, 12, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
+    reconcile(Run("sgs_penalty", "penalty", start, start + dt.timedelta(days=1)), engine)
+    with engine.connect() as conn:
+        mine = conn.execute(sa.select(s.c.uploaded, s.c.written_at).where(
+            s.c.run_key == "sgs_penalty|2026-12-01", s.c.kind == "penalty").order_by(s.c.id)).all()
+        latest = conn.execute(sa.select(s.c.run_key, s.c.kind, s.c.uploaded).where(wh.latest_summaries())).all()
+    assert [u for u, _ in mine] == [10, 0] and mine[0][1] < mine[1][1]
+    assert sorted(latest) == sorted([(r["run_key"], r["kind"], r["uploaded"]) for r in rows
+                                     if (r["run_key"], r["kind"]) != ("sgs_penalty|2026-12-01", "penalty")]
+                                    + [("sgs_penalty|2026-12-01", "penalty", 0)])
 
 
 @pytest.mark.parametrize("old_party_index", [False, True], ids=["as-of-5f4b531", "before-58b2cbb"])

@@ -165,10 +165,11 @@ ledger_history = sa.Table(
 sa.Index("ix_ledger_history_key", ledger_history.c.natural_key, ledger_history.c.kind, ledger_history.c.at)
 sa.Index("ix_ledger_history_run", ledger_history.c.run_key, ledger_history.c.at)
 
-run_summary = sa.Table(
+run_summary = sa.Table(  # revision 0014: append-only, one row per reconciliation (a re-run keeps the original)
     "cf_run_summary", metadata,
-    sa.Column("run_key", sa.String(120), primary_key=True),
-    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_key", sa.String(120), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("dag_id", sa.String(120), nullable=False),
     sa.Column("interval_start", sa.String(32), nullable=False),
     sa.Column("interval_end", sa.String(32), nullable=False),
@@ -184,6 +185,7 @@ run_summary = sa.Table(
     sa.Column("reconciled", sa.Boolean, nullable=False),
     sa.Column("written_at", sa.String(40), nullable=False),
 )
+sa.Index("ix_run_summary_run", run_summary.c.run_key, run_summary.c.kind, run_summary.c.id)
 
 source_files = sa.Table(
     "cf_source_file", metadata,
@@ -256,6 +258,13 @@ def replace_run_rows(conn: sa.Connection, table: sa.Table, run_key: str, rows: l
     conn.execute(q)
     for i in range(0, len(rows), chunk):
         conn.execute(table.insert(), rows[i:i + chunk])
+
+
+def latest_summaries() -> Any:
+    """``cf_run_summary.id IN (…)`` of each run's latest reconciliation: what "the run's summary" is (the
+    table keeps every reconciliation — a re-run adds its own and keeps the original)."""
+    s = run_summary
+    return s.c.id.in_(sa.select(sa.func.max(s.c.id)).group_by(s.c.run_key, s.c.kind))
 
 
 def engine_from_url(url: str) -> sa.Engine:

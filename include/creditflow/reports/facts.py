@@ -3,8 +3,9 @@
 Only history is read, never the current state (``cf_ledger`` rows and ``cf_review.status`` change as
 records are corrected):
 
-* a daily run counts once its reconciliation was written (``cf_run_summary.written_at``) before the
-  cut-off; its outcomes and standardised rows say what became of each record in that run;
+* a daily run counts once its (first) reconciliation was written (``cf_run_summary.written_at``) before
+  the cut-off — a re-run adds a reconciliation and keeps the earlier ones; its outcomes and standardised
+  rows say what became of each record in that run;
 * the ledger history (``cf_ledger_history``, append-only) says what was sent, accepted and rejected,
   and when (``at``); its ``run_key`` is the run that decided the operation, whose day + 1 is the day
   the record went out (the pipeline's own "run date", see ``Run.run_date``);
@@ -15,7 +16,8 @@ Timestamps are UTC ISO strings of equal form (``warehouse.now_iso``), so a strin
 cut-off (:func:`creditflow.reports.periods.stamp`) is a time comparison, on SQLite and PostgreSQL alike.
 
 Limit: the stage tables are replaced when a daily run is re-run. A reprocessing backfill of an old day
-after a report's cut-off removes that day's rows as the report saw them (see the DAG's runbook).
+after a report's cut-off removes that day's rows as the report saw them (see the DAG's runbook); the day
+still counts from its first reconciliation (kept since revision 0014), with the re-run's outcomes.
 """
 
 from __future__ import annotations
@@ -85,6 +87,13 @@ def _read(conn: sa.Connection, query: Any, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=columns)
 
 
+def first_reconciled_before(cut: str) -> Any:
+    """``cf_run_summary.id IN (…)``: each run's first reconciliation written before ``cut`` — a run counts
+    from the moment it was first reconciled; a re-run's reconciliation (kept beside it) does not move it."""
+    s = wh.run_summary
+    return s.c.id.in_(sa.select(sa.func.min(s.c.id)).where(s.c.written_at < cut).group_by(s.c.run_key, s.c.kind))
+
+
 def load(engine: sa.Engine, window: tuple[dt.date, dt.date], cut_off: dt.datetime,
          kinds: tuple[str, ...] = ("penalty", "license", "coercion")) -> Facts:
     """The facts for decisions dated in ``window`` (first day, day after the last) as of ``cut_off``.
@@ -98,7 +107,7 @@ def load(engine: sa.Engine, window: tuple[dt.date, dt.date], cut_off: dt.datetim
     s, o, f = wh.run_summary, wh.outcomes, wh.findings
     with engine.connect() as conn:
         runs = _read(conn, sa.select(s.c.run_key, s.c.kind, s.c.interval_start, s.c.written_at)
-                     .where(s.c.kind.in_(kinds), s.c.written_at < cut, s.c.interval_start >= first,
+                     .where(first_reconciled_before(cut), s.c.kind.in_(kinds), s.c.interval_start >= first,
                             s.c.interval_start < last), ["run_key", "kind", "interval_start", "written_at"])
         runs["day"] = runs["interval_start"].str.slice(0, 10)
         std = wh.standardised

@@ -47,7 +47,7 @@ def pipeline_settled(engine: sa.Engine, period: Period, cut_off: dt.datetime,
     with engine.connect() as conn:
         done = {(k, str(i)[:10]) for k, i, ok in conn.execute(
             sa.select(s.c.kind, s.c.interval_start, s.c.reconciled).where(
-                s.c.kind.in_(kinds), s.c.interval_start >= days[0].isoformat(),
+                wh.latest_summaries(), s.c.kind.in_(kinds), s.c.interval_start >= days[0].isoformat(),
                 s.c.interval_start < (days[-1] + dt.timedelta(days=1)).isoformat())) if ok}
         inflight = conn.execute(sa.select(L.c.kind, sa.func.count()).where(
             L.c.kind.in_(kinds), L.c.state.in_(["pending", "sent"]), L.c.decision_date < period.end.isoformat())

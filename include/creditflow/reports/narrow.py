@@ -44,7 +44,7 @@ def runs(engine: sa.Engine, window: tuple[dt.date, dt.date], cut_off: dt.datetim
     last = (cut_off.date() + dt.timedelta(days=1)).isoformat()
     with engine.connect() as conn:
         out = facts._read(conn, sa.select(s.c.run_key, s.c.kind, s.c.interval_start, s.c.written_at)
-                          .where(s.c.kind.in_(kinds), s.c.written_at < stamp(cut_off),
+                          .where(facts.first_reconciled_before(stamp(cut_off)), s.c.kind.in_(kinds),
                                  s.c.interval_start >= window[0].isoformat(), s.c.interval_start < last),
                           ["run_key", "kind", "interval_start", "written_at"])
     out["day"] = out["interval_start"].str.slice(0, 10)

@@ -18,6 +18,7 @@ from creditflow.core import warehouse as wh
 from creditflow.core.duedates import due_status
 from creditflow.core.workdays import official_calendar
 from creditflow.reporting import standardise as st
+from creditflow.reporting.pipeline import rerun
 from creditflow.reporting.pipeline.common import (
     OUTCOMES,
     Run,
@@ -81,18 +82,6 @@ class Decision:
     detail: str | None = None
 
 
-def _queued_reviews(conn: sa.Connection, record_ids: list[str]) -> set[tuple[str, str, str]]:
-    """``(record_id, content_hash, op)`` of every review row of these records (read in one query per 500:
-    a first load carries hundreds of records waiting for review into every day)."""
-    r = wh.reviews
-    found: set[tuple[str, str, str]] = set()
-    unique = sorted(set(record_ids))
-    for i in range(0, len(unique), 500):
-        found |= {(a, b, c) for a, b, c in conn.execute(
-            sa.select(r.c.record_id, r.c.content_hash, r.c.op).where(r.c.record_id.in_(unique[i:i + 500])))}
-    return found
-
-
 def decide(run: Run, engine: sa.Engine, batch_size: int = 200) -> dict[str, int]:
     """Stage 4–6: quarantine, exact and near duplicates, op against the ledger, review gate, due dates.
 
@@ -144,6 +133,8 @@ def decide(run: Run, engine: sa.Engine, batch_size: int = 200) -> dict[str, int]
         previous = {o["record_id"]: dict(o) for o in conn.execute(  # this run's outcomes of an earlier attempt
             sa.select(wh.outcomes.c.record_id, wh.outcomes.c.duplicate_of, wh.outcomes.c.detail).where(
                 wh.outcomes.c.run_key == run.run_key, wh.outcomes.c.kind == run.kind)).mappings()}
+        # A re-run of an older day leaves alone the records a later day's run already decided (rerun.py).
+        newer = rerun.newer_records(conn, run, [r["record_id"] for r in winners.values()])
     by_party: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for L in party_rows:
         by_party[L["party_key"]].append({"record_id": L["owner_record_id"], "doc_key": L["doc_key"],
@@ -164,6 +155,11 @@ def decide(run: Run, engine: sa.Engine, batch_size: int = 200) -> dict[str, int]
                 decisions[rid] = Decision(rid, "duplicate", duplicate_of=led["owner_record_id"],
                                           detail="与已上报记录的文书号和行政相对人相同")
                 continue
+        if led is not None and rerun.later(led["run_key"], run):
+            # A later day's run wrote this record's ledger row: the platform holds what that run sent.
+            decisions[rid] = Decision(rid, "unchanged", detail=f"{rerun.day_of(led['run_key'])} 的运行已处理该记录"
+                                      "（重跑较早的日期不改变平台上的内容）")
+            continue
         status = led["platform_status"] if led else None
         if led is not None and led["state"] == "rejected" and led["pending_hash"] == h:
             decisions[rid] = Decision(rid, "quarantined", detail=f"PLATFORM_REJECTED:{led['code']}")
@@ -236,8 +232,14 @@ def decide(run: Run, engine: sa.Engine, batch_size: int = 200) -> dict[str, int]
     with engine.connect() as conn:
         states = _review_state(conn, [(r["record_id"], r["content_hash"], op) for r, op, _, _ in candidates])
     replacements: list[tuple[str, dict[str, Any]]] = []
+    reviewed: dict[str, tuple[str, str]] = {}  # record id → (content, operation) its review is about
     for r, op, reason, related in candidates:
         rid = r["record_id"]
+        if rid in newer:  # a later day's run decided this record: this older run sends and reviews nothing
+            decisions[rid] = Decision(rid, "unchanged", detail=f"{newer[rid]} 的运行已处理该记录"
+                                      "（重跑较早的日期不改变平台上的内容和审核队列）")
+            continue
+        reviewed[rid] = (r["content_hash"], op)
         spec = policy[reason]
         required = [int(x) for x in spec["required"]]
         auto = {int(x) for x in spec["auto"]}
@@ -311,26 +313,23 @@ def decide(run: Run, engine: sa.Engine, batch_size: int = 200) -> dict[str, int]
     now = wh.now_iso()
     with engine.begin() as conn:
         wh.replace_run_rows(conn, wh.outcomes, run.run_key, out_rows, kind=run.kind)
-        queued = _queued_reviews(conn, [r["record_id"] for r, _, _, _ in pending_review])
+        queued = rerun.queued_reviews(conn, [r["record_id"] for r, _, _, _ in pending_review])
         for r, op, reason, related in pending_review:
             key = {"record_id": r["record_id"], "content_hash": r["content_hash"], "op": op}
             if (r["record_id"], r["content_hash"], op) not in queued:
-                conn.execute(wh.reviews.update().where(wh.reviews.c.record_id == r["record_id"],
-                                                       wh.reviews.c.status == "pending")
-                             .values(status="superseded", applied_run_key=run.run_key))
+                rerun.supersede_for_new(conn, run, r["record_id"])
                 conn.execute(wh.reviews.insert().values(
                     **key, kind=run.kind, natural_key=r["natural_key"], reason=reason, related_record=related,
                     levels_required=",".join(str(x) for x in policy[reason]["required"]), status="pending",
                     due_date=r.get("due_date"), created_run_key=run.run_key, created_at=now))
-        # Reviews this run acted on are closed; older pending versions of the same records are superseded.
-        for rid, d in decisions.items():
-            if d.outcome in ("awaiting_review",):
-                continue
-            conn.execute(wh.reviews.update().where(wh.reviews.c.record_id == rid, wh.reviews.c.status == "pending")
-                         .values(status="approved" if d.outcome == "uploaded" else "rejected"))
-            conn.execute(wh.reviews.update().where(wh.reviews.c.record_id == rid,
-                                                   wh.reviews.c.applied_run_key.is_(None))
-                         .values(applied_run_key=run.run_key))
+        # A review closes only on the content and operation it reviewed; other open versions of a record
+        # this run settled are superseded — never a later day's review (rerun.settle_reviews).
+        settled = [rid for rid, d in decisions.items() if d.outcome != "awaiting_review" and rid not in newer]
+        open_rows = rerun.open_reviews(conn, run.kind, settled)
+        for rid in settled:
+            if rid in open_rows:
+                d = decisions[rid]
+                rerun.settle_reviews(conn, run, rid, open_rows[rid], reviewed.get(rid), d.outcome, d.op)
         _write_pending(conn, run, ops, ledger_by_nk, now, batch_size)
         for copy_nk, original_id in replaced_nks.items():  # the withdrawal says why (see upload)
             conn.execute(wh.ledger.update().where(wh.ledger.c.kind == run.kind, wh.ledger.c.natural_key == copy_nk)

@@ -17,6 +17,7 @@ from creditflow.core.identifiers import public_key
 from creditflow.core.platform_client import LicensingClient
 from creditflow.core.storage import Entry, Storage, as_storage
 from creditflow.reporting import standardise as st
+from creditflow.reporting.pipeline import rerun
 from creditflow.reporting.pipeline.common import (
     SOURCES_OF_KIND,
     SQL_DIR,
@@ -174,10 +175,11 @@ def carried_over(run: Run, engine: sa.Engine) -> list[dict[str, Any]]:
     """Records waiting on a review from earlier runs are taken again (their deadline keeps counting)."""
     r, s, d = wh.reviews, wh.staging, wh.review_decisions
     with engine.connect() as conn:
-        ids = [x[0] for x in conn.execute(
-            sa.select(r.c.record_id).where(r.c.kind == run.kind, sa.or_(
-                r.c.status == "pending", r.c.applied_run_key.is_(None), r.c.applied_run_key == run.run_key))
-            .distinct())]
+        # Never a review a later day's run created: a re-run of an older day takes what waited on that day.
+        ids = sorted({rid for rid, created in conn.execute(
+            sa.select(r.c.record_id, r.c.created_run_key).where(r.c.kind == run.kind, sa.or_(
+                r.c.status == "pending", r.c.applied_run_key.is_(None), r.c.applied_run_key == run.run_key)))
+            if not rerun.later(created, run)})
         # A near duplicate a reviewer confirmed, whose published twin came from a worse source, replaces
         # that twin in this run: the twin comes along so that its withdrawal has an outcome here too.
         confirmed = conn.execute(

@@ -327,11 +327,13 @@ def finished_days(engine: sa.Engine, kind: str, first: dt.date, last: dt.date, s
 
     keys = {interval_run(kind, d).run_key: d for d in days_between(first, last)}
     s = wh.run_summary
+    latest: dict[str, tuple[int, bool]] = {}
     with engine.connect() as conn:  # a day whose deadlines are 待定 is finished: they appear with the calendar
-        done = {r.run_key for r in conn.execute(
-            sa.select(s.c.run_key).where(s.c.kind == kind, s.c.run_key.in_(list(keys)), s.c.reconciled.is_(True),
-                                         s.c.written_at >= since))}
-    return {keys[k] for k in done}
+        for run_key, id_, ok in conn.execute(sa.select(s.c.run_key, s.c.id, s.c.reconciled).where(
+                s.c.kind == kind, s.c.run_key.in_(list(keys)), s.c.written_at >= since)):
+            if run_key not in latest or id_ > latest[run_key][0]:  # the day's latest reconciliation since then
+                latest[run_key] = (id_, bool(ok))
+    return {keys[k] for k, (_, ok) in latest.items() if ok}
 
 
 def check_range(first_day: str, last_day: str, daily_start: str) -> tuple[dt.date, dt.date]:

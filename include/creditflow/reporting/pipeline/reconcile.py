@@ -56,9 +56,7 @@ def reconcile(run: Run, engine: sa.Engine, rejected_files: int = 0) -> dict[str,
                "duplicates": counts["duplicate"], "late": sum(1 for o in outs if o["late"]),
                "due_soon": sum(1 for o in outs if o["due_soon"]), "rejected_files": rejected_files,
                "reconciled": not problems and total == len(staged), "written_at": wh.now_iso()}
-    with engine.begin() as conn:
-        conn.execute(wh.run_summary.delete().where(wh.run_summary.c.run_key == run.run_key,
-                                                   wh.run_summary.c.kind == run.kind))
+    with engine.begin() as conn:  # append-only: a re-run adds its reconciliation, the earlier ones stay
         conn.execute(wh.run_summary.insert().values(**summary))
     if problems or total != len(staged):
         raise ReconciliationError(f"{run.kind} {run.run_key}: extracted {len(staged)} ≠ outcomes {total}: "
