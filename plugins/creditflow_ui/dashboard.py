@@ -234,22 +234,32 @@ def quarantine_queue(conn: sa.Connection, records: list[dict[str, Any]], today: 
 
 
 def review_queue(conn: sa.Connection, kind: str | None = None, today: dt.date | None = None) -> list[dict[str, Any]]:
-    """Pending reviews by kind, reason and operation, with the earliest due date and how many are overdue."""
-    r = wh.reviews
-    q = (sa.select(r.c.kind, r.c.reason, r.c.op, r.c.due_date).where(r.c.status == "pending"))
+    """Pending reviews by kind, reason and operation, with the earliest due date and how many are overdue. A
+    review stored without a due date (beyond the calendar when it was computed) gets the deadline of its
+    decision date once the year's calendar is there (``due_cell``), as on the clock chart and 审核."""
+    r, st = wh.reviews, wh.standardised
+    decided = (sa.select(st.c.decision_date).where(st.c.record_id == r.c.record_id,
+                                                   st.c.content_hash == r.c.content_hash)
+               .limit(1).scalar_subquery())
+    q = (sa.select(r.c.kind, r.c.reason, r.c.op, r.c.due_date, decided.label("decision_date"))
+         .where(r.c.status == "pending"))
     if kind:
         q = q.where(r.c.kind == kind)
     day = today or clock.today()
     groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    earliest: dict[tuple[str, str, str], tuple[str, dict[str, Any]]] = {}
     for x in conn.execute(q).mappings():
-        g = groups.setdefault((x["kind"], x["reason"], x["op"]), {"kind": x["kind"], "reason": x["reason"],
-                                                                   "op": x["op"], "n": 0, "due": None, "overdue": 0})
+        key = (x["kind"], x["reason"], x["op"])
+        g = groups.setdefault(key, {"kind": x["kind"], "reason": x["reason"], "op": x["op"], "n": 0, "due": None,
+                                    "overdue": 0, "due_cell": None})
         g["n"] += 1
-        if x["due_date"]:
-            g["due"] = min(g["due"] or x["due_date"], x["due_date"])
-            g["overdue"] += due_cell(x["due_date"], None, day)["overdue"]
-    for g in groups.values():
-        g["due_cell"] = due_cell(g["due"], None, day) if g["due"] else None
+        cell = due_cell(x["due_date"], x["decision_date"], day)
+        g["overdue"] += cell["overdue"]
+        order = cell["text"] if cell["state"] != "unknown" else "9999"  # a known date before a pending one
+        if key not in earliest or order < earliest[key][0]:
+            earliest[key] = (order, cell)
+    for key, (_order, cell) in earliest.items():
+        groups[key]["due"], groups[key]["due_cell"] = cell["text"], cell
     return [groups[k] for k in sorted(groups, key=lambda k: (k[0], k[1], k[2] or ""))]
 
 
