@@ -247,6 +247,10 @@ def test_decisions_on_the_page_take_two_people_and_a_form_token(world):
     assert ok.status_code == 303
     page = approver.get(case).text
     assert "已发告知书" in page and ".pdf" in page
+    with world["engine"].connect() as conn:  # #18.4: the basis names the regulation, not its id (mem_order_11)
+        basis = conn.execute(sa.select(wh.credit_event.c.basis).where(
+            wh.credit_event.c.subject_id == "SX-art7_1-D4", wh.credit_event.c.action == "issue_notice")).scalar_one()
+    assert basis == "安全生产严重失信主体名单管理办法（应急管理部令第11号） 列入前书面告知（参照行政处罚法）"
     wrong = approver.post(f"{case}/approve", data={"accept": "yes", "csrf_token": csrf(approver)})
     assert wrong.status_code == 409 and "没有待批准" in wrong.text
 

@@ -365,7 +365,14 @@ def test_every_status_answers_in_chinese(world):
     invalid = client.post("/creditflow/review/decide", data={"review_key": "not a key", "level": "x",
                                                              "csrf_token": csrf_of(client)})
     assert invalid.status_code == 422 and "提交的内容不完整或格式不对" in invalid.text
-    assert "review_key格式不对" in invalid.text and "level应为整数" in invalid.text and "decision缺少" in invalid.text
+    # #18.4: fields named as the page labels them, not by their codes (review_key, level, decision)
+    assert "审核记录标识格式不对；审核层级应为整数；审核决定缺少" in invalid.text and "review_key" not in invalid.text
+    assert "请返回页面重新填写" in invalid.text
+    as_json = client.post("/creditflow/review/decide", data={"review_key": "not a key", "level": "x",
+                                                             "csrf_token": csrf_of(client)},
+                          headers={"Accept": "application/json"})
+    assert as_json.status_code == 422  # a program has no page to return to
+    assert as_json.json()["detail"] == "提交的内容不完整或格式不对：审核记录标识格式不对；审核层级应为整数；审核决定缺少。"
     assert "field required" not in invalid.text.lower() and "运行概况" in invalid.text
     json_404 = client.get("/creditflow/api/nothing", headers={"Accept": "application/json"})
     assert json_404.status_code == 404 and json_404.json() == {"detail": "没有这个页面或记录，请检查链接。"}
