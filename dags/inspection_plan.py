@@ -19,8 +19,9 @@ December run with a calendar makes the plan, later runs skip.
 **On demand**: *Trigger* with the form — `year` (any year with a calendar), `seed` (default: the year),
 `as_of` (read records before this day; default 1 January of the plan year). Re-running a year replaces
 its plan; the same seed and data give the same XLSX byte for byte.
-**Backfill**: `scripts/airflow backfill create --dag-id inspection_plan --from-date 2025-12-01 --to-date 2025-12-01`
-plans 2026 (the year after the run's date).
+**Backfill**: `scripts/airflow backfill create --dag-id inspection_plan --from-date 2025-12-01 --to-date 2025-12-02`
+plans 2026 (the year after the run's date): one run, 1 December 09:00 (the range must contain a 09:00 of
+November or December — `--to-date 2025-12-01` alone holds none: "No runs to create").
 
 **When it fails**: "no official working-day schedule for YYYY" → add the State Council's schedule as
 `data/calendar/YYYY.yaml` and clear the task. "工作日测算表不平衡" → fix `data/planning/workload.yaml`.

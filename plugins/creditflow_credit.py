@@ -27,22 +27,25 @@ from typing import Any
 
 import jinja2
 from airflow.plugins_manager import AirflowPlugin
-from creditflow.common import TZ, mask_text
+from creditflow.common import mask_text
 from creditflow_credit_api import _engine
 from creditflow_credit_api import router as api_router
-from creditflow_ui import auth, errors  # auth: the 双公示 pages' login, roles and CSRF (one for both apps)
+from creditflow_ui import auth, clock, errors  # auth: the 双公示 pages' login, roles and CSRF; clock: "today"
 from creditflow_ui.i18n import credit_zh
 from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 HERE = Path(__file__).resolve().parent
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'self'; "
        "base-uri 'none'")
 NAV = (("", "名单案件"), ("penalties", "处罚与信用修复"), ("integrity", "诚信审核"), ("impact", "处罚前信用影响评估"))
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "creditflow_credit_templates"), autoescape=True,
-                          finalize=lambda v: mask_text(v) if isinstance(v, str) else v,
+                          # a macro's output (Markup: its values already passed here) is masked and stays markup
+                          finalize=lambda v: Markup(mask_text(v)) if isinstance(v, Markup)
+                          else mask_text(v) if isinstance(v, str) else v,
                           undefined=jinja2.StrictUndefined)
 
 def _regime(regime_id: Any) -> str:
@@ -59,10 +62,6 @@ templates = Jinja2Templates(env=_env)
 router = APIRouter()
 
 
-def _today() -> dt.date:
-    return dt.datetime.now(TZ).date()
-
-
 def _root(request: Request) -> str:
     return str(request.scope.get("root_path", "")).rstrip("/")
 
@@ -72,7 +71,7 @@ def _who(user: Any) -> Any:
 
 
 def page(request: Request, name: str, title: str, active: str, user: Any, status_code: int = 200,
-         **context: Any) -> HTMLResponse:
+         today: dt.date | None = None, **context: Any) -> HTMLResponse:
     from creditflow.credit.lifecycle import STATES_ZH
     from creditflow.credit.roles import load_roles
 
@@ -80,7 +79,7 @@ def page(request: Request, name: str, title: str, active: str, user: Any, status
     return templates.TemplateResponse(request, name, {
         "title": title, "active": active, "nav": NAV, "root": _root(request), "csrf": auth.csrf_token(request),
         "viewer": who, "can": load_roles().actions_of(who) if who else [], "states": STATES_ZH,
-        "today": _today().isoformat(), **context}, status_code=status_code)
+        "today": (today or clock.today()).isoformat(), **context}, status_code=status_code)
 
 
 def _act(request: Request, token: str, back: str, fn: Any, *args: Any, **kwargs: Any) -> RedirectResponse:
@@ -117,7 +116,8 @@ def _date(text: str) -> dt.date:
 
 
 @router.get("/", response_class=HTMLResponse)
-def index(request: Request, state: str = "", user: Any = Depends(auth.current_user)) -> HTMLResponse:
+def index(request: Request, state: str = "", user: Any = Depends(auth.current_user),
+          today: dt.date = Depends(clock.today)) -> HTMLResponse:
     import sqlalchemy as sa
     from creditflow.core import warehouse as wh
     from creditflow.credit import rules
@@ -132,12 +132,12 @@ def index(request: Request, state: str = "", user: Any = Depends(auth.current_us
         cases = [dict(r) for r in conn.execute(q).mappings()]
         counts = dict(conn.execute(sa.select(C.c.state, sa.func.count()).group_by(C.c.state)).all())  # type: ignore[arg-type]
     return page(request, "index.html", "安全生产严重失信主体名单", "", user, cases=cases, counts=counts, state=state,
-                alerts=due_alerts(engine, _today()), situations=rules.situations())
+                alerts=due_alerts(engine, today), situations=rules.situations())
 
 
 @router.get("/case/{case_id}", response_class=HTMLResponse)
-def case_page(request: Request, case_id: str, user: Any = Depends(auth.current_user)) -> HTMLResponse:
-    import json
+def case_page(request: Request, case_id: str, user: Any = Depends(auth.current_user),
+              today: dt.date = Depends(clock.today)) -> HTMLResponse:
 
     import sqlalchemy as sa
     from creditflow.core import warehouse as wh
@@ -149,24 +149,54 @@ def case_page(request: Request, case_id: str, user: Any = Depends(auth.current_u
             case = lifecycle.get_case(conn, case_id)
         except CreditError as exc:
             raise HTTPException(404, str(exc)) from None
-        trail = events(conn, case_id)
+        trail = [_titled_basis(e) for e in events(conn, case_id)]
         objections = [dict(r) for r in conn.execute(sa.select(wh.credit_objection).where(
             wh.credit_objection.c.case_id == case_id)).mappings()]
-        requests = [deadlines.shown(conn, dict(r), request=True) | {"checks_list": json.loads(r["checks"] or "[]")}
-                    for r in conn.execute(sa.select(wh.credit_request).where(
-                        wh.credit_request.c.subject_id == case_id)).mappings()]
+        requests = _requests_shown(conn, case_id, today)
         shown_case = deadlines.shown(conn, case)  # deadlines beyond the calendar: 待定（…）
+        dues = _case_due_cells(conn, case, today)
         docs = [dict(r) for r in conn.execute(sa.select(wh.credit_document).where(
             wh.credit_document.c.subject_id == case_id).order_by(wh.credit_document.c.created_at)).mappings()]
     actions = {a: s for a, s in lifecycle.CASE_ACTIONS.items() if case["state"] in s["from"]}
     return page(request, "case.html", f"案件 {case_id}", "", user, case=shown_case, events=trail, objections=objections,
-                requests=requests, docs=docs, actions=actions, situation=rules.situation(case["situation_id"]))
+                requests=requests, docs=docs, actions=actions, situation=rules.situation(case["situation_id"]),
+                dues=dues, today=today)
+
+
+def _case_due_cells(conn: Any, case: dict[str, Any], today: dt.date) -> dict[str, dict[str, Any]]:
+    """The case's deadlines as due cells on ``today`` (``creditflow_ui.clock.cell``, the 双公示 pages' rule):
+    公示时限 until it is published, 复核时限 while the case waits for it, 陈述申辩期 — the party's period, which
+    ends (已届满) rather than falls overdue — while the listing decision waits for it; afterwards only the date."""
+    from creditflow.credit import deadlines
+
+    state = case.get("state")
+    done = {"publication_due": bool(case.get("published_on")) or state != "listed",
+            "revisit_due": state != "revisit", "objection_until": state != "notice_delivered"}
+    return {column: clock.cell(d, today, done=done[column], lapses=column == "objection_until")
+            for column, d in deadlines.case_dues(conn, case).items()}
+
+
+def _requests_shown(conn: Any, subject_id: str, today: dt.date) -> list[dict[str, Any]]:
+    """The requests about a case or penalty, each with its 办结 deadline as a due cell (open while received)."""
+    import json
+
+    import sqlalchemy as sa
+    from creditflow.core import warehouse as wh
+    from creditflow.credit import deadlines
+
+    out = []
+    for r in conn.execute(sa.select(wh.credit_request).where(wh.credit_request.c.subject_id == subject_id)).mappings():
+        due = clock.cell(deadlines.request_due(conn, dict(r)), today, done=r["status"] != "received")
+        out.append(deadlines.shown(conn, dict(r), request=True) | {"checks_list": json.loads(r["checks"] or "[]"),
+                                                                  "due": due})
+    return out
 
 
 @router.post("/case/new")
 def case_new(request: Request, situation_id: str = Form(...), party_key: str = Form(...), party_name: str = Form(...),
              party_type: str = Form(...), facts: str = Form(..., max_length=4000), basis: str = Form(...),
-             csrf_token: str = Form(""), user: Any = Depends(auth.current_user)) -> RedirectResponse:
+             csrf_token: str = Form(""), user: Any = Depends(auth.current_user),
+             today: dt.date = Depends(clock.today)) -> RedirectResponse:
     from creditflow.credit import lifecycle, rules
     from creditflow.credit.integrity import identify
     from creditflow.credit.roles import load_roles
@@ -183,27 +213,29 @@ def case_new(request: Request, situation_id: str = Form(...), party_key: str = F
                                        "party_type": rules.party_type_of(party_type), "party_name": party_name,
                                        "facts": facts, "basis": basis, "source_ref": "manual", "penalty_id": None,
                                        "authority_name": cfg["authority_name"],
-                                       "authority_uscc": cfg["authority_uscc"]}, _who(user).user_id, _today())
+                                       "authority_uscc": cfg["authority_uscc"]}, _who(user).user_id, today)
 
     return _act(request, csrf_token, "/", open_manual)
 
 
 @router.post("/case/{case_id}/propose")
 def case_propose(request: Request, case_id: str, action: str = Form(...), note: str = Form("", max_length=1000),
-                 csrf_token: str = Form(""), user: Any = Depends(auth.current_user)) -> RedirectResponse:
+                 csrf_token: str = Form(""), user: Any = Depends(auth.current_user),
+                 today: dt.date = Depends(clock.today)) -> RedirectResponse:
     from creditflow.credit import lifecycle
 
     return _act(request, csrf_token, f"/case/{case_id}", lifecycle.propose, _engine(), case_id, action, _who(user),
-                _today(), note)
+                today, note)
 
 
 @router.post("/case/{case_id}/approve")
 def case_approve(request: Request, case_id: str, accept: str = Form("yes"), note: str = Form("", max_length=1000),
-                 csrf_token: str = Form(""), user: Any = Depends(auth.current_user)) -> RedirectResponse:
+                 csrf_token: str = Form(""), user: Any = Depends(auth.current_user),
+                 today: dt.date = Depends(clock.today)) -> RedirectResponse:
     from creditflow.credit import lifecycle
 
-    return _act(request, csrf_token, f"/case/{case_id}", lifecycle.approve, _engine(), case_id, _who(user), _today(),
-                f"credit_page|{_today()}", accept == "yes", note)
+    return _act(request, csrf_token, f"/case/{case_id}", lifecycle.approve, _engine(), case_id, _who(user), today,
+                f"credit_page|{today}", accept == "yes", note)
 
 
 @router.post("/case/{case_id}/record")
@@ -231,28 +263,30 @@ def case_record(request: Request, case_id: str, what: str = Form(...), on: str =
 @router.post("/objection/{objection_id}/resolve")
 def objection_resolve(request: Request, objection_id: int, case_id: str = Form(...), upheld: str = Form("no"),
                       resolution: str = Form(..., max_length=1000), csrf_token: str = Form(""),
-                      user: Any = Depends(auth.current_user)) -> RedirectResponse:
+                      user: Any = Depends(auth.current_user),
+                      today: dt.date = Depends(clock.today)) -> RedirectResponse:
     from creditflow.credit import lifecycle
 
     return _act(request, csrf_token, f"/case/{case_id}", lifecycle.resolve_objection, _engine(), objection_id,
-                upheld == "yes", resolution, _who(user), _today())
+                upheld == "yes", resolution, _who(user), today)
 
 
 @router.post("/request/{request_id}/{step}")
 def request_step(request: Request, request_id: str, step: str, back: str = Form(...), decision: str = Form("approve"),
                  confirmed: list[str] = Form(default=[]), note: str = Form("", max_length=1000),
-                 csrf_token: str = Form(""), user: Any = Depends(auth.current_user)) -> RedirectResponse:
+                 csrf_token: str = Form(""), user: Any = Depends(auth.current_user),
+                 today: dt.date = Depends(clock.today)) -> RedirectResponse:
     from creditflow.credit import lifecycle, penalties
 
     if not back.startswith("/") or back.startswith("//"):
         raise HTTPException(422, "返回地址必须是本系统内的页面")
-    engine, who, run_key = _engine(), _who(user), f"credit_page|{_today()}"
+    engine, who, run_key = _engine(), _who(user), f"credit_page|{today}"
     if step == "propose":
         return _act(request, csrf_token, back, penalties.propose_request, engine, request_id, decision, confirmed, who,
-                    _today())
+                    today)
     approve = lifecycle.approve_removal if request_id.startswith("YC-") else penalties.approve_repair
     if step == "approve":
-        return _act(request, csrf_token, back, approve, engine, request_id, decision == "approve", _today(), who,
+        return _act(request, csrf_token, back, approve, engine, request_id, decision == "approve", today, who,
                     run_key, note)
     raise HTTPException(404, "未知的操作")
 
@@ -261,7 +295,8 @@ def request_step(request: Request, request_id: str, step: str, back: str = Form(
 
 
 @router.get("/penalties", response_class=HTMLResponse)
-def penalties_page(request: Request, user: Any = Depends(auth.current_user)) -> HTMLResponse:
+def penalties_page(request: Request, user: Any = Depends(auth.current_user),
+                   today: dt.date = Depends(clock.today)) -> HTMLResponse:
     import sqlalchemy as sa
     from creditflow.core import warehouse as wh
     from creditflow.credit import penalties
@@ -271,16 +306,15 @@ def penalties_page(request: Request, user: Any = Depends(auth.current_user)) -> 
     with engine.connect() as conn:
         rows = [dict(r) for r in conn.execute(sa.select(P).order_by(P.c.decision_date.desc()).limit(300)).mappings()]
     return page(request, "penalties.html", "行政处罚信息公示与信用修复", "penalties", user, rows=rows,
-                missing=penalties.missing_notices(engine, _today()))
+                missing=penalties.missing_notices(engine, today))
 
 
 @router.get("/penalty/{penalty_id}", response_class=HTMLResponse)
-def penalty_page(request: Request, penalty_id: str, user: Any = Depends(auth.current_user)) -> HTMLResponse:
-    import json
+def penalty_page(request: Request, penalty_id: str, user: Any = Depends(auth.current_user),
+                 today: dt.date = Depends(clock.today)) -> HTMLResponse:
 
     import sqlalchemy as sa
     from creditflow.core import warehouse as wh
-    from creditflow.credit import deadlines
     from creditflow.credit.store import events
 
     with _engine().connect() as conn:
@@ -288,12 +322,22 @@ def penalty_page(request: Request, penalty_id: str, user: Any = Depends(auth.cur
                            ).mappings().first()
         if pen is None:
             raise HTTPException(404, "没有该处罚")
-        requests = [deadlines.shown(conn, dict(r), request=True) | {"checks_list": json.loads(r["checks"] or "[]")}
-                    for r in conn.execute(sa.select(wh.credit_request).where(
-                        wh.credit_request.c.subject_id == penalty_id)).mappings()]
+        requests = _requests_shown(conn, penalty_id, today)
         trail = [_readable_basis(e) for e in events(conn, penalty_id)]
     return page(request, "penalty.html", f"处罚 {pen['doc_no']}", "penalties", user, pen=dict(pen),
-                requests=requests, events=trail)
+                requests=requests, events=trail, today=today)
+
+
+def _titled_basis(event: dict[str, Any]) -> dict[str, Any]:
+    """A case event's basis as written before the regulation's title was used (``mem_order_11 列入前书面告知…``,
+    ``mem_order_11；管理期限3年``): its leading rule id shown as the regulation's (or regime's) Chinese title."""
+    from creditflow.credit import rules
+
+    basis = str(event.get("basis") or "")
+    head = basis.split(" ", 1)[0].split("；", 1)[0]
+    regulation = rules.listing()["regulation"]
+    title = regulation["title_zh"] if head == regulation["id"] else _regime(head) if head else head
+    return {**event, "basis": title + basis[len(head):]} if head and title != head else event
 
 
 def _readable_basis(event: dict[str, Any]) -> dict[str, Any]:
@@ -359,7 +403,8 @@ def integrity_check(request: Request, codes: str = Form(..., max_length=20000), 
 
 @router.post("/integrity/batch")
 def integrity_batch(request: Request, file: UploadFile = File(...), purpose: str = Form(""),
-                    csrf_token: str = Form(""), user: Any = Depends(auth.current_user)) -> Response:
+                    csrf_token: str = Form(""), user: Any = Depends(auth.current_user),
+                    today: dt.date = Depends(clock.today)) -> Response:
     from creditflow.credit import integrity
 
     auth.check_form(request, csrf_token)
@@ -371,12 +416,13 @@ def integrity_batch(request: Request, file: UploadFile = File(...), purpose: str
                               purpose=purpose or None)
     return Response(integrity.to_xlsx(rows, answers),
                     media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f'attachment; filename="integrity-{_today()}.xlsx"'})
+                    headers={"Content-Disposition": f'attachment; filename="integrity-{today}.xlsx"'})
 
 
 @router.get("/impact", response_class=HTMLResponse)
 def impact_page(request: Request, categories: str = "", amount: str = "", decided: str = "", party_type: str = "legal",
-                party: str = "", violation: str = "", user: Any = Depends(auth.current_user)) -> HTMLResponse:
+                party: str = "", violation: str = "", user: Any = Depends(auth.current_user),
+                today: dt.date = Depends(clock.today)) -> HTMLResponse:
     from creditflow.core import standard
     from creditflow.credit import impact, rules
 
@@ -384,7 +430,7 @@ def impact_page(request: Request, categories: str = "", amount: str = "", decide
     if categories:
         try:
             draft = impact.Draft(categories=[c for c in categories.replace("，", ",").split(",") if c.strip()],
-                                 decided=_date(decided or _today().isoformat()),
+                                 decided=_date(decided or today.isoformat()),
                                  party_type=rules.party_type_of(party_type),
                                  amount_yuan=float(amount) if amount else None, party=party or None,
                                  violation=violation or None)
@@ -392,7 +438,7 @@ def impact_page(request: Request, categories: str = "", amount: str = "", decide
         except (ValueError, rules.NoRuleInForce) as exc:
             error = str(exc)
     return page(request, "impact.html", "处罚前信用影响评估", "impact", user, result=result, error=error,
-                form={"categories": categories, "amount": amount, "decided": decided or _today().isoformat(),
+                form={"categories": categories, "amount": amount, "decided": decided or today.isoformat(),
                       "party_type": party_type, "party": party, "violation": violation},
                 known=standard.enum_values("CF_CFLB"))
 

@@ -10,8 +10,10 @@ A run may also come without a logical date — a manual trigger through the REST
 left empty, ``scripts/demo.py``, the 审核 page's 立即上报 — and then has no data interval at all.
 :func:`run_interval` gives every run of ``sgs_<kind>`` its day: the data interval when there is one; else the
 day named in the run's parameter ``day``; else the latest day whose run is due (D+1 06:00 has passed) — the
-day the schedule would process last. A ``day`` whose run is not yet due, or one that contradicts the run's own
-interval, is refused at once (``AirflowFailException``: no retries) with a Chinese message saying what to do.
+day the schedule would process last. A day whose run is not yet due — named by ``day`` or by a manual trigger's
+logical date (its data interval) while D+1 06:00 has not passed (district files not in yet) — or a ``day``
+that contradicts the run's own interval, is refused at once (``AirflowFailException``: no retries) with a
+Chinese message saying what to do. Scheduled runs (created at D+1 06:00) and backfills of past days are due.
 
 Registered as a plugin (Airflow deserialises custom timetables only from plugins): the scheduler, the
 dag-processor and the API server load it from the plugins folder.
@@ -80,8 +82,18 @@ def _refuse(message: str) -> None:
     raise AirflowFailException(message)
 
 
-def run_interval(context: Any, tz: str, delay: dt.timedelta) -> tuple[dt.datetime, dt.datetime, str]:
-    """The local day [D 00:00, D+1 00:00) a run of a daily reporting DAG processes, and why (a log line)."""
+def _refuse_if_not_due(day: dt.date, latest: dt.date, delay: dt.timedelta, what: str) -> None:
+    """Day D is due once D+1 00:00 + ``delay`` has passed (:func:`latest_due_day`); before, refuse in Chinese."""
+    if day > latest:
+        hours = delay.total_seconds() / 3600
+        _refuse(f"{day} 的数据要到 {day + dt.timedelta(days=1)} {hours:g} 时后才齐（当日决定、区县文件），"
+                f"现在还不能上报。请到时再触发，或选择 {latest} 及以前的{what}。本次未处理任何数据。")
+
+
+def run_interval(context: Any, tz: str, delay: dt.timedelta,
+                 now: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime, str]:
+    """The local day [D 00:00, D+1 00:00) a run of a daily reporting DAG processes, and why (a log line).
+    ``now`` (default: the clock when the task runs) decides whether a run with a data interval is due."""
     from zoneinfo import ZoneInfo
 
     zone = ZoneInfo(tz)
@@ -94,6 +106,10 @@ def run_interval(context: Any, tz: str, delay: dt.timedelta) -> tuple[dt.datetim
         if asked and str(asked) != start_local.date().isoformat():
             _refuse(f"参数 day={asked} 与本次运行的数据区间（{start_local.date()}）不一致：请只指定其中一个——"
                     f"触发时不填逻辑日期（logical date）而填 day，或不填 day。本次未处理任何数据。")
+        # A manual trigger may name any logical date; the schedule creates D's run at D+1 06:00 and a backfill
+        # of past days is due, so only a day the clock has not reached yet is refused here.
+        _refuse_if_not_due(start_local.date(), latest_due_day(now or dt.datetime.now(dt.UTC), tz, delay), delay,
+                           "逻辑日期（logical date）")
         return start_local, end_local, f"数据区间 {start_local:%Y-%m-%d %H:%M} – {end_local:%Y-%m-%d %H:%M}"
     run_after = getattr(dag_run, "run_after", None) or dt.datetime.now(dt.UTC)
     latest = latest_due_day(run_after, tz, delay)
@@ -104,9 +120,7 @@ def run_interval(context: Any, tz: str, delay: dt.timedelta) -> tuple[dt.datetim
         except ValueError:
             _refuse(f"参数 day 应为日期 YYYY-MM-DD，收到“{asked}”。请改正后重新触发。本次未处理任何数据。")
             raise  # unreachable: _refuse raises
-        if day > latest:
-            _refuse(f"{day} 的数据要到 {day + dt.timedelta(days=1)} {hours:g} 时后才齐（当日决定、区县文件），"
-                    f"现在还不能上报。请到时再触发，或选择 {latest} 及以前的日期。本次未处理任何数据。")
+        _refuse_if_not_due(day, latest, delay, "日期")
         why = f"手动触发，未指定逻辑日期（logical date）：处理参数 day 指定的 {day}"
     else:
         day = latest

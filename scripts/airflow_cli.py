@@ -19,7 +19,9 @@ Shapes:
 
 ``--home PATH`` / ``--port N`` point at another Airflow home / API port (demo: default ``.airflow``; cluster:
 ``.airflow/cluster``, where ``make cluster`` records its settings; the tests use temporary ones).
-Exit status: Airflow's own; 2 with one Chinese line when the shape is not set up. (Not named ``airflow.py``:
+Exit status: Airflow's own; 2 with one Chinese line when the shape is not set up — for the demo, a home without its
+metadata DB (a fresh clone before ``make demo``: Airflow would create a home and fail in English, "Database
+migration required"); ``db …`` commands (``db migrate`` creates the DB) are let through. (Not named ``airflow.py``:
 ``scripts/`` is on the services' and the tests' import path, where it would shadow the ``airflow`` package.)
 """
 
@@ -97,6 +99,14 @@ def cluster_environment(port: int | None = None, home: Path | None = None) -> di
     return cluster.environment(settings)
 
 
+def require_demo_db(home: Path | None, args: list[str]) -> None:
+    """Refuse (one Chinese line) before anything is created when the demo home has no metadata DB yet."""
+    target = home or ROOT / ".airflow"
+    if args[:1] != ["db"] and not (target / "airflow.db").exists():
+        hint = "请先运行 make demo" if home is None else f"请先运行 scripts/airflow --home {target} db migrate"
+        raise SystemExit(f"[airflow] 演示环境尚未初始化（{target / 'airflow.db'} 不存在）：{hint}。")
+
+
 def environment(shape: str, home: Path | None = None, port: int | None = None) -> dict[str, str]:
     """The environment of ``shape`` on top of this process's (PYTHONPATH joined, not replaced)."""
     own = cluster_environment(port, home) if shape == "cluster" else demo_environment(home, port)
@@ -115,6 +125,8 @@ def main(argv: list[str]) -> int:
             print(__doc__.strip())
             print(f"\n{USAGE}")
             return 0 if args else 2
+        if shape == "demo":
+            require_demo_db(home, args)
         env = environment(shape, home, port)
     except SystemExit as exc:  # a refusal: one Chinese line, exit 2 (the project's CLI rule)
         if isinstance(exc.code, str):

@@ -30,7 +30,6 @@ printed value passes the templates' masking (:func:`creditflow.common.mask_text`
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import posixpath
 from collections import Counter, defaultdict
@@ -47,7 +46,7 @@ from fastapi.responses import HTMLResponse, Response
 from creditflow_ui import auth, charts, clock
 from creditflow_ui.clock import due_cell
 from creditflow_ui.i18n import labels_for, language_of
-from creditflow_ui.routes import render
+from creditflow_ui.routes import identify, render
 
 if TYPE_CHECKING:
     from creditflow.core.storage import Storage
@@ -193,29 +192,17 @@ def clock_bucket(due: str | None, today: dt.date, decision_date: str | None = No
     return "d3_7", left
 
 
-def responsible(source_system: str | None, raw: dict[str, Any], lineage: str | None, kind: str = "penalty",
-                rule_id: str = "") -> str:
-    """Who fixes a quarantined record at its source — the rule the reports and 问题数据 use
-    (``creditflow.reports.details.responsible``, ``data/reports/organisation.yaml``)."""
-    from creditflow.reports import details
-
-    if not source_system:
-        return "—"
-    return details.responsible(source_system, raw, lineage or "", {}, kind, [rule_id])[1]
-
-
 def quarantine_queue(conn: sa.Connection, records: list[dict[str, Any]], today: dt.date,
                      limit: int = 200) -> list[dict[str, Any]]:
+    """The quarantined records' open findings, most urgent first, each identified the way 问题数据 identifies
+    it (``routes.identify``: 文号, party with its code masked, 承办科室 and who must act)."""
     quarantined = {(r["run_key"], r["record_id"]): r for r in records if r["outcome"] == "quarantined"}
     if not quarantined:
         return []
-    f, st = wh.findings, wh.staging
+    f = wh.findings
     run_keys = sorted({k for k, _ in quarantined})
     findings = conn.execute(sa.select(f.c.run_key, f.c.record_id, f.c.field, f.c.rule_id, f.c.message_zh)
                             .where(f.c.run_key.in_(run_keys), f.c.severity == "error")).mappings().all()
-    staged = {(r["run_key"], r["record_id"]): r for r in conn.execute(
-        sa.select(st.c.run_key, st.c.record_id, st.c.source_system, st.c.lineage, st.c.raw_payload)
-        .where(st.c.run_key.in_(run_keys))).mappings()}
     # A record quarantined without an error finding (a reviewer's rejection): its outcome says why.
     reasons: list[dict[str, Any]] = [dict(f) for f in findings]
     with_finding = {(f["run_key"], f["record_id"]) for f in reasons}
@@ -227,41 +214,46 @@ def quarantine_queue(conn: sa.Connection, records: list[dict[str, Any]], today: 
         rec = quarantined.get((fd["run_key"], fd["record_id"]))
         if rec is None:
             continue
-        src: dict[str, Any] = dict(staged.get((fd["run_key"], fd["record_id"])) or {})
-        try:
-            raw = json.loads(src.get("raw_payload") or "{}")
-        except ValueError:
-            raw = {}
         bucket, left = clock_bucket(rec["due_date"], today, rec.get("decision_date"))
         out.append({"record_id": fd["record_id"], "kind": rec["kind"], "run_key": fd["run_key"], "field": fd["field"],
                     "rule_id": fd["rule_id"], "message": fd["message_zh"], "due_date": rec["due_date"],
-                    "due": due_cell(rec["due_date"], rec.get("decision_date"), today), "left": left, "bucket": bucket,
-                    "who": responsible(src.get("source_system"), raw if isinstance(raw, dict) else {},
-                                       src.get("lineage"), rec["kind"], str(fd["rule_id"]))})
+                    "due": due_cell(rec["due_date"], rec.get("decision_date"), today), "left": left, "bucket": bucket})
     out.sort(key=lambda r: (r["left"] if r["left"] is not None else 999, r["record_id"], r["field"]))
-    return out[:limit]
+    shown = out[:limit]
+    identify(conn, shown)
+    return shown
 
 
 # --- review, reconciliation, files, credit ------------------------------------------------------------
 
 
 def review_queue(conn: sa.Connection, kind: str | None = None, today: dt.date | None = None) -> list[dict[str, Any]]:
-    """Pending reviews by kind, reason and operation, with the earliest due date and how many are overdue."""
-    r = wh.reviews
-    q = (sa.select(r.c.kind, r.c.reason, r.c.op, r.c.due_date).where(r.c.status == "pending"))
+    """Pending reviews by kind, reason and operation, with the earliest due date and how many are overdue. A
+    review stored without a due date (beyond the calendar when it was computed) gets the deadline of its
+    decision date once the year's calendar is there (``due_cell``), as on the clock chart and 审核."""
+    r, st = wh.reviews, wh.standardised
+    decided = (sa.select(st.c.decision_date).where(st.c.record_id == r.c.record_id,
+                                                   st.c.content_hash == r.c.content_hash)
+               .limit(1).scalar_subquery())
+    q = (sa.select(r.c.kind, r.c.reason, r.c.op, r.c.due_date, decided.label("decision_date"))
+         .where(r.c.status == "pending"))
     if kind:
         q = q.where(r.c.kind == kind)
     day = today or clock.today()
     groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    earliest: dict[tuple[str, str, str], tuple[str, dict[str, Any]]] = {}
     for x in conn.execute(q).mappings():
-        g = groups.setdefault((x["kind"], x["reason"], x["op"]), {"kind": x["kind"], "reason": x["reason"],
-                                                                   "op": x["op"], "n": 0, "due": None, "overdue": 0})
+        key = (x["kind"], x["reason"], x["op"])
+        g = groups.setdefault(key, {"kind": x["kind"], "reason": x["reason"], "op": x["op"], "n": 0, "due": None,
+                                    "overdue": 0, "due_cell": None})
         g["n"] += 1
-        if x["due_date"]:
-            g["due"] = min(g["due"] or x["due_date"], x["due_date"])
-            g["overdue"] += due_cell(x["due_date"], None, day)["overdue"]
-    for g in groups.values():
-        g["due_cell"] = due_cell(g["due"], None, day) if g["due"] else None
+        cell = due_cell(x["due_date"], x["decision_date"], day)
+        g["overdue"] += cell["overdue"]
+        order = cell["text"] if cell["state"] != "unknown" else "9999"  # a known date before a pending one
+        if key not in earliest or order < earliest[key][0]:
+            earliest[key] = (order, cell)
+    for key, (_order, cell) in earliest.items():
+        groups[key]["due"], groups[key]["due_cell"] = cell["text"], cell
     return [groups[k] for k in sorted(groups, key=lambda k: (k[0], k[1], k[2] or ""))]
 
 

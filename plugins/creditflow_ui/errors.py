@@ -44,6 +44,21 @@ _FIELD_PROBLEMS = {"missing": "缺少", "string_pattern_mismatch": "格式不对
                    "int_parsing": "应为整数", "float_parsing": "应为数字", "json_invalid": "不是有效的 JSON",
                    "list_type": "应为列表", "dict_type": "应为 JSON 对象", "date_from_datetime_parsing": "应为日期"}
 
+#: The Chinese name of each form, query and path field of the two apps' routes (a validation answer names the
+#: field as the page labels it, never by its code; a field not listed here is named "字段 <code>").
+FIELD_LABELS = {
+    "accept": "是否批准", "action": "办理事项", "amount": "罚款金额", "back": "返回地址", "basis": "依据",
+    "case_id": "案件编号", "categories": "处罚种类", "code": "统一社会信用代码或身份证号码",
+    "codes": "统一社会信用代码或身份证号码", "comment": "审核意见", "commitment": "信用承诺",
+    "confirmed": "已核实的条件", "csrf_token": "表单令牌", "day": "日期", "decided": "决定日期",
+    "decision": "审核决定", "doc_id": "文书编号", "facts": "事实", "file": "文件", "fmt": "文件格式", "kind": "类别",
+    "level": "审核层级", "limit": "条数", "note": "说明", "objection_id": "陈述申辩编号", "on": "日期",
+    "party": "当事人", "party_key": "当事人代码", "party_name": "当事人名称", "party_type": "当事人类型",
+    "penalty_id": "处罚编号", "period": "统计期间", "purpose": "用途", "request_id": "申请编号",
+    "resolution": "处理意见", "review_key": "审核记录标识", "situation_id": "情形", "state": "状态",
+    "step": "办理步骤", "text": "内容", "upheld": "是否成立", "violation": "违法行为", "what": "登记事项",
+}
+
 Page = Callable[[Request, int, str, str, str], Response]
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -67,14 +82,21 @@ def message_of(status: int, detail: Any) -> str:
     return mask_text(text)
 
 
-def validation_message(exc: RequestValidationError) -> str:
-    """FastAPI's validation errors as one Chinese sentence naming the fields (never the values sent)."""
+def field_label(name: str) -> str:
+    """A field's Chinese name (:data:`FIELD_LABELS`); an item of a list field is the field itself."""
+    return FIELD_LABELS.get(name) or ("" if name.isdigit() else f"字段 {name}")
+
+
+def validation_message(exc: RequestValidationError, api: bool = False) -> str:
+    """FastAPI's validation errors as one Chinese sentence naming the fields by their Chinese names (never the
+    values sent). ``api``: the answer goes to a program, which has no page to return to."""
     parts = []
     for err in exc.errors():
         loc = [str(x) for x in err.get("loc", ()) if x not in ("body", "query", "path", "form", "header")]
-        field = ".".join(loc) or "请求"
+        field = "、".join(label for label in (field_label(x) for x in loc) if label) or "请求"
         parts.append(f"{field}{_FIELD_PROBLEMS.get(str(err.get('type', '')), '不符合要求')}")
-    return "提交的内容不完整或格式不对：" + "；".join(dict.fromkeys(parts)) + "。请返回页面重新填写。"
+    ending = "。" if api else "。请返回页面重新填写。"
+    return "提交的内容不完整或格式不对：" + "；".join(dict.fromkeys(parts)) + ending
 
 
 def wants_json(request: Request, root: str) -> bool:
@@ -155,6 +177,8 @@ def install(app: FastAPI, root_of: Callable[[Request], str], page: Page, back_of
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
-        return answer(request, root_of(request), page, back_of(request), 422, validation_message(exc))
+        root = root_of(request)
+        return answer(request, root, page, back_of(request), 422,
+                      validation_message(exc, api=wants_json(request, root)))
 
     app.add_middleware(CatchAll, root_of=root_of, page=page, back_of=back_of)

@@ -148,7 +148,7 @@ def review_page(request: Request, kind: str | None = None, user: Any = Depends(a
         row["due"] = clock.due_cell(row["due_date"], decided, today)
     sent = request.query_params.get("sent", "")
     return render(request, "review.html", f"待审核记录（{len(rows)}）", "review", user, rows=rows, kind=kind or "",
-                  sent=sent if sent in KIND_LABELS else "")
+                  sent=sent if sent in KIND_LABELS else "", behind=request.query_params.get("behind") == "1")
 
 
 @router.post("/review/decide")
@@ -192,10 +192,11 @@ def review_send_now(request: Request, kind: str = Form(...), csrf_token: str = F
     if chosen is None:
         raise HTTPException(422, "请选择要立即上报的类别")
     try:
-        sendnow.trigger(chosen, who.user_id)
+        _run_id, behind = sendnow.trigger(chosen, who.user_id)
     except sendnow.Refused as exc:
         raise HTTPException(409, str(exc)) from None
-    return RedirectResponse(f"{root_of(request)}/review?sent={chosen}", status_code=303)
+    return RedirectResponse(f"{root_of(request)}/review?sent={chosen}{'&behind=1' if behind else ''}",
+                            status_code=303)
 
 
 @router.get("/review/audit", response_class=HTMLResponse)

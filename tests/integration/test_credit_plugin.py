@@ -247,6 +247,10 @@ def test_decisions_on_the_page_take_two_people_and_a_form_token(world):
     assert ok.status_code == 303
     page = approver.get(case).text
     assert "已发告知书" in page and ".pdf" in page
+    with world["engine"].connect() as conn:  # #18.4: the basis names the regulation, not its id (mem_order_11)
+        basis = conn.execute(sa.select(wh.credit_event.c.basis).where(
+            wh.credit_event.c.subject_id == "SX-art7_1-D4", wh.credit_event.c.action == "issue_notice")).scalar_one()
+    assert basis == "安全生产严重失信主体名单管理办法（应急管理部令第11号） 列入前书面告知（参照行政处罚法）"
     wrong = approver.post(f"{case}/approve", data={"accept": "yes", "csrf_token": csrf(approver)})
     assert wrong.status_code == 409 and "没有待批准" in wrong.text
 
@@ -384,3 +388,83 @@ def test_credit_pages_show_no_raw_state_or_action_token(world):
     # The words of the regulation's steps (部令第11号: 告知 → 陈述申辩 → 列入决定), not the tokens.
     assert "待批准：作出列入决定" in case_page and "已书面放弃" in case_page and "提出建议：发出列入告知书" in case_page
     assert "告知书已送达（陈述申辩期）" in case_page and "系统（自动办理）" in case_page
+
+
+def _credit_app_and_clock(app):  # type: ignore[no-untyped-def]
+    """The mounted /credit app and the clock module its routes really depend on (see :func:`plugin_module`)."""
+    for route in app.routes:
+        if getattr(route, "path", "") == "/credit":
+            sub = route.app
+            for r in sub.routes:
+                if getattr(r, "path", "") == "/case/{case_id}":
+                    return sub, r.endpoint.__globals__["clock"]
+    raise AssertionError("no /credit app mounted")
+
+
+def test_credit_deadlines_are_marked_overdue_on_a_sunday_by_the_pages_clock(world):
+    """#18.2: the credit pages printed plain dates on their own clock. On Sunday 6 December 2026 (the pages'
+    ``clock.today``, overridden as for the 双公示 pages) a deadline of Friday 4 December has passed: "已逾期1个
+    工作日" (creditflow.core.duedates.due_status: the due Friday has passed, Monday is the first working day it is
+    still missing), in red; Monday's deadline leaves 1 working day (Monday itself). A duty already carried out
+    (a decided request) shows its date only; the party's 陈述申辩期 ends (已届满) rather than falls overdue."""
+    sunday = dt.date(2026, 12, 6)
+    now = wh.now_iso()
+    base = {"situation_id": "art7_1", "party_key": CLEAN, "party_type": "法人及非法人组织",
+            "party_name": "珠海源泰新材料有限公司", "facts": "无证经营", "basis": "部令11号第七条",
+            "authority_name": "珠海市应急管理局", "authority_uscc": MAJOR, "created_on": "2026-11-02", "updated_at": now}
+    with world["engine"].begin() as conn:
+        for row in [
+            {**base, "case_id": "SX-art7_1-SUN", "state": "listed", "decided_on": "2026-11-30",
+             "list_start": "2026-11-30", "list_end": "2029-11-30", "publication_due": "2026-12-04"},
+            {**base, "case_id": "SX-art7_1-REV", "state": "revisit", "decided_on": "2026-06-01",
+             "list_start": "2026-06-01", "list_end": "2029-06-01", "publication_due": "2026-06-04",
+             "published_on": "2026-06-02", "revisit_due": "2026-12-07"},
+            {**base, "case_id": "SX-art7_1-OBJ", "state": "notice_delivered", "notice_delivered_on": "2026-11-20",
+             "objection_until": "2026-12-04"}]:
+            conn.execute(wh.credit_case.insert().values(**row))
+        conn.execute(wh.credit_request.insert(), [
+            {"request_id": "YC-SUN-1", "kind": "early_removal", "subject_id": "SX-art7_1-SUN", "party_key": CLEAN,
+             "received_on": "2026-11-20", "due_on": "2026-12-04", "checks": "[]", "status": "received",
+             "recorded_by": "reviewer1", "at": now},
+            {"request_id": "YC-SUN-2", "kind": "early_removal", "subject_id": "SX-art7_1-SUN", "party_key": CLEAN,
+             "received_on": "2026-11-19", "due_on": "2026-12-03", "checks": "[]", "status": "rejected",
+             "recorded_by": "reviewer1", "at": now}])
+    app, clock = _credit_app_and_clock(world["app"])
+    app.dependency_overrides[clock.today] = lambda: sunday
+    try:
+        client = browser(world, "viewer")
+        listed, revisit, objection = (client.get(f"/credit/case/SX-art7_1-{c}").text for c in ("SUN", "REV", "OBJ"))
+    finally:
+        app.dependency_overrides.pop(clock.today, None)
+    overdue = re.findall(r'<span class="due bad overdue" data-state="overdue">([^<]*)<span class="late">([^<]*)</span>',
+                         listed)
+    # 公示时限 (not yet published) and the pending request's 办结 deadline: both Friday, both overdue
+    assert [(d.strip(), label) for d, label in overdue] == [("2026-12-04", "已逾期1个工作日")] * 2
+    assert '<span class="due" data-state="done">2026-12-03</span> 前办结' in listed  # decided: no status
+    assert '<span class="due" data-state="open">2026-12-07（剩余1个工作日）</span>' in revisit  # 复核时限
+    assert 'data-state="ended">2026-12-04（已届满）</span>' in objection and "overdue" not in objection
+
+
+def test_a_case_events_basis_names_the_regulation_not_its_id(world):
+    """#18.4: 办理记录's 依据 showed ``mem_order_11 …`` (the rule id lifecycle wrote); it is the regulation's title
+    (data/credit/listing.yaml) — for events written before, and for those written now."""
+    from creditflow.credit import rules
+
+    title = rules.listing()["regulation"]["title_zh"]
+    with world["engine"].begin() as conn:
+        conn.execute(wh.credit_event.insert().values(
+            subject_id="SX-art7_1-D1", action="issue_notice", from_state="candidate", to_state="notice_issued",
+            actor="chief", on_date=TODAY, at=wh.now_iso(), basis="mem_order_11 列入前书面告知（参照行政处罚法）"))
+    page = browser(world, "viewer").get("/credit/case/SX-art7_1-D1").text
+    assert "mem_order_11" not in page and f"{title} 列入前书面告知（参照行政处罚法）" in page
+
+
+def test_the_integrity_api_refuses_an_unknown_purpose_in_chinese(world):
+    from fastapi.testclient import TestClient
+
+    api = TestClient(world["app"], headers={"Authorization": f"Bearer {token(world, 'viewer')}"})
+    answer = api.get("/credit/api/integrity", params={"code": CLEAN, "purpose": "nonsense"})
+    assert answer.status_code == 422
+    detail = answer.json()["detail"]
+    assert detail.startswith("未知的用途“nonsense”，应为以下之一：licensing（安全生产许可审批）")
+    assert "unknown purpose" not in detail and "procurement（政府采购）" in detail

@@ -365,7 +365,14 @@ def test_every_status_answers_in_chinese(world):
     invalid = client.post("/creditflow/review/decide", data={"review_key": "not a key", "level": "x",
                                                              "csrf_token": csrf_of(client)})
     assert invalid.status_code == 422 and "提交的内容不完整或格式不对" in invalid.text
-    assert "review_key格式不对" in invalid.text and "level应为整数" in invalid.text and "decision缺少" in invalid.text
+    # #18.4: fields named as the page labels them, not by their codes (review_key, level, decision)
+    assert "审核记录标识格式不对；审核层级应为整数；审核决定缺少" in invalid.text and "review_key" not in invalid.text
+    assert "请返回页面重新填写" in invalid.text
+    as_json = client.post("/creditflow/review/decide", data={"review_key": "not a key", "level": "x",
+                                                             "csrf_token": csrf_of(client)},
+                          headers={"Accept": "application/json"})
+    assert as_json.status_code == 422  # a program has no page to return to
+    assert as_json.json()["detail"] == "提交的内容不完整或格式不对：审核记录标识格式不对；审核层级应为整数；审核决定缺少。"
     assert "field required" not in invalid.text.lower() and "运行概况" in invalid.text
     json_404 = client.get("/creditflow/api/nothing", headers={"Accept": "application/json"})
     assert json_404.status_code == 404 and json_404.json() == {"detail": "没有这个页面或记录，请检查链接。"}
@@ -452,12 +459,27 @@ def test_a_reviewer_sends_approved_records_now_through_an_ordinary_audited_run(w
         [run] = session.scalars(select(DagRun).where(DagRun.dag_id == "sgs_penalty",
                                                      DagRun.triggering_user_name == "reviewer1")).all()
         assert run.logical_date is None and run.run_type == "manual" and run.triggering_user_name == "reviewer1"
+        first_id = run.id
         assert run.conf == {"send_now": True, "requested_by": "reviewer1"}
         [entry] = session.scalars(select(Log).where(Log.event == "creditflow.send_now",
                                                     Log.run_id == run.run_id)).all()
         assert (entry.owner, entry.dag_id, entry.run_id) == ("reviewer1", "sgs_penalty", run.run_id)
     again = reviewer.post("/creditflow/review/send-now", data={"kind": "penalty", "csrf_token": csrf_of(reviewer)},
                           follow_redirects=False)
-    assert again.status_code == 409 and "已有一次运行" in again.text  # one queued run is enough
+    assert again.status_code == 409 and "已有一次运行在排队" in again.text  # one queued run is enough
+    # A RUNNING run may be past its 决定 (decide) step: approvals made since would wait for tomorrow 06:00 if the
+    # request were refused as before ("已审核通过的记录会随它上报" was untrue). The next run is queued
+    # (max_active_runs=1 starts it after the running one) and the page says which approvals go with which run.
+    with create_session() as session:
+        session.get(DagRun, first_id).state = "running"
+    behind = reviewer.post("/creditflow/review/send-now", data={"kind": "penalty", "csrf_token": csrf_of(reviewer)},
+                           follow_redirects=False)
+    assert behind.status_code == 303 and behind.headers["location"].endswith("?sent=penalty&behind=1")
+    with create_session() as session:
+        states = sorted(str(r.state) for r in session.scalars(select(DagRun).where(
+            DagRun.dag_id == "sgs_penalty", DagRun.triggering_user_name == "reviewer1")).all())
+    assert states == ["queued", "running"]
+    told = re.sub(r"\s+", "", reviewer.get("/creditflow/review?sent=penalty&behind=1").text)
+    assert "在它的“决定”步骤之前审核通过的记录随它上报；之后审核通过的由刚排队的这次运行上报" in told
     audit_page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", viewer.get("/creditflow/review/audit").text))
     assert "立即上报请求" in audit_page and "reviewer1 行政处罚 sgs_penalty" in audit_page

@@ -25,7 +25,7 @@ from creditflow.core import identifiers as ids
 from creditflow.core import warehouse as wh
 from creditflow.reporting import review
 from creditflow.reporting import validation as v
-from creditflow.reports import build, store
+from creditflow.reports import build, periods, store
 from creditflow_sandbox import generator as g
 from creditflow_sandbox import licensing, platform
 from helpers import ServedApp, World, apply_events_until, deliver_files, run_day, warehouse
@@ -77,6 +77,9 @@ def world(tmp_path_factory, module_db_url):
             ServedApp(platform.create_app(db_url=f"sqlite:///{d}/pf.sqlite", processing_seconds=0.0)) as pf, \
             ServedApp(licensing.create_app(db_url=f"sqlite:///{d}/lic.sqlite")) as ls:
         mp.setattr(wh, "now_iso", lambda: clock["now"])
+        # The reports are read after the cut-offs this module uses have passed (the latest: end of 20 December);
+        # a cut-off still ahead of the clock would be clamped to the present (periods.resolve_cut_off).
+        mp.setattr(periods, "now", lambda: dt.datetime(2026, 12, 21, 9, tzinfo=TZ))
         mp.setattr(v, "validate_gx", lambda df, kind, as_of, context=None: (v.validate_pandas(df, kind, as_of), None))
         w = World(warehouse(module_db_url), wh.engine_from_url(case_url), d / "inbox", d / "drop", pf, ls, manifest)
         w.dir, w.clock = d, clock

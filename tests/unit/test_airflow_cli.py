@@ -56,3 +56,28 @@ def test_a_refusal_is_one_chinese_line_and_exit_2(tmp_path, capsys):
     assert airflow_cli.main(["--cluster", "--home", str(tmp_path), "dags", "list"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "没有正在运行的 make cluster" in err
+
+
+def test_a_fresh_clone_is_refused_in_chinese_before_anything_is_created(tmp_path, capsys):
+    # #18.5: on a fresh clone (no .airflow/airflow.db yet) Airflow created a home and failed in English
+    # ("Database migration required"). The wrapper refuses first: exit 2, one Chinese line, nothing created.
+    home = tmp_path / "fresh-home"
+    assert airflow_cli.main(["--home", str(home), "dags", "list"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "演示环境尚未初始化" in err and "db migrate" in err
+    assert not home.exists()
+
+
+def test_the_default_demo_home_without_its_db_says_run_make_demo(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(airflow_cli, "ROOT", tmp_path)  # a checkout where make demo never ran
+    monkeypatch.setattr(airflow_cli, "_in_venv", lambda: True)  # (its .venv is this one)
+    assert airflow_cli.main(["dags", "list"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "演示环境尚未初始化" in err and "make demo" in err
+    assert not (tmp_path / ".airflow").exists()
+
+
+def test_db_commands_pass_the_check_they_create_the_db(tmp_path):
+    airflow_cli.require_demo_db(tmp_path / "fresh", ["db", "migrate"])  # no refusal
+    with pytest.raises(SystemExit, match="演示环境尚未初始化"):
+        airflow_cli.require_demo_db(tmp_path / "fresh", ["backfill", "create"])

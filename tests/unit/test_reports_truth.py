@@ -81,7 +81,10 @@ class Warehouse:
 
 
 @pytest.fixture
-def w(db_url):
+def w(db_url, monkeypatch):
+    # These worlds are read after November's rule cut-off (end of 9 December) has passed: a cut-off still ahead
+    # of the clock is clamped to the present (periods.resolve_cut_off). Tests that need another "now" set it.
+    monkeypatch.setattr(periods, "now", lambda: dt.datetime(2026, 12, 20, 9, 0, tzinfo=TZ))
     wh.upgrade(db_url)
     engine = wh.engine_from_url(db_url)
     yield Warehouse(engine)
@@ -192,6 +195,29 @@ def test_without_a_cut_off_the_earlier_of_the_rule_and_now(w, monkeypatch, tmp_p
     printed = json.loads(capsys.readouterr().out)
     assert printed["cut_off"] == "2026-12-06T15:35:00+08:00"
     assert printed["cut_off_basis"] == "规则截止时点尚未到，按生成报告的时刻"
+
+
+def test_a_future_explicit_cut_off_is_clamped_to_now(w, monkeypatch, tmp_path, capsys):
+    """The 说明 sheet says regenerating with the same cut-off gives the same data ("任何时候以相同统计期和截止时点
+    重新生成，数据完全相同") — false for a cut-off not yet reached, where runs still to come would add records.
+    A future --cut-off is treated like the default: the present moment, and the CLI says which basis it used."""
+    import argparse
+
+    from creditflow.reports import cli
+
+    monkeypatch.setattr(periods, "now", lambda: dt.datetime(2026, 12, 6, 15, 35, tzinfo=TZ))
+    clamped = (dt.datetime(2026, 12, 6, 15, 35, tzinfo=TZ), "clamped")
+    assert periods.resolve_cut_off("2026-12-09", month("2026-11")) == clamped  # 12-10 00:00 not yet reached
+    assert periods.resolve_cut_off("2026-12-06", month("2026-11")) == clamped  # today's end is ahead too
+    assert periods.resolve_cut_off("2026-12-05", month("2026-11")) == (dt.datetime(2026, 12, 6, tzinfo=TZ), "given")
+    parser = argparse.ArgumentParser(prog="creditflow")
+    cli.add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["report", "monthly", "--period", NOV, "--cut-off", "2026-12-09", "--out",
+                              str(tmp_path), "--db", w.engine.url.render_as_string(hide_password=False)])
+    assert args.func(args) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["cut_off"] == "2026-12-06T15:35:00+08:00"
+    assert printed["cut_off_basis"] == "指定的截止时点尚未到，按生成报告的时刻"
 
 
 def _case(conn, case_id: str, party_type: str, state: str) -> None:

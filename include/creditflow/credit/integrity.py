@@ -172,7 +172,12 @@ def check(engine: sa.Engine, codes: list[Any], *, asked_by: str, channel: str, p
     with one (the HTTP endpoint) they are handed to that :class:`AuditWriter`, which writes them in batches."""
     from creditflow.common import TZ
 
-    purpose_key, _ = rules.purpose(purpose)
+    try:
+        purpose_key, _ = rules.purpose(purpose)
+    except ValueError:  # the caller (a page, the API, the CLI) shows it as it is: in Chinese, with the choices
+        known = rules.integrity_policy()["purposes"]
+        raise ValueError(f"未知的用途“{purpose}”，应为以下之一：" + "、".join(
+            f"{key}（{spec['title_zh']}）" for key, spec in known.items())) from None
     day = as_of or dt.datetime.now(TZ).date()
     out = []
     rows = []

@@ -141,7 +141,7 @@ def approve(engine: sa.Engine, case_id: str, who: Reviewer, on: dt.date, run_key
 
 def _carry_out(conn: sa.Connection, case: dict[str, Any], action: str, on: dt.date, run_key: str,
                note: str) -> tuple[str, dict[str, Any], str | None, str]:
-    reg = rules.regulation_ref()["id"]
+    reg = rules.listing()["regulation"]["title_zh"]  # the basis a clerk reads: the regulation's title, not its id
     if action == "issue_notice":
         doc = documents.issue(conn, "list_notice", case["case_id"], on, documents.list_notice_body(case, on))
         basis = f"{reg} 列入前书面告知（参照行政处罚法）"

@@ -132,7 +132,7 @@ def now() -> dt.datetime:
 
 
 CUT_OFF_BASIS_ZH = {"rule": "按规则的截止时点", "now": "规则截止时点尚未到，按生成报告的时刻",
-                    "given": "按指定的截止时点"}
+                    "given": "按指定的截止时点", "clamped": "指定的截止时点尚未到，按生成报告的时刻"}
 
 
 def cut_off_of(value: str | dt.date | dt.datetime | None, period: Period) -> dt.datetime:
@@ -141,12 +141,15 @@ def cut_off_of(value: str | dt.date | dt.datetime | None, period: Period) -> dt.
 
 
 def resolve_cut_off(value: str | dt.date | dt.datetime | None, period: Period) -> tuple[dt.datetime, str]:
-    """(the cut-off, its basis: ``rule`` | ``now`` | ``given`` — :data:`CUT_OFF_BASIS_ZH` says it in Chinese).
+    """(the cut-off, its basis: ``rule`` | ``now`` | ``given`` | ``clamped`` — :data:`CUT_OFF_BASIS_ZH` says it
+    in Chinese).
 
     Without a value: the period's rule cut-off, or the present moment (to the minute) when that is still in
     the future — figures as of a moment not yet reached would change as the runs go on. Else the end of a
     given day (``2026-11-09`` → 2026-11-10 00:00 local), or a given moment. Inside the period it is allowed
-    (a report of the period so far, which says so); before the period's first day it is refused."""
+    (a report of the period so far, which says so); before the period's first day it is refused. A given
+    moment still in the future is clamped to the present like the default (basis ``clamped``): the report
+    promises that regenerating it with the same cut-off gives the same data, untrue for a moment not reached."""
     basis = "given"
     if value is None or value == "":
         moment, basis = period.default_cut_off(), "rule"
@@ -162,6 +165,8 @@ def resolve_cut_off(value: str | dt.date | dt.datetime | None, period: Period) -
             except ValueError:
                 raise PeriodError(f"not a date: {value!r} (use YYYY-MM-DD)") from None
         moment = dt.datetime.combine(value + dt.timedelta(days=1), dt.time(), TZ)
+    if basis == "given" and (present := now()) < moment:
+        moment, basis = present, "clamped"
     if moment <= dt.datetime.combine(period.start, dt.time(), TZ):
         raise PeriodError(f"cut-off {moment.isoformat()} is before period {period.label} starts")
     return moment.astimezone(TZ), basis
