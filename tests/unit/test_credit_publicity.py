@@ -216,6 +216,32 @@ def test_art_7_1_covers_unlicensed_hazardous_chemicals(violation):
     assert rules.situation("art7_1").matches_penalty(violation, None, ["罚款"]) is True
 
 
+@pytest.mark.parametrize("violation", [
+    "危险化学品经营许可证被吊销后仍从事经营", "安全生产许可证被暂扣后继续生产", "在安全生产许可证暂扣期内从事生产",
+    # 安全生产许可证条例 第二十条: 安全生产许可证有效期满未办理延期手续，继续进行生产的 (= 未依法取得许可)
+    "安全生产许可证有效期满未办理延期手续，继续进行生产", "未取得安全生产许可证擅自从事生产活动"])
+def test_art_7_1_covers_suspended_revoked_and_expired_licences(violation):
+    # 部令11号 第七条第（一）项: 「…或者许可被暂扣、吊销期间从事相关生产经营活动」
+    assert rules.situation("art7_1").matches_penalty(violation, None, ["罚款"]) is True
+
+
+@pytest.mark.parametrize("violation", [
+    "擅自关闭、破坏直接关系生产安全的监控、报警、防护、救生设备、设施",  # 安全生产法 第九十九条
+    "建设项目安全设施未经验收合格擅自投入生产",  # 安全生产法 第九十八条
+    "危险化学品储存未经批准", "未按规定取得批准，擅自改变储存场所用途", "使用无证人员从事危险化学品运输"])
+def test_art_7_1_is_only_about_licences(violation):
+    # 部令11号 第七条第（一）项 is 「未依法取得安全生产相关许可或者许可被暂扣、吊销期间从事相关生产经营活动」 only
+    assert rules.situation("art7_1").matches_penalty(violation, None, ["罚款"]) is False
+
+
+@pytest.mark.parametrize(("violation", "expected"), [
+    ("安全评价机构出具虚假安全评价报告", True), ("检测检验机构租借资质", True), ("出具虚假检测报告", True),
+    ("企业与劳务派遣公司挂靠", False), ("员工出具虚假证明材料", False)])
+def test_art_7_2_is_only_about_assessment_bodies(violation, expected):
+    # 部令11号 第七条第（二）项: 「承担安全评价、认证、检测、检验职责的机构及其直接责任人员」租借资质、挂靠、出具虚假报告或者证书
+    assert rules.situation("art7_2").matches_penalty(violation, None, ["罚款"]) is expected
+
+
 def test_citation_normal_form():
     assert citations.normalise("第七条第（一）项") == citations.normalise("第7条第1项") == "第7条第1项"
     assert citations.chinese_number("一百一十四") == 114 and citations.chinese_number("十") == 10
@@ -269,9 +295,8 @@ def test_integrity_check_by_the_rule_in_force_on_the_decision_date(db_url):
     engine.dispose()
 
 
-def test_the_preview_cites_the_listing_rule_when_a_listing_makes_the_penalty_serious():
-    out = impact.preview(impact.Draft(categories=["罚款"], decided=D(2026, 5, 6), party_type=ORG, amount_yuan=30_000,
-                                      violation="无证经营危险化学品"))
-    assert out["listing"]["triggers"] and out["class"] == "serious"
-    ref = next(r for r in out["rules"] if r["id"] == "ndrc_order_36:listed")
+def test_a_listing_makes_the_penalty_serious_and_cites_its_rule():
+    out = rules.publicity(D(2026, 5, 6), ["罚款"], ORG, fine_yuan=30_000, listed=True)
+    assert out.penalty_class == "serious"
+    ref = next(r for r in out.rules if r["id"] == "ndrc_order_36:listed")
     assert ref["mark"] == "S" and "mpaypass" in ref["source"]

@@ -139,10 +139,12 @@ def _impact(args: argparse.Namespace) -> int:
     print(f"是否公示：{'是' if out['published'] else '否'}；最短公示期至 {out['publicity_min_until'] or '—'}；"
           f"最长公示期至 {out['publicity_max_until']}；最早可申请修复 {out['earliest_repair'] or '不适用'}"
           + ("（所涉年度节假日安排尚未公布，期限最后一日暂仅按周末顺延）" if out.get("dates_provisional") else ""))
-    hits = "触发 " + "、".join(s["article"] for s in lst["situations"]) if lst["triggers"] else "不触发"
-    print(f"严重失信名单：{hits}"
-          + (f"（可能：{'、'.join(s['article'] for s in lst['possible'])}，{lst['possible'][0]['needs_zh']}）"
-             if lst["possible"] and not lst["triggers"] else ""))
+    if lst.get("may_trigger"):
+        hits = "、".join(s["article"] for s in lst["situations"]) + " " + lst["situations"][0]["note_zh"]
+    else:
+        maybe = "、".join(s["article"] for s in lst["possible"])
+        hits = "不触发" + (f"（可能：{maybe}，{lst['possible'][0]['needs_zh']}）" if lst["possible"] else "")
+    print(f"严重失信名单：{hits}")
     print(f"诚信审核不通过至：{out['integrity_fail_until'] or '不影响'}（{out['integrity_purpose']}）")
     return 0
 
