@@ -62,6 +62,8 @@ def test_impact_json_across_2026_04_01(capsys):
     ["impact", "--categories", "罚款", "--amount", "1", "--decided", "2026-13-01", "--party-type", "legal"],
     ["impact", "--categories", "罚款", "--amount", "1", "--decided", "2026-05-06", "--party-type", "robot"],
     ["impact", "--categories", "罚款", "--amount", "1", "--decided", "2026-05-06"],
+    # an amount without 罚款 among the categories (财库〔2022〕3号 speaks of 较大数额罚款)
+    ["impact", "--categories", "警告", "--amount", "5000000", "--decided", "2026-05-06", "--party-type", "legal"],
     ["integrity"],
     ["integrity", "--file", "/nonexistent/parties.csv", "--db", "sqlite://"],
     # NaN, infinity, a negative fine, text, one no fine can reach (above 2亿元, thresholds.yaml), dates outside
@@ -167,3 +169,10 @@ def test_impact_a_possible_listing_is_not_a_listing(capsys):
     assert got["class"] == "general" and got["integrity_fail_until"] is None
     assert got["listing"]["may_trigger"] and got["listing"]["situations"][0]["id"] == "art7_1"
     assert "须经列入程序" in got["listing"]["situations"][0]["note_zh"]
+
+
+def test_impact_accepts_full_width_separators(capsys):
+    code, out, _ = run(capsys, "impact", "--categories", "罚款；责令停产停业", "--amount", "50000", "--decided",
+                       "2026-05-06", "--party-type", "legal", "--json")
+    # 实施条例 第十九条: 责令停产停业 is a 重大违法记录 — both categories were read
+    assert code == 0 and json.loads(out)["major_violation"] is True

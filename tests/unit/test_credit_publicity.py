@@ -41,7 +41,9 @@ ORG, PERSON = "法人及非法人组织", "自然人"
     # national amount — not judged automatically (None: a person decides).
     (D(2022, 2, 7), ["罚款"], 3_000_000, None),
     (D(2022, 2, 8), ["罚款"], 3_000_000, True),
-    (D(2022, 2, 7), ["责令停产停业"], None, True),
+    # 财库〔2022〕3号 defines 「较大数额罚款」: an amount that comes with 警告 alone is no 罚款 at all
+    (D(2026, 5, 6), ["警告"], 5_000_000, False),
+    (D(2022, 2, 7), ["警告"], 3_000_000, False),
 ])
 def test_major_violation_by_the_rule_in_force(decided, cats, fine, expected):
     assert rules.major_violation(decided, cats, fine) is expected
@@ -67,6 +69,15 @@ def test_impact_preview_repeats_the_integrity_rule():
     (["罚款"], 3_000.01, ORG, False, "general"),
     (["警告", "罚款"], 200, PERSON, False, "minor"),
     (["罚款"], 201, PERSON, False, "general"),
+    # 个体工商户: 民法典 第五十四条「自然人从事工商业经营，经依法登记，为个体工商户」 — a 公民, so 二百元 not 三千元
+    (["罚款"], 200, "个体工商户", False, "minor"),
+    (["罚款"], 2_000, "个体工商户", False, "general"),
+    # party type unknown: the lower limit (二百元) — when unsure, not 轻微 (not exempt)
+    (["罚款"], 2_000, None, False, "general"),
+    (["罚款"], 2_000, "", False, "general"),
+    (["罚款"], 200, None, False, "minor"),
+    # an amount without 罚款 is no fine: 警告 alone is 轻微 whatever number travels with it (巨额罚款 is a 罚款)
+    (["警告"], 5_000_000, ORG, False, "minor"),
     (["警告"], None, ORG, False, "minor"),
     # 没收违法所得 is not a 简易程序 penalty: not 轻微 whatever the fine
     (["罚款", "没收违法所得"], 1_000, ORG, False, "general"),

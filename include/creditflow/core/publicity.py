@@ -71,10 +71,21 @@ def max_fine_yuan() -> Decimal:
 
 
 def _limit(limits: dict[str, Any] | None, party_type: str | None) -> Decimal | None:
+    """The amount for ``party_type``; for a type the data does not name (unknown or empty) the ``"*"`` entry,
+    or — without one — the lowest amount listed (when unsure, the stricter reading)."""
     if not limits:
         return None
     value = limits.get(str(party_type or ""), limits.get("*"))
+    if value is None:
+        value = min((Decimal(str(v)) for v in limits.values() if v is not None), default=None)
     return None if value is None else Decimal(str(value))
+
+
+def fine_of_categories(categories: list[str], fine_yuan: Any) -> Decimal | None:
+    """The fine a decision carries: its amount only when 罚款 is among the 处罚类别 (an amount next to 警告 alone is
+    no fine — 财库〔2022〕3号 and Order 36 speak of 罚款 amounts), else None."""
+    cats = {c.strip().split("-")[0] for c in categories if c and c.strip()}
+    return fine_yuan_of(fine_yuan) if "罚款" in cats else None
 
 
 def _by_category(regime: dict[str, Any], cats: list[str]) -> list[tuple[str, str]]:
@@ -114,7 +125,7 @@ def classify(decision_date: dt.date, categories: list[str], *, fine_yuan: Any = 
     None or 0 cannot be 轻微 (the amount is unknown)."""
     regime = publicity_regime(decision_date)
     cats = [c.strip().split("-")[0] for c in categories if c and c.strip()]
-    fine = fine_yuan_of(fine_yuan)
+    fine = fine_of_categories(cats, fine_yuan)
     found = _by_category(regime, cats)
     order = list(regime.get("class_order") or _CLASS_ORDER)
 

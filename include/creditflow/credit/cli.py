@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -104,12 +105,14 @@ def _impact(args: argparse.Namespace) -> int:
     from creditflow.core import standard
     from creditflow.credit import impact, rules
 
-    cats = [c.strip() for c in args.categories.replace("，", ",").replace(";", ",").split(",") if c.strip()]
+    cats = [c.strip() for c in re.split(r"[,，;；、]", args.categories) if c.strip()]
     known = set(standard.enum_values("CF_CFLB"))
     unknown = [c for c in cats if c.split("-")[0] not in known]
     if unknown or not cats:
         raise _Usage(f"unknown 处罚类别 {unknown or args.categories!r}; known: {'、'.join(sorted(known))}")
     amount: Any = args.amount
+    if amount is not None and "罚款" not in {c.split("-")[0] for c in cats}:
+        raise _Usage(f"--amount 只用于罚款：处罚类别（{'、'.join(cats)}）不含罚款")
     if amount is not None:
         try:
             amount = float(str(amount).replace(",", "").replace("，", ""))

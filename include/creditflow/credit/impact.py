@@ -53,6 +53,8 @@ def check(draft: Draft) -> list[str]:
     if fine is not None and fine > core_publicity.max_fine_yuan():
         raise ValueError(f"罚款金额{fine:,.0f}元超出任何罚款可能达到的数额（{core_publicity.max_fine_yuan():,.0f}元），"
                          "请核对金额单位（元）")
+    if fine and "罚款" not in {c.split("-")[0] for c in cats}:
+        raise ValueError("给出罚款金额时处罚类别须含罚款（没有罚款类别的金额不是罚款）")
     if "罚款" in cats and not fine:
         raise ValueError("处罚类别含罚款时须给出罚款金额（元）")
     first = min(r["effective_from"] for r in core_publicity.publicity_rules()["regimes"])

@@ -260,7 +260,7 @@ def major_violation(decision_date: dt.date, categories: list[str], fine_yuan: An
     spec = major_violation_rule(decision_date)
     if set(spec["categories"]) & {c.strip().split("-")[0] for c in categories}:
         return True
-    fine = core_publicity.fine_yuan_of(fine_yuan)
+    fine = core_publicity.fine_of_categories(categories, fine_yuan)  # the amount counts only with 罚款
     if fine is None or fine == 0:
         return False
     if spec.get("min_fine_yuan") is None:
