@@ -176,3 +176,12 @@ def test_impact_accepts_full_width_separators(capsys):
                        "2026-05-06", "--party-type", "legal", "--json")
     # 实施条例 第十九条: 责令停产停业 is a 重大违法记录 — both categories were read
     assert code == 0 and json.loads(out)["major_violation"] is True
+
+
+def test_impact_says_a_person_must_judge_when_no_amount_is_fixed(capsys):
+    # Decided 2022-02-07, the day before 财库〔2022〕3号 (200万元): 政府采购法实施条例 第十九条 names 较大数额罚款 without
+    # a national amount — whether 300万元 bars the party is for a person to judge, not 「不影响」.
+    code, out, _ = run(capsys, "impact", "--categories", "罚款", "--amount", "3000000", "--decided", "2022-02-07",
+                       "--party-type", "legal")
+    line = next(x for x in out.splitlines() if x.startswith("诚信审核不通过至"))
+    assert code == 0 and "须人工核实" in line and "不影响" not in line

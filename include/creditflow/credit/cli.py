@@ -148,7 +148,7 @@ def _impact(args: argparse.Namespace) -> int:
         maybe = "、".join(s["article"] for s in lst["possible"])
         hits = "不触发" + (f"（可能：{maybe}，{lst['possible'][0]['needs_zh']}）" if lst["possible"] else "")
     print(f"严重失信名单：{hits}")
-    print(f"诚信审核不通过至：{out['integrity_fail_until'] or '不影响'}（{out['integrity_purpose']}）")
+    print(f"诚信审核不通过至：{impact.integrity_text_zh(out)}（{out['integrity_purpose']}）")
     return 0
 
 

@@ -103,6 +103,16 @@ def preview(draft: Draft, engine: sa.Engine | None = None) -> dict[str, Any]:
     }
 
 
+def integrity_text_zh(out: dict[str, Any]) -> str:
+    """The preview's integrity answer in words: the failure date, 须人工核实 when the 重大违法记录 rule in force
+    fixes no amount for the fine (``major_violation`` None, as :mod:`creditflow.credit.integrity` says), or 不影响."""
+    if out.get("integrity_fail_until"):
+        return str(out["integrity_fail_until"])
+    if out.get("major_violation") is None:
+        return "须人工核实是否属于重大违法记录（作出处罚时“较大数额罚款”无全国统一标准）"
+    return "不影响"
+
+
 MAY_TRIGGER_ZH = "可能触发（须经列入程序：性质恶劣、情节严重并作出列入决定）"
 
 
