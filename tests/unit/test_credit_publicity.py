@@ -311,3 +311,17 @@ def test_a_listing_makes_the_penalty_serious_and_cites_its_rule():
     assert out.penalty_class == "serious"
     ref = next(r for r in out.rules if r["id"] == "ndrc_order_36:listed")
     assert ref["mark"] == "S" and "mpaypass" in ref["source"]
+
+
+def test_the_preview_reads_the_one_natural_person_rule(monkeypatch):
+    # 201元 on a 自然人 (2026-05-06): above 行政处罚法 第五十一条's 二百元 → 一般, a published class — but natural
+    # persons' penalties are not published (publicity.yaml natural_persons, REGULATIONS.md §1.5 [M]).
+    out = impact.preview(impact.Draft(categories=["罚款"], decided=D(2026, 5, 6), party_type=PERSON, amount_yuan=201))
+    assert (out["class"], out["published"]) == ("general", False)
+    assert publicity.unpublished_reason(D(2026, 5, 6), ["罚款"], fine_yuan=201, party_type=PERSON) == "natural_person"
+    assert publicity.unpublished_reason(D(2026, 5, 6), ["罚款"], fine_yuan=201, party_type=ORG) == "class"
+    data = publicity.publicity_rules()
+    monkeypatch.setattr(publicity, "publicity_rules",
+                        lambda: {**data, "natural_persons": {**data["natural_persons"], "published": True}})
+    out = impact.preview(impact.Draft(categories=["罚款"], decided=D(2026, 5, 6), party_type=PERSON, amount_yuan=201))
+    assert out["published"] is True

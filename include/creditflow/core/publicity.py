@@ -154,6 +154,31 @@ def classify(decision_date: dt.date, categories: list[str], *, fine_yuan: Any = 
                           str(regime.get("class_mark", regime["mark"])), " ".join(str(regime["source"]).split()))
 
 
+def natural_persons_ref() -> dict[str, str]:
+    spec = publicity_rules()["natural_persons"]
+    return {"id": "natural_person_published", "source": " ".join(str(spec["source"]).split()),
+            "mark": str(spec["mark"])}
+
+
+def withheld_because(class_published: bool, party_type: str | None) -> str | None:
+    """Why a penalty is not published at all, or None when it is: ``"class"`` — its publicity class is not
+    published (Order 36 轻微); ``"natural_person"`` — the party is a 自然人 and natural persons' penalties are
+    not published (``publicity.yaml`` natural_persons). The one answer the preview, the repair notice and the
+    report's 免于公示 read."""
+    if not class_published:
+        return "class"
+    if party_type == "自然人" and not bool(publicity_rules()["natural_persons"]["published"]):
+        return "natural_person"
+    return None
+
+
+def unpublished_reason(decision_date: dt.date, categories: list[str], *, fine_yuan: Any = None,
+                       party_type: str | None = None, listed: bool = False) -> str | None:
+    """:func:`withheld_because` of a decision, classified by :func:`classify`."""
+    c = classify(decision_date, categories, fine_yuan=fine_yuan, party_type=party_type, listed=listed)
+    return withheld_because(c.publish, party_type)
+
+
 # --- periods (民法典 arts. 200–204) ----------------------------------------------------------------
 
 

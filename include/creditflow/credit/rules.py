@@ -196,11 +196,10 @@ class Publicity:
 def publicity(decision_date: dt.date, categories: list[str], party_type: str, fine_yuan: Any = None,
               listed: bool = False) -> Publicity:
     """Publicity of a penalty: :func:`creditflow.core.publicity.publicity_period` (the one classification),
-    with natural persons' penalties not published [M] (``repair_notice.yaml`` natural_person_published)."""
+    with natural persons' penalties not published [M] (:func:`creditflow.core.publicity.withheld_because`)."""
     period = core_publicity.publicity_period(decision_date, categories, fine_yuan=fine_yuan, party_type=party_type,
                                              listed=listed)
-    cfg = repair_notice()
-    published = period.publish and (party_type != "自然人" or bool(cfg["natural_person_published"]))
+    published = core_publicity.withheld_because(period.publish, party_type) is None
     refs = [{"id": period.regime_id, "source": period.source, "mark": period.mark}]
     regime = core_publicity.publicity_regime(decision_date)
     fines = regime.get("fine_classes") or {}
@@ -213,8 +212,7 @@ def publicity(decision_date: dt.date, categories: list[str], party_type: str, fi
                          "mark": str(spec["mark"])})
     refs.append(core_publicity.counting_ref())
     if party_type == "自然人":
-        refs.append({"id": "natural_person_published", "source": cfg["natural_person_source"],
-                     "mark": str(cfg["natural_person_mark"])})
+        refs.append(core_publicity.natural_persons_ref())
     return Publicity(period.regime_id, period.regime_title_zh, period.penalty_class, published,
                      period.repairable, period.min_until, period.publication_end, period.earliest_repair, tuple(refs),
                      period.provisional)
