@@ -14,6 +14,7 @@ import datetime as dt
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from creditflow.core import publicity
 from creditflow.credit import citations, impact, rules
 from creditflow.reports import figures
@@ -325,3 +326,50 @@ def test_the_preview_reads_the_one_natural_person_rule(monkeypatch):
                         lambda: {**data, "natural_persons": {**data["natural_persons"], "published": True}})
     out = impact.preview(impact.Draft(categories=["罚款"], decided=D(2026, 5, 6), party_type=PERSON, amount_yuan=201))
     assert out["published"] is True
+
+
+def test_stored_publicity_dates_follow_the_calendar_published_later(db_url, monkeypatch, tmp_path):
+    """民法典 第二百零三条: 「期间的最后一日是法定休假日的，以法定休假日结束的次日为期间的最后一日」. A penalty decided
+    2026-01-01 under Order 58 (安全生产: at least 12 months) has its minimum period end on 2027-01-01 (art. 202, the
+    corresponding day). Stored while 2027's holidays were unknown, only weekends count: 2027-01-01 is a Friday, so
+    repair from 2027-01-02. Once 2027's calendar says 1 January is 元旦 (a 法定休假日), the last day moves past it
+    and the weekend (2–3 January) to Monday 2027-01-04: repair from 2027-01-05, not a day early."""
+    from pathlib import Path
+
+    from creditflow.core import warehouse as wh
+    from creditflow.core import workdays
+    from creditflow.credit import deadlines, integrity, penalties
+
+    def calendar() -> workdays.WorkdayCalendar:  # 2027 hidden unless CREDITFLOW_CALENDAR_DIR holds its file
+        cal = workdays.WorkdayCalendar(workdays.default_override_dirs())
+        extra = [Path(p) for p in (workdays.os.environ.get("CREDITFLOW_CALENDAR_DIR") or "").split(":") if p]
+        if not any((d / "2027.yaml").exists() for d in extra):
+            cal.years.pop(2027, None)
+        return cal
+
+    monkeypatch.delenv("CREDITFLOW_CALENDAR_DIR", raising=False)
+    monkeypatch.setattr(publicity, "official_calendar", calendar)
+    engine = wh.engine_from_url(db_url)
+    wh.upgrade(engine)
+    uscc = "91440400MA4UABCD1N"
+    penalties.track(engine, [_case_row("D101", uscc, D(2026, 1, 1), 5_000)])
+    with engine.connect() as conn:
+        pen = dict(conn.execute(sa.select(wh.credit_penalty)).mappings().one())
+    assert (pen["regime_id"], pen["earliest_repair"]) == ("ndrc_order_58", "2027-01-02")  # provisional, stored
+
+    folder = tmp_path / "cal"
+    folder.mkdir()
+    (folder / "2027.yaml").write_text("year: 2027\nsource: test fixture\nholidays:\n"
+                                      "  - {date: 2027-01-01, name: 元旦}\nworkdays: []\n", encoding="utf-8")
+    monkeypatch.setenv("CREDITFLOW_CALENDAR_DIR", str(folder))
+    checks = {c["id"]: c for c in penalties.repair_checks(pen, D(2027, 1, 4), {"commitment": True})}
+    assert checks["min_period"]["ok"] is False  # 4 January is still inside the minimum period
+    assert penalties.repair_checks(pen, D(2027, 1, 5), {})[1]["ok"] is True
+    ans = integrity.check(engine, [uscc], asked_by="t", channel="cli", purpose="licensing", as_of=D(2027, 1, 4))[0]
+    assert ans["penalties_under_publicity"][0]["repair"] == "2027-01-05起可申请信用修复"
+    # calendar_watch's fill_known writes the real dates into the columns
+    assert deadlines.fill_known(engine)["penalties"] == 1
+    with engine.connect() as conn:
+        pen = dict(conn.execute(sa.select(wh.credit_penalty)).mappings().one())
+    assert (pen["publicity_min_until"], pen["earliest_repair"]) == ("2027-01-04", "2027-01-05")
+    engine.dispose()

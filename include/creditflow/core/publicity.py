@@ -239,9 +239,31 @@ def publicity_period(decision_date: dt.date, categories: list[str], *, fine_yuan
                      calendar: WorkdayCalendar | None = None) -> PublicityPeriod:
     """The class (:func:`classify`) and the publicity periods of a penalty decided on ``decision_date``."""
     c = classify(decision_date, categories, fine_yuan=fine_yuan, party_type=party_type, listed=listed)
-    spec = _class_spec(c)
-    rule = counting()
-    extends = set(rule.get("holiday_extends") or [])
+    d = class_dates(c.regime_id, c.penalty_class, decision_date, calendar)
+    return PublicityPeriod(
+        regime_id=c.regime_id, regime_title_zh=c.regime_title_zh, penalty_class=c.penalty_class, publish=c.publish,
+        start=decision_date + dt.timedelta(days=1), min_until=d.min_until,
+        earliest_repair=d.earliest_repair, publication_end=d.max_until, repairable=d.repairable,
+        provisional=d.provisional, reasons=c.reasons, mark=c.mark, source=c.source)
+
+
+@dataclass(frozen=True)
+class ClassDates:
+    min_until: dt.date | None
+    earliest_repair: dt.date | None
+    max_until: dt.date
+    repairable: bool
+    provisional: bool
+
+
+def class_dates(regime_id: str, penalty_class: str, decision_date: dt.date,
+                calendar: WorkdayCalendar | None = None) -> ClassDates:
+    """The publicity dates of a penalty of ``penalty_class`` under ``regime_id`` decided on ``decision_date``,
+    on the official calendar as it is NOW — the one computation :func:`publicity_period` and every reader of a
+    stored penalty use (a date stored while its year's holidays were unknown is provisional; reading it again
+    through here gives the real one once the year's calendar file is added: 民法典 art. 203)."""
+    spec = _class_spec(regime_id, penalty_class)
+    extends = set(counting().get("holiday_extends") or [])
     repairable = bool(spec.get("repairable", True))
     min_months = spec.get("min_months")
     min_until: dt.date | None = None
@@ -254,16 +276,12 @@ def publicity_period(decision_date: dt.date, categories: list[str], *, fine_yuan
         min_until, provisional = period_last_day(decision_date, int(min_months), calendar, "min" in extends)
         earliest = min_until + dt.timedelta(days=1)
     end, max_provisional = period_last_day(decision_date, int(spec["max_months"]), calendar, "max" in extends)
-    return PublicityPeriod(
-        regime_id=c.regime_id, regime_title_zh=c.regime_title_zh, penalty_class=c.penalty_class, publish=c.publish,
-        start=decision_date + dt.timedelta(days=1), min_until=min_until,
-        earliest_repair=earliest if repairable else None, publication_end=end, repairable=repairable,
-        provisional=provisional or max_provisional, reasons=c.reasons, mark=c.mark, source=c.source)
+    return ClassDates(min_until, earliest if repairable else None, end, repairable, provisional or max_provisional)
 
 
-def _class_spec(c: Classification) -> dict[str, Any]:
-    regime = next(r for r in publicity_rules()["regimes"] if r["id"] == c.regime_id)
-    return dict(regime["classes"][c.penalty_class])
+def _class_spec(regime_id: str, penalty_class: str) -> dict[str, Any]:
+    regime = next(r for r in publicity_rules()["regimes"] if r["id"] == regime_id)
+    return dict(regime["classes"][penalty_class])
 
 
 def counting_ref() -> dict[str, str]:

@@ -108,8 +108,11 @@ def status_zh(d: Due, today: dt.date) -> str:
 
 
 def fill_known(engine: sa.Engine) -> dict[str, int]:
-    """Write the deadlines that were unknown and are computable now (the year's calendar was added)."""
-    filled = {"cases": 0, "requests": 0}
+    """Write the deadlines that were unknown and are computable now (the year's calendar was added), and the
+    publicity dates of penalties stored while their year's holidays were unknown (weekends only)."""
+    from creditflow.credit.penalties import refresh_dates
+
+    filled = {"cases": 0, "requests": 0, "penalties": refresh_dates(engine)}
     with engine.begin() as conn:
         cases = [dict(r) for r in conn.execute(sa.select(C).where(sa.or_(
             sa.and_(C.c.publication_due.is_(None), C.c.decided_on.is_not(None)),

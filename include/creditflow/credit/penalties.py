@@ -105,6 +105,45 @@ def _publicity_values(rec: dict[str, Any], listed: bool = False) -> dict[str, An
             "earliest_repair": pub.earliest_repair.isoformat() if pub.earliest_repair else None}
 
 
+def current_dates(pen: dict[str, Any]) -> dict[str, Any]:
+    """A stored penalty with its publicity dates (publicity_min_until / earliest_repair / publicity_max_until)
+    worked out again from its decision date, regime and class on today's official calendar
+    (:func:`creditflow.core.publicity.class_dates`). The stored columns may have been computed while the
+    year's holidays were unknown (weekends only): every reader that decides by these dates reads them here."""
+    from creditflow.core import publicity as core_publicity
+
+    out = dict(pen)
+    if not pen.get("regime_id") or not pen.get("penalty_class") or not pen.get("decision_date"):
+        return out
+    try:
+        d = core_publicity.class_dates(str(pen["regime_id"]), str(pen["penalty_class"]),
+                                       dt.date.fromisoformat(str(pen["decision_date"])[:10]))
+    except (KeyError, StopIteration, ValueError):
+        return out  # a regime or class no longer in the data: keep what was stored
+    out["publicity_min_until"] = d.min_until.isoformat() if d.min_until else None
+    out["publicity_max_until"] = d.max_until.isoformat()
+    out["earliest_repair"] = d.earliest_repair.isoformat() if d.earliest_repair else None
+    out["dates_provisional"] = d.provisional
+    return out
+
+
+def refresh_dates(engine: sa.Engine) -> int:
+    """Write :func:`current_dates` into the columns of penalties still publicising whose stored dates differ
+    (``calendar_watch`` calls it through :func:`creditflow.credit.deadlines.fill_known`). Returns the count."""
+    n = 0
+    cols = ("publicity_min_until", "publicity_max_until", "earliest_repair")
+    with engine.begin() as conn:
+        pens = [dict(r) for r in conn.execute(sa.select(P).where(
+            P.c.status.in_(("publicising", "not_published")))).mappings()]
+        for pen in pens:
+            now = current_dates(pen)
+            if any(str(now[c]) != str(pen[c]) for c in cols):
+                conn.execute(P.update().where(P.c.penalty_id == pen["penalty_id"]).values(
+                    **{c: now[c] for c in cols}, updated_at=wh.now_iso()))
+                n += 1
+    return n
+
+
 def track(engine: sa.Engine, rows: list[dict[str, Any]]) -> dict[str, int]:
     """Upsert the penalties of ``rows`` (case-system rows), issue missing repair notices, follow changes."""
     counts = {"new": 0, "changed": 0, "revoked": 0, "notices": 0, "skipped": 0}
@@ -213,6 +252,8 @@ def end_publicity(engine: sa.Engine, today: dt.date, run_key: str) -> dict[str, 
             # publicity_max_until is the period's last day, published until 24:00 (民法典 art. 203): stop the day after
             P.c.status.in_(("publicising", "not_published")), P.c.publicity_max_until < today.isoformat())
             .order_by(P.c.penalty_id)).mappings()]
+    # the stored last day may be provisional (a holiday since published moves it later): decide on the current one
+    due = [p for p in due if current_dates(p)["publicity_max_until"] < today.isoformat()]
     for pen in due:
         with engine.begin() as conn:
             if not _stop_publication(conn, pen, run_key, f"公示期满（{pen['publicity_max_until']}），停止公示"):
@@ -251,6 +292,7 @@ R = wh.credit_request
 
 def repair_checks(pen: dict[str, Any], received_on: dt.date, evidence: dict[str, Any]) -> list[dict[str, Any]]:
     """Each repair condition: what decided it (data / request / reviewer) and the result (None: the reviewer)."""
+    pen = current_dates(pen)
     earliest = as_date(pen["earliest_repair"])
     return [
         {"id": "repairable", "text_zh": "该类信息依规可以修复", "by": "data", "by_zh": "系统核验",
