@@ -184,6 +184,8 @@ def track(engine: sa.Engine, rows: list[dict[str, Any]]) -> dict[str, int]:
                 event(conn, rec["penalty_id"], "penalty_changed", SYSTEM, day, from_state=old["status"],
                       to_state=old["status"], basis="处罚决定变更：公示期限按变更后的决定重新计算")
                 counts["changed"] += 1
+                counts["notices"] += int(reissue_notice(conn, rec["penalty_id"], dict(old), day, "处罚决定变更")
+                                         is not None)
             current = conn.execute(sa.select(P).where(P.c.penalty_id == rec["penalty_id"])).mappings().first()
             assert current is not None
             if current["notice_doc_id"] is None and rules.gets_repair_notice(rec["party_type"]) \
@@ -228,7 +230,35 @@ def reclassify(conn: sa.Connection, penalty_id: str | None, on: dt.date, basis: 
                                                                         **values))
     event(conn, penalty_id, "penalty_reclassified", SYSTEM, on, from_state=pen["status"], to_state=status,
           basis=f"{basis}：{values['regime_id']} / {values['penalty_class']}")
+    reissue_notice(conn, penalty_id, dict(pen), on, basis)
     return True
+
+
+_NOTICE_FIELDS = ("penalty_class", "published", "publicity_min_until", "publicity_max_until", "earliest_repair")
+
+
+def reissue_notice(conn: sa.Connection, penalty_id: str, old: dict[str, Any], on: dt.date, reason: str) -> str | None:
+    """After a penalty's class or periods changed, a corrected 信用修复告知书 when one was already issued: a new
+    document (the old one kept as it was), the penalty pointing at it and awaiting its delivery, and a
+    ``repair_notice_reissued`` event naming both. Returns the new document's id (None: nothing to correct)."""
+    pen = conn.execute(sa.select(P).where(P.c.penalty_id == penalty_id)).mappings().first()
+    if pen is None or not old.get("notice_doc_id") or pen["status"] == "revoked":
+        return None
+    if all(str(old.get(k)) == str(pen[k]) for k in _NOTICE_FIELDS):
+        return None
+    previous = documents.load(conn, str(old["notice_doc_id"]))
+    prev_no = previous["doc_no"] if previous else str(old["notice_doc_id"])
+    rec = dict(pen)
+    body = documents.repair_notice_body(rec, _publicity(rec, _listed(conn, penalty_id)))
+    body["paragraphs"] = [*body["paragraphs"], f"因{reason}，公示类别或者期限发生变化，本告知书更正并取代本局此前送达的"
+                          f"《{documents.TITLES['repair_notice']}》（{prev_no}）。"]
+    body["fields"] = {**body["fields"], "replaces": prev_no}
+    doc = documents.issue(conn, "repair_notice", penalty_id, on, body)
+    conn.execute(P.update().where(P.c.penalty_id == penalty_id).values(notice_doc_id=doc["doc_id"],
+                                                                       notice_delivered_on=None))
+    event(conn, penalty_id, "repair_notice_reissued", SYSTEM, on, document_id=doc["doc_id"],
+          basis=f"{reason}：{old.get('penalty_class')} → {pen['penalty_class']}", comment=f"更正并取代 {prev_no}")
+    return str(doc["doc_id"])
 
 
 def missing_notices(engine: sa.Engine, today: dt.date) -> list[dict[str, Any]]:
