@@ -254,6 +254,20 @@ def test_art_7_2_is_only_about_assessment_bodies(violation, expected):
     assert rules.situation("art7_2").matches_penalty(violation, None, ["罚款"]) is expected
 
 
+@pytest.mark.parametrize("text", ["第114条第（二）款", "第一百一十四条二款", "第一百一十四條第二款", "第114條第(二)款",
+                                  "第一百一十四条 第 二 款"])
+def test_citations_of_article_114_paragraph_2_in_other_spellings(text):
+    # 部令11号 第六条第（三）项 rests on 《安全生产法》第一百一十四条第二款 however the clerk wrote the paragraph
+    assert citations.normalise(text) == "第114条第2款"
+    assert rules.situation("art6_3").matches_penalty(None, "《安全生产法》" + text, ["罚款"]) is True
+
+
+def test_citation_items_stay_items():
+    assert citations.normalise("第七条第（一）项") == "第7条第1项"
+    assert citations.normalise("第一百一十四条第二款第（三）项") == "第114条第2款第3项"
+    assert citations.normalise("第七條(一)") == "第7条第1项"
+
+
 def test_citation_normal_form():
     assert citations.normalise("第七条第（一）项") == citations.normalise("第7条第1项") == "第7条第1项"
     assert citations.chinese_number("一百一十四") == 114 and citations.chinese_number("十") == 10
