@@ -387,3 +387,27 @@ def test_stored_publicity_dates_follow_the_calendar_published_later(db_url, monk
         pen = dict(conn.execute(sa.select(wh.credit_penalty)).mappings().one())
     assert (pen["publicity_min_until"], pen["earliest_repair"]) == ("2027-01-04", "2027-01-05")
     engine.dispose()
+
+
+def test_the_party_history_window_is_the_detectors_own(db_url, monkeypatch):
+    """部令11号 第六条第（二）项: 「12个月内累计发生2起以上较大生产安全事故」 — listing.yaml within_months. A 较大
+    accident case opened 13 months before the draft does not count; if the data said 18 months it would."""
+    from creditflow.core import warehouse as wh
+
+    engine = wh.engine_from_url(db_url)
+    wh.upgrade(engine)
+    uscc = "91440400MA4UABCD1N"
+    with engine.begin() as conn:
+        conn.execute(wh.credit_case.insert().values(
+            case_id="SX-art6_2-T1", situation_id="art6_2", party_key=uscc, party_type=ORG, party_name="某公司",
+            state="candidate", facts="较大事故", basis="部令11号第六条", authority_name="珠海市应急管理局",
+            authority_uscc="11440400MB2C123457", created_on="2025-04-06", updated_at=wh.now_iso()))
+    draft = impact.Draft(categories=["罚款"], decided=D(2026, 5, 6), party_type=ORG, amount_yuan=30_000, party=uscc)
+    assert impact.preview(draft, engine)["listing"]["counts_toward"] == []
+    sits = rules.situations()
+    longer = tuple(s if s.id != "art6_2" else rules.Situation(s.id, s.article, s.group, s.title_zh,
+                                                                {**s.detector, "within_months": 18}, s.mark, s.source)
+                   for s in sits)
+    monkeypatch.setattr(rules, "situations", lambda: longer)
+    assert [c["id"] for c in impact.preview(draft, engine)["listing"]["counts_toward"]] == ["art6_2"]
+    engine.dispose()

@@ -161,10 +161,15 @@ def _party_history(draft: Draft, engine: sa.Engine, out: dict[str, Any], refs: l
     out["on_list_now"] = bool(current)
     if current:
         out["on_list_until"] = max(c["list_end"] for c in current)
-    window = draft.decided - relativedelta(months=12)
     for sit in rules.situations():
         if sit.group != "accident" or sit.detector.get("type") == "penalty":
             continue
+        # each detector's own window (listing.yaml within_months / lookback_months); a situation without one in
+        # the data (decided by a person) does not count toward anything here
+        months = sit.detector.get("within_months", sit.detector.get("lookback_months"))
+        if months is None:
+            continue
+        window = draft.decided - relativedelta(months=int(months))
         related = [c for c in cases if c["situation_id"] == sit.id and c["created_on"] >= window.isoformat()
                    and c["state"] not in ("dismissed", "annulled")]
         if related:
