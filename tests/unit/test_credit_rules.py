@@ -122,3 +122,9 @@ def test_roles_keep_proposer_and_approver_apart():
     assert custom.may("record", Reviewer("x", ("op",))) and not custom.may("approve", Reviewer("a"))
     with pytest.raises(ValueError):
         parse_roles({"actions": {"record": {}}})
+
+
+def test_the_unverified_start_of_order_36s_decision_limit_is_marked_m():
+    # Order 36's 7 working days come from a secondary summary and their start (acceptance) is not verified
+    assert rules.ref("repair_decision", dt.date(2026, 6, 1))["mark"] == "M"
+    assert rules.purpose("procurement")[1]["mark"] == "M"  # as SOURCES.md says since the review of #16
