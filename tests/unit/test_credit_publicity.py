@@ -411,3 +411,40 @@ def test_the_party_history_window_is_the_detectors_own(db_url, monkeypatch):
     monkeypatch.setattr(rules, "situations", lambda: longer)
     assert [c["id"] for c in impact.preview(draft, engine)["listing"]["counts_toward"]] == ["art6_2"]
     engine.dispose()
+
+
+def test_order_58_has_no_extension_to_apply():
+    # Order 58 [M]: 5 working days from receipt and no extension for a complex case. Received Tue 2026-03-31 →
+    # 04-01, 04-02, 04-03, (清明 4–6 April off), 04-07, 04-08.
+    assert rules.repair_due(D(2026, 3, 31), complex_case=True) == rules.repair_due(D(2026, 3, 31)) == D(2026, 4, 8)
+
+
+def test_repair_acceptance_and_extension_are_recorded_and_move_the_limit(db_url):
+    """Order 36 [S: mpaypass; start at acceptance M]: 受理后7个工作日内作出决定, a complex case 10 more. Received Mon
+    2026-06-01, accepted Tue 06-02 → decided by Thu 06-11 (06-03 … 06-11, seven working days); complex → ten
+    more working days, the Dragon Boat Festival (Fri 06-19) off → Fri 06-26."""
+    from creditflow.core import warehouse as wh
+    from creditflow.credit import deadlines, penalties, store
+    from creditflow.credit.roles import Reviewer
+    from creditflow.credit.store import CreditError
+
+    engine = wh.engine_from_url(db_url)
+    wh.upgrade(engine)
+    penalties.track(engine, [_case_row("D201", "91440400MA4UABCD1N", D(2025, 5, 6), 30_000)])
+    officer = Reviewer("reviewer1")
+    rid = penalties.record_repair_request(engine, "case_db:D201", D(2026, 6, 1), {"commitment": True}, officer)
+    with engine.connect() as conn:
+        req = dict(conn.execute(sa.select(wh.credit_request)).mappings().one())
+    assert req["due_on"] == "2026-06-15"  # acceptance not yet recorded: from the acceptance limit (06-04)
+    with pytest.raises(CreditError):
+        penalties.record_repair_acceptance(engine, rid, D(2026, 5, 31), officer)  # before the application
+    assert penalties.record_repair_acceptance(engine, rid, D(2026, 6, 2), officer) == "2026-06-11"
+    with pytest.raises(CreditError):
+        penalties.record_repair_extension(engine, rid, D(2026, 6, 5), "  ", officer)  # a reason is required
+    assert penalties.record_repair_extension(engine, rid, D(2026, 6, 5), "需现场核查整改情况", officer) == "2026-06-26"
+    with engine.connect() as conn:
+        req = dict(conn.execute(sa.select(wh.credit_request)).mappings().one())
+        assert deadlines.request_due(conn, {**req, "due_on": None}).iso() == req["due_on"] == "2026-06-26"
+        acts = [e["action"] for e in store.events(conn, "case_db:D201")]
+    assert {"repair_accepted", "repair_extended"} <= set(acts)
+    engine.dispose()

@@ -359,6 +359,48 @@ def record_repair_request(engine: sa.Engine, penalty_id: str, received_on: dt.da
     return rid
 
 
+def _open_repair(conn: sa.Connection, request_id: str) -> dict[str, Any]:
+    req = conn.execute(sa.select(R).where(R.c.request_id == request_id)).mappings().first()
+    if req is None or req["kind"] != "penalty_repair" or req["status"] != "received":
+        raise CreditError("该信用修复申请不在办理中")
+    return dict(req)
+
+
+def record_repair_acceptance(engine: sa.Engine, request_id: str, accepted_on: dt.date, who: Reviewer) -> str | None:
+    """Record the day a repair application was accepted (受理): a ``repair_accepted`` event; the decision limit
+    then runs from it (Order 36: 7 working days from acceptance [M]). Returns the new due day (None: unknown yet)."""
+    load_roles().require("record", who)
+    with engine.begin() as conn:
+        req = _open_repair(conn, request_id)
+        if accepted_on < dt.date.fromisoformat(req["received_on"]):
+            raise CreditError("受理日期不能早于收到申请的日期")
+        event(conn, req["subject_id"], "repair_accepted", who.user_id, accepted_on, basis=request_id)
+        return _refresh_request_due(conn, req)
+
+
+def record_repair_extension(engine: sa.Engine, request_id: str, on: dt.date, reason: str, who: Reviewer) -> str | None:
+    """Record that a repair application is a complex case whose limit is extended (Order 36: 10 more working
+    days), with the reason: a ``repair_extended`` event. Refused when the rule in force on the application day
+    provides no extension (Order 58). Returns the new due day (None: unknown yet)."""
+    load_roles().require("record", who)
+    if not (reason or "").strip():
+        raise CreditError("延长办理时限须说明理由")
+    with engine.begin() as conn:
+        req = _open_repair(conn, request_id)
+        try:
+            rules.deadline("repair_extension", dt.date.fromisoformat(req["received_on"]))
+        except rules.NoRuleInForce:
+            raise CreditError("该申请适用的规则未规定复杂情形延长办理时限") from None
+        event(conn, req["subject_id"], "repair_extended", who.user_id, on, basis=request_id, comment=reason)
+        return _refresh_request_due(conn, req)
+
+
+def _refresh_request_due(conn: sa.Connection, req: dict[str, Any]) -> str | None:
+    d = deadlines.request_due(conn, {**req, "due_on": None})
+    conn.execute(R.update().where(R.c.request_id == req["request_id"]).values(due_on=d.iso() if d.known else None))
+    return d.iso() if d.known else None
+
+
 def propose_request(engine: sa.Engine, request_id: str, decision: str, confirmed: list[str], who: Reviewer,
                     on: dt.date | None = None) -> None:
     """The officer's proposal on a request (repair or early removal): approve / reject, with the conditions

@@ -78,7 +78,11 @@ def repair_due(received_on: dt.date, accepted_on: dt.date | None = None, complex
         start = accepted_on or due("repair_acceptance", received_on)
     out = decision.apply(start)
     if complex_case:
-        out = deadline("repair_extension", received_on).apply(out)
+        try:
+            extension = deadline("repair_extension", received_on)
+        except NoRuleInForce:  # Order 58 fixes no extension for a complex case: the limit stays
+            return out
+        out = extension.apply(out)
     return out
 
 
