@@ -74,8 +74,9 @@ def answer_for(conn: sa.Connection, code: str, kind: str, purpose_key: str, as_o
     day = as_of.isoformat()
     _, spec = rules.purpose(purpose_key)
     cases = [dict(r) for r in conn.execute(_CASES, {"code": code}).mappings()]
-    # the stored dates may be provisional: read them as the official calendar now gives them
-    pens = [penalties.current_dates(dict(r)) for r in conn.execute(_PENALTIES, {"code": code, "day": day}).mappings()]
+    # the stored dates may be provisional: those under publicity are read as the official calendar now gives them
+    pens = [penalties.current_dates(dict(r)) if r["status"] == "publicising" and r["published"] else dict(r)
+            for r in conn.execute(_PENALTIES, {"code": code, "day": day}).mappings()]
     current = [c for c in cases if c["state"] in ACTIVE and c["list_start"] <= day <= c["list_end"]]
     under = [p for p in pens if p["status"] == "publicising" and p["published"] and p["publicity_max_until"] >= day]
     pending = {p["penalty_id"] for p in under if p["pending"]}

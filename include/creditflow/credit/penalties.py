@@ -117,7 +117,8 @@ def current_dates(pen: dict[str, Any]) -> dict[str, Any]:
         return out
     try:
         d = core_publicity.class_dates(str(pen["regime_id"]), str(pen["penalty_class"]),
-                                       dt.date.fromisoformat(str(pen["decision_date"])[:10]))
+                                       dt.date.fromisoformat(str(pen["decision_date"])[:10]),
+                                       core_publicity.official_calendar())
     except (KeyError, StopIteration, ValueError):
         return out  # a regime or class no longer in the data: keep what was stored
     out["publicity_min_until"] = d.min_until.isoformat() if d.min_until else None
