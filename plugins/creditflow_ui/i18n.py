@@ -118,6 +118,8 @@ CREDIT_EVENTS = {
     "published": "已在平台公示", "tracked": "开始跟踪处罚信息公示", "penalty_revoked": "处罚决定被撤销",
     "penalty_changed": "处罚决定变更", "repair_notice_issued": "生成信用修复告知书",
     "repair_notice_delivered": "登记信用修复告知书送达", "publicity_ended": "公示期满停止公示",
+    "repair_notice_reissued": "生成更正的信用修复告知书", "penalty_reclassified": "处罚信息公示类别重新认定",
+    "repair_accepted": "登记受理信用修复申请", "repair_extended": "复杂情形延长修复办理时限",
     "repair_requested": "登记信用修复申请", "repair_approved": "批准信用修复", "repair_rejected": "不予批准信用修复",
     "penalty_repair_proposed_approve": "经办人建议批准信用修复",
     "penalty_repair_proposed_reject": "经办人建议不予批准信用修复",

@@ -315,6 +315,7 @@ def test_a_penalty_that_lists_the_party_is_serious_under_order_36(world):
                         .mappings().one())
 
     assert (pen()["penalty_class"], pen()["publicity_max_until"]) == ("general", "2027-05-06")
+    first_notice = pen()["notice_doc_id"]
     found = candidates.from_penalties([row])
     assert [c["situation_id"] for c in found] == ["art7_1"]  # 部令11号 第七条第（一）项: 无证经营
     candidates.propose_all(engine, found, D(2026, 5, 6))
@@ -330,6 +331,18 @@ def test_a_penalty_that_lists_the_party_is_serious_under_order_36(world):
     assert (p["penalty_class"], p["publicity_min_until"], p["earliest_repair"], p["publicity_max_until"]) == (
         "serious", "2027-05-06", "2027-05-07", "2029-05-07")
     assert penalties.track(engine, [row])["changed"] == 0  # the next run keeps it 严重
+    # 两书同达: the notice delivered with the decision said 一般, 2027-05-06 at most. A corrected notice is issued (a
+    # new document; the first one kept unchanged) with the 严重 periods, awaiting delivery, and the act recorded.
+    with engine.connect() as conn:
+        docs = {d["doc_id"]: d for d in (dict(r) for r in conn.execute(sa.select(wh.credit_document).where(
+            wh.credit_document.c.subject_id == pid)).mappings())}
+        acts = [e for e in events(conn, pid) if e["action"] == "repair_notice_reissued"]
+    assert len(docs) == 2 and first_notice in docs and p["notice_doc_id"] not in (None, first_notice)
+    old_body, new_body = (json.loads(docs[d]["content"]) for d in (first_notice, p["notice_doc_id"]))
+    assert (old_body["fields"]["class"], old_body["fields"]["publicity_max_until"]) == ("general", "2027-05-06")
+    assert (new_body["fields"]["class"], new_body["fields"]["publicity_max_until"]) == ("serious", "2029-05-07")
+    assert new_body["fields"]["replaces"] == old_body["doc_no"] and "更正并取代" in new_body["paragraphs"][-1]
+    assert p["notice_delivered_on"] is None and [a["document_id"] for a in acts] == [p["notice_doc_id"]]
 
 
 def test_the_demo_walks_one_listing_and_one_repair(world, db_url, capsys):

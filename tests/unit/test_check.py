@@ -84,6 +84,25 @@ def test_missing_file_exit_2(tmp_path, capsys):
     assert run(capsys, str(tmp_path / "nope.csv"))[0] == 2
 
 
+def test_a_directory_is_named_as_such(tmp_path, capsys):
+    code, out = run(capsys, str(tmp_path))
+    assert code == 2 and "是目录" in out.err and "不存在" not in out.err and out.err.count("\n") == 1
+
+
+def test_rows_without_a_natural_key_are_never_duplicates(tmp_path, capsys):
+    """Two natural persons with a blank 证件号码 have no natural key (文号 | party code): nothing says they are the
+    same decision — their 文书号 even differ. Only the same 文书号 and the same party are a duplicate."""
+    header = ["CF_XDR_MC", "CF_XDR_LB", "CF_XDR_ZJLX", "CF_XDR_ZJHM", "CF_WSH", "CF_WFXW", "CF_SY", "CF_YJ", "CF_CFLB",
+              "CF_NR", "CF_NR_FK", "CF_JDRQ", "CF_YXQ", "CF_CFJG", "CF_CFJGDM", "CF_SJLY", "CF_SJLYDM"]
+    tail = ["未按规定培训", "经查属实", "《安全生产法》第九十七条", "罚款", "罚款1000元", "0.1", "2026-11-20", "2026-11-27",
+            "珠海市斗门区应急管理局", "11440400MB2C123457", "珠海市斗门区应急管理局", "11440400MB2C123457"]
+    rows = [["张三", "自然人", "身份证", "440402199001010014", "珠斗应急罚〔2026〕10号", *tail],  # one with a key
+            ["李四", "自然人", "身份证", "", "珠斗应急罚〔2026〕11号", *tail],
+            ["王五", "自然人", "身份证", "", "珠斗应急罚〔2026〕12号", *tail]]
+    _code, out = run(capsys, write(tmp_path / "persons.csv", rows, header=header), "--json")
+    assert json.loads(out.out)["duplicates"] == []
+
+
 # --- 区县自查 bounds (issue #18 point 1) -------------------------------------------------------------------
 
 def test_header_only_file_says_no_data_rows_not_all_passed(tmp_path, capsys):

@@ -46,8 +46,11 @@ def test_impact_json_across_2026_04_01(capsys):
     got = json.loads(out)
     assert (got["regime"], got["class"], got["publicity_min_until"]) == ("ndrc_order_58", "safety_production",
                                                                         "2027-03-31")
-    assert got["listing"]["triggers"] and got["listing"]["list_until"] == "2029-03-31"
-    assert got["integrity_fail_until"] == "2029-03-31"  # the listing, not the fine, decides
+    # 部令11号 第七条第（一）项 may apply, but a listing needs its own procedure (性质恶劣、情节严重, a listing
+    # decision): the preview does not treat the party as listed — a 3万元 fine is no 较大数额罚款 either.
+    assert got["listing"]["triggers"] is False and got["listing"]["may_trigger"]
+    assert got["listing"]["list_until_if_listed"] == "2029-03-31"
+    assert got["integrity_fail_until"] is None
 
     code, out, _ = run(capsys, "impact", "--categories", "警告", "--decided", "2026-04-01", "--party-type", "natural")
     assert code == 0 and "是否公示：否" in out and "不影响" in out
@@ -59,6 +62,8 @@ def test_impact_json_across_2026_04_01(capsys):
     ["impact", "--categories", "罚款", "--amount", "1", "--decided", "2026-13-01", "--party-type", "legal"],
     ["impact", "--categories", "罚款", "--amount", "1", "--decided", "2026-05-06", "--party-type", "robot"],
     ["impact", "--categories", "罚款", "--amount", "1", "--decided", "2026-05-06"],
+    # an amount without 罚款 among the categories (财库〔2022〕3号 speaks of 较大数额罚款)
+    ["impact", "--categories", "警告", "--amount", "5000000", "--decided", "2026-05-06", "--party-type", "legal"],
     ["integrity"],
     ["integrity", "--file", "/nonexistent/parties.csv", "--db", "sqlite://"],
     # NaN, infinity, a negative fine, text, one no fine can reach (above 2亿元, thresholds.yaml), dates outside
@@ -147,3 +152,36 @@ def test_impact_an_unexpected_error_is_one_line(capsys, monkeypatch):
     code, out, err = run(capsys, "impact", "--categories", "罚款", "--amount", "1000", "--decided", "2026-05-06",
                          "--party-type", "legal")
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_impact_a_possible_listing_is_not_a_listing(capsys):
+    # 部令11号 第七条第（一）项 covers only 「未依法取得安全生产相关许可或者许可被暂扣、吊销期间从事相关生产经营活动」:
+    # 擅自关闭监控、报警设备 is another conduct — 2万元 on a legal person is 一般 under Order 36 (not listed) and
+    # no 较大数额罚款 (财库〔2022〕3号: 200万元), so the integrity check is not affected.
+    code, out, _ = run(capsys, "impact", "--categories", "罚款", "--amount", "20000", "--decided", "2026-05-06",
+                       "--party-type", "legal", "--violation", "擅自关闭、破坏直接关系生产安全的监控、报警、防护、救生设备、设施")
+    assert code == 0 and "不触发" in out and "第七条" not in out.split("严重失信名单：")[1].splitlines()[0]
+    assert "诚信审核不通过至：不影响" in out
+    # A detector hit is 「可能触发」 only: the class stays the one without a listing, no failure date.
+    code, out, _ = run(capsys, "impact", "--categories", "罚款", "--amount", "20000", "--decided", "2026-05-06",
+                       "--party-type", "legal", "--violation", "无证经营危险化学品", "--json")
+    got = json.loads(out)
+    assert got["class"] == "general" and got["integrity_fail_until"] is None
+    assert got["listing"]["may_trigger"] and got["listing"]["situations"][0]["id"] == "art7_1"
+    assert "须经列入程序" in got["listing"]["situations"][0]["note_zh"]
+
+
+def test_impact_accepts_full_width_separators(capsys):
+    code, out, _ = run(capsys, "impact", "--categories", "罚款；责令停产停业", "--amount", "50000", "--decided",
+                       "2026-05-06", "--party-type", "legal", "--json")
+    # 实施条例 第十九条: 责令停产停业 is a 重大违法记录 — both categories were read
+    assert code == 0 and json.loads(out)["major_violation"] is True
+
+
+def test_impact_says_a_person_must_judge_when_no_amount_is_fixed(capsys):
+    # Decided 2022-02-07, the day before 财库〔2022〕3号 (200万元): 政府采购法实施条例 第十九条 names 较大数额罚款 without
+    # a national amount — whether 300万元 bars the party is for a person to judge, not 「不影响」.
+    code, out, _ = run(capsys, "impact", "--categories", "罚款", "--amount", "3000000", "--decided", "2022-02-07",
+                       "--party-type", "legal")
+    line = next(x for x in out.splitlines() if x.startswith("诚信审核不通过至"))
+    assert code == 0 and "须人工核实" in line and "不影响" not in line

@@ -14,6 +14,7 @@ import datetime as dt
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from creditflow.core import publicity
 from creditflow.credit import citations, impact, rules
 from creditflow.reports import figures
@@ -41,7 +42,9 @@ ORG, PERSON = "法人及非法人组织", "自然人"
     # national amount — not judged automatically (None: a person decides).
     (D(2022, 2, 7), ["罚款"], 3_000_000, None),
     (D(2022, 2, 8), ["罚款"], 3_000_000, True),
-    (D(2022, 2, 7), ["责令停产停业"], None, True),
+    # 财库〔2022〕3号 defines 「较大数额罚款」: an amount that comes with 警告 alone is no 罚款 at all
+    (D(2026, 5, 6), ["警告"], 5_000_000, False),
+    (D(2022, 2, 7), ["警告"], 3_000_000, False),
 ])
 def test_major_violation_by_the_rule_in_force(decided, cats, fine, expected):
     assert rules.major_violation(decided, cats, fine) is expected
@@ -67,6 +70,15 @@ def test_impact_preview_repeats_the_integrity_rule():
     (["罚款"], 3_000.01, ORG, False, "general"),
     (["警告", "罚款"], 200, PERSON, False, "minor"),
     (["罚款"], 201, PERSON, False, "general"),
+    # 个体工商户: 民法典 第五十四条「自然人从事工商业经营，经依法登记，为个体工商户」 — a 公民, so 二百元 not 三千元
+    (["罚款"], 200, "个体工商户", False, "minor"),
+    (["罚款"], 2_000, "个体工商户", False, "general"),
+    # party type unknown: the lower limit (二百元) — when unsure, not 轻微 (not exempt)
+    (["罚款"], 2_000, None, False, "general"),
+    (["罚款"], 2_000, "", False, "general"),
+    (["罚款"], 200, None, False, "minor"),
+    # an amount without 罚款 is no fine: 警告 alone is 轻微 whatever number travels with it (巨额罚款 is a 罚款)
+    (["警告"], 5_000_000, ORG, False, "minor"),
     (["警告"], None, ORG, False, "minor"),
     # 没收违法所得 is not a 简易程序 penalty: not 轻微 whatever the fine
     (["罚款", "没收违法所得"], 1_000, ORG, False, "general"),
@@ -216,6 +228,46 @@ def test_art_7_1_covers_unlicensed_hazardous_chemicals(violation):
     assert rules.situation("art7_1").matches_penalty(violation, None, ["罚款"]) is True
 
 
+@pytest.mark.parametrize("violation", [
+    "危险化学品经营许可证被吊销后仍从事经营", "安全生产许可证被暂扣后继续生产", "在安全生产许可证暂扣期内从事生产",
+    # 安全生产许可证条例 第二十条: 安全生产许可证有效期满未办理延期手续，继续进行生产的 (= 未依法取得许可)
+    "安全生产许可证有效期满未办理延期手续，继续进行生产", "未取得安全生产许可证擅自从事生产活动"])
+def test_art_7_1_covers_suspended_revoked_and_expired_licences(violation):
+    # 部令11号 第七条第（一）项: 「…或者许可被暂扣、吊销期间从事相关生产经营活动」
+    assert rules.situation("art7_1").matches_penalty(violation, None, ["罚款"]) is True
+
+
+@pytest.mark.parametrize("violation", [
+    "擅自关闭、破坏直接关系生产安全的监控、报警、防护、救生设备、设施",  # 安全生产法 第九十九条
+    "建设项目安全设施未经验收合格擅自投入生产",  # 安全生产法 第九十八条
+    "危险化学品储存未经批准", "未按规定取得批准，擅自改变储存场所用途", "使用无证人员从事危险化学品运输"])
+def test_art_7_1_is_only_about_licences(violation):
+    # 部令11号 第七条第（一）项 is 「未依法取得安全生产相关许可或者许可被暂扣、吊销期间从事相关生产经营活动」 only
+    assert rules.situation("art7_1").matches_penalty(violation, None, ["罚款"]) is False
+
+
+@pytest.mark.parametrize(("violation", "expected"), [
+    ("安全评价机构出具虚假安全评价报告", True), ("检测检验机构租借资质", True), ("出具虚假检测报告", True),
+    ("企业与劳务派遣公司挂靠", False), ("员工出具虚假证明材料", False)])
+def test_art_7_2_is_only_about_assessment_bodies(violation, expected):
+    # 部令11号 第七条第（二）项: 「承担安全评价、认证、检测、检验职责的机构及其直接责任人员」租借资质、挂靠、出具虚假报告或者证书
+    assert rules.situation("art7_2").matches_penalty(violation, None, ["罚款"]) is expected
+
+
+@pytest.mark.parametrize("text", ["第114条第（二）款", "第一百一十四条二款", "第一百一十四條第二款", "第114條第(二)款",
+                                  "第一百一十四条 第 二 款"])
+def test_citations_of_article_114_paragraph_2_in_other_spellings(text):
+    # 部令11号 第六条第（三）项 rests on 《安全生产法》第一百一十四条第二款 however the clerk wrote the paragraph
+    assert citations.normalise(text) == "第114条第2款"
+    assert rules.situation("art6_3").matches_penalty(None, "《安全生产法》" + text, ["罚款"]) is True
+
+
+def test_citation_items_stay_items():
+    assert citations.normalise("第七条第（一）项") == "第7条第1项"
+    assert citations.normalise("第一百一十四条第二款第（三）项") == "第114条第2款第3项"
+    assert citations.normalise("第七條(一)") == "第7条第1项"
+
+
 def test_citation_normal_form():
     assert citations.normalise("第七条第（一）项") == citations.normalise("第7条第1项") == "第7条第1项"
     assert citations.chinese_number("一百一十四") == 114 and citations.chinese_number("十") == 10
@@ -269,9 +321,130 @@ def test_integrity_check_by_the_rule_in_force_on_the_decision_date(db_url):
     engine.dispose()
 
 
-def test_the_preview_cites_the_listing_rule_when_a_listing_makes_the_penalty_serious():
-    out = impact.preview(impact.Draft(categories=["罚款"], decided=D(2026, 5, 6), party_type=ORG, amount_yuan=30_000,
-                                      violation="无证经营危险化学品"))
-    assert out["listing"]["triggers"] and out["class"] == "serious"
-    ref = next(r for r in out["rules"] if r["id"] == "ndrc_order_36:listed")
+def test_a_listing_makes_the_penalty_serious_and_cites_its_rule():
+    out = rules.publicity(D(2026, 5, 6), ["罚款"], ORG, fine_yuan=30_000, listed=True)
+    assert out.penalty_class == "serious"
+    ref = next(r for r in out.rules if r["id"] == "ndrc_order_36:listed")
     assert ref["mark"] == "S" and "mpaypass" in ref["source"]
+
+
+def test_the_preview_reads_the_one_natural_person_rule(monkeypatch):
+    # 201元 on a 自然人 (2026-05-06): above 行政处罚法 第五十一条's 二百元 → 一般, a published class — but natural
+    # persons' penalties are not published (publicity.yaml natural_persons, REGULATIONS.md §1.5 [M]).
+    out = impact.preview(impact.Draft(categories=["罚款"], decided=D(2026, 5, 6), party_type=PERSON, amount_yuan=201))
+    assert (out["class"], out["published"]) == ("general", False)
+    assert publicity.unpublished_reason(D(2026, 5, 6), ["罚款"], fine_yuan=201, party_type=PERSON) == "natural_person"
+    assert publicity.unpublished_reason(D(2026, 5, 6), ["罚款"], fine_yuan=201, party_type=ORG) == "class"
+    data = publicity.publicity_rules()
+    monkeypatch.setattr(publicity, "publicity_rules",
+                        lambda: {**data, "natural_persons": {**data["natural_persons"], "published": True}})
+    out = impact.preview(impact.Draft(categories=["罚款"], decided=D(2026, 5, 6), party_type=PERSON, amount_yuan=201))
+    assert out["published"] is True
+
+
+def test_stored_publicity_dates_follow_the_calendar_published_later(db_url, monkeypatch, tmp_path):
+    """民法典 第二百零三条: 「期间的最后一日是法定休假日的，以法定休假日结束的次日为期间的最后一日」. A penalty decided
+    2026-01-01 under Order 58 (安全生产: at least 12 months) has its minimum period end on 2027-01-01 (art. 202, the
+    corresponding day). Stored while 2027's holidays were unknown, only weekends count: 2027-01-01 is a Friday, so
+    repair from 2027-01-02. Once 2027's calendar says 1 January is 元旦 (a 法定休假日), the last day moves past it
+    and the weekend (2–3 January) to Monday 2027-01-04: repair from 2027-01-05, not a day early."""
+    from pathlib import Path
+
+    from creditflow.core import warehouse as wh
+    from creditflow.core import workdays
+    from creditflow.credit import deadlines, integrity, penalties
+
+    def calendar() -> workdays.WorkdayCalendar:  # 2027 hidden unless CREDITFLOW_CALENDAR_DIR holds its file
+        cal = workdays.WorkdayCalendar(workdays.default_override_dirs())
+        extra = [Path(p) for p in (workdays.os.environ.get("CREDITFLOW_CALENDAR_DIR") or "").split(":") if p]
+        if not any((d / "2027.yaml").exists() for d in extra):
+            cal.years.pop(2027, None)
+        return cal
+
+    monkeypatch.delenv("CREDITFLOW_CALENDAR_DIR", raising=False)
+    monkeypatch.setattr(publicity, "official_calendar", calendar)
+    engine = wh.engine_from_url(db_url)
+    wh.upgrade(engine)
+    uscc = "91440400MA4UABCD1N"
+    penalties.track(engine, [_case_row("D101", uscc, D(2026, 1, 1), 5_000)])
+    with engine.connect() as conn:
+        pen = dict(conn.execute(sa.select(wh.credit_penalty)).mappings().one())
+    assert (pen["regime_id"], pen["earliest_repair"]) == ("ndrc_order_58", "2027-01-02")  # provisional, stored
+
+    folder = tmp_path / "cal"
+    folder.mkdir()
+    (folder / "2027.yaml").write_text("year: 2027\nsource: test fixture\nholidays:\n"
+                                      "  - {date: 2027-01-01, name: 元旦}\nworkdays: []\n", encoding="utf-8")
+    monkeypatch.setenv("CREDITFLOW_CALENDAR_DIR", str(folder))
+    checks = {c["id"]: c for c in penalties.repair_checks(pen, D(2027, 1, 4), {"commitment": True})}
+    assert checks["min_period"]["ok"] is False  # 4 January is still inside the minimum period
+    assert penalties.repair_checks(pen, D(2027, 1, 5), {})[1]["ok"] is True
+    ans = integrity.check(engine, [uscc], asked_by="t", channel="cli", purpose="licensing", as_of=D(2027, 1, 4))[0]
+    assert ans["penalties_under_publicity"][0]["repair"] == "2027-01-05起可申请信用修复"
+    # calendar_watch's fill_known writes the real dates into the columns
+    assert deadlines.fill_known(engine)["penalties"] == 1
+    with engine.connect() as conn:
+        pen = dict(conn.execute(sa.select(wh.credit_penalty)).mappings().one())
+    assert (pen["publicity_min_until"], pen["earliest_repair"]) == ("2027-01-04", "2027-01-05")
+    engine.dispose()
+
+
+def test_the_party_history_window_is_the_detectors_own(db_url, monkeypatch):
+    """部令11号 第六条第（二）项: 「12个月内累计发生2起以上较大生产安全事故」 — listing.yaml within_months. A 较大
+    accident case opened 13 months before the draft does not count; if the data said 18 months it would."""
+    from creditflow.core import warehouse as wh
+
+    engine = wh.engine_from_url(db_url)
+    wh.upgrade(engine)
+    uscc = "91440400MA4UABCD1N"
+    with engine.begin() as conn:
+        conn.execute(wh.credit_case.insert().values(
+            case_id="SX-art6_2-T1", situation_id="art6_2", party_key=uscc, party_type=ORG, party_name="某公司",
+            state="candidate", facts="较大事故", basis="部令11号第六条", authority_name="珠海市应急管理局",
+            authority_uscc="11440400MB2C123457", created_on="2025-04-06", updated_at=wh.now_iso()))
+    draft = impact.Draft(categories=["罚款"], decided=D(2026, 5, 6), party_type=ORG, amount_yuan=30_000, party=uscc)
+    assert impact.preview(draft, engine)["listing"]["counts_toward"] == []
+    sits = rules.situations()
+    longer = tuple(s if s.id != "art6_2" else rules.Situation(s.id, s.article, s.group, s.title_zh,
+                                                                {**s.detector, "within_months": 18}, s.mark, s.source)
+                   for s in sits)
+    monkeypatch.setattr(rules, "situations", lambda: longer)
+    assert [c["id"] for c in impact.preview(draft, engine)["listing"]["counts_toward"]] == ["art6_2"]
+    engine.dispose()
+
+
+def test_order_58_has_no_extension_to_apply():
+    # Order 58 [M]: 5 working days from receipt and no extension for a complex case. Received Tue 2026-03-31 →
+    # 04-01, 04-02, 04-03, (清明 4–6 April off), 04-07, 04-08.
+    assert rules.repair_due(D(2026, 3, 31), complex_case=True) == rules.repair_due(D(2026, 3, 31)) == D(2026, 4, 8)
+
+
+def test_repair_acceptance_and_extension_are_recorded_and_move_the_limit(db_url):
+    """Order 36 [S: mpaypass; start at acceptance M]: 受理后7个工作日内作出决定, a complex case 10 more. Received Mon
+    2026-06-01, accepted Tue 06-02 → decided by Thu 06-11 (06-03 … 06-11, seven working days); complex → ten
+    more working days, the Dragon Boat Festival (Fri 06-19) off → Fri 06-26."""
+    from creditflow.core import warehouse as wh
+    from creditflow.credit import deadlines, penalties, store
+    from creditflow.credit.roles import Reviewer
+    from creditflow.credit.store import CreditError
+
+    engine = wh.engine_from_url(db_url)
+    wh.upgrade(engine)
+    penalties.track(engine, [_case_row("D201", "91440400MA4UABCD1N", D(2025, 5, 6), 30_000)])
+    officer = Reviewer("reviewer1")
+    rid = penalties.record_repair_request(engine, "case_db:D201", D(2026, 6, 1), {"commitment": True}, officer)
+    with engine.connect() as conn:
+        req = dict(conn.execute(sa.select(wh.credit_request)).mappings().one())
+    assert req["due_on"] == "2026-06-15"  # acceptance not yet recorded: from the acceptance limit (06-04)
+    with pytest.raises(CreditError):
+        penalties.record_repair_acceptance(engine, rid, D(2026, 5, 31), officer)  # before the application
+    assert penalties.record_repair_acceptance(engine, rid, D(2026, 6, 2), officer) == "2026-06-11"
+    with pytest.raises(CreditError):
+        penalties.record_repair_extension(engine, rid, D(2026, 6, 5), "  ", officer)  # a reason is required
+    assert penalties.record_repair_extension(engine, rid, D(2026, 6, 5), "需现场核查整改情况", officer) == "2026-06-26"
+    with engine.connect() as conn:
+        req = dict(conn.execute(sa.select(wh.credit_request)).mappings().one())
+        assert deadlines.request_due(conn, {**req, "due_on": None}).iso() == req["due_on"] == "2026-06-26"
+        acts = [e["action"] for e in store.events(conn, "case_db:D201")]
+    assert {"repair_accepted", "repair_extended"} <= set(acts)
+    engine.dispose()

@@ -122,3 +122,24 @@ def test_roles_keep_proposer_and_approver_apart():
     assert custom.may("record", Reviewer("x", ("op",))) and not custom.may("approve", Reviewer("a"))
     with pytest.raises(ValueError):
         parse_roles({"actions": {"record": {}}})
+
+
+def test_the_unverified_start_of_order_36s_decision_limit_is_marked_m():
+    # Order 36's 7 working days come from a secondary summary and their start (acceptance) is not verified
+    assert rules.ref("repair_decision", dt.date(2026, 6, 1))["mark"] == "M"
+    assert rules.purpose("procurement")[1]["mark"] == "M"  # as SOURCES.md says since the review of #16
+
+
+def test_every_event_the_credit_penalties_record_has_chinese_words():
+    """A clerk never reads a bare event token (the pages show credit_zh); the events added after the review of #16
+    included. The actions are read from the module's own event(...) calls."""
+    import re
+    from pathlib import Path
+
+    from creditflow.credit import penalties
+    from creditflow_ui.i18n import credit_zh
+
+    source = Path(penalties.__file__).read_text(encoding="utf-8")
+    actions = set(re.findall(r'event\(conn, [^,]+, "([a-z_]+)"', source))
+    assert {"repair_notice_reissued", "penalty_reclassified", "repair_accepted", "repair_extended"} <= actions
+    assert [a for a in sorted(actions) if credit_zh(a).startswith("未知")] == []

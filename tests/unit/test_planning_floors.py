@@ -72,6 +72,43 @@ def test_a_unit_assessed_major_or_considerable_is_key_whatever_its_score(tmp_pat
     assert (record["risk_level"], record["risk_class"]) == ("重大", "L")  # the key list shows the assessed level
 
 
+def test_the_assessed_level_is_read_however_the_case_system_writes_it(tmp_path: Path) -> None:
+    """粤应急规〔2021〕4号 情形一 “安全风险等级较高的”: 重大/较大 on Guangdong's four-level scale, which the case system
+    may write as ' 重大', '较大风险' or in the scale's colours (红 = 重大, 橙 = 较大, 黄 = 一般, 蓝 = 低 [M]) — all key or not
+    key as their level says. A value outside the scale ('紫') is 未评估 and listed as a data problem, not silently."""
+    ents = [ent_row("E0000001", " 重大"), ent_row("E0000002", "较大风险"), ent_row("E0000003", "红"),
+            ent_row("E0000004", "橙色"), ent_row("E0000005", "黄"), ent_row("E0000006", "蓝"),
+            ent_row("E0000007", "紫"), ent_row("E0000008", None)]
+    data = load_case_db(case_db(tmp_path / "c.sqlite", ents,
+                                [inspection_row(i, f"E000000{i}", dt.date(2024, 5, 1)) for i in range(1, 9)]), YEAR)
+    levels = {e.ent_id: e.risk_level for e in data.enterprises}
+    assert levels == {"E0000001": "重大", "E0000002": "较大", "E0000003": "重大", "E0000004": "较大",
+                      "E0000005": "一般", "E0000006": "低", "E0000007": "未评估", "E0000008": "未评估"}
+    key = {k.a.ent.ent_id for k in select_key(assess(data, PARAMS, YEAR), PARAMS)}
+    assert {"E0000001", "E0000002", "E0000003", "E0000004"} <= key and not key & {"E0000005", "E0000006"}
+    assert len(data.data_problems) == 1 and "紫" in data.data_problems[0] and "E0000007" in data.data_problems[0]
+
+
+def test_the_look_back_and_the_cycle_label_come_from_the_rule_data(tmp_path: Path, monkeypatch) -> None:
+    """risk_weights.yaml lookback_years (近三年: 3) decides from when accidents are read; with a 2-year look-back
+    an accident of 2023 is no longer read for the 2026 plan. The general units' label follows general_cycle_years."""
+    import dataclasses
+
+    from creditflow.planning.plan import general_kind_zh
+
+    url = case_db(tmp_path / "c.sqlite", [ent_row("E0000001")], [])
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        insert_rows(conn, "accident", [{"accident_id": "A0001", "ent_id": "E0000001", "occurred_on": dt.date(2023, 6, 1),
+                                        "accident_level": "一般", "deaths": 0, "concealed": 0}])
+    engine.dispose()
+    assert len(load_case_db(url, YEAR).accidents) == 1  # 2023-01-01 onward: three whole years before 2026
+    short = {**PARAMS.risk, "lookback_years": {k: {**v, "value": 2} for k, v in PARAMS.risk["lookback_years"].items()}}
+    assert load_case_db(url, YEAR, params=dataclasses.replace(PARAMS, risk=short)).accidents == []
+    assert general_kind_zh(PARAMS.regime.general_cycle_years) == "一般单位（三年一轮到期）"
+    assert general_kind_zh(2) == "一般单位（二年一轮到期）"
+
+
 def test_the_2025_regime_keeps_the_level_floor() -> None:
     """粤应急规〔2025〕4号 (in force from 2025-08-19) revises the 2021 measures; its key situations are carried over
     [M]: the assessed level is the criterion in both regimes."""

@@ -71,10 +71,21 @@ def max_fine_yuan() -> Decimal:
 
 
 def _limit(limits: dict[str, Any] | None, party_type: str | None) -> Decimal | None:
+    """The amount for ``party_type``; for a type the data does not name (unknown or empty) the ``"*"`` entry,
+    or — without one — the lowest amount listed (when unsure, the stricter reading)."""
     if not limits:
         return None
     value = limits.get(str(party_type or ""), limits.get("*"))
+    if value is None:
+        value = min((Decimal(str(v)) for v in limits.values() if v is not None), default=None)
     return None if value is None else Decimal(str(value))
+
+
+def fine_of_categories(categories: list[str], fine_yuan: Any) -> Decimal | None:
+    """The fine a decision carries: its amount only when 罚款 is among the 处罚类别 (an amount next to 警告 alone is
+    no fine — 财库〔2022〕3号 and Order 36 speak of 罚款 amounts), else None."""
+    cats = {c.strip().split("-")[0] for c in categories if c and c.strip()}
+    return fine_yuan_of(fine_yuan) if "罚款" in cats else None
 
 
 def _by_category(regime: dict[str, Any], cats: list[str]) -> list[tuple[str, str]]:
@@ -114,7 +125,7 @@ def classify(decision_date: dt.date, categories: list[str], *, fine_yuan: Any = 
     None or 0 cannot be 轻微 (the amount is unknown)."""
     regime = publicity_regime(decision_date)
     cats = [c.strip().split("-")[0] for c in categories if c and c.strip()]
-    fine = fine_yuan_of(fine_yuan)
+    fine = fine_of_categories(cats, fine_yuan)
     found = _by_category(regime, cats)
     order = list(regime.get("class_order") or _CLASS_ORDER)
 
@@ -141,6 +152,31 @@ def classify(decision_date: dt.date, categories: list[str], *, fine_yuan: Any = 
     spec = regime["classes"][klass]
     return Classification(regime["id"], regime["title_zh"], klass, bool(spec.get("publish", True)), reasons,
                           str(regime.get("class_mark", regime["mark"])), " ".join(str(regime["source"]).split()))
+
+
+def natural_persons_ref() -> dict[str, str]:
+    spec = publicity_rules()["natural_persons"]
+    return {"id": "natural_person_published", "source": " ".join(str(spec["source"]).split()),
+            "mark": str(spec["mark"])}
+
+
+def withheld_because(class_published: bool, party_type: str | None) -> str | None:
+    """Why a penalty is not published at all, or None when it is: ``"class"`` — its publicity class is not
+    published (Order 36 轻微); ``"natural_person"`` — the party is a 自然人 and natural persons' penalties are
+    not published (``publicity.yaml`` natural_persons). The one answer the preview, the repair notice and the
+    report's 免于公示 read."""
+    if not class_published:
+        return "class"
+    if party_type == "自然人" and not bool(publicity_rules()["natural_persons"]["published"]):
+        return "natural_person"
+    return None
+
+
+def unpublished_reason(decision_date: dt.date, categories: list[str], *, fine_yuan: Any = None,
+                       party_type: str | None = None, listed: bool = False) -> str | None:
+    """:func:`withheld_because` of a decision, classified by :func:`classify`."""
+    c = classify(decision_date, categories, fine_yuan=fine_yuan, party_type=party_type, listed=listed)
+    return withheld_because(c.publish, party_type)
 
 
 # --- periods (民法典 arts. 200–204) ----------------------------------------------------------------
@@ -203,9 +239,31 @@ def publicity_period(decision_date: dt.date, categories: list[str], *, fine_yuan
                      calendar: WorkdayCalendar | None = None) -> PublicityPeriod:
     """The class (:func:`classify`) and the publicity periods of a penalty decided on ``decision_date``."""
     c = classify(decision_date, categories, fine_yuan=fine_yuan, party_type=party_type, listed=listed)
-    spec = _class_spec(c)
-    rule = counting()
-    extends = set(rule.get("holiday_extends") or [])
+    d = class_dates(c.regime_id, c.penalty_class, decision_date, calendar)
+    return PublicityPeriod(
+        regime_id=c.regime_id, regime_title_zh=c.regime_title_zh, penalty_class=c.penalty_class, publish=c.publish,
+        start=decision_date + dt.timedelta(days=1), min_until=d.min_until,
+        earliest_repair=d.earliest_repair, publication_end=d.max_until, repairable=d.repairable,
+        provisional=d.provisional, reasons=c.reasons, mark=c.mark, source=c.source)
+
+
+@dataclass(frozen=True)
+class ClassDates:
+    min_until: dt.date | None
+    earliest_repair: dt.date | None
+    max_until: dt.date
+    repairable: bool
+    provisional: bool
+
+
+def class_dates(regime_id: str, penalty_class: str, decision_date: dt.date,
+                calendar: WorkdayCalendar | None = None) -> ClassDates:
+    """The publicity dates of a penalty of ``penalty_class`` under ``regime_id`` decided on ``decision_date``,
+    on the official calendar as it is NOW — the one computation :func:`publicity_period` and every reader of a
+    stored penalty use (a date stored while its year's holidays were unknown is provisional; reading it again
+    through here gives the real one once the year's calendar file is added: 民法典 art. 203)."""
+    spec = _class_spec(regime_id, penalty_class)
+    extends = set(counting().get("holiday_extends") or [])
     repairable = bool(spec.get("repairable", True))
     min_months = spec.get("min_months")
     min_until: dt.date | None = None
@@ -218,16 +276,12 @@ def publicity_period(decision_date: dt.date, categories: list[str], *, fine_yuan
         min_until, provisional = period_last_day(decision_date, int(min_months), calendar, "min" in extends)
         earliest = min_until + dt.timedelta(days=1)
     end, max_provisional = period_last_day(decision_date, int(spec["max_months"]), calendar, "max" in extends)
-    return PublicityPeriod(
-        regime_id=c.regime_id, regime_title_zh=c.regime_title_zh, penalty_class=c.penalty_class, publish=c.publish,
-        start=decision_date + dt.timedelta(days=1), min_until=min_until,
-        earliest_repair=earliest if repairable else None, publication_end=end, repairable=repairable,
-        provisional=provisional or max_provisional, reasons=c.reasons, mark=c.mark, source=c.source)
+    return ClassDates(min_until, earliest if repairable else None, end, repairable, provisional or max_provisional)
 
 
-def _class_spec(c: Classification) -> dict[str, Any]:
-    regime = next(r for r in publicity_rules()["regimes"] if r["id"] == c.regime_id)
-    return dict(regime["classes"][c.penalty_class])
+def _class_spec(regime_id: str, penalty_class: str) -> dict[str, Any]:
+    regime = next(r for r in publicity_rules()["regimes"] if r["id"] == regime_id)
+    return dict(regime["classes"][penalty_class])
 
 
 def counting_ref() -> dict[str, str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -104,12 +105,14 @@ def _impact(args: argparse.Namespace) -> int:
     from creditflow.core import standard
     from creditflow.credit import impact, rules
 
-    cats = [c.strip() for c in args.categories.replace("，", ",").replace(";", ",").split(",") if c.strip()]
+    cats = [c.strip() for c in re.split(r"[,，;；、]", args.categories) if c.strip()]
     known = set(standard.enum_values("CF_CFLB"))
     unknown = [c for c in cats if c.split("-")[0] not in known]
     if unknown or not cats:
         raise _Usage(f"unknown 处罚类别 {unknown or args.categories!r}; known: {'、'.join(sorted(known))}")
     amount: Any = args.amount
+    if amount is not None and "罚款" not in {c.split("-")[0] for c in cats}:
+        raise _Usage(f"--amount 只用于罚款：处罚类别（{'、'.join(cats)}）不含罚款")
     if amount is not None:
         try:
             amount = float(str(amount).replace(",", "").replace("，", ""))
@@ -139,11 +142,13 @@ def _impact(args: argparse.Namespace) -> int:
     print(f"是否公示：{'是' if out['published'] else '否'}；最短公示期至 {out['publicity_min_until'] or '—'}；"
           f"最长公示期至 {out['publicity_max_until']}；最早可申请修复 {out['earliest_repair'] or '不适用'}"
           + ("（所涉年度节假日安排尚未公布，期限最后一日暂仅按周末顺延）" if out.get("dates_provisional") else ""))
-    hits = "触发 " + "、".join(s["article"] for s in lst["situations"]) if lst["triggers"] else "不触发"
-    print(f"严重失信名单：{hits}"
-          + (f"（可能：{'、'.join(s['article'] for s in lst['possible'])}，{lst['possible'][0]['needs_zh']}）"
-             if lst["possible"] and not lst["triggers"] else ""))
-    print(f"诚信审核不通过至：{out['integrity_fail_until'] or '不影响'}（{out['integrity_purpose']}）")
+    if lst.get("may_trigger"):
+        hits = "、".join(s["article"] for s in lst["situations"]) + " " + lst["situations"][0]["note_zh"]
+    else:
+        maybe = "、".join(s["article"] for s in lst["possible"])
+        hits = "不触发" + (f"（可能：{maybe}，{lst['possible'][0]['needs_zh']}）" if lst["possible"] else "")
+    print(f"严重失信名单：{hits}")
+    print(f"诚信审核不通过至：{impact.integrity_text_zh(out)}（{out['integrity_purpose']}）")
     return 0
 
 

@@ -41,13 +41,28 @@ def due(rule_id: str, start: dt.date | str | None) -> Due:
     return rule_due(lambda: rules.due(rule_id, day))
 
 
-def repair_due(received_on: dt.date | str | None) -> Due:
+def repair_due(received_on: dt.date | str | None, accepted_on: dt.date | str | None = None,
+               complex_case: bool = False) -> Due:
     """When a credit-repair application must be decided (``rules.repair_due``: the time limits in force on
-    the day it was received), or unknown with its reason."""
+    the day it was received, from its acceptance when recorded, extended for a complex case), or unknown
+    with its reason."""
     if not received_on:
         return Due(None, "起算日未登记")
     day = received_on if isinstance(received_on, dt.date) else dt.date.fromisoformat(str(received_on)[:10])
-    return rule_due(lambda: rules.repair_due(day))
+    accepted = None if not accepted_on else (
+        accepted_on if isinstance(accepted_on, dt.date) else dt.date.fromisoformat(str(accepted_on)[:10]))
+    return rule_due(lambda: rules.repair_due(day, accepted_on=accepted, complex_case=complex_case))
+
+
+def repair_facts(conn: sa.Connection | None, request_id: str) -> tuple[str | None, bool]:
+    """(acceptance day, complex case) of a repair request, from its ``repair_accepted`` / ``repair_extended``
+    events (:func:`creditflow.credit.penalties.record_repair_acceptance` / ``record_repair_extension``)."""
+    if conn is None:
+        return None, False
+    rows = conn.execute(sa.select(E.c.action, E.c.on_date).where(
+        E.c.basis == request_id, E.c.action.in_(("repair_accepted", "repair_extended"))).order_by(E.c.id)).all()
+    accepted = next((r[1] for r in reversed(rows) if r[0] == "repair_accepted"), None)
+    return accepted, any(r[0] == "repair_extended" for r in rows)
 
 
 def _stored(value: Any) -> Due | None:
@@ -81,7 +96,8 @@ def request_due(conn: sa.Connection | None, req: dict[str, Any]) -> Due:
         return stored
     if req.get("kind") == "early_removal":
         return due("list_removal_decision", req.get("received_on"))
-    return repair_due(req.get("received_on"))
+    accepted, complex_case = repair_facts(conn, str(req.get("request_id") or ""))
+    return repair_due(req.get("received_on"), accepted, complex_case)
 
 
 def objection_over(conn: sa.Connection | None, case: dict[str, Any], on: dt.date) -> bool | None:
@@ -104,8 +120,11 @@ def shown(conn: sa.Connection | None, row: dict[str, Any], request: bool = False
 
 
 def fill_known(engine: sa.Engine) -> dict[str, int]:
-    """Write the deadlines that were unknown and are computable now (the year's calendar was added)."""
-    filled = {"cases": 0, "requests": 0}
+    """Write the deadlines that were unknown and are computable now (the year's calendar was added), and the
+    publicity dates of penalties stored while their year's holidays were unknown (weekends only)."""
+    from creditflow.credit.penalties import refresh_dates
+
+    filled = {"cases": 0, "requests": 0, "penalties": refresh_dates(engine)}
     with engine.begin() as conn:
         cases = [dict(r) for r in conn.execute(sa.select(C).where(sa.or_(
             sa.and_(C.c.publication_due.is_(None), C.c.decided_on.is_not(None)),

@@ -53,6 +53,8 @@ def check(draft: Draft) -> list[str]:
     if fine is not None and fine > core_publicity.max_fine_yuan():
         raise ValueError(f"罚款金额{fine:,.0f}元超出任何罚款可能达到的数额（{core_publicity.max_fine_yuan():,.0f}元），"
                          "请核对金额单位（元）")
+    if fine and "罚款" not in {c.split("-")[0] for c in cats}:
+        raise ValueError("给出罚款金额时处罚类别须含罚款（没有罚款类别的金额不是罚款）")
     if "罚款" in cats and not fine:
         raise ValueError("处罚类别含罚款时须给出罚款金额（元）")
     first = min(r["effective_from"] for r in core_publicity.publicity_rules()["regimes"])
@@ -66,9 +68,10 @@ def preview(draft: Draft, engine: sa.Engine | None = None) -> dict[str, Any]:
     cats = check(draft)
     refs: list[dict[str, str]] = []
     listing = _listing(draft, cats, engine, refs)
-    # One classification (creditflow.core.publicity): the fine and a listing the penalty triggers count.
-    pub = rules.publicity(draft.decided, cats, draft.party_type, fine_yuan=draft.amount_yuan,
-                          listed=bool(listing["triggers"]))
+    # One classification (creditflow.core.publicity). A detector hit is only a possible listing (部令11号: the
+    # listing procedure — 性质恶劣、情节严重, notice, statement, a listing decision — comes first), so the preview
+    # classifies the penalty as not listed and no listing date enters the integrity answer.
+    pub = rules.publicity(draft.decided, cats, draft.party_type, fine_yuan=draft.amount_yuan, listed=False)
     refs[:0] = list(pub.rules)
     fail_until: dt.date | None = None
     _, spec = rules.purpose(None)
@@ -78,9 +81,6 @@ def preview(draft: Draft, engine: sa.Engine | None = None) -> dict[str, Any]:
         refs.append(rules.major_violation_ref(draft.decided))
     if major:
         fail_until = rules.major_violation_until(draft.decided)
-    if listing["triggers"] and "listed" in spec["fail_on"]:
-        until = dt.date.fromisoformat(listing["list_until"])
-        fail_until = max(fail_until, until) if fail_until else until
     if listing.get("on_list_now") and "listed" in spec["fail_on"]:
         current = dt.date.fromisoformat(listing["on_list_until"])
         fail_until = max(fail_until, current) if fail_until else current
@@ -103,27 +103,44 @@ def preview(draft: Draft, engine: sa.Engine | None = None) -> dict[str, Any]:
     }
 
 
+def integrity_text_zh(out: dict[str, Any]) -> str:
+    """The preview's integrity answer in words: the failure date, 须人工核实 when the 重大违法记录 rule in force
+    fixes no amount for the fine (``major_violation`` None, as :mod:`creditflow.credit.integrity` says), or 不影响."""
+    if out.get("integrity_fail_until"):
+        return str(out["integrity_fail_until"])
+    if out.get("major_violation") is None:
+        return "须人工核实是否属于重大违法记录（作出处罚时“较大数额罚款”无全国统一标准）"
+    return "不影响"
+
+
+MAY_TRIGGER_ZH = "可能触发（须经列入程序：性质恶劣、情节严重并作出列入决定）"
+
+
 def _listing(draft: Draft, cats: list[str], engine: sa.Engine | None, refs: list[dict[str, str]]) -> dict[str, Any]:
+    """Listing situations the draft may meet. ``triggers`` stays False: a detector hit is never a listing
+    (``may_trigger`` / ``situations`` carry the hits, with the management period a listing decided on the
+    same day would have, for information only)."""
     triggers, possible = [], []
     for sit in rules.situations():
         if sit.detector.get("type") != "penalty":
             continue
         hit = sit.matches_penalty(draft.violation, draft.basis, cats)
         if hit:
-            triggers.append({"id": sit.id, "article": sit.article, "title_zh": sit.title_zh})
+            triggers.append({"id": sit.id, "article": sit.article, "title_zh": sit.title_zh, "note_zh": MAY_TRIGGER_ZH})
             refs.append({"id": f"listing:{sit.id}", "source": sit.source, "mark": sit.mark})
         elif hit is None:
             needs = "违法行为类型" if "violation_regex" in sit.detector else "处罚依据"
             possible.append({"id": sit.id, "article": sit.article, "title_zh": sit.title_zh,
                              "needs_zh": f"视{needs}而定（--violation / --basis）"})
-    out: dict[str, Any] = {"triggers": bool(triggers), "situations": triggers, "possible": possible,
-                           "counts_toward": []}
+    out: dict[str, Any] = {"triggers": False, "may_trigger": bool(triggers), "situations": triggers,
+                           "possible": possible, "counts_toward": []}
     if triggers:
         refs.append(rules.ref("list_management_period", draft.decided))
         refs.append(rules.ref("list_early_removal_after", draft.decided))
-        out["list_until"] = rules.due("list_management_period", draft.decided).isoformat()
-        out["earliest_removal"] = rules.due("list_early_removal_after", draft.decided).isoformat()
-        out["note_zh"] = "列入须经书面告知、陈述申辩后由负责人决定；此处按与处罚同日决定估算"
+        out["list_until_if_listed"] = rules.due("list_management_period", draft.decided).isoformat()
+        out["earliest_removal_if_listed"] = rules.due("list_early_removal_after", draft.decided).isoformat()
+        out["note_zh"] = (MAY_TRIGGER_ZH + "；未列入前不按严重失信处理。若与处罚同日作出列入决定，管理期至"
+                          + out["list_until_if_listed"])
     if draft.party and engine is not None:
         _party_history(draft, engine, out, refs)
     return out
@@ -144,10 +161,15 @@ def _party_history(draft: Draft, engine: sa.Engine, out: dict[str, Any], refs: l
     out["on_list_now"] = bool(current)
     if current:
         out["on_list_until"] = max(c["list_end"] for c in current)
-    window = draft.decided - relativedelta(months=12)
     for sit in rules.situations():
         if sit.group != "accident" or sit.detector.get("type") == "penalty":
             continue
+        # each detector's own window (listing.yaml within_months / lookback_months); a situation without one in
+        # the data (decided by a person) does not count toward anything here
+        months = sit.detector.get("within_months", sit.detector.get("lookback_months"))
+        if months is None:
+            continue
+        window = draft.decided - relativedelta(months=int(months))
         related = [c for c in cases if c["situation_id"] == sit.id and c["created_on"] >= window.isoformat()
                    and c["state"] not in ("dismissed", "annulled")]
         if related:

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from creditflow.common import mask_id, mask_text
 from creditflow.core import identifiers as ids
 from creditflow.core import warehouse as wh
-from creditflow.credit import rules
+from creditflow.credit import penalties, rules
 from creditflow.credit.lifecycle import ACTIVE, STATES_ZH
 
 C, P, R = wh.credit_case, wh.credit_penalty, wh.credit_request
@@ -64,7 +64,8 @@ _CASES = sa.select(C.c.case_id, C.c.situation_id, C.c.party_name, C.c.state, C.c
     C.c.party_key == sa.bindparam("code"))
 _PENALTIES = sa.select(
     P.c.penalty_id, P.c.party_name, P.c.doc_no, P.c.decision_date, P.c.categories, P.c.fine_yuan, P.c.penalty_class,
-    P.c.regime_id, P.c.published, P.c.repairable, P.c.publicity_max_until, P.c.earliest_repair, P.c.status,
+    P.c.regime_id, P.c.published, P.c.repairable, P.c.publicity_min_until, P.c.publicity_max_until,
+    P.c.earliest_repair, P.c.status,
     sa.exists().where(R.c.subject_id == P.c.penalty_id, R.c.status == "received").label("pending"),
 ).where(P.c.party_key == sa.bindparam("code"), P.c.decision_date <= sa.bindparam("day"))
 
@@ -73,7 +74,9 @@ def answer_for(conn: sa.Connection, code: str, kind: str, purpose_key: str, as_o
     day = as_of.isoformat()
     _, spec = rules.purpose(purpose_key)
     cases = [dict(r) for r in conn.execute(_CASES, {"code": code}).mappings()]
-    pens = [dict(r) for r in conn.execute(_PENALTIES, {"code": code, "day": day}).mappings()]
+    # the stored dates may be provisional: those under publicity are read as the official calendar now gives them
+    pens = [penalties.current_dates(dict(r)) if r["status"] == "publicising" and r["published"] else dict(r)
+            for r in conn.execute(_PENALTIES, {"code": code, "day": day}).mappings()]
     current = [c for c in cases if c["state"] in ACTIVE and c["list_start"] <= day <= c["list_end"]]
     under = [p for p in pens if p["status"] == "publicising" and p["published"] and p["publicity_max_until"] >= day]
     pending = {p["penalty_id"] for p in under if p["pending"]}

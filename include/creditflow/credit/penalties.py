@@ -105,6 +105,46 @@ def _publicity_values(rec: dict[str, Any], listed: bool = False) -> dict[str, An
             "earliest_repair": pub.earliest_repair.isoformat() if pub.earliest_repair else None}
 
 
+def current_dates(pen: dict[str, Any]) -> dict[str, Any]:
+    """A stored penalty with its publicity dates (publicity_min_until / earliest_repair / publicity_max_until)
+    worked out again from its decision date, regime and class on today's official calendar
+    (:func:`creditflow.core.publicity.class_dates`). The stored columns may have been computed while the
+    year's holidays were unknown (weekends only): every reader that decides by these dates reads them here."""
+    from creditflow.core import publicity as core_publicity
+
+    out = dict(pen)
+    if not pen.get("regime_id") or not pen.get("penalty_class") or not pen.get("decision_date"):
+        return out
+    try:
+        d = core_publicity.class_dates(str(pen["regime_id"]), str(pen["penalty_class"]),
+                                       dt.date.fromisoformat(str(pen["decision_date"])[:10]),
+                                       core_publicity.official_calendar())
+    except (KeyError, StopIteration, ValueError):
+        return out  # a regime or class no longer in the data: keep what was stored
+    out["publicity_min_until"] = d.min_until.isoformat() if d.min_until else None
+    out["publicity_max_until"] = d.max_until.isoformat()
+    out["earliest_repair"] = d.earliest_repair.isoformat() if d.earliest_repair else None
+    out["dates_provisional"] = d.provisional
+    return out
+
+
+def refresh_dates(engine: sa.Engine) -> int:
+    """Write :func:`current_dates` into the columns of penalties still publicising whose stored dates differ
+    (``calendar_watch`` calls it through :func:`creditflow.credit.deadlines.fill_known`). Returns the count."""
+    n = 0
+    cols = ("publicity_min_until", "publicity_max_until", "earliest_repair")
+    with engine.begin() as conn:
+        pens = [dict(r) for r in conn.execute(sa.select(P).where(
+            P.c.status.in_(("publicising", "not_published")))).mappings()]
+        for pen in pens:
+            now = current_dates(pen)
+            if any(str(now[c]) != str(pen[c]) for c in cols):
+                conn.execute(P.update().where(P.c.penalty_id == pen["penalty_id"]).values(
+                    **{c: now[c] for c in cols}, updated_at=wh.now_iso()))
+                n += 1
+    return n
+
+
 def track(engine: sa.Engine, rows: list[dict[str, Any]]) -> dict[str, int]:
     """Upsert the penalties of ``rows`` (case-system rows), issue missing repair notices, follow changes."""
     counts = {"new": 0, "changed": 0, "revoked": 0, "notices": 0, "skipped": 0}
@@ -145,6 +185,8 @@ def track(engine: sa.Engine, rows: list[dict[str, Any]]) -> dict[str, int]:
                 event(conn, rec["penalty_id"], "penalty_changed", SYSTEM, day, from_state=old["status"],
                       to_state=old["status"], basis="处罚决定变更：公示期限按变更后的决定重新计算")
                 counts["changed"] += 1
+                counts["notices"] += int(reissue_notice(conn, rec["penalty_id"], dict(old), day, "处罚决定变更")
+                                         is not None)
             current = conn.execute(sa.select(P).where(P.c.penalty_id == rec["penalty_id"])).mappings().first()
             assert current is not None
             if current["notice_doc_id"] is None and rules.gets_repair_notice(rec["party_type"]) \
@@ -189,7 +231,35 @@ def reclassify(conn: sa.Connection, penalty_id: str | None, on: dt.date, basis: 
                                                                         **values))
     event(conn, penalty_id, "penalty_reclassified", SYSTEM, on, from_state=pen["status"], to_state=status,
           basis=f"{basis}：{values['regime_id']} / {values['penalty_class']}")
+    reissue_notice(conn, penalty_id, dict(pen), on, basis)
     return True
+
+
+_NOTICE_FIELDS = ("penalty_class", "published", "publicity_min_until", "publicity_max_until", "earliest_repair")
+
+
+def reissue_notice(conn: sa.Connection, penalty_id: str, old: dict[str, Any], on: dt.date, reason: str) -> str | None:
+    """After a penalty's class or periods changed, a corrected 信用修复告知书 when one was already issued: a new
+    document (the old one kept as it was), the penalty pointing at it and awaiting its delivery, and a
+    ``repair_notice_reissued`` event naming both. Returns the new document's id (None: nothing to correct)."""
+    pen = conn.execute(sa.select(P).where(P.c.penalty_id == penalty_id)).mappings().first()
+    if pen is None or not old.get("notice_doc_id") or pen["status"] == "revoked":
+        return None
+    if all(str(old.get(k)) == str(pen[k]) for k in _NOTICE_FIELDS):
+        return None
+    previous = documents.load(conn, str(old["notice_doc_id"]))
+    prev_no = previous["doc_no"] if previous else str(old["notice_doc_id"])
+    rec = dict(pen)
+    body = documents.repair_notice_body(rec, _publicity(rec, _listed(conn, penalty_id)))
+    body["paragraphs"] = [*body["paragraphs"], f"因{reason}，公示类别或者期限发生变化，本告知书更正并取代本局此前送达的"
+                          f"《{documents.TITLES['repair_notice']}》（{prev_no}）。"]
+    body["fields"] = {**body["fields"], "replaces": prev_no}
+    doc = documents.issue(conn, "repair_notice", penalty_id, on, body)
+    conn.execute(P.update().where(P.c.penalty_id == penalty_id).values(notice_doc_id=doc["doc_id"],
+                                                                       notice_delivered_on=None))
+    event(conn, penalty_id, "repair_notice_reissued", SYSTEM, on, document_id=doc["doc_id"],
+          basis=f"{reason}：{old.get('penalty_class')} → {pen['penalty_class']}", comment=f"更正并取代 {prev_no}")
+    return str(doc["doc_id"])
 
 
 def missing_notices(engine: sa.Engine, today: dt.date) -> list[dict[str, Any]]:
@@ -213,6 +283,8 @@ def end_publicity(engine: sa.Engine, today: dt.date, run_key: str) -> dict[str, 
             # publicity_max_until is the period's last day, published until 24:00 (民法典 art. 203): stop the day after
             P.c.status.in_(("publicising", "not_published")), P.c.publicity_max_until < today.isoformat())
             .order_by(P.c.penalty_id)).mappings()]
+    # the stored last day may be provisional (a holiday since published moves it later): decide on the current one
+    due = [p for p in due if current_dates(p)["publicity_max_until"] < today.isoformat()]
     for pen in due:
         with engine.begin() as conn:
             if not _stop_publication(conn, pen, run_key, f"公示期满（{pen['publicity_max_until']}），停止公示"):
@@ -251,6 +323,7 @@ R = wh.credit_request
 
 def repair_checks(pen: dict[str, Any], received_on: dt.date, evidence: dict[str, Any]) -> list[dict[str, Any]]:
     """Each repair condition: what decided it (data / request / reviewer) and the result (None: the reviewer)."""
+    pen = current_dates(pen)
     earliest = as_date(pen["earliest_repair"])
     return [
         {"id": "repairable", "text_zh": "该类信息依规可以修复", "by": "data", "by_zh": "系统核验",
@@ -285,6 +358,48 @@ def record_repair_request(engine: sa.Engine, penalty_id: str, received_on: dt.da
             recorded_by=who.user_id, at=wh.now_iso()))
         event(conn, penalty_id, "repair_requested", who.user_id, received_on, basis=rid, comment=evidence.get("note"))
     return rid
+
+
+def _open_repair(conn: sa.Connection, request_id: str) -> dict[str, Any]:
+    req = conn.execute(sa.select(R).where(R.c.request_id == request_id)).mappings().first()
+    if req is None or req["kind"] != "penalty_repair" or req["status"] != "received":
+        raise CreditError("该信用修复申请不在办理中")
+    return dict(req)
+
+
+def record_repair_acceptance(engine: sa.Engine, request_id: str, accepted_on: dt.date, who: Reviewer) -> str | None:
+    """Record the day a repair application was accepted (受理): a ``repair_accepted`` event; the decision limit
+    then runs from it (Order 36: 7 working days from acceptance [M]). Returns the new due day (None: unknown yet)."""
+    load_roles().require("record", who)
+    with engine.begin() as conn:
+        req = _open_repair(conn, request_id)
+        if accepted_on < dt.date.fromisoformat(req["received_on"]):
+            raise CreditError("受理日期不能早于收到申请的日期")
+        event(conn, req["subject_id"], "repair_accepted", who.user_id, accepted_on, basis=request_id)
+        return _refresh_request_due(conn, req)
+
+
+def record_repair_extension(engine: sa.Engine, request_id: str, on: dt.date, reason: str, who: Reviewer) -> str | None:
+    """Record that a repair application is a complex case whose limit is extended (Order 36: 10 more working
+    days), with the reason: a ``repair_extended`` event. Refused when the rule in force on the application day
+    provides no extension (Order 58). Returns the new due day (None: unknown yet)."""
+    load_roles().require("record", who)
+    if not (reason or "").strip():
+        raise CreditError("延长办理时限须说明理由")
+    with engine.begin() as conn:
+        req = _open_repair(conn, request_id)
+        try:
+            rules.deadline("repair_extension", dt.date.fromisoformat(req["received_on"]))
+        except rules.NoRuleInForce:
+            raise CreditError("该申请适用的规则未规定复杂情形延长办理时限") from None
+        event(conn, req["subject_id"], "repair_extended", who.user_id, on, basis=request_id, comment=reason)
+        return _refresh_request_due(conn, req)
+
+
+def _refresh_request_due(conn: sa.Connection, req: dict[str, Any]) -> str | None:
+    d = deadlines.request_due(conn, {**req, "due_on": None})
+    conn.execute(R.update().where(R.c.request_id == req["request_id"]).values(due_on=d.iso() if d.known else None))
+    return d.iso() if d.known else None
 
 
 def propose_request(engine: sa.Engine, request_id: str, decision: str, confirmed: list[str], who: Reviewer,

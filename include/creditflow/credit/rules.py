@@ -78,7 +78,11 @@ def repair_due(received_on: dt.date, accepted_on: dt.date | None = None, complex
         start = accepted_on or due("repair_acceptance", received_on)
     out = decision.apply(start)
     if complex_case:
-        out = deadline("repair_extension", received_on).apply(out)
+        try:
+            extension = deadline("repair_extension", received_on)
+        except NoRuleInForce:  # Order 58 fixes no extension for a complex case: the limit stays
+            return out
+        out = extension.apply(out)
     return out
 
 
@@ -196,11 +200,10 @@ class Publicity:
 def publicity(decision_date: dt.date, categories: list[str], party_type: str, fine_yuan: Any = None,
               listed: bool = False) -> Publicity:
     """Publicity of a penalty: :func:`creditflow.core.publicity.publicity_period` (the one classification),
-    with natural persons' penalties not published [M] (``repair_notice.yaml`` natural_person_published)."""
+    with natural persons' penalties not published [M] (:func:`creditflow.core.publicity.withheld_because`)."""
     period = core_publicity.publicity_period(decision_date, categories, fine_yuan=fine_yuan, party_type=party_type,
                                              listed=listed)
-    cfg = repair_notice()
-    published = period.publish and (party_type != "自然人" or bool(cfg["natural_person_published"]))
+    published = core_publicity.withheld_because(period.publish, party_type) is None
     refs = [{"id": period.regime_id, "source": period.source, "mark": period.mark}]
     regime = core_publicity.publicity_regime(decision_date)
     fines = regime.get("fine_classes") or {}
@@ -213,8 +216,7 @@ def publicity(decision_date: dt.date, categories: list[str], party_type: str, fi
                          "mark": str(spec["mark"])})
     refs.append(core_publicity.counting_ref())
     if party_type == "自然人":
-        refs.append({"id": "natural_person_published", "source": cfg["natural_person_source"],
-                     "mark": str(cfg["natural_person_mark"])})
+        refs.append(core_publicity.natural_persons_ref())
     return Publicity(period.regime_id, period.regime_title_zh, period.penalty_class, published,
                      period.repairable, period.min_until, period.publication_end, period.earliest_repair, tuple(refs),
                      period.provisional)
@@ -260,7 +262,7 @@ def major_violation(decision_date: dt.date, categories: list[str], fine_yuan: An
     spec = major_violation_rule(decision_date)
     if set(spec["categories"]) & {c.strip().split("-")[0] for c in categories}:
         return True
-    fine = core_publicity.fine_yuan_of(fine_yuan)
+    fine = core_publicity.fine_of_categories(categories, fine_yuan)  # the amount counts only with 罚款
     if fine is None or fine == 0:
         return False
     if spec.get("min_fine_yuan") is None:

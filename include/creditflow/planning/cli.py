@@ -135,7 +135,7 @@ def _run(args: argparse.Namespace) -> int:
     from creditflow.core.workdays import CalendarDataError, CalendarNotCovered
     from creditflow.planning import inputs as pin
     from creditflow.planning.params import PlanDataError
-    from creditflow.planning.plan import PlanCheckError, build_plan, require_calendar
+    from creditflow.planning.plan import PlanCheckError, build_plan, general_kind_zh, require_calendar
     from creditflow.planning.store import previous_plan, read_plan, save_plan
 
     try:
@@ -166,9 +166,11 @@ def _run(args: argparse.Namespace) -> int:
         print(f"缺口：{summary['mandatory_unscheduled']}户次必检未能安排，缺{summary['shortfall_inspector_days']}人·日"
               f"（{len(shortfall)}家，见XLSX“未安排”表）")
         for u in shortfall:
-            kind = "重点单位" if u["kind"] == "key" else "一般单位（三年一轮到期）"
+            kind = "重点单位" if u["kind"] == "key" else general_kind_zh(plan.params.regime.general_cycle_years)
             print(mask_text(f"  {u['ent_id']} {u['name']}：{kind}，未安排{u['missing']}户次，"
                             f"缺{u['inspector_days']}人·日"))
+    for problem in plan.inputs.data_problems:
+        print(mask_text(f"数据问题：{problem}"))
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return 0

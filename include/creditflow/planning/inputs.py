@@ -133,6 +133,9 @@ class PlanInputs:
     # Each unit's last inspection before ``as_of``, however long ago (the once-in-three-years cycle of
     # general units runs over the whole history, not over the risk score's look-back window).
     last_inspected: dict[str, dt.date] = field(default_factory=dict)
+    # What the inputs could not read as the rules expect (an assessed risk level outside the four levels …):
+    # listed in the plan, never silently replaced.
+    data_problems: list[str] = field(default_factory=list)
 
 
 class InputError(ValueError):
@@ -205,14 +208,47 @@ def history_start(year: int, years: int) -> dt.date:
     return dt.date(year - years, 1, 1)
 
 
-def load_case_db(db: str | sa.Engine, year: int, as_of: dt.date | None = None, history_years: int = 3,
+UNASSESSED = "未评估"
+
+
+def risk_level_of(raw: Any, risk: dict[str, Any]) -> tuple[str, str | None]:
+    """The assessed risk level on the four-level scale (重大/较大/一般/低, ``risk_weights.yaml`` risk_level
+    points) of a case-system value, and a problem text when the value is none of them: spaces dropped,
+    ``较大风险`` / ``较大风险等级`` read as 较大, Guangdong's colours (红/橙/黄/蓝) through ``aliases``. Blank is
+    未评估 (no problem); anything else is 未评估 with the problem named."""
+    from creditflow.planning.params import RISK_LEVELS
+
+    text = "".join(str(raw or "").split())
+    if not text or text == UNASSESSED:
+        return UNASSESSED, None
+    aliases = {str(k): str(v) for k, v in ((risk.get("risk_level") or {}).get("aliases") or {}).get("map", {}).items()}
+    for candidate in (text, text.removesuffix("等级"), text.removesuffix("等级").removesuffix("风险")):
+        if candidate in RISK_LEVELS:
+            return candidate, None
+        if candidate in aliases:
+            return aliases[candidate], None
+    return UNASSESSED, f"风险评估等级“{text}”不是重大/较大/一般/低（或红/橙/黄/蓝）之一，按未评估计，请核对案件系统"
+
+
+def lookback_years(params: Any) -> int:
+    """How many whole years before the plan year the inputs are read: the longest look-back of the risk score
+    (``risk_weights.yaml`` lookback_years)."""
+    return max(int(e["value"]) for e in params.risk["lookback_years"].values())
+
+
+def load_case_db(db: str | sa.Engine, year: int, as_of: dt.date | None = None, history_years: int | None = None,
                  list_source: DishonestyListSource | None = None,
                  hazard_tags: dict[str, tuple[str, ...]] | None = None,
-                 conflicts: list[Conflict] | None = None) -> PlanInputs:
-    """Read the planning inputs from the case system database (a SQLAlchemy URL or engine)."""
+                 conflicts: list[Conflict] | None = None, params: Any = None) -> PlanInputs:
+    """Read the planning inputs from the case system database (a SQLAlchemy URL or engine). The look-back
+    (``history_years``) and the risk-level reading come from the plan year's rule data (``params``, default
+    :func:`creditflow.planning.params.load_parameters`)."""
+    from creditflow.planning.params import load_parameters
+
+    params = params or load_parameters(year)
     engine = open_engine(db, "case database")
     until = as_of or dt.date(year, 1, 1)
-    since = history_start(year, history_years)
+    since = history_start(year, history_years if history_years is not None else lookback_years(params))
     tags = hazard_tags or {}
     try:
         with engine.connect() as conn:
@@ -244,10 +280,14 @@ def load_case_db(db: str | sa.Engine, year: int, as_of: dt.date | None = None, h
                 {"since": since, "until": until}).all()
     except sa.exc.SQLAlchemyError as exc:
         raise InputError(f"case database: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
-    enterprises = [Enterprise(str(r[0]), str(r[1] or ""), str(r[2]), str(r[3]), str(r[4]), str(r[5]), bool(r[6]),
-                              str(r[7] or "未定级"), str(r[8] or "未评估"),
-                              tags.get(str(r[0]), tags.get(str(r[1] or ""), ())))
-                   for r in ents]
+    enterprises, problems = [], []
+    for r in ents:
+        level, problem = risk_level_of(r[8], params.risk)
+        if problem:
+            problems.append(f"{r[0]} {r[2]}：{problem}")
+        enterprises.append(Enterprise(str(r[0]), str(r[1] or ""), str(r[2]), str(r[3]), str(r[4]), str(r[5]),
+                                      bool(r[6]), str(r[7] or "未定级"), level,
+                                      tags.get(str(r[0]), tags.get(str(r[1] or ""), ()))))
     source = list_source or NoDishonestyList()
     return PlanInputs(
         enterprises=enterprises,
@@ -258,4 +298,4 @@ def load_case_db(db: str | sa.Engine, year: int, as_of: dt.date | None = None, h
         penalties=[Penalty(str(r[0]), _date(r[1]), str(r[2] or "")) for r in pen if r[1] is not None],
         listed=source.entries(), conflicts=list(conflicts or []), as_of=until,
         list_source=str(getattr(source, "description", type(source).__name__)),
-        last_inspected={str(r[0]): _date(r[1]) for r in last if r[1] is not None})
+        last_inspected={str(r[0]): _date(r[1]) for r in last if r[1] is not None}, data_problems=problems)

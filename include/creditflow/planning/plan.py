@@ -23,6 +23,13 @@ SUMMARY_KEYS = ("year", "inspectors", "statutory_days", "inspection_days", "key_
                 "bound", "gap", "seed")
 
 
+def general_kind_zh(cycle_years: int) -> str:
+    """一般单位（N年一轮到期） with N the regime's ``general_cycle_years`` (key_rules.yaml), in Chinese numerals."""
+    digits = "零一二三四五六七八九十"
+    n = str(digits[cycle_years]) if 0 < cycle_years <= 10 else str(cycle_years)
+    return f"一般单位（{n}年一轮到期）"
+
+
 class PlanCheckError(RuntimeError):
     """The computed plan failed its own arithmetic or scheduling checks."""
 
@@ -98,8 +105,9 @@ class Plan:
         for u in self.mandatory_unscheduled:
             by_ent.setdefault(u.job.ent_id, []).append(u)
         names = {e.ent_id: e.name for e in self.inputs.enterprises}
+        general = general_kind_zh(self.params.regime.general_cycle_years)
         out = [{"ent_id": ent_id, "name": names.get(ent_id, ent_id), "kind": us[0].job.kind,
-                "kind_zh": "重点单位" if us[0].job.kind == "key" else "一般单位（三年一轮到期）",
+                "kind_zh": "重点单位" if us[0].job.kind == "key" else general,
                 "missing": len(us), "inspector_days": _num(sum(u.job.half_days / 2 * per for u in us)),
                 "reason": us[0].reason} for ent_id, us in by_ent.items()]
         return sorted(out, key=lambda r: (r["kind"] != "key", -r["inspector_days"], r["ent_id"]))

@@ -37,6 +37,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "as_of": plan.as_of.isoformat(),
         "regime": {"id": plan.params.regime.id, "title_zh": plan.params.regime.title_zh},
         "list_source": plan.inputs.list_source,
+        "data_problems": list(plan.inputs.data_problems),
         "capacity": plan.capacity,
         "solver": {"status": plan.schedule.status, "objective": plan.schedule.objective, "bound": plan.schedule.bound,
                    "gap": plan.schedule.gap, "district_pairs": plan.schedule.district_pairs,

@@ -212,6 +212,7 @@ def _parameter_rows(plan: Plan) -> list[list[Any]]:
              ["下界", sched.bound], ["相对间隙", round(sched.gap, 6)],
              ["检查组×月×区 组合数（下界）", f"{sched.district_pairs}（{sched.district_pairs_bound}）"],
              ["数据截止", plan.as_of.isoformat()], ["严重失信名单来源", plan.inputs.list_source]]
+    rows += [["数据问题", p] for p in plan.inputs.data_problems]
     return rows
 
 

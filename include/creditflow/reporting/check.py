@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from creditflow.core import standard
 from creditflow.reporting import standardise as st
 from creditflow.reporting.submissions import ReadLimits, UnreadableSubmission, read_submission
@@ -58,7 +60,9 @@ def check_file(path: str | Path, kind: str | None = None, as_of: dt.date | None 
             result["warnings"].append({"row": numbers[i], "warnings": entry["warnings"]})
     first: dict[str, int] = {}
     for i, nk in enumerate(frame["natural_key"]):
-        if not nk:
+        # no key (a natural person without 证件号码 gives NaN, which is truthy and equal as a dict key to the
+        # NaN object of every other such row): never a duplicate of anything
+        if nk is None or pd.isna(nk) or not str(nk).strip():
             continue
         if nk in first:
             result["duplicates"].append({"row": numbers[i], "duplicate_of": numbers[first[nk]]})
@@ -68,6 +72,10 @@ def check_file(path: str | Path, kind: str | None = None, as_of: dt.date | None 
 
 
 def run_check(path: str, kind: str | None = None, as_json: bool = False, as_of: dt.date | None = None) -> int:
+    if Path(path).is_dir():
+        print(f"creditflow check: {Path(path).name or path}：是目录，不是文件；请给出要检查的CSV或XLSX文件",
+              file=sys.stderr)
+        return 2
     try:
         result = check_file(path, kind, as_of)
     except UnreadableSubmission as exc:

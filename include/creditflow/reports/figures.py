@@ -360,11 +360,13 @@ def _content_matches(rule: dict[str, Any], decision_day: dt.date, payload: dict[
         return False
     try:
         fine = publicity.fine_yuan_of(payload.get("CF_NR_FK"), "万元")
-        found = publicity.classify(decision_day, categories, fine_yuan=fine,
-                                   party_type=str(payload.get("CF_XDR_LB") or "") or None)
+        why = publicity.unpublished_reason(decision_day, categories, fine_yuan=fine,
+                                           party_type=str(payload.get("CF_XDR_LB") or "") or None)
     except (ValueError, LookupError):
         return False
-    return not found.publish
+    # Only the class: natural persons' records go through review and are published by the pipeline (双公示),
+    # so "natural_person" (not published on 信用中国 for credit purposes) does not exempt them here.
+    return why == "class"
 
 
 def _as_dates(stamps: pd.Series) -> list[Any]:
