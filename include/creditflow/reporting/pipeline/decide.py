@@ -108,7 +108,7 @@ def decide(run: Run, engine: sa.Engine, batch_size: int = 200) -> dict[str, int]
     for rid, r in recs.items():
         if rid in errors:
             decisions[rid] = Decision(rid, "quarantined", detail=errors[rid])
-        elif not r["natural_key"]:
+        elif not isinstance(r["natural_key"], str) or not r["natural_key"]:  # None, NaN (a float: truthy) or ""
             decisions[rid] = Decision(rid, "quarantined", detail="NO_NATURAL_KEY")
         else:
             valid.append(r)
