@@ -22,7 +22,8 @@ raises out of a callback: a route that cannot deliver logs one line and the othe
 DAG-level callbacks (unreliable in Airflow 3.x, run by the dag-processor) alert only for runs that
 fail for another reason than a failed task (``dagrun_timeout``): a failed task has alerted already.
 
-Standard library and ``airflow.sdk`` only at import: DAG files import this module at parse time.
+Standard library, ``airflow.sdk`` and :mod:`creditflow.common` (standard library only) at import: DAG files
+import this module at parse time.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from typing import Any
 from urllib.parse import quote
 
 from airflow.sdk.bases.notifier import BaseNotifier
+from creditflow.common import TZ
 
 log = logging.getLogger("creditflow.alert")
 
@@ -44,7 +46,6 @@ WEBHOOK_CONN = "creditflow_webhook"
 RECIPIENTS_VARIABLE = "creditflow_alert_email"
 OWNER = "creditflow"
 MESSAGE_LIMIT = 500
-_TZ_NAME = "Asia/Shanghai"
 
 #: execution_timeout by kind of task (sensors also set their own ``timeout``; HITL tasks use
 #: ``response_timeout`` and no execution_timeout).
@@ -92,9 +93,7 @@ def ui_link(dag_id: str, run_id: str | None = None, task_id: str | None = None, 
 def _local(value: Any) -> str | None:
     if not isinstance(value, dt.datetime):
         return None
-    from zoneinfo import ZoneInfo
-
-    return value.astimezone(ZoneInfo(_TZ_NAME)).strftime("%Y-%m-%d %H:%M")
+    return value.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def failure_alert(context: Mapping[str, Any], *, level: str = "task") -> dict[str, Any]:
@@ -333,14 +332,11 @@ def recipients(variable: str = RECIPIENTS_VARIABLE) -> list[str]:
     return [a.strip() for a in str(raw).replace(";", ",").split(",") if a.strip()]
 
 
-def local_interval(context: Mapping[str, Any], tz: str = _TZ_NAME) -> tuple[dt.datetime, dt.datetime, dt.date]:
-    """A run's data interval as plain aware datetimes in ``tz`` (pendulum objects do not bind in every DB
-    driver), and the day the run acts as of: the interval's end date, local time."""
-    from zoneinfo import ZoneInfo
-
-    zone = ZoneInfo(tz)
-    start = dt.datetime.fromisoformat(context["data_interval_start"].isoformat()).astimezone(zone)
-    end = dt.datetime.fromisoformat(context["data_interval_end"].isoformat()).astimezone(zone)
+def local_interval(context: Mapping[str, Any]) -> tuple[dt.datetime, dt.datetime, dt.date]:
+    """A run's data interval as plain aware datetimes in local time (:data:`creditflow.common.TZ`; pendulum
+    objects do not bind in every DB driver), and the day the run acts as of: the interval's end date."""
+    start = dt.datetime.fromisoformat(context["data_interval_start"].isoformat()).astimezone(TZ)
+    end = dt.datetime.fromisoformat(context["data_interval_end"].isoformat()).astimezone(TZ)
     return start, end, end.date()
 
 

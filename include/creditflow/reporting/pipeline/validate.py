@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from creditflow.common import mask_text
+from creditflow.common import TZ, mask_text
 from creditflow.core import standard
 from creditflow.core import warehouse as wh
 from creditflow.reporting.pipeline.common import (
@@ -129,9 +129,7 @@ def received_on(run: Run, engine: sa.Engine) -> dt.date:
             wh.staging.c.run_key == run.run_key, wh.staging.c.kind == run.kind)).scalar()
     if not latest:
         return run.as_of
-    from zoneinfo import ZoneInfo
-
-    local = dt.datetime.fromisoformat(latest).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    local = dt.datetime.fromisoformat(latest).astimezone(TZ).date()
     return max(run.as_of, local)
 
 
