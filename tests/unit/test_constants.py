@@ -78,3 +78,38 @@ def test_the_one_zone_is_beijing_time():
     assert str(TZ) == TIMEZONE_NAME
     for month in (1, 7):
         assert dt.datetime(2026, month, 1, tzinfo=TZ).utcoffset() == dt.timedelta(hours=8)
+
+
+# --- the decision-date field map --------------------------------------------------------------------------------
+
+
+def test_the_decision_date_map_has_each_kind_and_matches_the_field_dictionary():
+    """Each kind's decision date is the one field its dictionary names 决定日期 (处罚决定日期 / 许可决定日期 /
+    强制决定日期): a date the record always carries."""
+    from creditflow.common import KINDS
+    from creditflow.core import standard
+
+    assert set(standard.DECISION_DATE) == set(KINDS)
+    for kind in KINDS:
+        named = [f for f in standard.fields(kind) if f.name_zh.endswith("决定日期")]
+        assert [f.code for f in named] == [standard.DECISION_DATE[kind]], kind
+        assert named[0].type == "date" and named[0].always_required, kind
+
+
+def _jdrq_maps(source: str) -> list[int]:
+    """Lines of dict literals that map two or more kinds to their ``*_JDRQ`` field (a second home of the map)."""
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Dict):
+            values = [v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str)]
+            if sum(v.endswith("_JDRQ") for v in values) >= 2:
+                out.append(node.lineno)
+    return out
+
+
+def test_the_decision_date_map_has_one_home():
+    assert _jdrq_maps('DD = {"penalty": "CF_JDRQ", "license": "XK_JDRQ"}\n')  # the check can fail
+    home = ROOT / "include" / "creditflow" / "core" / "standard.py"
+    found = {str(p.relative_to(ROOT)): lines for p in _python_files() if p != home
+             and (lines := _jdrq_maps(p.read_text(encoding="utf-8")))}
+    assert not found, f"import creditflow.core.standard.DECISION_DATE instead: {found}"

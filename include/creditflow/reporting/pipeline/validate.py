@@ -80,16 +80,13 @@ def validate(run: Run, engine: sa.Engine, gx_project_dir: Any = None, data_docs_
             "due_date_unknown": len(unknown)}
 
 
-DECISION_DATE = {"penalty": "CF_JDRQ", "license": "XK_JDRQ", "coercion": "QZ_JDRQ"}
-
-
 def due_date_findings(run: Run, frame: pd.DataFrame) -> list[dict[str, Any]]:
     """``DUE_DATE_UNKNOWN`` warnings for records with a valid decision date but no computable due date."""
     from creditflow.core import duedates
 
     if frame.empty:
         return []
-    field = DECISION_DATE[run.kind]
+    field = standard.DECISION_DATE[run.kind]
     out = []
     reasons: dict[str, str | None] = {}
     for rec in frame[frame["due_date"].isna()][["record_id", field]].to_dict("records"):
