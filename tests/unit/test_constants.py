@@ -113,3 +113,26 @@ def test_the_decision_date_map_has_one_home():
     found = {str(p.relative_to(ROOT)): lines for p in _python_files() if p != home
              and (lines := _jdrq_maps(p.read_text(encoding="utf-8")))}
     assert not found, f"import creditflow.core.standard.DECISION_DATE instead: {found}"
+
+
+# --- the 双公示 deadline ------------------------------------------------------------------------------------------
+
+
+def _rule_calls(source: str) -> list[int]:
+    """Lines that call or import the rule function ``sgs_due_date`` (the deadline without its unknown reason)."""
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if (isinstance(node, ast.ImportFrom) and any(a.name == "sgs_due_date" for a in node.names)) \
+                or (isinstance(node, ast.Attribute) and node.attr == "sgs_due_date"):
+            out.append(node.lineno)
+    return out
+
+
+def test_the_deadline_is_computed_in_one_place():
+    """Every place that needs a record's 7-working-day deadline calls creditflow.core.duedates.sgs_due, which
+    stores the reason when it is unknown; only duedates reaches the rule function itself."""
+    assert _rule_calls("from creditflow.core import rules\nrules.sgs_due_date(day)\n")  # the check can fail
+    allowed = {ROOT / "include" / "creditflow" / "core" / p for p in ("duedates.py", "rules.py")}
+    found = {str(p.relative_to(ROOT)): lines for p in _python_files() if p not in allowed
+             and (lines := _rule_calls(p.read_text(encoding="utf-8")))}
+    assert not found, f"call creditflow.core.duedates.sgs_due instead: {found}"
