@@ -80,7 +80,7 @@ DEFAULT_ARGS = default_task_args(retries=1, retry_delay=dt.timedelta(minutes=1),
     tags=["双公示", "history", "impact:reporting"],
     doc_md=__doc__,
     params={
-        "kinds": Param(["penalty", "license", "coercion"], type="array",
+        "kinds": Param(list(KINDS), type="array",
                        items={"type": "string", "enum": list(KINDS)}, title="记录类别",
                        description="penalty 行政处罚 / license 行政许可 / coercion 行政强制"),
         "first_day": Param("2026-10-01", type="string", format="date", title="开始日期（含）"),

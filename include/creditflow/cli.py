@@ -18,6 +18,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from creditflow.common import KINDS
+
 if TYPE_CHECKING:
     from creditflow.core.duedates import Due
 
@@ -207,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ck = sub.add_parser("check", help="validate one district submission (xlsx/csv)")
     ck.add_argument("file")
-    ck.add_argument("--kind", choices=["penalty", "license", "coercion"])
+    ck.add_argument("--kind", choices=list(KINDS))
     ck.add_argument("--json", action="store_true")
     ck.add_argument("--as-of", type=_date, default=None,
                     help="reference date for 'not in the future' checks (default: today)")
