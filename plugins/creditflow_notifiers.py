@@ -22,8 +22,7 @@ raises out of a callback: a route that cannot deliver logs one line and the othe
 DAG-level callbacks (unreliable in Airflow 3.x, run by the dag-processor) alert only for runs that
 fail for another reason than a failed task (``dagrun_timeout``): a failed task has alerted already.
 
-Standard library, ``airflow.sdk`` and :mod:`creditflow.common` (standard library only) at import: DAG files
-import this module at parse time.
+Standard library and ``airflow.sdk`` only at import: DAG files import this module at parse time.
 """
 
 from __future__ import annotations
@@ -37,7 +36,6 @@ from typing import Any
 from urllib.parse import quote
 
 from airflow.sdk.bases.notifier import BaseNotifier
-from creditflow.common import TZ
 
 log = logging.getLogger("creditflow.alert")
 
@@ -93,6 +91,8 @@ def ui_link(dag_id: str, run_id: str | None = None, task_id: str | None = None, 
 def _local(value: Any) -> str | None:
     if not isinstance(value, dt.datetime):
         return None
+    from creditflow.common import TZ
+
     return value.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
 
 
@@ -335,6 +335,8 @@ def recipients(variable: str = RECIPIENTS_VARIABLE) -> list[str]:
 def local_interval(context: Mapping[str, Any]) -> tuple[dt.datetime, dt.datetime, dt.date]:
     """A run's data interval as plain aware datetimes in local time (:data:`creditflow.common.TZ`; pendulum
     objects do not bind in every DB driver), and the day the run acts as of: the interval's end date."""
+    from creditflow.common import TZ
+
     start = dt.datetime.fromisoformat(context["data_interval_start"].isoformat()).astimezone(TZ)
     end = dt.datetime.fromisoformat(context["data_interval_end"].isoformat()).astimezone(TZ)
     return start, end, end.date()
