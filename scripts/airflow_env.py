@@ -11,8 +11,6 @@ import os
 import secrets
 from pathlib import Path
 
-from creditflow.common import TIMEZONE_NAME
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -38,6 +36,8 @@ DEMO_USERS = {"admin": "admin", "reviewer1": "user", "reviewer2": "user", "chief
 
 
 def airflow_env(home: Path | None = None, port: int = 8080) -> dict[str, str]:
+    from creditflow.common import TIMEZONE_NAME
+
     home = (home or ROOT / ".airflow").resolve()
     home.mkdir(parents=True, exist_ok=True)
     passwords = home / "simple_auth_manager_passwords.json"
