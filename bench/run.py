@@ -168,8 +168,7 @@ def _fill_ledger(engine, size: int) -> None:  # type: ignore[no-untyped-def]
 def bench_ledger(ledger_rows: int, daily: int) -> dict:
     """A whole daily run's work before upload (extract → standardise → validate → decide) for ``daily``
     decisions, against an empty ledger and against ``ledger_rows`` accepted rows."""
-    from zoneinfo import ZoneInfo
-
+    from creditflow.common import TZ
     from creditflow.core import warehouse as wh
     from creditflow.reporting import pipeline as sgs
     from creditflow_sandbox import generator as g
@@ -179,7 +178,7 @@ def bench_ledger(ledger_rows: int, daily: int) -> dict:
     g.generate_to(g.GeneratorConfig(seed=9, decisions=daily, start=day, days=1, person_share=0.0),
                   case_db_url=f"sqlite:///{d}/case.sqlite")
     case = wh.engine_from_url(f"sqlite:///{d}/case.sqlite")
-    start = dt.datetime(2026, 11, 2, tzinfo=ZoneInfo("Asia/Shanghai"))
+    start = dt.datetime(2026, 11, 2, tzinfo=TZ)
     run = sgs.Run("bench_penalty", "penalty", start, start + dt.timedelta(days=1))
     out: dict[int, dict[str, float]] = {}
     for size in (0, ledger_rows):

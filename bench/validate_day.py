@@ -40,7 +40,7 @@ def main() -> None:
     from creditflow_sandbox import generator as g
     imported = _since(t0)
 
-    from zoneinfo import ZoneInfo
+    from creditflow.common import TZ
 
     day = dt.date(2026, 11, 2)
     d = Path(tempfile.mkdtemp(prefix="bench-vday-"))
@@ -49,7 +49,7 @@ def main() -> None:
     case = wh.engine_from_url(f"sqlite:///{d}/case.sqlite")
     engine = wh.engine_from_url(f"sqlite:///{d}/wh.sqlite")
     wh.create_schema(engine)
-    start = dt.datetime(2026, 11, 2, tzinfo=ZoneInfo("Asia/Shanghai"))
+    start = dt.datetime(2026, 11, 2, tzinfo=TZ)
     run = sgs.Run("bench_penalty", "penalty", start, start + dt.timedelta(days=1))
     sgs.extract(run, engine, sgs.Sources(case_db=case))
     sgs.standardise(run, engine)

@@ -20,6 +20,7 @@ import datetime as dt
 
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task
+from creditflow.common import TIMEZONE_NAME
 from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
 
 DEFAULT_ARGS = default_task_args(retries=1, retry_delay=dt.timedelta(seconds=30), execution_timeout=TIMEOUTS["quick"])
@@ -27,8 +28,8 @@ DEFAULT_ARGS = default_task_args(retries=1, retry_delay=dt.timedelta(seconds=30)
 
 @dag(
     dag_id="calendar_watch",
-    schedule=CronDataIntervalTimetable("0 8 * * *", timezone="Asia/Shanghai"),
-    start_date=pendulum.datetime(2026, 11, 1, tz="Asia/Shanghai"),
+    schedule=CronDataIntervalTimetable("0 8 * * *", timezone=TIMEZONE_NAME),
+    start_date=pendulum.datetime(2026, 11, 1, tz=TIMEZONE_NAME),
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
@@ -63,7 +64,7 @@ def calendar_watch() -> None:
     def check_coverage(filled: dict, **context) -> dict:  # type: ignore[no-untyped-def]
         from creditflow.core.workdays import calendar_gaps
 
-        day = context["data_interval_end"].in_timezone("Asia/Shanghai").date()
+        day = context["data_interval_end"].in_timezone(TIMEZONE_NAME).date()
         gaps = calendar_gaps(day)
         missing = sorted({*gaps["missing_now"], *([gaps["missing_next_year"]] if gaps["missing_next_year"] else [])})
         if missing:

@@ -35,7 +35,8 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
-from creditflow_credit_tasks import DEFAULT_ARGS, START, TZ, deliver, flush_inflight, run_interval
+from creditflow.common import TIMEZONE_NAME
+from creditflow_credit_tasks import DEFAULT_ARGS, START, deliver, flush_inflight, run_interval
 from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks
 
 
@@ -45,7 +46,7 @@ def _run_key(context) -> str:  # type: ignore[no-untyped-def]
 
 @dag(
     dag_id="credit_list",
-    schedule=CronDataIntervalTimetable("30 6 * * *", timezone=TZ),
+    schedule=CronDataIntervalTimetable("30 6 * * *", timezone=TIMEZONE_NAME),
     start_date=START,
     catchup=True,
     max_active_runs=1,

@@ -32,13 +32,14 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
-from creditflow_credit_tasks import DEFAULT_ARGS, START, TZ, deliver, flush_inflight, run_interval
+from creditflow.common import TIMEZONE_NAME
+from creditflow_credit_tasks import DEFAULT_ARGS, START, deliver, flush_inflight, run_interval
 from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks
 
 
 @dag(
     dag_id="credit_repair",
-    schedule=CronDataIntervalTimetable("30 6 * * *", timezone=TZ),
+    schedule=CronDataIntervalTimetable("30 6 * * *", timezone=TIMEZONE_NAME),
     start_date=START,
     catchup=True,
     max_active_runs=1,

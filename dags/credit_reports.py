@@ -28,15 +28,15 @@ import datetime as dt
 
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
+from creditflow.common import TIMEZONE_NAME
 from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
 
-TZ = "Asia/Shanghai"
 DEFAULT_ARGS = default_task_args(retries=2, retry_delay=dt.timedelta(minutes=2), execution_timeout=TIMEOUTS["step"])
 SPECS = {
     "monthly": {"dag_id": "credit_report_monthly", "cron": "0 8 10 * *", "title": "双公示数据报送情况月报",
                 "unit": "month", "flag": "--period", "example": "2026-10", "pattern": r"^$|^\d{4}-\d{2}$",
                 "variable": "creditflow_report_email_monthly", "cut_rule": "end of the 9th of the next month",
-                "what": "On the 10th at 08:00 (Asia/Shanghai), the previous month's 双公示 feedback report to "
+                "what": f"On the 10th at 08:00 ({TIMEZONE_NAME}), the previous month's 双公示 feedback report to "
                         "市信用办: 及时率, 合规率, 首次校验通过率, 完整率, 纠正率, 未报送 by reason, duplicates "
                         "prevented, per 承办科室 / 区县 / kind, against the previous month and the same month last year."},
     "weekly": {"dag_id": "credit_report_weekly", "cron": "0 8 * * 1", "title": "双公示数据质量周报（内部）",
@@ -52,8 +52,8 @@ def build(kind: str):  # type: ignore[no-untyped-def]
 
     @dag(
         dag_id=spec["dag_id"],
-        schedule=CronTriggerTimetable(spec["cron"], timezone=TZ),
-        start_date=pendulum.datetime(2026, 11, 1, tz=TZ),
+        schedule=CronTriggerTimetable(spec["cron"], timezone=TIMEZONE_NAME),
+        start_date=pendulum.datetime(2026, 11, 1, tz=TIMEZONE_NAME),
         catchup=False,  # missed periods: `airflow backfill create` (see the runbook)
         max_active_runs=1,
         default_args=DEFAULT_ARGS,

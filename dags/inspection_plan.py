@@ -40,9 +40,9 @@ import logging
 
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
+from creditflow.common import TIMEZONE_NAME
 from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
 
-TZ = "Asia/Shanghai"
 PLAN_MONTH = 12  # scheduled runs plan from December; November runs only warn
 DEFAULT_ARGS = default_task_args(retries=1, retry_delay=dt.timedelta(minutes=5), execution_timeout=TIMEOUTS["step"])
 log = logging.getLogger("creditflow.plan")
@@ -54,7 +54,7 @@ def _target(context: dict) -> dict:  # type: ignore[type-arg]
     run_type = getattr(context.get("dag_run"), "run_type", "") or ""
     scheduled = str(getattr(run_type, "value", run_type)).lower().endswith("scheduled")
     logical = context.get("logical_date")
-    day = pendulum.instance(logical).in_timezone(TZ).date() if logical else None
+    day = pendulum.instance(logical).in_timezone(TIMEZONE_NAME).date() if logical else None
     if params.get("year"):
         year = int(params["year"])
     elif day is not None:
@@ -69,8 +69,8 @@ def _target(context: dict) -> dict:  # type: ignore[type-arg]
 
 @dag(
     dag_id="inspection_plan",
-    schedule=CronTriggerTimetable("0 9 * 11,12 *", timezone=TZ),
-    start_date=pendulum.datetime(2021, 11, 1, tz=TZ),  # early, so backfills of past years create tasks
+    schedule=CronTriggerTimetable("0 9 * 11,12 *", timezone=TIMEZONE_NAME),
+    start_date=pendulum.datetime(2021, 11, 1, tz=TIMEZONE_NAME),  # early, so backfills of past years create tasks
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,

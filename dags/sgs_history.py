@@ -62,7 +62,6 @@ from airflow.sdk import Param, dag, get_current_context, task
 from creditflow.common import KIND_LABELS, TIMEZONE_NAME
 from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
 
-TZ = TIMEZONE_NAME
 KINDS = KIND_LABELS
 DAILY_START = os.environ.get("CREDITFLOW_SGS_START", "2026-11-01")
 
@@ -73,7 +72,7 @@ DEFAULT_ARGS = default_task_args(retries=1, retry_delay=dt.timedelta(minutes=1),
 @dag(
     dag_id="sgs_history",
     schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz=TZ),
+    start_date=pendulum.datetime(2026, 1, 1, tz=TIMEZONE_NAME),
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
@@ -81,7 +80,7 @@ DEFAULT_ARGS = default_task_args(retries=1, retry_delay=dt.timedelta(minutes=1),
     tags=["双公示", "history", "impact:reporting"],
     doc_md=__doc__,
     params={
-        "kinds": Param(["penalty", "license", "coercion"], type="array",
+        "kinds": Param(list(KINDS), type="array",
                        items={"type": "string", "enum": list(KINDS)}, title="记录类别",
                        description="penalty 行政处罚 / license 行政许可 / coercion 行政强制"),
         "first_day": Param("2026-10-01", type="string", format="date", title="开始日期（含）"),

@@ -57,14 +57,13 @@ import os
 
 import pendulum
 from airflow.sdk import Asset, Param, dag, task
-from creditflow.common import DAILY_RUN_DELAY, KIND_LABELS, TIMEZONE_NAME
+from creditflow.common import DAILY_RUN_DELAY, KIND_LABELS, TIMEZONE_NAME, TZ
 from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
 from creditflow_timetables import DelayedDailyTimetable
 
-TZ = TIMEZONE_NAME
 KINDS = KIND_LABELS
 UPLOAD_POOL = "credit_platform"
-START = pendulum.parse(os.environ.get("CREDITFLOW_SGS_START", "2026-11-01"), tz=TZ)
+START = pendulum.parse(os.environ.get("CREDITFLOW_SGS_START", "2026-11-01"), tz=TIMEZONE_NAME)
 SGS_ASSETS = {kind: Asset(f"creditflow://sgs/{kind}", extra={"kind": kind}) for kind in KINDS}
 # Every task: both failure notifiers and an execution_timeout (1 h per step unless set on the task).
 DEFAULT_ARGS = default_task_args(retries=2, retry_delay=dt.timedelta(seconds=30), retry_exponential_backoff=True,
@@ -86,7 +85,7 @@ def build(kind: str):  # type: ignore[no-untyped-def]
     @dag(
         dag_id=f"sgs_{kind}",
         # Day D = [D 00:00, D+1 00:00) local; its run is created at D+1 06:00 (plugins/creditflow_timetables.py).
-        schedule=DelayedDailyTimetable("0 0 * * *", TZ, DAILY_RUN_DELAY),
+        schedule=DelayedDailyTimetable("0 0 * * *", TIMEZONE_NAME, DAILY_RUN_DELAY),
         start_date=START,
         catchup=True,
         max_active_runs=1,  # runs of one kind share the ledger: one at a time, in order

@@ -35,6 +35,7 @@ import logging
 import pendulum
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import Param, dag, task
+from creditflow.common import TIMEZONE_NAME
 from creditflow.reporting.reviewers import load_roster
 from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
 
@@ -49,7 +50,7 @@ log = logging.getLogger("creditflow.review")
 @dag(
     dag_id="sgs_review_signoff",
     schedule=None,
-    start_date=pendulum.datetime(2026, 11, 1, tz="Asia/Shanghai"),
+    start_date=pendulum.datetime(2026, 11, 1, tz=TIMEZONE_NAME),
     catchup=False,
     default_args=DEFAULT_ARGS,
     on_failure_callback=dag_failure_callbacks(),

@@ -14,7 +14,8 @@ first answer to a second sender (``core/ledger.py``, ``creditflow.credit.publish
 
 Also what both DAGs' wiring shares: :data:`START`, :data:`DEFAULT_ARGS`, :func:`run_interval`.
 
-Standard library, ``pendulum`` and ``airflow.sdk`` only at import: DAG files import this module at parse time.
+Standard library, ``pendulum``, ``airflow.sdk`` and :mod:`creditflow.common` only at import: DAG files import this
+module at parse time.
 """
 
 from __future__ import annotations
@@ -25,19 +26,19 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import PokeReturnValue, task, task_group
+from creditflow.common import TIMEZONE_NAME
 from creditflow_notifiers import TIMEOUTS, default_task_args, local_interval
 
-TZ = "Asia/Shanghai"
 #: Where both credit DAGs' schedules begin: CREDITFLOW_CREDIT_START, else the 双公示 DAGs' start.
 START = pendulum.parse(os.environ.get("CREDITFLOW_CREDIT_START", os.environ.get("CREDITFLOW_SGS_START", "2026-11-01")),
-                       tz=TZ)
+                       tz=TIMEZONE_NAME)
 DEFAULT_ARGS = default_task_args(retries=2, retry_delay=dt.timedelta(seconds=30), retry_exponential_backoff=True,
                                  execution_timeout=TIMEOUTS["step"])
 
 
 def run_interval(context: Any) -> Any:
     """(start, end) as aware local datetimes, and the day the run acts as of (the interval's end date)."""
-    return local_interval(context, TZ)
+    return local_interval(context)
 
 UPLOAD_POOL = "credit_platform"
 FLUSH_WAIT_SECONDS = 60

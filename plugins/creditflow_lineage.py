@@ -108,7 +108,9 @@ def http_dataset(base_url: str, path: str) -> tuple[str, str]:
 
 def run_key(dag_id: str, interval_start: Any) -> str:
     """The warehouse's run key of a DAG run: ``dag_id|<local date of the interval start>``."""
-    local = interval_start.in_timezone("Asia/Shanghai") if hasattr(interval_start, "in_timezone") else interval_start
+    from creditflow.common import TIMEZONE_NAME
+
+    local = interval_start.in_timezone(TIMEZONE_NAME) if hasattr(interval_start, "in_timezone") else interval_start
     return f"{dag_id}|{local.date().isoformat()}"
 
 

@@ -44,7 +44,6 @@ WEBHOOK_CONN = "creditflow_webhook"
 RECIPIENTS_VARIABLE = "creditflow_alert_email"
 OWNER = "creditflow"
 MESSAGE_LIMIT = 500
-_TZ_NAME = "Asia/Shanghai"
 
 #: execution_timeout by kind of task (sensors also set their own ``timeout``; HITL tasks use
 #: ``response_timeout`` and no execution_timeout).
@@ -92,9 +91,9 @@ def ui_link(dag_id: str, run_id: str | None = None, task_id: str | None = None, 
 def _local(value: Any) -> str | None:
     if not isinstance(value, dt.datetime):
         return None
-    from zoneinfo import ZoneInfo
+    from creditflow.common import TZ
 
-    return value.astimezone(ZoneInfo(_TZ_NAME)).strftime("%Y-%m-%d %H:%M")
+    return value.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def failure_alert(context: Mapping[str, Any], *, level: str = "task") -> dict[str, Any]:
@@ -333,14 +332,13 @@ def recipients(variable: str = RECIPIENTS_VARIABLE) -> list[str]:
     return [a.strip() for a in str(raw).replace(";", ",").split(",") if a.strip()]
 
 
-def local_interval(context: Mapping[str, Any], tz: str = _TZ_NAME) -> tuple[dt.datetime, dt.datetime, dt.date]:
-    """A run's data interval as plain aware datetimes in ``tz`` (pendulum objects do not bind in every DB
-    driver), and the day the run acts as of: the interval's end date, local time."""
-    from zoneinfo import ZoneInfo
+def local_interval(context: Mapping[str, Any]) -> tuple[dt.datetime, dt.datetime, dt.date]:
+    """A run's data interval as plain aware datetimes in local time (:data:`creditflow.common.TZ`; pendulum
+    objects do not bind in every DB driver), and the day the run acts as of: the interval's end date."""
+    from creditflow.common import TZ
 
-    zone = ZoneInfo(tz)
-    start = dt.datetime.fromisoformat(context["data_interval_start"].isoformat()).astimezone(zone)
-    end = dt.datetime.fromisoformat(context["data_interval_end"].isoformat()).astimezone(zone)
+    start = dt.datetime.fromisoformat(context["data_interval_start"].isoformat()).astimezone(TZ)
+    end = dt.datetime.fromisoformat(context["data_interval_end"].isoformat()).astimezone(TZ)
     return start, end, end.date()
 
 

@@ -22,12 +22,11 @@ from creditflow_ui import app
 
 
 def sgs_due_date(decision_date: str) -> str:
-    """Jinja macro: ``{{ macros.creditflow_plugin.sgs_due_date('2026-02-12') }}``."""
-    import datetime as dt
+    """Jinja macro: ``{{ macros.creditflow_plugin.sgs_due_date('2026-02-12') }}`` — the date (ISO), or
+    待定（…） with the reason while it cannot be computed (:func:`creditflow.core.duedates.sgs_due`)."""
+    from creditflow.core.duedates import sgs_due
 
-    from creditflow.core.rules import sgs_due_date as due
-
-    return due(dt.date.fromisoformat(decision_date)).isoformat()
+    return sgs_due(decision_date).label_zh()
 
 
 class CreditflowPlugin(AirflowPlugin):

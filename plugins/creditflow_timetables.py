@@ -68,11 +68,9 @@ class DelayedDailyTimetable(CronDataIntervalTimetable):
         return hash((self._expression, str(self._timezone), self._delay))
 
 
-def latest_due_day(run_after: dt.datetime, tz: str, delay: dt.timedelta) -> dt.date:
+def latest_due_day(run_after: dt.datetime, tz: dt.tzinfo, delay: dt.timedelta) -> dt.date:
     """The latest local day D whose run is due at ``run_after``: D+1 00:00 + ``delay`` <= ``run_after``."""
-    from zoneinfo import ZoneInfo
-
-    local = dt.datetime.fromisoformat(run_after.isoformat()).astimezone(ZoneInfo(tz))
+    local = dt.datetime.fromisoformat(run_after.isoformat()).astimezone(tz)
     return (local - delay).date() - dt.timedelta(days=1)
 
 
@@ -90,19 +88,17 @@ def _refuse_if_not_due(day: dt.date, latest: dt.date, delay: dt.timedelta, what:
                 f"现在还不能上报。请到时再触发，或选择 {latest} 及以前的{what}。本次未处理任何数据。")
 
 
-def run_interval(context: Any, tz: str, delay: dt.timedelta,
+def run_interval(context: Any, tz: dt.tzinfo, delay: dt.timedelta,
                  now: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime, str]:
-    """The local day [D 00:00, D+1 00:00) a run of a daily reporting DAG processes, and why (a log line).
-    ``now`` (default: the clock when the task runs) decides whether a run with a data interval is due."""
-    from zoneinfo import ZoneInfo
-
-    zone = ZoneInfo(tz)
+    """The local day [D 00:00, D+1 00:00) in ``tz`` (:data:`creditflow.common.TZ`) a run of a daily reporting
+    DAG processes, and why (a log line). ``now`` (default: the clock when the task runs) decides whether a run
+    with a data interval is due."""
     dag_run = context.get("dag_run")
     asked = (context.get("params") or {}).get("day") or (getattr(dag_run, "conf", None) or {}).get("day")
     start, end = context.get("data_interval_start"), context.get("data_interval_end")
     if start is not None and end is not None:
-        start_local = dt.datetime.fromisoformat(start.isoformat()).astimezone(zone)
-        end_local = dt.datetime.fromisoformat(end.isoformat()).astimezone(zone)
+        start_local = dt.datetime.fromisoformat(start.isoformat()).astimezone(tz)
+        end_local = dt.datetime.fromisoformat(end.isoformat()).astimezone(tz)
         if asked and str(asked) != start_local.date().isoformat():
             _refuse(f"参数 day={asked} 与本次运行的数据区间（{start_local.date()}）不一致：请只指定其中一个——"
                     f"触发时不填逻辑日期（logical date）而填 day，或不填 day。本次未处理任何数据。")
@@ -126,7 +122,7 @@ def run_interval(context: Any, tz: str, delay: dt.timedelta,
         day = latest
         why = (f"手动触发，未指定逻辑日期（logical date）也未指定 day：处理最近一个已到运行时间的数据日 {day}"
                f"（次日 {hours:g} 时后运行）")
-    begin = dt.datetime(day.year, day.month, day.day, tzinfo=zone)
+    begin = dt.datetime(day.year, day.month, day.day, tzinfo=tz)
     return begin, begin + dt.timedelta(days=1), why
 
 

@@ -36,6 +36,8 @@ DEMO_USERS = {"admin": "admin", "reviewer1": "user", "reviewer2": "user", "chief
 
 
 def airflow_env(home: Path | None = None, port: int = 8080) -> dict[str, str]:
+    from creditflow.common import TIMEZONE_NAME
+
     home = (home or ROOT / ".airflow").resolve()
     home.mkdir(parents=True, exist_ok=True)
     passwords = home / "simple_auth_manager_passwords.json"
@@ -49,7 +51,7 @@ def airflow_env(home: Path | None = None, port: int = 8080) -> dict[str, str]:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "4",
-        "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "AIRFLOW__CORE__DEFAULT_TIMEZONE": TIMEZONE_NAME,
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in DEMO_USERS.items()),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),

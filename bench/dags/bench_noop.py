@@ -7,10 +7,11 @@ import os
 
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task
+from creditflow.common import TIMEZONE_NAME
 
 
-@dag(dag_id="bench_noop", schedule=CronDataIntervalTimetable("0 0 * * *", timezone="Asia/Shanghai"),
-     start_date=pendulum.parse(os.environ.get("BENCH_NOOP_START", "2026-11-01"), tz="Asia/Shanghai"),
+@dag(dag_id="bench_noop", schedule=CronDataIntervalTimetable("0 0 * * *", timezone=TIMEZONE_NAME),
+     start_date=pendulum.parse(os.environ.get("BENCH_NOOP_START", "2026-11-01"), tz=TIMEZONE_NAME),
      catchup=True, max_active_runs=1, tags=["bench"], doc_md="No-op DAG: the per-run fixed cost yardstick.")
 def bench_noop() -> None:
     @task

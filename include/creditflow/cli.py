@@ -16,6 +16,12 @@ import argparse
 import datetime as dt
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from creditflow.common import KINDS
+
+if TYPE_CHECKING:
+    from creditflow.core.duedates import Due
 
 
 class UsageError(Exception):
@@ -36,13 +42,22 @@ def _date(text: str) -> dt.date:
     return value
 
 
+def _how_to_know(due: Due) -> str:
+    """What makes an unknown deadline computable (the missing year's official calendar), or nothing."""
+    y = due.missing_year
+    return f"：补充 data/calendar/{y}.yaml（国务院办公厅{y}年部分节假日安排）后可计算" if y else ""
+
+
 def _cmd_workdays(args: argparse.Namespace) -> int:
-    from creditflow.core import rules, workdays
+    from creditflow.core import duedates, workdays
 
     if args.action == "add":
         print(workdays.add_working_days(args.date, args.n).isoformat())
     elif args.action == "due":
-        print(rules.sgs_due_date(args.date).isoformat())
+        due = duedates.sgs_due(args.date)  # the one 双公示 deadline, as the pipeline and the pages compute it
+        if due.date is None:
+            raise UsageError(f"creditflow workdays due: 上网公开期限{due.label_zh()}{_how_to_know(due)}")
+        print(due.date.isoformat())
     elif args.action == "between":
         print(workdays.working_days_between(args.date, args.end))
     elif args.action == "export":
@@ -194,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ck = sub.add_parser("check", help="validate one district submission (xlsx/csv)")
     ck.add_argument("file")
-    ck.add_argument("--kind", choices=["penalty", "license", "coercion"])
+    ck.add_argument("--kind", choices=list(KINDS))
     ck.add_argument("--json", action="store_true")
     ck.add_argument("--as-of", type=_date, default=None,
                     help="reference date for 'not in the future' checks (default: today)")

@@ -11,6 +11,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+#: The one time zone of the project (Beijing time): every local day, deadline day and timestamp shown to a
+#: clerk. ``TZ`` for Python date arithmetic; ``TIMEZONE_NAME`` where Airflow or pendulum want a name (timetables,
+#: ``start_date``). Nowhere else is the zone written out (tests/unit/test_constants.py).
 TIMEZONE_NAME = "Asia/Shanghai"
 TZ = ZoneInfo(TIMEZONE_NAME)
 

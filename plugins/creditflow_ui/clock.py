@@ -14,8 +14,6 @@ from typing import Any
 
 from creditflow.common import TZ
 
-DECISION_DATE = {"penalty": "CF_JDRQ", "license": "XK_JDRQ", "coercion": "QZ_JDRQ"}
-
 
 def today() -> dt.date:
     return dt.datetime.now(TZ).date()

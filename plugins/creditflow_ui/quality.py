@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from creditflow.common import KINDS
+
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.:+-]{1,160}$")
 _DATE = re.compile(r"(\d{4}-\d{2}-\d{2})$")
 
@@ -129,7 +131,7 @@ def load_run(gx_root: Any, kind: str, run_name: str) -> RunResult | None:
     """One run with every check, or None (unknown run, or a name that is not a run directory's)."""
     from creditflow.core.storage import as_storage
 
-    if not _SAFE_NAME.match(run_name) or kind not in ("penalty", "license", "coercion"):
+    if not _SAFE_NAME.match(run_name) or kind not in KINDS:
         return None
     store = as_storage(gx_root)
     if run_name not in store.dirs(_results_prefix(kind)):

@@ -13,6 +13,7 @@ from typing import Any
 
 import jinja2
 from creditflow.common import KIND_LABELS, TZ, mask_text
+from creditflow.core import standard
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
@@ -144,7 +145,7 @@ def review_page(request: Request, kind: str | None = None, user: Any = Depends(a
     for row in rows:
         row["lines"] = _preview_lines(row["kind"], row["preview"])
         row["blocker"] = review.blocker(row, who, roster)
-        decided = (row.get("preview") or {}).get(clock.DECISION_DATE.get(row["kind"], ""))
+        decided = (row.get("preview") or {}).get(standard.DECISION_DATE.get(row["kind"], ""))
         row["due"] = clock.due_cell(row["due_date"], decided, today)
     sent = request.query_params.get("sent", "")
     return render(request, "review.html", f"待审核记录（{len(rows)}）", "review", user, rows=rows, kind=kind or "",

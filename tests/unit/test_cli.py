@@ -25,6 +25,20 @@ def test_uncovered_year_is_one_line_and_exit_2(capsys, uncovered_year):
     assert str(uncovered_year) in err and err.count("\n") == 1 and "Traceback" not in err
 
 
+def test_due_before_the_rule_is_in_force_is_one_line_and_exit_2(capsys):
+    """data/rules/deadlines.yaml: sgs_publication (国办发〔2015〕51号, 7 working days) is in force from 2015-06-24;
+    for a decision before it there is no deadline rule — one Chinese line and exit 2, the answer the pages give
+    (duedates.sgs_due: 待定（无有效的期限规则）), never a traceback."""
+    assert main(["workdays", "due", "2015-06-23"]) == 2
+    err = capsys.readouterr().err
+    assert "无有效的期限规则" in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_uncovered_year_says_which_file_makes_the_deadline_known(capsys, uncovered_year):
+    assert main(["workdays", "due", f"{uncovered_year}-03-01"]) == 2
+    assert f"data/calendar/{uncovered_year}.yaml" in capsys.readouterr().err
+
+
 def test_bad_arguments_exit_2(capsys):
     assert main(["workdays", "add", "2026-02-30", "3"]) == 2
     assert main(["workdays", "add", "2026-02-12", "seven"]) == 2

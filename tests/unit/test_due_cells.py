@@ -27,3 +27,14 @@ def test_a_deadline_beyond_the_calendar_shows_pending_with_its_reason():
 def test_a_stored_deadline_wins_over_the_decision_date():
     assert due_cell("2026-12-10", "2026-01-05", D(2026, 12, 10))["state"] == "due_today"
     assert due_cell(None, None, D(2026, 12, 10))["text"] == "待定（无有效的决定日期）"
+
+
+def test_the_jinja_macro_is_the_same_deadline_and_never_raises():
+    """``macros.creditflow_plugin.sgs_due_date``: 7 working days after the decision (国办发〔2015〕51号); 2026-02-12
+    reaches over the Spring Festival holiday to 2026-02-28 (a working Saturday). Beyond the calendar it shows
+    待定 with its reason, like the pages, instead of failing the task that renders it."""
+    from creditflow_plugin import sgs_due_date
+
+    assert sgs_due_date("2026-02-12") == "2026-02-28"
+    year = max(workdays.official_calendar().years) + 1
+    assert sgs_due_date(f"{year - 1}-12-28") == f"待定（{year}年官方日历未发布）"

@@ -16,12 +16,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
+from creditflow.common import TZ
 from creditflow.core import workdays
 from creditflow.core.workdays import CalendarNotCovered, WorkdayCalendar
-
-BEIJING = ZoneInfo("Asia/Shanghai")
 
 
 def pending_reason(year: int) -> str:
@@ -162,7 +160,7 @@ def acceptance_day(accepted_at: dt.datetime | dt.date | str) -> dt.date:
     if isinstance(accepted_at, dt.datetime):
         if accepted_at.tzinfo is None:  # the warehouse writes aware times; a naive one is taken as UTC
             accepted_at = accepted_at.replace(tzinfo=dt.UTC)
-        return accepted_at.astimezone(BEIJING).date()
+        return accepted_at.astimezone(TZ).date()
     return accepted_at
 
 

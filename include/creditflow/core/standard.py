@@ -12,11 +12,17 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
 
+from creditflow import common
 from creditflow.core.normalize import to_halfwidth
 
-KINDS = ("penalty", "license", "coercion")
+KINDS = common.KINDS
 PREFIX = {"penalty": "CF", "license": "XK", "coercion": "QZ"}
-KIND_ZH = {"penalty": "行政处罚", "license": "行政许可", "coercion": "行政强制"}
+KIND_ZH = common.KIND_LABELS
+#: The field of each kind that holds the decision date (处罚/许可/强制决定日期): what the 7-working-day 双公示
+#: deadline counts from and what may not lie in the future. The one home of this map — standardise, validate,
+#: the validation catalogue and the pages import it; tests/unit/test_constants.py checks it against the field
+#: dictionaries (data/standard/fields-<kind>.csv).
+DECISION_DATE: dict[str, str] = {"penalty": "CF_JDRQ", "license": "XK_JDRQ", "coercion": "QZ_JDRQ"}
 
 
 @dataclass(frozen=True)

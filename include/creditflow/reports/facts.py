@@ -30,6 +30,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from creditflow.common import KINDS
 from creditflow.core import warehouse as wh
 from creditflow.reports.periods import stamp
 
@@ -95,7 +96,7 @@ def first_reconciled_before(cut: str) -> Any:
 
 
 def load(engine: sa.Engine, window: tuple[dt.date, dt.date], cut_off: dt.datetime,
-         kinds: tuple[str, ...] = ("penalty", "license", "coercion")) -> Facts:
+         kinds: tuple[str, ...] = KINDS) -> Facts:
     """The facts for decisions dated in ``window`` (first day, day after the last) as of ``cut_off``.
 
     Runs are taken from the window's first day to the cut-off: a decision is extracted on or after the

@@ -71,7 +71,7 @@ def standardise(run: Run, engine: sa.Engine, data_source_uscc: str | None = None
     if data_source_uscc and len(std):
         code = f"{p}_SJLYDM" if run.kind != "license" else "XK_LYDWDM"
         std[code] = data_source_uscc
-    dd = {"penalty": "CF_JDRQ", "license": "XK_JDRQ", "coercion": "QZ_JDRQ"}[run.kind]
+    dd = standard.DECISION_DATE[run.kind]
     due_cache: dict[Any, str | None] = {}
     missing_years: set[int] = set()
     rows = []

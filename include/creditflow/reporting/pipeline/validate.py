@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from creditflow.common import mask_text
+from creditflow.common import TZ, mask_text
 from creditflow.core import standard
 from creditflow.core import warehouse as wh
 from creditflow.reporting.pipeline.common import (
@@ -80,16 +80,13 @@ def validate(run: Run, engine: sa.Engine, gx_project_dir: Any = None, data_docs_
             "due_date_unknown": len(unknown)}
 
 
-DECISION_DATE = {"penalty": "CF_JDRQ", "license": "XK_JDRQ", "coercion": "QZ_JDRQ"}
-
-
 def due_date_findings(run: Run, frame: pd.DataFrame) -> list[dict[str, Any]]:
     """``DUE_DATE_UNKNOWN`` warnings for records with a valid decision date but no computable due date."""
     from creditflow.core import duedates
 
     if frame.empty:
         return []
-    field = DECISION_DATE[run.kind]
+    field = standard.DECISION_DATE[run.kind]
     out = []
     reasons: dict[str, str | None] = {}
     for rec in frame[frame["due_date"].isna()][["record_id", field]].to_dict("records"):
@@ -129,9 +126,7 @@ def received_on(run: Run, engine: sa.Engine) -> dt.date:
             wh.staging.c.run_key == run.run_key, wh.staging.c.kind == run.kind)).scalar()
     if not latest:
         return run.as_of
-    from zoneinfo import ZoneInfo
-
-    local = dt.datetime.fromisoformat(latest).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    local = dt.datetime.fromisoformat(latest).astimezone(TZ).date()
     return max(run.as_of, local)
 
 

@@ -79,7 +79,6 @@ _DATE_ORDER: dict[str, list[tuple[str, str, bool, int | None]]] = {
     "coercion": [("QZ_JDRQ", "QZ_QXZ", False, None), ("QZ_QXZ", "QZ_QXZI", False, None),
                  ("QZ_QXZ", "QZ_JCRQ", False, None)],
 }
-_DECISION_DATE = {"penalty": "CF_JDRQ", "license": "XK_JDRQ", "coercion": "QZ_JDRQ"}
 _AUTHORITY_CODE = {"penalty": "CF_CFJGDM", "license": "XK_XKJGDM", "coercion": "QZ_SSJGDM"}
 _MULTI_ENUMS = {"CF_CFLB"}
 _OTHER_ENUMS = {"XK_XKLB", "QZ_CSLX"}
@@ -140,7 +139,7 @@ def rules_for(kind: str, as_of: dt.date) -> list[Rule]:
             else:
                 custom("USCC_INVALID", f.code, "uscc", [f.code], column=f.code)
 
-    dd = _DECISION_DATE[kind]
+    dd = standard.DECISION_DATE[kind]
     custom("DATE_FUTURE", dd, "not_future", [dd], column=dd, as_of=as_of.isoformat())
     for earlier, later, strict, max_years in _DATE_ORDER[kind]:
         custom("DATE_ORDER", later, "date_order", [earlier, later], variant=earlier, earlier=earlier,
