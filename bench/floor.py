@@ -159,12 +159,14 @@ def _stated(text: str | None) -> float:
     return number if m.group(2) != "元" else number / 10000
 
 
-def _add_years(c: Columns, code: str, years: int) -> np.ndarray:
+def _add_months(c: Columns, code: str, months: int) -> np.ndarray:
     y, m, d, ok = c.ymd(code)
-    ny = y + years
+    index = np.where(ok, y, 1970) * 12 + np.where(ok, m, 1) - 1 + months
+    ny, nm = index // 12, index % 12 + 1
     leap = (ny % 4 == 0) & ((ny % 100 != 0) | (ny % 400 == 0))
-    d2 = np.where((m == 2) & (d == 29) & ~leap, 28, d)
-    return np.where(ok, _civil_days(np.where(ok, ny, 1970), np.where(ok, m, 1), np.where(ok, d2, 1)), np.nan)
+    last = np.select([nm == 2, np.isin(nm, (4, 6, 9, 11))], [np.where(leap, 29, 28), 30], 31)
+    d2 = np.minimum(np.where(ok, d, 1), last)
+    return np.where(ok, _civil_days(ny, nm, d2), np.nan)
 
 
 def _ric(c: Columns, p: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -214,8 +216,8 @@ def rule_fails(c: Columns, rule: Any) -> np.ndarray:
         a, b = c.days(p["earlier"]), c.days(p["later"])
         both = ~np.isnan(a) & ~np.isnan(b)
         bad = (b <= a) if p.get("strict") else (b < a)
-        if p.get("max_years"):
-            bad |= b > _add_years(c, p["earlier"], p["max_years"])
+        if p.get("max_months"):
+            bad |= b > _add_months(c, p["earlier"], p["max_months"]) + int(p.get("grace_days") or 0)
         return both & bad
     if pred == "required_if":
         return c.isin(p["when_column"], p["when_in"]) & ~c.filled(p["column"], p.get("blank"))

@@ -51,8 +51,9 @@ EDGES = [
     {"CF_JDRQ": "2024-02-29", "CF_YXQ": "2025-02-28"}, {"CF_JDRQ": "2023-02-29"}, {"CF_JDRQ": "2026-13-01"},
     {"CF_JDRQ": "٢٠٢٦-٠٢-١٢"}, {"CF_JDRQ": "２０２６-０２-１２"}, {"CF_JDRQ": "2026-1-5"}, {"CF_JDRQ": " 2026-01-05"},
     {"CF_JDRQ": "2026-11-28"}, {"CF_JDRQ": "2026-11-27"},
-    # 公示截止期 at most three years after the decision: 29 February + 3 years is 28 February
-    {"CF_JDRQ": "2024-02-29", "CF_GSJZQ": "2027-02-28"}, {"CF_JDRQ": "2024-02-29", "CF_GSJZQ": "2027-03-01"},
+    # 公示截止期 at most the longest maximum period (36 months) after the decision — 29 February + 36 months is
+    # 28 February (民法典 第二百零二条) — plus the longest rest-day run (10 days, 第二百零三条): 2027-03-10 at most
+    {"CF_JDRQ": "2024-02-29", "CF_GSJZQ": "2027-02-28"}, {"CF_JDRQ": "2024-02-29", "CF_GSJZQ": "2027-03-11"},
     {"CF_JDRQ": "2026-11-02", "CF_GSJZQ": "2026-11-02"},
     {"CF_SY": "\u3000"}, {"CF_SY": " \t"}, {"CF_SY": "\u200b"}, {"CF_SY": "\x1c"}, {"CF_SY": ""},
     {"CF_NR_FK": "1e3"}, {"CF_NR_FK": " 2 "}, {"CF_NR_FK": "0"}, {"CF_NR_FK": "-2"}, {"CF_NR_FK": "2.1234567"},
@@ -81,7 +82,7 @@ def test_edge_cases_raw_and_standardised():
     found = _all_agree(raw, "penalty")
     rows = {(r, rid) for r, _, rid in found}
     assert (0, "DATE_FORMAT") in rows and (1, "DATE_FORMAT") not in rows  # year 0000 is no date, 0001 is
-    assert (13, "DATE_ORDER") in rows and (12, "DATE_ORDER") not in rows  # 2027-03-01 is past three years
+    assert (13, "DATE_ORDER") in rows and (12, "DATE_ORDER") not in rows  # 2027-03-11 is past 36 months + 10 days
     records = [{**r, "_source_key": str(i)} for i, r in enumerate(raw.drop(columns="_row").to_dict("records"))]
     standardised = st.standardise(st.map_source_rows(records, "district_file", "penalty"), "penalty")
     _all_agree(standardised, "penalty")

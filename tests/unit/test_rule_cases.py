@@ -298,6 +298,10 @@ VALID = {
                 {"CF_XDR_LB": "个体工商户", "CF_XDR_SHXYM": USCC_SOLE_TRADER},
                 {"CF_XDR_SHXYM": "00000000000000000X", "CF_XDR_GSZC": "440400000012345"},
                 {"CF_FR_ZJLX": "身份证", "CF_FR_ZJHM": RIC_OK}, {"CF_GSJZQ": "2029-11-02"},
+                # decided 2026-11-02: the longest maximum publicity period (publicity.yaml, 36 months) ends
+                # 2029-11-02; 民法典 第二百零三条 moves a last day that is a 法定休假日 past the holiday, by at most
+                # the calendar's longest rest-day run (10 days) — a 公示截止期 of 2029-11-12 is possible
+                {"CF_GSJZQ": "2029-11-12"},
                 {"CF_CFLB": "罚款;其他-责令改正", "CF_YXQ": "2099-12-31"},
                 # issue 18.3, real 文号 variants (GB/T 9704 form and what districts and licences write)
                 {"CF_WSH": "粤珠应急罚〔2026〕12号"}, {"CF_WSH": "珠香应急罚[2026]12号"},

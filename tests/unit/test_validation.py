@@ -50,6 +50,9 @@ def test_clean_records_pass():
         ({"CF_JDRQ": "2026-12-01"}, ("CF_JDRQ", "DATE_FUTURE")),
         ({"CF_YXQ": "2026-10-01"}, ("CF_YXQ", "DATE_ORDER")),
         ({"CF_GSJZQ": "2030-01-01"}, ("CF_GSJZQ", "DATE_ORDER")),
+        # 36 months (the longest maximum period of publicity.yaml) + the longest rest-day run (10 days) after
+        # 2026-11-02 is 2029-11-12: one day later no 公示期 can end (民法典 第二百零二、二百零三条)
+        ({"CF_GSJZQ": "2029-11-13"}, ("CF_GSJZQ", "DATE_ORDER")),
         ({"CF_CFJGDM": "123"}, ("CF_CFJGDM", "USCC_INVALID")),
         ({"CF_WSH": "珠应急罚〔2026〕" + "1" * 130 + "号"}, ("CF_WSH", "MAX_LENGTH")),
     ],

@@ -32,6 +32,13 @@ def publicity_rules() -> dict[str, Any]:
     return dict(yaml.safe_load(path.read_text(encoding="utf-8")))
 
 
+def longest_max_months() -> int:
+    """The longest maximum publicity period of any class of any regime (``publicity.yaml``, in months): how far
+    after its decision a 公示截止期 can lie (the QC's DATE_ORDER check of CF_GSJZQ asks this, not a copy)."""
+    return max(int(spec["max_months"]) for regime in publicity_rules()["regimes"]
+               for spec in (regime.get("classes") or {}).values() if spec.get("max_months") is not None)
+
+
 def horizon() -> dt.date:
     """The last decision date the rule data is kept for (``publicity.yaml`` ``decision_horizon``)."""
     return dt.date.fromisoformat(str(publicity_rules()["decision_horizon"]["date"]))

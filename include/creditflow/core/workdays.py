@@ -223,6 +223,20 @@ class _OfficialCalendar:
 official_calendar = _OfficialCalendar()
 
 
+def longest_rest_run() -> int:
+    """The longest run of consecutive rest days in the official calendar's covered years (民法典 第二百零三条:
+    a period whose last day is a 法定休假日 ends on the day after the holiday — at most this many days late)."""
+    cal = official_calendar()
+    if not cal.covered:
+        return 0
+    day, end, run, longest = dt.date(cal.covered[0], 1, 1), dt.date(cal.covered[1], 12, 31), 0, 0
+    while day <= end:
+        run = 0 if cal.is_workday(day) else run + 1
+        longest = max(longest, run)
+        day += dt.timedelta(days=1)
+    return longest
+
+
 def add_working_days(day: dt.date, n: int) -> dt.date:
     return official_calendar().add_working_days(day, n)
 

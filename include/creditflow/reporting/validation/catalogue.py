@@ -73,8 +73,11 @@ class Rule:
         return f"{self.rule_id}:{self.field}" + (f"/{self.variant}" if self.variant else "")
 
 
-_DATE_ORDER: dict[str, list[tuple[str, str, bool, int | None]]] = {
-    "penalty": [("CF_JDRQ", "CF_YXQ", False, None), ("CF_JDRQ", "CF_GSJZQ", True, 3)],
+# (earlier, later, strict, bound): ``"publicity"`` — the later date lies within the longest maximum publicity
+# period of the rule data (core.publicity.longest_max_months), plus the longest official rest-day run, by which
+# 民法典 第二百零三条 may move a period's last day (core.workdays.longest_rest_run).
+_DATE_ORDER: dict[str, list[tuple[str, str, bool, str | None]]] = {
+    "penalty": [("CF_JDRQ", "CF_YXQ", False, None), ("CF_JDRQ", "CF_GSJZQ", True, "publicity")],
     "license": [("XK_YXQZ", "XK_YXQZI", False, None), ("XK_JDRQ", "XK_YXQZI", False, None)],
     "coercion": [("QZ_JDRQ", "QZ_QXZ", False, None), ("QZ_QXZ", "QZ_QXZI", False, None),
                  ("QZ_QXZ", "QZ_JCRQ", False, None)],
@@ -141,9 +144,15 @@ def rules_for(kind: str, as_of: dt.date) -> list[Rule]:
 
     dd = standard.DECISION_DATE[kind]
     custom("DATE_FUTURE", dd, "not_future", [dd], column=dd, as_of=as_of.isoformat())
-    for earlier, later, strict, max_years in _DATE_ORDER[kind]:
+    for earlier, later, strict, bound in _DATE_ORDER[kind]:
+        limits: dict[str, Any] = {}
+        if bound == "publicity":
+            from creditflow.core.publicity import longest_max_months
+            from creditflow.core.workdays import longest_rest_run
+
+            limits = {"max_months": longest_max_months(), "grace_days": longest_rest_run()}
         custom("DATE_ORDER", later, "date_order", [earlier, later], variant=earlier, earlier=earlier,
-               later=later, strict=strict, max_years=max_years)
+               later=later, strict=strict, **limits)
 
     shxym = f"{p}_XDR_SHXYM"
     custom("REQUIRED_IF", shxym, "required_if", [shxym, lb], column=shxym, when_column=lb, when_in=list(ORG),
@@ -241,8 +250,10 @@ def _detail(rule: Rule, row: dict[str, Any]) -> str:
         return str(value)
     if rule.rule_id == "DATE_ORDER":
         earlier, later = p["earlier"], p["later"]
-        if p.get("max_years"):
-            return f"{later}应晚于{earlier}且不超过其后{p['max_years']}年"
+        if p.get("max_months"):
+            months = int(p["max_months"])
+            span = f"{months // 12}年" if months % 12 == 0 else f"{months}个月"
+            return f"{later}应晚于{earlier}且不超过其后{span}（最长公示期，期末遇法定节假日顺延）"
         return f"{later}不能早于{earlier}"
     if rule.rule_id == "REQUIRED_IF":
         if p["predicate"] == "required_if":

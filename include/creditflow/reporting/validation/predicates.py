@@ -341,15 +341,15 @@ def _not_future(df: pd.DataFrame, p: dict[str, Any]) -> pd.Series:
     return d.isna() | (d <= pd.Timestamp(p["as_of"]))
 
 
-def _plus_years(d: pd.Series, years: int) -> pd.Series:
-    """``d + pd.DateOffset(years=years)`` vectorised: same month and day, 29 February → 28 February
-    when the target year is not a leap year; NaT stays NaT."""
+def _plus_months(d: pd.Series, months: int) -> pd.Series:
+    """``d + pd.DateOffset(months=months)`` vectorised: the corresponding day, or the month's last day when it
+    has none (民法典 第二百零二条; 29 February → 28 February); NaT stays NaT."""
     valid = d.notna()
-    year = d.dt.year.where(valid, 2000) + years
-    month = d.dt.month.where(valid, 1)
+    index = d.dt.year.where(valid, 2000) * 12 + d.dt.month.where(valid, 1) - 1 + months
+    year, month = index // 12, index % 12 + 1
     day = d.dt.day.where(valid, 1)
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    day = day.where(~((month == 2) & (day == 29) & ~leap), 28)
+    last = pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": 1}).astype("int64")).dt.days_in_month
+    day = day.where(day <= last, last)
     out = pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": day}).astype("int64"))
     return out.where(valid).astype(d.dtype)
 
@@ -358,8 +358,8 @@ def _plus_years(d: pd.Series, years: int) -> pd.Series:
 def _date_order(df: pd.DataFrame, p: dict[str, Any]) -> pd.Series:
     a, b = dates(df[p["earlier"]]), dates(df[p["later"]])
     ok = (b > a) if p.get("strict") else (b >= a)
-    if p.get("max_years"):
-        ok &= b <= _plus_years(a, int(p["max_years"]))
+    if p.get("max_months"):
+        ok &= b <= _plus_months(a, int(p["max_months"])) + pd.Timedelta(days=int(p.get("grace_days") or 0))
     return a.isna() | b.isna() | ok
 
 
