@@ -229,12 +229,20 @@ def longest_rest_run() -> int:
     cal = official_calendar()
     if not cal.covered:
         return 0
+    known = _REST_RUNS.get(id(cal))
+    if known is not None and known[0] is cal:
+        return known[1]
     day, end, run, longest = dt.date(cal.covered[0], 1, 1), dt.date(cal.covered[1], 12, 31), 0, 0
     while day <= end:
         run = 0 if cal.is_workday(day) else run + 1
         longest = max(longest, run)
         day += dt.timedelta(days=1)
+    _REST_RUNS.clear()  # one calendar at a time: a reloaded calendar (a new year file) is counted again
+    _REST_RUNS[id(cal)] = (cal, longest)
     return longest
+
+
+_REST_RUNS: dict[int, tuple[WorkdayCalendar, int]] = {}
 
 
 def add_working_days(day: dt.date, n: int) -> dt.date:
