@@ -343,6 +343,14 @@ def test_a_penalty_that_lists_the_party_is_serious_under_order_36(world):
     assert (new_body["fields"]["class"], new_body["fields"]["publicity_max_until"]) == ("serious", "2029-05-07")
     assert new_body["fields"]["replaces"] == old_body["doc_no"] and "更正并取代" in new_body["paragraphs"][-1]
     assert p["notice_delivered_on"] is None and [a["document_id"] for a in acts] == [p["notice_doc_id"]]
+    # the corrected notice's 2 working days of delivery (periods.yaml repair_notice_delivery) run from its issue,
+    # not from the decision: not missing on the day it was issued, missing once they have passed
+    from creditflow.core.workdays import official_calendar
+
+    issued = D.fromisoformat(str(acts[0]["on_date"])[:10])
+    assert pid not in {r["penalty_id"] for r in penalties.missing_notices(engine, issued)}
+    late = official_calendar().add_working_days(issued, 3)
+    assert pid in {r["penalty_id"] for r in penalties.missing_notices(engine, late)}
 
 
 def test_the_demo_walks_one_listing_and_one_repair(world, db_url, capsys):

@@ -263,12 +263,19 @@ def reissue_notice(conn: sa.Connection, penalty_id: str, old: dict[str, Any], on
 
 
 def missing_notices(engine: sa.Engine, today: dt.date) -> list[dict[str, Any]]:
-    """Decisions that need a notice and have no delivery recorded within the grace period."""
+    """Decisions that need a notice and have no delivery recorded within the grace period — counted from the
+    decision, or from the day a corrected notice was issued (``repair_notice_reissued``) when there is one."""
+    E = wh.credit_event
     with engine.connect() as conn:
         rows = [dict(r) for r in conn.execute(sa.select(P).where(
             P.c.notice_delivered_on.is_(None), P.c.status.in_(("publicising", "not_published")),
             P.c.party_type.in_(tuple(rules.repair_notice()["notice"]["party_types"])))).mappings()]
-    return [r for r in rows if due_status(deadlines.due("repair_notice_delivery", r["decision_date"]), today).overdue]
+        reissued = dict(conn.execute(sa.select(E.c.subject_id, sa.func.max(E.c.on_date)).where(
+            E.c.action == "repair_notice_reissued", E.c.subject_id.in_([r["penalty_id"] for r in rows]))
+            .group_by(E.c.subject_id)).all()) if rows else {}
+    return [r for r in rows if due_status(deadlines.due(
+        "repair_notice_delivery", max(str(r["decision_date"]), str(reissued.get(r["penalty_id"]) or ""))),
+        today).overdue]
 
 
 def end_publicity(engine: sa.Engine, today: dt.date, run_key: str) -> dict[str, int]:
