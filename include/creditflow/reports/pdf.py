@@ -180,18 +180,13 @@ def _list_pages(pdf: Any, report: dict[str, Any], title: str, rows: list[dict[st
 
 
 def _sections_page(pdf: Any, report: dict[str, Any]) -> None:
-    """The sections other capabilities plug in (严重失信名单, 信用修复): their rows, or why not yet."""
+    """The credit sections (严重失信名单, 信用修复): their rows."""
     plt, fig = _page(pdf, "六、严重失信主体名单与信用修复", report)
     top = 0.9
     for section in report["sections"]:
         fig.text(0.05, top, section["title"], fontsize=10, va="top")
-        if section["active"]:
-            rows = [[_fmt(r.get(c), RATE if c.endswith("率") else "") for c in section["columns"]]
-                    for r in section["rows"]]
-        else:
-            n = len(section["columns"])
-            chars = int(0.9 * A4[0] * 72 / n / 7.5) - 1  # what fits in the first column at 7.5 pt
-            rows = [[_wrap("尚未启用：" + section["note"], chars)] + [""] * (n - 1)]
+        rows = [[_fmt(r.get(c), RATE if c.endswith("率") else "") for c in section["columns"]]
+                for r in section["rows"]]
         n = len(section["columns"])
         top = _table(fig, [0.05, 0.1, 0.9, top - 0.03 - 0.1], section["columns"], rows, [1 / n] * n) - 0.05
     pdf.savefig(fig)
