@@ -41,6 +41,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "include"))
+from airflow_api import Api, wait_http  # noqa: E402
+
 BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 procs: list[subprocess.Popen] = []
@@ -67,36 +69,6 @@ def stop_all() -> None:
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, signal.SIGKILL)
     procs.clear()
-
-
-def wait_http(url: str, seconds: float = 180) -> None:
-    import requests
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=2).status_code < 500:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"{url} did not come up")
-
-
-class Api:
-    def __init__(self, base: str):
-        import requests
-
-        self.base, self.s = base, requests.Session()
-        self.s.trust_env = False
-        r = self.s.post(f"{base}/auth/token", json={"username": "admin", "password": "admin"}, timeout=10)
-        r.raise_for_status()
-        self.s.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
-
-    def call(self, method: str, path: str, **kw: Any) -> Any:
-        r = self.s.request(method, f"{self.base}/api/v2{path}", timeout=30, **kw)
-        r.raise_for_status()
-        return r.json()
 
 
 def stack(work: Path, port: int, daily_start: str, extra_dags: list[Path],
@@ -141,8 +113,8 @@ def stack(work: Path, port: int, daily_start: str, extra_dags: list[Path],
     for name in ("api-server", "scheduler", "dag-processor", "triggerer"):
         cmd = [str(BIN / "airflow"), name] + (["--host", HOST, "--port", str(port)] if name == "api-server" else [])
         start(name, cmd, env, logs)
-    wait_http(f"http://{HOST}:{pf_port}/health")
-    wait_http(f"http://{HOST}:{port}/api/v2/monitor/health")
+    wait_http(f"http://{HOST}:{pf_port}/health", 180, poll=0.5)
+    wait_http(f"http://{HOST}:{port}/api/v2/monitor/health", 180, poll=0.5)
     run("dags", "reserialize")
     return env, Api(f"http://{HOST}:{port}")
 
@@ -151,7 +123,7 @@ def wait_dag(api: Api, dag_id: str, timeout: float = 3600) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            api.call("GET", f"/dags/{dag_id}")
+            api.send("GET", f"/dags/{dag_id}")
             return
         except Exception:  # not parsed yet
             time.sleep(1)
@@ -159,7 +131,7 @@ def wait_dag(api: Api, dag_id: str, timeout: float = 3600) -> None:
 
 
 def runs_of(api: Api, dag_id: str) -> list[dict[str, Any]]:
-    return api.call("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 1000})["dag_runs"]
+    return api.send("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 1000})["dag_runs"]
 
 
 def until_done(api: Api, dag_id: str, expected: int, timeout: float,
@@ -235,9 +207,9 @@ def bench_fixed(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         expected = sum(1 for i in range((today - first).days + 1)
                        if dt.datetime.combine(first + dt.timedelta(days=i + 1), dt.time(), TZ) + delay <= now)
         t0 = time.monotonic()
-        api.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+        api.send("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
         runs = until_done(api, dag_id, expected, timeout=3600, due_by=(now - delay).timestamp())
-        api.call("PATCH", f"/dags/{dag_id}", json={"is_paused": True})
+        api.send("PATCH", f"/dags/{dag_id}", json={"is_paused": True})
         skip = days_with_records(work) if dag_id == "sgs_penalty" else set()
         out[dag_id] = {**per_run(runs, skip), "wall_since_unpause_s": round(time.monotonic() - t0, 1),
                        "days_with_records": sorted(skip)}
@@ -262,16 +234,16 @@ def bench_year(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     log(f"generated {counts} in {time.monotonic() - t0:.0f} s")
     _, api = stack(work, args.port, daily_start.isoformat(), [])
     wait_dag(api, "sgs_history")
-    api.call("PATCH", "/dags/sgs_history", json={"is_paused": False})
+    api.send("PATCH", "/dags/sgs_history", json={"is_paused": False})
     kinds = args.kinds.split(",")
     load_before = os.getloadavg()
     t0 = time.monotonic()
-    api.call("POST", "/dags/sgs_history/dagRuns", json={"logical_date": None, "conf": {
+    api.send("POST", "/dags/sgs_history/dagRuns", json={"logical_date": None, "conf": {
         "kinds": kinds, "first_day": first.isoformat(), "last_day": last.isoformat()}})
     runs = until_done(api, "sgs_history", 1, timeout=4 * 3600)
     wall = time.monotonic() - t0
     run = runs[0]
-    tis = api.call("GET", f"/dags/sgs_history/dagRuns/{run['dag_run_id']}/taskInstances")["task_instances"]
+    tis = api.send("GET", f"/dags/sgs_history/dagRuns/{run['dag_run_id']}/taskInstances")["task_instances"]
     tasks = {f"{t['task_id']}[{t['map_index']}]": {"state": t["state"], "duration_s": round(t["duration"] or 0, 1)}
              for t in tis}
     from creditflow.core import warehouse as wh
@@ -335,7 +307,7 @@ def bench_year_cluster(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                                     "--db", f"sqlite:///{var}/licensing.sqlite"])
         cluster.start_all()
         cluster.wait_ready(timeout=300)
-        api = cl.Api(settings.api_url)
+        api = Api(settings.api_url)
         api.wait_for_dags(["sgs_history"])
         api.unpause("sgs_history")
         load_before = os.getloadavg()

@@ -10,7 +10,7 @@ what it shows is the carried review backlog's cost in extract, standardise, vali
 
     python bench/history_day.py /tmp/cf_bench_year_XXXX [--kind penalty] [--day 2026-10-30] [--repeat 3] [--docs]
 
-``--docs`` also renders the day's Data Docs page into a scratch GX site (without rebuilding its index, as a
+``--docs`` also keeps the day's GX result for 数据质量报告 in a scratch gx area (as a
 history load does). Compare two versions of the code on the same kept folder: the copy is made per run.
 """
 
@@ -52,7 +52,7 @@ def main() -> int:
     ap.add_argument("--kind", default="penalty", choices=["penalty", "license", "coercion"])
     ap.add_argument("--day", default=None, help="local day to re-run (default: the range's last day)")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--docs", action="store_true", help="also render the day's Data Docs page")
+    ap.add_argument("--docs", action="store_true", help="also keep the day's GX result (数据质量报告)")
     args = ap.parse_args()
 
     from creditflow.core import migrations
@@ -86,8 +86,7 @@ def main() -> int:
                                                RetryPolicy(attempts=6, backoff=0.01, timeout=5))
         sources = sgs.Sources(case_db=wh.engine_from_url(f"sqlite:///{var}/casedb.sqlite"),
                               licensing=licensing_client, inbox=scratch / "inbox")
-        options = interval.IntervalOptions(gx_project_dir=scratch / "gx" if args.docs else None,
-                                           data_docs_index=False)
+        options = interval.IntervalOptions(gx_project_dir=scratch / "gx" if args.docs else None)
         run = interval.interval_run(args.kind, day)
         interval.process_interval(run, engine, sources, client, options)  # warm: imports, GX context
         best: dict[str, object] | None = None

@@ -27,8 +27,8 @@ on with the next day, exactly as the next daily run would. The kind's task fails
 failed days; after fixing the cause, **clear the task**: a retry skips the days this load already
 finished and redoes only the rest.
 
-**Data Docs**: the range's last 90 days get their GX page (older days keep their findings and counts in
-the warehouse, as every run does); the site's index is built once when the kind's days are done.
+**数据质量报告**: the range's last 90 days keep their GX result for the page (older days keep their
+findings and counts in the warehouse, as every run does).
 
 **Which path for what** (runbook):
 - *A missed day or week inside the daily DAGs' period* (platform down, district files late, a rule fixed):
@@ -48,7 +48,7 @@ the warehouse, as every run does); the site's index is built once when the kind'
   its own lock, so the two take turns per day and the second redoes what the first did (nothing is sent
   twice). Let one finish first.
 
-Owner: 信用数据组. Changelog: 0.2 — receipts overlap the next day, Data Docs index once per load, review
+Owner: 信用数据组. Changelog: 0.2 — receipts overlap the next day, Data Docs index once per load (0.3: no Data Docs site), review
 backlog guidance (issue #12); 0.1 — first version (issue #12).
 """
 
@@ -110,7 +110,6 @@ def sgs_history() -> None:
             process_range,
             resume_since,
         )
-        from creditflow.reporting.pipeline.validate import DataDocsError, rebuild_data_docs_index
         from creditflow_hooks import CreditPlatformHook, sgs_options, sgs_sources, warehouse_engine
 
         context = get_current_context()
@@ -124,11 +123,6 @@ def sgs_history() -> None:
                                 skip=lambda d: d in done, on_day=lambda r: print(history_log_line(r)))
         out, error = load_outcome(KINDS[kind], results)
         context["ti"].xcom_push(key="days", value=out)  # kept when the task fails below, for `summary`
-        if options.gx_project_dir is not None:
-            try:  # the days rendered their Data Docs pages; the site's index is built once, here
-                rebuild_data_docs_index(options.gx_project_dir, kind, engine)
-            except DataDocsError as exc:
-                error = "；".join(filter(None, [error, str(exc)]))
         if error:
             raise RuntimeError(error)
         return out

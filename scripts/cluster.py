@@ -38,6 +38,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from airflow_api import Api
 from airflow_env import ROOT, cluster_env
 
 BIN = Path(sys.executable).parent
@@ -407,38 +408,6 @@ def stop_recorded(home: Path) -> int:
 
 
 # --- the interactive cluster (make cluster) ----------------------------------------------------------
-
-
-class Api:
-    """Airflow's REST API as admin."""
-
-    def __init__(self, base: str, user: str = "admin"):
-        import requests
-
-        self.base = base
-        self.session = requests.Session()
-        self.session.trust_env = False
-        r = self.session.post(f"{base}/auth/token", json={"username": user, "password": user}, timeout=10)
-        r.raise_for_status()
-        self.session.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
-
-    def call(self, method: str, path: str, **kw: Any) -> Any:
-        return self.session.request(method, f"{self.base}/api/v2{path}", timeout=30, **kw)
-
-    def json(self, path: str, **params: Any) -> Any:
-        r = self.call("GET", path, params=params)
-        r.raise_for_status()
-        return r.json()
-
-    def wait_for_dags(self, dag_ids: list[str], timeout: float = 180) -> None:
-        deadline = time.monotonic() + timeout
-        while any(self.call("GET", f"/dags/{d}").status_code != 200 for d in dag_ids):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"DAGs {dag_ids} not parsed after {timeout:.0f}s (see dag-processor.log)")
-            time.sleep(2)
-
-    def unpause(self, dag_id: str) -> None:
-        self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
 
 
 def seed(s: Settings, days: int, decisions: int) -> tuple[dt.date, dt.date]:

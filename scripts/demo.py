@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from airflow_api import Api, wait_http
 from airflow_env import ROOT, airflow_env
 from demo_failures import failure_cause, task_failure_lines
 
@@ -114,23 +115,6 @@ def render(src: Path, dst: Path, env: dict[str, str]) -> Path:
     return dst
 
 
-def wait_http(url: str, seconds: float = 120) -> None:
-    import requests
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=2).status_code < 500:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(1)
-    raise SystemExit(f"[demo] {url} did not come up; see .airflow/logs/")
-
-
-# --- the days --------------------------------------------------------------------------------------
-
-
 def demo_days(now: dt.datetime, working_days: int) -> list[dt.date]:
     """The last ``working_days`` working days whose run time (D+1 06:00) has passed, with the days
     between them and after them up to the last such day."""
@@ -176,31 +160,6 @@ def prepare_warehouse() -> None:
 
     before, after = wh.upgrade(warehouse_url())
     log(f"warehouse at revision {after}" + (f" (was {before})" if before != after else ""))
-
-
-class Api:
-    """The Airflow REST API as admin (token renewed when it expires)."""
-
-    def __init__(self, base: str):
-        import requests
-
-        self.base = base
-        self.session = requests.Session()
-        self.session.trust_env = False  # loopback: never through a proxy
-        self._login()
-
-    def _login(self) -> None:
-        r = self.session.post(f"{self.base}/auth/token", json={"username": "admin", "password": "admin"},
-                              timeout=10)
-        r.raise_for_status()
-        self.session.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
-
-    def call(self, method: str, path: str, **kw: Any) -> Any:
-        r = self.session.request(method, f"{self.base}/api/v2{path}", timeout=30, **kw)
-        if r.status_code == 401:
-            self._login()
-            r = self.session.request(method, f"{self.base}/api/v2{path}", timeout=30, **kw)
-        return r
 
 
 def _midnight(day: dt.date) -> str:
@@ -441,9 +400,9 @@ def drive(env: dict[str, str], state: dict[str, Any], days: list[dt.date]) -> in
     import sqlalchemy as sa
     from creditflow_sandbox import generator as g
 
-    wait_http(f"http://{HOST}:8701/health")
-    wait_http(f"http://{HOST}:8702/health")
-    wait_http(f"http://{HOST}:{PORT}/api/v2/monitor/health", 180)
+    wait_http(f"http://{HOST}:8701/health", hint="; see .airflow/logs/")
+    wait_http(f"http://{HOST}:8702/health", hint="; see .airflow/logs/")
+    wait_http(f"http://{HOST}:{PORT}/api/v2/monitor/health", 180, hint="; see .airflow/logs/")
     run([str(BIN / "airflow"), "dags", "reserialize"], env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     api = Api(f"http://{HOST}:{PORT}")
     for dag_id in UNPAUSED:

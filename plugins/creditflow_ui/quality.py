@@ -1,10 +1,12 @@
 """数据质量报告: the stored Great Expectations validation results, read back for our own pages.
 
-The validate stage keeps every run's (scrubbed: counts only) result in the GX file project of its kind:
-``<gx_dir>/<kind>/gx/uncommitted/validations/sgs_<kind>/<run name>/<run time>/sgs_<kind>.json`` where
-the run name is the run key with ``|`` → ``_`` (``sgs_penalty_2026-11-03``). GX's own Data Docs pages
-load their scripts and styles from public CDNs, which the intranet cannot reach: these pages are
-rendered from the JSON instead, with plugin-served CSS only.
+The validate stage writes every run's (scrubbed: counts only) result as JSON to the storage's gx area —
+the storage every worker writes (object storage across hosts), so this page lists every worker's runs:
+``<gx>/<kind>/gx/uncommitted/validations/sgs_<kind>/<run name>/<run time>/sgs_<kind>.json``
+(:func:`creditflow.reporting.pipeline.validate.result_key`; GX's file-store layout, so older results
+stay readable) where the run name is the run key with ``|`` → ``_`` (``sgs_penalty_2026-11-03``).
+This page is the only data-quality report: GX's Data Docs site (scripts and styles from public CDNs,
+which the intranet cannot reach) is no longer built.
 """
 
 from __future__ import annotations

@@ -158,10 +158,9 @@ def test_a_failing_day_does_not_hide_the_others_and_a_retry_finishes_it(sources,
     assert len(summaries) == len(interval.days_between(FIRST, LAST)) and all(s[-1] == "True" for s in summaries)
 
 
-def test_a_load_renders_each_days_page_and_builds_the_index_once(sources, tmp_path_factory):
-    """Data Docs of a load: every day in the window gets its page, none rebuilds the site's index (reading
-    up to 90 results each time); the load's end builds it once and it lists every day."""
-    from creditflow.reporting.pipeline.validate import rebuild_data_docs_index
+def test_a_load_keeps_each_days_result_for_the_quality_report(sources, tmp_path_factory):
+    """A load keeps every validated day's GX result where 数据质量报告 reads it, and no Data Docs HTML."""
+    from creditflow_ui import quality
 
     world = _world(sources, tmp_path_factory, "docs")
     gx_dir = tmp_path_factory.mktemp("gx")
@@ -170,13 +169,9 @@ def test_a_load_renders_each_days_page_and_builds_the_index_once(sources, tmp_pa
                                          interval.IntervalOptions(gx_project_dir=gx_dir))
         validated = [r.day for r in results if r.state == "success" and r.summary["extracted"]]
         assert len(validated) >= 3 and all(r.state == "success" for r in results)
-        pages = {p.parent.parent.name for p in gx_dir.rglob("validations/sgs_coercion/*/*/*.html")}
-        assert pages == {f"sgs_coercion_{d.isoformat()}" for d in validated}, pages
-        assert not list(gx_dir.rglob("index.html"))  # no day built the index
-        assert rebuild_data_docs_index(gx_dir, "coercion", world["engine"])
-        index = next(gx_dir.rglob("index.html")).read_text(encoding="utf-8")
-        assert all(f"sgs_coercion_{d.isoformat()}" in index for d in validated)
-        assert not rebuild_data_docs_index(tmp_path_factory.mktemp("empty"), "coercion", world["engine"])
+        listed = {r.run_name for r in quality.list_runs(gx_dir, "coercion")}
+        assert listed == {f"sgs_coercion_{d.isoformat()}" for d in validated}, listed
+        assert not list(gx_dir.rglob("*.html"))
     finally:
         _close(world)
 

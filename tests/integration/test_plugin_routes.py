@@ -65,7 +65,7 @@ def _store_validation_result(gx_root) -> None:
 
     from creditflow.reporting import standardise as st
     from creditflow.reporting.pipeline.common import Run
-    from creditflow.reporting.pipeline.validate import _store_data_docs
+    from creditflow.reporting.pipeline.validate import _store_result
     from creditflow.reporting.validation import validate_gx
 
     base = {"CF_XDR_MC": "李四", "CF_XDR_LB": "自然人", "CF_XDR_ZJLX": "身份证", "CF_XDR_ZJHM": PERSON_ID,
@@ -78,11 +78,9 @@ def _store_validation_result(gx_root) -> None:
     frame = st.standardise(st.map_source_rows(rows, "district_file", "penalty"), "penalty")
     _, result = validate_gx(frame, "penalty", dt.date(2026, 11, 3))
     start = dt.datetime(2026, 11, 3, tzinfo=ZoneInfo("Asia/Shanghai"))
-    engine = sa.create_engine(f"sqlite:///{gx_root.parent / 'gx-lock.sqlite'}")  # the writers' lock lives here
     gx_root.mkdir(parents=True, exist_ok=True)
-    _store_data_docs(gx_root, result, Run(dag_id="sgs_penalty", kind="penalty", start=start,
-                                          end=start + dt.timedelta(days=1)), engine)
-    engine.dispose()
+    _store_result(gx_root, result, Run(dag_id="sgs_penalty", kind="penalty", start=start,
+                                       end=start + dt.timedelta(days=1)))
 
 
 def seed_review(engine: sa.Engine, rid: str, reason: str = "natural_person") -> None:

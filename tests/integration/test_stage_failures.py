@@ -4,7 +4,6 @@ Data Docs failure fails the validate stage; GX does not flood the task log."""
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 
 import pytest
@@ -18,7 +17,6 @@ from creditflow_sandbox import licensing, platform
 from helpers import ServedApp, World, deliver_files, platform_client, run_for, warehouse
 
 pytestmark = [pytest.mark.integration]
-validate_stage = importlib.import_module("creditflow.reporting.pipeline.validate")  # the module, not the function
 DAY = dt.date(2026, 11, 2)
 
 
@@ -102,28 +100,22 @@ def test_deadlines_appear_when_the_calendar_is_added_without_a_rerun(world, year
         assert sgs_due(r.decision_date).date == workdays.add_working_days(dt.date.fromisoformat(r.decision_date), 7)
 
 
-def test_data_docs_failure_fails_validate_after_findings_are_kept(world, tmp_path, monkeypatch, year_uncovered):
+def test_a_result_store_failure_fails_validate_after_findings_are_kept(world, tmp_path, year_uncovered):
     run = run_for(DAY, "penalty")
     sources = sgs.Sources(case_db=world.case_db, inbox=world.inbox)
     staged = sgs.extract(run, world.warehouse, sources)["total"]
     sgs.standardise(run, world.warehouse)
+    from creditflow.core.storage import Storage
 
-    class BrokenSite:
-        """A GX context whose Data Docs site cannot be written (disk full, permissions, a bad store)."""
+    class FullDisk(Storage):
+        """A gx area that cannot be written (disk full, permissions, a bad bucket)."""
 
-        class validation_results_store:
-            @staticmethod
-            def set(*_a):
-                return None
-
-        @staticmethod
-        def build_data_docs(**_kw):  # the stage passes resource_identifiers (only the new page is built)
+        def write_text(self, key, text, encoding="utf-8"):
             raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(validate_stage, "_gx_context", lambda project_dir, kind: BrokenSite())
-    with pytest.raises(sgs.DataDocsError, match="No space left on device"):  # the disk error, not a TypeError
-        sgs.validate(run, world.warehouse, gx_project_dir=tmp_path / "gx")
-    with world.warehouse.connect() as conn:  # the run's findings were committed before the docs failed
+    with pytest.raises(sgs.QualityReportError, match="No space left on device"):  # the disk error, not a TypeError
+        sgs.validate(run, world.warehouse, gx_project_dir=FullDisk.local(tmp_path / "gx"))
+    with world.warehouse.connect() as conn:  # the run's findings were committed before the result failed
         kept = conn.execute(sa.select(sa.func.count()).select_from(wh.findings)
                             .where(wh.findings.c.run_key == run.run_key)).scalar_one()
     assert kept == staged > 0  # one DUE_DATE_UNKNOWN warning per record (the fixture hides the year)
@@ -142,52 +134,29 @@ def test_validate_keeps_the_task_log_to_what_an_operator_reads(world, caplog):
     assert len(caplog.records) < 20
 
 
-def test_data_docs_on_object_storage_are_published_there(world, tmp_path):
+def test_results_on_object_storage_from_two_workers_are_all_listed(world):
     """Workers share no disk: with the gx area on object storage (fsspec memory:// here, S3 in production)
-    the validation result and its Data Docs page are published there, under the database lock."""
+    each worker writes its run's result there, and 数据质量报告 (which reads only the storage) lists the runs
+    of both — no local site, no sync, no Data Docs HTML."""
     import uuid
 
-    from creditflow.core.storage import Storage
-
-    run = run_for(DAY, "penalty")
-    sources = sgs.Sources(case_db=world.case_db, inbox=world.inbox)
-    sgs.extract(run, world.warehouse, sources)
-    sgs.standardise(run, world.warehouse)
-    store = Storage.from_url(f"memory://cf-gx-{uuid.uuid4().hex[:8]}/gx")
-    sgs.validate(run, world.warehouse, gx_project_dir=store)
-    keys = [f.key for f in store.list_files("penalty", recursive=True)]
-    assert any("/validations/" in k and k.endswith(".json") for k in keys), keys[:10]
-    assert any("data_docs" in k and k.endswith("index.html") for k in keys), keys[:10]
-
-
-def test_an_index_built_on_another_worker_lists_every_published_run(world):
-    """Each worker renders in its own working copy; before it builds the site's index it takes the results
-    other workers published, so the index on the storage lists every run, not only its own."""
-    import hashlib
-    import re
-    import shutil
-    import tempfile
-    import uuid
-    from pathlib import Path
-
-    from creditflow.core.storage import Storage
-
-    store = Storage.from_url(f"memory://cf-gx-{uuid.uuid4().hex[:8]}/gx")
-    working_copy = Path(tempfile.gettempdir()) / "creditflow-gx" / hashlib.sha256(store.url.encode()).hexdigest()[:16]
-    run = run_for(DAY, "penalty")
-    sources = sgs.Sources(case_db=world.case_db, inbox=world.inbox)
-    sgs.extract(run, world.warehouse, sources)
-    sgs.standardise(run, world.warehouse)
-    frame = sgs.load_standardised(run, world.warehouse)
     from creditflow.core import standard
+    from creditflow.core.storage import Storage
+    from creditflow.reporting.pipeline.validate import _store_result
     from creditflow.reporting.validation import validate_gx
+    from creditflow_ui import quality
 
+    store = Storage.from_url(f"memory://cf-gx-{uuid.uuid4().hex[:8]}/gx")
+    run = run_for(DAY, "penalty")
+    sgs.extract(run, world.warehouse, sgs.Sources(case_db=world.case_db, inbox=world.inbox))
+    sgs.standardise(run, world.warehouse)
+    sgs.validate(run, world.warehouse, gx_project_dir=Storage.from_url(store.url))  # worker 1: the stage itself
+    frame = sgs.load_standardised(run, world.warehouse)
     _, result = validate_gx(frame[[*standard.codes("penalty"), "_row"]], "penalty", DAY)
-    for day in (DAY, DAY + dt.timedelta(days=1)):  # two days, each written on a fresh host
-        shutil.rmtree(working_copy, ignore_errors=True)
-        validate_stage._FILE_CONTEXTS.clear()
-        validate_stage._store_data_docs(store, result, run_for(day, "penalty"), world.warehouse)
-    index = next(k for k in (f.key for f in store.list_files("penalty", recursive=True)) if k.endswith("index.html"))
-    listed = set(re.findall(r"'run_name': '([^']+)'", store.read_text(index)))
+    _store_result(Storage.from_url(store.url), result, run_for(DAY + dt.timedelta(days=1), "penalty"))  # worker 2
+    keys = [f.key for f in store.list_files("penalty", recursive=True)]
+    assert keys and all(k.endswith(".json") for k in keys), keys[:10]
+    listed = {r.run_name for r in quality.list_runs(store, "penalty")}
     assert listed == {run_for(d, "penalty").run_key.replace("|", "_") for d in (DAY, DAY + dt.timedelta(days=1))}
-    shutil.rmtree(working_copy, ignore_errors=True)
+    shown = quality.load_run(store, "penalty", run_for(DAY, "penalty").run_key.replace("|", "_"))
+    assert shown is not None and shown.records and shown.checks

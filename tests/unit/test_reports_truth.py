@@ -265,7 +265,7 @@ def test_credit_sections_show_the_warehouse_cases(w):
         _event(conn, "P3", "repair_requested", "2026-11-15")
         _event(conn, "P3", "repair_approved", "2026-11-20", "publicising", "repaired")
     got = {s["id"]: s for s in _november(w)["sections"]}
-    assert got["dishonesty_list"]["active"] and got["credit_repair"]["active"]
+    assert got["dishonesty_list"]["note"] and "两书同达" in got["credit_repair"]["note"]
     assert got["dishonesty_list"]["rows"][-1] == {"类别": "合计", "列入数量": 1, "移出数量": 1, "其中提前移出": 1,
                                                  "期末名单数量": 1}
     assert got["credit_repair"]["rows"][-1] == {"类别": "合计", "应送达修复告知书数": 2, "与决定书同时送达数": 1,

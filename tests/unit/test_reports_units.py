@@ -1,5 +1,5 @@
 """Feedback reports, piece by piece: periods and cut-offs, exemption rules, completeness, who and where,
-the pipeline gate, the font, plug-in sections, the command line's argument errors."""
+the pipeline gate, the font, the credit sections, the command line's argument errors."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from creditflow.common import TZ, contains_unmasked_id
 from creditflow.core import fonts
 from creditflow.core import warehouse as wh
-from creditflow.reports import cli, details, figures, gate, sections, store
+from creditflow.reports import cli, details, figures, gate, store
 from creditflow.reports.periods import PeriodError, cut_off_of, month, parse_period, period_before, target, week_of
 
 
@@ -144,21 +144,9 @@ def test_empty_warehouse_gives_a_report_of_zeros(engine):
     h = report["headline"]
     assert (h["decisions"], h["timely_rate"], h["compliance_rate"], h["not_published"]["total"]) == (0, None, None, 0)
     assert len(report["trend"]) == 12 and report["department_table"] == []
-    # both credit sections are built in: active, one 合计 row of zeros (no case, no penalty)
-    assert [(s["active"], [r["类别"] for r in s["rows"]]) for s in report["sections"]] == [(True, ["合计"])] * 2
+    # both credit sections: one 合计 row of zeros (no case, no penalty)
+    assert [[r["类别"] for r in s["rows"]] for s in report["sections"]] == [["合计"]] * 2
     assert report["sections"][0]["rows"][0]["期末名单数量"] == 0 and report["sections"][1]["rows"][0]["两书同达率"] is None
-
-
-def test_sections_plug_in(engine):
-    sections.register("dishonesty_list", lambda engine, period, cut_off: [{"类别": "行政处罚", "列入数量": 2}])
-    try:
-        rendered = {s["id"]: s for s in sections.render(engine, month("2026-10"), dt.datetime(2026, 11, 10, tzinfo=TZ))}
-        assert rendered["dishonesty_list"]["active"] and rendered["dishonesty_list"]["rows"][0]["列入数量"] == 2
-        assert rendered["credit_repair"]["active"] and "两书同达" in rendered["credit_repair"]["note"]  # built in
-    finally:
-        sections.unregister("dishonesty_list")
-    with pytest.raises(KeyError):
-        sections.register("unknown", lambda *a: [])
 
 
 def test_font_comes_from_the_installed_package(monkeypatch, tmp_path):

@@ -1,4 +1,5 @@
-"""The one Chinese font of every PDF and chart the project makes (feedback reports, the inspection plan).
+"""The one Chinese font of every PDF and chart the project makes (feedback reports, the inspection plan,
+the credit documents — all through :mod:`creditflow.core.pdf`).
 
 The font is a Python package installed by the project's own install step from PyPI — never fetched at
 run time, and the same in the Docker image (``requirements.txt``):
@@ -75,7 +76,7 @@ def use_cjk_font(style: str = "sans", fonttype: int = 3) -> dict[str, Any]:
     return settings
 
 
-def pdf_metadata(title: str, subject: str = "") -> dict[str, Any]:
+def pdf_metadata(title: str, subject: str = "", author: str = "") -> dict[str, Any]:
     """Metadata for ``PdfPages``/``savefig``: a title, no creation date (reproducible bytes)."""
-    return {"Title": title, "Subject": subject, "Creator": "creditflow", "Producer": "creditflow",
-            "CreationDate": None}
+    return {"Title": title, "Subject": subject, "Author": author or None, "Creator": "creditflow",
+            "Producer": "creditflow", "CreationDate": None}

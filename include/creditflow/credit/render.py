@@ -1,21 +1,19 @@
-"""Render a stored document (:mod:`.documents`) to DOCX (python-docx) or PDF (matplotlib), in Chinese,
+"""Render a stored document (:mod:`.documents`) to DOCX (python-docx) or PDF, in Chinese,
 A4, laid out after GB/T 9704 (title centred, number under it, body in 3号 size, seal line bottom right).
 
-The PDF uses the Noto CJK fonts of the PyPI package ``pylopdf-fonts-zh-cn`` (or ``creditflow.core.fonts``
-when that shared helper exists), embedded — no font needs to be installed where the PDF is printed.
+The PDF is drawn on the project's one PDF layer (:mod:`creditflow.core.pdf`): its Chinese font embedded
+(no font needs to be installed where the PDF is printed), its line wrapper (no punctuation at a line start).
 """
 
 from __future__ import annotations
 
 import io
-import unicodedata
-from functools import cache
-from pathlib import Path
 from typing import Any
 
+from creditflow.core import pdf as layer
+from creditflow.core.pdf import wrap
 from creditflow.credit.documents import date_zh
 
-A4_IN = (8.27, 11.69)
 MARGINS_MM = {"top": 37.0, "bottom": 35.0, "left": 28.0, "right": 26.0}
 BODY_PT = 15.0
 TITLE_PT = 20.0
@@ -91,95 +89,44 @@ def to_docx(content: dict[str, Any]) -> bytes:
 # --- PDF ----------------------------------------------------------------------------------------------------
 
 
-@cache
-def font_paths() -> dict[str, Path]:
-    """Serif (body) and sans (title, headings) CJK fonts."""
-    try:  # the shared helper, once another capability has added it
-        from creditflow.core import fonts  # type: ignore[attr-defined]
-
-        path = Path(fonts.cjk_font_path())
-        return {"serif": path, "sans": path}
-    except (ImportError, AttributeError):
-        pass
-    from importlib import resources
-
-    base = resources.files("pylopdf_fonts_zh_cn")
-    return {"serif": Path(str(base / "NotoSerifSC-Regular.otf")), "sans": Path(str(base / "NotoSansSC-Regular.otf"))}
-
-
-def _width(text: str) -> float:
-    """Width in ems: full-width (CJK) characters 1, others about half."""
-    return sum(1.0 if unicodedata.east_asian_width(c) in ("W", "F") else 0.55 for c in text)
-
-
-def wrap(text: str, ems: float, indent: float = 0.0) -> list[str]:
-    lines, current, used = [], "", indent
-    for ch in text:
-        w = _width(ch)
-        if used + w > ems and current:
-            if ch in "，。；：、）》”！？" and used + w <= ems + 1:  # no punctuation at a line start
-                current += ch
-                ch, w = "", 0.0
-            lines.append(current)
-            current, used = "", 0.0
-        current += ch
-        used += w
-    if current:
-        lines.append(current)
-    return lines
-
-
 def to_pdf(content: dict[str, Any]) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import font_manager
-    from matplotlib.backends.backend_pdf import PdfPages
-    from matplotlib.figure import Figure
-
-    paths = font_paths()
-    props = {k: font_manager.FontProperties(fname=str(p)) for k, p in paths.items()}
-    width_in, height_in = A4_IN
+    width_in, height_in = layer.A4
     mm = 1 / 25.4
     left, right = MARGINS_MM["left"] * mm / width_in, 1 - MARGINS_MM["right"] * mm / width_in
     top, bottom = 1 - MARGINS_MM["top"] * mm / height_in, MARGINS_MM["bottom"] * mm / height_in
     ems = (right - left) * width_in * 72 / BODY_PT
     step = BODY_PT * LINE / 72 / height_in
     buf = io.BytesIO()
-    fonttype = 3 if paths["serif"].suffix.lower() == ".otf" else 42
-    with matplotlib.rc_context({"pdf.fonttype": fonttype}), PdfPages(buf, metadata={
-            "Title": f"{content['title']}（{content['doc_no']}）", "Author": content["authority"],
-            "CreationDate": None}) as pdf:
-        fig = Figure(figsize=A4_IN)
+    with layer.document(buf, f"{content['title']}（{content['doc_no']}）", author=content["authority"]) as pdf:
+        fig = layer.page()
         y = top
         page = 1
 
         def new_page() -> Any:
             nonlocal fig, y, page
-            fig.text(0.5, bottom / 2, f"— {page} —", ha="center", fontproperties=props["serif"], fontsize=10)
+            fig.text(0.5, bottom / 2, f"— {page} —", ha="center", fontsize=10)
             pdf.savefig(fig)
-            fig, y, page = Figure(figsize=A4_IN), top, page + 1
+            fig, y, page = layer.page(), top, page + 1
 
         for style, text in _lines_of(content):
             if style == "title":
                 for line in wrap(text, (right - left) * width_in * 72 / TITLE_PT):
-                    fig.text(0.5, y, line, ha="center", va="top", fontproperties=props["sans"], fontsize=TITLE_PT)
+                    fig.text(0.5, y, line, ha="center", va="top", fontsize=TITLE_PT)
                     y -= TITLE_PT * 1.6 / 72 / height_in
                 continue
             if style in ("docno", "sign"):
                 x, ha = (0.5, "center") if style == "docno" else (right - 2 * BODY_PT / 72 / width_in, "right")
                 if style == "sign" and text.startswith(content["authority"]):
                     y -= step
-                fig.text(x, y, text, ha=ha, va="top", fontproperties=props["serif"], fontsize=BODY_PT)
+                fig.text(x, y, text, ha=ha, va="top", fontsize=BODY_PT)
                 y -= step * (1.4 if style == "docno" else 1)
                 continue
             indent = 2.0 if style in ("para", "item", "heading") else 0.0
-            font = props["sans"] if style == "heading" else props["serif"]
             for i, line in enumerate(wrap(text, ems, indent)):
                 if y < bottom:
                     new_page()
                 x = left + (indent * BODY_PT / 72 / width_in if i == 0 else 0)
-                fig.text(x, y, line, ha="left", va="top", fontproperties=font, fontsize=BODY_PT)
+                fig.text(x, y, line, ha="left", va="top", fontsize=BODY_PT)
                 y -= step
         new_page()
     return buf.getvalue()

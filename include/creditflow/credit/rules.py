@@ -145,11 +145,6 @@ def situation(situation_id: str) -> Situation:
     raise KeyError(f"no listing situation {situation_id!r}")
 
 
-def regulation_ref() -> dict[str, str]:
-    reg = listing()["regulation"]
-    return {"id": reg["id"], "source": reg["source"], "mark": str(reg["mark"])}
-
-
 def documents_config() -> dict[str, Any]:
     return dict(listing()["documents"])
 

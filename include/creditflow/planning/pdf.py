@@ -1,8 +1,8 @@
 """The plan's PDF summary: key figures, the workday table, and charts (risk distribution, monthly load,
 coverage, good credit against bad-credit twins) with Chinese labels.
 
-Chinese is drawn with the project's one font (:mod:`creditflow.core.fonts`), embedded; without it
-:class:`~creditflow.core.fonts.FontMissing` is raised rather than printing boxes instead of characters.
+Drawn on the project's one PDF layer (:mod:`creditflow.core.pdf`): Chinese in the project's font, embedded;
+without it :class:`~creditflow.core.fonts.FontMissing` is raised rather than printing boxes instead of characters.
 """
 
 from __future__ import annotations
@@ -11,25 +11,15 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from creditflow.core.fonts import FontMissing, pdf_metadata, use_cjk_font
+from creditflow.core import pdf as layer
+from creditflow.core.fonts import FontMissing
 from creditflow.planning.plan import Plan, credit_label
 
 __all__ = ["FontMissing", "write_pdf"]
 
 
-def _setup() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    use_cjk_font()
-    matplotlib.rcParams["font.size"] = 9
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _text_page(plt: Any, plan: Plan) -> Any:
-    fig = plt.figure(figsize=(8.27, 11.69))
+def _text_page(plan: Plan) -> Any:
+    fig = layer.page()
     s = plan.summary()
     w = plan.workday
     lines = [
@@ -85,8 +75,9 @@ def _shortfall_lines(plan: Plan, shown: int = 8) -> list[tuple[str, int]]:
     return lines
 
 
-def _charts(plt: Any, plan: Plan) -> Any:
-    fig, axes = plt.subplots(2, 2, figsize=(11.69, 8.27))
+def _charts(plan: Plan) -> Any:
+    fig = layer.page(layer.A4_LANDSCAPE)
+    axes = fig.subplots(2, 2)
     names = plan.params.class_names
     codes = [rc.code for rc in plan.params.classes]
     key_ids = {k.a.ent.ent_id for k in plan.key_units}
@@ -144,14 +135,8 @@ def _charts(plt: Any, plan: Plan) -> Any:
 
 
 def write_pdf(plan: Plan, path: str | Path) -> Path:
-    plt = _setup()
-    from matplotlib.backends.backend_pdf import PdfPages
-
     out = Path(path)
-    meta = pdf_metadata(f"{plan.year}年度安全生产监督检查计划")
-    with PdfPages(out, metadata=meta) as pdf:
+    with layer.document(out, f"{plan.year}年度安全生产监督检查计划", font_size=9) as pdf:
         for build in (_text_page, _charts):
-            fig = build(plt, plan)
-            pdf.savefig(fig)
-            plt.close(fig)
+            pdf.savefig(build(plan))
     return out

@@ -6,7 +6,7 @@ whenever (and however often) the report is made.
 
 Modules: ``periods`` (months, ISO weeks, cut-offs, the rule data in ``data/reports/``), ``facts`` (what the
 warehouse knew at the cut-off), ``figures`` (per-record state and the headline figures), ``details``
-(承办科室, 区县, completeness, the lists), ``sections`` (plug-in sections: dishonesty list, credit repair),
+(承办科室, 区县, completeness, the lists), ``sections`` (the credit sections: dishonesty list, credit repair),
 ``build`` (the report as one JSON-able dict), ``xlsx`` / ``pdf`` (the files), ``store`` (where they live,
 the download listing, the e-mail), ``gate`` (has the pipeline settled for the period), ``cli``.
 """

@@ -1,8 +1,6 @@
 """The report as a PDF (A4): headline figures, the per-department table, charts (trend of 及时率 and
 合规率 over the last 12 periods, quarantine backlog by age, by-department bars), the late and quarantine
-lists, and the notes. Chinese is drawn with the project's font (:mod:`creditflow.core.fonts`), embedded.
-
-Drawn with matplotlib only (no other PDF library); no creation date in the file.
+lists, and the notes — on the project's one PDF layer (:mod:`creditflow.core.pdf`: font, wrapping, tables).
 """
 
 from __future__ import annotations
@@ -11,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from creditflow.common import mask_text
-from creditflow.core.fonts import pdf_metadata, use_cjk_font
+from creditflow.core import pdf as layer
 from creditflow.reports.xlsx import DUP_ZH, HEADLINE, NOT_PUBLISHED_ZH, RATE, notes_rows
 
-A4 = (8.27, 11.69)
 ROWS_PER_PAGE = 28
 DEPARTMENT_COLUMNS = ("承办科室", "产生数量", "报送数量", "平台入库数量", "未报送数量", "未报送原因")
 
@@ -32,72 +29,18 @@ def _fmt(value: Any, kind: str = "") -> str:
 
 
 def _wrap(text: Any, width: int) -> str:
-    """Break a text into lines of about ``width`` Chinese characters (ASCII counts half). A run of ASCII
-    letters and digits (a code, a number, a URL) is kept whole unless it is longer than a line: a number
-    broken across lines would read as another number."""
-    import re
-
-    out, line, used = [], "", 0.0
-    for token in re.findall(r"[!-~]+|.", str(text), flags=re.DOTALL):
-        w = sum(0.5 if ord(ch) < 128 else 1.0 for ch in token)
-        if token == "\n":
-            out.append(line)
-            line, used = "", 0.0
-            continue
-        if used + w > width and line:
-            out.append(line)
-            line, used = "", 0.0
-        while w > width:  # a run longer than a whole line
-            cut = int(width * 2)
-            out.append(token[:cut])
-            token, w = token[cut:], w - cut / 2
-        line += token
-        used += w
-    out.append(line)
-    return "\n".join(mask_text(x) for x in out)  # a fragment of a long number must not read as an ID either
+    """A cell's text in lines of about ``width`` Chinese characters (:func:`creditflow.core.pdf.wrap`), each
+    masked: a fragment of a long number must not read as an ID either."""
+    return "\n".join(mask_text(x) for x in layer.wrap(text, width))
 
 
-def _page(pdf: Any, title: str, report: dict[str, Any]) -> tuple[Any, Any]:
-    import matplotlib.pyplot as plt
-
-    fig = plt.figure(figsize=A4)
-    fig.text(0.5, 0.965, title, ha="center", va="top", fontsize=13)
-    fig.text(0.5, 0.94, f"{report['title']}（{report['period_zh']}） · 数据截止 {report['cut_off_zh']}",
-             ha="center", va="top", fontsize=8, color="#555555")
-    return plt, fig
-
-
-def _table(fig: Any, rect: list[float], header: list[str], rows: list[list[str]], widths: list[float],
-           fontsize: float = 7.5) -> float:
-    """Draw a table from the top of ``rect`` (left, bottom, width, height in figure fractions); each row as
-    high as its tallest cell (lines split by ``\\n``). Returns the figure y below the last row drawn."""
-    from matplotlib.patches import Rectangle
-
-    left, _, width, height = rect
-    top = rect[1] + height
-    line = fontsize * 1.45 / 72 / A4[1]  # one text line in figure fraction
-    pad = 0.0035
-    if not rows:
-        rows = [["无"] + [""] * (len(header) - 1)]
-    y = top
-    for i, cells in enumerate([header, *rows]):
-        lines = max(str(c).count("\n") + 1 for c in cells)
-        h = lines * line + 2 * pad
-        x = left
-        for j, text in enumerate(cells):
-            w = widths[j] * width
-            fig.patches.append(Rectangle((x, y - h), w, h, transform=fig.transFigure, figure=fig,
-                                         facecolor="#1F4E79" if i == 0 else ("#F3F5F7" if i % 2 == 0 else "white"),
-                                         edgecolor="#B7BDC4", linewidth=0.4))
-            fig.text(x + 0.004, y - pad, str(text), ha="left", va="top", fontsize=fontsize,
-                     color="white" if i == 0 else "black", linespacing=1.25)
-            x += w
-        y -= h
-    return y
+def _page(title: str, report: dict[str, Any]) -> Any:
+    subtitle = f"{report['title']}（{report['period_zh']}） · 数据截止 {report['cut_off_zh']}"
+    return layer.page(title=title, subtitle=subtitle)
 
 
 def _summary_page(pdf: Any, report: dict[str, Any]) -> None:
-    plt, fig = _page(pdf, "一、主要指标", report)
+    fig = _page("一、主要指标", report)
     h, cmp_rows = report["headline"], {r["metric"]: r for r in report["comparison"]["rows"]}
     rows = []
     for key, name, kind in HEADLINE[:9]:
@@ -107,31 +50,29 @@ def _summary_page(pdf: Any, report: dict[str, Any]) -> None:
                      _fmt(c.get("previous"), kind), _fmt(c.get("last_year"), kind)])
     header = ["指标", "本期", "目标", f"上期 {report['comparison']['previous_period']}",
               f"去年同期 {report['comparison']['last_year_period']}"]
-    bottom = _table(fig, [0.06, 0.5, 0.88, 0.41], header, rows, [0.3, 0.15, 0.18, 0.18, 0.19], fontsize=9)
+    bottom = layer.table(fig, [0.06, 0.5, 0.88, 0.41], header, rows, [0.3, 0.15, 0.18, 0.18, 0.19], fontsize=9)
     np_rows = [[f"未报送：{zh}", _fmt(h["not_published"][k])] for k, zh in NOT_PUBLISHED_ZH.items()]
     np_rows.append(["未报送：无法读取的区县报送文件（个，所含决定数不详）", _fmt(h.get("unreadable_files", 0))])
     np_rows += [[f"拦截重复：{zh}", _fmt(h["duplicates"][k])] for k, zh in DUP_ZH.items()]
-    _table(fig, [0.06, 0.1, 0.5, bottom - 0.04 - 0.1], ["未报送与重复", "记录数"], np_rows, [0.7, 0.3], fontsize=9)
+    layer.table(fig, [0.06, 0.1, 0.5, bottom - 0.04 - 0.1], ["未报送与重复", "记录数"], np_rows, [0.7, 0.3], fontsize=9)
     fig.text(0.06, 0.05, _wrap("口径：及时率 = 按期公开数 ÷（按期公开数 + 逾期数）；合规率 = 平台入库数量 ÷ 报送数量；"
                                "完整率 = 已填写的必填项 ÷ 必填项。全部定义与来源见“说明”页及XLSX“说明”工作表。", 60),
              fontsize=7.5, va="bottom")
     pdf.savefig(fig)
-    plt.close(fig)
 
 
 def _department_pages(pdf: Any, report: dict[str, Any]) -> None:
     rows = [[_wrap(r["承办科室"], 12), _fmt(r["产生数量"]), _fmt(r["报送数量"]), _fmt(r["平台入库数量"]),
              _fmt(r["未报送数量"]), _wrap(mask_text(r["未报送原因"]), 22)] for r in report["department_table"]]
     for i in range(0, max(len(rows), 1), ROWS_PER_PAGE // 2):
-        plt, fig = _page(pdf, "二、各承办科室报送情况", report)
-        _table(fig, [0.04, 0.06, 0.92, 0.86], list(DEPARTMENT_COLUMNS), rows[i:i + ROWS_PER_PAGE // 2],
-               [0.22, 0.1, 0.1, 0.12, 0.1, 0.36])
+        fig = _page("二、各承办科室报送情况", report)
+        layer.table(fig, [0.04, 0.06, 0.92, 0.86], list(DEPARTMENT_COLUMNS), rows[i:i + ROWS_PER_PAGE // 2],
+                    [0.22, 0.1, 0.1, 0.12, 0.1, 0.36])
         pdf.savefig(fig)
-        plt.close(fig)
 
 
 def _chart_page(pdf: Any, report: dict[str, Any]) -> None:
-    plt, fig = _page(pdf, "三、趋势与分布", report)
+    fig = _page("三、趋势与分布", report)
     trend = report["trend"]
     ax = fig.add_axes([0.1, 0.66, 0.82, 0.22])
     x = list(range(len(trend)))
@@ -163,7 +104,6 @@ def _chart_page(pdf: Any, report: dict[str, Any]) -> None:
     ax.legend(fontsize=7, loc="lower right")
     ax.tick_params(axis="x", labelsize=7)
     pdf.savefig(fig)
-    plt.close(fig)
 
 
 def _list_pages(pdf: Any, report: dict[str, Any], title: str, rows: list[dict[str, Any]], columns: list[str],
@@ -171,31 +111,24 @@ def _list_pages(pdf: Any, report: dict[str, Any], title: str, rows: list[dict[st
     shown = rows[:limit]
     cells = [[_wrap(_fmt(r.get(c)), wraps.get(c, 40)) for c in columns] for r in shown]
     for i in range(0, max(len(cells), 1), ROWS_PER_PAGE):
-        plt, fig = _page(pdf, title, report)
-        _table(fig, [0.03, 0.08, 0.94, 0.84], columns, cells[i:i + ROWS_PER_PAGE], widths, fontsize=6.5)
+        fig = _page(title, report)
+        layer.table(fig, [0.03, 0.08, 0.94, 0.84], columns, cells[i:i + ROWS_PER_PAGE], widths, fontsize=6.5)
         if len(rows) > limit and i + ROWS_PER_PAGE >= len(cells):
             fig.text(0.05, 0.04, f"共 {len(rows)} 条，此处列出前 {limit} 条；完整清单见XLSX。", fontsize=8)
         pdf.savefig(fig)
-        plt.close(fig)
 
 
 def _sections_page(pdf: Any, report: dict[str, Any]) -> None:
-    """The sections other capabilities plug in (严重失信名单, 信用修复): their rows, or why not yet."""
-    plt, fig = _page(pdf, "六、严重失信主体名单与信用修复", report)
+    """The credit sections (严重失信名单, 信用修复): their rows."""
+    fig = _page("六、严重失信主体名单与信用修复", report)
     top = 0.9
     for section in report["sections"]:
         fig.text(0.05, top, section["title"], fontsize=10, va="top")
-        if section["active"]:
-            rows = [[_fmt(r.get(c), RATE if c.endswith("率") else "") for c in section["columns"]]
-                    for r in section["rows"]]
-        else:
-            n = len(section["columns"])
-            chars = int(0.9 * A4[0] * 72 / n / 7.5) - 1  # what fits in the first column at 7.5 pt
-            rows = [[_wrap("尚未启用：" + section["note"], chars)] + [""] * (n - 1)]
+        rows = [[_fmt(r.get(c), RATE if c.endswith("率") else "") for c in section["columns"]]
+                for r in section["rows"]]
         n = len(section["columns"])
-        top = _table(fig, [0.05, 0.1, 0.9, top - 0.03 - 0.1], section["columns"], rows, [1 / n] * n) - 0.05
+        top = layer.table(fig, [0.05, 0.1, 0.9, top - 0.03 - 0.1], section["columns"], rows, [1 / n] * n) - 0.05
     pdf.savefig(fig)
-    plt.close(fig)
 
 
 def _notes_pages(pdf: Any, report: dict[str, Any]) -> None:
@@ -203,23 +136,15 @@ def _notes_pages(pdf: Any, report: dict[str, Any]) -> None:
             for r in notes_rows(report)]
     per = 10
     for i in range(0, len(rows), per):
-        plt, fig = _page(pdf, "七、口径与来源说明", report)
-        _table(fig, [0.03, 0.04, 0.94, 0.88], ["项目", "定义", "核实状态", "来源"], rows[i:i + per],
-               [0.15, 0.5, 0.09, 0.3], fontsize=6.5)
+        fig = _page("七、口径与来源说明", report)
+        layer.table(fig, [0.03, 0.04, 0.94, 0.88], ["项目", "定义", "核实状态", "来源"], rows[i:i + per],
+                    [0.15, 0.5, 0.09, 0.3], fontsize=6.5)
         pdf.savefig(fig)
-        plt.close(fig)
 
 
 def write(report: dict[str, Any], path: str | Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.backends.backend_pdf import PdfPages
-
-    settings: Any = use_cjk_font()
     out = Path(path)
-    with matplotlib.rc_context(settings), PdfPages(out, metadata=pdf_metadata(
-            f"{report['title']}（{report['period_zh']}）", f"数据截止 {report['cut_off_zh']}")) as pdf:
+    with layer.document(out, f"{report['title']}（{report['period_zh']}）", f"数据截止 {report['cut_off_zh']}") as pdf:
         _summary_page(pdf, report)
         _department_pages(pdf, report)
         _chart_page(pdf, report)

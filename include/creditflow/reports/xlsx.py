@@ -167,11 +167,8 @@ def write(report: dict[str, Any], path: str | Path) -> Path:
     for section in report["sections"]:
         ws = wb.create_sheet(section["title"][:31])
         first = section["columns"][0]
-        if section["active"]:
-            note = {**dict.fromkeys(section["columns"], ""), first: "说明：" + section["note"]}
-            rows = [*section["rows"], *([note] if section["note"] else [])]
-        else:
-            rows = [{first: "尚未启用：" + section["note"]}]
+        note = {**dict.fromkeys(section["columns"], ""), first: "说明：" + section["note"]}
+        rows = [*section["rows"], *([note] if section["note"] else [])]
         _table(ws, [(c, c, TEXT if i == 0 else RATE if c.endswith("率") else INT)
                     for i, c in enumerate(section["columns"])], rows, widths={first: 60})
     _notes(wb.create_sheet("说明"), report)

@@ -12,7 +12,7 @@ run), ``quarantined`` (rule findings or platform rejection), ``awaiting_review``
 platform already holds this content) or ``duplicate`` (of a named record) — and :func:`reconcile`
 fails the run when the counts do not add up.
 
-One module per stage: ``extract``, ``standardise``, ``validate`` (+ Data Docs), ``decide`` (flush
+One module per stage: ``extract``, ``standardise``, ``validate`` (+ the result for 数据质量报告), ``decide`` (flush
 in-flight, timeliness, dedup, review), ``upload`` (upload, receipts), ``reconcile`` (+ due-soon alert).
 """
 
@@ -36,7 +36,7 @@ from creditflow.reporting.pipeline.reconcile import (
 from creditflow.reporting.pipeline.standardise import load_standardised, standardise, standardise_frame
 from creditflow.reporting.pipeline.upload import collect_receipts, flush_inflight, upload
 from creditflow.reporting.pipeline.validate import (
-    DataDocsError,
+    QualityReportError,
     due_date_findings,
     received_on,
     scrub_validation_result,
@@ -45,9 +45,9 @@ from creditflow.reporting.pipeline.validate import (
 
 __all__ = [
     "OUTCOMES",
-    "DataDocsError",
     "DeadlineUnknownError",
     "InboxTransientError",
+    "QualityReportError",
     "ReconciliationError",
     "Run",
     "Sources",

@@ -1,10 +1,9 @@
-"""Stage 3 — validate with Great Expectations; findings with Chinese messages; Data Docs."""
+"""Stage 3 — validate with Great Expectations; findings with Chinese messages; the result for 数据质量报告."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -41,9 +40,9 @@ def validate(run: Run, engine: sa.Engine, gx_project_dir: Any = None, data_docs_
     official calendar, no deadline rule in force): a warning finding ``DUE_DATE_UNKNOWN``, counted here,
     alerted by the run (待定, with its reason) while the record is processed and published as usual — never
     silently "no deadline", never a failed run; the dates appear wherever they are read once the calendar is added.
-    Data Docs are written after the findings are committed; a failure to write them fails this task
-    (Airflow retries it; the stage is idempotent). ``data_docs_index=False`` renders this run's page but
-    leaves the site's index to :func:`rebuild_data_docs_index` (a history load builds it once, at its end)."""
+    The GX result (counts only) is kept for 数据质量报告 in ``gx_project_dir`` (the storage's gx area) after
+    the findings are committed; a failure to keep it fails this task (Airflow retries it; the stage is
+    idempotent). ``data_docs_index`` is deprecated and ignored (there is no Data Docs site any more)."""
     from creditflow.reporting import validation as v
 
     frame = load_standardised(run, engine)
@@ -53,7 +52,7 @@ def validate(run: Run, engine: sa.Engine, gx_project_dir: Any = None, data_docs_
     else:
         quiet_gx_logs()
         # Validation runs in an ephemeral GX context: runs of one kind may overlap (a backfill), and a
-        # shared file context would race on its suite files. Results go to the Data Docs site under a lock.
+        # shared file context would race on its suite files. The result is kept as JSON (_store_result).
         found, result = v.validate_gx(frame[[*standard.codes(run.kind), "_row"]], run.kind, received_on(run, engine))
         findings = v.with_messages(found, run.kind)
     by_row = frame.set_index("_row")["record_id"]
@@ -71,7 +70,7 @@ def validate(run: Run, engine: sa.Engine, gx_project_dir: Any = None, data_docs_
         if rows:
             conn.execute(wh.findings.insert(), rows)
     if gx_project_dir is not None and result is not None:
-        _store_data_docs(gx_project_dir, result, run, engine, build_index=data_docs_index)
+        _store_result(gx_project_dir, result, run)
     errors = {r["record_id"] for r in rows if r["severity"] == "error"}
     if unknown:
         log.warning("%s: %d records without a computable deadline (%s)", run.run_key, len(unknown),
@@ -135,103 +134,34 @@ def _masked_message(text: str) -> str:
     return mask_text(text)
 
 
-#: The Data Docs index lists the latest results only: it reads every result it lists on each build,
-#: and three years of daily runs would make each run's build read a thousand files.
+#: Deprecated, unused: the GX Data Docs site (whose index this bounded) is gone. Kept until
+#: ``interval.process_range`` stops importing it (it still passes ``data_docs_index``, also ignored).
 DATA_DOCS_INDEX_LIMIT = 90
-_FILE_CONTEXTS: dict[str, Any] = {}
 
 
-def _gx_context(project_dir: Path, kind: str) -> Any:
-    """The file GX project of ``kind`` (results + Data Docs), opened once per process. Writers of one kind
-    take the lock of :func:`_store_data_docs`; the stores are files, so several processes share them."""
-    import great_expectations as gx
-
-    path = project_dir / kind
-    key = str(path.resolve())
-    if key not in _FILE_CONTEXTS:
-        path.mkdir(parents=True, exist_ok=True)
-        context = gx.get_context(mode="file", project_root_dir=str(path))
-        for site in (context.variables.data_docs_sites or {}).values():
-            site.setdefault("site_index_builder", {"class_name": "DefaultSiteIndexBuilder"})
-            site["site_index_builder"]["validation_results_limit"] = DATA_DOCS_INDEX_LIMIT
-        _FILE_CONTEXTS[key] = context
-    return _FILE_CONTEXTS[key]
+def result_key(run: Run) -> str:
+    """Where a run's result is kept under the storage's gx area: GX's own file-store layout
+    (``<kind>/gx/uncommitted/validations/<suite>/<run name>/<run time>/<suite>.json``), so the results
+    the former Data Docs site wrote stay readable by 数据质量报告 (:mod:`creditflow_ui.quality`)."""
+    suite = f"sgs_{run.kind}"
+    run_time = run.start.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    return f"{run.kind}/gx/uncommitted/validations/{suite}/{run.run_key.replace('|', '_')}/{run_time}/{suite}.json"
 
 
-def _store_data_docs(project_dir: Any, result: Any, run: Run, engine: sa.Engine, build_index: bool = True) -> None:
-    """Keep the validation result and add its page to the GX Data Docs site of this kind (one writer at a
-    time): only the new result is rendered, then — unless ``build_index`` is False — the index (latest
-    :data:`DATA_DOCS_INDEX_LIMIT` runs; building it reads each of them, ≈ 0.5 s)."""
-    _with_site(project_dir, run.kind, engine, lambda context: _write_data_docs(context, result, run, build_index),
-               fetch_results=build_index)
+def _store_result(gx_root: Any, result: Any, run: Run) -> None:
+    """Keep the run's scrubbed result where 数据质量报告 reads it: the storage every worker shares
+    (object storage across hosts). One key per run, written atomically — no lock, no local copy, no sync;
+    a re-run of the interval replaces its result."""
+    import json
 
+    from creditflow.core.storage import as_storage
 
-def rebuild_data_docs_index(project_dir: Any, kind: str, engine: sa.Engine) -> bool:
-    """Build the site's index of ``kind`` once (with the newest result's page): what a history load does
-    after its days rendered their pages without it. False when the site holds no result yet."""
-    built: list[bool] = []
-
-    def write(context: Any) -> None:
-        try:
-            keys = context.validation_results_store.list_keys()
-            if keys:
-                newest = max(keys, key=lambda k: k.run_id.run_time)
-                context.build_data_docs(resource_identifiers=[newest])
-                built.append(True)
-        except Exception as exc:
-            raise DataDocsError(f"数据质量报告（GX Data Docs）索引生成失败：{type(exc).__name__}: "
-                                f"{mask_text(exc)}") from exc
-
-    _with_site(project_dir, kind, engine, write, fetch_results=True)
-    return bool(built)
-
-
-def _with_site(project_dir: Any, kind: str, engine: sa.Engine, write: Any, fetch_results: bool = False) -> None:
-    """Run ``write(context)`` on the file GX project of ``kind`` under the site's lock.
-
-    One writer per kind across every worker and host: a database lock (``core/locks.py``), not a file
-    lock. ``project_dir`` is a local folder or a :class:`~creditflow.core.storage.Storage`; GX's file
-    project needs a local folder, so on object storage it is kept in a local working copy and the files
-    this write created or changed are published to the storage (results and pages; nothing is deleted).
-    ``fetch_results``: before writing, the working copy first takes every stored result and result page it
-    lacks (other workers wrote them): GX's index lists the pages of the site, so an index built here then
-    lists the site's runs, not only this worker's."""
-    import time
-
-    from creditflow.core.locks import db_lock
-    from creditflow.core.storage import Storage
-
-    store = project_dir if isinstance(project_dir, Storage) else None
-    local = store.local_path() if store is not None else Path(project_dir)
-    published = local is None
-    if local is None:
-        import hashlib
-        import tempfile
-
-        assert store is not None
-        local = Path(tempfile.gettempdir()) / "creditflow-gx" / hashlib.sha256(store.url.encode()).hexdigest()[:16]
-    (local / kind).mkdir(parents=True, exist_ok=True)
-    with db_lock(engine, f"gx:{kind}"):
-        if published and fetch_results and store is not None:
-            try:
-                for entry in store.list_files(kind, recursive=True):
-                    target = local / entry.key
-                    if "/validations/" in f"/{entry.key}" and not target.exists():  # results and their pages
-                        target.parent.mkdir(parents=True, exist_ok=True)
-                        target.write_bytes(store.read_bytes(entry.key))
-            except Exception as exc:
-                raise DataDocsError(f"数据质量报告（GX Data Docs）读取已发布的结果失败：{type(exc).__name__}: "
-                                    f"{mask_text(exc)}") from exc
-        started = time.time() - 1
-        write(_gx_context(local, kind))
-        if published and store is not None:
-            try:
-                for path in sorted(p for p in (local / kind).rglob("*") if p.is_file()):
-                    if path.stat().st_mtime >= started:
-                        store.put_file(path, path.relative_to(local).as_posix())
-            except Exception as exc:
-                raise DataDocsError(f"数据质量报告（GX Data Docs）发布到存储失败：{type(exc).__name__}: "
-                                    f"{mask_text(exc)}") from exc
+    try:
+        body = json.dumps(scrub_validation_result(result).to_json_dict(), indent=2, sort_keys=True,
+                          ensure_ascii=False)
+        as_storage(gx_root).write_text(result_key(run), body)
+    except Exception as exc:
+        raise QualityReportError(f"数据质量报告的校验结果保存失败：{type(exc).__name__}: {mask_text(exc)}") from exc
 
 
 _VALUE_KEYS = ("unexpected_list", "partial_unexpected_list", "partial_unexpected_counts", "unexpected_index_list",
@@ -239,7 +169,7 @@ _VALUE_KEYS = ("unexpected_list", "partial_unexpected_list", "partial_unexpected
 
 
 def scrub_validation_result(result: Any) -> Any:
-    """A GX validation result fit for Data Docs (a page people see): counts and percentages only.
+    """A GX validation result fit for 数据质量报告 (a page people see): counts and percentages only.
 
     COMPLETE results carry the failing values themselves — for the identifier rules that is a natural
     person's ID number — so every value list is dropped before the result is stored."""
@@ -250,22 +180,5 @@ def scrub_validation_result(result: Any) -> Any:
     return result
 
 
-class DataDocsError(RuntimeError):
-    """The data-quality report could not be written: the validate task fails and is retried."""
-
-
-def _write_data_docs(context: Any, result: Any, run: Run, build_index: bool = True) -> None:
-    try:
-        from great_expectations.core.run_identifier import RunIdentifier
-        from great_expectations.data_context.types.resource_identifiers import (
-            ExpectationSuiteIdentifier,
-            ValidationResultIdentifier,
-        )
-
-        run_id = {"run_name": run.run_key.replace("|", "_"), "run_time": run.start.isoformat()}
-        rid = ValidationResultIdentifier(ExpectationSuiteIdentifier(f"sgs_{run.kind}"),
-                                         RunIdentifier(**run_id), f"sgs_{run.kind}")
-        context.validation_results_store.set(rid, scrub_validation_result(result))
-        context.build_data_docs(resource_identifiers=[rid], build_index=build_index)
-    except Exception as exc:
-        raise DataDocsError(f"数据质量报告（GX Data Docs）写入失败：{type(exc).__name__}: {mask_text(exc)}") from exc
+class QualityReportError(RuntimeError):
+    """The result 数据质量报告 shows could not be kept: the validate task fails and is retried."""

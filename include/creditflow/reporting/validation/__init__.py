@@ -3,7 +3,7 @@
 One rule list (:func:`rules_for`) drives two engines that must agree row for row:
 
 * :func:`validate_gx` — Great Expectations 1.x, the pipeline's path: every rule evaluated vectorised into
-  a failure column, one GX expectation per rule counting its failures (Data Docs show the counts per
+  a failure column, one GX expectation per rule counting its failures (数据质量报告 shows the counts per
   rule; GX's counts must equal the findings) (:mod:`.gx`);
 * :func:`validate_pandas` — the same rules hand-vectorised in pandas, the benchmark floor (:mod:`.engines`).
 

@@ -13,7 +13,7 @@ values and indices. An aggregate metric over a precomputed boolean column is the
 the context, data source, suite and validation definition of a kind are built once per process
 (:func:`_validation_definition`), so a day's call costs the evaluation of the rules plus ≈ 0.12 s of GX
 (:func:`_run_suite`: the suite is run without keeping its result in the context's in-memory store).
-Results carry counts only (no values): Data Docs and the 数据质量报告 pages show, per rule, how many of
+Results carry counts only (no values): the 数据质量报告 pages show, per rule, how many of
 how many records failed.
 """
 
@@ -149,8 +149,8 @@ def _run_suite(vd: Any, failing: pd.DataFrame) -> Any:
     same meta (run id, validation time, validation id, batch parameters), but is not put into the
     context's validation-results store. That store is in memory in the ephemeral context: kept, every
     day of a history load would stay there until the process ends (≈ 80 kB each; 1,100 days of a
-    three-year load), and the freshness check and serialisation cost ≈ 50 ms a call. Data Docs store
-    the result they render themselves (``pipeline/validate.py``)."""
+    three-year load), and the freshness check and serialisation cost ≈ 50 ms a call. The validate stage
+    keeps the result for 数据质量报告 itself (``pipeline/validate.py``)."""
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.core.validation_definition import DATAFRAME_REPLACEMENT_STR
     from great_expectations.validator.v1_validator import Validator
@@ -173,7 +173,7 @@ def failure_indicators(frame: pd.DataFrame, rules: list[Rule]) -> pd.DataFrame:
 
 
 def validate_gx(df: pd.DataFrame, kind: str, as_of: dt.date, context: Any = None) -> tuple[pd.DataFrame, Any]:
-    """Run the GX suite; returns (findings, the GX validation result for Data Docs)."""
+    """Run the GX suite; returns (findings, the GX validation result for 数据质量报告)."""
     frame = prepare(df, kind)
     rules = rules_for(kind, as_of)
     failing = failure_indicators(frame, rules)
