@@ -15,6 +15,7 @@ RUN grep -v -E "${DEV_ONLY}" requirements.txt > requirements-runtime.txt \
     && pip install -r requirements-runtime.txt -c constraints.txt \
     && pip check
 COPY include/creditflow ./include/creditflow
+COPY include/creditflow_airflow ./include/creditflow_airflow
 COPY include/sql ./include/sql
 RUN pip install --no-deps -e .
 COPY dags ./dags

@@ -1,5 +1,5 @@
 """Benchmark of the 诚信审核 endpoint (by hand, not a test): single checks at a fixed rate against the real
-Airflow API server with the ``creditflow_credit`` plugin, its warehouse in PostgreSQL with 1M parties and
+Airflow API server with the ``creditflow_plugin`` app, its warehouse in PostgreSQL with 1M parties and
 5M penalties. Target: p99 ≤ 50 ms at 200 requests/s on loopback.
 
     python bench/integrity.py [--parties 1000000] [--penalties-per-party 5] [--rate 50,200] [--seconds 30]
@@ -13,7 +13,7 @@ Airflow API server with the ``creditflow_credit`` plugin, its warehouse in Postg
    database ``cf_bench_airflow_<pid>`` as in production — Airflow checks every token against it — the
    project's plugins, ``creditflow_db`` pointing at the benchmark database) and takes a JWT from
    ``POST /auth/token``;
-3. sends ``GET /credit/api/integrity?code=…`` open-loop at ``--rate`` per second (each request starts on
+3. sends ``GET /creditflow/api/integrity?code=…`` open-loop at ``--rate`` per second (each request starts on
    schedule whatever earlier ones do, so queueing counts) for ``--seconds``, codes drawn at random (listed,
    penalised and clean parties alike), after a warm-up; every request is a real check, audit row included;
 4. drives the control paths the same way right after, on the same server (``--control``; default
@@ -45,7 +45,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 #: BENCH_CONTROL_PATH=/api/v2/version (say): the control path(s) to drive after the endpoint (``--control``).
 CONTROL_PATH = os.environ.get("BENCH_CONTROL_PATH", "")
-ENDPOINT = "/credit/api/integrity"
+ENDPOINT = "/creditflow/api/integrity"
 sys.path.insert(0, str(ROOT / "scripts"))
 
 

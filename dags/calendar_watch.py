@@ -21,7 +21,7 @@ import datetime as dt
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 from creditflow.common import TIMEZONE_NAME
-from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
+from creditflow_airflow.notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
 
 DEFAULT_ARGS = default_task_args(retries=1, retry_delay=dt.timedelta(seconds=30), execution_timeout=TIMEOUTS["quick"])
 
@@ -45,7 +45,7 @@ def calendar_watch() -> None:
 
         from airflow.exceptions import AirflowNotFoundException
         from creditflow.credit import deadlines
-        from creditflow_hooks import warehouse_engine
+        from creditflow_airflow.hooks import warehouse_engine
 
         try:
             engine = warehouse_engine()

@@ -14,7 +14,7 @@ one local day (06:30 to 06:30, Asia/Shanghai) of the case system and acts as of 
 | `deliver.receipts` | waits (every 5 s, up to 1 h) for the platform's per-record receipts; then accepted listings become 已公示 |
 | `alerts` | 临期/逾期: publication limit (20 working days [M]), revisits, decisions the objection window now allows, requests near their limit, platform rejections — logged, and e-mailed to Variable `creditflow_alert_email` through `smtp_default` when set |
 
-`flush_inflight` and `deliver` are the same code in `credit_repair` (`plugins/creditflow_credit_tasks.py`).
+`flush_inflight` and `deliver` are the same code in `credit_repair` (`include/creditflow_airflow/credit_tasks.py`).
 Periods, windows and conditions are rule data: `include/creditflow/data/credit/` (+ `data/rules/deadlines.yaml`),
 each with source and mark; unverified ones are marked `M`.
 
@@ -36,8 +36,8 @@ import datetime as dt
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 from creditflow.common import TIMEZONE_NAME
-from creditflow_credit_tasks import DEFAULT_ARGS, START, deliver, flush_inflight, run_interval
-from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks
+from creditflow_airflow.credit_tasks import DEFAULT_ARGS, START, deliver, flush_inflight, run_interval
+from creditflow_airflow.notifiers import TIMEOUTS, dag_failure_callbacks
 
 
 def _run_key(context) -> str:  # type: ignore[no-untyped-def]
@@ -60,7 +60,7 @@ def credit_list() -> None:
     @task
     def propose_candidates(**context) -> dict:  # type: ignore[no-untyped-def]
         from creditflow.credit import candidates, penalties
-        from creditflow_hooks import case_db_engine, warehouse_engine
+        from creditflow_airflow.hooks import case_db_engine, warehouse_engine
 
         start, end, today = run_interval(context)
         case = case_db_engine()
@@ -70,7 +70,7 @@ def credit_list() -> None:
     @task
     def follow_penalties(**context) -> dict:  # type: ignore[no-untyped-def]
         from creditflow.credit import lifecycle, penalties
-        from creditflow_hooks import case_db_engine, warehouse_engine
+        from creditflow_airflow.hooks import case_db_engine, warehouse_engine
 
         start, end, _ = run_interval(context)
         return lifecycle.follow_penalties(warehouse_engine(), penalties.case_rows(case_db_engine(), start, end),
@@ -79,15 +79,15 @@ def credit_list() -> None:
     @task
     def expire(**context) -> dict:  # type: ignore[no-untyped-def]
         from creditflow.credit import lifecycle
-        from creditflow_hooks import warehouse_engine
+        from creditflow_airflow.hooks import warehouse_engine
 
         return lifecycle.expire(warehouse_engine(), run_interval(context)[2], _run_key(context))
 
     @task(execution_timeout=TIMEOUTS["quick"])
     def alerts(**context) -> int:  # type: ignore[no-untyped-def]
         from creditflow.credit.alerts import as_mail, due_alerts
-        from creditflow_hooks import warehouse_engine
-        from creditflow_notifiers import send_alert_lines
+        from creditflow_airflow.hooks import warehouse_engine
+        from creditflow_airflow.notifiers import send_alert_lines
 
         today = run_interval(context)[2]
         lines = due_alerts(warehouse_engine(), today)

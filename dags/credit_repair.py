@@ -13,7 +13,7 @@ day (06:30 to 06:30, Asia/Shanghai) and acts as of the interval's end date.
 | `deliver.receipts` | waits (every 5 s, up to 1 h) for the platform's per-record receipts |
 | `missing_notices` | decisions whose notice has no recorded delivery 2 working days after the decision: logged and e-mailed (Variable `creditflow_alert_email`) |
 
-`flush_inflight` and `deliver` are the same code in `credit_list` (`plugins/creditflow_credit_tasks.py`).
+`flush_inflight` and `deliver` are the same code in `credit_list` (`include/creditflow_airflow/credit_tasks.py`).
 Repair requests are recorded, proposed and approved on the page (two people); an approval queues the
 withdrawal that `deliver` sends. Rules: `include/creditflow/data/credit/repair_notice.yaml`,
 `data/rules/publicity.yaml`.
@@ -33,8 +33,8 @@ import datetime as dt
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 from creditflow.common import TIMEZONE_NAME
-from creditflow_credit_tasks import DEFAULT_ARGS, START, deliver, flush_inflight, run_interval
-from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks
+from creditflow_airflow.credit_tasks import DEFAULT_ARGS, START, deliver, flush_inflight, run_interval
+from creditflow_airflow.notifiers import TIMEOUTS, dag_failure_callbacks
 
 
 @dag(
@@ -53,7 +53,7 @@ def credit_repair() -> None:
     @task
     def track_penalties(**context) -> dict:  # type: ignore[no-untyped-def]
         from creditflow.credit import penalties
-        from creditflow_hooks import case_db_engine, warehouse_engine
+        from creditflow_airflow.hooks import case_db_engine, warehouse_engine
 
         start, end, _ = run_interval(context)
         return penalties.track(warehouse_engine(), penalties.case_rows(case_db_engine(), start, end))
@@ -61,7 +61,7 @@ def credit_repair() -> None:
     @task
     def end_publicity(**context) -> dict:  # type: ignore[no-untyped-def]
         from creditflow.credit import penalties
-        from creditflow_hooks import warehouse_engine
+        from creditflow_airflow.hooks import warehouse_engine
 
         start, _, today = run_interval(context)
         return penalties.end_publicity(warehouse_engine(), today, f"{context['dag'].dag_id}|{start.date().isoformat()}")
@@ -70,8 +70,8 @@ def credit_repair() -> None:
     def missing_notices(**context) -> int:  # type: ignore[no-untyped-def]
         from creditflow.credit import penalties
         from creditflow.credit.alerts import as_mail, missing_notice_lines
-        from creditflow_hooks import warehouse_engine
-        from creditflow_notifiers import send_alert_lines
+        from creditflow_airflow.hooks import warehouse_engine
+        from creditflow_airflow.notifiers import send_alert_lines
 
         today = run_interval(context)[2]
         lines = missing_notice_lines(penalties.missing_notices(warehouse_engine(), today))

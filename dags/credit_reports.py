@@ -29,7 +29,7 @@ import datetime as dt
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 from creditflow.common import TIMEZONE_NAME
-from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
+from creditflow_airflow.notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
 
 DEFAULT_ARGS = default_task_args(retries=2, retry_delay=dt.timedelta(minutes=2), execution_timeout=TIMEOUTS["step"])
 SPECS = {
@@ -96,7 +96,7 @@ def build(kind: str):  # type: ignore[no-untyped-def]
 
             from airflow.sdk import PokeReturnValue
             from creditflow.reports import parse_period, pipeline_settled
-            from creditflow_hooks import warehouse_engine
+            from creditflow_airflow.hooks import warehouse_engine
 
             if not context["params"].get("wait_for_pipeline", True):
                 return PokeReturnValue(is_done=True, xcom_value={"settled": None})
@@ -110,7 +110,7 @@ def build(kind: str):  # type: ignore[no-untyped-def]
         def build_report(resolved: dict) -> dict:  # type: ignore[no-untyped-def]
             from creditflow.reports import cli_summary, compute
             from creditflow.reports.store import save_to
-            from creditflow_hooks import storage, warehouse_engine
+            from creditflow_airflow.hooks import storage, warehouse_engine
 
             report = compute(warehouse_engine(), kind, resolved["period"], dt.datetime.fromisoformat(resolved["cut_off"]),
                              cut_off_basis=resolved.get("cut_off_basis"))
@@ -135,8 +135,8 @@ def send(built: dict, variable: str, enabled: bool = True) -> int:
     import json
     import logging
 
-    from creditflow_hooks import storage
-    from creditflow_notifiers import recipients
+    from creditflow_airflow.hooks import storage
+    from creditflow_airflow.notifiers import recipients
 
     log = logging.getLogger("creditflow.report")
     to = recipients(variable)

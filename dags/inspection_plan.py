@@ -41,7 +41,7 @@ import logging
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 from creditflow.common import TIMEZONE_NAME
-from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
+from creditflow_airflow.notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
 
 PLAN_MONTH = 12  # scheduled runs plan from December; November runs only warn
 DEFAULT_ARGS = default_task_args(retries=1, retry_delay=dt.timedelta(minutes=5), execution_timeout=TIMEOUTS["step"])
@@ -113,7 +113,7 @@ def inspection_plan() -> None:
     @task.short_circuit(execution_timeout=TIMEOUTS["quick"])
     def due(target: dict) -> bool:  # type: ignore[type-arg]
         from creditflow.planning.store import read_plan
-        from creditflow_hooks import storage
+        from creditflow_airflow.hooks import storage
 
         if not target["plan"]:
             return False
@@ -127,7 +127,7 @@ def inspection_plan() -> None:
         from creditflow.planning import build_plan, load_case_db
         from creditflow.planning.dishonesty import WarehouseDishonestyList
         from creditflow.planning.store import previous_plan, save_plan
-        from creditflow_hooks import case_db_engine, storage, warehouse_engine
+        from creditflow_airflow.hooks import case_db_engine, storage, warehouse_engine
 
         year = target["year"]
         out = storage("plans").child(str(year))  # var/plans/<year>/ in the demo, object storage in production

@@ -60,7 +60,7 @@ import os
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 from creditflow.common import KIND_LABELS, TIMEZONE_NAME
-from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
+from creditflow_airflow.notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
 
 KINDS = KIND_LABELS
 DAILY_START = os.environ.get("CREDITFLOW_SGS_START", "2026-11-01")
@@ -110,7 +110,7 @@ def sgs_history() -> None:
             process_range,
             resume_since,
         )
-        from creditflow_hooks import CreditPlatformHook, sgs_options, sgs_sources, warehouse_engine
+        from creditflow_airflow.hooks import CreditPlatformHook, sgs_options, sgs_sources, warehouse_engine
 
         context = get_current_context()
         params = context["params"]

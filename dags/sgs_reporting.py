@@ -58,8 +58,8 @@ import os
 import pendulum
 from airflow.sdk import Asset, Param, dag, task
 from creditflow.common import DAILY_RUN_DELAY, KIND_LABELS, TIMEZONE_NAME, TZ
-from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
-from creditflow_timetables import DelayedDailyTimetable
+from creditflow_airflow.notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
+from creditflow_airflow.timetables import DelayedDailyTimetable
 
 KINDS = KIND_LABELS
 UPLOAD_POOL = "credit_platform"
@@ -74,7 +74,7 @@ def _run(kind: str, context: dict):  # type: ignore[no-untyped-def]
     """The run's day: its data interval, else (a manual run without a logical date) the parameter ``day`` or
     the latest day that is due — plugins/creditflow_timetables.py ``run_interval``; refused at once otherwise."""
     from creditflow.reporting.pipeline import Run
-    from creditflow_timetables import run_interval
+    from creditflow_airflow.timetables import run_interval
 
     start, end, why = run_interval(context, TZ, DAILY_RUN_DELAY)
     print(f"[{kind}] {why}")
@@ -105,8 +105,8 @@ def build(kind: str):  # type: ignore[no-untyped-def]
         def process(**context) -> dict:  # type: ignore[no-untyped-def]
             """extract → standardise → validate → flush in-flight → decide → 临期预警 → upload → receipts → reconcile."""
             from creditflow.reporting.pipeline.interval import process_interval, step_line
-            from creditflow_hooks import CreditPlatformHook, sgs_options, sgs_sources, warehouse_engine
-            from creditflow_notifiers import send_alert_lines
+            from creditflow_airflow.hooks import CreditPlatformHook, sgs_options, sgs_sources, warehouse_engine
+            from creditflow_airflow.notifiers import send_alert_lines
 
             engine = warehouse_engine()
             sources, options = sgs_sources(kind), sgs_options(engine)

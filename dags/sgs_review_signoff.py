@@ -37,7 +37,7 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import Param, dag, task
 from creditflow.common import TIMEZONE_NAME
 from creditflow.reporting.reviewers import load_roster
-from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
+from creditflow_airflow.notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
 
 DEFAULT_ARGS = default_task_args(retries=1, retry_delay=dt.timedelta(seconds=30), execution_timeout=TIMEOUTS["ledger"])
 
@@ -63,7 +63,7 @@ def sgs_review_signoff() -> None:
     @task
     def summarise(**context) -> dict:  # type: ignore[no-untyped-def]
         from creditflow.reporting import review
-        from creditflow_hooks import warehouse_engine
+        from creditflow_airflow.hooks import warehouse_engine
 
         return review.sign_off_plan(warehouse_engine(), int(context["params"]["level"]))
 
@@ -89,7 +89,7 @@ def sgs_review_signoff() -> None:
     @task(trigger_rule="none_failed_min_one_success")
     def sign_off(**context) -> int:  # type: ignore[no-untyped-def]
         from creditflow.reporting import review
-        from creditflow_hooks import warehouse_engine
+        from creditflow_airflow.hooks import warehouse_engine
 
         level = int(context["params"]["level"])
         ti = context["ti"]

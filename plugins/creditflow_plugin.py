@@ -1,52 +1,51 @@
-"""Airflow plugin: the pages a bureau clerk and a data engineer use next to the Airflow UI.
+"""Airflow plugin: registers what Airflow can only take from a plugin, and nothing else is defined here.
 
-Mounted at ``/creditflow`` in the API server and linked from the UI menu (the app, its templates and
-its stylesheet are the package ``creditflow_ui`` beside this file):
+* the web app ``creditflow_ui`` (the package beside this file) at ``/creditflow``, and the old ``/credit``
+  prefix redirected into it; one menu entry per page;
+* the timetable ``DelayedDailyTimetable`` (Airflow deserialises custom timetables only from plugins) and the
+  macro ``{{ macros.creditflow_plugin.sgs_due_date(…) }}`` — both defined in ``creditflow_airflow``.
 
-* ``/creditflow/dashboard`` — 数据看板: per kind and period, trends, the 7-working-day clock, queues, links;
-* ``/creditflow/check`` — 区县自查: a district clerk checks a spreadsheet before sending it;
-* ``/creditflow/`` — 运行概况: per-run reconciliation counts (extracted, uploaded, quarantined, …);
-* ``/creditflow/review`` — 审核: the review queue, one form per record and level (层层审核);
-* ``/creditflow/review/audit`` — 审核记录: every accepted decision (who, when, level, source);
-* ``/creditflow/quarantine`` — 问题数据: quarantined records with rule and Chinese message;
-* ``/creditflow/quality`` — 数据质量报告: the stored GX validation results, rendered without any CDN.
+Why nothing else: Airflow's plugin loader executes every ``.py`` file of the plugins folder as a new top-level
+module. A module the DAG files also import (hooks, notifiers, timetables …) would then exist twice — two copies
+of each class and cache. Those live in ``include/creditflow_airflow/`` on the ordinary import path; this file
+only imports them (``tests/dags/test_single_import.py`` checks that no module is loaded under two names).
 
-Every page requires an Airflow login; who may decide at which level is ``review_roles.yaml``, decisions
-are recorded in the logged-in user's name, and the form carries a CSRF token. ID numbers are masked.
+Every page requires an Airflow login; who may decide is ``review_roles.yaml`` / ``data/credit/roles.yaml``.
 """
 
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
+from creditflow_airflow.macros import MACROS
+from creditflow_airflow.timetables import DelayedDailyTimetable
 from creditflow_ui import app
+from creditflow_ui.legacy import redirect
 
-
-def sgs_due_date(decision_date: str) -> str:
-    """Jinja macro: ``{{ macros.creditflow_plugin.sgs_due_date('2026-02-12') }}`` — the date (ISO), or
-    待定（…） with the reason while it cannot be computed (:func:`creditflow.core.duedates.sgs_due`)."""
-    from creditflow.core.duedates import sgs_due
-
-    return sgs_due(decision_date).label_zh()
+#: (menu label, path under /creditflow, url_route): the one menu, every page of the app.
+PAGES = (
+    ("数据看板", "dashboard", "creditflow_dashboard"),
+    ("双公示运行概况", "", "creditflow_overview"),
+    ("审核", "review", "creditflow_review"),
+    ("问题数据", "quarantine", "creditflow_quarantine"),
+    ("审核记录", "review/audit", "creditflow_review_audit"),
+    ("数据质量报告", "quality", "creditflow_quality"),
+    ("区县自查", "check", "creditflow_check"),
+    ("信用管理（严重失信名单）", "credit/", "creditflow_credit_cases"),
+    ("信用修复", "credit/penalties", "creditflow_credit_penalties"),
+    ("诚信审核", "credit/integrity", "creditflow_credit_integrity"),
+    ("处罚前信用影响评估", "credit/impact", "creditflow_credit_impact"),
+)
 
 
 class CreditflowPlugin(AirflowPlugin):
     name = "creditflow_plugin"
-    fastapi_apps = [{"app": app, "url_prefix": "/creditflow", "name": "creditflow"}]  # noqa: RUF012
-    external_views = [  # noqa: RUF012
-        {"name": "数据看板", "href": "/creditflow/dashboard", "destination": "nav", "category": "Creditflow",
-         "url_route": "creditflow_dashboard"},
-        {"name": "双公示运行概况", "href": "/creditflow/", "destination": "nav", "category": "Creditflow",
-         "url_route": "creditflow_overview"},
-        {"name": "审核", "href": "/creditflow/review", "destination": "nav", "category": "Creditflow",
-         "url_route": "creditflow_review"},
-        {"name": "问题数据", "href": "/creditflow/quarantine", "destination": "nav", "category": "Creditflow",
-         "url_route": "creditflow_quarantine"},
-        {"name": "审核记录", "href": "/creditflow/review/audit", "destination": "nav", "category": "Creditflow",
-         "url_route": "creditflow_review_audit"},
-        {"name": "数据质量报告", "href": "/creditflow/quality", "destination": "nav", "category": "Creditflow",
-         "url_route": "creditflow_quality"},
-        {"name": "区县自查", "href": "/creditflow/check", "destination": "nav", "category": "Creditflow",
-         "url_route": "creditflow_check"},
+    fastapi_apps = [  # noqa: RUF012 — AirflowPlugin's own attributes
+        {"app": app, "url_prefix": "/creditflow", "name": "creditflow"},
+        {"app": redirect, "url_prefix": "/credit", "name": "creditflow_credit_moved"},
     ]
-    macros = [sgs_due_date]  # noqa: RUF012
-
+    external_views = [  # noqa: RUF012
+        {"name": label, "href": f"/creditflow/{path}", "destination": "nav", "category": "Creditflow",
+         "url_route": route} for label, path, route in PAGES
+    ]
+    timetables = [DelayedDailyTimetable]  # noqa: RUF012
+    macros = MACROS

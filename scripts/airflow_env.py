@@ -78,7 +78,7 @@ def airflow_env(home: Path | None = None, port: int = 8080) -> dict[str, str]:
 
 def lineage_env(home: Path) -> dict[str, str]:
     """OpenLineage (the Airflow provider): every task's START/COMPLETE event, with the datasets it reads and
-    writes (``plugins/creditflow_lineage.py``), appended as JSON lines to ``<home>/openlineage/events.jsonl``.
+    writes (``include/creditflow_airflow/lineage.py``), appended as JSON lines to ``<home>/openlineage/events.jsonl``.
     To send them to Marquez instead, export ``CREDITFLOW_OPENLINEAGE_TRANSPORT`` as
     ``{"type": "http", "url": "http://marquez:5000", "endpoint": "api/v1/lineage"}`` (see the README)."""
     events = home / "openlineage" / "events.jsonl"
@@ -88,7 +88,7 @@ def lineage_env(home: Path) -> dict[str, str]:
     return {
         "AIRFLOW__OPENLINEAGE__NAMESPACE": "creditflow",
         "AIRFLOW__OPENLINEAGE__TRANSPORT": transport,
-        "AIRFLOW__OPENLINEAGE__EXTRACTORS": "creditflow_lineage.SgsTaskExtractor",
+        "AIRFLOW__OPENLINEAGE__EXTRACTORS": "creditflow_airflow.lineage.SgsTaskExtractor",
     }
 
 

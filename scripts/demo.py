@@ -358,7 +358,7 @@ def products(env: dict[str, str]) -> list[str]:
     r = subprocess.run([str(BIN / "python"), "-m", "creditflow.credit.demo", "--db", warehouse_url(),
                         "--platform", f"http://{HOST}:8701"], env=env, capture_output=True, text=True)
     if r.returncode == 0:
-        log(f"严重失信名单 / 信用修复: one listing case and one repair (http://localhost:{PORT}/credit/)")
+        log(f"严重失信名单 / 信用修复: one listing case and one repair (http://localhost:{PORT}/creditflow/credit/)")
     else:
         log(f"credit demo failed:\n{failure_cause(r.stderr + r.stdout)}")
         failed.append("credit demo")

@@ -13,6 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "tests"))
+# As in every Airflow process (settings put the plugins folder on sys.path): the app package creditflow_ui. Nothing
+# the DAGs import lives there any more (include/creditflow_airflow), so no test can load a module twice through it.
 sys.path.insert(0, str(ROOT / "plugins"))
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="creditflow-airflow-"))

@@ -80,7 +80,7 @@ def _engine() -> Any:
 
 def _storage(area: str) -> Storage:
     """Where the reports, plans or notices are: the creditflow storage (``var/<area>`` in the demo)."""
-    from creditflow_hooks import storage
+    from creditflow_airflow.hooks import storage
 
     return storage(FILE_AREAS[area])
 

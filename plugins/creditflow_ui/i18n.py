@@ -7,6 +7,8 @@ from what the page shows) or, on a first visit, from the browser's ``Accept-Lang
 
 from __future__ import annotations
 
+from typing import Any
+
 LANGUAGES = ("zh", "en")
 
 LABELS: dict[str, dict[str, str]] = {
@@ -159,3 +161,11 @@ def credit_zh(token: object, what: str = "action") -> str:
         spec = CASE_ACTIONS.get(text)
         return spec["zh"] if spec else CREDIT_EVENTS.get(text) or f"未知操作（{text}）"
     return CREDIT_STATUSES.get(what, {}).get(text) or f"未知（{text}）"
+
+
+def regime_title(regime_id: Any) -> str:
+    """A publicity regime's title (``data/rules/publicity.yaml``) for its id (the templates' ``regime`` filter)."""
+    from creditflow.core.rules import publicity_rules
+
+    titles = {r["id"]: r["title_zh"] for r in publicity_rules()["regimes"]}
+    return titles.get(str(regime_id or ""), str(regime_id or "—"))

@@ -19,11 +19,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
-from creditflow_ui import auth, clock, quality
+from creditflow_ui import auth, clock, quality, state
+from creditflow_ui.i18n import credit_zh, regime_title
 
 HERE = Path(__file__).resolve().parent
+#: The one site menu (paths under the app's root): the 双公示 pages, then the credit pages (``credit.py``).
 NAV = (("dashboard", "数据看板"), ("", "运行概况"), ("review", "审核"), ("review/audit", "审核记录"),
-       ("quarantine", "问题数据"), ("quality", "数据质量报告"), ("check", "区县自查"))
+       ("quarantine", "问题数据"), ("quality", "数据质量报告"), ("check", "区县自查"),
+       ("credit/", "失信名单案件"), ("credit/penalties", "处罚与信用修复"), ("credit/integrity", "诚信审核"),
+       ("credit/impact", "处罚前信用影响评估"))
 OPS = {"create": "新增", "correct": "更正", "withdraw": "撤销"}
 SEVERITIES = {"error": "错误", "warning": "提示", "info": "信息"}
 _PREVIEW_ORDER = ("_XDR_MC", "_XDR_LB", "_XDR_SHXYM", "_XDR_ZJHM", "_WSH", "_JDRQ", "_CFLB", "_XKLB", "_CSLX", "_NR",
@@ -52,14 +56,14 @@ def _local(value: Any) -> str:
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
                           finalize=_finalize, undefined=jinja2.StrictUndefined)
 _env.filters["local"] = _local
+_env.filters["zh"] = credit_zh  # every state, action and status token a credit page prints
+_env.filters["regime"] = regime_title
 templates = Jinja2Templates(env=_env)
 router = APIRouter()
 
 
 def _engine() -> Any:
-    from creditflow_hooks import warehouse_engine
-
-    return warehouse_engine()
+    return state.engine()  # one engine (one pool) for the process, not one per request
 
 
 def root_of(request: Request) -> str:
@@ -75,7 +79,8 @@ def render(request: Request, name: str, title: str, active: str, user: Any = Non
     roster = load_roster()
     viewer = auth.reviewer_of(user) if user is not None else None
     return templates.TemplateResponse(request, name, {
-        "title": title, "active": active, "nav": NAV, "root": root_of(request), "kinds": KIND_LABELS,
+        "title": title, "active": active, "nav": NAV, "root": root_of(request), "site": root_of(request),
+        "kinds": KIND_LABELS,
         "roster": roster, "viewer": viewer, "viewer_levels": roster.levels_of(viewer) if viewer else [],
         "decisions": review.DECISIONS, "reasons": review.REASONS, "sources": review.SOURCES, "ops": OPS,
         "severities": SEVERITIES, "csrf": auth.csrf_token(request), **context}, status_code=status_code)
@@ -288,7 +293,7 @@ def _json_dict(json: Any, text: Any) -> dict[str, Any]:
 
 def _gx_root() -> Any:
     """The storage's gx area: where every worker published its validation results (local or object storage)."""
-    from creditflow_hooks import storage
+    from creditflow_airflow.hooks import storage
 
     return storage("gx")
 

@@ -1,7 +1,7 @@
 """立即上报: a reviewer sends the records approved on 审核 now instead of with tomorrow's 06:00 run.
 
 There is no second sending path: the request creates an ordinary manual run of ``sgs_<kind>`` (no logical
-date — the DAG processes the latest day that is due, ``creditflow_timetables.run_interval``), which takes the
+date — the DAG processes the latest day that is due, ``creditflow_airflow.timetables.run_interval``), which takes the
 interval lock and the ledger lock like every run, carries the reviewed records over and uploads those whose
 levels are all approved. Only a user the review roster gives a level may ask. Who asked is kept twice: the run
 itself (``triggering_user_name``, conf ``send_now`` / ``requested_by``) and an entry of Airflow's audit log

@@ -1,4 +1,4 @@
-"""The 信用管理 plugin inside Airflow's own API server app (as ``airflow api-server`` mounts it at ``/credit``),
+"""The 信用管理 pages inside Airflow's own API server app (the one creditflow app, mounted at ``/creditflow``),
 logged in through SimpleAuthManager's ``POST /auth/token`` (demo users of ``scripts/airflow_env.py``):
 the integrity endpoint answers for listed, repaired and clean parties and refuses calls without a token;
 pages render masked; decisions on the page keep separation of duties and CSRF."""
@@ -103,33 +103,15 @@ def api_log(world, at_least: int) -> list[dict]:
         time.sleep(0.1)
 
 
-def plugin_module(app=None):  # type: ignore[no-untyped-def]
-    """The plugin module whose functions ``app`` really serves — found through the mounted integrity route,
-    because in a long test session the module Airflow's plugin manager loaded need not be the one under
-    its name in sys.modules — or, without an app, the module of that name."""
-    import types
-
-    stack = list(getattr(app, "routes", []) or [])
-    while stack:
-        route = stack.pop()
-        sub = getattr(route, "app", None)
-        stack += list(getattr(route, "routes", None) or getattr(sub, "routes", None) or [])
-        endpoint = getattr(route, "endpoint", None)
-        if endpoint is not None and str(getattr(route, "path", "")).endswith("/api/integrity"):
-            return types.SimpleNamespace(**endpoint.__globals__)
-    assert app is None, "the app serves no /credit/api/integrity route"
-    return sys.modules["creditflow_credit_api"]
-
-
 def test_the_integrity_endpoint_refuses_calls_without_an_airflow_token(world):
     from fastapi.testclient import TestClient
 
     anonymous = TestClient(world["app"])
-    assert anonymous.get(f"/credit/api/integrity?code={LISTED}").status_code == 401
-    assert anonymous.post("/credit/api/integrity", json={"codes": [LISTED]}).status_code == 401
-    bad = anonymous.get(f"/credit/api/integrity?code={LISTED}", headers={"Authorization": "Bearer not-a-jwt"})
+    assert anonymous.get(f"/creditflow/api/integrity?code={LISTED}").status_code == 401
+    assert anonymous.post("/creditflow/api/integrity", json={"codes": [LISTED]}).status_code == 401
+    bad = anonymous.get(f"/creditflow/api/integrity?code={LISTED}", headers={"Authorization": "Bearer not-a-jwt"})
     assert bad.status_code in (401, 403)
-    for path in ("/credit/", "/credit/penalties", "/credit/integrity", "/credit/impact"):
+    for path in ("/creditflow/credit/", "/creditflow/credit/penalties", "/creditflow/credit/integrity", "/creditflow/credit/impact"):
         assert anonymous.get(path).status_code == 401, path
 
 
@@ -137,7 +119,7 @@ def test_the_integrity_endpoint_answers_for_listed_repaired_and_clean_parties(wo
     from fastapi.testclient import TestClient
 
     api = TestClient(world["app"], headers={"Authorization": f"Bearer {token(world, 'viewer')}"})
-    r = api.get("/credit/api/integrity", params={"code": [LISTED, REPAIRED, CLEAN, MAJOR, PERSON, "91440400MA4UABCD1X"]})
+    r = api.get("/creditflow/api/integrity", params={"code": [LISTED, REPAIRED, CLEAN, MAJOR, PERSON, "91440400MA4UABCD1X"]})
     assert r.status_code == 200, r.text
     listed, repaired, clean, major, person, invalid = r.json()["answers"]
     assert listed["verdict"] == "fail" and listed["listed"]["on_list"] and "严重失信主体名单" in listed["reasons"][0]
@@ -150,9 +132,9 @@ def test_the_integrity_endpoint_answers_for_listed_repaired_and_clean_parties(wo
     assert person["verdict"] == "fail" and person["code"] == "4404**********0014"
     assert invalid["valid"] is False and "校验" in invalid["error"] and invalid["verdict"] is None
     # For licensing only the list counts: the major violation passes there.
-    lic = api.post("/credit/api/integrity", json={"codes": [MAJOR], "purpose": "licensing"}).json()["answers"][0]
+    lic = api.post("/creditflow/api/integrity", json={"codes": [MAJOR], "purpose": "licensing"}).json()["answers"][0]
     assert lic["verdict"] == "pass" and lic["purpose_zh"] == "安全生产许可审批"
-    assert api.get("/credit/api/integrity", params={"code": LISTED, "purpose": "nope"}).status_code == 422
+    assert api.get("/creditflow/api/integrity", params={"code": LISTED, "purpose": "nope"}).status_code == 422
     assert not contains_unmasked_id(r.text)
     log = api_log(world, 7)  # the endpoint's audit rows are written in batches, a moment later
     assert len(log) >= 7 and {x["asked_by"] for x in log} == {"viewer"}
@@ -163,29 +145,30 @@ def test_a_token_is_checked_by_airflow_and_trusted_only_for_the_cache_time(world
     """The endpoint asks Airflow about a bearer token once, then trusts it for TOKEN_CACHE_SECONDS: a token
     Airflow revokes (logout) is refused once that time has passed; refused tokens are never trusted."""
     from airflow.api_fastapi.app import get_auth_manager
+    from creditflow_ui import credit_api as plugin
     from fastapi.testclient import TestClient
 
-    plugin = plugin_module(world["app"])
     skew = [0.0]
     monkeypatch.setattr(plugin._TOKENS, "clock", lambda: time.monotonic() + skew[0])
     plugin._TOKENS.clear()
     jwt = token(world, "viewer")
     api = TestClient(world["app"], headers={"Authorization": f"Bearer {jwt}"})
-    assert api.get("/credit/api/integrity", params={"code": CLEAN}).status_code == 200
+    assert api.get("/creditflow/api/integrity", params={"code": CLEAN}).status_code == 200
     get_auth_manager().revoke_token(jwt)
-    assert api.get("/credit/api/integrity", params={"code": CLEAN}).status_code == 200  # within the cache time
+    assert api.get("/creditflow/api/integrity", params={"code": CLEAN}).status_code == 200  # within the cache time
     skew[0] = plugin.TOKEN_CACHE_SECONDS + 0.1  # the cache time has passed
-    assert api.get("/credit/api/integrity", params={"code": CLEAN}).status_code in (401, 403)
-    assert api.get("/credit/api/integrity", params={"code": CLEAN}).status_code in (401, 403)  # not re-cached
+    assert api.get("/creditflow/api/integrity", params={"code": CLEAN}).status_code in (401, 403)
+    assert api.get("/creditflow/api/integrity", params={"code": CLEAN}).status_code in (401, 403)  # not re-cached
     forged = jwt[:-4] + ("AAAA" if not jwt.endswith("AAAA") else "BBBB")
     for _ in range(2):
-        assert TestClient(world["app"]).get("/credit/api/integrity", params={"code": CLEAN},
+        assert TestClient(world["app"]).get("/creditflow/api/integrity", params={"code": CLEAN},
                                             headers={"Authorization": f"Bearer {forged}"}).status_code == 403
     assert plugin._TOKENS.get(forged) is None and plugin._TOKENS.get(jwt) is None
 
 
 def test_the_token_cache_never_outlives_the_token_and_stays_bounded(world):
-    plugin = plugin_module(world["app"])
+    from creditflow_ui import credit_api as plugin
+
     cache = plugin.TokenCache(ttl=60, size=3)
     cache.put("expired", "u", time.time() - 1)
     cache.put("soon", "u", time.time() + 0.2)
@@ -205,27 +188,27 @@ def test_pages_render_masked_and_documents_download(world):
     with world["engine"].connect() as conn:
         doc_id = conn.execute(sa.select(wh.credit_penalty.c.notice_doc_id).where(
             wh.credit_penalty.c.penalty_id == "case_db:D9002")).scalar()
-    pages = {"/credit/": "严重失信主体名单", "/credit/case/SX-art7_1-D3": "李四", "/credit/penalties": "信用修复",
-             "/credit/penalty/case_db:D9002": "信用修复告知书", "/credit/integrity": "诚信审核",
-             "/credit/impact?categories=罚款,责令停产停业&amount=50000&decided=2026-05-06&party_type=legal": "ndrc_order_36"}
+    pages = {"/creditflow/credit/": "严重失信主体名单", "/creditflow/credit/case/SX-art7_1-D3": "李四", "/creditflow/credit/penalties": "信用修复",
+             "/creditflow/credit/penalty/case_db:D9002": "信用修复告知书", "/creditflow/credit/integrity": "诚信审核",
+             "/creditflow/credit/impact?categories=罚款,责令停产停业&amount=50000&decided=2026-05-06&party_type=legal": "ndrc_order_36"}
     for path, text in pages.items():
         page = client.get(path)
         assert page.status_code == 200, (path, page.text[:300])
         assert text in page.text, path
         assert not contains_unmasked_id(page.text), path
-    assert "仅查看" in client.get("/credit/").text
-    pdf = client.get(f"/credit/doc/{doc_id}.pdf")
+    assert "仅查看" in client.get("/creditflow/credit/").text
+    pdf = client.get(f"/creditflow/credit/doc/{doc_id}.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
-    docx = client.get(f"/credit/doc/{doc_id}.docx")
+    docx = client.get(f"/creditflow/credit/doc/{doc_id}.docx")
     assert docx.status_code == 200 and docx.content.startswith(b"PK")
-    csrf = re.search(r'name="csrf-token" content="([a-p]{64})"', client.get("/credit/integrity").text).group(1)
-    batch = client.post("/credit/integrity/batch", data={"csrf_token": csrf, "purpose": "bidding"},
+    csrf = re.search(r'name="csrf-token" content="([a-p]{64})"', client.get("/creditflow/credit/integrity").text).group(1)
+    batch = client.post("/creditflow/credit/integrity/batch", data={"csrf_token": csrf, "purpose": "bidding"},
                         files={"file": ("bidders.csv", f"名称,统一社会信用代码\n甲,{LISTED}\n乙,{CLEAN}\n".encode())})
     assert batch.status_code == 200 and batch.content.startswith(b"PK")
 
 
 def test_decisions_on_the_page_take_two_people_and_a_form_token(world):
-    case = "/credit/case/SX-art7_1-D4"
+    case = "/creditflow/credit/case/SX-art7_1-D4"
     # chief may propose and approve — but never both for the same decision; reviewer1 only proposes.
     officer, approver, viewer = browser(world, "chief"), browser(world, "reviewer2"), browser(world, "viewer")
     clerk = browser(world, "reviewer1")
@@ -272,7 +255,7 @@ def test_approve_when_the_calendar_year_is_missing_says_so_in_chinese(world, mon
     from creditflow.core.workdays import CalendarNotCovered
     from creditflow.credit import lifecycle
 
-    case = "/credit/case/SX-art7_1-CAL"
+    case = "/creditflow/credit/case/SX-art7_1-CAL"
     _pending_case(world, "SX-art7_1-CAL")
 
     def no_calendar(*args, **kwargs):
@@ -297,7 +280,7 @@ def test_an_unhandled_error_is_a_chinese_page_or_chinese_json(world, monkeypatch
     from creditflow.credit import integrity, lifecycle
     from fastapi.testclient import TestClient
 
-    case = "/credit/case/SX-art7_1-ERR"
+    case = "/creditflow/credit/case/SX-art7_1-ERR"
     _pending_case(world, "SX-art7_1-ERR")
 
     def broken(*args, **kwargs):
@@ -313,9 +296,9 @@ def test_an_unhandled_error_is_a_chinese_page_or_chinese_json(world, monkeypatch
     assert "KeyError" in caplog.text and PERSON not in caplog.text and "Traceback" in caplog.text
     monkeypatch.setattr(integrity, "check", broken)
     api = TestClient(world["app"], headers={"Authorization": f"Bearer {token(world, 'viewer')}"})
-    answer = api.get("/credit/api/integrity", params={"code": CLEAN})
+    answer = api.get("/creditflow/api/integrity", params={"code": CLEAN})
     assert answer.status_code == 500 and answer.json()["detail"].startswith("系统内部错误")
-    bad = api.post("/credit/api/integrity", json={"codes": "x"})
+    bad = api.post("/creditflow/api/integrity", json={"codes": "x"})
     assert bad.status_code == 422 and "请求体应为" in bad.json()["detail"]
 
 
@@ -374,8 +357,8 @@ def test_credit_pages_show_no_raw_state_or_action_token(world):
                 request_id=f"XF-EV-{i}", kind="penalty_repair", subject_id="case_db:D9002", party_key=MAJOR,
                 received_on=TODAY, checks="[]", status=status, recorded_by="reviewer1", at=now))
     client = browser(world, "viewer")
-    paths = ["/credit/", f"/credit/case/{case_id}", "/credit/penalties", "/credit/penalty/case_db:D9001",
-             "/credit/penalty/case_db:D9002", *(f"/credit/?state={s}" for s in CASE_STATES)]
+    paths = ["/creditflow/credit/", f"/creditflow/credit/case/{case_id}", "/creditflow/credit/penalties", "/creditflow/credit/penalty/case_db:D9001",
+             "/creditflow/credit/penalty/case_db:D9002", *(f"/creditflow/credit/?state={s}" for s in CASE_STATES)]
     tokens = set(CASE_STATES + EVENTS + PENALTY_EVENTS + OTHER_TOKENS)
     for path in paths:
         page = client.get(path)
@@ -384,21 +367,10 @@ def test_credit_pages_show_no_raw_state_or_action_token(world):
         raw = sorted(t for t in tokens if re.search(rf"(?<![\w:]){re.escape(t)}(?![\w:])", text))
         assert raw == [], (path, raw, [text[max(0, m.start() - 80):m.end() + 40] for t in raw for m in re.finditer(re.escape(t), text)][:3])
         assert "未知" not in text, path  # every token has its Chinese words
-    case_page = re.sub(r"\s+", "", _visible_text(client.get(f"/credit/case/{case_id}").text))
+    case_page = re.sub(r"\s+", "", _visible_text(client.get(f"/creditflow/credit/case/{case_id}").text))
     # The words of the regulation's steps (部令第11号: 告知 → 陈述申辩 → 列入决定), not the tokens.
     assert "待批准：作出列入决定" in case_page and "已书面放弃" in case_page and "提出建议：发出列入告知书" in case_page
     assert "告知书已送达（陈述申辩期）" in case_page and "系统（自动办理）" in case_page
-
-
-def _credit_app_and_clock(app):  # type: ignore[no-untyped-def]
-    """The mounted /credit app and the clock module its routes really depend on (see :func:`plugin_module`)."""
-    for route in app.routes:
-        if getattr(route, "path", "") == "/credit":
-            sub = route.app
-            for r in sub.routes:
-                if getattr(r, "path", "") == "/case/{case_id}":
-                    return sub, r.endpoint.__globals__["clock"]
-    raise AssertionError("no /credit app mounted")
 
 
 def test_credit_deadlines_are_marked_overdue_on_a_sunday_by_the_pages_clock(world):
@@ -429,11 +401,12 @@ def test_credit_deadlines_are_marked_overdue_on_a_sunday_by_the_pages_clock(worl
             {"request_id": "YC-SUN-2", "kind": "early_removal", "subject_id": "SX-art7_1-SUN", "party_key": CLEAN,
              "received_on": "2026-11-19", "due_on": "2026-12-03", "checks": "[]", "status": "rejected",
              "recorded_by": "reviewer1", "at": now}])
-    app, clock = _credit_app_and_clock(world["app"])
+    from creditflow_ui import app, clock
+
     app.dependency_overrides[clock.today] = lambda: sunday
     try:
         client = browser(world, "viewer")
-        listed, revisit, objection = (client.get(f"/credit/case/SX-art7_1-{c}").text for c in ("SUN", "REV", "OBJ"))
+        listed, revisit, objection = (client.get(f"/creditflow/credit/case/SX-art7_1-{c}").text for c in ("SUN", "REV", "OBJ"))
     finally:
         app.dependency_overrides.pop(clock.today, None)
     overdue = re.findall(r'<span class="due bad overdue" data-state="overdue">([^<]*)<span class="late">([^<]*)</span>',
@@ -455,7 +428,7 @@ def test_a_case_events_basis_names_the_regulation_not_its_id(world):
         conn.execute(wh.credit_event.insert().values(
             subject_id="SX-art7_1-D1", action="issue_notice", from_state="candidate", to_state="notice_issued",
             actor="chief", on_date=TODAY, at=wh.now_iso(), basis="mem_order_11 列入前书面告知（参照行政处罚法）"))
-    page = browser(world, "viewer").get("/credit/case/SX-art7_1-D1").text
+    page = browser(world, "viewer").get("/creditflow/credit/case/SX-art7_1-D1").text
     assert "mem_order_11" not in page and f"{title} 列入前书面告知（参照行政处罚法）" in page
 
 
@@ -463,8 +436,39 @@ def test_the_integrity_api_refuses_an_unknown_purpose_in_chinese(world):
     from fastapi.testclient import TestClient
 
     api = TestClient(world["app"], headers={"Authorization": f"Bearer {token(world, 'viewer')}"})
-    answer = api.get("/credit/api/integrity", params={"code": CLEAN, "purpose": "nonsense"})
+    answer = api.get("/creditflow/api/integrity", params={"code": CLEAN, "purpose": "nonsense"})
     assert answer.status_code == 422
     detail = answer.json()["detail"]
     assert detail.startswith("未知的用途“nonsense”，应为以下之一：licensing（安全生产许可审批）")
     assert "unknown purpose" not in detail and "procurement（政府采购）" in detail
+
+
+def test_the_old_credit_prefix_redirects_into_the_one_app(world):
+    """信用管理 was a second app at ``/credit`` until #17: bookmarks and licensing systems' configured URLs get a
+    308 (method and body kept) to the same page in the one app, the integrity API to ``/creditflow/api/…``."""
+    from fastapi.testclient import TestClient
+
+    client = TestClient(world["app"])
+    for old, new in (("/credit/", "/creditflow/credit/"), ("/credit/case/SX-1?x=1", "/creditflow/credit/case/SX-1?x=1"),
+                     ("/credit/api/integrity?code=X", "/creditflow/api/integrity?code=X")):
+        r = client.get(old, follow_redirects=False)
+        assert (r.status_code, r.headers["location"]) == (308, new), old
+    jwt = token(world, "viewer")
+    moved = TestClient(world["app"], headers={"Authorization": f"Bearer {jwt}"}).post(
+        "/credit/api/integrity", json={"codes": [CLEAN]})
+    assert moved.status_code == 200 and moved.json()["answers"][0]["code"] == CLEAN
+
+
+def test_one_app_one_menu_every_page_listed(world):
+    """One app mounted once under /creditflow (plus the 308 of the old prefix); the menu lists every page."""
+    from creditflow_plugin import CreditflowPlugin
+    from creditflow_ui import app
+    from starlette.routing import Mount
+
+    mounts = {r.path: r.app for r in world["app"].routes if isinstance(r, Mount)}
+    assert mounts["/creditflow"] is app
+    assert [p for p, a in mounts.items() if a is app] == ["/creditflow"]
+    hrefs = {v["href"] for v in CreditflowPlugin.external_views}
+    pages = {f"/creditflow{r.path}" for r in app.routes if "GET" in getattr(r, "methods", ()) and "{" not in r.path
+             and "/api/" not in r.path}
+    assert pages <= hrefs, pages - hrefs

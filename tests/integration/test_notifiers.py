@@ -34,7 +34,7 @@ import datetime as dt
 
 import pendulum
 from airflow.sdk import dag, task
-from creditflow_notifiers import dag_failure_callbacks, default_task_args
+from creditflow_airflow.notifiers import dag_failure_callbacks, default_task_args
 
 
 @dag(dag_id="notifier_probe", schedule=None, start_date=pendulum.datetime(2026, 11, 1, tz="Asia/Shanghai"),
@@ -218,7 +218,7 @@ def test_a_failing_task_alerts_by_mail_and_webhook_without_personal_data(probe_d
 
 
 def test_timed_out_run_alerts_at_dag_level_and_task_failure_does_not(monkeypatch):
-    from creditflow_notifiers import dag_failure_callbacks
+    from creditflow_airflow.notifiers import dag_failure_callbacks
 
     with SmtpSink() as smtp, HttpReceiver() as hook:
         _wire(monkeypatch, smtp.port, hook.port, recipients="duty@x.gov.cn")
@@ -237,7 +237,7 @@ def test_timed_out_run_alerts_at_dag_level_and_task_failure_does_not(monkeypatch
 
 
 def test_receivers_down_log_and_do_not_raise(monkeypatch, caplog):
-    from creditflow_notifiers import failure_notifiers
+    from creditflow_airflow.notifiers import failure_notifiers
 
     _wire(monkeypatch, free_port(), free_port())  # nothing listens on either port
     caplog.set_level(logging.INFO, logger="creditflow.alert")
@@ -252,7 +252,7 @@ def test_receivers_down_log_and_do_not_raise(monkeypatch, caplog):
 
 
 def test_webhook_error_status_is_logged_not_raised(monkeypatch, caplog):
-    from creditflow_notifiers import WebhookFailureNotifier
+    from creditflow_airflow.notifiers import WebhookFailureNotifier
 
     with HttpReceiver(status=500) as hook:
         _wire(monkeypatch, free_port(), hook.port)
@@ -263,7 +263,7 @@ def test_webhook_error_status_is_logged_not_raised(monkeypatch, caplog):
 
 
 def test_unconfigured_routes_are_skipped_with_one_line_each(monkeypatch, caplog):
-    from creditflow_notifiers import failure_notifiers
+    from creditflow_airflow.notifiers import failure_notifiers
 
     with SmtpSink() as smtp:
         _wire(monkeypatch, smtp.port, free_port(), recipients=None)
@@ -281,7 +281,7 @@ def test_unconfigured_routes_are_skipped_with_one_line_each(monkeypatch, caplog)
 
 def test_wecom_format_and_alert_fields(monkeypatch):
     """A 政务微信/企业微信 group robot takes {"msgtype": "text", ...}; the text carries the same identifiers."""
-    from creditflow_notifiers import WebhookFailureNotifier, failure_alert
+    from creditflow_airflow.notifiers import WebhookFailureNotifier, failure_alert
 
     ctx = _context(ValueError(f"坏记录 {PERSONAL_ID}" + "长" * 900))
     alert = failure_alert(ctx)
@@ -304,10 +304,10 @@ def test_wecom_format_and_alert_fields(monkeypatch):
 
 def test_dag_files_parse_with_the_notifiers_module_only(tmp_path):
     """The module DAG files import at parse time stays light (no requests, SMTP hook or creditflow import)."""
-    code = ("import sys; import creditflow_notifiers\n"
+    code = ("import sys; import creditflow_airflow.notifiers\n"
             "print([m for m in ('requests', 'airflow.providers.smtp.hooks.smtp', 'creditflow.common')"
             " if m in sys.modules])")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "plugins")}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "include")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"

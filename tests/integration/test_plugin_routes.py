@@ -481,3 +481,26 @@ def test_a_reviewer_sends_approved_records_now_through_an_ordinary_audited_run(w
     assert "在它的“决定”步骤之前审核通过的记录随它上报；之后审核通过的由刚排队的这次运行上报" in told
     audit_page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", viewer.get("/creditflow/review/audit").text))
     assert "立即上报请求" in audit_page and "reviewer1 行政处罚 sgs_penalty" in audit_page
+
+
+def test_the_pages_share_one_engine_created_in_the_apps_lifespan(world, monkeypatch):
+    """#17 §6: the 双公示 pages built an engine (and a connection pool) per request. The app's shared state is
+    created when Airflow's API server starts the lifespan of the mounted app (Airflow 3.3 enters every mounted
+    FastAPI app's lifespan), reused by every page — 双公示 and credit — and closed at shutdown."""
+    from creditflow.core import warehouse
+    from creditflow_ui import state
+    from fastapi.testclient import TestClient
+
+    made = []
+    real = warehouse.engine_from_url
+    monkeypatch.setattr(warehouse, "engine_from_url", lambda url: made.append(url) or real(url))
+    state.close()
+    r = TestClient(world["app"]).post("/auth/token", json={"username": "viewer", "password": "viewer"})
+    with TestClient(world["app"], cookies={"_token": r.json()["access_token"]}) as client:
+        assert len(made) == 1 and state._ENGINES, "the lifespan did not create the engine"
+        for path in (*PAGES, "/creditflow/dashboard", "/creditflow/credit/", "/creditflow/credit/penalties"):
+            assert client.get(path).status_code == 200, path
+        assert len(made) == 1, made
+    assert not state._ENGINES  # closed with the server
+    assert login(world, "viewer").get("/creditflow/").status_code == 200  # without a lifespan: made on first use
+    assert len(made) == 2

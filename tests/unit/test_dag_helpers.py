@@ -1,4 +1,4 @@
-"""The helpers DAG files share from ``plugins/creditflow_notifiers.py``: a run's local interval and the
+"""The helpers DAG files share from ``include/creditflow_airflow/notifiers.py``: a run's local interval and the
 临期/逾期 alert lines (logged masked, mailed to the Variable's recipients)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import pendulum
 import pytest
-from creditflow_notifiers import local_interval, recipients, send_alert_lines
+from creditflow_airflow.notifiers import local_interval, recipients, send_alert_lines
 
 ID = "440402199001011234"
 

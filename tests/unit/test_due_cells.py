@@ -33,7 +33,7 @@ def test_the_jinja_macro_is_the_same_deadline_and_never_raises():
     """``macros.creditflow_plugin.sgs_due_date``: 7 working days after the decision (国办发〔2015〕51号); 2026-02-12
     reaches over the Spring Festival holiday to 2026-02-28 (a working Saturday). Beyond the calendar it shows
     待定 with its reason, like the pages, instead of failing the task that renders it."""
-    from creditflow_plugin import sgs_due_date
+    from creditflow_airflow.macros import sgs_due_date
 
     assert sgs_due_date("2026-02-12") == "2026-02-28"
     year = max(workdays.official_calendar().years) + 1

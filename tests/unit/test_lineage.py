@@ -1,4 +1,4 @@
-"""OpenLineage naming of the 双公示 steps (plugins/creditflow_lineage.py): datasets named after the
+"""OpenLineage naming of the 双公示 steps (include/creditflow_airflow/lineage.py): datasets named after the
 connections without credentials, one unbroken chain from the sources to the platform's receipts, and the
 extractor registered for the operator classes the DAG's steps really are. (The events themselves, from
 runs on Celery workers, are checked in tests/integration/test_cluster.py.)"""
@@ -8,8 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-import creditflow_lineage as lineage  # plugins/ is on sys.path (conftest); never skipped: the provider is required
 import pendulum
+from creditflow_airflow import lineage  # never skipped: the provider is required
 
 
 def test_the_openlineage_provider_is_installed():

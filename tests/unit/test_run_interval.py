@@ -1,4 +1,4 @@
-"""plugins/creditflow_timetables.py ``run_interval`` (#18.5): day D = [D 00:00, D+1 00:00) Asia/Shanghai is due at
+"""include/creditflow_airflow/timetables.py ``run_interval`` (#18.5): day D = [D 00:00, D+1 00:00) Asia/Shanghai is due at
 D+1 06:00 ("late-evening entries reach the case system overnight; district files that arrived before 06:00
 belong to D" — the module's rule). A manual trigger WITH a logical date went through without that check."""
 
@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
-from creditflow_timetables import run_interval
+from creditflow_airflow.timetables import run_interval
 
 ZONE = ZoneInfo("Asia/Shanghai")
 DELAY = dt.timedelta(hours=6)

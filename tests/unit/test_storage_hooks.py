@@ -1,4 +1,4 @@
-"""``creditflow_hooks.storage(area)``: the demo's var/ folders by default; a base URL from the Variable
+"""``creditflow_airflow.hooks.storage(area)``: the demo's var/ folders by default; a base URL from the Variable
 ``creditflow_storage_url`` or the ``creditflow_storage`` connection; Airflow's object-storage filesystems
 (ObjectStoragePath's, e.g. s3 from the Amazon provider) built with that connection; plans written and
 read through it on memory:// as on a local folder."""
@@ -18,9 +18,9 @@ def hooks(tmp_path, monkeypatch):
     for name in ("AIRFLOW_VAR_CREDITFLOW_STORAGE_URL", "AIRFLOW_VAR_CREDITFLOW_INBOX_DIR",
                  "AIRFLOW_CONN_CREDITFLOW_STORAGE"):
         monkeypatch.delenv(name, raising=False)
-    import creditflow_hooks
+    from creditflow_airflow import hooks
 
-    return creditflow_hooks
+    return hooks
 
 
 def test_default_is_the_local_var_folders(hooks, tmp_path):

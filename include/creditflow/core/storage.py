@@ -5,7 +5,7 @@ reports, notices and plans are read and written through a :class:`Storage`: an `
 <https://filesystem-spec.readthedocs.io/>`_ filesystem plus a root. Any fsspec URL works —
 ``/srv/creditflow/var/plans`` or ``file:///…`` (the demo), ``s3://bucket/prefix`` (production, MinIO and
 other S3-compatible stores; needs ``s3fs``), ``memory://…`` (tests). Airflow code builds the filesystem
-from the ``creditflow_storage`` connection (``creditflow_hooks.storage``); this module has no Airflow import.
+from the ``creditflow_storage`` connection (``creditflow_airflow.hooks.storage``); this module has no Airflow import.
 
 Keys are relative, ``/``-separated names under the root (``penalty/440402_香洲区_20261102.csv``); a key
 that climbs out of the root (``..``, an absolute path, a symlink out of a local root) is refused with

@@ -2,7 +2,7 @@
 
 Airflow's OpenLineage provider sends a START and a COMPLETE (or FAIL) event for every task; for the
 ``@task`` steps of ``sgs_<kind>`` this extractor (``[openlineage] extractors =
-creditflow_lineage.SgsTaskExtractor``, set in ``scripts/airflow_env.py``) names their inputs and outputs,
+creditflow_airflow.lineage.SgsTaskExtractor``, set in ``scripts/airflow_env.py``) names their inputs and outputs,
 so that a record's path is one chain of jobs and datasets::
 
     case DB table / licensing API / district inbox → extract → cf_staging → standardise → cf_std
@@ -151,7 +151,7 @@ if BaseExtractor is not None:
             return self._lineage(kind)
 
         def _lineage(self, kind: str) -> OperatorLineage:
-            from creditflow_hooks import (
+            from creditflow_airflow.hooks import (
                 CASE_DB_CONN,
                 LICENSING_CONN,
                 PLATFORM_CONN,

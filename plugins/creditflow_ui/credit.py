@@ -1,69 +1,39 @@
-"""Airflow plugin: 信用管理 — the 严重失信名单 cases, 信用修复 and 诚信审核, mounted at ``/credit``.
+"""信用管理 pages — the 严重失信名单 cases, 信用修复 and 诚信审核 — under ``/creditflow/credit/``.
 
-Pages (an Airflow login; who may record, propose and approve is ``data/credit/roles.yaml``; one person
-never approves their own proposal; every form carries the login session's CSRF token):
+Pages (an Airflow login; who may record, propose and approve is ``data/credit/roles.yaml``; one person never
+approves their own proposal; every form carries the login session's CSRF token):
 
-* ``/credit/`` — cases by state, what waits, alerts; ``/credit/case/{id}`` — a case, its timeline, documents
-  and the actions the user may take; ``/credit/penalties`` and ``/credit/penalty/{id}`` — penalties, their
-  信用修复告知书 (两书同达) and repair requests; ``/credit/doc/{id}.docx|pdf`` — a document, ready to print;
-* ``/credit/integrity`` — 诚信审核 (single codes, or a bidders' CSV → XLSX); ``/credit/impact`` — 处罚前信用影响评估;
-* ``/credit/api/integrity?code=…&purpose=…`` (GET) or ``POST {"codes": […], "purpose": …}`` — the
-  integrity endpoint for licensing and procurement systems: ``Authorization: Bearer <JWT of POST /auth/token>``;
-  without one → 401. Built for a steady stream of single checks: ``creditflow_credit_api.py`` (its token
-  check, thread pool and reader connections) and :class:`creditflow.credit.integrity.AuditWriter` (its audit log).
+* ``credit/`` — cases by state, what waits, alerts; ``credit/case/{id}`` — a case, its timeline, documents and
+  the actions the user may take; ``credit/penalties`` and ``credit/penalty/{id}`` — penalties, their
+  信用修复告知书 (两书同达) and repair requests; ``credit/doc/{id}.docx|pdf`` — a document, ready to print;
+* ``credit/integrity`` — 诚信审核 (single codes, or a bidders' CSV → XLSX); ``credit/impact`` — 处罚前信用影响评估.
 
-Authentication is the 双公示 pages' own module, ``creditflow_ui/auth.py``: the API server's token validation
-(``Authorization: Bearer`` JWT, else the UI's ``_token`` cookie), the user's Airflow roles, an HMAC CSRF token
-per login session and an Origin check on every form post.
-Every printed value passes through :func:`creditflow.common.mask_text`; the logic is ``creditflow.credit``.
+The JSON endpoint for other systems is :mod:`creditflow_ui.credit_api`. Login, roles and CSRF are
+:mod:`creditflow_ui.auth`; the templates are ``templates/credit/`` in the one site frame; every printed value
+passes through :func:`creditflow.common.mask_text`; the logic is ``creditflow.credit``. These pages were a second
+plugin app at ``/credit`` until #17; that prefix now redirects here (``creditflow_ui.legacy``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from pathlib import Path
 from typing import Any
 
-import jinja2
-from airflow.plugins_manager import AirflowPlugin
-from creditflow.common import mask_text
-from creditflow_credit_api import _engine
-from creditflow_credit_api import router as api_router
-from creditflow_ui import auth, clock, errors  # auth: the 双公示 pages' login, roles and CSRF; clock: "today"
-from creditflow_ui.i18n import credit_zh
-from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
-from markupsafe import Markup
 
-HERE = Path(__file__).resolve().parent
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'self'; "
-       "base-uri 'none'")
-NAV = (("", "名单案件"), ("penalties", "处罚与信用修复"), ("integrity", "诚信审核"), ("impact", "处罚前信用影响评估"))
-_env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "creditflow_credit_templates"), autoescape=True,
-                          # a macro's output (Markup: its values already passed here) is masked and stays markup
-                          finalize=lambda v: Markup(mask_text(v)) if isinstance(v, Markup)
-                          else mask_text(v) if isinstance(v, str) else v,
-                          undefined=jinja2.StrictUndefined)
+from creditflow_ui import auth, clock
+from creditflow_ui.i18n import credit_zh, regime_title
+from creditflow_ui.routes import NAV, root_of, templates
+from creditflow_ui.state import engine as _engine  # the one engine of the process (creditflow_ui.state)
 
-def _regime(regime_id: Any) -> str:
-    """A publicity regime's title (``data/rules/publicity.yaml``) for its id."""
-    from creditflow.core.rules import publicity_rules
-
-    titles = {r["id"]: r["title_zh"] for r in publicity_rules()["regimes"]}
-    return titles.get(str(regime_id or ""), str(regime_id or "—"))
-
-
-_env.filters["zh"] = credit_zh  # every state, action and status token a template prints (creditflow_ui/i18n.py)
-_env.filters["regime"] = _regime
-templates = Jinja2Templates(env=_env)
-router = APIRouter()
+router = APIRouter(prefix="/credit")
 
 
 def _root(request: Request) -> str:
-    return str(request.scope.get("root_path", "")).rstrip("/")
+    """Where the credit pages live: the app's root + ``/credit`` (their templates' ``root``; ``site`` is the app's)."""
+    return f"{root_of(request)}/credit"
 
 
 def _who(user: Any) -> Any:
@@ -76,8 +46,9 @@ def page(request: Request, name: str, title: str, active: str, user: Any, status
     from creditflow.credit.roles import load_roles
 
     who = _who(user) if user is not None else None
-    return templates.TemplateResponse(request, name, {
-        "title": title, "active": active, "nav": NAV, "root": _root(request), "csrf": auth.csrf_token(request),
+    return templates.TemplateResponse(request, f"credit/{name}", {
+        "title": title, "active": f"credit/{active}", "nav": NAV, "root": _root(request), "site": root_of(request),
+        "csrf": auth.csrf_token(request),
         "viewer": who, "can": load_roles().actions_of(who) if who else [], "states": STATES_ZH,
         "today": (today or clock.today()).isoformat(), **context}, status_code=status_code)
 
@@ -336,7 +307,7 @@ def _titled_basis(event: dict[str, Any]) -> dict[str, Any]:
     basis = str(event.get("basis") or "")
     head = basis.split(" ", 1)[0].split("；", 1)[0]
     regulation = rules.listing()["regulation"]
-    title = regulation["title_zh"] if head == regulation["id"] else _regime(head) if head else head
+    title = regulation["title_zh"] if head == regulation["id"] else regime_title(head) if head else head
     return {**event, "basis": title + basis[len(head):]} if head and title != head else event
 
 
@@ -345,7 +316,7 @@ def _readable_basis(event: dict[str, Any]) -> dict[str, Any]:
     and the class in Chinese."""
     regime_id, sep, klass = str(event.get("basis") or "").partition(" / ")
     if event.get("action") == "tracked" and sep:
-        return {**event, "basis": f"{_regime(regime_id)}，类别：{credit_zh(klass, 'penalty_class')}"}
+        return {**event, "basis": f"{regime_title(regime_id)}，类别：{credit_zh(klass, 'penalty_class')}"}
     return event
 
 
@@ -441,63 +412,3 @@ def impact_page(request: Request, categories: str = "", amount: str = "", decide
                 form={"categories": categories, "amount": amount, "decided": decided or today.isoformat(),
                       "party_type": party_type, "party": party, "violation": violation},
                 known=standard.enum_values("CF_CFLB"))
-
-
-class SecurityHeaders:
-    """CSP and ``nosniff`` on every response of the app (a plain ASGI middleware: it only adds two headers
-    to the response start, where Starlette's ``BaseHTTPMiddleware`` would cost a task and a stream per request)."""
-
-    HEADERS = ((b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"))
-
-    def __init__(self, app: Any):
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {k.lower() for k, _ in headers}
-                headers += [(k, v) for k, v in self.HEADERS if k not in present]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-def create_app() -> FastAPI:
-    app = FastAPI(title="creditflow · 信用管理", docs_url=None, redoc_url=None, openapi_url=None)
-    app.include_router(router)
-    app.include_router(api_router)  # /api/integrity (creditflow_credit_api.py)
-    # the 双公示 pages' stylesheet, shared (mounted first: "/static" would otherwise take "/static/ui/…")
-    app.mount("/static/ui", StaticFiles(directory=HERE / "creditflow_ui" / "static"), name="ui_static")
-    app.mount("/static", StaticFiles(directory=HERE / "creditflow_credit_templates" / "static"), name="static")
-
-    # Chinese answers for every status and unhandled exception (page in this app's frame, JSON for /api/…),
-    # the exception logged masked (creditflow_ui/errors.py); inside SecurityHeaders, so error pages carry CSP.
-    errors.install(app, _root, _error_page, lambda request: f"{_root(request)}/")
-    app.add_middleware(SecurityHeaders)
-    return app
-
-
-def _error_page(request: Request, status: int, title: str, message: str, back: str) -> Response:
-    return page(request, "error.html", title, "", None, status_code=status, message=message, back=back)
-
-
-app = create_app()
-
-
-class CreditflowCreditPlugin(AirflowPlugin):
-    name = "creditflow_credit"
-    fastapi_apps = [{"app": app, "url_prefix": "/credit", "name": "creditflow_credit"}]  # noqa: RUF012
-    external_views = [  # noqa: RUF012
-        {"name": "信用管理（严重失信名单）", "href": "/credit/", "destination": "nav", "category": "Creditflow",
-         "url_route": "creditflow_credit_cases"},
-        {"name": "信用修复", "href": "/credit/penalties", "destination": "nav", "category": "Creditflow",
-         "url_route": "creditflow_credit_penalties"},
-        {"name": "诚信审核", "href": "/credit/integrity", "destination": "nav", "category": "Creditflow",
-         "url_route": "creditflow_credit_integrity"},
-    ]

@@ -27,7 +27,8 @@ from typing import Any
 import pendulum
 from airflow.sdk import PokeReturnValue, task, task_group
 from creditflow.common import TIMEZONE_NAME
-from creditflow_notifiers import TIMEOUTS, default_task_args, local_interval
+
+from creditflow_airflow.notifiers import TIMEOUTS, default_task_args, local_interval
 
 #: Where both credit DAGs' schedules begin: CREDITFLOW_CREDIT_START, else the 双公示 DAGs' start.
 START = pendulum.parse(os.environ.get("CREDITFLOW_CREDIT_START", os.environ.get("CREDITFLOW_SGS_START", "2026-11-01")),
@@ -47,7 +48,7 @@ RECEIPTS_TIMEOUT_SECONDS = 3600
 
 
 def _engine_and_client() -> tuple[Any, Any]:
-    from creditflow_hooks import CreditPlatformHook, warehouse_engine
+    from creditflow_airflow.hooks import CreditPlatformHook, warehouse_engine
 
     return warehouse_engine(), CreditPlatformHook().get_conn()
 

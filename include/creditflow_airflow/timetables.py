@@ -15,8 +15,9 @@ logical date (its data interval) while D+1 06:00 has not passed (district files 
 that contradicts the run's own interval, is refused at once (``AirflowFailException``: no retries) with a
 Chinese message saying what to do. Scheduled runs (created at D+1 06:00) and backfills of past days are due.
 
-Registered as a plugin (Airflow deserialises custom timetables only from plugins): the scheduler, the
-dag-processor and the API server load it from the plugins folder.
+Registered by ``plugins/creditflow_plugin.py`` (Airflow deserialises custom timetables only from plugins): the
+scheduler, the dag-processor and the API server find it through the plugin; DAG files import it from here, so
+the class is one object under one module name, ``creditflow_airflow.timetables``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from airflow.plugins_manager import AirflowPlugin
 from airflow.timetables.base import DagRunInfo, DataInterval, TimeRestriction
 from airflow.timetables.interval import CronDataIntervalTimetable
 
@@ -124,8 +124,3 @@ def run_interval(context: Any, tz: dt.tzinfo, delay: dt.timedelta,
                f"（次日 {hours:g} 时后运行）")
     begin = dt.datetime(day.year, day.month, day.day, tzinfo=tz)
     return begin, begin + dt.timedelta(days=1), why
-
-
-class CreditflowTimetablesPlugin(AirflowPlugin):
-    name = "creditflow_timetables"
-    timetables = [DelayedDailyTimetable]  # noqa: RUF012 — AirflowPlugin's own attribute
