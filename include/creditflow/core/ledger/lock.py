@@ -69,7 +69,9 @@ def ledger_lock(engine: sa.Engine, timeout: float | None = None) -> Iterator[Non
 
 
 def guard(conn: sa.Connection) -> None:
-    """Make the rest of ``conn``'s transaction run under the ledger lock (see the module docstring)."""
+    """Make the rest of ``conn``'s transaction run under the ledger lock (see the module docstring). The
+    lock then belongs to that transaction: do not enter :func:`ledger_lock` inside it (that would wait for
+    it) — take :func:`ledger_lock` first, around the whole transaction, as the credit decisions do."""
     if held(conn.engine):
         return
     dialect = conn.dialect.name
