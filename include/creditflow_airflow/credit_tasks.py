@@ -4,7 +4,7 @@
   ``pending`` (same Idempotency-Key) and collects receipts for up to a minute. It never fails on a slow
   platform: the steps after it skip a case whose publication is still in flight and count it.
 * :func:`deliver` — task group ``deliver``: ``send`` submits every pending batch of the capability's two
-  kinds (``dishonest_list``; ``penalty`` withdrawals marked ``credit:``) in the pool ``credit_platform``;
+  kinds (``dishonest_list``; ``penalty`` withdrawals of ``origin`` credit) in the pool ``credit_platform``;
   ``receipts`` (a reschedule-mode sensor, every 5 s for up to an hour) collects the platform's answers
   and then marks the listings it accepted as 已公示.
 

@@ -453,11 +453,11 @@ def test_publicity_end_skips_a_penalty_whose_upload_is_in_flight(world, caplog):
     first, second = pens
     _publish_penalty(engine, client, second)
     with engine.begin() as conn:  # the 双公示 pipeline has queued the first one's upload, not yet answered
-        publish.queue(conn, "penalty", [{"natural_key": first["natural_key"], "op": "create",
-                                         "payload": {"CF_WSH": first["doc_no"]}, "owner": first["penalty_id"],
-                                         "party_key": first["party_key"], "doc_key": first["doc_no"],
-                                         "decision_date": first["decision_date"], "reason": "x"}], "sgs_penalty|x")
-        conn.execute(wh.ledger.update().where(wh.ledger.c.natural_key == first["natural_key"]).values(message=None))
+        ledger.queue_sgs(conn, "penalty", "sgs_penalty|x", [ledger.Operation(
+            natural_key=first["natural_key"], op="create", record_id=first["penalty_id"],
+            payload=json.dumps(_platform_data(first), ensure_ascii=False), content_hash="h1",
+            party_key=first["party_key"], doc_key=first["doc_no"], decision_date=first["decision_date"],
+            expected=None)], wh.now_iso())
     # publicity_max_until is the period's last day (published until 24:00, 民法典 art. 203): stopped the day after
     day = D.fromisoformat(first["publicity_max_until"]) + dt.timedelta(days=1)
     assert penalties.end_publicity(engine, day - dt.timedelta(days=1), "p0")["ended"] == 0
@@ -465,11 +465,9 @@ def test_publicity_end_skips_a_penalty_whose_upload_is_in_flight(world, caplog):
         assert penalties.end_publicity(engine, day, "p1") == {"ended": 1, "withdrawals": 1, "waiting": 1}
     assert any(first["doc_no"] in r.getMessage() and "尚未收到平台回执" in r.getMessage() for r in caplog.records)
     deliver(engine, client)  # the credit loop sends its withdrawal only, never the pipeline's row
-    with engine.begin() as conn:  # the pipeline's upload is answered (here: the shared loop, as stage 7 runs it)
-        conn.execute(wh.ledger.update().where(wh.ledger.c.natural_key == first["natural_key"]).values(
-            pending_payload=json.dumps(_platform_data(first), ensure_ascii=False)))
-    ledger.send_pending(engine, client, "penalty", reason=lambda r: "", history_run_key=lambda r: "sgs_penalty|x")
-    assert ledger.collect_receipts(engine, client, "penalty", message=lambda r, rc: None)["accepted"] == 1
+    # the pipeline's upload is answered (here: the shared loop, as stage 7 runs it)
+    ledger.send_pending(engine, client, "penalty", history_run_key=lambda r: "sgs_penalty|x")
+    assert ledger.collect_receipts(engine, client, "penalty")["accepted"] == 1
     assert penalties.end_publicity(engine, day + dt.timedelta(days=1), "p2") == {"ended": 1, "withdrawals": 1,
                                                                                   "waiting": 0}
     deliver(engine, client)

@@ -1,6 +1,7 @@
 """The credit capability's publications go through the shared ledger loop (creditflow.core.ledger): it sends
 only its own rows of a kind the 双公示 pipeline also uses, with their reason and their own run key; a platform
-rejection keeps the ``credit:`` mark (the alerts find it); an in-flight refusal never shows an ID number."""
+rejection keeps the row's ``origin`` (the alerts find it) and its ``message`` is the platform's text only; an
+in-flight refusal never shows an ID number."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from creditflow.core import ledger
 from creditflow.core import warehouse as wh
 from creditflow.credit import alerts, publish
 from helpers import warehouse
@@ -43,10 +45,10 @@ def engine(db_url):
     eng = warehouse(db_url)
     with eng.begin() as conn:
         publish.queue(conn, "penalty", [_item(f"W1|{PERSON}", "公示期满，停止公示")], "credit_repair:2026-01-05")
-        publish.queue(conn, "penalty", [_item("W2|91440400MA4UABCD1N", "x")], "sgs:penalty:2026-01-05")
-        # the second row stands for one the 双公示 pipeline queued: no credit mark
-        conn.execute(wh.ledger.update().where(wh.ledger.c.natural_key == "W2|91440400MA4UABCD1N")
-                     .values(message=None))
+        # the second row is one the 双公示 pipeline queued (origin sgs)
+        ledger.queue_sgs(conn, "penalty", "sgs_penalty|2026-01-05", [ledger.Operation(
+            natural_key="W2|91440400MA4UABCD1N", op="withdraw", record_id="r:W2|91440400MA4UABCD1N",
+            payload='{"XK_WSH": "W2|91440400MA4UABCD1N"}', content_hash="h2", expected=None)], wh.now_iso())
     yield eng
     eng.dispose()
 
@@ -65,17 +67,17 @@ def test_send_takes_only_the_credit_rows_with_their_reason_and_run_key(engine):
     assert publish.receipts(engine, client, "penalty") == {"accepted": 1, "rejected": 0, "still_processing": 0}
     with engine.connect() as conn:
         row = conn.execute(sa.select(wh.ledger).where(wh.ledger.c.natural_key == f"W1|{PERSON}")).mappings().one()
-    assert (row["state"], row["platform_status"], row["message"]) == ("accepted", "withdrawn",
-                                                                      "credit:公示期满，停止公示")
+    assert (row["state"], row["platform_status"], row["message"]) == ("accepted", "withdrawn", "字段缺失")
+    assert (row["origin"], row["reason"], row["op_day"]) == ("credit", "公示期满，停止公示", "2026-01-05")
 
 
-def test_a_rejection_keeps_the_credit_mark_and_is_alerted(engine):
+def test_a_rejection_keeps_the_origin_and_is_alerted(engine):
     client = FakePlatform("rejected")
     publish.send(engine, client, "penalty")
     assert publish.receipts(engine, client, "penalty")["rejected"] == 1
     with engine.connect() as conn:
         row = conn.execute(sa.select(wh.ledger).where(wh.ledger.c.natural_key == f"W1|{PERSON}")).mappings().one()
-    assert (row["state"], row["code"], row["message"]) == ("rejected", "E100", "credit:字段缺失")
+    assert (row["state"], row["code"], row["message"], row["origin"]) == ("rejected", "E100", "字段缺失", "credit")
     assert any(line.startswith("【退回】") and "E100" in line for line in alerts.due_alerts(engine, dt.date(2026, 1, 6)))
 
 
@@ -85,9 +87,9 @@ def test_an_operation_in_flight_is_refused_without_showing_the_id_number(engine)
     assert "in flight" in str(err.value) and PERSON not in str(err.value)
 
 
-def test_the_sgs_loop_collecting_a_credit_row_keeps_its_mark_and_run_and_quarantines_nothing(engine):
+def test_the_sgs_loop_collecting_a_credit_row_keeps_its_origin_and_run_and_quarantines_nothing(engine):
     """Both loops send every pending row of kind penalty; when the 双公示 run gets there first, a credit row
-    keeps its reason, its own run key in the history, its mark on rejection, and stays out of quarantine."""
+    keeps its reason, its own run key in the history, its origin on rejection, and stays out of quarantine."""
     from creditflow.reporting import pipeline as sgs
 
     client = FakePlatform("rejected")
@@ -103,7 +105,7 @@ def test_the_sgs_loop_collecting_a_credit_row_keeps_its_mark_and_run_and_quarant
             wh.ledger_history.c.natural_key == f"W1|{PERSON}"))}
         quarantined = {r for (r,) in conn.execute(sa.select(wh.findings.c.record_id).where(
             wh.findings.c.rule_id == "PLATFORM_REJECTED"))}
-    assert row["message"] == "credit:字段缺失" and history == {"credit_repair:2026-01-05"}
+    assert (row["message"], row["origin"]) == ("字段缺失", "credit") and history == {"credit_repair:2026-01-05"}
     assert f"r:W1|{PERSON}" not in quarantined and "r:W2|91440400MA4UABCD1N" in quarantined
 
 

@@ -35,6 +35,8 @@ ADDED_AFTER_BASELINE = {"ix_staging_record", "ix_std_record",
                         "ix_run_summary_run"}
 # Tables a revision rebuilt with another primary key: their columns before it, and that key.
 RESHAPED = {"cf_run_summary": ({"id"}, ("run_key", "kind"))}
+# Columns a revision added to a table (revision 0015: what the ledger's message prefixes carried).
+ADDED_COLUMNS = {"cf_ledger": {"origin", "replaces_record_id", "reason", "op_day"}}
 NOW = "2026-11-04T09:00:00+00:00"
 
 
@@ -53,6 +55,14 @@ def legacy_metadata(old_party_index: bool = False) -> sa.MetaData:
         md.remove(table)
         sa.Table(name, md, *[sa.Column(c.name, c.type, primary_key=c.name in key, nullable=c.nullable)
                              for c in table.columns if c.name not in added])
+    for name, added in ADDED_COLUMNS.items():
+        table = md.tables[name]
+        md.remove(table)
+        indexes = [(ix.name, [c.name for c in ix.columns]) for ix in table.indexes]
+        new = sa.Table(name, md, *[sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+                                   for c in table.columns if c.name not in added])
+        for ix_name, cols in indexes:
+            sa.Index(ix_name, *[new.c[c] for c in cols])
     if old_party_index:
         ledger = md.tables["cf_ledger"]
         sa.Index("ix_ledger_party", ledger.c.kind, ledger.c.party_key)
@@ -97,12 +107,13 @@ def fill(engine: sa.Engine) -> None:
         {"kind": "coercion", "natural_key": "珠应急强〔2026〕1号|91440400MA4UVVVV5E", "state": "accepted",
          "platform_status": None, "platform_version": None, "message": None},
     ]
+    old_ledger = legacy_metadata().tables["cf_ledger"]  # as the warehouse is before revision 0015
     with engine.begin() as conn:
         for i, row in enumerate(ledger):
             base = {"owner_record_id": f"case_db:{i}", "party_key": row["natural_key"].split("|")[1],
                     "doc_key": row["natural_key"].split("|")[0], "decision_date": f"2026-10-{20 + i:02d}",
                     "run_key": "sgs_penalty|2026-11-03T00:00:00+08:00", "updated_at": NOW}
-            conn.execute(wh.ledger.insert().values(**{**base, **row}))
+            conn.execute(old_ledger.insert().values(**{**base, **row}))
             conn.execute(wh.ledger_history.insert().values(kind=row["kind"], natural_key=row["natural_key"],
                                                            record_id=f"case_db:{i}", op=row.get("op"),
                                                            state=row["state"], at=NOW))
@@ -434,3 +445,65 @@ def test_unusable_connection_is_a_clear_error():
         wh.airflow_connection_url("creditflow_db", {"AIRFLOW_CONN_CREDITFLOW_DB": "http://platform:8701"})
     with pytest.raises(ValueError, match="neither"):
         wh.airflow_connection_url("creditflow_db", {"AIRFLOW_CONN_CREDITFLOW_DB": "{not json"})
+
+
+# (natural key, kind, state, message before, run_key) → (origin, reason, replaces_record_id, op_day, message after)
+LEDGER_0015 = [
+    (("A|1", "penalty", "accepted", "处理成功", "sgs_penalty|2026-11-03"),
+     ("sgs", None, None, "2026-11-03", "处理成功")),
+    (("A|2", "penalty", "pending", "credit:公示期满（2029-04-02），停止公示", "credit_penalties|2029-04-03"),
+     ("credit", "公示期满（2029-04-02），停止公示", None, "2029-04-03", None)),
+    (("A|3", "penalty", "sent", "credit:信用修复：经审核同意修复", "credit_page|2026-07-03"),
+     ("credit", "信用修复：经审核同意修复", None, "2026-07-03", None)),
+    (("A|4", "penalty", "accepted", "credit:公示期满，停止公示", "credit_repair:2026-01-05"),
+     ("credit", "公示期满，停止公示", None, "2026-01-05", None)),
+    (("A|5", "penalty", "rejected", "credit:字段缺失", "sgs:penalty:2026-01-06"),
+     ("credit", None, None, "2026-01-06", "字段缺失")),
+    (("A|6", "penalty", "pending", "replaced_by:case_db:D0042", "sgs_penalty|2026-11-06T00:00:00+08:00"),
+     ("sgs", None, "case_db:D0042", "2026-11-06", None)),
+    (("A|7", "penalty", "sent", "replaced_by:case_db:D0043", "sgs_penalty|2026-11-06"),
+     ("sgs", None, "case_db:D0043", "2026-11-06", None)),
+    (("L|1", "dishonest_list", "accepted", "credit:列入严重失信主体名单", "credit_list|2026-10-09"),
+     ("credit", "列入严重失信主体名单", None, "2026-10-09", None)),
+    (("L|2", "dishonest_list", "rejected", "credit:SX_LRYY 缺失", "credit_list|2026-10-10"),
+     ("credit", None, None, "2026-10-10", "SX_LRYY 缺失")),
+    (("X|1", "license", "rejected", "许可决定日期晚于数据上报日期", "sgs_license|2026-11-03T00:00:00+08:00"),
+     ("sgs", None, None, "2026-11-03", "许可决定日期晚于数据上报日期")),
+    (("X|2", "coercion", "accepted", None, None), ("sgs", None, None, None, None)),
+    (("X|3", "coercion", "accepted", None, "r2"), ("sgs", None, None, None, None)),
+]
+
+
+def test_0015_turns_the_message_prefixes_into_columns_and_keeps_every_row(engine):
+    """Revision 0015: a warehouse at 0014 with ledger rows in every state, both prefixes, every run-key form:
+    every row is kept (every other column as it was), the new columns are derived, ``message`` keeps only
+    the platform's text; the ledger's history is untouched."""
+    wh.upgrade(engine, "0014")
+    old = sa.Table("cf_ledger", sa.MetaData(), autoload_with=engine)
+    assert not {"origin", "reason", "replaces_record_id", "op_day"} & set(old.c.keys())
+    with engine.begin() as conn:
+        for i, ((nk, kind, state, message, run_key), _) in enumerate(LEDGER_0015):
+            conn.execute(old.insert().values(
+                kind=kind, natural_key=nk, owner_record_id=f"o:{i}", state=state, message=message, run_key=run_key,
+                op="withdraw" if i % 2 else "create", pending_hash=f"{i:064d}", batch_key=f"bk{i}", batch_seq=0,
+                platform_status="published" if state == "accepted" else None, updated_at=NOW))
+            conn.execute(wh.ledger_history.insert().values(kind=kind, natural_key=nk, record_id=f"o:{i}",
+                                                           state=state, run_key=run_key, at=NOW))
+    kept = [c.name for c in old.columns if c.name != "message"]
+    with engine.connect() as conn:
+        before = {(r["kind"], r["natural_key"]): dict(r) for r in conn.execute(sa.select(old)).mappings()}
+        history = conn.execute(sa.select(wh.ledger_history).order_by(wh.ledger_history.c.id)).all()
+    assert {s for (_, _, s, _, _), _ in LEDGER_0015} == {"pending", "sent", "accepted", "rejected"}
+    assert wh.upgrade(engine) == ("0014", migrations.head())
+    L = wh.ledger
+    with engine.connect() as conn:
+        after = {(r["kind"], r["natural_key"]): dict(r) for r in conn.execute(sa.select(L)).mappings()}
+        assert conn.execute(sa.select(wh.ledger_history).order_by(wh.ledger_history.c.id)).all() == history
+        assert model_diff(conn) == []
+    assert set(after) == set(before)
+    for (nk, kind, _, _, _), (origin, reason, replaces, day, message) in LEDGER_0015:
+        row = after[(kind, nk)]
+        assert {c: row[c] for c in kept} == {c: before[(kind, nk)][c] for c in kept}
+        assert (row["origin"], row["reason"], row["replaces_record_id"], row["op_day"], row["message"]) == (
+            origin, reason, replaces, day, message), nk
+    assert not any(str(r["message"] or "").startswith(("credit:", "replaced_by:")) for r in after.values())

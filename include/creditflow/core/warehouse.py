@@ -139,10 +139,15 @@ ledger = sa.Table(
     sa.Column("batch_seq", sa.Integer),
     sa.Column("batch_id", sa.String(40)),
     sa.Column("code", sa.String(16)),
-    sa.Column("message", sa.Text),
+    sa.Column("message", sa.Text),  # the platform's text only (revision 0015 moved the meaning to columns)
     sa.Column("run_key", sa.String(120)),
     sa.Column("first_accepted_at", sa.String(40)),
     sa.Column("updated_at", sa.String(40), nullable=False),
+    # revision 0015: what the ``credit:`` / ``replaced_by:`` message prefixes carried, and the day
+    sa.Column("origin", sa.String(12), nullable=False, server_default="sgs"),  # sgs | credit: who queued it
+    sa.Column("replaces_record_id", sa.String(300)),  # a withdrawn copy: the original that replaces it
+    sa.Column("reason", sa.Text),  # a credit operation's reason (sent with a withdrawal)
+    sa.Column("op_day", sa.String(10)),  # the data day of the run that queued the operation (from run_key)
 )
 sa.Index("ix_ledger_party", ledger.c.kind, ledger.c.party_key, ledger.c.decision_date)
 sa.Index("ix_ledger_state", ledger.c.state)

@@ -10,9 +10,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from creditflow.core import ledger
 from creditflow.core import warehouse as wh
 from creditflow.core.duedates import due_status
-from creditflow.credit import deadlines, publish, rules
+from creditflow.credit import deadlines, rules
 
 C, R, L = wh.credit_case, wh.credit_request, wh.ledger
 
@@ -28,7 +29,7 @@ def due_alerts(engine: sa.Engine, today: dt.date) -> list[str]:
             C.c.state == "notice_delivered", C.c.pending_action.is_(None))).mappings()]
         requests = [dict(r) for r in conn.execute(sa.select(R).where(R.c.status == "received")).mappings()]
         rejected = [dict(r) for r in conn.execute(sa.select(L.c.kind, L.c.owner_record_id, L.c.code).where(
-            L.c.state == "rejected", L.c.message.like(publish.MARK + "%"))).mappings()]
+            L.c.state == "rejected", L.c.origin == ledger.CREDIT)).mappings()]
         dues = {c["case_id"]: deadlines.case_dues(conn, c) for c in [*listed, *revisit, *delivered]}
         req_dues = {r["request_id"]: deadlines.request_due(conn, r) for r in requests}
     for case in listed:

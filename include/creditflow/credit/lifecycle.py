@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from creditflow.common import mask_text
+from creditflow.core import ledger
 from creditflow.core import warehouse as wh
 from creditflow.credit import deadlines, documents, publish, rules
 from creditflow.credit.penalties import propose_request, reclassify
@@ -167,7 +168,7 @@ def _carry_out(conn: sa.Connection, case: dict[str, Any], action: str, on: dt.da
     if action == "maintain_listing":
         payload = {**json.loads(row["pending_payload"]), "SX_BZ": f"处罚决定变更后经复核维持列入（{on.isoformat()}）"}
         _queue(conn, case, case["natural_key"], "correct" if _published(row) else "create", payload, run_key,
-               "维持列入", on)
+               "维持列入", on, expected=row)
         return "listed", {"revisit_due": None}, None, "处罚决定变更后复核：维持列入"
     if action == "annul_listing":
         _withdraw(conn, case, row, run_key, "处罚决定变更，撤销列入决定")
@@ -179,7 +180,7 @@ def _carry_out(conn: sa.Connection, case: dict[str, Any], action: str, on: dt.da
         status="revoked", revoked_on=on.isoformat(), revoke_reason=note))
     payload = {**json.loads(row["pending_payload"]), "SX_YCRQ": case["list_end"],
                "SX_BZ": f"撤销提前移出决定（{doc['doc_no']}），恢复列入"}
-    _queue(conn, case, case["natural_key"], "create", payload, run_key, "撤销提前移出，恢复列入", on)
+    _queue(conn, case, case["natural_key"], "create", payload, run_key, "撤销提前移出，恢复列入", on, expected=row)
     return "listed", {"removed_on": None}, doc["doc_id"], str(rules.listing()["early_removal"]["revoked_when_zh"])
 
 
@@ -188,14 +189,16 @@ def _published(row: dict[str, Any] | None) -> bool:
 
 
 def _queue(conn: sa.Connection, case: dict[str, Any], nk: str | None, op: str, payload: dict[str, Any], run_key: str,
-           reason: str, on: dt.date) -> None:
+           reason: str, on: dt.date, expected: Any = ledger.UNCHECKED) -> None:
+    """Queue the case's operation; ``expected``: the ledger row the choice of ``op`` was made on (refused if it
+    changed since, as when the previous operation is still in flight)."""
     if nk is None:
         raise CreditError("无法确定公示记录标识（决定书文号或当事人代码缺失）")
     try:
         publish.queue(conn, publish.LIST_KIND, [{"natural_key": nk, "op": op, "payload": payload,
                                                  "owner": case["case_id"], "party_key": case["party_key"],
                                                  "doc_key": nk.split("|")[0], "decision_date": on.isoformat(),
-                                                 "reason": reason}], run_key)
+                                                 "reason": reason, "expected": expected}], run_key)
     except ValueError:
         raise InFlight("上一次公示操作尚未收到平台回执，请稍后再试") from None
 
@@ -207,7 +210,7 @@ def _withdraw(conn: sa.Connection, case: dict[str, Any], row: dict[str, Any] | N
     if row["state"] == "rejected" and row["platform_status"] != "published":
         return
     _queue(conn, case, case["natural_key"], "withdraw", json.loads(row["pending_payload"]), run_key, reason,
-           dt.date.fromisoformat(case["decided_on"]))
+           dt.date.fromisoformat(case["decided_on"]), expected=row)
 
 
 # --- facts recorded by one person ------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from creditflow.common import mask_text
+from creditflow.core import ledger
 from creditflow.core import warehouse as wh
 from creditflow.core.duedates import due_status
 from creditflow.credit import deadlines, documents, publish, rules
@@ -293,7 +294,7 @@ def end_publicity(engine: sa.Engine, today: dt.date, run_key: str) -> dict[str, 
     # the stored last day may be provisional (a holiday since published moves it later): decide on the current one
     due = [p for p in due if current_dates(p)["publicity_max_until"] < today.isoformat()]
     for pen in due:
-        with engine.begin() as conn:
+        with ledger.ledger_lock(engine), engine.begin() as conn:  # read-decide-write of the ledger row
             if not _stop_publication(conn, pen, run_key, f"公示期满（{pen['publicity_max_until']}），停止公示"):
                 log.warning(mask_text(f"处罚决定 {pen['doc_no']} 的公示记录尚未收到平台回执，本次暂不停止公示，"
                                       "其余处罚照常处理；收到回执后由后续运行补办"))
@@ -310,16 +311,20 @@ def end_publicity(engine: sa.Engine, today: dt.date, run_key: str) -> dict[str, 
 
 
 def _stop_publication(conn: sa.Connection, pen: dict[str, Any], run_key: str, reason: str) -> bool:
-    """Queue the withdrawal of the published penalty; False while its upload is still in flight."""
+    """Queue the withdrawal of the published penalty; False while its upload is still in flight (or the row
+    changed since it was read: the ledger refuses, and a later run decides again)."""
     row = publish.ledger_row(conn, "penalty", pen["natural_key"])
     if row is None or row["platform_status"] != "published":
-        return row is None or row["state"] not in ("pending", "sent")
-    if row["state"] in ("pending", "sent"):
+        return row is None or row["state"] not in ledger.IN_FLIGHT
+    if row["state"] in ledger.IN_FLIGHT:
         return False
-    publish.queue(conn, "penalty", [{
-        "natural_key": row["natural_key"], "op": "withdraw", "payload": json.loads(row["pending_payload"]),
-        "owner": row["owner_record_id"], "party_key": row["party_key"], "doc_key": row["doc_key"],
-        "decision_date": row["decision_date"], "reason": reason}], run_key)
+    try:
+        publish.queue(conn, "penalty", [{
+            "natural_key": row["natural_key"], "op": "withdraw", "payload": json.loads(row["pending_payload"]),
+            "owner": row["owner_record_id"], "party_key": row["party_key"], "doc_key": row["doc_key"],
+            "decision_date": row["decision_date"], "reason": reason, "expected": row}], run_key)
+    except ledger.LedgerConflict:
+        return False
     return True
 
 
@@ -436,7 +441,7 @@ def propose_request(engine: sa.Engine, request_id: str, decision: str, confirmed
 def approve_repair(engine: sa.Engine, request_id: str, approve: bool, decided_on: dt.date, who: Reviewer,
                    run_key: str, note: str = "") -> str:
     """The approver's decision on the proposal; an approved repair stops publication early."""
-    with engine.begin() as conn:
+    with ledger.ledger_lock(engine), engine.begin() as conn:  # read-decide-write of the ledger row
         req = conn.execute(sa.select(R).where(R.c.request_id == request_id)).mappings().first()
         if req is None or req["status"] != "received" or not req["proposed_by"]:
             raise CreditError("该申请没有待批准的建议")

@@ -9,20 +9,18 @@ transaction as the decision that caused it; :func:`send` then submits pending ba
 ``sent``; :func:`receipts` records the platform's answer. A crash anywhere is resumed by sending the
 identical batch again: the platform replays it instead of applying it twice.
 
-Rows this capability queues under kind ``penalty`` carry ``message = "credit:<reason>"``; the reason
-goes to the platform with the withdrawal.
+Rows this capability queues carry ``origin = 'credit'`` and their ``reason`` (sent to the platform with a
+withdrawal); :mod:`creditflow.core.ledger` writes them, under the ledger lock.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from typing import Any
 
 import sqlalchemy as sa
 
-from creditflow.common import mask_text
 from creditflow.core import ledger
 from creditflow.core import warehouse as wh
 from creditflow.core.platform_client import PlatformClient
@@ -30,18 +28,8 @@ from creditflow.credit.store import SYSTEM, event
 
 LIST_KIND = "dishonest_list"
 KINDS = (LIST_KIND, "penalty")  # what this capability sends: listings, and withdrawals of published penalties
-MARK = "credit:"
-INFLIGHT = ("pending", "sent")
-
-
-def content_hash(payload: dict[str, Any]) -> str:
-    canonical = json.dumps({k: v for k, v in payload.items() if v not in (None, "")}, sort_keys=True,
-                           ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _idem(kind: str, nk: str, op: str, h: str) -> str:
-    return hashlib.sha256(f"{kind}|{nk}|{op}|{h}".encode()).hexdigest()[:40]
+INFLIGHT = ledger.IN_FLIGHT
+content_hash, in_flight, ledger_row = ledger.content_hash, ledger.in_flight, ledger.ledger_row  # kept for callers
 
 
 def list_payload(case: dict[str, Any], decision_doc_no: str, list_start: str, list_end: str) -> dict[str, Any]:
@@ -61,72 +49,38 @@ def list_payload(case: dict[str, Any], decision_doc_no: str, list_start: str, li
 
 def queue(conn: sa.Connection, kind: str, items: list[dict[str, Any]], run_key: str) -> int:
     """Write pending operations (``natural_key``, ``op``, ``payload``, ``owner``, ``party_key``, ``doc_key``,
-    ``decision_date``, ``reason``) in deterministic batches; returns how many were queued.
+    ``decision_date``, ``reason`` and, when the caller decided on a ledger row it read, ``expected``: that
+    row, or None for none) in one deterministic batch, under the ledger lock; returns how many were queued.
 
-    An operation on a record whose previous operation is still in flight is refused (ValueError) before
+    An operation on a record whose previous operation is still in flight, or whose row changed since the
+    caller read it, is refused (:class:`creditflow.core.ledger.LedgerConflict`, a ValueError) before
     anything is written: the caller waits for its receipt first (:func:`in_flight` asks without failing).
     """
-    if not items:
-        return 0
-    L = wh.ledger
-    now = wh.now_iso()
-    ordered = sorted(items, key=lambda i: i["natural_key"])
-    for item in ordered:  # all or nothing: no half-queued batch when one record is still in flight
-        if in_flight(conn, kind, item["natural_key"]):
-            raise ValueError(mask_text(f"ledger {kind} {item['natural_key']}: an operation is still in flight"))
-    hashes = [content_hash(i["payload"]) for i in ordered]
-    keys = [_idem(kind, i["natural_key"], i["op"], h) for i, h in zip(ordered, hashes, strict=True)]
-    # Computed once, stored with the rows and re-used by every resend. The run and the reasons are part of
-    # it, so that a later operation identical to an earlier one (a listing restored with the payload it
-    # was first published with) is a new request to the platform, not a replay of the old one.
-    reasons = "|".join(i["reason"] for i in ordered)
-    batch_key = hashlib.sha256(f"credit|{run_key}|{'|'.join(keys)}|{reasons}".encode()).hexdigest()[:40]
-    for seq, (item, h, idem) in enumerate(zip(ordered, hashes, keys, strict=True)):
-        nk = item["natural_key"]
-        row = conn.execute(sa.select(L).where(L.c.kind == kind, L.c.natural_key == nk)).mappings().first()
-        values = {"owner_record_id": item["owner"], "party_key": item["party_key"], "doc_key": item["doc_key"],
-                  "decision_date": item["decision_date"], "state": "pending", "op": item["op"], "pending_hash": h,
-                  "pending_payload": json.dumps(item["payload"], ensure_ascii=False, sort_keys=True),
-                  "idempotency_key": idem, "batch_key": batch_key, "batch_seq": seq, "batch_id": None, "code": None,
-                  "message": MARK + item["reason"], "run_key": run_key, "updated_at": now}
-        if row is None:
-            conn.execute(L.insert().values(kind=kind, natural_key=nk, body_hash=h, **values))
-        else:
-            conn.execute(L.update().where(L.c.kind == kind, L.c.natural_key == nk).values(**values))
-        conn.execute(wh.ledger_history.insert().values(kind=kind, natural_key=nk, record_id=item["owner"],
-                                                       op=item["op"], state="pending", content_hash=h,
-                                                       run_key=run_key, at=now))
-    return len(ordered)
-
-
-def in_flight(conn: sa.Connection, kind: str, natural_key: str | None) -> bool:
-    """Whether the record's last operation still waits for the platform (``pending`` or ``sent``): a new one
-    must wait for its receipt."""
-    if not natural_key:
-        return False
-    L = wh.ledger
-    state = conn.execute(sa.select(L.c.state).where(L.c.kind == kind, L.c.natural_key == natural_key)).scalar()
-    return state in INFLIGHT
+    ops = []
+    for item in items:
+        h = content_hash(item["payload"])
+        ops.append(ledger.Operation(
+            natural_key=item["natural_key"], op=item["op"], record_id=item["owner"],
+            payload=json.dumps(item["payload"], ensure_ascii=False, sort_keys=True), content_hash=h,
+            party_key=item["party_key"], doc_key=item["doc_key"], decision_date=item["decision_date"], body_hash=h,
+            reason=item["reason"], expected=item.get("expected", ledger.UNCHECKED)))
+    return ledger.queue_credit(conn, kind, run_key, ops, wh.now_iso())
 
 
 def _mine(kind: str) -> Any:
     L = wh.ledger
-    return L.c.kind == kind if kind == LIST_KIND else sa.and_(L.c.kind == kind, L.c.message.like(MARK + "%"))
+    return L.c.kind == kind if kind == LIST_KIND else sa.and_(L.c.kind == kind, L.c.origin == ledger.CREDIT)
 
 
 def send(engine: sa.Engine, client: PlatformClient, kind: str) -> dict[str, int]:
     """Submit every pending batch of this capability's operations of ``kind`` (any run's)."""
-    return ledger.send_pending(engine, client, kind, where=_mine(kind),
-                               reason=lambda r: str(r["message"])[len(MARK):],
-                               history_run_key=lambda r: str(r["run_key"]))
+    return ledger.send_pending(engine, client, kind, where=_mine(kind), history_run_key=lambda r: str(r["run_key"]))
 
 
 def receipts(engine: sa.Engine, client: PlatformClient, kind: str) -> dict[str, int]:
-    """Per-record answers of sent batches; ``still_processing`` 0 means done. An accepted row keeps its
-    ``credit:`` message; a rejected one carries the platform's message behind the mark (alerts find it)."""
-    return ledger.collect_receipts(
-        engine, client, kind, where=_mine(kind),
-        message=lambda row, rc: None if rc["status"] == "accepted" else MARK + str(rc["message"]))
+    """Per-record answers of sent batches; ``still_processing`` 0 means done. A row keeps its ``origin`` and
+    ``reason``; a rejected one's ``message`` is the platform's text (the alerts list it)."""
+    return ledger.collect_receipts(engine, client, kind, where=_mine(kind))
 
 
 def send_all(engine: sa.Engine, client: PlatformClient) -> dict[str, dict[str, int]]:
@@ -182,11 +136,3 @@ def mark_published(engine: sa.Engine) -> int:
                   basis="全国信用信息共享平台已接收（台账 cf_ledger）")
             n += 1
     return n
-
-
-def ledger_row(conn: sa.Connection, kind: str, natural_key: str | None) -> dict[str, Any] | None:
-    if not natural_key:
-        return None
-    L = wh.ledger
-    row = conn.execute(sa.select(L).where(L.c.kind == kind, L.c.natural_key == natural_key)).mappings().first()
-    return dict(row) if row else None

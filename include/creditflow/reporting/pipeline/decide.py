@@ -7,15 +7,12 @@ reads what it needs from the warehouse and writes what it decided, in one transa
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import itertools
 from collections import defaultdict
 from typing import Any
 
 import sqlalchemy as sa
 
-from creditflow.common import mask_text
-from creditflow.core import rules
+from creditflow.core import ledger, rules
 from creditflow.core import warehouse as wh
 from creditflow.core.workdays import official_calendar
 from creditflow.reporting import standardise as st
@@ -68,8 +65,6 @@ def _review_state(conn: sa.Connection, record_ids: list[str]) -> dict[tuple[str,
     return out
 
 
-def _idem(kind: str, nk: str, op: str, h: str) -> str:
-    return hashlib.sha256(f"{kind}|{nk}|{op}|{h}".encode()).hexdigest()[:40]
 
 
 def decide(run: Run, engine: sa.Engine, batch_size: int = 200) -> dict[str, int]:
@@ -140,15 +135,8 @@ def _write(run: Run, engine: sa.Engine, p: plan.Plan, batch_size: int) -> None:
         for s in p.settle:
             if s.record_id in open_rows:
                 rerun.settle_reviews(conn, run, s.record_id, open_rows[s.record_id], s.reviewed, s.outcome, s.op)
-        ops, ledger_by_nk, replaced_nks, owner_moves = list(p.ops), dict(p.ledger_by_nk), p.replaced_nks, p.owner_moves
-        _write_pending(conn, run, ops, ledger_by_nk, now, batch_size)
-        for copy_nk, original_id in replaced_nks.items():  # the withdrawal says why (see upload)
-            conn.execute(wh.ledger.update().where(wh.ledger.c.kind == run.kind, wh.ledger.c.natural_key == copy_nk)
-                         .values(message=f"replaced_by:{original_id}"))
-        for nk, rid in owner_moves:
-            conn.execute(wh.ledger.update().where(wh.ledger.c.kind == run.kind, wh.ledger.c.natural_key == nk,
-                                                  wh.ledger.c.state == "accepted")
-                         .values(owner_record_id=rid, updated_at=now))
+        _write_ledger(conn, run, list(p.ops), dict(p.ledger_by_nk), dict(p.replaced_nks), list(p.owner_moves),
+                      now, batch_size)
 
 
 def _publicity_stopped(conn: sa.Connection, kind: str, natural_keys: list[str]) -> dict[str, str]:
@@ -165,30 +153,18 @@ def _publicity_stopped(conn: sa.Connection, kind: str, natural_keys: list[str]) 
     return out
 
 
-def _write_pending(conn: sa.Connection, run: Run, ops: list[tuple[dict[str, Any], str]],
-                   ledger_by_nk: dict[str, dict[str, Any]], now: str, batch_size: int = 200) -> None:
-    """Ledger rows → pending, with deterministic batches (so a resend after a crash is identical)."""
-    ops = sorted(ops, key=lambda x: x[0]["natural_key"])
-    clash = [a[0]["natural_key"] for a, b in itertools.pairwise(ops) if a[0]["natural_key"] == b[0]["natural_key"]]
-    if clash:  # one platform record, two operations in one run: never send an ambiguous batch
-        raise RuntimeError(f"{len(clash)} natural keys with two operations in one run (e.g. {mask_text(clash[0])})")
-    for batch in _chunks(ops, batch_size):
-        keys = [_idem(run.kind, r["natural_key"], op, r["content_hash"]) for r, op in batch]
-        batch_key = hashlib.sha256("|".join(keys).encode()).hexdigest()[:40]
-        for seq, ((r, op), idem) in enumerate(zip(batch, keys, strict=True)):
-            values = {"owner_record_id": r["record_id"], "party_key": r["party_key"], "doc_key": r["doc_key"],
-                      "decision_date": r["decision_date"], "body_hash": r["body_hash"], "state": "pending",
-                      "op": op, "pending_hash": r["content_hash"], "pending_payload": r["payload"],
-                      "idempotency_key": idem, "batch_key": batch_key, "batch_seq": seq, "batch_id": None,
-                      "code": None, "message": None, "run_key": run.run_key, "updated_at": now}
-            nk = r["natural_key"]
-            if nk in ledger_by_nk:
-                conn.execute(wh.ledger.update().where(wh.ledger.c.kind == run.kind, wh.ledger.c.natural_key == nk)
-                             .values(**values))
-            else:
-                conn.execute(wh.ledger.insert().values(kind=run.kind, natural_key=nk, **values))
-            conn.execute(wh.ledger_history.insert().values(kind=run.kind, natural_key=nk, record_id=r["record_id"],
-                                                           op=op, state="pending", content_hash=r["content_hash"],
-                                                           run_key=run.run_key, at=now))
-
-
+def _write_ledger(conn: sa.Connection, run: Run, ops: list[tuple[dict[str, Any], str]],
+                  ledger_by_nk: dict[str, dict[str, Any]], replaced_nks: dict[str, str],
+                  owner_moves: list[tuple[str, str]], now: str, batch_size: int = 200) -> None:
+    """The run's ledger writes, through :mod:`creditflow.core.ledger` (under the ledger lock): its operations
+    → pending, each checked against the row this run decided on (``ledger_by_nk``; a row another capability
+    changed since — a credit withdrawal queued meanwhile — fails the run, and its retry decides again);
+    a replaced copy's withdrawal names its original; owner moves of published rows with the same content."""
+    queued = [ledger.Operation(
+        natural_key=r["natural_key"], op=op, record_id=r["record_id"], payload=r["payload"],
+        content_hash=r["content_hash"], party_key=r["party_key"], doc_key=r["doc_key"],
+        decision_date=r["decision_date"], body_hash=r["body_hash"],
+        replaces_record_id=replaced_nks.get(r["natural_key"]) if op == "withdraw" else None,
+        expected=ledger_by_nk.get(r["natural_key"])) for r, op in ops]
+    ledger.queue_sgs(conn, run.kind, run.run_key, queued, now, batch_size)
+    ledger.move_owners(conn, run.kind, owner_moves, now)

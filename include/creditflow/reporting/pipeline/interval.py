@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from creditflow.common import TZ, mask_text
+from creditflow.core.ledger import ledger_lock as ledger_lock  # re-exported: the DAG hooks import it here
 from creditflow.core.platform_client import PlatformClient
 from creditflow.reporting.pipeline.common import Run, Sources, log
 from creditflow.reporting.pipeline.decide import decide
@@ -59,18 +60,6 @@ class IntervalOptions:
     # False: the day's Data Docs page is rendered, the site's index is not (a load builds it once at its end).
     data_docs_index: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def ledger_lock(engine: sa.Engine) -> contextlib.AbstractContextManager[Any]:
-    """The lock every ledger decision runs under, across processes and hosts (Celery workers): an advisory
-    lock in PostgreSQL (:func:`creditflow.core.locks.db_lock` — its own connection, so ``decide`` keeps
-    writing through its own). On SQLite (the demo, one host) the database already lets one writer at a
-    time, and its lock would be the whole database's — so no extra lock there."""
-    if engine.dialect.name == "postgresql":
-        from creditflow.core.locks import db_lock
-
-        return db_lock(engine, "ledger")
-    return contextlib.nullcontext()
 
 
 #: How long a run waits for another run of the same kind and day before failing for a retry

@@ -24,41 +24,21 @@ def upload(run: Run, engine: sa.Engine, client: PlatformClient) -> dict[str, int
         log.info("batch %s: %d %s records sent (platform batch %s%s)", batch_key[:12], len(rows), run.kind,
                  answer["batch_id"], ", replayed" if answer.get("replayed") else "")
 
-    got = ledger.send_pending(engine, client, run.kind, reason=_withdraw_reason,
-                              history_run_key=lambda row: row["run_key"] if _credit(row) else run.run_key,
-                              on_batch=told)
+    got = ledger.send_pending(engine, client, run.kind, on_batch=told,
+                              history_run_key=lambda row: row["run_key"] if _credit(row) else run.run_key)
     return {"batches": got["batches"], "records": got["records"], "requests": client.stats["requests"],
             "retries": client.stats["retries"]}
 
 
-def _withdraw_reason(row: dict[str, Any]) -> str:
-    message = str(row.get("message") or "")
-    if message.startswith("replaced_by:"):
-        return "该记录为文书号有误的重复报送，已由执法案件系统原件替换"
-    if message.startswith("credit:") and message[len("credit:"):].strip():
-        return message[len("credit:"):].strip()  # queued by the credit capability: publicity ended, repaired
-    return "原行政决定已撤销或变更"
-
-
 def collect_receipts(run: Run, engine: sa.Engine, client: PlatformClient) -> dict[str, int]:
     """Per-record results of sent batches; returns counts incl. ``still_processing`` (0 = done)."""
-    return ledger.collect_receipts(engine, client, run.kind, message=_receipt_message,
-                                   on_rejected=_quarantine_rejected)
-
-
-# Rows of kind penalty the credit capability queued (publicity ended, repaired) share the ledger: whichever
-# loop collects their receipt keeps their mark and leaves them out of 双公示 quarantine.
-CREDIT_MARK = "credit:"
+    return ledger.collect_receipts(engine, client, run.kind, on_rejected=_quarantine_rejected)
 
 
 def _credit(row: dict[str, Any]) -> bool:
-    return str(row.get("message") or "").startswith(CREDIT_MARK)
-
-
-def _receipt_message(row: dict[str, Any], rc: dict[str, Any]) -> Any:
-    if _credit(row):
-        return None if rc["status"] == "accepted" else CREDIT_MARK + str(rc["message"])
-    return rc["message"]
+    """Rows of kind penalty the credit capability queued (publicity ended, repaired) share the ledger: whichever
+    loop sends or collects them keeps their run key and leaves them out of 双公示 quarantine."""
+    return row.get("origin") == ledger.CREDIT
 
 
 def _quarantine_rejected(conn: sa.Connection, row: dict[str, Any], rc: dict[str, Any]) -> None:

@@ -3,9 +3,11 @@
 One loop for every capability that publishes through the ledger (双公示 stage 7, the credit lifecycle's
 listings and withdrawals): a batch is submitted with its stored ``batch_key`` as the HTTP
 ``Idempotency-Key`` and the ledger rows turn ``sent`` in one transaction; receipts turn them ``accepted``
-or ``rejected`` one batch per transaction, each with a ``cf_ledger_history`` row. The callers differ only
-in which rows they own (``where``), the withdrawal reason, the run key written to the history, what the
-row's ``message`` becomes and what a rejection also does; those are parameters.
+or ``rejected`` one batch per transaction, each with a ``cf_ledger_history`` row; the row's ``message``
+becomes the platform's text. Each of those transactions runs under the ledger lock (never the platform
+call). The callers differ only in which rows they own (``where``), the run key written to the history and
+what a rejection also does; those are parameters. The reason sent with a withdrawal comes from the row's
+columns (:func:`withdraw_reason`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from creditflow.core import warehouse as wh
+from creditflow.core.ledger.lock import ledger_lock
+from creditflow.core.ledger.queue import CREDIT
 
 Row = dict[str, Any]
 
@@ -31,7 +35,22 @@ def _rows(engine: sa.Engine, kind: str, state: str, where: Any, order: tuple[Any
         return [dict(r) for r in conn.execute(q.order_by(*order)).mappings()]
 
 
-def send_pending(engine: sa.Engine, client: Any, kind: str, *, reason: Callable[[Row], str],
+#: What the platform is told when a 双公示 withdrawal says nothing else.
+REVOKED_REASON = "原行政决定已撤销或变更"
+REPLACED_REASON = "该记录为文书号有误的重复报送，已由执法案件系统原件替换"
+
+
+def withdraw_reason(row: Row) -> str:
+    """The reason sent with a withdrawal: a replaced copy's, the credit capability's (publicity ended,
+    repaired, listing annulled …), else a revoked or changed decision's."""
+    if row.get("replaces_record_id"):
+        return REPLACED_REASON
+    if row.get("origin") == CREDIT and str(row.get("reason") or "").strip():
+        return str(row["reason"]).strip()
+    return REVOKED_REASON
+
+
+def send_pending(engine: sa.Engine, client: Any, kind: str, *, reason: Callable[[Row], str] = withdraw_reason,
                  history_run_key: Callable[[Row], str], where: Any = None,
                  on_batch: Callable[[str, list[Row], dict[str, Any]], None] | None = None) -> dict[str, int]:
     """Submit every pending batch of ``kind`` (any run's, restricted by ``where``); returns batch and
@@ -46,7 +65,7 @@ def send_pending(engine: sa.Engine, client: Any, kind: str, *, reason: Callable[
                   **({"reason": reason(r)} if r["op"] == "withdraw" else {})} for r in rows]
         answer = client.submit_batch(kind, items, batch_key)
         now = wh.now_iso()
-        with engine.begin() as conn:
+        with ledger_lock(engine), engine.begin() as conn:
             # Only the rows this call turns from pending to sent get a history row: a second sender that
             # submitted the same batch (same Idempotency-Key, a replay) finds them sent and records nothing.
             mine = [r for r in rows if conn.execute(L.update().where(
@@ -62,14 +81,12 @@ def send_pending(engine: sa.Engine, client: Any, kind: str, *, reason: Callable[
     return {"batches": len(batches), "records": len(pending)}
 
 
-def collect_receipts(engine: sa.Engine, client: Any, kind: str, *, message: Callable[[Row, dict[str, Any]], Any],
-                     where: Any = None,
+def collect_receipts(engine: sa.Engine, client: Any, kind: str, *, where: Any = None,
                      on_rejected: Callable[[sa.Connection, Row, dict[str, Any]], None] | None = None
                      ) -> dict[str, int]:
     """Per-record answers of sent batches of ``kind``; counts incl. ``still_processing`` (0 = done).
 
-    ``message(row, receipt)`` is the row's new ``message`` (``None`` keeps it); ``on_rejected`` runs in the
-    receipt's transaction for each rejected row."""
+    ``on_rejected`` runs in the receipt's transaction for each rejected row."""
     L = wh.ledger
     sent = _rows(engine, kind, "sent", where, (L.c.batch_id, L.c.batch_seq))
     by_batch: dict[str, list[Row]] = defaultdict(list)
@@ -83,7 +100,7 @@ def collect_receipts(engine: sa.Engine, client: Any, kind: str, *, message: Call
             continue
         receipts = {int(x["seq"]): x for x in status["receipts"]}
         now = wh.now_iso()
-        with engine.begin() as conn:
+        with ledger_lock(engine), engine.begin() as conn:
             for row in rows:
                 rc = receipts.get(int(row["batch_seq"]))
                 if rc is None:
@@ -92,17 +109,16 @@ def collect_receipts(engine: sa.Engine, client: Any, kind: str, *, message: Call
                 # receipt never overwrites a newer operation queued or sent since.
                 key = ((L.c.kind == kind) & (L.c.natural_key == row["natural_key"]) & (L.c.state == "sent")
                        & (L.c.batch_id == batch_id))
-                new_message = message(row, rc)
-                kept = {} if new_message is None else {"message": new_message}
+                platform_text = {"message": rc.get("message")}  # the platform's words only
                 if rc["status"] == "accepted":
                     changed = conn.execute(L.update().where(key).values(
                         state="accepted", accepted_hash=row["pending_hash"],
                         platform_status="withdrawn" if row["op"] == "withdraw" else "published",
-                        platform_version=rc.get("record_version"), code=rc["code"], **kept,
+                        platform_version=rc.get("record_version"), code=rc["code"], **platform_text,
                         first_accepted_at=row["first_accepted_at"] or now, updated_at=now)).rowcount
                 else:
-                    changed = conn.execute(L.update().where(key).values(state="rejected", code=rc["code"], **kept,
-                                                                        updated_at=now)).rowcount
+                    changed = conn.execute(L.update().where(key).values(
+                        state="rejected", code=rc["code"], **platform_text, updated_at=now)).rowcount
                 if not changed:
                     continue  # another collector recorded this receipt, or the row has moved on
                 counts["accepted" if rc["status"] == "accepted" else "rejected"] += 1
