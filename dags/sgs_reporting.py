@@ -57,7 +57,8 @@ import os
 
 import pendulum
 from airflow.sdk import Asset, Param, dag, task
-from creditflow.common import DAILY_RUN_DELAY, KIND_LABELS, TIMEZONE_NAME, TZ
+from creditflow.common import DAILY_RUN_DELAY, KIND_LABELS, TIMEZONE_NAME
+from creditflow_airflow import sgs_tasks
 from creditflow_notifiers import TIMEOUTS, dag_failure_callbacks, default_task_args
 from creditflow_timetables import DelayedDailyTimetable
 
@@ -68,17 +69,6 @@ SGS_ASSETS = {kind: Asset(f"creditflow://sgs/{kind}", extra={"kind": kind}) for 
 # Every task: both failure notifiers and an execution_timeout (1 h per step unless set on the task).
 DEFAULT_ARGS = default_task_args(retries=2, retry_delay=dt.timedelta(seconds=30), retry_exponential_backoff=True,
                                  execution_timeout=TIMEOUTS["step"])
-
-
-def _run(kind: str, context: dict):  # type: ignore[no-untyped-def]
-    """The run's day: its data interval, else (a manual run without a logical date) the parameter ``day`` or
-    the latest day that is due — plugins/creditflow_timetables.py ``run_interval``; refused at once otherwise."""
-    from creditflow.reporting.pipeline import Run
-    from creditflow_timetables import run_interval
-
-    start, end, why = run_interval(context, TZ, DAILY_RUN_DELAY)
-    print(f"[{kind}] {why}")
-    return Run(dag_id=context["dag"].dag_id, kind=kind, start=start, end=end)
 
 
 def build(kind: str):  # type: ignore[no-untyped-def]
@@ -93,7 +83,7 @@ def build(kind: str):  # type: ignore[no-untyped-def]
         on_failure_callback=dag_failure_callbacks(),  # alerts a run that times out; failed tasks alert themselves
         tags=["双公示", kind, "impact:reporting"],
         doc_md=__doc__.format(kind=kind, kind_zh=KINDS[kind]),
-        # Counted from the run's start (06:00): the task's timeout fits, and it ends before the next run.
+        # Counted from the run's start (06:00): the tasks' timeouts fit, and it ends before the next run.
         dagrun_timeout=dt.timedelta(hours=18),
         # A manual run without a logical date processes this day, or (empty) the latest day that is due.
         params={"day": Param(None, type=["null", "string"], format="date", title="数据日期（手动触发时）",
@@ -101,23 +91,28 @@ def build(kind: str):  # type: ignore[no-untyped-def]
                                          "留空则处理最近一个已到运行时间（次日 06:00 后）的数据日。")},
     )
     def sgs_reporting() -> None:
-        @task(pool=UPLOAD_POOL, execution_timeout=TIMEOUTS["step"] + TIMEOUTS["upload"], outlets=[SGS_ASSETS[kind]])
-        def process(**context) -> dict:  # type: ignore[no-untyped-def]
-            """extract → standardise → validate → flush in-flight → decide → 临期预警 → upload → receipts → reconcile."""
-            from creditflow.reporting.pipeline.interval import process_interval, step_line
-            from creditflow_hooks import CreditPlatformHook, sgs_options, sgs_sources, warehouse_engine
-            from creditflow_notifiers import send_alert_lines
+        # Only the steps that talk to the platform take a credit_platform slot (deliver; receipts while it
+        # looks, not while deferred); prepare and reconcile touch the warehouse alone.
+        @task(execution_timeout=TIMEOUTS["step"])
+        def prepare(**context) -> dict:  # type: ignore[no-untyped-def]
+            """extract → standardise → validate."""
+            return sgs_tasks.prepare(kind, context)
 
-            engine = warehouse_engine()
-            sources, options = sgs_sources(kind), sgs_options(engine)
-            result = process_interval(_run(kind, context), engine, sources, CreditPlatformHook().get_conn(), options,
-                                      on_step=lambda step, secs, counts: print(step_line(kind, step, secs, counts)))
-            alert = result.pop("alert")
-            if alert is not None:
-                send_alert_lines([alert[0]], alert[0], alert[1])
-            return result
+        @task(pool=UPLOAD_POOL, execution_timeout=TIMEOUTS["ledger"] + TIMEOUTS["upload"])
+        def deliver(**context) -> dict:  # type: ignore[no-untyped-def]
+            """flush in-flight → decide (ledger lock) → 临期预警 → upload."""
+            return sgs_tasks.deliver(kind, context)
 
-        process()
+        # Deferred while the platform processes the batches: execution_timeout counts only the looks.
+        receipts = sgs_tasks.ReceiptsOperator(task_id="receipts", kind=kind, pool=UPLOAD_POOL,
+                                              execution_timeout=TIMEOUTS["ledger"])
+
+        @task(execution_timeout=TIMEOUTS["ledger"], outlets=[SGS_ASSETS[kind]])
+        def reconcile(**context) -> dict:  # type: ignore[no-untyped-def]
+            """extracted = uploaded + quarantined + awaiting review + unchanged + duplicates."""
+            return sgs_tasks.reconcile(kind, context)
+
+        prepare() >> deliver() >> receipts >> reconcile()
 
     return sgs_reporting()
 
