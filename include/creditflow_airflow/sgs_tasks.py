@@ -110,9 +110,9 @@ class ReceiptsOperator(BaseOperator):
         return self._look(run, engine, steps, time.time() + options.receipt_timeout, options.receipt_timeout,
                           waits=0)
 
-    def execute_complete(self, context: Any, event: dict[str, Any], deadline: float, timeout: float,
-                         waits: int) -> dict[str, Any]:
+    def execute_complete(self, context: Any, event: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
         """Back from the trigger: record what is ready; time out if the trigger says so and batches remain."""
+        deadline, timeout, waits = (event["echo"][k] for k in ("deadline", "timeout", "waits"))
         print(f"[{self.kind}] 等待回执：{event.get('status')}，{event.get('polls')} 次查询，"
               f"{event.get('waited')} 秒" + (f"（{event['message']}）" if event.get("message") else ""))
         run, engine, _options, steps = _wiring(self.kind, context)
@@ -137,7 +137,7 @@ class ReceiptsOperator(BaseOperator):
             raise receipts_timeout(run, got["still_processing"], timeout)
         print(f"[{self.kind}] {len(batch_ids)} 个批次仍在共享平台处理中（{got['still_processing']} 条记录）："
               f"交由 triggerer 等待，最长 {left:.0f} 秒；等待期间不占用 worker 和 credit_platform 池")
+        echo = {"deadline": deadline, "timeout": timeout, "waits": waits}
         self.defer(trigger=PlatformReceiptsTrigger(kind=self.kind, batch_ids=batch_ids, deadline=deadline,
-                                                   conn_id=self.conn_id),
-                   method_name="execute_complete", kwargs={"deadline": deadline, "timeout": timeout, "waits": waits},
-                   timeout=dt.timedelta(seconds=left) + DEFERRAL_MARGIN)
+                                                   conn_id=self.conn_id, echo=echo),
+                   method_name="execute_complete", timeout=dt.timedelta(seconds=left) + DEFERRAL_MARGIN)

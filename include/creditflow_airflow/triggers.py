@@ -42,10 +42,11 @@ class PlatformReceiptsTrigger(BaseTrigger):
 
     Event payload (counts only): ``status`` ``done`` | ``timeout`` | ``error``, ``processing`` (batches not
     done), ``polls``, ``waited`` (seconds) and, for ``error``, ``message`` (the platform's status code and
-    error code — never a record)."""
+    error code — never a record) and ``echo``: what the task gave to be handed back (its wait's bounds; a
+    task's defer kwargs are not handed back by every runner — ``dag.test`` drops them)."""
 
     def __init__(self, *, kind: str, batch_ids: list[str], deadline: float, conn_id: str = "credit_platform",
-                 first_pause: float = 1.0, max_pause: float = 30.0) -> None:
+                 first_pause: float = 1.0, max_pause: float = 30.0, echo: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.kind = kind
         self.batch_ids = list(batch_ids)
@@ -53,11 +54,13 @@ class PlatformReceiptsTrigger(BaseTrigger):
         self.conn_id = conn_id
         self.first_pause = float(first_pause)
         self.max_pause = float(max_pause)
+        self.echo = dict(echo or {})
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (f"{type(self).__module__}.{type(self).__qualname__}",
                 {"kind": self.kind, "batch_ids": self.batch_ids, "deadline": self.deadline,
-                 "conn_id": self.conn_id, "first_pause": self.first_pause, "max_pause": self.max_pause})
+                 "conn_id": self.conn_id, "first_pause": self.first_pause, "max_pause": self.max_pause,
+                 "echo": self.echo})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         import httpx
@@ -69,8 +72,10 @@ class PlatformReceiptsTrigger(BaseTrigger):
         started, polls, pause = time.time(), 0, self.first_pause
         pending = set(self.batch_ids)
         token: str | None = None
-        async with httpx.AsyncClient(base_url=base, timeout=float(extra.get("timeout", 30)),
-                                     trust_env=False) as http:
+        # A new connection per request: polls are seconds to minutes apart, longer than servers keep an idle
+        # connection open (a kept one is found closed mid-request).
+        async with httpx.AsyncClient(base_url=base, timeout=float(extra.get("timeout", 30)), trust_env=False,
+                                     limits=httpx.Limits(max_keepalive_connections=0)) as http:
             while True:
                 polls += 1
                 try:
@@ -117,7 +122,7 @@ class PlatformReceiptsTrigger(BaseTrigger):
     def _event(self, status: str, pending: set[str], polls: int, started: float, **more: Any) -> TriggerEvent:
         return TriggerEvent({"status": status, "kind": self.kind, "batches": len(self.batch_ids),
                              "processing": len(pending), "polls": polls,
-                             "waited": round(time.time() - started, 3), **more})
+                             "waited": round(time.time() - started, 3), "echo": self.echo, **more})
 
 
 class _TokenRefused(RuntimeError):
