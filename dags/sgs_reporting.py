@@ -7,24 +7,29 @@ validated with Great Expectations, deduplicated, reviewed (层层审核) and upl
 7 working days of the decision.
 
 The run for day D is created at **D+1 06:00** (the schedule says so: late-evening entries are in, and the
-district files that arrived before 06:00 belong to D). One task, `process`, runs the steps in order, each a
-transaction over the interval, and logs one line per step with its counts and seconds:
+district files that arrived before 06:00 belong to D). Four tasks run the steps in order — `prepare` →
+`deliver` → `receipts` → `reconcile` — each step a transaction over the interval, each task holding the
+day's interval lock for its own work and logging one line per step with its counts and seconds:
 
-| step | what it does |
-|---|---|
-| extract | case system (SQL), licensing API, district inbox `<inbox>/{kind}/` — the files that had arrived (file time) before D+1 06:00; archived to `archive/{kind}/<day>/`, unreadable or wrong-kind files to `rejected/{kind}/<day>/` with a Chinese reason; an I/O error fails the task so it is retried — + records still waiting for review |
-| standardise | mapping tables → 双公示 fields, normalisation, natural key, content hash, due date |
-| validate | the GX suite generated from the field dictionary; failures → quarantine with a Chinese message |
-| flush in-flight | re-sends any batch a crashed run left pending (same Idempotency-Key) and collects its receipts |
-| decide | duplicates (exact / cross-source / near → review), create / 更正 / 撤销 against the ledger, review gate, late / due-soon — under the ledger lock |
-| 临期预警 | records not yet accepted and due within 2 working days, and records whose deadline cannot be computed (`DUE_DATE_UNKNOWN`): a warning in the log, and an e-mail to Variable `creditflow_alert_email` through `smtp_default` when set |
-| upload | batches through `credit_platform` (pool `credit_platform`), ledger committed around each batch |
-| receipts | per-record receipts (rejections back to quarantine), waiting up to Variable `creditflow_receipt_wait_seconds` (600) |
-| reconcile | extracted = uploaded + quarantined + awaiting review + unchanged + duplicates, or the run fails; a record whose deadline is beyond the official calendar is processed as usual, its deadline 待定 and alerted, and computed where it is read once `data/calendar/YYYY.yaml` is added (no re-run) |
+| task | step | what it does |
+|---|---|---|
+| prepare | extract | case system (SQL), licensing API, district inbox `<inbox>/{kind}/` — the files that had arrived (file time) before D+1 06:00; archived to `archive/{kind}/<day>/`, unreadable or wrong-kind files to `rejected/{kind}/<day>/` with a Chinese reason; an I/O error fails the task so it is retried — + records still waiting for review |
+| | standardise | mapping tables → 双公示 fields, normalisation, natural key, content hash, due date |
+| | validate | the GX suite generated from the field dictionary; failures → quarantine with a Chinese message |
+| deliver (pool `credit_platform`) | flush in-flight | re-sends any batch a crashed run left pending (same Idempotency-Key) and collects its receipts |
+| | decide | duplicates (exact / cross-source / near → review), create / 更正 / 撤销 against the ledger, review gate, late / due-soon — under the ledger lock |
+| | 临期预警 | records not yet accepted and due within 2 working days, and records whose deadline cannot be computed (`DUE_DATE_UNKNOWN`): a warning in the log, and an e-mail to Variable `creditflow_alert_email` through `smtp_default` when set |
+| | upload | batches through `credit_platform`, ledger committed around each batch |
+| receipts (pool `credit_platform` while it looks) | receipts | per-record receipts (rejections back to quarantine); while batches are still processing the task is **deferred** (state *deferred*, purple in the Grid): the triggerer polls the platform with growing pauses, holding no worker and no pool slot, for up to Variable `creditflow_receipt_wait_seconds` (600) |
+| reconcile | reconcile | extracted = uploaded + quarantined + awaiting review + unchanged + duplicates, or the run fails; a record whose deadline is beyond the official calendar is processed as usual, its deadline 待定 and alerted, and computed where it is read once `data/calendar/YYYY.yaml` is added (no re-run) |
 
-Why one task: each task start costs ≈ 1.5 s; ten tasks made an empty day ≈ 18 s and a year of backfill
-hours (issue #12). What each step did is in the task log, in the task's XCom (counts and seconds per
-step) and on *Creditflow → 运行概况*.
+Why four tasks (issue #17): the Grid shows where a day stands, clearing a task resumes from it, and the
+`credit_platform` pool bounds only the steps that talk to the platform — no slot through extraction and GX,
+none during a receipt wait of up to 10 minutes. Why not ten: each task start costs ≈ 1.5 s and ten made an
+empty day ≈ 18 s (issue #12); the empty-day cost of the four is in `docs/benchmarks.md`. What each step did
+is in the task log, in each task's XCom (counts and seconds per step; no personal data) and on
+*Creditflow → 运行概况*. A long range goes through `sgs_history`: the same stage functions, day by day, in
+one task.
 
 **Re-runs and backfills are safe**: each task replaces what it wrote for its interval; the ledger, not
 luck, prevents a second upload. A missed day or week:
@@ -34,10 +39,13 @@ luck, prevents a second upload. A missed day or week:
 A first load of the years before this DAG's start date, or any long range before it: DAG `sgs_history`
 (see its runbook) — same stages, per-day results, minutes for a year.
 
-**When it fails**: the log's last step line says where. A failure in `reconcile` means records went
-missing or were counted twice — read the log, do not just clear it. Upload failures and receipts that do
-not arrive in time retry with backoff; clearing `process` resumes exactly where it stopped (every step
-replaces its own rows; the ledger knows what was sent). Waiting
+**When it fails**: the failed task and its log's last step line say where. A failure in `reconcile` means
+records went missing or were counted twice — read the log, do not just clear it. Upload failures and
+receipts that do not arrive in time (`ReceiptsTimeoutError`: 条记录在 … 秒内未收到共享平台回执) retry with
+backoff; clearing a task resumes from it — clear `receipts` to look for the receipts again, `reconcile` to
+recount the day, `prepare` (with downstream) to redo the day — every step replaces its own rows and the
+ledger knows what was sent, so nothing is uploaded twice. A `receipts` task that stays *deferred* is waiting
+for the platform: it needs a running triggerer (`make demo` and `make cluster` start one). Waiting
 reviews: *Creditflow → 审核* in the menu, or trigger `sgs_review_signoff`; 立即上报 there sends the approved
 ones now instead of with the next run.
 
@@ -46,8 +54,9 @@ default, the form left empty) it processes the day in the parameter `day`, or �
 day that is due (D+1 06:00 passed): `scripts/airflow dags trigger sgs_{kind} --conf '{{"day": "2026-11-03"}}'`.
 A day that is not yet due is refused at once with a Chinese message, without retries.
 
-Owner: 信用数据组. Changelog: 0.2 — one task instead of ten, the 06:00 start in the schedule (issue #12);
-0.1 — first version.
+Owner: 信用数据组. Changelog: 0.3 — four tasks (prepare, deliver, receipts, reconcile), the receipt wait
+deferred to the triggerer, the pool only on the platform steps (issue #17); 0.2 — one task instead of ten,
+the 06:00 start in the schedule (issue #12); 0.1 — first version.
 """
 
 from __future__ import annotations

@@ -106,11 +106,13 @@ def test_reporting_dags_show_their_stages_in_order(dagbag, kind):
     """#17 §4: the Grid shows the stages as tasks, one chain prepare → deliver → receipts → reconcile (checked
     on the serialized DAG, the scheduler's and the Grid's view); only the steps that talk to the platform take
     a credit_platform slot; the Asset is produced when the day is reconciled."""
+    from itertools import pairwise
+
     from airflow.serialization.serialized_objects import DagSerialization
 
     dag = DagSerialization.from_dict(DagSerialization.to_dict(dagbag.dags[f"sgs_{kind}"]))
     assert len(dag.tasks) >= 4 and set(STAGES) <= set(dag.task_ids)
-    for before, after in zip(STAGES, STAGES[1:], strict=False):
+    for before, after in pairwise(STAGES):
         assert dag.get_task(before).downstream_task_ids == {after}, (before, after)
     assert dag.get_task("prepare").upstream_task_ids == set()
     assert {t.task_id for t in dag.tasks if t.pool == "credit_platform"} == {"deliver", "receipts"}

@@ -114,7 +114,7 @@ def deliver_interval(run: Run, engine: sa.Engine, client: PlatformClient, option
 def check_receipts(run: Run, engine: sa.Engine, client: PlatformClient) -> dict[str, Any]:
     """Record every receipt the platform has ready (one look); ``still_processing`` counts the records whose
     batches it is still processing and ``batch_ids`` names those batches (what a waiter polls)."""
-    got = dict(collect_receipts(run, engine, client))
+    got: dict[str, Any] = dict(collect_receipts(run, engine, client))
     got["batch_ids"] = processing_batches(engine, run.kind) if got["still_processing"] else []
     return got
 
