@@ -81,24 +81,22 @@ class World:
 
 
 def run_day(world: World, day: dt.date, kinds: tuple[str, ...] = ("penalty", "license", "coercion"),
-            client: PlatformClient | None = None) -> dict[str, Any]:
-    """What the DAGs do for one data interval, in order."""
+            client: PlatformClient | None = None, receipt_timeout: float = 15.0) -> dict[str, Any]:
+    """What the DAGs do for one data interval: the stage functions their tasks run
+    (``pipeline.interval.process_interval`` — prepare, deliver, receipts, reconcile under the interval lock,
+    decide under the ledger lock), with the DAGs' options but for the receipt wait, which is waited out here
+    instead of deferred. Returns each kind's run summary (with its ``run_key``)."""
+    from creditflow.reporting.pipeline import interval
+
     client = client or platform_client(world.platform.url)
     sources = sgs.Sources(case_db=world.case_db, licensing=licensing_client(world.licensing.url), inbox=world.inbox)
+    options = interval.IntervalOptions(receipt_timeout=receipt_timeout,
+                                       ledger_lock=lambda: interval.ledger_lock(world.warehouse))
     out = {}
     for kind in kinds:
         run = run_for(day, kind)
-        ext = sgs.extract(run, world.warehouse, sources)
-        sgs.standardise(run, world.warehouse)
-        sgs.validate(run, world.warehouse)
-        sgs.flush_inflight(run, world.warehouse, client, wait=10, poll=0.1)
-        sgs.decide(run, world.warehouse)
-        sgs.upload(run, world.warehouse, client)
-        deadline = time.monotonic() + 15
-        while sgs.collect_receipts(run, world.warehouse, client)["still_processing"]:
-            assert time.monotonic() < deadline, "receipts never arrived"
-            time.sleep(0.1)
-        out[kind] = sgs.reconcile(run, world.warehouse, rejected_files=ext.get("rejected_files", 0))
+        result = interval.process_interval(run, world.warehouse, sources, client, options)
+        out[kind] = {"run_key": run.run_key, **{k: v for k, v in result.items() if k not in ("alert", "seconds")}}
     return out
 
 

@@ -94,10 +94,54 @@ def test_reporting_dags_use_local_day_intervals(dagbag):
     end = pendulum.instance(info.data_interval.end).in_timezone("Asia/Shanghai")
     assert (start.hour, end.hour, (end - start).in_hours()) == (0, 0, 24)
     assert dag.max_active_runs == 1
-    assert dag.get_task("process").pool == "credit_platform"
     # The run of day D is created at D+1 06:00 (the timetable), not held by a waiting task.
     assert info.run_after == info.data_interval.end + dt.timedelta(hours=6)
-    assert [t.task_id for t in dag.tasks] == ["process"]
+
+
+STAGES = ["prepare", "deliver", "receipts", "reconcile"]
+
+
+@pytest.mark.parametrize("kind", ["penalty", "license", "coercion"])
+def test_reporting_dags_show_their_stages_in_order(dagbag, kind):
+    """#17 §4: the Grid shows the stages as tasks, one chain prepare → deliver → receipts → reconcile (checked
+    on the serialized DAG, the scheduler's and the Grid's view); only the steps that talk to the platform take
+    a credit_platform slot; the Asset is produced when the day is reconciled."""
+    from itertools import pairwise
+
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = DagSerialization.from_dict(DagSerialization.to_dict(dagbag.dags[f"sgs_{kind}"]))
+    assert len(dag.tasks) >= 4 and set(STAGES) <= set(dag.task_ids)
+    for before, after in pairwise(STAGES):
+        assert dag.get_task(before).downstream_task_ids == {after}, (before, after)
+    assert dag.get_task("prepare").upstream_task_ids == set()
+    assert {t.task_id for t in dag.tasks if t.pool == "credit_platform"} == {"deliver", "receipts"}
+    assert [t.task_id for t in dag.tasks if t.outlets] == ["reconcile"]
+    assert [str(a.uri) for a in dag.get_task("reconcile").outlets] == [f"creditflow://sgs/{kind}"]
+
+
+def test_the_receipt_wait_is_deferrable_and_its_trigger_loads_where_the_triggerer_runs(dagbag, tmp_path):
+    """``receipts`` resumes from a trigger; the trigger's module imports (and the trigger round-trips through
+    its kwargs) in a fresh interpreter that has only the deployment's path — what the triggerer has — and its
+    kwargs carry the connection id, never the platform's secret."""
+    import json
+    import subprocess
+    import sys
+
+    receipts = dagbag.dags["sgs_penalty"].get_task("receipts")
+    assert callable(receipts.execute_complete)
+    code = ("from airflow.sdk._shared.module_loading import import_string\n"
+            "import json, sys\n"
+            "cls = import_string('creditflow_airflow.triggers.PlatformReceiptsTrigger')\n"
+            "path, kwargs = cls(kind='penalty', batch_ids=['B1'], deadline=1.0).serialize()\n"
+            "assert import_string(path)(**kwargs).serialize() == (path, kwargs)\n"
+            "print(json.dumps([path, kwargs, sorted(m for m in sys.modules if m.startswith('creditflow'))]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    path, kwargs, loaded = json.loads(out.stdout.splitlines()[-1])
+    assert path == "creditflow_airflow.triggers.PlatformReceiptsTrigger"
+    assert kwargs["conn_id"] == "credit_platform" and "secret" not in json.dumps(kwargs)
+    assert loaded == ["creditflow_airflow", "creditflow_airflow.triggers"]  # no warehouse, no plugins
 
 
 def _is_hitl(task) -> bool:

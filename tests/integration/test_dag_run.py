@@ -138,9 +138,109 @@ def test_a_manual_run_for_a_day_not_yet_due_is_refused_at_once_in_chinese(wired,
     run_after = _end_of(DAY).add(hours=5)  # D+1 05:00: D is not yet due, D-1 is
     run = dag.test(logical_date=None, run_after=run_after, run_conf={"day": DAY.isoformat()})
     assert run.state == "failed"
-    [ti] = run.get_task_instances()
-    assert ti.state == "failed" and ti.try_number == 1  # refused, not retried
+    states = {ti.task_id: (ti.state, ti.try_number) for ti in run.get_task_instances()}
+    assert states.pop("prepare") == ("failed", 1)  # refused by the first task, not retried
+    assert {state for state, _ in states.values()} == {"upstream_failed"}
     task_log = "".join(capfd.readouterr())  # the task's log (structlog, to the test's stdout/stderr)
     assert f"{DAY} 的数据要到" in task_log and f"选择 {DAY - dt.timedelta(days=1)} 及以前的日期" in task_log
     with warehouse(db_url).connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(wh.run_summary)).scalar_one() == 0
+
+
+# --- #17 §4: the stages as tasks ---------------------------------------------------------------------------
+
+
+def _xcom(run, task_id: str) -> dict:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        value = session.scalar(XComModel.get_many(run_id=run.run_id, dag_ids=run.dag_id, task_ids=task_id,
+                                                  key="return_value").with_only_columns(XComModel.value))
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _tries(run) -> dict[str, tuple[str, int]]:
+    return {ti.task_id: (ti.state, ti.try_number) for ti in run.get_task_instances()}
+
+
+def test_the_receipt_wait_is_deferred_and_the_task_resumes_to_record_them(wired):
+    """The platform holds its receipts back (sandbox: 3 s of processing): ``receipts`` looks once, finds the
+    batches processing, defers to PlatformReceiptsTrigger (dag.test runs the trigger in line, as the
+    triggerer would), resumes (``deferred`` 1: it came back through ``execute_complete``) and records every receipt; the day reconciles. ``prepare`` and ``reconcile``
+    ran outside the credit_platform pool."""
+    pf, db_url, _manifest = wired
+    pf.admin("POST", "/admin/faults", json={"processing_seconds": 3})
+    run = _dag("sgs_penalty").test(logical_date=_end_of(DAY))
+    assert run.state == "success", _tries(run)
+    assert _tries(run) == {t: ("success", 1) for t in ("prepare", "deliver", "receipts", "reconcile")}
+    got = _xcom(run, "receipts")
+    assert got["deferred"] == 1 and got["still_processing"] == 0 and got["accepted"] > 0, got
+    delivered, reconciled = _xcom(run, "deliver"), _xcom(run, "reconcile")
+    assert delivered["records"] == got["accepted"] + got["rejected"]
+    assert reconciled["reconciled"] and reconciled["uploaded"] == got["accepted"]
+    assert {r["status"] for r in pf.admin("GET", "/admin/records?kind=penalty")["records"]} == {"published"}
+    with warehouse(db_url).connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(wh.ledger).where(
+            wh.ledger.c.state.in_(["pending", "sent"]))).scalar_one() == 0
+
+
+def _resume(dag_id: str, run_id: str) -> None:
+    """What the scheduler does for a cleared run, in dag.test's minimal loop: schedule the tasks whose
+    dependencies are met and run them in this process, until the run is finished."""
+    from airflow.models.dagbag import DBDagBag
+    from airflow.models.dagrun import DagRun
+    from airflow.sdk.definitions.dag import _run_task
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState, TaskInstanceState
+
+    dag = _dag(dag_id)
+    with create_session() as session:
+        dr = session.scalar(sa.select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+        dr.dag = DBDagBag().get_dag_for_run(dr, session=session)
+        dr.state = DagRunState.RUNNING
+        session.commit()
+        while dr.state == DagRunState.RUNNING:
+            schedulable, _ = dr.update_state(session=session)
+            for ti in schedulable:
+                ti.try_number += 1
+                ti.state = TaskInstanceState.SCHEDULED
+            session.commit()
+            for ti in [t for t in dr.get_task_instances(session=session) if t.state == TaskInstanceState.SCHEDULED]:
+                _run_task(ti=ti, task=dag.task_dict[ti.task_id], run_triggerer=True)
+            session.expire_all()
+
+
+def test_clearing_reconcile_reruns_only_reconcile(wired):
+    """Clearing one task resumes from it: cleared alone, ``reconcile`` runs again (a second reconciliation of
+    the day, kept beside the first) and nothing upstream runs — no extraction, no decision, no upload."""
+    from airflow.models.taskinstance import TaskInstance, clear_task_instances
+    from airflow.utils.session import create_session
+
+    pf, db_url, _manifest = wired
+    run = _dag("sgs_penalty").test(logical_date=_end_of(DAY))
+    assert run.state == "success", _tries(run)
+    operations = pf.admin("GET", "/admin/stats")["operations"]
+    engine = warehouse(db_url)
+    with engine.connect() as conn:
+        staged_at = conn.execute(sa.select(sa.func.count()).select_from(wh.staging)).scalar_one()
+    with create_session() as session:
+        tis = session.scalars(sa.select(TaskInstance).where(TaskInstance.dag_id == "sgs_penalty",
+                                                             TaskInstance.run_id == run.run_id,
+                                                             TaskInstance.task_id == "reconcile")).all()
+        clear_task_instances(tis, session)
+        session.commit()
+    _resume("sgs_penalty", run.run_id)
+    with create_session() as session:
+        from airflow.models.dagrun import DagRun
+
+        dr = session.scalar(sa.select(DagRun).where(DagRun.run_id == run.run_id))
+        assert dr.state == "success"
+        assert _tries(dr) == {"prepare": ("success", 1), "deliver": ("success", 1), "receipts": ("success", 1),
+                              "reconcile": ("success", 2)}
+    assert pf.admin("GET", "/admin/stats")["operations"] == operations  # nothing sent again
+    with engine.connect() as conn:
+        summaries = conn.execute(sa.select(wh.run_summary.c.reconciled, wh.run_summary.c.uploaded)
+                                 .order_by(wh.run_summary.c.id)).all()
+        assert conn.execute(sa.select(sa.func.count()).select_from(wh.staging)).scalar_one() == staged_at
+    assert len(summaries) == 2 and summaries[0] == summaries[1] and summaries[0][0]

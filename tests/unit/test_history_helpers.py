@@ -76,14 +76,15 @@ def _fake_range(monkeypatch, fail_prepare_on=None, kill_on=None, broken_release_
 
     def deliver(run, *_a):  # type: ignore[no-untyped-def]
         events.append(("decide", run.start.date()))
+        return {"alert": None}
 
     def finish(run, *_a):  # type: ignore[no-untyped-def]
         events.append(("reconcile", run.start.date()))
         return dict(SUMMARY)
 
     monkeypatch.setattr(interval, "interval_lock", lock)
-    monkeypatch.setattr(interval, "_prepare", prepare)
-    monkeypatch.setattr(interval, "_deliver", deliver)
+    monkeypatch.setattr(interval, "prepare_interval", prepare)
+    monkeypatch.setattr(interval, "deliver_interval", deliver)
     monkeypatch.setattr(interval, "_finish", finish)
     return interval, held, events
 

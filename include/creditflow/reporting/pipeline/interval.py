@@ -1,9 +1,11 @@
 """One data interval through every stage in one call, and a range of intervals day by day.
 
-The daily DAGs run :func:`process_interval` as their one task (each step logged with its counts and time
-as it finishes). A history load calls :func:`process_range`: the **same function** for each day of the
-range, in one process — no task start-up, one GX context, one database pool — so a year of daily periods
-costs minutes instead of hours.
+The daily DAGs run the four stages of :mod:`~creditflow.reporting.pipeline.stages` as four tasks (prepare,
+deliver, receipts, reconcile; the receipt wait deferred to the triggerer). :func:`process_interval` runs
+the same stage functions in one call, in order, waiting for the receipts in this process (tests, benches);
+a history load calls :func:`process_range`: those stages for each day of the range, in one process — no
+task start-up, one GX context, one database pool — so a year of daily periods costs minutes instead of
+hours.
 
 Per interval the result is what the scheduled run would have produced: the same run key
 (``sgs_<kind>|<day>``), the same staging rows, findings, outcomes, ledger rows and run summary. Days run in
@@ -19,7 +21,7 @@ import datetime as dt
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,38 +30,20 @@ from creditflow.common import TZ, mask_text
 from creditflow.core.ledger import ledger_lock as ledger_lock  # re-exported: the DAG hooks import it here
 from creditflow.core.platform_client import PlatformClient
 from creditflow.reporting.pipeline.common import Run, Sources, log
-from creditflow.reporting.pipeline.decide import decide
-from creditflow.reporting.pipeline.extract import extract
-from creditflow.reporting.pipeline.reconcile import (
-    due_soon_alert,
-    due_soon_records,
-    due_unknown_records,
-    reconcile,
+from creditflow.reporting.pipeline.stages import (
+    SUMMARY_KEYS,
+    IntervalOptions,
+    ReceiptsTimeoutError,
+    StepHook,
+    Steps,
+    deliver_interval,
+    prepare_interval,
+    reconcile_interval,
+    wait_for_receipts,
 )
-from creditflow.reporting.pipeline.standardise import standardise
-from creditflow.reporting.pipeline.upload import collect_receipts, flush_inflight, upload
-from creditflow.reporting.pipeline.validate import validate
 
-SUMMARY_KEYS = ("extracted", "uploaded", "quarantined", "awaiting_review", "unchanged", "duplicates", "late",
-                "due_soon", "rejected_files")
-
-
-class ReceiptsTimeoutError(RuntimeError):
-    """The platform did not return receipts for this interval's uploads in time."""
-
-
-@dataclass
-class IntervalOptions:
-    gx_project_dir: Any = None  # where GX validation results / Data Docs go (None: not kept)
-    data_source_uscc: str | None = None
-    batch_size: int = 200
-    receipt_timeout: float = 600.0  # seconds to wait for this interval's receipts
-    # Held around ``decide`` (the ledger decisions). The daily DAGs use a one-slot pool; a range in one
-    # process passes a database lock so two kinds loading at once never interleave ledger writes.
-    ledger_lock: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext
-    # False: the day's Data Docs page is rendered, the site's index is not (a load builds it once at its end).
-    data_docs_index: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
+__all__ = ["SUMMARY_KEYS", "IntervalOptions", "ReceiptsTimeoutError", "StepHook", "Steps", "interval_lock",
+           "interval_run", "ledger_lock", "process_interval", "process_range", "wait_for_receipts"]
 
 
 #: How long a run waits for another run of the same kind and day before failing for a retry
@@ -85,73 +69,13 @@ def interval_run(kind: str, day: dt.date) -> Run:
     return Run(dag_id=f"sgs_{kind}", kind=kind, start=start, end=start + dt.timedelta(days=1))
 
 
-def wait_for_receipts(run: Run, engine: sa.Engine, client: PlatformClient, timeout: float) -> dict[str, int]:
-    """Collect receipts until none of this kind is still processing (short polls, growing to 2 s)."""
-    deadline = time.monotonic() + timeout
-    pause = 0.05
-    while True:
-        got = collect_receipts(run, engine, client)
-        if got["still_processing"] == 0:
-            return got
-        if time.monotonic() > deadline:
-            raise ReceiptsTimeoutError(f"{run.kind} {run.run_key}: {got['still_processing']} 条记录在 "
-                                       f"{timeout:.0f} 秒内未收到共享平台回执")
-        time.sleep(pause)
-        pause = min(2.0, pause * 2)
-
-
-StepHook = Callable[[str, float, dict[str, Any]], None]
-
-
-class _Steps:
-    """Runs the steps, timing each and telling ``on_step`` (the task log) its counts as it finishes."""
-
-    def __init__(self, on_step: StepHook | None) -> None:
-        self.seconds: dict[str, float] = {}
-        self.on_step = on_step
-
-    def __call__(self, name: str, fn: Callable[[], Any]) -> Any:
-        t0 = time.perf_counter()
-        out = fn()
-        self.seconds[name] = round(time.perf_counter() - t0, 3)
-        if self.on_step is not None:
-            self.on_step(name, self.seconds[name], out if isinstance(out, dict) else {})
-        return out
-
-
-def _prepare(run: Run, engine: sa.Engine, sources: Sources, opts: IntervalOptions, step: _Steps) -> dict[str, Any]:
-    """extract → standardise → validate: what touches only this interval's rows (never the ledger)."""
-    extracted = step("extract", lambda: extract(run, engine, sources))
-    step("standardise", lambda: standardise(run, engine, opts.data_source_uscc))
-    step("validate", lambda: validate(run, engine, gx_project_dir=opts.gx_project_dir,
-                                      data_docs_index=opts.data_docs_index))
-    return dict(extracted)
-
-
-def _deliver(run: Run, engine: sa.Engine, client: PlatformClient, opts: IntervalOptions,
-             step: _Steps) -> tuple[str, str] | None:
-    """flush in-flight → decide (under the ledger lock) → 临期预警 → upload; returns the alert."""
-    step("flush_inflight", lambda: flush_inflight(run, engine, client, wait=opts.receipt_timeout, poll=0.2))
-
-    def decide_locked() -> dict[str, int]:
-        with opts.ledger_lock():
-            return decide(run, engine, batch_size=opts.batch_size)
-
-    step("decide", decide_locked)
-    alert = due_soon_alert(run.kind, run.run_date, due_soon_records(run, engine), due_unknown_records(run, engine))
-    step("upload", lambda: upload(run, engine, client))
-    return alert
-
-
-def _finish(run: Run, engine: sa.Engine, client: PlatformClient, opts: IntervalOptions, step: _Steps,
-            extracted: dict[str, Any], alert: tuple[str, str] | None) -> dict[str, Any]:
-    """receipts → reconcile; the run summary with the alert and per-stage seconds."""
+def _finish(run: Run, engine: sa.Engine, client: PlatformClient, opts: IntervalOptions, step: Steps,
+            alert: tuple[str, str] | None) -> dict[str, Any]:
+    """receipts (waited for in this process) → reconcile; the run summary with the alert and per-step seconds."""
     step("receipts", lambda: wait_for_receipts(run, engine, client, opts.receipt_timeout))
-    summary = step("reconcile", lambda: reconcile(run, engine,
-                                                  rejected_files=int(extracted.get("rejected_files", 0))))
+    summary = reconcile_interval(run, engine, step)
     seconds = {**step.seconds, "total": round(sum(step.seconds.values()), 3)}
-    return {**{k: summary[k] for k in SUMMARY_KEYS}, "reconciled": summary["reconciled"], "alert": alert,
-            "seconds": seconds}
+    return {**summary, "alert": alert, "seconds": seconds}
 
 
 def process_interval(run: Run, engine: sa.Engine, sources: Sources, client: PlatformClient,
@@ -164,11 +88,11 @@ def process_interval(run: Run, engine: sa.Engine, sources: Sources, client: Plat
     Raises what the stage raised (ReconciliationError;
     ReceiptsTimeoutError — a retry resumes from the ledger)."""
     opts = options or IntervalOptions()
-    step = _Steps(on_step)
+    step = Steps(on_step)
     with interval_lock(engine, run):
-        extracted = _prepare(run, engine, sources, opts, step)
-        alert = _deliver(run, engine, client, opts, step)
-        return _finish(run, engine, client, opts, step, extracted, alert)
+        prepare_interval(run, engine, sources, opts, step)
+        alert = deliver_interval(run, engine, client, opts, step)["alert"]
+        return _finish(run, engine, client, opts, step, alert)
 
 
 @dataclass
@@ -196,8 +120,7 @@ class _Open:
     """A day whose uploads are out: its receipts and reconciliation are still to come."""
 
     run: Run
-    step: _Steps
-    extracted: dict[str, Any]
+    step: Steps
     alert: tuple[str, str] | None
     seconds: float
     held: contextlib.ExitStack  # the day's interval lock, released when the day is closed
@@ -258,7 +181,7 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
             return
         day, t0 = open_day.run.start.date(), time.perf_counter()
         try:
-            out = _finish(open_day.run, engine, client, opts, open_day.step, open_day.extracted, open_day.alert)
+            out = _finish(open_day.run, engine, client, opts, open_day.step, open_day.alert)
             result = DayResult(kind, day, "success", summary=out)
         except Exception as exc:  # one bad day never hides the others
             result = failed(day, exc, 0.0)
@@ -275,12 +198,12 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
                 continue
             run = interval_run(kind, day)
             day_opts = pages if day >= docs_from else quiet
-            step = _Steps(None)
+            step = Steps()
             held = contextlib.ExitStack()
             t0 = time.perf_counter()
             try:
                 held.enter_context(interval_lock(engine, run))
-                extracted = _prepare(run, engine, sources, day_opts, step)
+                prepare_interval(run, engine, sources, day_opts, step)
             except Exception as exc:
                 release(held)
                 prepare_failed = failed(day, exc, time.perf_counter() - t0)
@@ -293,12 +216,12 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
             close(open_day)  # the earlier day's receipts and reconciliation, before this day decides
             t0 = time.perf_counter()
             try:
-                alert = _deliver(run, engine, client, day_opts, step)
+                alert = deliver_interval(run, engine, client, day_opts, step)["alert"]
             except Exception as exc:
                 release(held)
                 record(failed(day, exc, spent + time.perf_counter() - t0))
                 continue
-            waiting = _Open(run, step, extracted, alert, spent + time.perf_counter() - t0, held)
+            waiting = _Open(run, step, alert, spent + time.perf_counter() - t0, held)
         open_day, waiting = waiting, None
         close(open_day)
     finally:  # a task timeout or kill (BaseException) or an error in on_day: no lock outlives the range
