@@ -12,8 +12,9 @@ run), ``quarantined`` (rule findings or platform rejection), ``awaiting_review``
 platform already holds this content) or ``duplicate`` (of a named record) — and :func:`reconcile`
 fails the run when the counts do not add up.
 
-One module per stage: ``extract``, ``standardise``, ``validate`` (+ Data Docs), ``decide`` (flush
-in-flight, timeliness, dedup, review), ``upload`` (upload, receipts), ``reconcile`` (+ due-soon alert).
+One module per stage: ``extract``, ``standardise``, ``validate`` (+ Data Docs), ``decide`` (load → plan →
+write; the rules — timeliness, dedup, review — are the pure function in ``plan``), ``upload`` (upload,
+receipts), ``reconcile`` (+ due-soon alert).
 """
 
 from creditflow.reporting.pipeline.common import (
