@@ -12,8 +12,9 @@ run), ``quarantined`` (rule findings or platform rejection), ``awaiting_review``
 platform already holds this content) or ``duplicate`` (of a named record) — and :func:`reconcile`
 fails the run when the counts do not add up.
 
-One module per stage: ``extract``, ``standardise``, ``validate`` (+ the result for 数据质量报告), ``decide`` (flush
-in-flight, timeliness, dedup, review), ``upload`` (upload, receipts), ``reconcile`` (+ due-soon alert).
+One module per stage: ``extract``, ``standardise``, ``validate`` (+ the result for 数据质量报告), ``decide``
+(load → plan → write; the rules — timeliness, dedup, review — are the pure function in ``plan``), ``upload``
+(upload, receipts), ``reconcile`` (+ due-soon alert); ``stages`` groups them into the daily DAG's four tasks.
 """
 
 from creditflow.reporting.pipeline.common import (
