@@ -3,7 +3,8 @@
 Routers per capability, one Jinja2 templates folder (``templates/``, one site frame ``base.html``), one set of
 security headers and one Chinese error page for all of them:
 
-* ``routes`` — 双公示 运行概况, 审核 (the review form's post, 立即上报), 审核记录, 问题数据, 数据质量报告;
+* ``routes`` — 双公示 运行概况, 问题数据, 数据质量报告 (and the one Jinja2 environment, ``render``);
+* ``review`` — 审核: the queue, a decision's post, 立即上报, 审核记录;
 * ``dashboard`` — 数据看板 (``charts``: its server-drawn SVG charts; ``i18n``: its labels);
 * ``selfcheck`` — 区县自查: a district spreadsheet checked on upload, never kept;
 * ``credit`` — 信用管理 pages under ``credit/`` (严重失信名单, 信用修复, 诚信审核, 影响评估);
@@ -29,7 +30,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from creditflow_ui import credit, credit_api, dashboard, errors, selfcheck, state
+from creditflow_ui import credit, credit_api, dashboard, errors, review, selfcheck, state
 from creditflow_ui.routes import HERE, render, root_of, router
 
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'self'; "
@@ -93,6 +94,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 def create_app() -> FastAPI:
     app = FastAPI(title="creditflow", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.include_router(router)
+    app.include_router(review.router)
     app.include_router(dashboard.router)
     app.include_router(selfcheck.router)
     app.include_router(credit.router)

@@ -86,7 +86,10 @@ def executor() -> Any:
 
 
 def open() -> None:
-    """Create what every request needs before the first one arrives (the engine's pool, the check threads)."""
+    """Create what every request needs before the first one arrives (the engine's pool, the check threads); the
+    ``creditflow_db`` connection is looked up afresh at every start."""
+    with _LOCK:
+        _URL.update(url="", at=-1e9)
     executor()
     try:
         engine()

@@ -73,8 +73,11 @@ def world(airflow_home, module_db_url):
                   json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": module_db_url}}))
         mp.delenv("CREDITFLOW_CREDIT_ROLES", raising=False)
         from airflow.api_fastapi.app import create_app
+        from creditflow_ui import state
 
+        state.close()  # a new API server: the app's shared engine is this module's warehouse, not the last one's
         yield {"app": create_app("core"), "engine": engine}
+        state.close()
 
 
 def token(world, username: str) -> str:

@@ -41,8 +41,11 @@ def world(airflow_home, module_db_url, tmp_path_factory):
         mp.setenv("CREDITFLOW_VAR", str(var))
         mp.delenv("CREDITFLOW_REVIEW_ROLES", raising=False)
         from airflow.api_fastapi.app import create_app
+        from creditflow_ui import state
 
+        state.close()  # a new API server: the app's shared engine is this module's warehouse, not the last one's
         yield {"app": create_app("core"), "engine": engine, "var": var}
+        state.close()
 
 
 def _seed_pages(engine: sa.Engine) -> None:
