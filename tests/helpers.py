@@ -90,8 +90,7 @@ def run_day(world: World, day: dt.date, kinds: tuple[str, ...] = ("penalty", "li
 
     client = client or platform_client(world.platform.url)
     sources = sgs.Sources(case_db=world.case_db, licensing=licensing_client(world.licensing.url), inbox=world.inbox)
-    options = interval.IntervalOptions(receipt_timeout=receipt_timeout,
-                                       ledger_lock=lambda: interval.ledger_lock(world.warehouse))
+    options = interval.IntervalOptions(receipt_timeout=receipt_timeout)
     out = {}
     for kind in kinds:
         run = run_for(day, kind)

@@ -235,12 +235,12 @@ def sgs_sources(kind: str) -> Any:
 def sgs_options(engine: Any) -> Any:
     """The options of an interval run from the Variables — the same for the daily DAGs and the history
     load: ``creditflow_data_source_uscc``, ``creditflow_upload_batch_size`` (200),
-    ``creditflow_receipt_wait_seconds`` (600); Data Docs on the storage's ``gx`` area; the ledger lock."""
-    from creditflow.reporting.pipeline.interval import IntervalOptions, ledger_lock
+    ``creditflow_receipt_wait_seconds`` (600); each run's GX result for 数据质量报告 on the storage's ``gx``
+    area. (The ledger lock is not an option: core/ledger always takes it.)"""
+    from creditflow.reporting.pipeline.interval import IntervalOptions
 
     return IntervalOptions(
         gx_project_dir=storage("gx"),
         data_source_uscc=_variable("creditflow_data_source_uscc"),
         batch_size=int(_variable("creditflow_upload_batch_size") or 200),
-        receipt_timeout=float(_variable("creditflow_receipt_wait_seconds") or 600),
-        ledger_lock=lambda: ledger_lock(engine))
+        receipt_timeout=float(_variable("creditflow_receipt_wait_seconds") or 600))

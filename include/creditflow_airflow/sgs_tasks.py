@@ -27,6 +27,7 @@ def sgs_run(kind: str, context: Any) -> Any:
     Every task of a run computes the same day (from the interval, the parameter or the run's ``run_after``)."""
     from creditflow.common import DAILY_RUN_DELAY, TZ
     from creditflow.reporting.pipeline import Run
+
     from creditflow_airflow.timetables import run_interval
 
     start, end, why = run_interval(context, TZ, DAILY_RUN_DELAY)
@@ -38,6 +39,7 @@ def _wiring(kind: str, context: Any) -> tuple[Any, Any, Any, Any]:
     """The run, the warehouse engine, the interval options (Variables) and the step recorder (task log)."""
     from creditflow.reporting.pipeline.interval import step_line
     from creditflow.reporting.pipeline.stages import Steps
+
     from creditflow_airflow.hooks import sgs_options, warehouse_engine
 
     engine = warehouse_engine()
@@ -59,6 +61,7 @@ def prepare(kind: str, context: Any) -> dict[str, Any]:
     """extract → standardise → validate."""
     from creditflow.reporting.pipeline.interval import interval_lock
     from creditflow.reporting.pipeline.stages import prepare_interval
+
     from creditflow_airflow.hooks import sgs_sources
 
     run, engine, options, steps = _wiring(kind, context)
@@ -70,6 +73,7 @@ def deliver(kind: str, context: Any) -> dict[str, Any]:
     """flush in-flight → decide (ledger lock) → 临期预警 (log, e-mail) → upload."""
     from creditflow.reporting.pipeline.interval import interval_lock
     from creditflow.reporting.pipeline.stages import deliver_interval
+
     from creditflow_airflow.notifiers import send_alert_lines
 
     run, engine, options, steps = _wiring(kind, context)

@@ -143,19 +143,9 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
     D+1 decides on is the one D left after its receipts — and the platform's processing time is not
     waited out twice.
 
-    GX Data Docs: a site lists its latest :data:`~creditflow.reporting.pipeline.validate.DATA_DOCS_INDEX_LIMIT`
-    runs, so only the range's last that many days get a page (≈ 0.25 s a day), and none of them rebuilds the
-    site's index (≈ 0.5 s each: it reads every result it lists) — the caller builds it once when the load is
-    done (:func:`~creditflow.reporting.pipeline.validate.rebuild_data_docs_index`, as ``sgs_history`` does).
-    Every day's findings and counts are in the warehouse as for any run."""
-    from dataclasses import replace
-
-    from creditflow.reporting.pipeline.validate import DATA_DOCS_INDEX_LIMIT
-
+    Every day's findings and counts are in the warehouse, and its GX result for 数据质量报告 in the storage, as
+    for any run."""
     opts = options or IntervalOptions()
-    docs_from = last - dt.timedelta(days=DATA_DOCS_INDEX_LIMIT - 1)
-    quiet = replace(opts, gx_project_dir=None)
-    pages = replace(opts, data_docs_index=False)
     results: list[DayResult] = []
 
     def record(result: DayResult) -> None:
@@ -197,13 +187,12 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
             if skip is not None and skip(day):
                 continue
             run = interval_run(kind, day)
-            day_opts = pages if day >= docs_from else quiet
             step = Steps()
             held = contextlib.ExitStack()
             t0 = time.perf_counter()
             try:
                 held.enter_context(interval_lock(engine, run))
-                prepare_interval(run, engine, sources, day_opts, step)
+                prepare_interval(run, engine, sources, opts, step)
             except Exception as exc:
                 release(held)
                 prepare_failed = failed(day, exc, time.perf_counter() - t0)
@@ -216,7 +205,7 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
             close(open_day)  # the earlier day's receipts and reconciliation, before this day decides
             t0 = time.perf_counter()
             try:
-                alert = deliver_interval(run, engine, client, day_opts, step)["alert"]
+                alert = deliver_interval(run, engine, client, opts, step)["alert"]
             except Exception as exc:
                 release(held)
                 record(failed(day, exc, spent + time.perf_counter() - t0))

@@ -19,7 +19,6 @@ stage, ``process_interval`` around all four.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from creditflow.core import warehouse as wh
+from creditflow.core.ledger import ledger_lock
 from creditflow.core.platform_client import PlatformClient
 from creditflow.reporting.pipeline.common import Run, Sources
 from creditflow.reporting.pipeline.decide import decide
@@ -47,15 +47,10 @@ class ReceiptsTimeoutError(RuntimeError):
 
 @dataclass
 class IntervalOptions:
-    gx_project_dir: Any = None  # where GX validation results / Data Docs go (None: not kept)
+    gx_project_dir: Any = None  # where each run's GX result for 数据质量报告 goes (None: not kept)
     data_source_uscc: str | None = None
     batch_size: int = 200
     receipt_timeout: float = 600.0  # seconds to wait for this interval's receipts
-    # Held around ``decide`` (the ledger decisions). The daily DAGs use a one-slot pool; a range in one
-    # process passes a database lock so two kinds loading at once never interleave ledger writes.
-    ledger_lock: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext
-    # False: the day's Data Docs page is rendered, the site's index is not (a load builds it once at its end).
-    data_docs_index: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -86,8 +81,7 @@ def prepare_interval(run: Run, engine: sa.Engine, sources: Sources, options: Int
     opts, step = options or IntervalOptions(), steps or Steps()
     extracted = step("extract", lambda: extract(run, engine, sources))
     step("standardise", lambda: standardise(run, engine, opts.data_source_uscc))
-    step("validate", lambda: validate(run, engine, gx_project_dir=opts.gx_project_dir,
-                                      data_docs_index=opts.data_docs_index))
+    step("validate", lambda: validate(run, engine, gx_project_dir=opts.gx_project_dir))
     return dict(extracted)
 
 
@@ -101,7 +95,7 @@ def deliver_interval(run: Run, engine: sa.Engine, client: PlatformClient, option
                                                             poll=0.2))
 
     def decide_locked() -> dict[str, int]:
-        with opts.ledger_lock():
+        with ledger_lock(engine):  # read → plan → write of the ledger: one writer at a time, every capability
             return decide(run, engine, batch_size=opts.batch_size)
 
     decided = step("decide", decide_locked)

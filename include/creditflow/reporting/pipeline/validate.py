@@ -33,7 +33,7 @@ def quiet_gx_logs() -> None:
 # --- 3. validate -------------------------------------------------------------------------------------
 
 
-def validate(run: Run, engine: sa.Engine, gx_project_dir: Any = None, data_docs_index: bool = True) -> dict[str, int]:
+def validate(run: Run, engine: sa.Engine, gx_project_dir: Any = None) -> dict[str, int]:
     """Stage 3: the GX suite over this run's records; findings (errors quarantine) into ``cf_finding``.
 
     Also flags every record whose 7-working-day deadline could not be computed (a year without the
@@ -42,7 +42,7 @@ def validate(run: Run, engine: sa.Engine, gx_project_dir: Any = None, data_docs_
     silently "no deadline", never a failed run; the dates appear wherever they are read once the calendar is added.
     The GX result (counts only) is kept for 数据质量报告 in ``gx_project_dir`` (the storage's gx area) after
     the findings are committed; a failure to keep it fails this task (Airflow retries it; the stage is
-    idempotent). ``data_docs_index`` is deprecated and ignored (there is no Data Docs site any more)."""
+    idempotent)."""
     from creditflow.reporting import validation as v
 
     frame = load_standardised(run, engine)
@@ -132,11 +132,6 @@ def received_on(run: Run, engine: sa.Engine) -> dt.date:
 def _masked_message(text: str) -> str:
     """Never keep a full personal ID number in a message a clerk or a log sees."""
     return mask_text(text)
-
-
-#: Deprecated, unused: the GX Data Docs site (whose index this bounded) is gone. Kept until
-#: ``interval.process_range`` stops importing it (it still passes ``data_docs_index``, also ignored).
-DATA_DOCS_INDEX_LIMIT = 90
 
 
 def result_key(run: Run) -> str:
