@@ -9,10 +9,11 @@ so that a record's path is one chain of jobs and datasets::
     → validate → cf_finding → decide → cf_outcome, cf_ledger → upload → platform batches
     → receipts → cf_ledger (accepted / rejected) → reconcile → cf_run_summary
 
-The DAG runs these steps in one task (``process``; a task start per step cost more than a day's work,
-issue #12): its event names the union of the steps' datasets (``io_of``) — tables a step reads after an
-earlier step wrote them are internal — so the chain reads sources → process → platform batches, receipts,
-ledger, cf_run_summary; the run facet's run key leads to the rows of each step.
+The DAG runs these steps in four tasks (``prepare``, ``deliver``, ``receipts``, ``reconcile``; issue #17):
+a task's event names the union of its steps' datasets (``io_of``) — tables a step reads after an earlier
+step of the same task wrote them are internal — so the chain reads sources → prepare → cf_staging, cf_std,
+cf_finding → deliver → ledger, platform batches → receipts → reconcile → cf_run_summary; the run facet's run
+key leads to the rows of each step.
 
 Each COMPLETE/FAIL event also carries a ``creditflow`` run facet with the warehouse's run key
 (``sgs_penalty|2026-11-03``): a record's rows (``cf_staging.run_key``, ``record_id``, ``lineage`` = source
@@ -55,10 +56,12 @@ STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[
 }
 
 
-# The daily DAG's tasks and the steps each runs, in order (dags/sgs_reporting.py: one task, issue #12).
+# The daily DAG's tasks and the steps each runs, in order (dags/sgs_reporting.py, issue #17 §4).
 TASKS: dict[str, tuple[str, ...]] = {
-    "process": ("extract", "standardise", "validate", "flush_inflight", "decide", "alert_due_soon", "upload",
-                "receipts", "reconcile"),
+    "prepare": ("extract", "standardise", "validate"),
+    "deliver": ("flush_inflight", "decide", "alert_due_soon", "upload"),
+    "receipts": ("receipts",),
+    "reconcile": ("reconcile",),
 }
 
 
@@ -137,7 +140,8 @@ if BaseExtractor is not None:
 
         @classmethod
         def get_operator_classnames(cls) -> list[str]:
-            return ["_PythonDecoratedOperator", "DecoratedSensorOperator"]
+            # ReceiptsOperator: the deferrable receipt wait (creditflow_airflow.sgs_tasks).
+            return ["_PythonDecoratedOperator", "DecoratedSensorOperator", "ReceiptsOperator"]
 
         def _kind(self) -> str | None:
             m = _DAG.match(str(getattr(self.operator, "dag_id", "")))

@@ -69,8 +69,14 @@ def test_the_extractor_is_registered_for_the_dags_steps():
 def test_the_task_covers_every_step_once_and_keeps_the_chain():
     steps = [s for task in lineage.TASKS.values() for s in task]
     assert steps == list(lineage.STEPS)
-    reads, writes, outside_in, outside_out = lineage.io_of("process")
-    # only the ledger and the review queue come from earlier runs; every other table is the task's own
-    assert set(reads) == {"cf_ledger", "cf_review"}
-    assert {"cf_staging", "cf_std", "cf_finding", "cf_outcome", "cf_ledger", "cf_run_summary"} <= set(writes)
-    assert outside_in == ("source", "receipts") and outside_out == ("batches",)
+    assert list(lineage.TASKS) == ["prepare", "deliver", "receipts", "reconcile"]
+    reads, writes, outside_in, outside_out = lineage.io_of("prepare")
+    assert reads == () and set(writes) == {"cf_staging", "cf_source_file", "cf_std", "cf_finding"}
+    assert outside_in == ("source",) and outside_out == ()
+    reads, writes, outside_in, outside_out = lineage.io_of("deliver")
+    # the ledger and the review queue come from earlier runs; staging and findings from prepare
+    assert set(reads) == {"cf_ledger", "cf_review", "cf_std", "cf_finding"}
+    assert {"cf_outcome", "cf_ledger", "cf_ledger_history"} <= set(writes)
+    assert outside_in == ("receipts",) and outside_out == ("batches",)
+    assert lineage.io_of("receipts")[2] == ("receipts",)
+    assert lineage.io_of("reconcile")[1] == ("cf_run_summary",)
