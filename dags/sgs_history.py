@@ -116,7 +116,7 @@ def sgs_history() -> None:
         params = context["params"]
         first, last = dt.date.fromisoformat(params["first_day"]), dt.date.fromisoformat(params["last_day"])
         engine = warehouse_engine()
-        sources, options = sgs_sources(kind), sgs_options(engine)  # the daily DAGs' own wiring
+        sources, options = sgs_sources(kind), sgs_options()  # the daily DAGs' own wiring
         # A retry (or a cleared task) resumes: days this load already finished cleanly are skipped.
         done = finished_days(engine, kind, first, last, resume_since(context["dag_run"].start_date))
         results = process_range(kind, first, last, engine, sources, CreditPlatformHook().get_conn(), options,

@@ -232,7 +232,7 @@ def sgs_sources(kind: str) -> Any:
                        inbox=storage("inbox"))
 
 
-def sgs_options(engine: Any) -> Any:
+def sgs_options() -> Any:
     """The options of an interval run from the Variables — the same for the daily DAGs and the history
     load: ``creditflow_data_source_uscc``, ``creditflow_upload_batch_size`` (200),
     ``creditflow_receipt_wait_seconds`` (600); each run's GX result for 数据质量报告 on the storage's ``gx``

@@ -44,7 +44,7 @@ def _wiring(kind: str, context: Any) -> tuple[Any, Any, Any, Any]:
 
     engine = warehouse_engine()
     steps = Steps(lambda step, secs, counts: print(step_line(kind, step, secs, counts)))
-    return sgs_run(kind, context), engine, sgs_options(engine), steps
+    return sgs_run(kind, context), engine, sgs_options(), steps
 
 
 def _platform() -> Any:

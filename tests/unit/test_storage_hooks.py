@@ -106,14 +106,15 @@ def test_daily_runs_and_history_loads_take_the_same_variables(hooks, monkeypatch
     monkeypatch.setenv("AIRFLOW_VAR_CREDITFLOW_RECEIPT_WAIT_SECONDS", "42")
     monkeypatch.setenv("AIRFLOW_VAR_CREDITFLOW_UPLOAD_BATCH_SIZE", "7")
     monkeypatch.setenv("AIRFLOW_VAR_CREDITFLOW_DATA_SOURCE_USCC", "11440400MB2C91734X")
-    options = hooks.sgs_options(engine=None)
+    options = hooks.sgs_options()
     assert (options.receipt_timeout, options.batch_size, options.data_source_uscc) == (42.0, 7, "11440400MB2C91734X")
     for name in ("RECEIPT_WAIT_SECONDS", "UPLOAD_BATCH_SIZE", "DATA_SOURCE_USCC"):
         monkeypatch.delenv(f"AIRFLOW_VAR_CREDITFLOW_{name}")
-    defaults = hooks.sgs_options(engine=None)
+    defaults = hooks.sgs_options()
     assert (defaults.receipt_timeout, defaults.batch_size, defaults.data_source_uscc) == (600.0, 200, None)
     import pathlib
-    dags = pathlib.Path(__file__).resolve().parents[2] / "dags"
-    for dag_file in ("sgs_reporting.py", "sgs_history.py"):
-        text = (dags / dag_file).read_text(encoding="utf-8")
-        assert "sgs_options(engine)" in text and "Variable.get" not in text, dag_file
+    root = pathlib.Path(__file__).resolve().parents[2]
+    # the daily DAG's tasks (wired in creditflow_airflow/sgs_tasks.py) and the history load
+    for path in (root / "include" / "creditflow_airflow" / "sgs_tasks.py", root / "dags" / "sgs_history.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "sgs_options()" in text and "Variable.get" not in text, path.name
