@@ -66,11 +66,19 @@ def test_the_extractor_is_registered_for_the_dags_steps():
         assert lineage.SgsTaskExtractor(task)._kind() == "penalty"
 
 
-def test_the_task_covers_every_step_once_and_keeps_the_chain():
+def test_the_tasks_cover_every_step_once_and_keep_the_chain():
+    """The daily DAG's four tasks (dags/sgs_reporting.py, issue #17) run the steps in order, each once."""
+    assert {task: list(steps) for task, steps in lineage.TASKS.items()} == {
+        "prepare": ["extract", "standardise", "validate"],
+        "deliver": ["flush_inflight", "decide", "alert_due_soon", "upload"],
+        "receipts": ["receipts"], "reconcile": ["reconcile"]}
     steps = [s for task in lineage.TASKS.values() for s in task]
     assert steps == list(lineage.STEPS)
-    reads, writes, outside_in, outside_out = lineage.io_of("process")
-    # only the ledger and the review queue come from earlier runs; every other table is the task's own
-    assert set(reads) == {"cf_ledger", "cf_review"}
-    assert {"cf_staging", "cf_std", "cf_finding", "cf_outcome", "cf_ledger", "cf_run_summary"} <= set(writes)
-    assert outside_in == ("source", "receipts") and outside_out == ("batches",)
+    reads, writes, outside_in, outside_out = lineage.io_of("prepare")
+    # prepare reads only the sources and writes the interval's own rows; the ledger is deliver's
+    assert set(reads) == set() and set(writes) == {"cf_staging", "cf_source_file", "cf_std", "cf_finding"}
+    assert outside_in == ("source",) and outside_out == ()
+    reads, writes, outside_in, outside_out = lineage.io_of("deliver")
+    assert {"cf_ledger", "cf_review"} <= set(reads) and {"cf_outcome", "cf_ledger"} <= set(writes)
+    assert outside_out == ("batches",)
+    assert lineage.io_of("receipts")[2] == ("receipts",) and "cf_run_summary" in lineage.io_of("reconcile")[1]
