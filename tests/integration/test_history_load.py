@@ -117,7 +117,9 @@ def test_a_failing_day_does_not_hide_the_others_and_a_retry_finishes_it(sources,
                                                                          monkeypatch):
     world = _world(sources, tmp_path_factory, "failing")
     bad = FIRST + dt.timedelta(days=2)
-    real = interval.validate
+    from creditflow.reporting.pipeline import stages  # where the stage functions look their steps up
+
+    real = stages.validate
 
     def flaky(run, engine, **kw):  # type: ignore[no-untyped-def]
         if run.start.date() == bad and run.kind == "penalty":
@@ -126,7 +128,7 @@ def test_a_failing_day_does_not_hide_the_others_and_a_retry_finishes_it(sources,
 
     try:
         began = wh.now_iso()
-        monkeypatch.setattr(interval, "validate", flaky)
+        monkeypatch.setattr(stages, "validate", flaky)
         seen = []
         first = interval.process_range("penalty", FIRST, LAST, world["engine"], world["sources"], world["client"],
                                        on_day=lambda r: seen.append(interval.history_log_line(r)))
@@ -139,7 +141,7 @@ def test_a_failing_day_does_not_hide_the_others_and_a_retry_finishes_it(sources,
         assert summary["kinds"]["penalty"]["failed"] == 1 and summary["failed"][0]["day"] == bad.isoformat()
 
         # The cause is fixed; the retry skips what this load finished and does only the failed day.
-        monkeypatch.setattr(interval, "validate", real)
+        monkeypatch.setattr(stages, "validate", real)
         done = interval.finished_days(world["engine"], "penalty", FIRST, LAST, began)
         assert bad not in done and len(done) == len(first) - 1
         second = interval.process_range("penalty", FIRST, LAST, world["engine"], world["sources"],
