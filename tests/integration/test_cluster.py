@@ -73,8 +73,10 @@ def _settings(tmp: Path) -> cl.Settings:
 def world(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cluster")
     settings = _settings(tmp)
+    # Natural persons' penalties wait in 审核 (every level, no reviewer acts here): the runbook backfill at
+    # the end must leave them as they are.
     cfg = g.GeneratorConfig(seed=5, decisions=40, start=DAYS[0], days=len(DAYS), horizon=DAYS[-1],
-                            person_share=0.0, rates={"missing_required": 0.1})
+                            person_share=0.3, rates={"missing_required": 0.1})
     # District files land in the inbox with their arrival time: each day's run claims its own.
     g.generate_to(cfg, case_db_url=f"sqlite:///{tmp}/case.sqlite", inbox=tmp / "inbox", manifest=tmp / "m.jsonl")
     shutil.copytree(tmp / "inbox", tmp / "inbox-as-delivered")  # copy2: arrival times kept, for the comparison
@@ -159,6 +161,12 @@ def _drive(cluster: cl.Cluster, api: cl.Api, pf: ServedApp) -> dict:
     pytest.fail(f"the runs did not finish: {observed}, {_run_ids(api)}")
 
 
+def _published_by_the_manifest(manifest: list[dict]) -> set[str]:
+    """What the platform must hold: every decision the generator meant to be uploaded, but for natural persons'
+    (review policy ``natural_person``: both levels by a reviewer, and nobody reviews in this test)."""
+    return {m["natural_key"] for m in manifest if m["outcome"] == "uploaded" and m.get("review") != "natural_person"}
+
+
 def _hostnames(api: cl.Api, run_id: str) -> dict[str, str]:
     tis = api.json(f"/dags/{DAG}/dagRuns/{run_id}/taskInstances", limit=100)["task_instances"]
     return {t["task_id"]: (t.get("hostname") or "").split(".", 1)[0] for t in tis}
@@ -230,7 +238,7 @@ def test_killed_upload_completes_on_the_other_worker_exactly_once(world):
     keys = [r["natural_key"] for r in held]
     assert len(keys) == len(set(keys)) and all(r["version"] == 1 for r in held)
     assert pf.admin("GET", "/admin/stats")["operations"] == {"create": len(keys)}
-    assert set(keys) == {m["natural_key"] for m in world["manifest"] if m["outcome"] == "uploaded"}
+    assert set(keys) == _published_by_the_manifest(world["manifest"])
     engine = wh.engine_from_url(world["settings"].warehouse_url)
     with engine.connect() as conn:
         ledger = conn.execute(sa.select(wh.ledger.c.natural_key, wh.ledger.c.state, wh.ledger.c.platform_status)
@@ -323,3 +331,79 @@ def test_lineage_traces_records_from_source_to_receipt(world):
                               .where(wh.staging.c.run_key == key)).all()
     engine.dispose()
     assert staged and all(lineage for _, lineage in staged)
+
+
+# --- The README's runbook backfill on the cluster (issue #17 "Done when") --------------------------------
+
+
+def _held(engine: sa.Engine, pf: ServedApp) -> dict:
+    """What a backfill must not change: the review queue (every row), the ledger (every column), what the
+    platform holds and every operation it was ever sent."""
+    with engine.connect() as conn:
+        reviews = sorted(tuple(str(v) for v in r) for r in conn.execute(sa.select(wh.reviews)))
+        ledger = sorted(tuple(str(v) for v in r) for r in conn.execute(sa.select(wh.ledger)))
+        pending = sorted(conn.execute(sa.select(wh.reviews.c.record_id).where(wh.reviews.c.status == "pending"))
+                         .scalars())
+    stats = pf.admin("GET", "/admin/stats")
+    held = sorted((r["natural_key"], r["version"], r["status"], r["content_hash"])
+                  for r in pf.admin("GET", "/admin/records?kind=penalty")["records"])
+    return {"reviews": reviews, "pending": pending, "ledger": ledger, "platform": held, "operations": stats["operations"],
+            "batches": stats["batches"]}
+
+
+@pytest.fixture(scope="module")
+def runbook_backfill(world):
+    """After every other test of the module has looked at the first backfill: the runbook's
+    ``backfill create … --reprocess-behavior completed`` over the same three days (natural persons' records
+    waiting in 审核), through the REST API, on the surviving worker; then the state and the pages."""
+    api, pf, settings = world["api"], world["pf"], world["settings"]
+    engine = wh.engine_from_url(settings.warehouse_url)
+    try:
+        before = _held(engine, pf)
+        r = api.call("POST", "/backfills", json={"dag_id": DAG, "from_date": _midnight(DAYS[0]),
+                                                 "to_date": _midnight(DAYS[-1]), "max_active_runs": 1,
+                                                 "reprocess_behavior": "completed", "run_backwards": False})
+        assert r.ok, r.text
+        backfill = r.json()["id"]
+        deadline = time.monotonic() + 600
+        while not api.send("GET", f"/backfills/{backfill}").get("completed_at"):
+            world["cluster"].check_alive()
+            assert time.monotonic() < deadline, f"the runbook backfill did not finish: {_run_ids(api)}"
+            time.sleep(2)
+        after = _held(engine, pf)
+        with engine.connect() as conn:
+            summaries = conn.execute(sa.select(wh.run_summary.c.run_key, wh.run_summary.c.reconciled)
+                                     .order_by(wh.run_summary.c.id)).all()
+        pages = {path: api.session.get(f"{settings.api_url}{path}", timeout=30)
+                 for path in ("/creditflow/dashboard?kind=penalty", "/creditflow/review")}
+    finally:
+        engine.dispose()
+    return {"before": before, "after": after, "runs": _run_ids(api), "summaries": summaries, "pages": pages}
+
+
+def test_the_runbook_backfill_ran_every_day_again_green(world, runbook_backfill):
+    runs = runbook_backfill["runs"]
+    assert {day: runs[day.isoformat()]["state"] for day in DAYS} == {day: "success" for day in DAYS}
+    keys = [s[0] for s in runbook_backfill["summaries"]]
+    assert len(keys) == 2 * len(DAYS) and set(keys[len(DAYS):]) == set(keys[:len(DAYS)])  # re-runs added
+    assert all(ok for _, ok in runbook_backfill["summaries"])
+
+
+def test_the_runbook_backfill_changes_nothing_in_review_ledger_or_platform(world, runbook_backfill):
+    before, after = runbook_backfill["before"], runbook_backfill["after"]
+    assert before["pending"], "the scenario has natural persons' records waiting in 审核"
+    assert after["pending"] == before["pending"]
+    assert after["reviews"] == before["reviews"]
+    assert after["ledger"] == before["ledger"]
+    assert (after["platform"], after["operations"], after["batches"]) == \
+        (before["platform"], before["operations"], before["batches"])
+
+
+def test_after_the_runbook_backfill_the_pages_agree_with_the_platform(world, runbook_backfill):
+    dashboard, review = (runbook_backfill["pages"][p] for p in ("/creditflow/dashboard?kind=penalty",
+                                                                 "/creditflow/review"))
+    assert dashboard.status_code == 200 and review.status_code == 200
+    card = re.search(r'data-k="uploaded">\s*<div class="value">(\d+)</div>', dashboard.text)
+    assert card is not None and int(card.group(1)) == len(runbook_backfill["after"]["platform"])
+    shown = re.findall(r"<code>([^<]+)</code>", review.text)  # 审核 lists each waiting record once
+    assert sorted(shown) == runbook_backfill["after"]["pending"]
