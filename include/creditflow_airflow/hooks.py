@@ -7,8 +7,9 @@ connection id      what
 =================  ==========================================================================
 ``creditflow_db``  the pipeline's warehouse (staging, quarantine, review, ledger)
 ``case_db``        执法案件系统 database (read only)
-``credit_platform`` 全国信用信息共享平台(广东珠海) upload API (login = app key, password = secret)
-``licensing_api``  行政审批系统 licence API (login = client id, password = secret)
+``credit_platform`` 全国信用信息共享平台(广东珠海) upload API (login = app key, password = secret,
+                   extra ``ca_bundle`` = the CA bundle its https certificate is verified with)
+``licensing_api``  行政审批系统 licence API (login = client id, password = secret, extra ``ca_bundle``)
 ``creditflow_storage`` optional: where files live (extra ``base_url``; aws for S3-compatible storage)
 =================  ==========================================================================
 
@@ -108,17 +109,35 @@ def _base_url(conn: Any) -> str:
     return base.rstrip("/")
 
 
-def _http_client_args(conn_id: str, policy_cls: Any) -> tuple[str, str, str, Any]:
-    """Base URL, key, secret and retry policy (extra: attempts, backoff, timeout) of an HTTP connection."""
+def _http_client(conn_id: str, client_cls: Any) -> Any:
+    """A platform or licensing client from an HTTP connection: base URL, key (login), secret (password),
+    retry policy (extra ``attempts``, ``backoff``, ``timeout``) and the CA bundle its TLS is verified with
+    (extra ``ca_bundle``: a PEM file path; absent = the default store)."""
+    from creditflow.core.platform_client import RetryPolicy
+
     conn = _connection(conn_id)
     extra = conn.extra_dejson or {}
-    policy = policy_cls(attempts=int(extra.get("attempts", 6)), backoff=float(extra.get("backoff", 0.5)),
-                        timeout=float(extra.get("timeout", 30)))
-    return _base_url(conn), conn.login or "", conn.password or "", policy
+    policy = RetryPolicy(attempts=int(extra.get("attempts", 6)), backoff=float(extra.get("backoff", 0.5)),
+                         timeout=float(extra.get("timeout", 30)))
+    return client_cls(_base_url(conn), conn.login or "", conn.password or "", policy,
+                      verify=ca_bundle(extra), conn_id=conn_id)
+
+
+def ca_bundle(extra: dict[str, Any]) -> bool | str:
+    """The connection extra's ``ca_bundle`` (the CA that signed the server's certificate), else True: the
+    default store. Verification cannot be switched off here (``"ca_bundle": false`` is refused by the client)."""
+    value = extra.get("ca_bundle")
+    return True if value is None or value is True else value
 
 
 class CreditPlatformHook(BaseHook):
-    """Hook for the shared credit platform: a client with token refresh, retries and Retry-After."""
+    """Hook for the shared credit platform: a client with token refresh, retries and Retry-After.
+
+    Over https the platform's certificate is verified against the CA bundle in the connection's extra,
+    ``{"ca_bundle": "/etc/creditflow/platform-ca.pem"}`` (the platform's front end often uses a domestic CA
+    that the default store does not hold); without it, against the default store. A certificate that does
+    not verify fails the task at once (``PlatformTLSError``), not after retries. The deferred receipt wait
+    (``triggers.PlatformReceiptsTrigger``) reads the same extra."""
 
     conn_name_attr = "credit_platform_conn_id"
     default_conn_name = PLATFORM_CONN
@@ -130,13 +149,13 @@ class CreditPlatformHook(BaseHook):
         self.conn_id = conn_id
 
     def get_conn(self) -> Any:
-        from creditflow.core.platform_client import PlatformClient, RetryPolicy
+        from creditflow.core.platform_client import PlatformClient
 
-        return PlatformClient(*_http_client_args(self.conn_id, RetryPolicy))
+        return _http_client(self.conn_id, PlatformClient)
 
 
 class LicensingApiHook(BaseHook):
-    """Hook for the 行政审批系统 licence API."""
+    """Hook for the 行政审批系统 licence API (extra ``ca_bundle`` as for :class:`CreditPlatformHook`)."""
 
     conn_name_attr = "licensing_api_conn_id"
     default_conn_name = LICENSING_CONN
@@ -148,9 +167,9 @@ class LicensingApiHook(BaseHook):
         self.conn_id = conn_id
 
     def get_conn(self) -> Any:
-        from creditflow.core.platform_client import LicensingClient, RetryPolicy
+        from creditflow.core.platform_client import LicensingClient
 
-        return LicensingClient(*_http_client_args(self.conn_id, RetryPolicy))
+        return _http_client(self.conn_id, LicensingClient)
 
 
 def var_dir() -> Path:

@@ -11,12 +11,16 @@ does).
 
 The platform's secret never travels in the trigger's kwargs (they are stored in the metadata database in
 clear): the trigger is given the connection id and reads the connection in the triggerer
-(``BaseHook.aget_connection``, Airflow 3.3's async look-up through the triggerer's secrets chain).
+(``BaseHook.aget_connection``, Airflow 3.3's async look-up through the triggerer's secrets chain). Its TLS
+is verified as the platform hook's is: against the CA bundle in the connection's extra ``ca_bundle``, else
+the default store; a certificate that does not verify ends the wait at once with an ``error`` event (asking
+again until the deadline would not fix it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -65,17 +69,23 @@ class PlatformReceiptsTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         import httpx
         from airflow.sdk import BaseHook
+        from creditflow.core.platform_client import certificate_refusal, tls_message
 
         conn = await BaseHook.aget_connection(self.conn_id)
         extra = conn.extra_dejson or {}
         base = platform_base_url(conn.host, conn.schema, conn.port)
         started, polls, pause = time.time(), 0, self.first_pause
         pending = set(self.batch_ids)
+        try:
+            bundle, verify = tls_verify(extra, self.conn_id)
+        except ValueError as exc:  # no such CA file on the triggerer's host: the task log should say so
+            yield self._event("error", pending, polls, started, message=str(exc))
+            return
         token: str | None = None
         # A new connection per request: polls are seconds to minutes apart, longer than servers keep an idle
         # connection open (a kept one is found closed mid-request).
         async with httpx.AsyncClient(base_url=base, timeout=float(extra.get("timeout", 30)), trust_env=False,
-                                     limits=httpx.Limits(max_keepalive_connections=0)) as http:
+                                     verify=verify, limits=httpx.Limits(max_keepalive_connections=0)) as http:
             while True:
                 polls += 1
                 try:
@@ -94,6 +104,11 @@ class PlatformReceiptsTrigger(BaseTrigger):
                                               message=f"HTTP {resp.status_code} {_code(resp)}")
                             return
                 except (httpx.TransportError, ValueError) as exc:  # the platform is down or slow: ask again
+                    reason = certificate_refusal(exc)
+                    if reason is not None:  # a certificate refused stays refused
+                        yield self._event("error", pending, polls, started, message=tls_message(
+                            "全国信用信息共享平台", self.conn_id, bundle, base, reason))
+                        return
                     self.log.warning("%s: polling the platform failed (%s); retrying", self.kind,
                                      type(exc).__name__)
                 except _TokenRefused as exc:
@@ -123,6 +138,17 @@ class PlatformReceiptsTrigger(BaseTrigger):
         return TriggerEvent({"status": status, "kind": self.kind, "batches": len(self.batch_ids),
                              "processing": len(pending), "polls": polls,
                              "waited": round(time.time() - started, 3), "echo": self.echo, **more})
+
+
+def tls_verify(extra: dict[str, Any], conn_id: str) -> tuple[bool | str, ssl.SSLContext | bool]:
+    """The connection extra's CA bundle (checked as the platform client checks it: no off switch, the file
+    must exist) and what httpx verifies with: an SSL context of that bundle, or True for the default store."""
+    from creditflow.core.platform_client import check_verify
+
+    from creditflow_airflow.hooks import ca_bundle
+
+    bundle = check_verify(ca_bundle(extra), conn_id)
+    return bundle, (True if bundle is True else ssl.create_default_context(cafile=str(bundle)))
 
 
 class _TokenRefused(RuntimeError):

@@ -162,3 +162,43 @@ def test_the_token_request_is_retried_too():
     assert client.licences("2026-01-01", "2026-01-02") == [{"id": 1}]
     assert calls == ["http://ls/api/auth/token", "http://ls/api/auth/token", "http://ls/api/v1/licences"]
     assert len(sleeps) == 1 and client.stats["token_refreshes"] == 1
+
+
+def _ssl_error(verify_failed: bool) -> requests.exceptions.SSLError:
+    """What requests raises: its SSLError around urllib3's, around the ssl module's."""
+    import ssl
+
+    from urllib3.exceptions import MaxRetryError, SSLError
+
+    if verify_failed:
+        inner: ssl.SSLError = ssl.SSLCertVerificationError(1, "certificate verify failed")
+        inner.verify_message = "unable to get local issuer certificate"  # type: ignore[attr-defined]
+    else:
+        inner = ssl.SSLEOFError(8, "EOF occurred in violation of protocol")
+    return requests.exceptions.SSLError(MaxRetryError(None, "/x", SSLError(inner)))  # type: ignore[arg-type]
+
+
+def test_a_refused_certificate_is_not_retried_and_names_the_connection_and_bundle():
+    from creditflow.core.platform_client import PlatformTLSError
+
+    client, session, sleeps = _client([_ssl_error(True), ACCEPTED])
+    client.conn_id = "credit_platform"
+    with pytest.raises(PlatformTLSError, match=r"连接 credit_platform.*unable to get local issuer.*系统默认证书库"):
+        client.submit_batch("penalty", [], "k1")
+    assert len(session.sent) == 1 and sleeps == [] and client.stats["retries"] == 0
+
+
+def test_a_handshake_cut_short_is_retried_like_a_dropped_connection():
+    client, session, sleeps = _client([_ssl_error(False), ACCEPTED])
+    assert client.submit_batch("penalty", [], "k1")["batch_id"] == "b1"
+    assert len(session.sent) == 2 and len(sleeps) == 1
+
+
+def test_verification_cannot_be_switched_off(tmp_path):
+    with pytest.raises(ValueError, match="不允许关闭"):
+        PlatformClient("https://pf", "k", "s", verify=False)
+    with pytest.raises(ValueError, match="不存在"):
+        PlatformClient("https://pf", "k", "s", verify=str(tmp_path / "none.pem"))
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert PlatformClient("https://pf", "k", "s", verify=bundle).session.verify == str(bundle)
