@@ -23,6 +23,7 @@ import hashlib
 import re
 from decimal import Decimal, InvalidOperation
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ PLACEHOLDER = "00000000000000000X"
 WS = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
       "\u2009\u200a\u2028\u2029\u202f\u205f\u3000\u200b\ufeff")
 WS_RE2 = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in WS) + "]+"
+ONE_WS_RE2 = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in WS if c != " ") + "]"  # all but the plain space
 FULLWIDTH_RE2 = r"[\x{ff01}-\x{ff5e}]"
 HALF = str.maketrans({i: i - 0xFEE0 for i in range(0xFF01, 0xFF5F)})
 # Which enumeration an enum field follows, by code suffix (the standard's field dictionary names the type
@@ -162,8 +164,20 @@ def _null_if_empty(arr: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(pc.utf8_length(arr), 0), pa.nulls(len(arr), pa.string()), arr)
 
 
+def _clean(arr: pa.Array) -> pa.Array:
+    """Runs of whitespace → one space, trimmed, empty → null; RE2 replaces only where there is work."""
+    dirty = pc.fill_null(pc.match_substring_regex(arr, f"^ | $|  |{ONE_WS_RE2}|^$"), False)
+    if not pc.any(dirty).as_py():
+        return arr
+    idx = pc.indices_nonzero(dirty)
+    done = _null_if_empty(pc.utf8_trim(pc.replace_substring_regex(pc.take(arr, idx), WS_RE2, " "), " "))
+    out = arr.to_numpy(zero_copy_only=False).astype(object)
+    out[idx.to_numpy()] = done.to_numpy(zero_copy_only=False)
+    return pa.array(out, pa.string(), from_pandas=True)
+
+
 def normalise(arr: pa.Array, code: str, cls: str, unit: str) -> pa.Array:
-    arr = _null_if_empty(pc.utf8_trim(pc.replace_substring_regex(arr, WS_RE2, " "), " "))  # whitespace
+    arr = _clean(arr)
     if cls == "text":
         return arr
     if cls == "date":  # ISO dates (real or not) stay as written; the rest are read
@@ -196,6 +210,15 @@ def _text(frame: pd.DataFrame, name: str) -> pa.Array:
     return arr.cast(pa.string())
 
 
+def _sha256_each(arr: pa.Array) -> list[str]:
+    """SHA-256 hex of each value, read straight from the Arrow buffers (no Python strings made)."""
+    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(arr.buffers()[1], width)[arr.offset:arr.offset + len(arr) + 1].tolist()
+    data = memoryview(arr.buffers()[2]) if len(arr) else memoryview(b"")
+    sha = hashlib.sha256
+    return [sha(data[a:b]).hexdigest() for a, b in pairwise(offsets)]
+
+
 def floor_standardise(raw: pd.DataFrame, source_system: str, kind: str) -> pd.DataFrame:
     """Map (identity: field codes as headers), normalise, key and hash a chunk of source rows."""
     unit = amount_unit(source_system, kind)
@@ -219,8 +242,7 @@ def floor_standardise(raw: pd.DataFrame, source_system: str, kind: str) -> pd.Da
     natural = pc.binary_join_element_wise(doc_key, party, "|")  # null when either is
     pieces = [pc.binary_join_element_wise(f"{c}=", cols[c], "\x1f", "") for c in sorted(cols)]
     joined = pc.binary_join_element_wise(*pieces, "", null_handling="replace", null_replacement="")
-    sha = hashlib.sha256
-    hashes = [sha(s.encode()).hexdigest() for s in joined.to_pylist()]
+    hashes = _sha256_each(joined)
     out = pd.DataFrame({c: pd.arrays.ArrowExtensionArray(a) for c, a in cols.items()})
     out["record_id"] = pd.arrays.ArrowExtensionArray(record_id)
     out["doc_key"] = pd.arrays.ArrowExtensionArray(doc_key)
