@@ -196,7 +196,13 @@ def normalise(arr: pa.Array, code: str, cls: str, unit: str) -> pa.Array:
         arr = pc.replace_substring(arr, " ", "")
         arr = pc.replace_substring_regex(arr, r"[\[【(（［〔〖{]((?:19|20)\p{Nd}{2})[\]】)）］〕〗}]", r"〔\1〕")
         return pc.replace_substring_regex(arr, r"(\p{Nd})號", r"\1号")
-    return _null_if_empty(pc.utf8_upper(pc.replace_substring_regex(arr, r"[ \-]", "")))  # code
+    return _null_if_empty(upper(pc.replace_substring_regex(arr, r"[ \-]", "")))  # code
+
+
+def upper(arr: pa.Array) -> pa.Array:
+    """Python's ``str.upper`` (the project's definition: ß → SS, which ICU/utf8proc spell ẞ): ASCII in
+    RE2, any other value per distinct value in Python."""
+    return _where(pc.ascii_upper(arr), r"[^\x00-\x7f]", str.upper)
 
 
 def _text(frame: pd.DataFrame, name: str) -> pa.Array:
@@ -231,7 +237,7 @@ def floor_standardise(raw: pd.DataFrame, source_system: str, kind: str) -> pd.Da
     given = pc.and_(pc.is_valid(key), pc.invert(pc.is_in(key, value_set=pa.array(["", "None", "nan"]))))
     key = pc.if_else(pc.fill_null(given, False), key, pa.array([""] * n, pa.string()))  # no lineage: ""
     record_id = pc.binary_join_element_wise(source_system, key, ":")
-    doc_key = pc.utf8_upper(cols[f"{p}_WSH"])
+    doc_key = upper(cols[f"{p}_WSH"])
     party = cols[f"{p}_XDR_SHXYM"]
     for s in ("GSZC", "ZZJG", "SWDJ", "SYDW", "SHZZ"):  # the placeholder USCC: the first other code given
         other = cols[f"{p}_XDR_{s}"]
