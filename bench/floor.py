@@ -1,6 +1,7 @@
 """The floor: a minimal vectorised evaluation of the same rules, independent of the project's predicates.
 
-Input: a standardised frame (what ``creditflow.reporting.standardise.standardise`` returns). The rule
+Input: a standardised frame (what ``bench/floor_standardise.floor_standardise`` returns — in
+``bench/run.py pipeline`` the floor validates its own standardisation; or the project's ``standardise``). The rule
 *list* is the project's data (``rules_for``: which field, which check, which parameters); every check is
 written again here, with numpy and pyarrow.compute over the whole column (Python per distinct value only
 for the repetitive columns: multi-valued categories, the 处罚内容 text, resident-ID birth places). No
@@ -46,7 +47,11 @@ class Columns:
         key = ("arr", code)
         if key not in self._cache:
             values = self.frame[code] if code in self.frame.columns else pd.Series([None] * self.n, dtype=object)
-            a = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+            if isinstance(values.dtype, pd.ArrowDtype):  # the standardisation floor's columns: no copy
+                a = pa.array(values.array).cast(pa.string())
+                a = a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+            else:
+                a = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
             blank = _b(pc.match_substring_regex(a, f"^{SPACE_CLASS}*$"))
             self._cache[key] = pc.if_else(pa.array(blank), pa.nulls(self.n, pa.string()), a)
         return self._cache[key]
@@ -308,7 +313,9 @@ def floor_findings(frame: pd.DataFrame, kind: str, as_of: dt.date) -> set[tuple[
 
 def floor_dedup(frame: pd.DataFrame) -> int:
     """Exact natural-key duplicates within the batch (the pipeline's first deduplication step)."""
-    keys = pa.array(frame["natural_key"].to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    col = frame["natural_key"]
+    keys = (pa.array(col.array).cast(pa.string()) if isinstance(col.dtype, pd.ArrowDtype)
+            else pa.array(col.to_numpy(dtype=object), type=pa.string(), from_pandas=True))
     valid = keys.filter(pc.is_valid(keys))
     return int(len(valid) - len(pc.unique(valid)))
 

@@ -2,8 +2,9 @@
 
 1. ``generator``  — stream N decisions into SQLite + inbox + manifest; peak RSS of the process.
 2. ``pipeline``   — standardise + validate + deduplicate N records, in chunks: GX (the pipeline's path)
-                    side by side with the floor (bench/floor.py: the same rules in minimal vectorised
-                    code), same run, findings compared; ``--data varied`` (default: every name, code
+                    side by side with the floor of the whole path (bench/floor_standardise.py +
+                    bench/floor.py: the same work in minimal code), same run; keys, hashes and findings
+                    compared per record (a difference exits non-zero); ``--data varied`` (default: every name, code
                     and fact distinct) or ``tiled`` (a sample tiled, as before issue 12). Wall and CPU
                     time per stage and the load average (the machine is shared).
 3. ``ledger``     — the per-run ledger lookups of a daily run against an empty ledger and a large one.
@@ -85,28 +86,51 @@ def _standardise(part):  # type: ignore[no-untyped-def]
     return st.standardise(st.map_source_rows(part, "district_file", "penalty"), "penalty")
 
 
+def _key_differences(ours, floor) -> list[str]:  # type: ignore[no-untyped-def]
+    """Records whose natural key or content hash differ between the project and the floor, masked."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from creditflow.common import mask_text
+
+    out: list[str] = []
+    for col in ("natural_key", "content_hash"):
+        x = pa.array(ours[col].to_numpy(dtype=object), pa.string(), from_pandas=True)
+        y = pa.array(floor[col].astype(object).where(floor[col].notna(), None).to_numpy(dtype=object),
+                     pa.string(), from_pandas=True)
+        same = pc.or_(pc.fill_null(pc.equal(x, y), False), pc.and_(pc.is_null(x), pc.is_null(y)))
+        for i in pc.indices_nonzero(pc.invert(same)).to_pylist():
+            out.append(f"{col} row {ours['record_id'].iloc[i]}: project {mask_text(x[i].as_py())} "
+                       f"≠ floor {mask_text(y[i].as_py())}")
+    return out
+
+
 def bench_pipeline(n: int, chunk: int, data: str = "varied") -> dict:
-    """standardise → validate (GX path) → deduplicate, chunk by chunk; the floor (bench/floor.py: the
-    same rules, minimal vectorised code independent of the project's predicates) on the same chunks in
-    the same run, and its findings compared with GX's. ``data``: ``varied`` (every name, code, 文号 and
-    fact distinct; generated per chunk, outside the timings) or ``tiled`` (a 20,000-decision sample
-    tiled, the benchmark of before issue 12)."""
+    """standardise → validate (GX path) → deduplicate, chunk by chunk; the floor of the whole path
+    (bench/floor_standardise.py: mapping, normalisation, keys, content hash; bench/floor.py: the same rules
+    and the dedup — minimal code independent of the project's modules) on the same raw chunks in the same
+    run. Compared per record: natural key and content hash; then the floor's findings (on the floor's own
+    standardised frame) with GX's. ``data``: ``varied`` (every name, code, 文号 and fact distinct; generated
+    per chunk, outside the timings) or ``tiled`` (a 20,000-decision sample tiled, the benchmark of before
+    issue 12)."""
     import pandas as pd
     from creditflow.reporting import validation as v
     from creditflow_sandbox.generator.varied import varied_district_rows
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from floor import floor_dedup, floor_findings
+    from floor_standardise import floor_standardise
 
     tiled = _records(n) if data == "tiled" else None
     as_of = dt.date(2026, 12, 31)
     ledger = pd.DataFrame({"natural_key": [], "accepted_hash": []}, dtype=object)
-    stages = ("standardise", "validate_gx", "dedup", "floor_validate", "floor_dedup")
+    stages = ("standardise", "validate_gx", "dedup", "floor_standardise", "floor_validate", "floor_dedup")
     wall = dict.fromkeys(stages, 0.0)
     cpu = dict.fromkeys(stages, 0.0)
     findings_gx = findings_floor = dups = 0
     same = True
+    differences: list[str] = []
     v.validate_gx(v.prepare(pd.DataFrame([{}]), "penalty"), "penalty", as_of)  # import, context, suite once
+    floor_standardise(varied_district_rows(10, seed=1), "district_file", "penalty")  # its data files once
 
     def timed(stage: str, fn, *args):  # type: ignore[no-untyped-def]
         w, c = _clock()
@@ -122,22 +146,35 @@ def bench_pipeline(n: int, chunk: int, data: str = "varied") -> dict:
         frame = timed("standardise", _standardise, part)
         a, _ = timed("validate_gx", v.validate_gx, frame, "penalty", as_of)
         d, _ = timed("dedup", _dedup, frame, ledger)
-        b = timed("floor_validate", floor_findings, frame, "penalty", as_of)
-        fd = timed("floor_dedup", floor_dedup, frame)
+        ff = timed("floor_standardise", floor_standardise, part, "district_file", "penalty")
+        b = timed("floor_validate", floor_findings, ff, "penalty", as_of)
+        fd = timed("floor_dedup", floor_dedup, ff)
+        keys = _key_differences(frame, ff)
         gx_set = {(int(r), f, rid) for r, f, rid in zip(a["_row"], a["field"], a["rule_id"], strict=True)}
-        same &= gx_set == b and len(gx_set) == len(a) and fd == d
+        rows = frame["record_id"].to_numpy()
+        finding_diffs = [f"finding {rid} {f} row {rows[r]}: {'project only' if (r, f, rid) in gx_set else 'floor only'}"
+                         for r, f, rid in sorted(gx_set ^ b)]
+        differences += keys + finding_diffs + ([f"duplicates: project {d} ≠ floor {fd}"] if fd != d else [])
+        same &= not keys and gx_set == b and len(gx_set) == len(a) and fd == d
         findings_gx += len(a)
         findings_floor += len(b)
         dups += d
     ours = ("standardise", "validate_gx", "dedup")
+    floors = ("floor_standardise", "floor_validate", "floor_dedup")
     total_wall, total_cpu = sum(wall[k] for k in ours), sum(cpu[k] for k in ours)
-    floor_cpu = cpu["floor_validate"] + cpu["floor_dedup"]
+    floor_wall, floor_cpu = sum(wall[k] for k in floors), sum(cpu[k] for k in floors)
     return {"bench": "pipeline", "data": data, "records": n, "chunk": chunk,
             **{f"{k}_s": round(x, 1) for k, x in wall.items()}, **{f"{k}_cpu_s": round(x, 1) for k, x in cpu.items()},
             "total_gx_s": round(total_wall, 1), "total_gx_cpu_s": round(total_cpu, 1),
+            "total_floor_s": round(floor_wall, 1), "total_floor_cpu_s": round(floor_cpu, 1),
             "records_per_s_gx": round(n / total_wall),
-            "ratio_validate_dedup_gx_over_floor_cpu": round((cpu["validate_gx"] + cpu["dedup"]) / floor_cpu, 2),
-            "findings_gx": findings_gx, "findings_floor": findings_floor, "same_findings": same,
+            "ratio_standardise_cpu": round(cpu["standardise"] / cpu["floor_standardise"], 2),
+            "ratio_validate_dedup_gx_over_floor_cpu": round(
+                (cpu["validate_gx"] + cpu["dedup"]) / (cpu["floor_validate"] + cpu["floor_dedup"]), 2),
+            "ratio_whole_path_cpu": round(total_cpu / floor_cpu, 2),
+            "ratio_whole_path_wall": round(total_wall / floor_wall, 2),
+            "findings_gx": findings_gx, "findings_floor": findings_floor, "same_keys_hashes_findings": same,
+            "differences": len(differences), "first_differences": differences[:10],
             "duplicates": dups, "peak_rss_mb": round(peak_rss_mb()),
             "loadavg": [round(x, 2) for x in os.getloadavg()]}
 
@@ -237,7 +274,10 @@ def main() -> None:
             cmd += ["--n", str(args.n)]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True)
         line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")][-1]
-        print(json.dumps(json.loads(line[7:]), ensure_ascii=False))
+        result = json.loads(line[7:])
+        print(json.dumps(result, ensure_ascii=False))
+        if result.get("same_keys_hashes_findings") is False:  # the floor disagrees: the benchmark fails
+            sys.exit("floor and project differ: " + "; ".join(result["first_differences"]))
 
 
 if __name__ == "__main__":
