@@ -392,7 +392,7 @@ def _timeliness(rec: pd.DataFrame, cut_off: dt.datetime) -> None:
     0 for one due on that day).
 
     Deadlines, publication days and decision days repeat across records: each distinct deadline string,
-    deadline, and (deadline, end) pair is worked out once."""
+    deadline, (publication day, deadline) and (deadline, end) pair is worked out once."""
     cal = official_calendar()
     as_of_day = (cut_off - dt.timedelta(microseconds=1)).date()
     timely: list[bool | None] = []
@@ -402,6 +402,7 @@ def _timeliness(rec: pd.DataFrame, cut_off: dt.datetime) -> None:
     fallback: dict[Any, dt.date | None] = {}  # the deadline of an unreadable due date, by decision day
     over: dict[dt.date, bool] = {}  # is the deadline day over at the cut-off
     late: dict[tuple[dt.date, dt.date], int | None] = {}  # working days from deadline to end
+    published_late: dict[tuple[Any, dt.date], bool | None] = {}  # per (publication day, deadline)
     for copy, status, due_date, pub_day, decision_day in zip(
             rec["copy"].tolist(), rec["status"].tolist(), rec["due_date"].tolist(), rec["pub_day"].tolist(),
             rec["decision_day"].tolist(), strict=True):
@@ -421,7 +422,9 @@ def _timeliness(rec: pd.DataFrame, cut_off: dt.datetime) -> None:
             late_days.append(None)
             continue
         if status == "published" and pub_day is not None:
-            end, on_time = pub_day, not duedates.published_late(pub_day, due)
+            if (pub_day, due) not in published_late:
+                published_late[(pub_day, due)] = duedates.published_late(pub_day, due)
+            end, on_time = pub_day, not published_late[(pub_day, due)]
         else:
             if due not in over:
                 over[due] = deadline_over(due, cut_off)
