@@ -538,18 +538,3 @@ def _created_out(facts: Facts) -> tuple[pd.DataFrame, np.ndarray]:
     h = facts.history
     h = h[(h["op"] == "create") & (h["state"] == "accepted")]
     return h, _out_days(h["first_run"])
-
-
-def keys_used(known: Any, rec: pd.DataFrame, period: Any, cut: str) -> list[pd.Series]:
-    """The natural keys (:func:`_key` form, one Series per source) a period's figures as of ``cut`` (a
-    :func:`~creditflow.reports.facts.stamp`) read: its records', and those of the 新增 and of the
-    更正 / 撤销 that went out in the period before the cut-off. What the snapshot's inputs record
-    (``build._inputs``) and what the month-only proof looks up (``narrow``)."""
-    keys = [_key(rec["kind"], rec["natural_key"])] if len(rec) else []
-    h, pub = known.memo("created_out", lambda: _created_out(known))
-    made = h[(h["first_at"] < cut).to_numpy() & _days_in(pub, period)]
-    keys.append(_key(made["kind"], made["natural_key"]))
-    ch, out = known.memo("changes_out", lambda: (known.changes, _out_days(known.changes["run_key"])))
-    changed = ch[(ch["at"] < cut).to_numpy() & _days_in(out, period)]
-    keys.append(_key(changed["kind"], changed["natural_key"]))
-    return keys
