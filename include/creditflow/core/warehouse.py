@@ -164,6 +164,7 @@ ledger_history = sa.Table(
 )
 sa.Index("ix_ledger_history_key", ledger_history.c.natural_key, ledger_history.c.kind, ledger_history.c.at)
 sa.Index("ix_ledger_history_run", ledger_history.c.run_key, ledger_history.c.at)
+sa.Index("ix_ledger_history_at", ledger_history.c.at)  # revision 0016: the reports' window read by time
 
 run_summary = sa.Table(  # revision 0014: append-only, one row per reconciliation (a re-run keeps the original)
     "cf_run_summary", metadata,

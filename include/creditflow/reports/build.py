@@ -23,7 +23,6 @@ from creditflow.reports.periods import (
     parse_period,
     resolve_cut_off,
     rule_data,
-    stamp,
     target,
 )
 
