@@ -391,61 +391,56 @@ def _timeliness(rec: pd.DataFrame, cut_off: dt.datetime) -> None:
     (working days after the deadline: to publication, or to the cut-off's day for one still unpublished —
     0 for one due on that day).
 
-    Deadlines, publication days and decision days repeat across records: each distinct deadline string,
-    deadline, (publication day, deadline) and (deadline, end) pair is worked out once."""
+    What a record gets depends only on (copy, status, due date, publication day, decision day), and these
+    repeat: each distinct case is worked out once (:func:`_timeliness_of`), then given to its records."""
     cal = official_calendar()
     as_of_day = (cut_off - dt.timedelta(microseconds=1)).date()
+    fallback: dict[Any, dt.date | None] = {}  # the deadline of an unreadable due date, by decision day
+    late: dict[tuple[dt.date, dt.date], int | None] = {}  # working days from deadline to end
+    cases: dict[tuple[Any, ...], tuple[dt.date | None, bool | None, int | None]] = {}
+    dues: list[dt.date | None] = []
     timely: list[bool | None] = []
     late_days: list[int | None] = []
-    dues: list[dt.date | None] = []
-    parsed: dict[str, dt.date | None] = {}  # due dates repeat: parse each distinct string once
-    fallback: dict[Any, dt.date | None] = {}  # the deadline of an unreadable due date, by decision day
-    over: dict[dt.date, bool] = {}  # is the deadline day over at the cut-off
-    late: dict[tuple[dt.date, dt.date], int | None] = {}  # working days from deadline to end
-    published_late: dict[tuple[Any, dt.date], bool | None] = {}  # per (publication day, deadline)
-    for copy, status, due_date, pub_day, decision_day in zip(
-            rec["copy"].tolist(), rec["status"].tolist(), rec["due_date"].tolist(), rec["pub_day"].tolist(),
-            rec["decision_day"].tolist(), strict=True):
-        if isinstance(due_date, str):
-            if due_date not in parsed:
-                parsed[due_date] = _date(due_date)
-            due = parsed[due_date]
-        else:
-            due = _date(due_date)
-        if due is None:
-            if decision_day not in fallback:
-                fallback[decision_day] = _due(decision_day)
-            due = fallback[decision_day]
-        dues.append(due)
-        if copy or status == "exempt" or due is None:
-            timely.append(None)
-            late_days.append(None)
-            continue
-        if status == "published" and pub_day is not None:
-            if (pub_day, due) not in published_late:
-                published_late[(pub_day, due)] = duedates.published_late(pub_day, due)
-            end, on_time = pub_day, not published_late[(pub_day, due)]
-        else:
-            if due not in over:
-                over[due] = deadline_over(due, cut_off)
-            if not over[due]:
-                timely.append(None)  # not yet due
-                late_days.append(None)
-                continue
-            end, on_time = as_of_day, False  # the deadline is over and it is still not published: late
-        timely.append(on_time)
-        if on_time:
-            late_days.append(0)
-            continue
-        if (due, end) not in late:
-            try:
-                late[(due, end)] = cal.working_days_between(due, end)
-            except CalendarNotCovered:
-                late[(due, end)] = None
-        late_days.append(late[(due, end)])
+    for case in zip(rec["copy"].tolist(), rec["status"].tolist(), rec["due_date"].tolist(), rec["pub_day"].tolist(),
+                    rec["decision_day"].tolist(), strict=True):
+        got = cases.get(case)
+        if got is None:
+            got = cases[case] = _timeliness_of(*case, cut_off, as_of_day, cal, fallback, late)
+        dues.append(got[0])
+        timely.append(got[1])
+        late_days.append(got[2])
     rec["due_day"] = dues
     rec["timely"] = timely
     rec["late_days"] = late_days
+
+
+def _timeliness_of(copy: bool, status: Any, due_date: Any, pub_day: Any, decision_day: Any, cut_off: dt.datetime,
+                   as_of_day: dt.date, cal: Any, fallback: dict[Any, dt.date | None],
+                   late: dict[tuple[dt.date, dt.date], int | None]) -> tuple[dt.date | None, bool | None, int | None]:
+    """(deadline, timely, late_days) of one record (:func:`_timeliness`); ``fallback`` and ``late`` are
+    caches shared by the report's records."""
+    due = _date(due_date)
+    if due is None:
+        if decision_day not in fallback:
+            fallback[decision_day] = _due(decision_day)
+        due = fallback[decision_day]
+    if copy or status == "exempt" or due is None:
+        return due, None, None
+    if status == "published" and pub_day is not None:
+        # the publication day is the day the platform's acceptance was recorded: the one definition of late
+        end, on_time = pub_day, not duedates.published_late(pub_day, due)
+    elif not deadline_over(due, cut_off):
+        return due, None, None  # not yet due
+    else:
+        end, on_time = as_of_day, False  # the deadline is over and it is still not published: late
+    if on_time:
+        return due, True, 0
+    if (due, end) not in late:
+        try:
+            late[(due, end)] = cal.working_days_between(due, end)
+        except CalendarNotCovered:
+            late[(due, end)] = None
+    return due, False, late[(due, end)]
 
 
 def _due(day: dt.date | None) -> dt.date | None:
