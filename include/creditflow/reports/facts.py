@@ -253,13 +253,16 @@ def attributes(engine: sa.Engine, latest: pd.DataFrame) -> pd.DataFrame:
                                       "party_uscc", "payload"])
 
 
+_JSON_OBJECT = msgspec.json.Decoder(dict[str, Any])  # one decoder: a fresh one per call costs more than json
+
+
 def _decode(text: str | None) -> dict[str, Any]:
-    """A stored JSON object as ``json.loads`` gives it, decoded by msgspec (installed with Airflow; ≈ 2× as
-    fast on the 2 × 85k payloads a report reads). What msgspec refuses (``NaN``, which json.dumps writes) is
-    left to json."""
+    """A stored JSON object as ``json.loads`` gives it, decoded by msgspec (installed with Airflow): 0.18 s
+    instead of 0.24 s CPU for 51k standardised payloads, measured. What msgspec refuses (``NaN``, which
+    json.dumps writes) is left to json."""
     if not text:
         return {}
     try:
-        return msgspec.json.decode(text, type=dict[str, Any])
+        return _JSON_OBJECT.decode(text)
     except msgspec.DecodeError:
         return dict(json.loads(text))
