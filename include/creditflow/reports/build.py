@@ -77,9 +77,8 @@ def compute(engine: sa.Engine, kind: str, period: str | Period, cut_off: Any = N
         return rec, head
 
     def trend_point(q: Period) -> dict[str, Any]:
-        """An earlier period's headline as of its own cut-off (without completeness and corrections)."""
-        c = cut_of(q)
-        return figures.headline(figures.records_of(known, q, c, lookup), known, q, c)
+        """An earlier period's trend figures as of its own cut-off (those of the headline)."""
+        return figures.trend_figures(known, q, cut_of(q), lookup)
 
     rec, head = full(p)
     prev = _canonical(full(p.previous())[1])

@@ -69,7 +69,7 @@ def _parsed_dates(facts: Facts, column: str) -> pd.Series:
 FLAG_COLUMNS = ("sent_at", "accepted_at", "accepted_run", "rejected_at", "rejected_codes")
 
 
-def _history_flags(facts: Facts, cut_off: dt.datetime, keys: pd.DataFrame) -> pd.DataFrame:
+def _history_flags(facts: Facts, cut_off: dt.datetime, keys: pd.DataFrame, codes: bool = True) -> pd.DataFrame:
     """Per row of ``keys`` (kind, natural_key; same index): create sent / accepted (with its run) /
     rejected (with the platform's codes) before the cut-off — per record key the latest 发送, the first
     入库 (and the least run key among its rows), the latest 退回 and the sorted set of its codes; None when
@@ -109,10 +109,12 @@ def _history_flags(facts: Facts, cut_off: dt.datetime, keys: pd.DataFrame) -> pd
     out["accepted_at"] = strings(reduce(1, at, False), ix["at_values"], none)
     out["accepted_run"] = strings(reduce(1, run, False), ix["run_values"], none)
     out["rejected_at"] = strings(reduce(2, at, True), ix["at_values"], -1)
-    codes: dict[int, set[str]] = {}
+    if not codes:  # a trend point counts, it lists no rejection
+        return out
+    by_key: dict[int, set[str]] = {}
     for k, c in zip(key[state == 2].tolist(), ix["code"][rows[state == 2]].tolist(), strict=True):
-        codes.setdefault(k, set()).add(str(c))
-    joined = {k: ",".join(sorted(v)) for k, v in codes.items()}
+        by_key.setdefault(k, set()).add(str(c))
+    joined = {k: ",".join(sorted(v)) for k, v in by_key.items()}
     out["rejected_codes"] = [joined.get(p) for p in pos.tolist()]
     return out
 
@@ -168,11 +170,13 @@ def _create_history_of(facts: Facts, keys: pd.DataFrame) -> pd.DataFrame:
 
 
 def records_of(facts: Facts, period: Period, cut_off: dt.datetime,
-               payloads: PayloadLookup | None = None) -> pd.DataFrame:
+               payloads: PayloadLookup | None = None, counts_only: bool = False) -> pd.DataFrame:
     """One row per record of ``period`` as of ``cut_off``: the latest run's view plus publication facts.
 
     ``payloads`` gives the standardised payload of records (for the exemption rules that look at the
-    content); without it only the rules that need no content apply.
+    content); without it only the rules that need no content apply. ``counts_only``: for
+    :func:`trend_figures` — the same rows and statuses, unsorted, without what only the report's lists
+    and the other headline figures read (duplicate class, rejection codes, first check).
     """
     last, first_pos = _as_of_positions(facts, cut_off)  # per record: its latest and its first row
     parsed = _parsed_dates(facts, "decision_date").to_numpy()[last]
@@ -194,11 +198,12 @@ def records_of(facts: Facts, period: Period, cut_off: dt.datetime,
                            zip(rec["outcome"].tolist(), rec["review_reason"].tolist(), rec["detail"].tolist(),
                                strict=True)]
     rec["copy"] = (rec["outcome"] == "duplicate") | rec["duplicate_of"].notna() | rec["suspected_of"].notna()
-    rec["dup_class"] = [_dup_class(c, r, o, s, p) for c, r, o, s, p in
-                        zip(rec["copy"].tolist(), rec["review_reason"].tolist(), rec["duplicate_of"].tolist(),
-                            rec["source"].tolist(), rec["suspected_of"].tolist(), strict=True)]
+    if not counts_only:
+        rec["dup_class"] = [_dup_class(c, r, o, s, p) for c, r, o, s, p in
+                            zip(rec["copy"].tolist(), rec["review_reason"].tolist(), rec["duplicate_of"].tolist(),
+                                rec["source"].tolist(), rec["suspected_of"].tolist(), strict=True)]
     rec = rec.reset_index(drop=True)
-    flags = _history_flags(facts, cut_off, rec[["kind", "natural_key"]])
+    flags = _history_flags(facts, cut_off, rec[["kind", "natural_key"]], codes=not counts_only)
     for c in FLAG_COLUMNS:
         rec[c] = flags[c]
     rec["submitted"] = rec["sent_at"].notna() | rec["accepted_at"].notna() | rec["rejected_at"].notna()
@@ -230,8 +235,10 @@ def records_of(facts: Facts, period: Period, cut_off: dt.datetime,
         [rec["copy"].to_numpy(), rec["published"].to_numpy(), rec["exempt_rule"].notna().to_numpy(),
          rec["in_flight"].to_numpy(), outcome.isin(["quarantined", "awaiting_review"]).to_numpy()],
         [None, "published", "exempt", "in_flight", outcome.to_numpy()], default="other").astype(object)
-    rec["first_failed"] = _first_check_failed(facts, first_pos, rec)
     _timeliness(rec, cut_off)
+    if counts_only:
+        return rec
+    rec["first_failed"] = _first_check_failed(facts, first_pos, rec)
     return rec.sort_values(["kind", "decision_day", "record_id"], kind="stable").reset_index(drop=True)
 
 
@@ -457,11 +464,7 @@ def headline(rec: pd.DataFrame, facts: Facts, period: Period, cut_off: dt.dateti
              completeness: tuple[int, int] | None = None) -> dict[str, Any]:
     """The headline figures of a set of period records (all of them, or one kind / department / district)."""
     dec = rec[~rec["copy"]] if len(rec) else rec
-    n = len(dec)
-    submitted = int(dec["submitted"].sum()) if n else 0
-    accepted = int(dec["published"].sum()) if n else 0
-    timely = int((dec["timely"] == True).sum()) if n else 0  # noqa: E712 — object column of True/False/None
-    late = int((dec["timely"] == False).sum()) if n else 0  # noqa: E712
+    n, submitted, accepted, timely, late = _decision_counts(dec)
     first_pass_failed = _first_pass_failures(rec, facts)
     not_published = {s: int((dec["status"] == s).sum()) if n else 0 for s in STATUSES if s != "published"}
     not_published["total"] = sum(not_published.values())
@@ -481,6 +484,25 @@ def headline(rec: pd.DataFrame, facts: Facts, period: Period, cut_off: dt.dateti
         filled, required = completeness
         out.update(required_items=required, filled_items=filled, completeness_rate=_rate(filled, required))
     return out
+
+
+def _decision_counts(dec: pd.DataFrame) -> tuple[int, int, int, int, int]:
+    """(decisions, submitted, accepted, timely, late) of the decisions ``dec`` (copies left out)."""
+    n = len(dec)
+    if not n:
+        return 0, 0, 0, 0, 0
+    timely = int((dec["timely"] == True).sum())  # noqa: E712 — object column of True/False/None
+    late = int((dec["timely"] == False).sum())  # noqa: E712
+    return n, int(dec["submitted"].sum()), int(dec["published"].sum()), timely, late
+
+
+def trend_figures(facts: Facts, period: Period, cut_off: dt.datetime,
+                  payloads: PayloadLookup | None = None) -> dict[str, Any]:
+    """A trend point: the headline's ``decisions``, ``timely_rate`` and ``compliance_rate`` of ``period`` as
+    of ``cut_off`` — counted as :func:`headline` counts them, from the same records, without the rest."""
+    rec = records_of(facts, period, cut_off, payloads, counts_only=True)
+    n, submitted, accepted, timely, late = _decision_counts(rec[~rec["copy"]] if len(rec) else rec)
+    return {"decisions": n, "timely_rate": _rate(timely, timely + late), "compliance_rate": _rate(accepted, submitted)}
 
 
 def _first_pass_failures(rec: pd.DataFrame, facts: Facts) -> int:
