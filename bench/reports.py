@@ -7,12 +7,12 @@ history; ~3% quarantined with findings, ~1% waiting for review, ~4% late, ~3% co
 the pipeline, which would take hours. Run by hand; results go to docs/benchmarks.md.
 
     python bench/reports.py [--n 1000000] [--db sqlite:///path.sqlite] [--out DIR] [--compare DIR] [--repeat N]
-                            [--cold] [--time-read]
+                            [--time-read]
 
-The report stores closed periods' headline figures in ``cf_report_snapshot`` (creditflow.reports.snapshots)
-and reads them back: ``--cold`` empties that table first, so run 1 of ``--cold --repeat 2`` is the first
-report on a warehouse (every period computed and stored) and run 2 the monthly steady state (last
-months' snapshots present). Each run's timings are under ``runs``.
+Every report computes its 13 periods from one read of its window (no stored figures since revision 0016):
+run 1 of ``--repeat N`` is the first report of the process (cold: nothing imported or memoised yet, as in
+a fresh Airflow task), the later runs the same report again in the same process (warm). Each run's
+timings are under ``runs``.
 
 ``--compare DIR`` (the ``--out`` of an earlier run on the same warehouse) checks that summary.json and the
 PDF are byte-identical (exit 1 if not): a speed-up must not change a figure.
@@ -134,11 +134,8 @@ def main() -> int:
     ap.add_argument("--compare", default=None,
                     help="a folder of an earlier run's files: say whether summary.json and the PDF are byte-equal")
     ap.add_argument("--repeat", type=int, default=1, help="make the report N times, keep the best total")
-    ap.add_argument("--cold", action="store_true",
-                    help="empty cf_report_snapshot first: the first run computes and stores every period")
     ap.add_argument("--time-read", action="store_true", help="also time reading the whole year on its own")
     args = ap.parse_args()
-    import sqlalchemy as sa
     from creditflow.core import warehouse as wh
     from creditflow.reports import build, facts, store
     from creditflow.reports.periods import month
@@ -152,10 +149,9 @@ def main() -> int:
         counts = fill(path, args.n)
         counts["fill_seconds"] = round(time.perf_counter() - t, 1)
     engine = wh.engine_from_url(f"sqlite:///{path}")
-    wh.upgrade(engine)  # a warehouse filled before revision 0011 gets cf_report_snapshot
-    if args.cold:
-        with engine.begin() as conn:
-            conn.execute(wh.report_snapshots.delete())
+    w = time.perf_counter()
+    before_upgrade, _ = wh.upgrade(engine)  # a warehouse filled by an older release is brought to the latest
+    upgrade_seconds = round(time.perf_counter() - w, 1)
     period = "2026-10"
     out = Path(args.out) if args.out else path.parent / "out"
     runs = []
@@ -168,9 +164,6 @@ def main() -> int:
             facts.load(engine, (p.shifted(-12).start, p.end), p.default_cut_off())
             timings["read"] = round(time.perf_counter() - w, 2)  # the whole year's read, timed on its own
             timings["read_cpu"] = round(time.process_time() - c, 2)
-        with engine.connect() as conn:
-            timings["snapshots_before"] = conn.execute(
-                sa.select(sa.func.count()).select_from(wh.report_snapshots)).scalar_one()
         w, c = time.perf_counter(), time.process_time()
         report = build.compute(engine, "monthly", period)
         timings["figures"] = round(time.perf_counter() - w, 2)
@@ -185,6 +178,7 @@ def main() -> int:
         timings["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]  # type: ignore[assignment]
         runs.append(timings)
     best = min(runs, key=lambda r: r["total_report"])
+    counts.update(upgraded_from=before_upgrade, upgrade_seconds=upgrade_seconds)
     result: dict[str, Any] = {
         "machine": f"{platform.machine()} {platform.python_version()} {os.cpu_count()} cpu", **counts, **best,
         "runs_total": [r["total_report"] for r in runs], "runs": runs,

@@ -25,8 +25,9 @@ from creditflow.reporting import review
 ADDED_AFTER_BASELINE = {"ix_staging_record", "ix_std_record",
                         # revision 0010 (creditflow.credit): whole tables, with their indexes
                         *(t.name for t in wh.CREDIT_TABLES),
-                        # revision 0011 (creditflow.reports): the report snapshots
-                        "cf_report_snapshot",
+                        # revision 0011 added cf_report_snapshot, revision 0016 dropped it
+                        # revision 0016 (creditflow.reports): the ledger history's read by time
+                        "ix_ledger_history_at",
                         # revision 0012 (creditflow.reports): the ledger history's look-ups by key and by run
                         "ix_ledger_history_key", "ix_ledger_history_run",
                         # revision 0013: the waiting records' look-up by record id and kind (replaces 0002's)

@@ -164,3 +164,24 @@ def test_completeness_is_the_field_by_field_count(kind):
         if rng.random() < 0.3:
             payload[f"{p}_XDR_SHXYM"] = details.PLACEHOLDER
         assert details.completeness_items(kind, payload) == _old_completeness(kind, payload)
+
+
+@pytest.mark.parametrize("rows", [
+    [("a", None, 1, None), ("b", None, 0, "x")],  # text, all-NULL text, integer flag, text with NULL
+    [("a", None, 1, None)] * 1000 + [("b", None, None, "x")],  # an integer column with a NULL further down
+    [("a", None, 1, None)] * 1000 + [("b", 2, 0, "x")],  # a number in a text column after the sample
+    [("a", None, 1.5, None), ("b", None, 2, "x")],  # mixed numbers: pyarrow infers them
+    [("a", None, True, None), ("b", None, False, "x")],  # booleans
+    [("a", None, 1, b"x"), ("b", None, 0, None)],  # bytes
+])
+def test_frame_is_from_records(rows):
+    """facts._frame gives the columns and dtypes pyarrow's per-column inference gives (or pandas' own)."""
+    import pyarrow as pa
+
+    columns = ["a", "b", "c", "d"]
+    got = facts._frame(rows, columns)
+    try:
+        want = pa.Table.from_arrays([pa.array(c) for c in zip(*rows, strict=True)], names=columns).to_pandas()
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        want = pd.DataFrame.from_records(rows, columns=columns)
+    pd.testing.assert_frame_equal(got, want)

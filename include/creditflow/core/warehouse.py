@@ -169,6 +169,7 @@ ledger_history = sa.Table(
 )
 sa.Index("ix_ledger_history_key", ledger_history.c.natural_key, ledger_history.c.kind, ledger_history.c.at)
 sa.Index("ix_ledger_history_run", ledger_history.c.run_key, ledger_history.c.at)
+sa.Index("ix_ledger_history_at", ledger_history.c.at)  # revision 0016: the reports' window read by time
 
 run_summary = sa.Table(  # revision 0014: append-only, one row per reconciliation (a re-run keeps the original)
     "cf_run_summary", metadata,
@@ -200,18 +201,6 @@ source_files = sa.Table(
     sa.Column("rows", sa.Integer),
     sa.Column("reason", sa.Text),
     sa.Column("archived_as", sa.Text),
-)
-
-report_snapshots = sa.Table(  # revision 0011: a closed period's headline figures as a report computed them
-    "cf_report_snapshot", metadata,
-    sa.Column("report_kind", sa.String(16), primary_key=True),  # monthly | weekly
-    sa.Column("period", sa.String(16), primary_key=True),  # 2026-10 | 2026-W44
-    sa.Column("cut_off", sa.String(40), primary_key=True),  # UTC ISO, as periods.stamp writes it
-    sa.Column("kinds", sa.String(80), primary_key=True),  # the record kinds counted, comma-separated
-    sa.Column("fingerprint", sa.String(64), primary_key=True),  # figures version + rule files' content
-    sa.Column("inputs", sa.Text, nullable=False),  # JSON: what the figures were computed from (validity)
-    sa.Column("figures", sa.Text, nullable=False),  # canonical JSON of the headline figures
-    sa.Column("created_at", sa.String(40), nullable=False),
 )
 
 

@@ -16,14 +16,13 @@ import pandas as pd
 import sqlalchemy as sa
 
 from creditflow.common import KIND_LABELS, KINDS
-from creditflow.reports import details, facts, figures, narrow, sections, snapshots
+from creditflow.reports import details, facts, figures, sections
 from creditflow.reports.periods import (
     CUT_OFF_BASIS_ZH,
     Period,
     parse_period,
     resolve_cut_off,
     rule_data,
-    stamp,
     target,
 )
 
@@ -58,11 +57,8 @@ def compute(engine: sa.Engine, kind: str, period: str | Period, cut_off: Any = N
     trend = [p.shifted(-i) for i in range(int(spec["trend_periods"]) - 1, -1, -1)]
     last_year = p.same_last_year()
     window = (min(trend[0].start, last_year.start), p.end)
-    read_at = snapshots.now()  # before the read: a cut-off well before it is closed (snapshots)
     lookup = details.payload_lookup(engine)
-    fp = snapshots.fingerprint()
-    since = stamp(facts._local_midnight(window[0]))
-    wide_runs = narrow.runs(engine, window, cut, kinds)  # the runs facts.load counts for the whole window
+    known = facts.load(engine, window, cut, kinds)  # one read of the window: every period is computed from it
 
     def cut_of(q: Period) -> dt.datetime:
         return min(q.default_cut_off(), cut) if q != p else cut
@@ -80,63 +76,16 @@ def compute(engine: sa.Engine, kind: str, period: str | Period, cut_off: Any = N
         head["unreadable_files"] = len(figures.unreadable_files(known, q, c))
         return rec, head
 
-    def stored(q: Period, rec: pd.DataFrame, head: dict[str, Any]) -> dict[str, Any]:
-        """``head`` (canonical JSON types), kept as the period's snapshot when its cut-off is closed."""
-        c = cut_of(q)
-        head = json.loads(dumps(head))
-        if snapshots.closed(c, read_at):
-            inputs = _inputs(known, q, c, rec, window[0], wide_runs)
-            snapshots.write(engine, kind, q, c, kinds, fp, inputs, head)
-        return head
+    def trend_point(q: Period) -> dict[str, Any]:
+        """An earlier period's trend figures as of its own cut-off (those of the headline)."""
+        return figures.trend_figures(known, q, cut_of(q), lookup)
 
-    def snapshot(q: Period, need: str) -> dict[str, Any] | None:
-        """The period's snapshot when usable for this report and holding ``need``."""
-        c = cut_of(q)
-        got = snapshots.read(engine, kind, q, c, kinds, fp)
-        usable = got is not None and need in got[1] and snapshots.usable(
-            got[0], window[0], snapshots.runs_of(wide_runs, c), since)
-        return got[1] if got is not None and usable else None
-
-    def closed_period(q: Period, need: str) -> dict[str, Any]:
-        """A period before this one: its snapshot when usable, else computed (and stored)."""
-        got = snapshot(q, need)
-        if got is not None:
-            return got
-        if need == "decisions":  # a trend point: the headline without completeness and corrections
-            c = cut_of(q)
-            rec = figures.records_of(known, q, c, lookup)
-            return stored(q, rec, figures.headline(rec, known, q, c))
-        return stored(q, *full(q))
-
-    needs = {q: "decisions" for q in trend if q != p}
-    needs.update({p.previous(): "correction_rate", last_year: "correction_rate"})
-    earlier = {q: snapshot(q, need) for q, need in needs.items()}
-    whole: facts.Facts | None = None  # what the backlog reads (the whole window)
-    if all(h is not None for h in earlier.values()):
-        # every earlier period from its snapshot: read the current period alone (narrow.py), if provably the same
-        known = facts.load(engine, (p.start, p.end), cut, kinds)
-        rec, head = full(p)
-        if narrow.same_as_wide(engine, known, wide_runs, window[0], p, cut, rec, kinds):
-            whole = narrow.backlog_facts(engine, wide_runs, kinds, cut)
-            known.findings = pd.concat([known.findings[known.findings["rule_id"] != "PLATFORM_REJECTED"],
-                                        narrow.rejected_findings(engine, wide_runs, kinds)], ignore_index=True)
-    if whole is None:
-        known = facts.load(engine, window, cut, kinds)
-        whole = known
-        rec, head = full(p)
-        earlier = {}
-    assert whole is not None
-    stored(p, rec, head)  # the current period is computed fresh, and kept for the next reports
-    prev = earlier.get(p.previous()) or closed_period(p.previous(), "correction_rate")
-    year = earlier.get(last_year) or closed_period(last_year, "correction_rate")
+    rec, head = full(p)
+    prev = _canonical(full(p.previous())[1])
+    year = _canonical(full(last_year)[1])
     points = []
     for q in trend:
-        if q == p:
-            h = head
-        elif q == p.previous():
-            h = prev
-        else:
-            h = earlier.get(q) or closed_period(q, "decisions")
+        h = head if q == p else prev if q == p.previous() else _canonical(trend_point(q))
         points.append({"period": q.label, "label": q.short_zh, "timely_rate": h["timely_rate"],
                        "compliance_rate": h["compliance_rate"], "decisions": h["decisions"]})
     quarantine = details.quarantine_list(rec, known, cut)
@@ -160,27 +109,15 @@ def compute(engine: sa.Engine, kind: str, period: str | Period, cut_off: Any = N
         "exempt": details.exempt_list(rec),
         "rejections": details.rejection_counts(rec, known),
         "duplicates": _duplicates(rec, kinds),
-        "backlog_by_age": _backlog(whole, cut),
+        "backlog_by_age": _backlog(known, cut),
         "sections": sections.render(engine, p, cut),
     }
     return json.loads(dumps(report))  # plain JSON types only, as stored
 
 
-def _inputs(known: facts.Facts, q: Period, c: dt.datetime, rec: pd.DataFrame, window_start: dt.date,
-            runs: pd.DataFrame) -> dict[str, Any]:
-    """What period ``q``'s figures as of ``c`` were computed from (:func:`snapshots.usable` checks it):
-    the window start, the counted runs, the earliest run day of its records and the earliest ledger-history
-    row of their keys and of the 新增 / 更正 / 撤销 counted in it."""
-    cut = stamp(c)
-    keys = figures.keys_used(known, rec, q, cut)
-    history_keys = known.memo("history_keys", lambda: figures._key(known.history["kind"],
-                                                                   known.history["natural_key"]))
-    wanted = pd.concat([pd.Series(k, dtype=object) for k in keys], ignore_index=True).unique()
-    found = known.history["first_at"][history_keys.isin(wanted).to_numpy()].dropna()
-    days = rec["first_day"].dropna() if len(rec) else pd.Series(dtype=object)
-    return {"window_start": window_start.isoformat(), "runs": snapshots.runs_of(runs, c),
-            "earliest_day": str(min(days)) if len(days) else None,
-            "earliest_at": str(found.min()) if len(found) else None}
+def _canonical(head: dict[str, Any]) -> dict[str, Any]:
+    """``head`` in plain JSON types (as the report stores it)."""
+    return dict(json.loads(dumps(head)))
 
 
 def dumps(report: dict[str, Any]) -> str:

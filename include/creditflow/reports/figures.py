@@ -69,7 +69,7 @@ def _parsed_dates(facts: Facts, column: str) -> pd.Series:
 FLAG_COLUMNS = ("sent_at", "accepted_at", "accepted_run", "rejected_at", "rejected_codes")
 
 
-def _history_flags(facts: Facts, cut_off: dt.datetime, keys: pd.DataFrame) -> pd.DataFrame:
+def _history_flags(facts: Facts, cut_off: dt.datetime, keys: pd.DataFrame, codes: bool = True) -> pd.DataFrame:
     """Per row of ``keys`` (kind, natural_key; same index): create sent / accepted (with its run) /
     rejected (with the platform's codes) before the cut-off — per record key the latest 发送, the first
     入库 (and the least run key among its rows), the latest 退回 and the sorted set of its codes; None when
@@ -109,10 +109,12 @@ def _history_flags(facts: Facts, cut_off: dt.datetime, keys: pd.DataFrame) -> pd
     out["accepted_at"] = strings(reduce(1, at, False), ix["at_values"], none)
     out["accepted_run"] = strings(reduce(1, run, False), ix["run_values"], none)
     out["rejected_at"] = strings(reduce(2, at, True), ix["at_values"], -1)
-    codes: dict[int, set[str]] = {}
+    if not codes:  # a trend point counts, it lists no rejection
+        return out
+    by_key: dict[int, set[str]] = {}
     for k, c in zip(key[state == 2].tolist(), ix["code"][rows[state == 2]].tolist(), strict=True):
-        codes.setdefault(k, set()).add(str(c))
-    joined = {k: ",".join(sorted(v)) for k, v in codes.items()}
+        by_key.setdefault(k, set()).add(str(c))
+    joined = {k: ",".join(sorted(v)) for k, v in by_key.items()}
     out["rejected_codes"] = [joined.get(p) for p in pos.tolist()]
     return out
 
@@ -168,11 +170,13 @@ def _create_history_of(facts: Facts, keys: pd.DataFrame) -> pd.DataFrame:
 
 
 def records_of(facts: Facts, period: Period, cut_off: dt.datetime,
-               payloads: PayloadLookup | None = None) -> pd.DataFrame:
+               payloads: PayloadLookup | None = None, counts_only: bool = False) -> pd.DataFrame:
     """One row per record of ``period`` as of ``cut_off``: the latest run's view plus publication facts.
 
     ``payloads`` gives the standardised payload of records (for the exemption rules that look at the
-    content); without it only the rules that need no content apply.
+    content); without it only the rules that need no content apply. ``counts_only``: for
+    :func:`trend_figures` — the same rows and statuses, unsorted, without what only the report's lists
+    and the other headline figures read (duplicate class, rejection codes, first check).
     """
     last, first_pos = _as_of_positions(facts, cut_off)  # per record: its latest and its first row
     parsed = _parsed_dates(facts, "decision_date").to_numpy()[last]
@@ -194,11 +198,12 @@ def records_of(facts: Facts, period: Period, cut_off: dt.datetime,
                            zip(rec["outcome"].tolist(), rec["review_reason"].tolist(), rec["detail"].tolist(),
                                strict=True)]
     rec["copy"] = (rec["outcome"] == "duplicate") | rec["duplicate_of"].notna() | rec["suspected_of"].notna()
-    rec["dup_class"] = [_dup_class(c, r, o, s, p) for c, r, o, s, p in
-                        zip(rec["copy"].tolist(), rec["review_reason"].tolist(), rec["duplicate_of"].tolist(),
-                            rec["source"].tolist(), rec["suspected_of"].tolist(), strict=True)]
+    if not counts_only:
+        rec["dup_class"] = [_dup_class(c, r, o, s, p) for c, r, o, s, p in
+                            zip(rec["copy"].tolist(), rec["review_reason"].tolist(), rec["duplicate_of"].tolist(),
+                                rec["source"].tolist(), rec["suspected_of"].tolist(), strict=True)]
     rec = rec.reset_index(drop=True)
-    flags = _history_flags(facts, cut_off, rec[["kind", "natural_key"]])
+    flags = _history_flags(facts, cut_off, rec[["kind", "natural_key"]], codes=not counts_only)
     for c in FLAG_COLUMNS:
         rec[c] = flags[c]
     rec["submitted"] = rec["sent_at"].notna() | rec["accepted_at"].notna() | rec["rejected_at"].notna()
@@ -230,8 +235,10 @@ def records_of(facts: Facts, period: Period, cut_off: dt.datetime,
         [rec["copy"].to_numpy(), rec["published"].to_numpy(), rec["exempt_rule"].notna().to_numpy(),
          rec["in_flight"].to_numpy(), outcome.isin(["quarantined", "awaiting_review"]).to_numpy()],
         [None, "published", "exempt", "in_flight", outcome.to_numpy()], default="other").astype(object)
-    rec["first_failed"] = _first_check_failed(facts, first_pos, rec)
     _timeliness(rec, cut_off)
+    if counts_only:
+        return rec
+    rec["first_failed"] = _first_check_failed(facts, first_pos, rec)
     return rec.sort_values(["kind", "decision_day", "record_id"], kind="stable").reset_index(drop=True)
 
 
@@ -391,58 +398,56 @@ def _timeliness(rec: pd.DataFrame, cut_off: dt.datetime) -> None:
     (working days after the deadline: to publication, or to the cut-off's day for one still unpublished —
     0 for one due on that day).
 
-    Deadlines, publication days and decision days repeat across records: each distinct deadline string,
-    deadline, and (deadline, end) pair is worked out once."""
+    What a record gets depends only on (copy, status, due date, publication day, decision day), and these
+    repeat: each distinct case is worked out once (:func:`_timeliness_of`), then given to its records."""
     cal = official_calendar()
     as_of_day = (cut_off - dt.timedelta(microseconds=1)).date()
+    fallback: dict[Any, dt.date | None] = {}  # the deadline of an unreadable due date, by decision day
+    late: dict[tuple[dt.date, dt.date], int | None] = {}  # working days from deadline to end
+    cases: dict[tuple[Any, ...], tuple[dt.date | None, bool | None, int | None]] = {}
+    dues: list[dt.date | None] = []
     timely: list[bool | None] = []
     late_days: list[int | None] = []
-    dues: list[dt.date | None] = []
-    parsed: dict[str, dt.date | None] = {}  # due dates repeat: parse each distinct string once
-    fallback: dict[Any, dt.date | None] = {}  # the deadline of an unreadable due date, by decision day
-    over: dict[dt.date, bool] = {}  # is the deadline day over at the cut-off
-    late: dict[tuple[dt.date, dt.date], int | None] = {}  # working days from deadline to end
-    for copy, status, due_date, pub_day, decision_day in zip(
-            rec["copy"].tolist(), rec["status"].tolist(), rec["due_date"].tolist(), rec["pub_day"].tolist(),
-            rec["decision_day"].tolist(), strict=True):
-        if isinstance(due_date, str):
-            if due_date not in parsed:
-                parsed[due_date] = _date(due_date)
-            due = parsed[due_date]
-        else:
-            due = _date(due_date)
-        if due is None:
-            if decision_day not in fallback:
-                fallback[decision_day] = _due(decision_day)
-            due = fallback[decision_day]
-        dues.append(due)
-        if copy or status == "exempt" or due is None:
-            timely.append(None)
-            late_days.append(None)
-            continue
-        if status == "published" and pub_day is not None:
-            end, on_time = pub_day, not duedates.published_late(pub_day, due)
-        else:
-            if due not in over:
-                over[due] = deadline_over(due, cut_off)
-            if not over[due]:
-                timely.append(None)  # not yet due
-                late_days.append(None)
-                continue
-            end, on_time = as_of_day, False  # the deadline is over and it is still not published: late
-        timely.append(on_time)
-        if on_time:
-            late_days.append(0)
-            continue
-        if (due, end) not in late:
-            try:
-                late[(due, end)] = cal.working_days_between(due, end)
-            except CalendarNotCovered:
-                late[(due, end)] = None
-        late_days.append(late[(due, end)])
+    for case in zip(rec["copy"].tolist(), rec["status"].tolist(), rec["due_date"].tolist(), rec["pub_day"].tolist(),
+                    rec["decision_day"].tolist(), strict=True):
+        got = cases.get(case)
+        if got is None:
+            got = cases[case] = _timeliness_of(*case, cut_off, as_of_day, cal, fallback, late)
+        dues.append(got[0])
+        timely.append(got[1])
+        late_days.append(got[2])
     rec["due_day"] = dues
     rec["timely"] = timely
     rec["late_days"] = late_days
+
+
+def _timeliness_of(copy: bool, status: Any, due_date: Any, pub_day: Any, decision_day: Any, cut_off: dt.datetime,
+                   as_of_day: dt.date, cal: Any, fallback: dict[Any, dt.date | None],
+                   late: dict[tuple[dt.date, dt.date], int | None]) -> tuple[dt.date | None, bool | None, int | None]:
+    """(deadline, timely, late_days) of one record (:func:`_timeliness`); ``fallback`` and ``late`` are
+    caches shared by the report's records."""
+    due = _date(due_date)
+    if due is None:
+        if decision_day not in fallback:
+            fallback[decision_day] = _due(decision_day)
+        due = fallback[decision_day]
+    if copy or status == "exempt" or due is None:
+        return due, None, None
+    if status == "published" and pub_day is not None:
+        # the publication day is the day the platform's acceptance was recorded: the one definition of late
+        end, on_time = pub_day, not duedates.published_late(pub_day, due)
+    elif not deadline_over(due, cut_off):
+        return due, None, None  # not yet due
+    else:
+        end, on_time = as_of_day, False  # the deadline is over and it is still not published: late
+    if on_time:
+        return due, True, 0
+    if (due, end) not in late:
+        try:
+            late[(due, end)] = cal.working_days_between(due, end)
+        except CalendarNotCovered:
+            late[(due, end)] = None
+    return due, False, late[(due, end)]
 
 
 def _due(day: dt.date | None) -> dt.date | None:
@@ -459,11 +464,7 @@ def headline(rec: pd.DataFrame, facts: Facts, period: Period, cut_off: dt.dateti
              completeness: tuple[int, int] | None = None) -> dict[str, Any]:
     """The headline figures of a set of period records (all of them, or one kind / department / district)."""
     dec = rec[~rec["copy"]] if len(rec) else rec
-    n = len(dec)
-    submitted = int(dec["submitted"].sum()) if n else 0
-    accepted = int(dec["published"].sum()) if n else 0
-    timely = int((dec["timely"] == True).sum()) if n else 0  # noqa: E712 — object column of True/False/None
-    late = int((dec["timely"] == False).sum()) if n else 0  # noqa: E712
+    n, submitted, accepted, timely, late = _decision_counts(dec)
     first_pass_failed = _first_pass_failures(rec, facts)
     not_published = {s: int((dec["status"] == s).sum()) if n else 0 for s in STATUSES if s != "published"}
     not_published["total"] = sum(not_published.values())
@@ -483,6 +484,25 @@ def headline(rec: pd.DataFrame, facts: Facts, period: Period, cut_off: dt.dateti
         filled, required = completeness
         out.update(required_items=required, filled_items=filled, completeness_rate=_rate(filled, required))
     return out
+
+
+def _decision_counts(dec: pd.DataFrame) -> tuple[int, int, int, int, int]:
+    """(decisions, submitted, accepted, timely, late) of the decisions ``dec`` (copies left out)."""
+    n = len(dec)
+    if not n:
+        return 0, 0, 0, 0, 0
+    timely = int((dec["timely"] == True).sum())  # noqa: E712 — object column of True/False/None
+    late = int((dec["timely"] == False).sum())  # noqa: E712
+    return n, int(dec["submitted"].sum()), int(dec["published"].sum()), timely, late
+
+
+def trend_figures(facts: Facts, period: Period, cut_off: dt.datetime,
+                  payloads: PayloadLookup | None = None) -> dict[str, Any]:
+    """A trend point: the headline's ``decisions``, ``timely_rate`` and ``compliance_rate`` of ``period`` as
+    of ``cut_off`` — counted as :func:`headline` counts them, from the same records, without the rest."""
+    rec = records_of(facts, period, cut_off, payloads, counts_only=True)
+    n, submitted, accepted, timely, late = _decision_counts(rec[~rec["copy"]] if len(rec) else rec)
+    return {"decisions": n, "timely_rate": _rate(timely, timely + late), "compliance_rate": _rate(accepted, submitted)}
 
 
 def _first_pass_failures(rec: pd.DataFrame, facts: Facts) -> int:
@@ -535,18 +555,3 @@ def _created_out(facts: Facts) -> tuple[pd.DataFrame, np.ndarray]:
     h = facts.history
     h = h[(h["op"] == "create") & (h["state"] == "accepted")]
     return h, _out_days(h["first_run"])
-
-
-def keys_used(known: Any, rec: pd.DataFrame, period: Any, cut: str) -> list[pd.Series]:
-    """The natural keys (:func:`_key` form, one Series per source) a period's figures as of ``cut`` (a
-    :func:`~creditflow.reports.facts.stamp`) read: its records', and those of the 新增 and of the
-    更正 / 撤销 that went out in the period before the cut-off. What the snapshot's inputs record
-    (``build._inputs``) and what the month-only proof looks up (``narrow``)."""
-    keys = [_key(rec["kind"], rec["natural_key"])] if len(rec) else []
-    h, pub = known.memo("created_out", lambda: _created_out(known))
-    made = h[(h["first_at"] < cut).to_numpy() & _days_in(pub, period)]
-    keys.append(_key(made["kind"], made["natural_key"]))
-    ch, out = known.memo("changes_out", lambda: (known.changes, _out_days(known.changes["run_key"])))
-    changed = ch[(ch["at"] < cut).to_numpy() & _days_in(out, period)]
-    keys.append(_key(changed["kind"], changed["natural_key"]))
-    return keys
