@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0014"  # TODO(merge): "0015" once the ledger's revision 0015 is in
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
