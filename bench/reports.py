@@ -137,8 +137,8 @@ def main() -> int:
     ap.add_argument("--time-read", action="store_true", help="also time reading the whole year on its own")
     args = ap.parse_args()
     from creditflow.core import warehouse as wh
-    from creditflow.reports import build, facts, store
-    from creditflow.reports.periods import month
+    from creditflow.feedback import build, facts, store
+    from creditflow.feedback.periods import month
 
     if args.db:
         path = Path(args.db.removeprefix("sqlite:///"))

@@ -76,8 +76,8 @@ def build(kind: str):  # type: ignore[no-untyped-def]
         def resolve_period(**context) -> dict:  # type: ignore[no-untyped-def]
             import logging
 
-            from creditflow.reports import parse_period, period_before, resolve_cut_off
-            from creditflow.reports.periods import CUT_OFF_BASIS_ZH
+            from creditflow.feedback import parse_period, period_before, resolve_cut_off
+            from creditflow.feedback.periods import CUT_OFF_BASIS_ZH
 
             params = context["params"]
             if params.get("period"):
@@ -95,7 +95,7 @@ def build(kind: str):  # type: ignore[no-untyped-def]
             import logging
 
             from airflow.sdk import PokeReturnValue
-            from creditflow.reports import parse_period, pipeline_settled
+            from creditflow.feedback import parse_period, pipeline_settled
             from creditflow_airflow.hooks import warehouse_engine
 
             if not context["params"].get("wait_for_pipeline", True):
@@ -108,8 +108,8 @@ def build(kind: str):  # type: ignore[no-untyped-def]
 
         @task
         def build_report(resolved: dict) -> dict:  # type: ignore[no-untyped-def]
-            from creditflow.reports import cli_summary, compute
-            from creditflow.reports.store import save_to
+            from creditflow.feedback import cli_summary, compute
+            from creditflow.feedback.store import save_to
             from creditflow_airflow.hooks import storage, warehouse_engine
 
             report = compute(warehouse_engine(), kind, resolved["period"], dt.datetime.fromisoformat(resolved["cut_off"]),
@@ -144,7 +144,7 @@ def send(built: dict, variable: str, enabled: bool = True) -> int:
         log.info("report e-mail skipped (%s)", "send_email is off" if not enabled else f"Variable {variable} is not set")
         return 0
     from airflow.providers.smtp.hooks.smtp import SmtpHook
-    from creditflow.reports import email_content
+    from creditflow.feedback import email_content
 
     files = built["files"]
     store = storage("reports")  # the files may be on another worker's disk: read them through the storage

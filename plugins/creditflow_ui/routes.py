@@ -151,13 +151,13 @@ def quarantine(request: Request, kind: str | None = None, user: Any = Depends(au
 def identify(conn: Any, rows: list[dict[str, Any]]) -> None:
     """What a clerk knows a record by, added to each row: ``doc_no`` (文号), ``party`` (name and code — an ID
     number masked with :func:`creditflow.common.mask_id`, a USCC in full) and ``who`` (承办科室 and who must
-    act: ``creditflow.reports.details``, the rule of ``data/reports/organisation.yaml`` the reports use)."""
+    act: ``creditflow.feedback.details``, the rule of ``data/reports/organisation.yaml`` the reports use)."""
     import json
 
     import sqlalchemy as sa
     from creditflow.common import mask_id
     from creditflow.core import warehouse as wh
-    from creditflow.reports import details
+    from creditflow.feedback import details
 
     st, std = wh.staging, wh.standardised
     pairs = {(r["run_key"], r["record_id"]) for r in rows}

@@ -23,9 +23,9 @@ import sqlalchemy as sa
 from creditflow.common import TZ, contains_unmasked_id
 from creditflow.core import identifiers as ids
 from creditflow.core import warehouse as wh
+from creditflow.feedback import build, periods, store
 from creditflow.reporting import review
 from creditflow.reporting import validation as v
-from creditflow.reports import build, periods, store
 from creditflow_sandbox import generator as g
 from creditflow_sandbox import licensing, platform
 from helpers import ServedApp, World, apply_events_until, deliver_files, run_day, warehouse
@@ -352,7 +352,7 @@ def test_reports_saved_to_object_storage_are_mailed_from_it(world, monkeypatch):
     import uuid
 
     from creditflow.core.storage import Storage
-    from creditflow.reports.store import save_to
+    from creditflow.feedback.store import save_to
 
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "dags"))
     import credit_reports
@@ -373,7 +373,7 @@ def test_reports_saved_to_object_storage_are_mailed_from_it(world, monkeypatch):
 def test_cli_writes_the_files_and_prints_the_headline_figures(world, tmp_path, capsys):
     import argparse
 
-    from creditflow.reports import cli
+    from creditflow.feedback import cli
 
     parser = argparse.ArgumentParser(prog="creditflow")
     cli.add_parser(parser.add_subparsers(dest="command", required=True))

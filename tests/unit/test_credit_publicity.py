@@ -17,9 +17,9 @@ import pytest
 import sqlalchemy as sa
 from creditflow.core import publicity
 from creditflow.credit import citations, impact, rules
-from creditflow.reports import figures
-from creditflow.reports.facts import ROW_COLUMNS, Facts
-from creditflow.reports.periods import month
+from creditflow.feedback import figures
+from creditflow.feedback.facts import ROW_COLUMNS, Facts
+from creditflow.feedback.periods import month
 
 D = dt.date
 ORG, PERSON = "法人及非法人组织", "自然人"

@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
 from demo_failures import failure_cause, task_failure_lines
 
-NOISE = "\n".join(f"2026-12-06 10:00:{i:02d},123 INFO creditflow.reports loading period 2026-11 part {i}"
+NOISE = "\n".join(f"2026-12-06 10:00:{i:02d},123 INFO creditflow.feedback loading period 2026-11 part {i}"
                   for i in range(8))
 STDERR = NOISE + '''
 Traceback (most recent call last):
@@ -19,7 +19,7 @@ Traceback (most recent call last):
              ^^^^^^
   File "/srv/creditflow/include/creditflow/cli.py", line 40, in main
     return args.func(args)
-  File "/srv/creditflow/include/creditflow/reports/build.py", line 120, in build
+  File "/srv/creditflow/include/creditflow/feedback/build.py", line 120, in build
     due = sgs_due_date(day)
   File "/srv/creditflow/include/creditflow/core/rules.py", line 77, in sgs_due_date
     return calendar.add_working_days(decision_date, 7)
@@ -35,7 +35,7 @@ def test_the_cause_is_the_exception_and_its_innermost_frames():
     assert lines[0].strip() == ("creditflow.core.workdays.CalendarNotCovered: no official working-day schedule "
                                 "for 2027: add data/calendar/2027.yaml")
     assert [x.strip() for x in lines[1:]] == [
-        "at reports/build.py:120 in build — due = sgs_due_date(day)",
+        "at feedback/build.py:120 in build — due = sgs_due_date(day)",
         "at core/rules.py:77 in sgs_due_date — return calendar.add_working_days(decision_date, 7)",
         "at core/workdays.py:111 in add_working_days — raise CalendarNotCovered(year, self.covered) from None"]
     assert "INFO" not in cause and "bin/creditflow" not in cause  # neither log noise nor the outermost frames

@@ -26,9 +26,9 @@ ADDED_AFTER_BASELINE = {"ix_staging_record", "ix_std_record",
                         # revision 0010 (creditflow.credit): whole tables, with their indexes
                         *(t.name for t in wh.CREDIT_TABLES),
                         # revision 0011 added cf_report_snapshot, revision 0016 dropped it
-                        # revision 0016 (creditflow.reports): the ledger history's read by time
+                        # revision 0016 (creditflow.feedback): the ledger history's read by time
                         "ix_ledger_history_at",
-                        # revision 0012 (creditflow.reports): the ledger history's look-ups by key and by run
+                        # revision 0012 (creditflow.feedback): the ledger history's look-ups by key and by run
                         "ix_ledger_history_key", "ix_ledger_history_run",
                         # revision 0013: the waiting records' look-up by record id and kind (replaces 0002's)
                         "ix_staging_record_kind",

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from creditflow.core import warehouse as wh
-from creditflow.reports import build
-from creditflow.reports.periods import month
+from creditflow.feedback import build
+from creditflow.feedback.periods import month
 
 ROOT = Path(__file__).resolve().parents[2]
 PERIOD = "2026-10"

@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 from creditflow.common import TZ
 from creditflow.core import warehouse as wh
-from creditflow.reports import details, facts, figures
-from creditflow.reports.facts import Facts
+from creditflow.feedback import details, facts, figures
+from creditflow.feedback.facts import Facts
 
 STAMPS = [f"2026-10-{d:02d}T{h:02d}:00:00+00:00" for d in range(1, 29) for h in (3, 15)]
 

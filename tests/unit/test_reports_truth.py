@@ -15,8 +15,8 @@ import pytest
 import sqlalchemy as sa
 from creditflow.common import TZ
 from creditflow.core import warehouse as wh
-from creditflow.reports import build, periods
-from creditflow.reports.periods import month
+from creditflow.feedback import build, periods
+from creditflow.feedback.periods import month
 
 NOV = "2026-11"
 CUT = dt.datetime(2026, 12, 10, tzinfo=TZ)  # the rule's: end of 9 December
@@ -182,7 +182,7 @@ def test_without_a_cut_off_the_earlier_of_the_rule_and_now(w, monkeypatch, tmp_p
     """"截止时点为次月9日24时" — unless that is still ahead: then the figures are as of now, and the CLI says so."""
     import argparse
 
-    from creditflow.reports import cli
+    from creditflow.feedback import cli
 
     monkeypatch.setattr(periods, "now", lambda: dt.datetime(2026, 12, 6, 15, 35, tzinfo=TZ))
     assert periods.resolve_cut_off(None, month("2026-11")) == (dt.datetime(2026, 12, 6, 15, 35, tzinfo=TZ), "now")
@@ -203,7 +203,7 @@ def test_a_future_explicit_cut_off_is_clamped_to_now(w, monkeypatch, tmp_path, c
     A future --cut-off is treated like the default: the present moment, and the CLI says which basis it used."""
     import argparse
 
-    from creditflow.reports import cli
+    from creditflow.feedback import cli
 
     monkeypatch.setattr(periods, "now", lambda: dt.datetime(2026, 12, 6, 15, 35, tzinfo=TZ))
     clamped = (dt.datetime(2026, 12, 6, 15, 35, tzinfo=TZ), "clamped")
@@ -277,7 +277,7 @@ def test_notes_sheet_is_chinese_and_cites_official_documents(w):
     addresses; where only a secondary source was found it says so, in Chinese."""
     import re
 
-    from creditflow.reports.xlsx import notes_rows
+    from creditflow.feedback.xlsx import notes_rows
 
     rows = notes_rows(_november(w))
     for row in rows:

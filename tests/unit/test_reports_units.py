@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from creditflow.common import TZ, contains_unmasked_id
 from creditflow.core import fonts
 from creditflow.core import warehouse as wh
-from creditflow.reports import cli, details, figures, gate, store
-from creditflow.reports.periods import PeriodError, cut_off_of, month, parse_period, period_before, target, week_of
+from creditflow.feedback import cli, details, figures, gate, store
+from creditflow.feedback.periods import PeriodError, cut_off_of, month, parse_period, period_before, target, week_of
 
 
 def test_months_and_weeks_with_their_cut_offs():
@@ -138,7 +138,7 @@ def test_gate_waits_for_every_daily_run_and_every_upload_in_flight(engine):
 
 
 def test_empty_warehouse_gives_a_report_of_zeros(engine):
-    from creditflow.reports import build
+    from creditflow.feedback import build
 
     report = build.compute(engine, "weekly", "2026-W44")
     h = report["headline"]
@@ -158,7 +158,7 @@ def test_font_comes_from_the_installed_package(monkeypatch, tmp_path):
 
 
 def test_pdf_text_wrapping_never_leaves_an_id_like_number():
-    from creditflow.reports.pdf import _wrap
+    from creditflow.feedback.pdf import _wrap
 
     text = "来源 https://example.gov.cn/news/1160089765710794752 与 440402199001010014"
     for width in range(8, 40):
@@ -206,7 +206,7 @@ def test_cut_off_selections_match_their_plain_definitions():
     import random
 
     import pandas as pd
-    from creditflow.reports.facts import Facts
+    from creditflow.feedback.facts import Facts
 
     rng = random.Random(7)
     stamps = [f"2026-10-{d:02d}T15:00:00+00:00" for d in range(1, 29)]

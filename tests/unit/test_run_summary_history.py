@@ -8,8 +8,8 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 from creditflow.core import warehouse as wh
+from creditflow.feedback.facts import first_reconciled_before
 from creditflow.reporting.pipeline import interval
-from creditflow.reports.facts import first_reconciled_before
 
 DAY1, DAY2, DAY3 = dt.date(2026, 12, 1), dt.date(2026, 12, 2), dt.date(2026, 12, 3)
 SINCE = "2026-12-05T00:00:00+00:00"  # when the history load's DAG run started

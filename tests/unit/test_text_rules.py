@@ -170,7 +170,7 @@ def _formulas(data: bytes) -> list[str]:
 def test_report_xlsx_writes_a_formula_like_value_as_text(w, tmp_path):  # noqa: F811
     """The monthly report lists an unreadable district file by its name: a file named "=1+1" is a cell
     with the text "=1+1", not a formula (openpyxl would make one of any str starting with "=")."""
-    from creditflow.reports import xlsx
+    from creditflow.feedback import xlsx
     from openpyxl import load_workbook
 
     w.run("2026-11-05", files=[{"file_name": '=HYPERLINK("http://x.cn","点此")', "status": "rejected", "rows": 0,

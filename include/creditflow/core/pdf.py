@@ -1,4 +1,4 @@
-"""The one PDF layer of every document the project prints: the feedback report (``reports/pdf.py``), the
+"""The one PDF layer of every document the project prints: the feedback report (``feedback/pdf.py``), the
 inspection plan's summary (``planning/pdf.py``) and the credit documents (``credit/render.py``).
 
 Pages are matplotlib figures (charts sit next to text and tables; no other PDF library); Chinese is drawn

@@ -319,7 +319,7 @@ def to_xlsx(rows: list[dict[str, str]], answers: list[dict[str, Any]]) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
 
-    from creditflow.reports.xlsx import as_text
+    from creditflow.feedback.xlsx import as_text
 
     wb = Workbook()
     ws = wb.active

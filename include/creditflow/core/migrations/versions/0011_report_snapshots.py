@@ -1,5 +1,5 @@
 """Reports: ``cf_report_snapshot``, the headline figures of closed periods as a report computed them
-(creditflow.reports.snapshots), read back instead of re-reading the year.
+(creditflow.feedback.snapshots), read back instead of re-reading the year.
 
 Frozen like the baseline: the table is spelled out here, not imported from the model.
 """

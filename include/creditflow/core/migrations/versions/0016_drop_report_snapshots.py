@@ -1,5 +1,5 @@
 """Reports: ``cf_report_snapshot`` (revision 0011) goes — every report computes its 13 periods from one read
-of its window (``creditflow.reports.build``); nothing reads the stored figures any more (issue #17.7).
+of its window (``creditflow.feedback.build``); nothing reads the stored figures any more (issue #17.7).
 
 The snapshots were a cache, never a record: one was used only when computing its period afresh would give
 the same bytes, and any release touching the figures' code made every one unusable. Since revision 0014 a

@@ -9,7 +9,7 @@ the present moment when that is still ahead — the printed ``cut_off`` and ``cu
 ``--db`` is a SQLAlchemy URL; default: the ``creditflow_db`` connection (``AIRFLOW_CONN_CREDITFLOW_DB``).
 Exit 0 on success, 2 on bad arguments (one line on stderr), 1 when the warehouse cannot be used.
 
-Wiring (``creditflow/cli.py``): ``from creditflow.reports import cli as report_cli`` then
+Wiring (``creditflow/cli.py``): ``from creditflow.feedback import cli as report_cli`` then
 ``report_cli.add_parser(sub)`` in ``build_parser``; the parser's ``func`` is :func:`run`.
 """
 
@@ -46,8 +46,8 @@ def run(args: argparse.Namespace) -> int:
     import sqlalchemy as sa
 
     from creditflow.core import warehouse as wh
-    from creditflow.reports import build, store
-    from creditflow.reports.periods import PeriodError, parse_period, resolve_cut_off
+    from creditflow.feedback import build, store
+    from creditflow.feedback.periods import PeriodError, parse_period, resolve_cut_off
 
     try:
         period = parse_period(args.report_kind, args.period)

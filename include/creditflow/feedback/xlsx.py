@@ -1,7 +1,7 @@
 """The report as a workbook a clerk forwards without editing: a summary sheet, one sheet per section,
 frozen headers, number formats, Chinese labels, and a 说明 sheet with every definition and its source.
 
-Cells hold the figures of :func:`creditflow.reports.build.compute` as they are; every text passes
+Cells hold the figures of :func:`creditflow.feedback.build.compute` as they are; every text passes
 through :func:`creditflow.common.mask_text` on its way in.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from creditflow.common import mask_text
-from creditflow.reports.figures import DUP_ZH, STATUS_ZH
-from creditflow.reports.periods import rule_data
+from creditflow.feedback.figures import DUP_ZH, STATUS_ZH
+from creditflow.feedback.periods import rule_data
 
 __all__ = ["DUP_ZH", "HEADLINE", "NOT_PUBLISHED_ZH", "RATE", "notes_rows", "write"]
 

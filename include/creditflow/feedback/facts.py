@@ -13,7 +13,7 @@ records are corrected):
 * findings of the counted runs say why a record was quarantined.
 
 Timestamps are UTC ISO strings of equal form (``warehouse.now_iso``), so a string comparison with the
-cut-off (:func:`creditflow.reports.periods.stamp`) is a time comparison, on SQLite and PostgreSQL alike.
+cut-off (:func:`creditflow.feedback.periods.stamp`) is a time comparison, on SQLite and PostgreSQL alike.
 
 Limit: the stage tables are replaced when a daily run is re-run. A reprocessing backfill of an old day
 after a report's cut-off removes that day's rows as the report saw them (see the DAG's runbook); the day
@@ -35,7 +35,7 @@ import sqlalchemy as sa
 
 from creditflow.common import KINDS
 from creditflow.core import warehouse as wh
-from creditflow.reports.periods import stamp
+from creditflow.feedback.periods import stamp
 
 ROW_COLUMNS = ["run_key", "record_id", "kind", "outcome", "op", "natural_key", "duplicate_of", "review_reason",
                "detail", "due_date", "decision_date", "source_system", "source_revoked"]

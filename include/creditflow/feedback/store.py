@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from creditflow.common import mask_text
-from creditflow.reports.periods import REPORT_KINDS, parse_period
+from creditflow.feedback.periods import REPORT_KINDS, parse_period
 
 KIND_ZH = {"monthly": "月报", "weekly": "周报"}
 SUMMARY = "summary.json"
@@ -77,7 +77,7 @@ def save_to(report: dict[str, Any], store: Any) -> dict[str, str]:
 
 def write_files(report: dict[str, Any], directory: str | Path) -> dict[str, Path]:
     """Write the workbook, the PDF and ``summary.json`` of ``report`` into ``directory`` (created)."""
-    from creditflow.reports import build, pdf, xlsx
+    from creditflow.feedback import build, pdf, xlsx
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
@@ -94,7 +94,7 @@ def list_reports(root: str | Path) -> list[dict[str, Any]]:
     Each: ``kind``, ``kind_zh``, ``period``, ``period_zh``, ``title``, ``cut_off``, ``cut_off_zh``,
     ``headline`` (the CLI's figures) and ``files`` (``name``, ``format``, ``bytes``, ``path`` relative to
     ``root`` — serve only paths this function returned)."""
-    from creditflow.reports.build import cli_summary
+    from creditflow.feedback.build import cli_summary
 
     base = Path(root)
     out: list[dict[str, Any]] = []

@@ -1,4 +1,4 @@
-"""The figures of one period as of one cut-off, from :class:`~creditflow.reports.facts.Facts`.
+"""The figures of one period as of one cut-off, from :class:`~creditflow.feedback.facts.Facts`.
 
 :func:`records_of` gives one row per record of the period (decision date in the period, as the latest
 run before the cut-off saw it), with what became of it by the cut-off; :func:`headline` counts them.
@@ -16,8 +16,8 @@ import pandas as pd
 
 from creditflow.core import duedates
 from creditflow.core.workdays import CalendarNotCovered, official_calendar
-from creditflow.reports.facts import Facts
-from creditflow.reports.periods import Period, rule_data, stamp
+from creditflow.feedback.facts import Facts
+from creditflow.feedback.periods import Period, rule_data, stamp
 
 STATUSES = ("published", "quarantined", "awaiting_review", "in_flight", "exempt", "other")
 STATUS_ZH = {"published": "已公开", "quarantined": "问题数据（隔离区）", "awaiting_review": "待审核",

@@ -17,9 +17,9 @@ import pandas as pd
 
 from creditflow.common import KIND_LABELS, mask_text
 from creditflow.core import standard
+from creditflow.feedback.facts import Facts
+from creditflow.feedback.periods import rule_data, stamp
 from creditflow.reporting.pipeline.common import review_policy
-from creditflow.reports.facts import Facts
-from creditflow.reports.periods import rule_data, stamp
 
 PLACEHOLDER = "00000000000000000X"
 ORG_CATEGORIES = ("法人及非法人组织", "个体工商户")
@@ -345,7 +345,7 @@ def not_published_reasons(rows: list[dict[str, Any]], rec: pd.DataFrame,
 
 def payload_lookup(engine: Any) -> Any:
     """A ``payloads`` callable for :func:`figures.records_of`: the standardised payload of given rows."""
-    from creditflow.reports.facts import attributes
+    from creditflow.feedback.facts import attributes
 
     def lookup(rows: pd.DataFrame) -> dict[str, dict[str, Any]]:
         attrs = attributes(engine, rows[["run_key", "record_id"]])

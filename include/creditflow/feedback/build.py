@@ -16,8 +16,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from creditflow.common import KIND_LABELS, KINDS
-from creditflow.reports import details, facts, figures, sections
-from creditflow.reports.periods import (
+from creditflow.feedback import details, facts, figures, sections
+from creditflow.feedback.periods import (
     CUT_OFF_BASIS_ZH,
     Period,
     parse_period,
@@ -46,7 +46,7 @@ def cut_off_zh(moment: dt.datetime, period: Period | None = None) -> str:
 def compute(engine: sa.Engine, kind: str, period: str | Period, cut_off: Any = None,
             kinds: tuple[str, ...] = KINDS, cut_off_basis: str | None = None) -> dict[str, Any]:
     """The report of ``kind`` (monthly | weekly) for ``period`` as of ``cut_off`` (None: the rule's, or now
-    when that is still ahead — :func:`~creditflow.reports.periods.resolve_cut_off`). ``cut_off_basis``: how
+    when that is still ahead — :func:`~creditflow.feedback.periods.resolve_cut_off`). ``cut_off_basis``: how
     a caller that resolved the cut-off itself got it (``rule`` | ``now`` | ``given``)."""
     p = period if isinstance(period, Period) else parse_period(kind, period)
     cut, basis = resolve_cut_off(cut_off, p)

@@ -1,7 +1,7 @@
 """The feedback report's credit sections: the serious-dishonesty list (部令第11号) and credit repair (两书同达).
 
 Each section is declared here (title, the columns the 信用办 asks for, how it is counted) with the
-function of :mod:`creditflow.reports.credit_sections` that computes its rows from the credit capability's
+function of :mod:`creditflow.feedback.credit_sections` that computes its rows from the credit capability's
 own timestamped history, for the period as of the cut-off — the same reproducibility rule as every figure.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from creditflow.reports import credit_sections
+from creditflow.feedback import credit_sections
 
 
 @dataclass(frozen=True)

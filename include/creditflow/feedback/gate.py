@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from creditflow.common import DAILY_RUN_DELAY, KIND_LABELS, KINDS, TZ
 from creditflow.core import warehouse as wh
-from creditflow.reports.periods import Period
+from creditflow.feedback.periods import Period
 
 
 def days_needed(period: Period, cut_off: dt.datetime) -> list[dt.date]:

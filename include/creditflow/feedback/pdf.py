@@ -10,7 +10,7 @@ from typing import Any
 
 from creditflow.common import mask_text
 from creditflow.core import pdf as layer
-from creditflow.reports.xlsx import DUP_ZH, HEADLINE, NOT_PUBLISHED_ZH, RATE, notes_rows
+from creditflow.feedback.xlsx import DUP_ZH, HEADLINE, NOT_PUBLISHED_ZH, RATE, notes_rows
 
 ROWS_PER_PAGE = 28
 DEPARTMENT_COLUMNS = ("承办科室", "产生数量", "报送数量", "平台入库数量", "未报送数量", "未报送原因")

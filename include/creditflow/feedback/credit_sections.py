@@ -15,7 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from creditflow.core import warehouse as wh
-from creditflow.reports.periods import Period, stamp
+from creditflow.feedback.periods import Period, stamp
 
 ACTIVE = ("listed", "published", "revisit")  # on the list: creditflow.credit.lifecycle.ACTIVE
 OFF_LIST = ("removed", "expired", "annulled")  # early removal, end of the management period, annulled

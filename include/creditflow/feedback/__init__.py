@@ -11,10 +11,10 @@ warehouse knew at the cut-off), ``figures`` (per-record state and the headline f
 the download listing, the e-mail), ``gate`` (has the pipeline settled for the period), ``cli``.
 """
 
-from creditflow.reports.build import cli_summary, compute, dumps
-from creditflow.reports.gate import pipeline_settled
-from creditflow.reports.periods import Period, PeriodError, cut_off_of, parse_period, period_before, resolve_cut_off
-from creditflow.reports.store import email_content, list_reports, save, write_files
+from creditflow.feedback.build import cli_summary, compute, dumps
+from creditflow.feedback.gate import pipeline_settled
+from creditflow.feedback.periods import Period, PeriodError, cut_off_of, parse_period, period_before, resolve_cut_off
+from creditflow.feedback.store import email_content, list_reports, save, write_files
 
 __all__ = ["Period", "PeriodError", "cli_summary", "compute", "cut_off_of", "dumps", "email_content",
            "list_reports", "parse_period", "period_before", "pipeline_settled", "resolve_cut_off", "save",
