@@ -164,3 +164,15 @@ def end_state(engine: Any, platform: ServedApp, kinds: tuple[str, ...] | None = 
         out["findings"] = rows(F.c.run_key, F.c.kind, F.c.record_id, F.c.rule_id)
         out["reviews"] = rows(R.c.kind, R.c.record_id, R.c.op, R.c.status)
     return out
+
+
+def first_trigger_event(trigger: Any) -> dict[str, Any]:
+    """The payload of the first event a trigger (``BaseTrigger.run``) yields, run to that point in a fresh loop."""
+    import asyncio
+
+    async def first() -> dict[str, Any]:
+        async for event in trigger.run():
+            return dict(event.payload)
+        raise AssertionError("the trigger yielded no event")
+
+    return asyncio.run(first())

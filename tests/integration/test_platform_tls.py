@@ -6,7 +6,6 @@ the sandbox's CA), the first request fails with the TLS error — once, without 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import ipaddress
 import json
@@ -24,7 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from helpers import ServedApp
+from helpers import ServedApp, first_trigger_event
 
 pytestmark = [pytest.mark.integration]
 
@@ -138,19 +137,10 @@ def _connection(monkeypatch, app: ServedApp, **extra: Any) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_CREDIT_PLATFORM", json.dumps(conn))
 
 
-def _first_event(trigger: PlatformReceiptsTrigger) -> dict:
-    async def first() -> dict:
-        async for event in trigger.run():
-            return event.payload
-        raise AssertionError("no event")
-
-    return asyncio.run(first())
-
-
 def test_the_receipt_wait_trusts_the_connections_ca(pf, pki, monkeypatch):
     _connection(monkeypatch, pf, ca_bundle=pki["ca_a"])
     batch = _submit(_client(pf.url, pki["ca_a"])[0])
-    event = _first_event(PlatformReceiptsTrigger(kind="penalty", batch_ids=[batch], deadline=time.time() + 30,
+    event = first_trigger_event(PlatformReceiptsTrigger(kind="penalty", batch_ids=[batch], deadline=time.time() + 30,
                                                  first_pause=0.2))
     assert event["status"] == "done" and event["processing"] == 0
 
@@ -159,7 +149,7 @@ def test_the_receipt_wait_trusts_the_connections_ca(pf, pki, monkeypatch):
 def test_the_receipt_wait_refuses_another_ca_at_once(pf, pki, monkeypatch, trust):
     _connection(monkeypatch, pf, **({"ca_bundle": pki[trust]} if trust in pki else {}))
     batch = _submit(_client(pf.url, pki["ca_a"])[0])
-    event = _first_event(PlatformReceiptsTrigger(kind="penalty", batch_ids=[batch], deadline=time.time() + 30,
+    event = first_trigger_event(PlatformReceiptsTrigger(kind="penalty", batch_ids=[batch], deadline=time.time() + 30,
                                                  first_pause=0.2))
     assert event["status"] == "error" and event["polls"] == 1 and event["waited"] < 3
     assert "证书未通过校验" in event["message"] and "credit_platform" in event["message"]
