@@ -63,3 +63,20 @@ def test_keyring_from_the_connection_never_shows_a_key():
         pii.keyring({})
     with pytest.raises(pii.PiiKeyError):
         pii.Keyring.from_extra({"active": "k9", "keys": {}, "index_key": ""})
+
+
+def test_personal_fields_of_a_natural_person_and_of_an_organisation():
+    from creditflow.core.pii import fields
+
+    ring = pii_keys.generate_keyring()
+    person = {"CF_XDR_MC": "张三", "CF_XDR_LB": "自然人", "CF_XDR_ZJHM": RIC, "CF_WSH": "珠应急罚〔2026〕1号"}
+    org = {"CF_XDR_MC": "珠海某某有限公司", "CF_XDR_LB": "法人及非法人组织", "CF_FRDB": "李四", "CF_FR_ZJHM": RIC}
+    sealed = fields.seal_payload("penalty", person, ring)
+    assert sealed["CF_WSH"] == person["CF_WSH"] and "张三" not in str(sealed) and RIC not in str(sealed)
+    assert fields.open_payload("penalty", sealed, ring) == person
+    sealed_org = fields.seal_payload("penalty", org, ring)
+    assert sealed_org["CF_XDR_MC"] == org["CF_XDR_MC"] and "李四" not in str(sealed_org)
+    assert fields.open_payload("penalty", sealed_org, ring) == org
+    assert fields.party_key(RIC, True, ring) == pii.blind(RIC, ring=ring)
+    assert fields.party_key("91440400MA4UXXXX0X", False, ring) == "91440400MA4UXXXX0X"
+    assert fields.party_key(RIC, True, ring) in fields.lookup_keys(RIC, ring)

@@ -14,6 +14,7 @@
   or a log.
 """
 
+from creditflow.core.pii.fields import lookup_keys, open_payload, party_key, personal_fields, seal_payload
 from creditflow.core.pii.keys import (
     CONN_ID,
     Keyring,
@@ -33,5 +34,24 @@ from creditflow.core.pii.sm4 import (
     unseal,
 )
 
-__all__ = ["BLIND_PREFIX", "CONN_ID", "SEALED_PREFIX", "Keyring", "PiiDecryptError", "PiiKeyError", "blind",
-           "generate_keyring", "is_blind", "is_sealed", "keyring", "seal", "unseal", "use_keyring"]
+__all__ = [
+    "BLIND_PREFIX",
+    "CONN_ID",
+    "SEALED_PREFIX",
+    "Keyring",
+    "PiiDecryptError",
+    "PiiKeyError",
+    "blind",
+    "generate_keyring",
+    "is_blind",
+    "is_sealed",
+    "keyring",
+    "lookup_keys",
+    "open_payload",
+    "party_key",
+    "personal_fields",
+    "seal",
+    "seal_payload",
+    "unseal",
+    "use_keyring",
+]
