@@ -146,3 +146,55 @@ def test_the_integrity_check_finds_an_organisation_and_an_old_clear_row_too(worl
                                   as_of=D(2025, 6, 1))
     assert org["listed"]["on_list"] and org["party_name"] == "珠海宏达化工有限公司"
     assert person["listed"]["on_list"] and person["party_name"] == "欧＊＊＊"
+
+
+def test_an_auditor_finds_no_id_number_or_persons_name_in_the_raw_warehouse_file(tmp_path):
+    """The check of #19 §3 done the auditor's way on the credit side: generated case-system data through the
+    credit loop (penalties tracked, candidates proposed, every natural person's case to its notice with an
+    objection naming them, 诚信审核 of each), then the raw SQLite file read as bytes: no ID-shaped digit run, no
+    natural person's name (the generator's persons and legal representatives)."""
+    from creditflow_sandbox import generator as g
+
+    case_url = f"sqlite:///{tmp_path}/case.sqlite"
+    g.generate_to(g.GeneratorConfig(seed=5, decisions=300, start=D(2026, 10, 1), days=30), case_db_url=case_url,
+                  manifest=tmp_path / "m.jsonl")
+    case_db = sa.create_engine(case_url)
+    with case_db.connect() as conn:
+        persons = conn.execute(sa.text("SELECT person_name, id_no FROM person")).all()
+        reps = conn.execute(sa.text("SELECT legal_rep FROM enterprise WHERE legal_rep IS NOT NULL")).scalars().all()
+    names = {p for p, _ in persons} | set(reps)
+    assert persons and len(names) > 10
+
+    path = tmp_path / "warehouse.sqlite"
+    engine = warehouse(f"sqlite:///{path}")
+    rows = penalties.case_rows(case_db, dt.datetime(2026, 9, 1), dt.datetime(2027, 1, 1))
+    people = [r for r in rows if r["party_type"] == "PER" and r["status"] == "VALID"]
+    assert people, "the generated data has natural persons' penalties"
+    penalties.track(engine, rows)
+    candidates.propose_all(engine, candidates.from_penalties(rows) + candidates.from_accidents(case_db, D(2026, 11, 30)),
+                           D(2026, 11, 30))
+    for i, row in enumerate(people):  # a case for each person, opened by an officer, to its objection
+        rec = penalties.penalty_record(row)
+        assert rec is not None and pii.is_blind(rec["party_key"])
+        cid = f"SX-art7_1-M{i}"
+        with engine.begin() as conn:
+            lifecycle.open_case(conn, {"case_id": cid, "situation_id": "art7_1", "party_type": "自然人",
+                                       **{k: rec[k] for k in ("party_key", "party_code", "party_name")},
+                                       "facts": pii.seal(str(row["facts"])), "basis": "x", "source_ref": "manual",
+                                       "penalty_id": rec["penalty_id"], "authority_name": "珠海市应急管理局",
+                                       "authority_uscc": "11440400MB2C123457"}, "reviewer1", D(2026, 11, 30))
+        lifecycle.propose(engine, cid, "issue_notice", OFFICER, D(2026, 12, 1), note=f"{row['party_name']}无证经营")
+        lifecycle.approve(engine, cid, CHIEF, D(2026, 12, 1), "t")
+        lifecycle.record_notice_delivery(engine, cid, D(2026, 12, 2), "直接送达", OFFICER)
+        lifecycle.record_objection(engine, cid, D(2026, 12, 3), f"{row['party_name']}（{row['person_id_no']}）申辩",
+                                   OFFICER)
+    answers = integrity.check(engine, [i for _, i in persons], asked_by="clerk", channel="batch",
+                              as_of=D(2026, 12, 6))
+    assert all(a["party_name"] is None or "＊" in a["party_name"] for a in answers)
+    engine.dispose()
+
+    raw = path.read_bytes()
+    assert b"sm4g:" in raw and b"bi:" in raw  # the values are there, sealed and blinded
+    assert not contains_unmasked_id(raw.decode("utf-8", "replace"))
+    assert not [i for _, i in persons if i.encode() in raw]
+    assert [n for n in sorted(names) if n.encode() in raw] == []
