@@ -23,6 +23,13 @@ from airflow_env import airflow_env  # noqa: E402
 os.environ.update({k: v for k, v in airflow_env(_AIRFLOW_HOME, port=int(os.environ.get("CF_TEST_API_PORT", "28080")))
                    .items() if k != "PYTHONPATH"})
 
+# Personal data at rest (#19 §3): every test process gets its own keyring, as a deployment provides its
+# connection ``creditflow_pii`` (never a key in the repository). Subprocesses (Airflow, the CLI) inherit it.
+if not os.environ.get("AIRFLOW_CONN_CREDITFLOW_PII"):
+    from creditflow.core.pii import keys as _pii_keys
+
+    os.environ["AIRFLOW_CONN_CREDITFLOW_PII"] = _pii_keys.connection_json(_pii_keys.generate_keyring())
+
 
 @pytest.fixture(scope="session")
 def airflow_home() -> Path:

@@ -78,6 +78,15 @@ def mask_text(value: Any) -> str:
     return "".join(out)
 
 
+def mask_name(value: Any) -> str:
+    """Mask a natural person's name for a page, a log or a sample: the surname (first character) and ＊ for each
+    other character ("张三丰" → "张＊＊"). Organisations' names are not personal data and are never passed here."""
+    text = _text(value).strip()
+    if not text:
+        return text
+    return text[0] + "＊" * max(len(text) - 1, 1)
+
+
 #: The alphabet of :func:`opaque_token`: sixteen letters, no digit (a nibble each).
 _OPAQUE = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
 

@@ -36,6 +36,13 @@ def _root(request: Request) -> str:
     return f"{root_of(request)}/credit"
 
 
+def shown(row: dict[str, Any]) -> dict[str, Any]:
+    """A case or penalty as a page shows it: a natural person's name (``mask_name``) and ID number masked."""
+    from creditflow.credit.store import shown as shown_row
+
+    return shown_row(row)
+
+
 def _who(user: Any) -> Any:
     return auth.reviewer_of(user)
 
@@ -100,7 +107,7 @@ def index(request: Request, state: str = "", user: Any = Depends(auth.current_us
         q = q.where(C.c.state == state)
     engine = _engine()
     with engine.connect() as conn:
-        cases = [dict(r) for r in conn.execute(q).mappings()]
+        cases = [shown(dict(r)) for r in conn.execute(q).mappings()]
         counts = dict(conn.execute(sa.select(C.c.state, sa.func.count()).group_by(C.c.state)).all())  # type: ignore[arg-type]
     return page(request, "index.html", "安全生产严重失信主体名单", "", user, cases=cases, counts=counts, state=state,
                 alerts=due_alerts(engine, today), situations=rules.situations())
@@ -113,18 +120,20 @@ def case_page(request: Request, case_id: str, user: Any = Depends(auth.current_u
     import sqlalchemy as sa
     from creditflow.core import warehouse as wh
     from creditflow.credit import deadlines, lifecycle, rules
-    from creditflow.credit.store import CreditError, events
+    from creditflow.credit.store import CreditError, events, masked_text
 
     with _engine().connect() as conn:
         try:
             case = lifecycle.get_case(conn, case_id)
         except CreditError as exc:
             raise HTTPException(404, str(exc)) from None
-        trail = [_titled_basis(e) for e in events(conn, case_id)]
-        objections = [dict(r) for r in conn.execute(sa.select(wh.credit_objection).where(
-            wh.credit_objection.c.case_id == case_id)).mappings()]
+        name = _person_name(case)
+        trail = [_titled_basis(_masked_event(e, name)) for e in events(conn, case_id)]
+        objections = [{**r, "content": masked_text(r["content"], name), "resolution": masked_text(r["resolution"], name)
+                       if r["resolution"] else None} for r in conn.execute(sa.select(wh.credit_objection).where(
+                           wh.credit_objection.c.case_id == case_id)).mappings()]
         requests = _requests_shown(conn, case_id, today)
-        shown_case = deadlines.shown(conn, case)  # deadlines beyond the calendar: 待定（…）
+        shown_case = shown(deadlines.shown(conn, case))  # deadlines beyond the calendar: 待定（…）; a person masked
         dues = _case_due_cells(conn, case, today)
         docs = [dict(r) for r in conn.execute(sa.select(wh.credit_document).where(
             wh.credit_document.c.subject_id == case_id).order_by(wh.credit_document.c.created_at)).mappings()]
@@ -171,6 +180,7 @@ def case_new(request: Request, situation_id: str = Form(...), party_key: str = F
     from creditflow.credit import lifecycle, rules
     from creditflow.credit.integrity import identify
     from creditflow.credit.roles import load_roles
+    from creditflow.credit.store import is_natural, seal_text, stored_party
 
     def open_manual() -> None:
         load_roles().require("propose", _who(user))
@@ -178,11 +188,14 @@ def case_new(request: Request, situation_id: str = Form(...), party_key: str = F
         if error:
             raise ValueError(error)
         cfg = rules.documents_config()
-        case_id = f"SX-{rules.situation(situation_id).id}-M{hashlib.sha256(f'{code}|{facts}'.encode()).hexdigest()[:8]}"
+        kind = rules.party_type_of(party_type)
+        party = stored_party(kind, code, party_name)  # a natural person: blind index, name and number sealed
+        digest = hashlib.sha256(f"{party['party_key']}|{facts}".encode()).hexdigest()[:8]
+        case_id = f"SX-{rules.situation(situation_id).id}-M{digest}"
         with _engine().begin() as conn:
-            lifecycle.open_case(conn, {"case_id": case_id, "situation_id": situation_id, "party_key": code,
-                                       "party_type": rules.party_type_of(party_type), "party_name": party_name,
-                                       "facts": facts, "basis": basis, "source_ref": "manual", "penalty_id": None,
+            lifecycle.open_case(conn, {"case_id": case_id, "situation_id": situation_id, **party, "party_type": kind,
+                                       "facts": seal_text(facts) if is_natural(kind) else facts, "basis": basis,
+                                       "source_ref": "manual", "penalty_id": None,
                                        "authority_name": cfg["authority_name"],
                                        "authority_uscc": cfg["authority_uscc"]}, _who(user).user_id, today)
 
@@ -275,7 +288,8 @@ def penalties_page(request: Request, user: Any = Depends(auth.current_user),
     P = wh.credit_penalty
     engine = _engine()
     with engine.connect() as conn:
-        rows = [dict(r) for r in conn.execute(sa.select(P).order_by(P.c.decision_date.desc()).limit(300)).mappings()]
+        rows = [shown(dict(r)) for r in conn.execute(sa.select(P).order_by(P.c.decision_date.desc()).limit(300))
+                .mappings()]
     return page(request, "penalties.html", "行政处罚信息公示与信用修复", "penalties", user, rows=rows,
                 missing=penalties.missing_notices(engine, today))
 
@@ -294,9 +308,23 @@ def penalty_page(request: Request, penalty_id: str, user: Any = Depends(auth.cur
         if pen is None:
             raise HTTPException(404, "没有该处罚")
         requests = _requests_shown(conn, penalty_id, today)
-        trail = [_readable_basis(e) for e in events(conn, penalty_id)]
-    return page(request, "penalty.html", f"处罚 {pen['doc_no']}", "penalties", user, pen=dict(pen),
+        name = _person_name(dict(pen))
+        trail = [_readable_basis(_masked_event(e, name)) for e in events(conn, penalty_id)]
+    return page(request, "penalty.html", f"处罚 {pen['doc_no']}", "penalties", user, pen=shown(dict(pen)),
                 requests=requests, events=trail, today=today)
+
+
+def _person_name(row: dict[str, Any]) -> str | None:
+    """A natural person's clear name, only to mask it wherever a free text about them repeats it (#19 §3)."""
+    from creditflow.credit.store import is_natural, opened
+
+    return (opened(row)["party_name"] or None) if is_natural(row.get("party_type")) else None
+
+
+def _masked_event(event: dict[str, Any], name: str | None) -> dict[str, Any]:
+    from creditflow.credit.store import masked_text
+
+    return {**event, "comment": masked_text(event["comment"], name) if event.get("comment") else event.get("comment")}
 
 
 def _titled_basis(event: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import json
 import pytest
 import sqlalchemy as sa
 from creditflow.core import warehouse as wh
+from creditflow.core.pii import unseal
 from creditflow.credit import candidates, documents, lifecycle, penalties, publish
 from creditflow.credit.roles import NotPermitted, Reviewer
 from creditflow.credit.store import CreditError, events
@@ -338,7 +339,7 @@ def test_a_penalty_that_lists_the_party_is_serious_under_order_36(world):
             wh.credit_document.c.subject_id == pid)).mappings())}
         acts = [e for e in events(conn, pid) if e["action"] == "repair_notice_reissued"]
     assert len(docs) == 2 and first_notice in docs and p["notice_doc_id"] not in (None, first_notice)
-    old_body, new_body = (json.loads(docs[d]["content"]) for d in (first_notice, p["notice_doc_id"]))
+    old_body, new_body = (json.loads(unseal(docs[d]["content"])) for d in (first_notice, p["notice_doc_id"]))
     assert (old_body["fields"]["class"], old_body["fields"]["publicity_max_until"]) == ("general", "2027-05-06")
     assert (new_body["fields"]["class"], new_body["fields"]["publicity_max_until"]) == ("serious", "2029-05-07")
     assert new_body["fields"]["replaces"] == old_body["doc_no"] and "更正并取代" in new_body["paragraphs"][-1]

@@ -27,6 +27,7 @@ TODAY = dt.date.today().isoformat()
 
 def _seed(engine: sa.Engine) -> None:
     from creditflow.credit import penalties
+    from creditflow.credit.store import seal_text, stored_party
 
     now = wh.now_iso()
     start = (dt.date.today() - dt.timedelta(days=100)).isoformat()
@@ -41,8 +42,9 @@ def _seed(engine: sa.Engine) -> None:
             {**base, "case_id": "SX-art7_1-D2", "situation_id": "art7_1", "party_key": REPAIRED,
              "party_type": "法人及非法人组织", "party_name": "珠海海盛物流有限公司", "state": "removed",
              "removed_on": TODAY},
-            {**base, "case_id": "SX-art7_1-D3", "situation_id": "art7_1", "party_key": PERSON, "party_type": "自然人",
-             "party_name": "李四", "state": "published"},
+            # a natural person as the credit tables keep one (#19 §3): blind index, name and ID number sealed
+            {**base, "case_id": "SX-art7_1-D3", "situation_id": "art7_1", **stored_party("自然人", PERSON, "李四"),
+             "party_type": "自然人", "state": "published", "facts": seal_text(f"李四无证经营（{PERSON}）")},
             {**base, "case_id": "SX-art7_1-D4", "situation_id": "art7_1", "party_key": CLEAN,
              "party_type": "法人及非法人组织", "party_name": "珠海源泰新材料有限公司", "state": "candidate",
              "list_start": None, "list_end": None, "decided_on": None}])
@@ -132,7 +134,8 @@ def test_the_integrity_endpoint_answers_for_listed_repaired_and_clean_parties(wo
     assert clean["reasons"] == ["未发现严重失信名单记录和重大违法记录"]
     assert major["verdict"] == "fail" and "重大违法记录" in major["reasons"][0]
     assert major["penalties_under_publicity"][0]["publicity_until"]
-    assert person["verdict"] == "fail" and person["code"] == "4404**********0014"
+    assert person["verdict"] == "fail" and person["code"] == "4404**********0014"  # found by the blind index
+    assert person["party_name"] == "李＊" and "李四" not in r.text
     assert invalid["valid"] is False and "校验" in invalid["error"] and invalid["verdict"] is None
     # For licensing only the list counts: the major violation passes there.
     lic = api.post("/creditflow/api/integrity", json={"codes": [MAJOR], "purpose": "licensing"}).json()["answers"][0]
@@ -142,6 +145,7 @@ def test_the_integrity_endpoint_answers_for_listed_repaired_and_clean_parties(wo
     log = api_log(world, 7)  # the endpoint's audit rows are written in batches, a moment later
     assert len(log) >= 7 and {x["asked_by"] for x in log} == {"viewer"}
     assert not any(contains_unmasked_id(x["answer"]) or contains_unmasked_id(x["query"]) for x in log)
+    assert not any("李四" in x["answer"] for x in log)
 
 
 def test_a_token_is_checked_by_airflow_and_trusted_only_for_the_cache_time(world, monkeypatch):
@@ -191,7 +195,8 @@ def test_pages_render_masked_and_documents_download(world):
     with world["engine"].connect() as conn:
         doc_id = conn.execute(sa.select(wh.credit_penalty.c.notice_doc_id).where(
             wh.credit_penalty.c.penalty_id == "case_db:D9002")).scalar()
-    pages = {"/creditflow/credit/": "严重失信主体名单", "/creditflow/credit/case/SX-art7_1-D3": "李四", "/creditflow/credit/penalties": "信用修复",
+    pages = {"/creditflow/credit/": "李＊", "/creditflow/credit/case/SX-art7_1-D3": "4404**********0014",
+             "/creditflow/credit/penalties": "信用修复",
              "/creditflow/credit/penalty/case_db:D9002": "信用修复告知书", "/creditflow/credit/integrity": "诚信审核",
              "/creditflow/credit/impact?categories=罚款,责令停产停业&amount=50000&decided=2026-05-06&party_type=legal": "ndrc_order_36"}
     for path, text in pages.items():
@@ -199,6 +204,9 @@ def test_pages_render_masked_and_documents_download(world):
         assert page.status_code == 200, (path, page.text[:300])
         assert text in page.text, path
         assert not contains_unmasked_id(page.text), path
+        assert "李四" not in page.text, path  # a natural person's name only masked (#19 §3)
+    case_page = client.get("/creditflow/credit/case/SX-art7_1-D3").text
+    assert "李＊（自然人" in case_page and "李＊无证经营（4404**********0014）" in case_page
     assert "仅查看" in client.get("/creditflow/credit/").text
     pdf = client.get(f"/creditflow/credit/doc/{doc_id}.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")

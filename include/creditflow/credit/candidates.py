@@ -18,7 +18,7 @@ from dateutil.relativedelta import relativedelta
 from creditflow.credit import lifecycle, rules
 from creditflow.credit.documents import date_zh
 from creditflow.credit.penalties import penalty_record
-from creditflow.credit.store import SYSTEM, as_date
+from creditflow.credit.store import SYSTEM, as_date, is_natural, seal_text
 
 _LEAD = re.compile(r"^(经查|经调查|经核查)[，,:：]?")
 
@@ -29,6 +29,11 @@ def _facts_of_penalty(row: dict[str, Any], rec: dict[str, Any]) -> str:
     content = str(row.get("content") or "").strip("；。")
     return (f"{facts}本局于{date_zh(rec['decision_date'])}作出《行政处罚决定书》（{rec['doc_no']}）"
             + (f"，{content}。" if content else "。"))
+
+
+def _stored_facts(party_type: str, facts: str) -> str:
+    """A natural person's facts are sealed (the case system's text may name them; #19 §3)."""
+    return str(seal_text(facts)) if is_natural(party_type) else facts
 
 
 def _regulation_title() -> str:
@@ -48,8 +53,9 @@ def from_penalties(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 continue
             if sit.matches_penalty(rec["violation_type"] or "", rec["legal_basis"] or "", rec["categories"].split(";")):
                 out.append({"case_id": f"SX-{sit.id}-{row['decision_id']}", "situation_id": sit.id,
-                            "party_key": rec["party_key"], "party_type": rec["party_type"],
-                            "party_name": rec["party_name"], "facts": _facts_of_penalty(row, rec),
+                            "party_key": rec["party_key"], "party_code": rec["party_code"],
+                            "party_type": rec["party_type"], "party_name": rec["party_name"],
+                            "facts": _stored_facts(rec["party_type"], _facts_of_penalty(row, rec)),
                             "basis": f"《{_regulation_title()}》{sit.article}；{rec['legal_basis'] or ''}".rstrip("；"),
                             "source_ref": f"case_db:{row['decision_id']}", "penalty_id": rec["penalty_id"],
                             "authority_name": row.get("authority_name") or rules.documents_config()["authority_name"],
@@ -102,7 +108,7 @@ def _accident_case(sit: rules.Situation, a: dict[str, Any], group: list[dict[str
                    cfg: dict[str, Any]) -> dict[str, Any]:
     facts = "；".join(_accident_text(x) for x in group) + "。"
     return {"case_id": f"SX-{sit.id}-{'-'.join(x['accident_id'] for x in group)}", "situation_id": sit.id,
-            "party_key": str(a["uscc"]).upper(),
+            "party_key": str(a["uscc"]).upper(), "party_code": None,
             "party_type": "个体工商户" if a["ent_kind"] == "IND" else "法人及非法人组织",
             "party_name": a["ent_name"], "facts": facts, "basis": f"《{_regulation_title()}》{sit.article}",
             "source_ref": ",".join(f"accident:{x['accident_id']}" for x in group), "penalty_id": None,

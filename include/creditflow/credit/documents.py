@@ -2,7 +2,9 @@
 
 A document is stored once, as the JSON content it is rendered from (``cf_credit_document``: number,
 subject, date, SHA-256 of the content), and rendered to DOCX or PDF on request (:mod:`.render`), so a
-reprint is identical to the original. Resident ID numbers are masked in the content itself.
+reprint is identical to the original. Resident ID numbers are masked in the content itself; the content is
+stored sealed (SM4-GCM, ``creditflow.core.pii``: it names the party) and opened only to render it for its
+party (#19 §3); the SHA-256 is the clear content's.
 
 Types: ``list_notice`` 列入告知书, ``list_decision`` 列入决定书, ``removal_decision`` 提前移出决定书,
 ``removal_revocation`` 撤销提前移出决定书, ``repair_notice`` 信用修复告知书 (两书同达).
@@ -18,8 +20,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from creditflow.common import mask_id, mask_text
+from creditflow.core import pii
 from creditflow.core import warehouse as wh
 from creditflow.credit import rules
+from creditflow.credit.store import opened
 
 TITLES = {
     "list_notice": "安全生产严重失信主体名单列入告知书",
@@ -35,10 +39,12 @@ def date_zh(day: dt.date | str) -> str:
     return f"{d.year}年{d.month}月{d.day}日"
 
 
-def party_code_line(party_type: str, party_key: str) -> tuple[str, str]:
+def party_code_line(party_type: str, code: str | None) -> tuple[str, str]:
+    """The party's code line: a natural person's ID number masked, an organisation's USCC in full (``code``: the
+    clear code, :func:`creditflow.credit.store.opened`'s ``party_code``)."""
     if party_type == "自然人":
-        return ("身份证号码", mask_id(party_key))
-    return ("统一社会信用代码", party_key)
+        return ("身份证号码", mask_id(code) if code else "—")
+    return ("统一社会信用代码", code or "—")
 
 
 def _next_doc_no(conn: sa.Connection, doc_type: str, year: int) -> str:
@@ -52,7 +58,8 @@ def _next_doc_no(conn: sa.Connection, doc_type: str, year: int) -> str:
 
 def issue(conn: sa.Connection, doc_type: str, subject_id: str, issued_on: dt.date,
           body: dict[str, Any]) -> dict[str, Any]:
-    """Number, seal (SHA-256) and store a document; returns the stored row. ``body`` is masked here."""
+    """Number, hash (SHA-256) and store a document (its content sealed); returns the stored row with the clear
+    content. ``body`` — built from opened values (:func:`creditflow.credit.store.opened`) — is masked here."""
     doc_no = _next_doc_no(conn, doc_type, issued_on.year)
     content = {"doc_type": doc_type, "title": TITLES[doc_type], "doc_no": doc_no, "issued_on": issued_on.isoformat(),
                "authority": rules.documents_config()["authority_name"], **body}
@@ -61,7 +68,7 @@ def issue(conn: sa.Connection, doc_type: str, subject_id: str, issued_on: dt.dat
     doc_id = f"{doc_type}:{digest[:16]}"
     row = {"doc_id": doc_id, "doc_type": doc_type, "doc_no": doc_no, "subject_id": subject_id,
            "issued_on": issued_on.isoformat(), "content": text, "sha256": digest, "created_at": wh.now_iso()}
-    conn.execute(wh.credit_document.insert().values(**row))
+    conn.execute(wh.credit_document.insert().values(**{**row, "content": pii.seal(text)}))
     return row
 
 
@@ -70,6 +77,7 @@ def load(conn: sa.Connection, doc_id: str) -> dict[str, Any] | None:
     if row is None:
         return None
     out = dict(row)
+    out["content"] = pii.unseal(out["content"])  # to render it for its party (#19 §3)
     out["body"] = json.loads(out["content"])
     return out
 
@@ -85,8 +93,9 @@ def record_delivery(conn: sa.Connection, doc_id: str, delivered_on: dt.date, met
 
 
 def _party(case: dict[str, Any]) -> dict[str, Any]:
+    case = opened(case)  # the party's own document: their clear name, the ID number masked
     return {"addressee": case["party_name"], "party_lines": [("当事人", case["party_name"]),
-                                                             party_code_line(case["party_type"], case["party_key"])]}
+                                                             party_code_line(case["party_type"], case["party_code"])]}
 
 
 def list_notice_body(case: dict[str, Any], issued_on: dt.date) -> dict[str, Any]:
@@ -191,9 +200,10 @@ def repair_notice_body(penalty: dict[str, Any], pub: rules.Publicity) -> dict[st
     else:
         first = made + "该行政处罚信息属于不予公示的情形。"
         span = [text.get("minor_zh", "如主管部门认为确需公示的，公示期不超过三个月。")]
+    penalty = opened(penalty)
     return {"addressee": penalty["party_name"],
             "party_lines": [("当事人", penalty["party_name"]),
-                            party_code_line(penalty["party_type"], penalty["party_key"]),
+                            party_code_line(penalty["party_type"], penalty["party_code"]),
                             ("行政处罚决定书文号", penalty["doc_no"]), ("处罚类别", penalty["categories"])],
             "paragraphs": [first], "lists": [
                 {"heading": "公示期限：", "items": span},

@@ -148,6 +148,7 @@ def _listing(draft: Draft, cats: list[str], engine: sa.Engine | None, refs: list
 
 def _party_history(draft: Draft, engine: sa.Engine, out: dict[str, Any], refs: list[dict[str, str]]) -> None:
     """What the warehouse knows of the party: a listing in force, and accident situations that count."""
+    from creditflow.core.pii import lookup_keys
     from creditflow.credit.integrity import identify
 
     code, _kind, error = identify(draft.party)
@@ -156,7 +157,7 @@ def _party_history(draft: Draft, engine: sa.Engine, out: dict[str, Any], refs: l
     C = wh.credit_case
     day = draft.decided.isoformat()
     with engine.connect() as conn:
-        cases = [dict(r) for r in conn.execute(sa.select(C).where(C.c.party_key == code)).mappings()]
+        cases = [dict(r) for r in conn.execute(sa.select(C).where(C.c.party_key.in_(lookup_keys(code)))).mappings()]
     current = [c for c in cases if c["state"] in ACTIVE and c["list_start"] <= day <= c["list_end"]]
     out["on_list_now"] = bool(current)
     if current:

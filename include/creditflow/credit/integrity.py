@@ -4,7 +4,9 @@ Per party code (USCC or resident ID): on the 严重失信名单 or not (since, u
 under publicity, repair status, and a verdict ``pass`` / ``fail`` with reasons in Chinese, by the
 purpose's policy (``data/credit/integrity.yaml``). An invalid code is an answer for that party, never an
 exception. Every check is logged (``cf_credit_check_log``: who, when, what, the answer) with ID numbers
-masked; answers never carry an unmasked ID number either.
+masked; answers never carry an unmasked ID number either, nor a natural person's full name (``mask_name``).
+A natural person's rows are found through the blind index of the ID number asked about
+(``creditflow.core.pii.lookup_keys``: the code as typed and its blind index; #19 §3), never a clear value.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import sqlalchemy as sa
 
 from creditflow.common import mask_id, mask_text
 from creditflow.core import identifiers as ids
+from creditflow.core import pii
 from creditflow.core import warehouse as wh
 from creditflow.credit import penalties, rules
 from creditflow.credit.lifecycle import ACTIVE, STATES_ZH
+from creditflow.credit.store import shown_name
 
 C, P, R = wh.credit_case, wh.credit_penalty, wh.credit_request
 CODE_COLUMNS = ("code", "代码", "统一社会信用代码", "身份证号", "身份证号码", "证件号码")
@@ -60,27 +64,30 @@ def _repair_state(pen: dict[str, Any], pending: set[str], as_of: dt.date) -> str
 
 # Two look-ups per party, by index (``ix_credit_case_party``, ``ix_credit_penalty_party``, and
 # ``ix_credit_request_subject`` for the pending-request flag), built once: this is the hot path of the endpoint.
-_CASES = sa.select(C.c.case_id, C.c.situation_id, C.c.party_name, C.c.state, C.c.list_start, C.c.list_end).where(
-    C.c.party_key == sa.bindparam("code"))
+_CASES = sa.select(C.c.case_id, C.c.situation_id, C.c.party_type, C.c.party_name, C.c.state, C.c.list_start,
+                   C.c.list_end).where(C.c.party_key.in_(sa.bindparam("keys", expanding=True)))
 _PENALTIES = sa.select(
-    P.c.penalty_id, P.c.party_name, P.c.doc_no, P.c.decision_date, P.c.categories, P.c.fine_yuan, P.c.penalty_class,
+    P.c.penalty_id, P.c.party_type, P.c.party_name, P.c.doc_no, P.c.decision_date, P.c.categories, P.c.fine_yuan,
+    P.c.penalty_class,
     P.c.regime_id, P.c.published, P.c.repairable, P.c.publicity_min_until, P.c.publicity_max_until,
     P.c.earliest_repair, P.c.status,
     sa.exists().where(R.c.subject_id == P.c.penalty_id, R.c.status == "received").label("pending"),
-).where(P.c.party_key == sa.bindparam("code"), P.c.decision_date <= sa.bindparam("day"))
+).where(P.c.party_key.in_(sa.bindparam("keys", expanding=True)), P.c.decision_date <= sa.bindparam("day"))
 
 
 def answer_for(conn: sa.Connection, code: str, kind: str, purpose_key: str, as_of: dt.date) -> dict[str, Any]:
     day = as_of.isoformat()
     _, spec = rules.purpose(purpose_key)
-    cases = [dict(r) for r in conn.execute(_CASES, {"code": code}).mappings()]
+    keys = list(pii.lookup_keys(code))  # an organisation's code as it is, a person's ID number as its blind index
+    cases = [dict(r) for r in conn.execute(_CASES, {"keys": keys}).mappings()]
     # the stored dates may be provisional: those under publicity are read as the official calendar now gives them
     pens = [penalties.current_dates(dict(r)) if r["status"] == "publicising" and r["published"] else dict(r)
-            for r in conn.execute(_PENALTIES, {"code": code, "day": day}).mappings()]
+            for r in conn.execute(_PENALTIES, {"keys": keys, "day": day}).mappings()]
     current = [c for c in cases if c["state"] in ACTIVE and c["list_start"] <= day <= c["list_end"]]
     under = [p for p in pens if p["status"] == "publicising" and p["published"] and p["publicity_max_until"] >= day]
     pending = {p["penalty_id"] for p in under if p["pending"]}
-    name = next((x["party_name"] for x in [*current, *pens, *cases] if x.get("party_name")), None)
+    named = next((x for x in [*current, *pens, *cases] if x.get("party_name")), None)
+    name = shown_name(named["party_type"], named["party_name"]) if named else None  # a person's name masked
     reasons: list[str] = []
     fail = False
     listed: dict[str, Any] = {"on_list": bool(current)}

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import logging
 from typing import Any
 
@@ -31,7 +30,19 @@ from creditflow.core import warehouse as wh
 from creditflow.credit import deadlines, documents, publish, rules
 from creditflow.credit.penalties import propose_request, reclassify
 from creditflow.credit.roles import Reviewer, load_roles
-from creditflow.credit.store import SYSTEM, CreditError, InFlight, as_date, dumps, event, natural_key
+from creditflow.credit.store import (
+    SYSTEM,
+    CreditError,
+    InFlight,
+    as_date,
+    dumps,
+    event,
+    natural_key,
+    open_json,
+    opened,
+    seal_json,
+    seal_text,
+)
 
 log = logging.getLogger(__name__)
 C, OBJ, R = wh.credit_case, wh.credit_objection, wh.credit_request
@@ -109,7 +120,7 @@ def propose(engine: sa.Engine, case_id: str, action: str, who: Reviewer, on: dt.
             raise CreditError("该案件已有待批准的建议")
         _check(conn, case, action, on)
         _set(conn, case, pending_action=action, proposed_by=who.user_id, proposed_at=wh.now_iso(),
-             proposal=dumps({"note": note, "on": on.isoformat()}))
+             proposal=seal_json({"note": note, "on": on.isoformat()}))
         event(conn, case_id, f"propose:{action}", who.user_id, on, from_state=case["state"], to_state=case["state"],
               comment=note)
 
@@ -130,7 +141,7 @@ def approve(engine: sa.Engine, case_id: str, who: Reviewer, on: dt.date, run_key
                   comment=note)
             return str(case["state"])
         _check(conn, case, action, on)
-        proposal_note = json.loads(case["proposal"] or "{}").get("note", "")
+        proposal_note = (open_json(case["proposal"]) or {}).get("note", "")
         state, extra, doc_id, basis = _carry_out(conn, case, action, on, run_key, proposal_note)
         _set(conn, case, state=state, **cleared, **extra)
         if action in ("decide_listing", "annul_listing"):  # Order 36: a penalty that lists the party is 严重
@@ -143,20 +154,21 @@ def approve(engine: sa.Engine, case_id: str, who: Reviewer, on: dt.date, run_key
 def _carry_out(conn: sa.Connection, case: dict[str, Any], action: str, on: dt.date, run_key: str,
                note: str) -> tuple[str, dict[str, Any], str | None, str]:
     reg = rules.listing()["regulation"]["title_zh"]  # the basis a clerk reads: the regulation's title, not its id
+    clear = opened(case)  # for the party's documents and the platform only (#19 §3)
     if action == "issue_notice":
-        doc = documents.issue(conn, "list_notice", case["case_id"], on, documents.list_notice_body(case, on))
+        doc = documents.issue(conn, "list_notice", case["case_id"], on, documents.list_notice_body(clear, on))
         basis = f"{reg} 列入前书面告知（参照行政处罚法）"
         return "notice_issued", {"notice_doc_id": doc["doc_id"]}, doc["doc_id"], basis
     if action == "dismiss":
         return "dismissed", {}, None, "经研判不予列入"
     if action == "decide_listing":
         notice = documents.load(conn, case["notice_doc_id"])
-        body = documents.list_decision_body({**case, "notice_doc_no": notice["doc_no"] if notice else ""}, on,
+        body = documents.list_decision_body({**clear, "notice_doc_no": notice["doc_no"] if notice else ""}, on,
                                             _objections(conn, case["case_id"]))
         doc = documents.issue(conn, "list_decision", case["case_id"], on, body)
         end = rules.due("list_management_period", on)
         nk = natural_key(doc["doc_no"], case["party_key"])
-        payload = publish.list_payload(case, doc["doc_no"], on.isoformat(), end.isoformat())
+        payload = publish.list_payload(clear, doc["doc_no"], on.isoformat(), end.isoformat())
         _queue(conn, case, nk, "create", payload, run_key, "列入严重失信主体名单", on)
         return "listed", {"decision_doc_id": doc["doc_id"], "decided_on": on.isoformat(), "list_start": on.isoformat(),
                           "list_end": end.isoformat(), "natural_key": nk,
@@ -166,7 +178,7 @@ def _carry_out(conn: sa.Connection, case: dict[str, Any], action: str, on: dt.da
     if row is None:
         raise CreditError("该案件没有公示记录")
     if action == "maintain_listing":
-        payload = {**json.loads(row["pending_payload"]), "SX_BZ": f"处罚决定变更后经复核维持列入（{on.isoformat()}）"}
+        payload = {**publish.ledger_payload(row), "SX_BZ": f"处罚决定变更后经复核维持列入（{on.isoformat()}）"}
         _queue(conn, case, case["natural_key"], "correct" if _published(row) else "create", payload, run_key,
                "维持列入", on, expected=row)
         return "listed", {"revisit_due": None}, None, "处罚决定变更后复核：维持列入"
@@ -175,10 +187,10 @@ def _carry_out(conn: sa.Connection, case: dict[str, Any], action: str, on: dt.da
         return "annulled", {"revisit_due": None}, None, "处罚决定变更后复核：撤销列入"
     # revoke_removal: restored with the original end date
     req = next(r for r in _requests(conn, case["case_id"]) if r["status"] == "approved")
-    doc = documents.issue(conn, "removal_revocation", case["case_id"], on, documents.revocation_body(case, note, on))
+    doc = documents.issue(conn, "removal_revocation", case["case_id"], on, documents.revocation_body(clear, note, on))
     conn.execute(R.update().where(R.c.request_id == req["request_id"]).values(
-        status="revoked", revoked_on=on.isoformat(), revoke_reason=note))
-    payload = {**json.loads(row["pending_payload"]), "SX_YCRQ": case["list_end"],
+        status="revoked", revoked_on=on.isoformat(), revoke_reason=seal_text(note)))
+    payload = {**publish.ledger_payload(row), "SX_YCRQ": case["list_end"],
                "SX_BZ": f"撤销提前移出决定（{doc['doc_no']}），恢复列入"}
     _queue(conn, case, case["natural_key"], "create", payload, run_key, "撤销提前移出，恢复列入", on, expected=row)
     return "listed", {"removed_on": None}, doc["doc_id"], str(rules.listing()["early_removal"]["revoked_when_zh"])
@@ -209,7 +221,7 @@ def _withdraw(conn: sa.Connection, case: dict[str, Any], row: dict[str, Any] | N
         return
     if row["state"] == "rejected" and row["platform_status"] != "published":
         return
-    _queue(conn, case, case["natural_key"], "withdraw", json.loads(row["pending_payload"]), run_key, reason,
+    _queue(conn, case, case["natural_key"], "withdraw", publish.ledger_payload(row), run_key, reason,
            dt.date.fromisoformat(case["decided_on"]), expected=row)
 
 
@@ -241,7 +253,8 @@ def record_objection(engine: sa.Engine, case_id: str, received_on: dt.date, cont
         if case["state"] != "notice_delivered":
             raise CreditError("只有告知书送达后、作出决定前可以登记陈述申辩")
         late = bool(deadlines.objection_over(conn, case, received_on))
-        res = conn.execute(OBJ.insert().values(case_id=case_id, received_on=received_on.isoformat(), content=content,
+        res = conn.execute(OBJ.insert().values(case_id=case_id, received_on=received_on.isoformat(),
+                                               content=seal_text(content),
                                                status="waived" if waiver else "pending", recorded_by=who.user_id,
                                                at=wh.now_iso()))
         assert res.inserted_primary_key is not None
@@ -260,7 +273,7 @@ def resolve_objection(engine: sa.Engine, objection_id: int, upheld: bool, resolu
             raise CreditError("该陈述申辩意见不存在或已处理")
         conn.execute(OBJ.update().where(OBJ.c.id == objection_id).values(
             status="upheld" if upheld else "rejected", resolved_by=who.user_id, resolved_on=on.isoformat(),
-            resolution=resolution))
+            resolution=seal_text(resolution)))
         case = get_case(conn, obj["case_id"])
         event(conn, case["case_id"], "objection_upheld" if upheld else "objection_rejected", who.user_id, on,
               comment=resolution)
@@ -324,7 +337,7 @@ def record_removal_request(engine: sa.Engine, case_id: str, received_on: dt.date
         conn.execute(R.insert().values(
             request_id=rid, kind="early_removal", subject_id=case_id, party_key=case["party_key"],
             received_on=received_on.isoformat(), due_on=deadlines.due("list_removal_decision", received_on).iso(),
-            evidence=dumps(evidence), checks=dumps(removal_checks(conn, case, received_on, evidence)),
+            evidence=seal_json(evidence), checks=dumps(removal_checks(conn, case, received_on, evidence)),
             status="received", recorded_by=who.user_id, at=wh.now_iso()))
         event(conn, case_id, "removal_requested", who.user_id, received_on, basis=rid, comment=evidence.get("note"))
     return rid
@@ -344,7 +357,7 @@ def approve_removal(engine: sa.Engine, request_id: str, accept: bool, decided_on
             if case["state"] not in ("listed", "published"):
                 raise CreditError("案件已不在名单管理期内")
             doc = documents.issue(conn, "removal_decision", case["case_id"], decided_on,
-                                  documents.removal_body(case, dict(req), decided_on))
+                                  documents.removal_body(opened(case), dict(req), decided_on))
             doc_id = doc["doc_id"]
             _withdraw(conn, case, publish.ledger_row(conn, publish.LIST_KIND, case["natural_key"]), run_key,
                       "提前移出严重失信主体名单")

@@ -36,7 +36,10 @@ from creditflow.credit.store import (
     dumps,
     event,
     natural_key,
-    party_key_of,
+    opened,
+    party_code_of,
+    seal_json,
+    stored_party,
 )
 
 log = logging.getLogger(__name__)
@@ -64,13 +67,14 @@ def case_rows(case_engine: sa.Engine, start: dt.datetime, end: dt.datetime) -> l
 def penalty_record(row: dict[str, Any]) -> dict[str, Any] | None:
     """A case-system row as this capability keeps it (None without decision date, document or party code)."""
     party_type = PARTY_TYPE_OF_CASE.get(str(row.get("party_type")), "法人及非法人组织")
-    key = party_key_of(party_type, row.get("party_uscc"), row.get("person_id_no"))
+    code = party_code_of(party_type, row.get("party_uscc"), row.get("person_id_no"))
     decided = as_date(row.get("decision_date"))
-    if not key or decided is None or not row.get("doc_no"):
+    if not code or decided is None or not row.get("doc_no"):
         return None
+    party = stored_party(party_type, code, str(row.get("party_name") or ""))
     cats = _categories(row.get("penalty_codes"))
-    return {"penalty_id": f"case_db:{row['decision_id']}", "natural_key": natural_key(row["doc_no"], key),
-            "party_key": key, "party_type": party_type, "party_name": str(row.get("party_name") or ""),
+    return {"penalty_id": f"case_db:{row['decision_id']}",
+            "natural_key": natural_key(row["doc_no"], party["party_key"]), **party, "party_type": party_type,
             "doc_no": str(row["doc_no"]), "decision_date": decided.isoformat(), "categories": ";".join(cats),
             "fine_yuan": float(row["fine_yuan"]) if row.get("fine_yuan") is not None else None,
             "authority_name": row.get("authority_name"), "source_status": str(row.get("status") or "VALID"),
@@ -156,8 +160,8 @@ def track(engine: sa.Engine, rows: list[dict[str, Any]]) -> dict[str, int]:
             continue
         with engine.begin() as conn:
             old = conn.execute(sa.select(P).where(P.c.penalty_id == rec["penalty_id"])).mappings().first()
-            values = {k: rec[k] for k in ("natural_key", "party_key", "party_type", "party_name", "doc_no",
-                                          "decision_date", "categories", "fine_yuan", "authority_name",
+            values = {k: rec[k] for k in ("natural_key", "party_key", "party_code", "party_type", "party_name",
+                                          "doc_no", "decision_date", "categories", "fine_yuan", "authority_name",
                                           "source_status")}
             listed = _listed(conn, rec["penalty_id"])
             values.update(_publicity_values(rec, listed), updated_at=wh.now_iso())
@@ -194,7 +198,7 @@ def track(engine: sa.Engine, rows: list[dict[str, Any]]) -> dict[str, int]:
                     and current["status"] != "revoked":
                 pub = _publicity(rec, listed)
                 doc = documents.issue(conn, "repair_notice", rec["penalty_id"], day,
-                                      documents.repair_notice_body(dict(current), pub))
+                                      documents.repair_notice_body(opened(dict(current)), pub))
                 conn.execute(P.update().where(P.c.penalty_id == rec["penalty_id"]).values(notice_doc_id=doc["doc_id"]))
                 event(conn, rec["penalty_id"], "repair_notice_issued", SYSTEM, day, document_id=doc["doc_id"],
                       basis=str(rules.repair_notice()["notice"]["source"]).split()[0])
@@ -251,7 +255,7 @@ def reissue_notice(conn: sa.Connection, penalty_id: str, old: dict[str, Any], on
     previous = documents.load(conn, str(old["notice_doc_id"]))
     prev_no = previous["doc_no"] if previous else str(old["notice_doc_id"])
     rec = dict(pen)
-    body = documents.repair_notice_body(rec, _publicity(rec, _listed(conn, penalty_id)))
+    body = documents.repair_notice_body(opened(rec), _publicity(rec, _listed(conn, penalty_id)))
     body["paragraphs"] = [*body["paragraphs"], f"因{reason}，公示类别或者期限发生变化，本告知书更正并取代本局此前送达的"
                           f"《{documents.TITLES['repair_notice']}》（{prev_no}）。"]
     body["fields"] = {**body["fields"], "replaces": prev_no}
@@ -366,8 +370,8 @@ def record_repair_request(engine: sa.Engine, penalty_id: str, received_on: dt.da
         conn.execute(R.insert().values(
             request_id=rid, kind="penalty_repair", subject_id=penalty_id, party_key=pen["party_key"],
             received_on=received_on.isoformat(), due_on=deadlines.repair_due(received_on).iso(),
-            evidence=dumps(evidence), checks=dumps(repair_checks(dict(pen), received_on, evidence)), status="received",
-            recorded_by=who.user_id, at=wh.now_iso()))
+            evidence=seal_json(evidence), checks=dumps(repair_checks(dict(pen), received_on, evidence)),
+            status="received", recorded_by=who.user_id, at=wh.now_iso()))
         event(conn, penalty_id, "repair_requested", who.user_id, received_on, basis=rid, comment=evidence.get("note"))
     return rid
 

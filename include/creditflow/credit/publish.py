@@ -33,18 +33,30 @@ content_hash, in_flight, ledger_row = ledger.content_hash, ledger.in_flight, led
 
 
 def list_payload(case: dict[str, Any], decision_doc_no: str, list_start: str, list_end: str) -> dict[str, Any]:
-    """The listing as the platform receives it (field codes ``SX_*`` [local]: no public standard yet)."""
+    """The listing as the platform receives it (field codes ``SX_*`` [local]: no public standard yet), in clear:
+    the ledger seals its personal fields when it is queued (``creditflow.core.pii.seal_payload``) and opens
+    them to send it; the content hash is over this clear payload."""
     from creditflow.credit import rules
+    from creditflow.credit.store import is_natural, opened
 
+    case = opened(case)  # a stored case row, or one already opened
     sit = rules.situation(case["situation_id"])
-    natural = case["party_type"] == "自然人"
+    natural = is_natural(case["party_type"])
     return {"SX_XDR_MC": case["party_name"], "SX_XDR_LB": case["party_type"],
-            "SX_XDR_SHXYM": None if natural else case["party_key"],
-            "SX_XDR_ZJHM": case["party_key"] if natural else None,
+            "SX_XDR_SHXYM": None if natural else case["party_code"],
+            "SX_XDR_ZJHM": case["party_code"] if natural else None,
             "SX_MDMC": rules.listing()["list_name_zh"], "SX_WSH": decision_doc_no, "SX_LRYY": case["facts"],
             "SX_LRQX": sit.label, "SX_LRYJ": case["basis"], "SX_CJCS": "；".join(rules.measures_zh()),
             "SX_LRRQ": list_start, "SX_YCRQ": list_end, "SX_RDJG": case["authority_name"],
             "SX_RDJGDM": case["authority_uscc"]}
+
+
+def ledger_payload(row: dict[str, Any], kind: str = LIST_KIND) -> dict[str, Any]:
+    """The clear payload of a ledger row (its personal fields opened), to queue a withdrawal or a correction of
+    it: what :func:`queue` is given is always clear."""
+    from creditflow.core.pii import open_payload
+
+    return open_payload(kind, json.loads(row["pending_payload"]))
 
 
 def queue(conn: sa.Connection, kind: str, items: list[dict[str, Any]], run_key: str) -> int:

@@ -33,8 +33,10 @@ class WarehouseDishonestyList:
 
     def entries(self) -> list[ListedParty]:
         from creditflow.core import warehouse as wh
+        from creditflow.core.pii import is_blind
         from creditflow.credit.lifecycle import ACTIVE
         from creditflow.credit.rules import situations
+        from creditflow.credit.store import shown_name
 
         titles = {s.id: s.title_zh for s in situations()}
         C = wh.credit_case
@@ -42,7 +44,7 @@ class WarehouseDishonestyList:
             engine = open_engine(self.db, "warehouse (严重失信主体名单)")
             with engine.connect() as conn:
                 rows = conn.execute(
-                    sa.select(C.c.case_id, C.c.party_key, C.c.party_name, C.c.situation_id, C.c.state,
+                    sa.select(C.c.case_id, C.c.party_key, C.c.party_type, C.c.party_name, C.c.situation_id, C.c.state,
                               C.c.list_start, C.c.list_end, C.c.removed_on)
                     .where(C.c.state.in_((*ACTIVE, *LEFT_LIST)), C.c.list_start.is_not(None))
                     .order_by(C.c.list_start, C.c.case_id)).all()
@@ -50,8 +52,10 @@ class WarehouseDishonestyList:
             raise InputError(f"warehouse (严重失信主体名单): {type(exc).__name__}: "
                              f"{str(exc).splitlines()[0][:200]}") from None
         out: list[ListedParty] = []
-        for case_id, party_key, name, situation, state, start, end, removed in rows:
-            code = nz.normalize_code(party_key)
+        for case_id, party_key, party_type, name, situation, state, start, end, removed in rows:
+            # a natural person (#19 §3): their blind index, which matches no enterprise's USCC, and the name masked
+            code = party_key if is_blind(party_key) else nz.normalize_code(party_key)
+            name = shown_name(party_type, name)
             listed_on = _day(start)
             if code is None or listed_on is None:
                 continue
