@@ -117,8 +117,8 @@ def _ldif(service_password: str, people: dict[str, tuple[str, tuple[str, ...]]])
         members = [person_dn(uid) for uid, (_n, roles) in people.items() if role in roles]
         # groupOfNames needs one member at least: an empty group holds the service account.
         lines = [f"member: {m}" for m in members or [SERVICE_DN]]
-        blocks.append(f"dn: {group_dn(role)}\nobjectClass: groupOfNames\ncn: {cn}\ndescription: creditflow 角色 {role}\n"
-                      + "\n".join(lines))
+        blocks.append(f"dn: {group_dn(role)}\nobjectClass: groupOfNames\ncn: {cn}\n"
+                      f"description: creditflow 角色 {role}\n" + "\n".join(lines))
     return "\n\n".join(blocks) + "\n"
 
 
