@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import secrets
 import shutil
@@ -268,5 +269,5 @@ class Directory:
             "CREDITFLOW_LDAP_BIND_USER": SERVICE_DN,
             "CREDITFLOW_LDAP_BIND_PASSWORD": self.service_password,
             "CREDITFLOW_LDAP_SEARCH": PEOPLE_DN,
-            "CREDITFLOW_LDAP_GROUPS": ";".join(f"{group_dn(role)}={role}" for role in GROUPS),
+            "CREDITFLOW_LDAP_GROUPS": json.dumps({group_dn(role): role for role in GROUPS}, ensure_ascii=False),
         }
