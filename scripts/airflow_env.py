@@ -99,6 +99,9 @@ def fab_ldap_env(home: Path, directory: dict[str, str], *, rate_limit_storage: s
         # Roles and permissions are the init step's work (python -m creditflow_airflow.fab_roles), not each API
         # server's at start (which would also put back a permission the init step took away).
         "AIRFLOW__FAB__UPDATE_FAB_PERMS": "False",
+        # The auth manager keeps a user's account (and roles) for [fab] cache_ttl seconds (30): with 0 the roles a
+        # login has just re-read from the directory hold from the next request on, for each of the person's sessions.
+        "AIRFLOW__FAB__CACHE_TTL": "0",
         "AIRFLOW__FAB__SESSION_LIFETIME_MINUTES": str(session_minutes),  # idle
         "AIRFLOW__FAB__SESSION_MAX_LIFETIME_MINUTES": str(session_max_minutes),  # from login, activity or not
         "AIRFLOW__API_AUTH__JWT_EXPIRATION_TIME": str(jwt_expiration),

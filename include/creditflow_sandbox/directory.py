@@ -57,6 +57,7 @@ PEOPLE: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 SLAPD_CANDIDATES = ("slapd", "/usr/sbin/slapd")
+ENV_FILE = "fab_env.json"  # in the directory's folder: Directory.fab_env() of the running server
 SCHEMAS = ("core", "cosine", "inetorgperson")
 
 
@@ -178,25 +179,26 @@ class Directory:
     # -- start / stop -------------------------------------------------------------------------------
     @classmethod
     def start(cls, root: Path, port: int, *, people: dict[str, tuple[str, tuple[str, ...]]] | None = None,
-              timeout: float = 30) -> Directory:
-        """A fresh directory in ``root`` (emptied first) on ``127.0.0.1:port``, loaded with ``people``."""
+              host: str = "127.0.0.1", service_password: str | None = None, timeout: float = 30) -> Directory:
+        """A fresh directory in ``root`` (emptied first) on ``host:port``, loaded with ``people``; the service
+        account's password is ``service_password`` (default: a new random one)."""
         binary = slapd_binary()
         if binary is None or not available():
             raise DirectoryError("slapd / ldap-utils are not installed (make ldap-deps)")
-        if not _free(port):
+        if host == "127.0.0.1" and not _free(port):
             raise DirectoryError(f"port {port} is taken: another slapd (make cluster-stop) or another program")
         root = root.resolve()
         if root.exists():
             shutil.rmtree(root)
         (root / "data").mkdir(parents=True)
-        directory = cls(root, port, secrets.token_urlsafe(16), secrets.token_urlsafe(16))
+        directory = cls(root, port, secrets.token_urlsafe(16), service_password or secrets.token_urlsafe(16))
         (root / "slapd.conf").write_text(_config(root, directory.admin_password), encoding="utf-8")
         (root / "service.password").write_text(directory.service_password)
         (root / "service.password").chmod(0o600)
         log = (root / "slapd.log").open("ab")
         # -d keeps slapd in the foreground (this process owns it), logging to stderr → slapd.log.
         directory.process = subprocess.Popen(
-            [binary, "-f", str(root / "slapd.conf"), "-h", f"ldap://127.0.0.1:{port}/", "-d", "256"],
+            [binary, "-f", str(root / "slapd.conf"), "-h", f"ldap://{host}:{port}/", "-d", "256"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         deadline = time.monotonic() + timeout
@@ -208,6 +210,9 @@ class Directory:
                 raise DirectoryError(f"slapd did not start on port {port}:\n{tail}")
             time.sleep(0.2)
         directory._modify("ldapadd", _ldif(directory.service_password, PEOPLE if people is None else people))
+        env_file = root / ENV_FILE  # for other processes of the same shape (scripts/airflow --cluster)
+        env_file.write_text(json.dumps(directory.fab_env(), ensure_ascii=False), encoding="utf-8")
+        env_file.chmod(0o600)
         return directory
 
     def stop(self) -> None:
@@ -271,3 +276,34 @@ class Directory:
             "CREDITFLOW_LDAP_SEARCH": PEOPLE_DN,
             "CREDITFLOW_LDAP_GROUPS": json.dumps({group_dn(role): role for role in GROUPS}, ensure_ascii=False),
         }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m creditflow_sandbox.directory``: the directory in the foreground (the compose service
+    ``directory``) until SIGTERM/Ctrl-C. The service account's password: ``CREDITFLOW_LDAP_BIND_PASSWORD``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m creditflow_sandbox.directory", description=main.__doc__)
+    parser.add_argument("--root", type=Path, default=Path("var/ldap"))
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8389)
+    args = parser.parse_args(argv)
+    directory = Directory.start(args.root, args.port, host=args.host,
+                                service_password=os.environ.get("CREDITFLOW_LDAP_BIND_PASSWORD") or None)
+
+    def on_term(*_: object) -> None:
+        raise KeyboardInterrupt  # stop in the finally below, outside the signal handler
+
+    signal.signal(signal.SIGTERM, on_term)
+    print(f"directory on ldap://{args.host}:{args.port} ({BASE_DN}); people: {', '.join(PEOPLE)}", flush=True)
+    try:
+        assert directory.process is not None
+        return directory.process.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        directory.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

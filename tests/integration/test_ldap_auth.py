@@ -225,6 +225,9 @@ def test_a_person_taken_out_of_a_group_loses_the_right_at_the_next_login(fab):
         assert airflow_roles(fab, "reviewer1") == {"信用管理"}
         r = decide(after, rid, 1, csrf_of(after))
         assert r.status_code == 403 and "无权" in r.text
+        # The session opened before the change holds the account's roles as that login wrote them ([fab]
+        # cache_ttl 0): once the person has logged in again, it no longer carries the role either.
+        assert decide(before, rid, 1, csrf_of(before)).status_code == 403
         assert audit(fab["engine"], rid) == []
     finally:
         directory.add_member("经办科室审核", "reviewer1")
