@@ -11,6 +11,7 @@ help:
 	@echo "make demo   - install into .venv, start Airflow (http://localhost:8080, admin/admin) and the sandboxes, run the pipelines"
 	@echo "make test   - the whole test suite (unit, DAG integrity, integration)"
 	@echo "make cluster      - the same DAGs distributed: PostgreSQL, Redis, CeleryExecutor, two workers (http://localhost:8090)"
+	@echo "                    signing in as in production: FAB auth manager + LDAP against its own OpenLDAP (slapd)"
 	@echo "make cluster-stop - stop what make cluster started (from another shell)"
 	@echo "make airflow ARGS=\"dags list\" [SHAPE=cluster] - the Airflow CLI with the demo's (or make cluster's) environment"
 	@echo "make lint   - ruff and mypy on include/ and plugins/"
@@ -72,8 +73,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
-# Re-resolve the pinned set after changing requirements.txt (needs network to the package index).
-lock:
+# Re-resolve the pinned set after changing requirements.txt (needs network to the package index; python-ldap
+# compiles against the headers of make ldap-deps).
+lock: ldap-deps
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/pip install --quiet --upgrade "pip>=24"
 	.venv-lock/bin/pip install --quiet -r requirements.txt
