@@ -10,10 +10,16 @@ WORKDIR /opt/creditflow
 COPY requirements.txt constraints.txt pyproject.toml ./
 # The runtime set: requirements.txt minus the test and lint tools (every other pin comes from constraints.txt).
 ARG DEV_ONLY="^(pytest|pytest-timeout|hypothesis|aiosmtpd|ruff|mypy|types-[A-Za-z0-9-]+|playwright)$"
-RUN grep -v -E "${DEV_ONLY}" requirements.txt > requirements-runtime.txt \
+# python-ldap (the FAB auth manager's LDAP sign-in) compiles against OpenLDAP's and SASL's headers: build
+# tools only for the install, the shared libraries stay.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev libldap2-dev libsasl2-dev \
+    && grep -v -E "${DEV_ONLY}" requirements.txt > requirements-runtime.txt \
     && pip install --upgrade "pip>=24" \
     && pip install -r requirements-runtime.txt -c constraints.txt \
-    && pip check
+    && pip check \
+    && apt-get purge -y --auto-remove gcc libc6-dev libldap2-dev libsasl2-dev \
+    && apt-get install -y --no-install-recommends libldap-2.5-0 libsasl2-2 \
+    && rm -rf /var/lib/apt/lists/*
 COPY include/creditflow ./include/creditflow
 COPY include/creditflow_airflow ./include/creditflow_airflow
 COPY include/sql ./include/sql
@@ -22,7 +28,7 @@ COPY dags ./dags
 COPY plugins ./plugins
 COPY config ./config
 RUN useradd --uid 50000 --gid 0 --home-dir /opt/airflow --create-home airflow \
-    && mkdir -p /opt/airflow/logs /opt/airflow/auth /data \
+    && mkdir -p /opt/airflow/logs /data \
     && chown -R airflow:0 /opt/airflow /data
 ENV AIRFLOW__CORE__DAGS_FOLDER=/opt/creditflow/dags \
     AIRFLOW__CORE__PLUGINS_FOLDER=/opt/creditflow/plugins \
@@ -34,6 +40,10 @@ USER airflow
 
 FROM runtime AS sandbox
 USER root
+# The directory stand-in (compose service `directory`) runs Debian's slapd, unconfigured as a system service.
+RUN echo "slapd slapd/no_configuration boolean true" | debconf-set-selections \
+    && apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends slapd ldap-utils \
+    && rm -rf /var/lib/apt/lists/*
 COPY include/creditflow_sandbox ./include/creditflow_sandbox
 RUN pip install --no-deps -e . && mkdir -p /sandbox && chown airflow:0 /sandbox
 USER airflow

@@ -5,18 +5,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt constraints.txt pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: help install demo test test-unit lint bench lock clean cluster cluster-stop browser-deps airflow
+.PHONY: help install demo test test-unit lint bench lock clean cluster cluster-stop browser-deps ldap-deps airflow
 
 help:
 	@echo "make demo   - install into .venv, start Airflow (http://localhost:8080, admin/admin) and the sandboxes, run the pipelines"
 	@echo "make test   - the whole test suite (unit, DAG integrity, integration)"
 	@echo "make cluster      - the same DAGs distributed: PostgreSQL, Redis, CeleryExecutor, two workers (http://localhost:8090)"
+	@echo "                    signing in as in production: FAB auth manager + LDAP against its own OpenLDAP (slapd)"
 	@echo "make cluster-stop - stop what make cluster started (from another shell)"
 	@echo "make airflow ARGS=\"dags list\" [SHAPE=cluster] - the Airflow CLI with the demo's (or make cluster's) environment"
 	@echo "make lint   - ruff and mypy on include/ and plugins/"
 	@echo "make bench  - benchmarks (by hand; results go to docs/benchmarks.md)"
 
-$(STAMP): requirements.txt constraints.txt pyproject.toml
+$(STAMP): requirements.txt constraints.txt pyproject.toml | ldap-deps
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 2; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
@@ -49,6 +50,16 @@ browser-deps:
 	@command -v chromium >/dev/null && fc-list :lang=zh 2>/dev/null | grep -q . || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-wqy-microhei fontconfig poppler-utils; }
 
+# The production sign-in (FAB auth manager + LDAP): python-ldap compiles against Debian's OpenLDAP and SASL
+# headers, and make cluster and the LDAP tests run Debian's OpenLDAP server (slapd) in a folder of their own.
+# slapd is installed unconfigured (no system directory, no service started): debconf must not ask anything.
+ldap-deps:
+	@{ command -v slapd >/dev/null || test -x /usr/sbin/slapd; } && command -v ldapmodify >/dev/null \
+	  && test -f /usr/include/ldap.h && test -f /usr/include/sasl/sasl.h || { \
+	  echo "slapd slapd/no_configuration boolean true" | debconf-set-selections; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    slapd ldap-utils libldap2-dev libsasl2-dev; }
+
 test: $(STAMP) browser-deps
 	$(BIN)/python -m pytest
 
@@ -62,8 +73,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
-# Re-resolve the pinned set after changing requirements.txt (needs network to the package index).
-lock:
+# Re-resolve the pinned set after changing requirements.txt (needs network to the package index; python-ldap
+# compiles against the headers of make ldap-deps).
+lock: ldap-deps
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/pip install --quiet --upgrade "pip>=24"
 	.venv-lock/bin/pip install --quiet -r requirements.txt

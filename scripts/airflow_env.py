@@ -30,9 +30,14 @@ def _fernet() -> str:
 
 
 # Demo logins (user: Airflow role). Who may decide at which review level is
-# include/creditflow/data/rules/review_roles.yaml: reviewer1 第1级 经办科室, reviewer2 第2级 法规科, chief
+# include/creditflow/data/rules/review_roles.demo.yaml: reviewer1 第1级 经办科室, reviewer2 第2级 法规科, chief
 # either level (never both for one record); viewer and admin look at the 审核 page but never decide.
 DEMO_USERS = {"admin": "admin", "reviewer1": "user", "reviewer2": "user", "chief": "user", "viewer": "viewer"}
+# The Simple auth manager's roles are admin/op/user/viewer only: the demo's roster and credit roles name its
+# users. Production (FAB auth manager, fab_ldap_env) uses the packaged files, which name roles.
+DATA = ROOT / "include" / "creditflow" / "data"
+DEMO_ROSTERS = {"CREDITFLOW_REVIEW_ROLES": DATA / "rules" / "review_roles.demo.yaml",
+                "CREDITFLOW_CREDIT_ROLES": DATA / "credit" / "roles.demo.yaml"}
 
 
 def airflow_env(home: Path | None = None, port: int = 8080) -> dict[str, str]:
@@ -71,7 +76,40 @@ def airflow_env(home: Path | None = None, port: int = 8080) -> dict[str, str]:
         "CREDITFLOW_VAR": str(ROOT / "var"),
         "PYTHONPATH": os.pathsep.join(p for p in [str(ROOT / "plugins"), os.environ.get("PYTHONPATH", "")] if p),
         "NO_PROXY": "127.0.0.1,localhost",
+        **{name: os.environ.get(name) or str(path) for name, path in DEMO_ROSTERS.items()},
         **lineage_env(home),
+    }
+    return env
+
+
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+
+
+def fab_ldap_env(home: Path, directory: dict[str, str], *, rate_limit_storage: str = "memory://",
+                 jwt_expiration: int = 1800, session_minutes: int = 30, session_max_minutes: int = 480
+                 ) -> dict[str, str]:
+    """What the production sign-in changes in an environment (``make cluster``, docker-compose.yaml, the LDAP
+    tests): Airflow's FAB auth manager, people authenticated by the directory ``directory`` describes
+    (``CREDITFLOW_LDAP_*``, see config/webserver_config.py), roles from its groups, the packaged roster and
+    credit roles (which name roles), login rate limit and session/token lifetimes. The Flask session secret
+    ([api] secret_key) must be the same in every API server: it is kept in ``home`` like the JWT secret."""
+    env = {
+        "AIRFLOW__CORE__AUTH_MANAGER": FAB_AUTH_MANAGER,
+        "AIRFLOW__FAB__CONFIG_FILE": str(ROOT / "config" / "webserver_config.py"),
+        # Roles and permissions are the init step's work (python -m creditflow_airflow.fab_roles), not each API
+        # server's at start (which would also put back a permission the init step took away).
+        "AIRFLOW__FAB__UPDATE_FAB_PERMS": "False",
+        # The auth manager keeps a user's account (and roles) for [fab] cache_ttl seconds (30): with 0 the roles a
+        # login has just re-read from the directory hold from the next request on, for each of the person's sessions.
+        "AIRFLOW__FAB__CACHE_TTL": "0",
+        "AIRFLOW__FAB__SESSION_LIFETIME_MINUTES": str(session_minutes),  # idle
+        "AIRFLOW__FAB__SESSION_MAX_LIFETIME_MINUTES": str(session_max_minutes),  # from login, activity or not
+        "AIRFLOW__API_AUTH__JWT_EXPIRATION_TIME": str(jwt_expiration),
+        "AIRFLOW__API__SECRET_KEY": _persistent_secret(home, "api.secret", lambda: secrets.token_urlsafe(32)),
+        "CREDITFLOW_RATELIMIT_STORAGE": rate_limit_storage,
+        "CREDITFLOW_REVIEW_ROLES": "",  # the packaged files: roles, not the demo's user names
+        "CREDITFLOW_CREDIT_ROLES": "",
+        **directory,
     }
     return env
 

@@ -18,7 +18,12 @@ tasks spread over both workers (the task instance's *Hostname* in the UI says wh
 Environment: ``CLUSTER_PORT`` (8090), ``CLUSTER_DAYS`` (3), ``CLUSTER_DECISIONS`` (200), ``CLUSTER_PG_URL``
 (``postgresql://postgres@127.0.0.1:5432/postgres``, an admin connection that may create databases),
 ``CLUSTER_REDIS_URL`` (``redis://127.0.0.1:6379/3``; when nothing answers there, the cluster starts its own
-``redis-server``), ``CLUSTER_WORKERS`` (2).
+``redis-server``), ``CLUSTER_WORKERS`` (2), ``CLUSTER_LDAP_PORT`` (8389).
+
+Sign-in is the production shape (#19): Airflow's FAB auth manager, people authenticated by a directory over
+LDAP. The cluster starts its own OpenLDAP server (Debian's slapd, :mod:`creditflow_sandbox.directory`, in
+``<home>/ldap``) with the demo's people (password = user name) and one group per role; the init step
+creates the roles (``python -m creditflow_airflow.fab_roles``); login attempts are counted in Redis.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from airflow_api import Api
-from airflow_env import ROOT, cluster_env
+from airflow_env import ROOT, cluster_env, fab_ldap_env
 
 BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
@@ -87,6 +92,7 @@ class Settings:
     worker_log_ports: tuple[int, ...] = (8795, 8796, 8797, 8798)
     trigger_log_port: int = 8799
     heartbeat_timeout: int = 120
+    ldap_port: int = 0  # the directory (slapd) on loopback; 0: any free port
     sgs_start: str | None = None  # CREDITFLOW_SGS_START: where the DAGs' own schedule begins
     extra_env: dict[str, str] = field(default_factory=dict)  # connections/variables (AIRFLOW_CONN_*, …)
 
@@ -132,6 +138,13 @@ def environment(s: Settings) -> dict[str, str]:
         "AIRFLOW__API__WORKERS": "2",
         "PYTHONPATH": os.pathsep.join([env["PYTHONPATH"], str(ROOT / "scripts")]),
     })
+    # Sign-in: the FAB auth manager and the directory (its address and service account: written by the
+    # cluster's slapd when it starts, Cluster.start_directory); login attempts counted in the broker's Redis.
+    directory = s.home / "ldap" / "fab_env.json"
+    found = json.loads(directory.read_text(encoding="utf-8")) if directory.exists() else {}
+    env.update(fab_ldap_env(s.home, found, rate_limit_storage=s.broker_url))
+    for simple in ("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"):
+        env.pop(simple, None)
     if s.sgs_start:
         env["CREDITFLOW_SGS_START"] = s.sgs_start
     env.update(s.extra_env)
@@ -240,6 +253,7 @@ class Cluster:
         for key in ("PLATFORM_DB_URL", "LICENSING_DB_URL"):
             self.env.pop(key, None)
         self.procs: dict[str, subprocess.Popen] = {}
+        self.directory: Any = None  # creditflow_sandbox.directory.Directory, once started
         self.logs = settings.home / "logs"
         self.state_file = settings.home / "cluster.json"
 
@@ -257,12 +271,25 @@ class Cluster:
                 self.env.update(environment(self.s))
             self.start("redis", ["redis-server", "--bind", HOST, "--port", str(self.s.redis_port), "--save", "",
                                  "--appendonly", "no"])
+        self.start_directory()
         self.run([str(BIN / "airflow"), "db", "migrate"])
+        self.run([str(BIN / "python"), "-m", "creditflow_airflow.fab_roles"])  # the five roles (#19)
         self.run([str(BIN / "creditflow"), "db", "upgrade", "--db", self.s.warehouse_url])
         self.run([str(BIN / "airflow"), "pools", "import", str(ROOT / "config" / "pools.json")])
 
+    def start_directory(self) -> None:
+        """The directory people sign in with (slapd in ``<home>/ldap``) and the FAB/LDAP environment for it."""
+        from creditflow_sandbox.directory import Directory
+
+        port = self.s.ldap_port or free_port()
+        self.directory = Directory.start(self.s.home / "ldap", port)
+        self.procs["ldap"] = self.directory.process
+        self._save_state()
+        log(f"directory (slapd) on ldap://{HOST}:{port}: {self.s.home / 'ldap'}")
+        self.env.update(environment(self.s))  # now with the FAB auth manager and this directory
+
     def run(self, argv: list[str]) -> None:
-        name = Path(argv[0]).name + "-" + argv[1]
+        name = Path(argv[0]).name + "-" + argv[-1 if argv[1] == "-m" else 1]
         with open(self.logs / f"init-{name}.log", "ab") as out:
             done = subprocess.run(argv, env=self.env, stdout=out, stderr=subprocess.STDOUT)
         if done.returncode:
@@ -353,7 +380,7 @@ class Cluster:
 def stop_processes(pids: dict[str, int], grace: float = 30) -> None:
     """SIGTERM each process group (workers first: they finish or hand back their tasks), then SIGKILL
     what is left after ``grace`` seconds."""
-    order = sorted(pids, key=lambda n: (not n.startswith("worker-"), n == "redis"))
+    order = sorted(pids, key=lambda n: (not n.startswith("worker-"), n in ("redis", "ldap")))
     for name in order:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pids[name], signal.SIGTERM)
@@ -434,9 +461,11 @@ def main(argv: list[str]) -> int:
     s = Settings(port=int(os.environ.get("CLUSTER_PORT", "8090")),
                  pg_url=os.environ.get("CLUSTER_PG_URL", Settings.pg_url),
                  redis_url=os.environ.get("CLUSTER_REDIS_URL", Settings.redis_url) or None,
-                 workers=int(os.environ.get("CLUSTER_WORKERS", "2")))
+                 workers=int(os.environ.get("CLUSTER_WORKERS", "2")),
+                 ldap_port=int(os.environ.get("CLUSTER_LDAP_PORT", "8389")))
     platform_port, licensing_port = 8711, 8712
-    for port in (s.port, platform_port, licensing_port, *s.worker_log_ports[:s.workers], s.trigger_log_port):
+    for port in (s.port, platform_port, licensing_port, *s.worker_log_ports[:s.workers], s.trigger_log_port,
+                 s.ldap_port):
         if port_open(HOST, port):
             log(f"port {port} is in use: an earlier cluster? (`make cluster-stop`) — or set CLUSTER_PORT")
             return 2
@@ -472,7 +501,8 @@ def main(argv: list[str]) -> int:
         for dag_id in REPORTING:
             api.unpause(dag_id)
         log("")
-        log(f"Airflow UI: http://localhost:{s.port} (admin / admin) — CeleryExecutor, workers: "
+        log(f"Airflow UI: http://localhost:{s.port} — sign in with the directory (admin / admin 运维, reviewer1, "
+            "reviewer2, chief, viewer: password = user name) — CeleryExecutor, workers: "
             + ", ".join(n for n in cluster.procs if n.startswith("worker-")))
         log(f"catching up {first} … {last} on {len(REPORTING)} DAGs; Ctrl-C or `make cluster-stop` stops everything")
         return follow(cluster, api, first, last)

@@ -15,6 +15,7 @@ import time
 
 import pytest
 import sqlalchemy as sa
+from airflow_env import DEMO_ROSTERS
 from creditflow.common import contains_unmasked_id
 from creditflow.core import warehouse as wh
 
@@ -73,7 +74,7 @@ def world(airflow_home, module_db_url):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AIRFLOW_CONN_CREDITFLOW_DB",
                   json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": module_db_url}}))
-        mp.delenv("CREDITFLOW_CREDIT_ROLES", raising=False)
+        mp.setenv("CREDITFLOW_CREDIT_ROLES", str(DEMO_ROSTERS["CREDITFLOW_CREDIT_ROLES"]))  # the demo users
         from airflow.api_fastapi.app import create_app
         from creditflow_ui import state
 

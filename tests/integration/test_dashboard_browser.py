@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from airflow_env import DEMO_ROSTERS
 from creditflow.common import TZ, contains_unmasked_id
 from creditflow.core import warehouse as wh
 from creditflow_sandbox import generator as g
@@ -88,7 +89,7 @@ def world(airflow_home, module_db_url, tmp_path_factory):
         mp.setenv("AIRFLOW_CONN_CREDITFLOW_DB",
                   json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": module_db_url}}))
         mp.setenv("CREDITFLOW_VAR", str(var))
-        mp.delenv("CREDITFLOW_REVIEW_ROLES", raising=False)
+        mp.setenv("CREDITFLOW_REVIEW_ROLES", str(DEMO_ROSTERS["CREDITFLOW_REVIEW_ROLES"]))  # the demo's roster: its user names
         from airflow.api_fastapi.app import create_app
 
         with ServedApp(create_app("core")) as api:

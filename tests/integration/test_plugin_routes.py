@@ -1,7 +1,7 @@
 """The creditflow pages inside Airflow's own API server app (``create_app``: the plugin mounted at
 ``/creditflow`` exactly as ``airflow api-server`` mounts it), logged in through the real auth path
 (SimpleAuthManager's ``POST /auth/token`` with the demo users of ``scripts/airflow_env.py``; the JWT
-as the UI's ``_token`` session cookie). The review roster is the packaged ``review_roles.yaml``:
+as the UI's ``_token`` session cookie). The review roster is the demo's ``review_roles.demo.yaml``:
 reviewer1 level 1, reviewer2 level 2, chief either level, viewer and admin neither."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
+from airflow_env import DEMO_ROSTERS
 from creditflow.common import contains_unmasked_id
 from creditflow.core import warehouse as wh
 
@@ -39,7 +40,7 @@ def world(airflow_home, module_db_url, tmp_path_factory):
         mp.setenv("AIRFLOW_CONN_CREDITFLOW_DB",
                   json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": module_db_url}}))
         mp.setenv("CREDITFLOW_VAR", str(var))
-        mp.delenv("CREDITFLOW_REVIEW_ROLES", raising=False)
+        mp.setenv("CREDITFLOW_REVIEW_ROLES", str(DEMO_ROSTERS["CREDITFLOW_REVIEW_ROLES"]))  # the demo's roster: its user names
         from airflow.api_fastapi.app import create_app
         from creditflow_ui import state
 

@@ -30,8 +30,8 @@ MACHINE_LOCAL = {"AIRFLOW__CORE__HOSTNAME_CALLABLE", "AIRFLOW__LOGGING__TRIGGER_
                  "AIRFLOW__API__WORKERS"}
 # Present in both, with values that differ only by where things are (host names, paths, secrets).
 PLACED = {"AIRFLOW__CORE__DAGS_FOLDER", "AIRFLOW__CORE__PLUGINS_FOLDER", "AIRFLOW__CORE__FERNET_KEY",
-          "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS",
-          "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
+          "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY", "AIRFLOW__FAB__CONFIG_FILE",
+          "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
           "AIRFLOW__API__HOST", "AIRFLOW__API__PORT", "AIRFLOW__API__BASE_URL", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
           "AIRFLOW__CELERY__BROKER_URL", "AIRFLOW__CELERY__RESULT_BACKEND", "AIRFLOW__LOGGING__BASE_LOG_FOLDER",
           "AIRFLOW__OPENLINEAGE__TRANSPORT", "AIRFLOW_CONN_CREDITFLOW_DB", "AIRFLOW_CONN_CASE_DB",
@@ -95,10 +95,28 @@ def test_the_production_shape_is_there(compose):
             "airflow-worker", "case-db", "platform", "licensing", "mailpit"} <= set(services)
     assert services["airflow-worker"]["deploy"]["replicas"] >= 2
     init = " ".join(services["airflow-init"]["command"])
-    for step in ("airflow db migrate", "creditflow db upgrade", "airflow pools import", "PASSWORDS_FILE"):
+    for step in ("airflow db migrate", "python -m creditflow_airflow.fab_roles", "creditflow db upgrade",
+                 "airflow pools import"):
         assert step in init, step
     for name in AIRFLOW_SERVICES.values():
         assert services[name]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+
+
+def test_people_sign_in_with_the_directory(compose, cluster_plan):
+    """#19: the FAB auth manager with LDAP, as in make cluster; the directory's address, service account and
+    group mapping come from .env (the bureau's directory; the compose stand-in `directory` by default)."""
+    env, _ = cluster_plan
+    assert env["AIRFLOW__CORE__AUTH_MANAGER"].endswith(".FabAuthManager")
+    assert not {k for k in env if "SIMPLE_AUTH_MANAGER" in k}
+    theirs = compose["services"]["api-server"]["environment"]
+    assert theirs["AIRFLOW__CORE__AUTH_MANAGER"] == env["AIRFLOW__CORE__AUTH_MANAGER"]
+    assert theirs["AIRFLOW__FAB__CONFIG_FILE"] == "/opt/creditflow/config/webserver_config.py"
+    assert (ROOT / "config" / "webserver_config.py").exists()
+    for key in ("CREDITFLOW_LDAP_URL", "CREDITFLOW_LDAP_BIND_USER", "CREDITFLOW_LDAP_BIND_PASSWORD",
+                "CREDITFLOW_LDAP_SEARCH", "CREDITFLOW_LDAP_GROUPS"):
+        assert INTERPOLATION.fullmatch(str(theirs[key])), key
+    assert str(theirs["CREDITFLOW_RATELIMIT_STORAGE"]).startswith("redis://")  # one count for every API worker
+    assert {"CREDITFLOW_REVIEW_ROLES", "CREDITFLOW_CREDIT_ROLES"}.isdisjoint(theirs)  # the packaged files: roles
 
 
 def test_secrets_come_from_the_env_file_and_are_shared(compose):
@@ -175,4 +193,4 @@ def test_production_image_has_no_test_tools_or_sandboxes():
     compose_text = yaml.safe_load((ROOT / "docker-compose.yaml").read_text(encoding="utf-8"))
     for name, svc in compose_text["services"].items():
         uses_sandbox = svc.get("image") == "creditflow-sandbox:latest"
-        assert uses_sandbox == (name in {"platform", "licensing", "sandbox-seed"}), name
+        assert uses_sandbox == (name in {"platform", "licensing", "sandbox-seed", "directory"}), name

@@ -22,7 +22,8 @@ from creditflow.core import warehouse as wh
 from creditflow.credit import candidates, lifecycle, penalties, publish
 from creditflow.credit.roles import Reviewer
 
-OFFICER, APPROVER = Reviewer("reviewer1"), Reviewer("reviewer2")
+# The demo's users (roles.demo.yaml) with the role the directory gives them in production (roles.yaml).
+OFFICER, APPROVER = Reviewer("reviewer1", ("信用管理",)), Reviewer("reviewer2", ("信用管理",))
 DEMO_USCC = "91440400MA51XR7Q0X"
 
 
