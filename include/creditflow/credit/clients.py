@@ -110,9 +110,9 @@ def verify(conn: sa.Connection, token: str, now: dt.datetime | None = None) -> C
     given = secret_hash(client_id, secret)
     if hmac.compare_digest(given, row.secret_hash):
         return Client(client_id, row.name_zh, row.scope, row.rate_limit)
-    if row.previous_hash and row.previous_valid_until and hmac.compare_digest(given, row.previous_hash):
-        if (now or dt.datetime.now(dt.UTC)) < dt.datetime.fromisoformat(row.previous_valid_until):
-            return Client(client_id, row.name_zh, row.scope, row.rate_limit)
+    if (row.previous_hash and row.previous_valid_until and hmac.compare_digest(given, row.previous_hash)
+            and (now or dt.datetime.now(dt.UTC)) < dt.datetime.fromisoformat(row.previous_valid_until)):
+        return Client(client_id, row.name_zh, row.scope, row.rate_limit)
     return None
 
 
@@ -142,11 +142,12 @@ def _live(conn: sa.Connection, client_id: str) -> Any:
     if row is None:
         raise ValueError(f"没有客户端“{client_id}”")
     if row.revoked_at is not None:
-        raise ValueError(f"客户端“{client_id}”已于 {row.revoked_at} 吊销，不能再轮换；如需恢复请新建客户端")
+        raise ValueError(f"客户端“{client_id}”已于 {row.revoked_at} 吊销，不能再更改；如需恢复请新建客户端")
     return row
 
 
-def rotate(engine: sa.Engine, client_id: str, *, by: str, grace: dt.timedelta = DEFAULT_GRACE) -> tuple[str, str | None]:
+def rotate(engine: sa.Engine, client_id: str, *, by: str,
+           grace: dt.timedelta = DEFAULT_GRACE) -> tuple[str, str | None]:
     """A new secret for a client; the current one stays valid for ``grace`` (0: ends now). Returns the new
     credential (shown once) and until when the old one is valid (None: not at all)."""
     if grace < dt.timedelta(0):

@@ -75,15 +75,16 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if args.action == "add":
             credential = clients.add(engine, args.client_id, args.name, by=by, rate_limit=args.rate)
-            print(f"已登记客户端 {args.client_id}（{args.name}），限流 {args.rate}。凭据只显示这一次，请交给对方系统管理员妥善保存：")
+            print(f"已登记客户端 {args.client_id}（{args.name}），限流 {args.rate}。"
+                  "凭据只显示这一次，请交给对方系统管理员妥善保存：")
             print(credential)
         elif args.action == "rotate":
             if args.grace_hours < 0:
                 raise _Usage("--grace-hours 不能为负数")
             credential, until = clients.rotate(engine, args.client_id, by=by,
                                                grace=dt.timedelta(hours=args.grace_hours))
-            print(f"已轮换客户端 {args.client_id} 的凭据；" + (f"旧凭据有效至 {until}（UTC）。" if until else "旧凭据立即失效。")
-                  + "新凭据只显示这一次：")
+            old = f"旧凭据有效至 {until}（UTC）。" if until else "旧凭据立即失效。"
+            print(f"已轮换客户端 {args.client_id} 的凭据；{old}新凭据只显示这一次：")
             print(credential)
         elif args.action == "revoke":
             clients.revoke(engine, args.client_id, by=by)

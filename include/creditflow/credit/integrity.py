@@ -167,12 +167,17 @@ def _log_row(ans: dict[str, Any], *, asked_by: str, channel: str, purpose: str) 
 _LOG_INSERT = wh.credit_check_log.insert()
 
 
-def check(engine: sa.Engine, codes: list[Any], *, asked_by: str, channel: str, purpose: str | None = None,
-          as_of: dt.date | None = None, audit: AuditWriter | None = None) -> list[dict[str, Any]]:
+def check(engine: sa.Engine | sa.Connection, codes: list[Any], *, asked_by: str, channel: str,
+          purpose: str | None = None, as_of: dt.date | None = None,
+          audit: AuditWriter | None = None) -> list[dict[str, Any]]:
     """Answer for each code, in order, and log every answer; ValueError for an unknown purpose.
 
     Without ``audit`` the log rows are written in the same transaction as the reads (the CLI, the pages);
-    with one (the HTTP endpoint) they are handed to that :class:`AuditWriter`, which writes them in batches."""
+    with one (the HTTP endpoint) they are handed to that :class:`AuditWriter`, which writes them in batches —
+    and ``engine`` may then be a connection the caller already holds (the endpoint's autocommit reader, which
+    has just looked up the machine client on it: one pool check-out per request)."""
+    import contextlib
+
     from creditflow.common import TZ
 
     try:
@@ -184,7 +189,15 @@ def check(engine: sa.Engine, codes: list[Any], *, asked_by: str, channel: str, p
     day = as_of or dt.datetime.now(TZ).date()
     out = []
     rows = []
-    with (engine.connect() if audit is not None else engine.begin()) as conn:
+    held = isinstance(engine, sa.Connection)
+    opened: contextlib.AbstractContextManager[sa.Connection]
+    if isinstance(engine, sa.Connection):
+        if audit is None:
+            raise TypeError("integrity.check on a held connection needs an AuditWriter")
+        opened = contextlib.nullcontext(engine)
+    else:
+        opened = engine.connect() if audit is not None else engine.begin()
+    with opened as conn:
         for raw in codes:
             code, kind, error = identify(raw)
             if error or kind is None:
@@ -197,7 +210,7 @@ def check(engine: sa.Engine, codes: list[Any], *, asked_by: str, channel: str, p
             rows.append(_log_row(ans, asked_by=asked_by, channel=channel, purpose=purpose_key))
         if audit is None and rows:
             conn.execute(_LOG_INSERT, rows)
-        else:
+        elif not held:
             conn.rollback()  # read-only: end the transaction before the connection goes back to the pool
     if audit is not None:
         audit.add(rows)
