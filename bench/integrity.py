@@ -325,6 +325,45 @@ def measure(port: int, token: str, codes: list[str], rate: float, seconds: float
     return result
 
 
+def in_process(url: str, codes: list[str], n: int, credential: str, limit_storage: str) -> None:
+    """The plugin's own part of a check, without HTTP or Airflow: ``n`` single checks through
+    ``creditflow_ui.credit_api._api_check`` (registry read, limit count, the check, the audit rows queued) for a
+    machine client and for a person, each under cProfile; prints CPU ms per check and the top functions."""
+    import cProfile
+    import pstats
+
+    os.environ["AIRFLOW_CONN_CREDITFLOW_DB"] = json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": url}})
+    os.environ["CREDITFLOW_RATE_LIMIT_STORAGE"] = limit_storage
+    sys.path[:0] = [str(ROOT / "include"), str(ROOT / "plugins")]
+    from creditflow_ui import credit_api, state
+
+    class Person:
+        roles = ("Viewer",)
+
+        def get_id(self) -> str:
+            return "viewer"
+
+    rng = random.Random(11)
+    for who, caller in (("client", credit_api.Presented(credential)), ("person", Person())):
+        for code in rng.sample(codes, 50):  # warm: pools, compiled statements, the limiter's script
+            credit_api._api_check([code], None, caller)
+        picks = rng.sample(codes, n)
+        prof = cProfile.Profile(time.process_time)
+        cpu, wall = time.process_time(), time.perf_counter()
+        prof.enable()
+        for code in picks:
+            credit_api._api_check([code], None, caller)
+        prof.disable()
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        print(json.dumps({"step": "in_process", "auth": who, "checks": n, "cpu_ms_per_check": round(cpu * 1000 / n, 3),
+                          "wall_ms_per_check": round(wall * 1000 / n, 3), "limit_storage": limit_storage or "memory"}),
+              flush=True)
+        out = io.StringIO()
+        pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(28)
+        print(out.getvalue(), flush=True)
+    state.close()
+
+
 def _loop_factory() -> Any:
     """uvloop for the load generator when it is installed (less of its CPU taken from the server's 2 cores)."""
     try:
@@ -381,6 +420,8 @@ def main() -> int:
     parser.add_argument("--limit-storage", default="",
                         help="the rate limits' storage (CREDITFLOW_RATE_LIMIT_STORAGE; default: memory per worker)")
     parser.add_argument("--profile", default="", help="folder for py-spy's samples of each endpoint step")
+    parser.add_argument("--in-process", type=int, default=0,
+                        help="instead of the server: N checks in this process under cProfile (client, person)")
     parser.add_argument("--sqlite-metadata", action="store_true",
                         help="Airflow's metadata in SQLite (the demo's setup) instead of a PostgreSQL database")
     args = parser.parse_args()
@@ -389,14 +430,18 @@ def main() -> int:
     name = args.db or f"cf_bench_integrity_{os.getpid()}"
     meta = f"{args.db}_airflow" if args.db else f"cf_bench_airflow_{os.getpid()}"
     admin = sa.create_engine(args.pg, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {meta}")
+    if not args.in_process:  # no API server, no Airflow metadata
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {meta}")
     base = sa.engine.make_url(args.pg).set(drivername="postgresql+psycopg2")
     metadata_url = base.set(database=meta).render_as_string(hide_password=False) if not args.sqlite_metadata else None
     proc = None
     try:
         url, codes = _prepare(admin, base, name, args)
         credential = register_client(url)
+        if args.in_process:
+            in_process(url, codes, args.in_process, credential, args.limit_storage)
+            return 0
         proc, token = start_api_server(url, args.port, metadata_url, args.workers, args.limit_storage)
         steps = [(ENDPOINT, who) for who in args.auth.split(",") if who]
         steps += [(p, "person") for p in args.control.split(",") if p]
@@ -424,7 +469,8 @@ def main() -> int:
         with admin.connect() as conn:
             if not args.keep and not args.db:
                 conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {meta} WITH (FORCE)")
+            if not args.in_process:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {meta} WITH (FORCE)")
         admin.dispose()
 
 
