@@ -5,17 +5,23 @@ Airflow API server with the ``creditflow_plugin`` app, its warehouse in PostgreS
     python bench/integrity.py [--parties 1000000] [--penalties-per-party 5] [--rate 50,200] [--seconds 30]
                               [--pg postgresql://postgres@127.0.0.1:5432/postgres] [--keep] [--db NAME]
                               [--workers 2] [--control /api/v2/version,/ui/auth/me] [--repeat 1]
+                              [--auth client,person] [--limit-storage redis://127.0.0.1:6379/6] [--profile DIR]
 
 1. creates its own database ``cf_bench_integrity_<pid>`` (dropped at the end unless ``--keep``), brings it to
    the latest schema, loads the parties' codes (valid USCCs) with COPY and expands them in SQL into
    penalties (all states, dates over 4 years), 1% listed cases and some repairs; ANALYZE;
 2. starts ``airflow api-server`` (its own AIRFLOW_HOME in a temp folder, Airflow's metadata in a second
-   database ``cf_bench_airflow_<pid>`` as in production — Airflow checks every token against it — the
-   project's plugins, ``creditflow_db`` pointing at the benchmark database) and takes a JWT from
-   ``POST /auth/token``;
+   database ``cf_bench_airflow_<pid>`` — ``<--db>_airflow`` with ``--db`` — as in production: Airflow checks
+   every token against it —, the project's plugins, ``creditflow_db`` pointing at the benchmark database) and
+   takes a person's JWT from ``POST /auth/token``; registers a machine client (``creditflow.credit.clients``,
+   limit 100000/second so the limiter counts every request but never refuses) for its credential;
 3. sends ``GET /creditflow/api/integrity?code=…`` open-loop at ``--rate`` per second (each request starts on
    schedule whatever earlier ones do, so queueing counts) for ``--seconds``, codes drawn at random (listed,
-   penalised and clean parties alike), after a warm-up; every request is a real check, audit row included;
+   penalised and clean parties alike), after a warm-up, once per ``--auth`` (``client``: the machine client's
+   ``cfk_…`` credential — registry read and rate-limit count on every request; ``person``: the viewer's JWT);
+   every request is a real check, audit row included. ``--limit-storage`` counts the limits in Redis (as the
+   cluster does) instead of per worker in memory; ``--profile DIR`` samples the API-server workers with py-spy
+   (``PY_SPY`` names the binary; not installed in the project's venv) during each endpoint step;
 4. drives the control paths the same way right after, on the same server (``--control``; default
    ``/api/v2/version`` — no authentication — and ``/ui/auth/me`` — Airflow's own trivial route behind its
    token check): the floor of the API server itself;
@@ -113,7 +119,7 @@ def load(url: str, parties: int, per_party: int) -> list[str]:
 
 
 def start_api_server(db_url: str, port: int, metadata_url: str | None = None,
-                     workers: int = 2) -> tuple[subprocess.Popen, str]:
+                     workers: int = 2, limit_storage: str = "") -> tuple[subprocess.Popen, str]:
     from airflow_env import airflow_env
 
     home = Path(tempfile.mkdtemp(prefix="bench-airflow-"))
@@ -121,6 +127,7 @@ def start_api_server(db_url: str, port: int, metadata_url: str | None = None,
     env["AIRFLOW_CONN_CREDITFLOW_DB"] = json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": db_url}})
     env["AIRFLOW__API__WORKERS"] = str(workers)
     env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
+    env["CREDITFLOW_RATE_LIMIT_STORAGE"] = limit_storage
     if metadata_url:  # Airflow's metadata in PostgreSQL, as in production (its token checks query it per request)
         env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = metadata_url
     airflow = str(Path(sys.executable).parent / "airflow")
@@ -260,8 +267,34 @@ def _postgres_pids(databases: tuple[str, ...]) -> list[int]:
     return out
 
 
+def register_client(url: str) -> str:
+    """A machine client in the benchmark warehouse; its credential (a new one per run: ids are never reused)."""
+    from creditflow.core import warehouse as wh
+    from creditflow.credit import clients
+
+    engine = wh.engine_from_url(url)
+    try:
+        return clients.add(engine, f"bench-{os.getpid()}", "压测客户端", by="bench", rate_limit="100000/second")
+    finally:
+        engine.dispose()
+
+
+def _profile(server_pid: int, seconds: float, out: Path) -> list[subprocess.Popen]:
+    """py-spy on each API-server worker (the server's children) for ``seconds``: collapsed stacks to ``out``."""
+    import psutil
+
+    spy = os.environ.get("PY_SPY", "py-spy")
+    procs = []
+    for child in psutil.Process(server_pid).children(recursive=True):
+        target = out.with_name(f"{out.stem}-{child.pid}.txt")
+        procs.append(subprocess.Popen([spy, "record", "--pid", str(child.pid), "--duration", str(int(seconds)),
+                                       "--rate", "200", "--format", "raw", "--nonblocking", "--output", str(target)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return procs
+
+
 def measure(port: int, token: str, codes: list[str], rate: float, seconds: float, path: str, server_pid: int,
-            loop_factory: Any = None, databases: tuple[str, ...] = ()) -> dict:
+            loop_factory: Any = None, databases: tuple[str, ...] = (), profile: Path | None = None) -> dict:
     """One step: drive ``path`` at ``rate`` and account where the CPU went (server, PostgreSQL, load generator)."""
     import resource
 
@@ -271,8 +304,11 @@ def measure(port: int, token: str, codes: list[str], rate: float, seconds: float
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     wall = time.perf_counter()
     runner = asyncio.Runner(loop_factory=loop_factory) if loop_factory else asyncio.Runner()
+    spies = _profile(server_pid, seconds + min(5.0, seconds / 4), profile) if profile else []
     with runner:
         result = runner.run(drive(port, token, codes, rate, seconds, path))
+    for spy in spies:
+        spy.wait(timeout=60)
     wall = time.perf_counter() - wall
     r1 = resource.getrusage(resource.RUSAGE_SELF)
     pg1 = {p: _cpu_seconds([p]) for p in _postgres_pids(databases)}  # backends opened during the step count whole
@@ -287,6 +323,45 @@ def measure(port: int, token: str, codes: list[str], rate: float, seconds: float
                             "loadgen": round(((r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)) * 1000 / n,
                                              2)})
     return result
+
+
+def in_process(url: str, codes: list[str], n: int, credential: str, limit_storage: str) -> None:
+    """The plugin's own part of a check, without HTTP or Airflow: ``n`` single checks through
+    ``creditflow_ui.credit_api._api_check`` (registry read, limit count, the check, the audit rows queued) for a
+    machine client and for a person, each under cProfile; prints CPU ms per check and the top functions."""
+    import cProfile
+    import pstats
+
+    os.environ["AIRFLOW_CONN_CREDITFLOW_DB"] = json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": url}})
+    os.environ["CREDITFLOW_RATE_LIMIT_STORAGE"] = limit_storage
+    sys.path[:0] = [str(ROOT / "include"), str(ROOT / "plugins")]
+    from creditflow_ui import credit_api, state
+
+    class Person:
+        roles = ("Viewer",)
+
+        def get_id(self) -> str:
+            return "viewer"
+
+    rng = random.Random(11)
+    for who, caller in (("client", credit_api.Presented(credential)), ("person", Person())):
+        for code in rng.sample(codes, 50):  # warm: pools, compiled statements, the limiter's script
+            credit_api._api_check([code], None, caller)
+        picks = rng.sample(codes, n)
+        prof = cProfile.Profile(time.process_time)
+        cpu, wall = time.process_time(), time.perf_counter()
+        prof.enable()
+        for code in picks:
+            credit_api._api_check([code], None, caller)
+        prof.disable()
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        print(json.dumps({"step": "in_process", "auth": who, "checks": n, "cpu_ms_per_check": round(cpu * 1000 / n, 3),
+                          "wall_ms_per_check": round(wall * 1000 / n, 3), "limit_storage": limit_storage or "memory"}),
+              flush=True)
+        out = io.StringIO()
+        pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(28)
+        print(out.getvalue(), flush=True)
+    state.close()
 
 
 def _loop_factory() -> Any:
@@ -340,31 +415,49 @@ def main() -> int:
     parser.add_argument("--control", default=CONTROL_PATH or "/api/v2/version,/ui/auth/me",
                         help="control paths driven after the endpoint at the same rate ('' for none)")
     parser.add_argument("--repeat", type=int, default=1, help="run every (rate, path) step this many times")
+    parser.add_argument("--auth", default="client,person",
+                        help="who calls the endpoint: client (a machine client's credential), person (a JWT)")
+    parser.add_argument("--limit-storage", default="",
+                        help="the rate limits' storage (CREDITFLOW_RATE_LIMIT_STORAGE; default: memory per worker)")
+    parser.add_argument("--profile", default="", help="folder for py-spy's samples of each endpoint step")
+    parser.add_argument("--in-process", type=int, default=0,
+                        help="instead of the server: N checks in this process under cProfile (client, person)")
     parser.add_argument("--sqlite-metadata", action="store_true",
                         help="Airflow's metadata in SQLite (the demo's setup) instead of a PostgreSQL database")
     args = parser.parse_args()
     import sqlalchemy as sa
 
     name = args.db or f"cf_bench_integrity_{os.getpid()}"
-    meta = f"cf_bench_airflow_{os.getpid()}"
+    meta = f"{args.db}_airflow" if args.db else f"cf_bench_airflow_{os.getpid()}"
     admin = sa.create_engine(args.pg, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {meta}")
+    if not args.in_process:  # no API server, no Airflow metadata
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {meta}")
     base = sa.engine.make_url(args.pg).set(drivername="postgresql+psycopg2")
     metadata_url = base.set(database=meta).render_as_string(hide_password=False) if not args.sqlite_metadata else None
     proc = None
     try:
         url, codes = _prepare(admin, base, name, args)
-        proc, token = start_api_server(url, args.port, metadata_url, args.workers)
-        paths = [ENDPOINT, *(p for p in args.control.split(",") if p)]
+        credential = register_client(url)
+        if args.in_process:
+            in_process(url, codes, args.in_process, credential, args.limit_storage)
+            return 0
+        proc, token = start_api_server(url, args.port, metadata_url, args.workers, args.limit_storage)
+        steps = [(ENDPOINT, who) for who in args.auth.split(",") if who]
+        steps += [(p, "person") for p in args.control.split(",") if p]
         met = True
+        profile = Path(args.profile) if args.profile else None
+        if profile:
+            profile.mkdir(parents=True, exist_ok=True)
         for rate in (float(r) for r in str(args.rate).split(",")):
-            for _ in range(args.repeat):
-                for path in paths:
-                    result = measure(args.port, token, codes, rate, args.seconds, path, proc.pid, _loop_factory(),
-                                     (name, meta))
-                    result.update(bench="integrity", parties=args.parties,
-                                  penalties=args.parties * args.penalties_per_party, api_workers=args.workers)
+            for n in range(args.repeat):
+                for path, who in steps:
+                    spy = profile / f"{who}-{int(rate)}-{n}.txt" if profile and path == ENDPOINT else None
+                    result = measure(args.port, credential if who == "client" else token, codes, rate, args.seconds,
+                                     path, proc.pid, _loop_factory(), (name, meta), spy)
+                    result.update(bench="integrity", parties=args.parties, auth=who,
+                                  penalties=args.parties * args.penalties_per_party, api_workers=args.workers,
+                                  limit_storage=args.limit_storage or "memory")
                     if path == ENDPOINT:
                         result.update(target="p99 <= 50 ms", met=result["p99_ms"] <= 50 and not result["errors"])
                         met = met and result["met"]
@@ -376,7 +469,8 @@ def main() -> int:
         with admin.connect() as conn:
             if not args.keep and not args.db:
                 conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {meta} WITH (FORCE)")
+            if not args.in_process:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {meta} WITH (FORCE)")
         admin.dispose()
 
 

@@ -136,6 +136,8 @@ def environment(s: Settings) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE": "2",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_MAX_OVERFLOW": "6",
         "AIRFLOW__API__WORKERS": "2",
+        # the integrity endpoint's per-client rate limits: one count for both API-server workers (keys LIMITS:*)
+        "CREDITFLOW_RATE_LIMIT_STORAGE": s.broker_url,
         "PYTHONPATH": os.pathsep.join([env["PYTHONPATH"], str(ROOT / "scripts")]),
     })
     # Sign-in: the FAB auth manager and the directory (its address and service account: written by the

@@ -254,12 +254,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Capabilities bring their own subcommands (each module: add_parser(sub), run(args)).
     from creditflow.credit import cli as credit_cli
+    from creditflow.credit import clients_cli
     from creditflow.feedback import cli as report_cli
     from creditflow.planning import cli as plan_cli
 
     plan_cli.add_parser(sub)
     report_cli.add_parser(sub)
     credit_cli.add_parser(sub)
+    clients_cli.add_parser(sub)
     return parser
 
 

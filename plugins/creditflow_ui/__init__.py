@@ -103,6 +103,7 @@ def create_app() -> FastAPI:
     # Chinese answers for every status and for unhandled exceptions (errors.py); inside SecurityHeaders, so the
     # error pages carry the headers too.
     errors.install(app, root_of, _error_page, _back_of)
+    app.add_middleware(credit_api.ClientScope)  # a machine client's credential: the integrity endpoint only
     app.add_middleware(SecurityHeaders)
     return app
 

@@ -47,6 +47,8 @@ async def current_user(request: Request) -> Any:
     from airflow.api_fastapi.core_api import security
 
     bearer = _bearer(request)
+    if bearer and bearer.startswith("cfk_"):  # a machine client's credential (creditflow.credit.clients): no user
+        raise HTTPException(403, "机器客户端凭据只能用于诚信审核接口，不能代表用户登录")
     if bearer:
         return await security.resolve_user_from_token(bearer)
     # The API server's JWTRefreshMiddleware may already have resolved the cookie (and marks it so).

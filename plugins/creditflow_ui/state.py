@@ -11,6 +11,7 @@ pool) per request.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any
@@ -27,6 +28,11 @@ _URL: dict[str, Any] = {"url": "", "at": -1e9}
 _AUDIT: dict[int, Any] = {}
 _READERS: dict[int, Any] = {}
 _EXECUTOR: list[Any] = []
+_LIMITER: list[Any] = []
+
+#: Where the machine clients' rate limits are counted (``limits`` storage URI): ``redis://…`` shares one count per
+#: client between every API-server worker (the cluster runs two), ``memory://`` (the default) counts per worker.
+RATE_LIMIT_STORAGE = "CREDITFLOW_RATE_LIMIT_STORAGE"
 
 
 def engine() -> Any:
@@ -85,6 +91,19 @@ def executor() -> Any:
         return _EXECUTOR[0]
 
 
+def limiter() -> Any:
+    """The machine clients' rate limiter (``limits``' sliding-window counter: one counter pair per client and
+    window, one Redis round trip per request) on the storage of :data:`RATE_LIMIT_STORAGE`."""
+    with _LOCK:
+        if not _LIMITER:
+            from limits.storage import storage_from_string
+            from limits.strategies import SlidingWindowCounterRateLimiter
+
+            uri = os.environ.get(RATE_LIMIT_STORAGE, "") or "memory://"
+            _LIMITER.append(SlidingWindowCounterRateLimiter(storage_from_string(uri)))
+        return _LIMITER[0]
+
+
 def open() -> None:
     """Create what every request needs before the first one arrives (the engine's pool, the check threads); the
     ``creditflow_db`` connection is looked up afresh at every start."""
@@ -107,6 +126,7 @@ def close() -> None:
         for held in (_AUDIT, _READERS, _ENGINES):
             held.clear()
         _EXECUTOR.clear()
+        _LIMITER.clear()
         _URL.update(url="", at=-1e9)
     for writer in writers:
         writer.close()

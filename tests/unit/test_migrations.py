@@ -33,7 +33,9 @@ ADDED_AFTER_BASELINE = {"ix_staging_record", "ix_std_record",
                         # revision 0013: the waiting records' look-up by record id and kind (replaces 0002's)
                         "ix_staging_record_kind",
                         # revision 0014: cf_run_summary keeps every reconciliation (see RESHAPED)
-                        "ix_run_summary_run"}
+                        "ix_run_summary_run",
+                        # revision 0017 (creditflow.credit.clients): the machine clients of 诚信审核
+                        "cf_api_client"}
 # Tables a revision rebuilt with another primary key: their columns before it, and that key.
 RESHAPED = {"cf_run_summary": ({"id"}, ("run_key", "kind"))}
 # Columns a revision added to a table (revision 0015: what the ledger's message prefixes carried).

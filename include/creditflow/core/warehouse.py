@@ -537,5 +537,23 @@ credit_check_log = sa.Table(
 )
 sa.Index("ix_credit_check_at", credit_check_log.c.at)
 
+# Machine clients of 诚信审核 (revision 0017; creditflow.credit.clients): the secret's SHA-256, never the secret.
+api_client = sa.Table(
+    "cf_api_client", metadata,
+    sa.Column("client_id", sa.String(32), primary_key=True),
+    sa.Column("name_zh", sa.String(100), nullable=False),  # the calling system, e.g. 珠海市行政许可审批系统
+    sa.Column("scope", sa.String(20), nullable=False),  # integrity (the only scope)
+    sa.Column("rate_limit", sa.String(40), nullable=False),  # limits notation, e.g. 600/minute
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("previous_hash", sa.String(64)),  # the secret before the last rotation, valid until …
+    sa.Column("previous_valid_until", sa.String(40)),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("created_by", sa.String(80), nullable=False),
+    sa.Column("rotated_at", sa.String(40)),
+    sa.Column("rotated_by", sa.String(80)),
+    sa.Column("revoked_at", sa.String(40)),
+    sa.Column("revoked_by", sa.String(80)),
+)
+
 CREDIT_TABLES = (credit_case, credit_event, credit_objection, credit_request, credit_penalty, credit_document,
                  credit_check_log)

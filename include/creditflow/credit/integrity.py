@@ -23,6 +23,7 @@ from creditflow.common import mask_id, mask_text
 from creditflow.core import identifiers as ids
 from creditflow.core import pii
 from creditflow.core import warehouse as wh
+from creditflow.core.workdays import official_calendar
 from creditflow.credit import penalties, rules
 from creditflow.credit.lifecycle import ACTIVE, STATES_ZH
 from creditflow.credit.store import shown_name
@@ -75,14 +76,16 @@ _PENALTIES = sa.select(
 ).where(P.c.party_key.in_(sa.bindparam("keys", expanding=True)), P.c.decision_date <= sa.bindparam("day"))
 
 
-def answer_for(conn: sa.Connection, code: str, kind: str, purpose_key: str, as_of: dt.date) -> dict[str, Any]:
+def answer_for(conn: sa.Connection, code: str, kind: str, purpose_key: str, as_of: dt.date,
+               calendar: Any = None) -> dict[str, Any]:
+    """One party's answer. ``calendar``: the official calendar of this request (:func:`check` takes it once)."""
     day = as_of.isoformat()
     _, spec = rules.purpose(purpose_key)
     keys = list(pii.lookup_keys(code))  # an organisation's code as it is, a person's ID number as its blind index
     cases = [dict(r) for r in conn.execute(_CASES, {"keys": keys}).mappings()]
     # the stored dates may be provisional: those under publicity are read as the official calendar now gives them
-    pens = [penalties.current_dates(dict(r)) if r["status"] == "publicising" and r["published"] else dict(r)
-            for r in conn.execute(_PENALTIES, {"keys": keys, "day": day}).mappings()]
+    pens = [penalties.current_dates(dict(r), calendar) if r["status"] == "publicising" and r["published"]
+            else dict(r) for r in conn.execute(_PENALTIES, {"keys": keys, "day": day}).mappings()]
     current = [c for c in cases if c["state"] in ACTIVE and c["list_start"] <= day <= c["list_end"]]
     under = [p for p in pens if p["status"] == "publicising" and p["published"] and p["publicity_max_until"] >= day]
     pending = {p["penalty_id"] for p in under if p["pending"]}
@@ -153,10 +156,11 @@ def _masked_values(value: Any) -> Any:
     """A JSON-able value with every string (and any number long enough to be one) masked: the same text as
     ``mask_text(json.dumps(value))`` — JSON's quotes, commas and colons keep one value's digits from running into
     the next — but masking a few short strings instead of folding the whole document."""
-    if isinstance(value, str):
-        return mask_text(value)
+    if isinstance(value, str):  # every ID form is at least 15 characters: shorter strings (dates, keys) pass
+        return mask_text(value) if len(value) >= 15 else value
     if isinstance(value, dict):
-        return {mask_text(str(k)): _masked_values(v) for k, v in value.items()}
+        return {(mask_text(k) if len(k) >= 15 else k) if isinstance(k, str) else mask_text(str(k)):
+                _masked_values(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_masked_values(v) for v in value]
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**14:
@@ -165,21 +169,35 @@ def _masked_values(value: Any) -> Any:
 
 
 def _log_row(ans: dict[str, Any], *, asked_by: str, channel: str, purpose: str) -> dict[str, Any]:
-    """The audit row of one answer: who asked, when, through which channel, what (masked), the answer (masked)."""
+    """The audit row of one answer: who asked, when, through which channel, what (masked), the answer (masked).
+
+    The answer is serialised once and masked value by value only if the whole document could hold an ID number
+    (``_MAYBE_ID``): every ID form holds 15 digits in a row or 6 digits, a separator and 8 digits, and JSON keeps
+    a value's digits, spaces and hyphens as they are (``ensure_ascii=False``) — a value that could hold one makes
+    the document match. Most answers (no personal code, no long digit runs) skip the ≈ 80 ``mask_text`` calls."""
+    from creditflow.common import _MAYBE_ID
+
+    doc = json.dumps(ans, ensure_ascii=False)
+    if _MAYBE_ID.search(doc):
+        doc = json.dumps(_masked_values(ans), ensure_ascii=False)
     return {"at": wh.now_iso(), "asked_by": asked_by, "channel": channel, "purpose": purpose,
-            "query": ans["code"][:80], "valid": ans["valid"], "verdict": ans["verdict"],
-            "answer": json.dumps(_masked_values(ans), ensure_ascii=False)}
+            "query": ans["code"][:80], "valid": ans["valid"], "verdict": ans["verdict"], "answer": doc}
 
 
 _LOG_INSERT = wh.credit_check_log.insert()
 
 
-def check(engine: sa.Engine, codes: list[Any], *, asked_by: str, channel: str, purpose: str | None = None,
-          as_of: dt.date | None = None, audit: AuditWriter | None = None) -> list[dict[str, Any]]:
+def check(engine: sa.Engine | sa.Connection, codes: list[Any], *, asked_by: str, channel: str,
+          purpose: str | None = None, as_of: dt.date | None = None,
+          audit: AuditWriter | None = None) -> list[dict[str, Any]]:
     """Answer for each code, in order, and log every answer; ValueError for an unknown purpose.
 
     Without ``audit`` the log rows are written in the same transaction as the reads (the CLI, the pages);
-    with one (the HTTP endpoint) they are handed to that :class:`AuditWriter`, which writes them in batches."""
+    with one (the HTTP endpoint) they are handed to that :class:`AuditWriter`, which writes them in batches —
+    and ``engine`` may then be a connection the caller already holds (the endpoint's autocommit reader, which
+    has just looked up the machine client on it: one pool check-out per request)."""
+    import contextlib
+
     from creditflow.common import TZ
 
     try:
@@ -189,9 +207,18 @@ def check(engine: sa.Engine, codes: list[Any], *, asked_by: str, channel: str, p
         raise ValueError(f"未知的用途“{purpose}”，应为以下之一：" + "、".join(
             f"{key}（{spec['title_zh']}）" for key, spec in known.items())) from None
     day = as_of or dt.datetime.now(TZ).date()
+    calendar = official_calendar()  # once per request (a changed calendar file is seen by the next one)
     out = []
     rows = []
-    with (engine.connect() if audit is not None else engine.begin()) as conn:
+    held = isinstance(engine, sa.Connection)
+    opened: contextlib.AbstractContextManager[sa.Connection]
+    if isinstance(engine, sa.Connection):
+        if audit is None:
+            raise TypeError("integrity.check on a held connection needs an AuditWriter")
+        opened = contextlib.nullcontext(engine)
+    else:
+        opened = engine.connect() if audit is not None else engine.begin()
+    with opened as conn:
         for raw in codes:
             code, kind, error = identify(raw)
             if error or kind is None:
@@ -199,12 +226,12 @@ def check(engine: sa.Engine, codes: list[Any], *, asked_by: str, channel: str, p
                 ans: dict[str, Any] = {"code": masked, "valid": False, "error": error, "verdict": None,
                                        "purpose": purpose_key}
             else:
-                ans = answer_for(conn, code, kind, purpose_key, day)
+                ans = answer_for(conn, code, kind, purpose_key, day, calendar)
             out.append(ans)
             rows.append(_log_row(ans, asked_by=asked_by, channel=channel, purpose=purpose_key))
         if audit is None and rows:
             conn.execute(_LOG_INSERT, rows)
-        else:
+        elif not held:
             conn.rollback()  # read-only: end the transaction before the connection goes back to the pool
     if audit is not None:
         audit.add(rows)
