@@ -50,13 +50,29 @@ async def current_user(request: Request) -> Any:
     if bearer and bearer.startswith("cfk_"):  # a machine client's credential (creditflow.credit.clients): no user
         raise HTTPException(403, "机器客户端凭据只能用于诚信审核接口，不能代表用户登录")
     if bearer:
-        return await security.resolve_user_from_token(bearer)
+        return _with_a_role(await security.resolve_user_from_token(bearer))
     # The API server's JWTRefreshMiddleware may already have resolved the cookie (and marks it so).
     user = getattr(request.state, "user", None)
     if user is not None and getattr(request.state, "user_authenticated_via", None) \
             is security.USER_INJECTED_BY_TRUSTED_MIDDLEWARE:
-        return user
-    return await security.resolve_user_from_token(request.cookies.get(COOKIE))
+        return _with_a_role(user)
+    return _with_a_role(await security.resolve_user_from_token(request.cookies.get(COOKIE)))
+
+
+#: FAB's registration role: every directory account has it, and it grants nothing.
+NO_ROLE = frozenset({"public"})
+
+
+def _with_a_role(user: Any) -> Any:
+    """Refuse (403) a login that carries none of the deployment's roles: under the FAB auth manager anyone in the
+    directory can sign in and gets only ``Public`` — someone in none of the creditflow groups sees nothing here.
+    (The Simple auth manager's users always have a role, or all are admins.)"""
+    listed = getattr(user, "roles", None)
+    if listed is not None and getattr(user, "role", None) is None:
+        names = {str(getattr(r, "name", r)).lower() for r in listed or []}
+        if not names - NO_ROLE:
+            raise HTTPException(403, "您的账号未加入 creditflow 的任何角色（目录组），请联系管理员")
+    return user
 
 
 def user_roles(user: Any) -> tuple[str, ...]:
@@ -72,8 +88,14 @@ def user_roles(user: Any) -> tuple[str, ...]:
     return tuple(found)
 
 
+def user_name(user: Any) -> str:
+    """Who the audit names: the login name (FAB's ``get_id()`` is a number; the Simple auth manager's is the name)."""
+    name = getattr(user, "username", None)
+    return str(name) if isinstance(name, str) and name.strip() else str(user.get_id())
+
+
 def reviewer_of(user: Any) -> Reviewer:
-    return Reviewer(str(user.get_id()), user_roles(user))
+    return Reviewer(user_name(user), user_roles(user))
 
 
 @cache
