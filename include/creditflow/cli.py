@@ -253,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.set_defaults(func=_cmd_db)
 
     # Capabilities bring their own subcommands (each module: add_parser(sub), run(args)).
+    from creditflow.audit import cli as audit_cli
     from creditflow.credit import cli as credit_cli
     from creditflow.feedback import cli as report_cli
     from creditflow.planning import cli as plan_cli
@@ -260,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan_cli.add_parser(sub)
     report_cli.add_parser(sub)
     credit_cli.add_parser(sub)
+    audit_cli.add_parser(sub)
     return parser
 
 
