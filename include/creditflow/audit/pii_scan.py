@@ -157,15 +157,19 @@ class Place:
 
     counts: Counter[str] = field(default_factory=Counter)
     samples: list[str] = field(default_factory=list)
+    #: the distinct clear values found (to compare places; never printed nor in :meth:`Source.as_dict`)
+    values: set[str] = field(default_factory=set, repr=False)
 
-    def add(self, kind: str, sample: str) -> None:
+    def add(self, kind: str, sample: str, value: str) -> None:
         self.counts[kind] += 1
+        self.values.add(value)
         if sample not in self.samples and len(self.samples) < SAMPLES:
             self.samples.append(sample)
 
     def merge(self, other: Place) -> None:
         for kind, n in other.counts.items():
             self.counts[kind] += n
+        self.values |= other.values
         for s in other.samples:
             if s not in self.samples and len(self.samples) < SAMPLES:
                 self.samples.append(s)
@@ -190,7 +194,7 @@ def scan_bytes(data: bytes, truth: Truth | None = None, packed: bool = False) ->
                 number = run[k:k + 18].decode("ascii")
                 if _is_resident_id(number):
                     seen.add(m.start() + k)
-                    place.add("id", mask_id(number.upper()))
+                    place.add("id", mask_id(number.upper()), number.upper())
                     k += 18
                 else:
                     k += 1
@@ -199,7 +203,7 @@ def scan_bytes(data: bytes, truth: Truth | None = None, packed: bool = False) ->
             number = m.group(0).decode("ascii")
             if _is_resident_id(number):
                 seen.add(m.start())
-                place.add("id", mask_id(number.upper()))
+                place.add("id", mask_id(number.upper()), number.upper())
     if truth is None:
         return place
     regex, forms, around, ids = truth.compiled()
@@ -209,14 +213,15 @@ def scan_bytes(data: bytes, truth: Truth | None = None, packed: bool = False) ->
             for k in range(len(run) - 17):
                 if m.start() + k not in seen and run[k:k + 18] in ids:
                     seen.add(m.start() + k)
-                    place.add("manifest_id", mask_id(run[k:k + 18].decode("ascii").upper()))
+                    number = run[k:k + 18].decode("ascii").upper()
+                    place.add("manifest_id", mask_id(number), number)
     if regex is not None:
         for m in regex.finditer(data):
             form = m.group(0)
             if any(data[m.start() - off:m.start() - off + len(ent)] == ent for off, ent in around.get(form, ())
                    if m.start() >= off):
                 continue
-            place.add("name", mask_name(forms[form]))
+            place.add("name", mask_name(forms[form]), forms[form])
     return place
 
 
@@ -296,12 +301,13 @@ def scan_sqlite(path: str | Path, truth: Truth | None = None, label: str | None 
             if found.total:
                 src.place(f"bytes:{part.name}").merge(found)
     rows = _sqlite_rows(path, truth)
-    live = sum(p.total for p in rows.values())
+    live: set[str] = set().union(*(p.values for p in rows.values()))
     for table, place in rows.items():
         src.places[f"table:{table}"] = place
-    if raw.total > live:
-        src.notes.append(f"文件字节中有{raw.total - live}处不在现存行中（WAL或空闲页中的旧值）：改写后需执行 "
-                         "PRAGMA wal_checkpoint(TRUNCATE) 并 VACUUM")
+    old = raw.values - live
+    if old:
+        src.notes.append(f"有{len(old)}个不同的值只在文件字节中、不在任何现存行中（WAL或空闲页中的旧值）："
+                         "改写后需执行 PRAGMA wal_checkpoint(TRUNCATE) 并 VACUUM")
     return src
 
 
