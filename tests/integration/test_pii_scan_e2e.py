@@ -50,7 +50,8 @@ def _task_log(path: Path):
         saved = os.dup(1), os.dup(2)
         os.dup2(fh.fileno(), 1)
         os.dup2(fh.fileno(), 2)
-        text = io.TextIOWrapper(open(fh.fileno(), "wb", closefd=False), encoding="utf-8", write_through=True)
+        raw = open(fh.fileno(), "wb", closefd=False)  # noqa: SIM115 — closed with the file
+        text = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
         handler = logging.StreamHandler(text)
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
         root, ours = logging.getLogger(), [logging.getLogger(n) for n in ("creditflow", "creditflow_airflow")]
