@@ -21,7 +21,7 @@ def _ric(first17: str) -> str:
 RIC = _ric("44040219900101001")          # 香洲区, born 1990-01-01
 OTHER = _ric("43010219840412645")         # not in the manifest
 USCC = "91440402MA4UL0QXH5"
-TRUTH = ps.Truth(ids={RIC}, names={"王小明", "李娜"}, enterprises={"珠海李娜达化工有限公司"})
+TRUTH = ps.Truth(ids={RIC}, names={"王小明", "李娜"}, enterprises={"珠海李娜达化工有限公司"}, legal_reps={"赵强"})
 
 
 def _kinds(data: bytes, truth=TRUTH, packed=False) -> dict[str, int]:
@@ -63,6 +63,7 @@ def test_names_in_utf8_and_in_json_escapes_but_not_inside_an_enterprise_name():
     assert _kinds("珠海李娜达化工有限公司".encode()) == {}
     assert _kinds(json.dumps("珠海李娜达化工有限公司").encode()) == {}
     assert _kinds("王小".encode()) == {}
+    assert _kinds(json.dumps({"CF_FRDB": "赵强"}).encode()) == {"legal_rep": 1}
 
 
 def test_the_report_shows_masked_samples_only():
@@ -86,7 +87,8 @@ def manifest(tmp_path):
 
 def test_manifest_truth(manifest):
     truth = ps.read_manifest_truth(manifest)
-    assert truth.ids == {RIC} and truth.names == {"王小明", "李娜"} and truth.enterprises == {"珠海李娜达化工有限公司"}
+    assert truth.ids == {RIC} and truth.names == {"王小明"} and truth.legal_reps == {"李娜"}
+    assert truth.enterprises == {"珠海李娜达化工有限公司"}
 
 
 def test_sqlite_freed_space_keeps_old_values_until_vacuum(tmp_path, manifest):

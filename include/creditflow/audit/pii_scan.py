@@ -8,8 +8,9 @@ What counts as a finding:
   GB 11643 check (:func:`creditflow.core.identifiers.check_ric`: check digit, real birth date, known area
   code). A USCC, a masked number (``4404**********0014``) or a blind-index digest never matches.
 * ``manifest_id`` — any ID number of the generator's manifest, anywhere, even inside a longer run.
-* ``name`` — a natural person's name of the manifest (the party of a decision or an enterprise's legal
-  representative) as UTF-8 or as JSON's ``\\uXXXX`` escapes (``json.dumps`` escapes non-ASCII by default).
+* ``name`` — the name of a natural person who is the party of a decision in the manifest, ``legal_rep`` —
+  an enterprise's legal representative (a natural person too; counted apart), as UTF-8 or as JSON's
+  ``\\uXXXX`` escapes (``json.dumps`` escapes non-ASCII by default).
   A name inside the name of an enterprise of the manifest (珠海王华…有限公司) is not a person's name.
 
 Sources: a SQLite file (its bytes and those of its ``-wal``, ``-shm`` and ``-journal`` siblings — freed pages
@@ -90,16 +91,18 @@ class Truth:
     ids: set[str] = field(default_factory=set)
     names: set[str] = field(default_factory=set)
     enterprises: set[str] = field(default_factory=set)
+    #: enterprises' legal representatives (法定代表人): natural persons too, counted apart (kind ``legal_rep``)
+    legal_reps: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._compiled: tuple[Any, ...] | None = None
 
     def compiled(self) -> tuple[Any, ...]:
         if self._compiled is None:
-            forms: dict[bytes, str] = {}
-            for name in self.names:
-                forms[name.encode("utf-8")] = name
-                forms[json_escaped(name)] = name
+            forms: dict[bytes, tuple[str, str]] = {}
+            for kind, names in (("legal_rep", self.legal_reps), ("name", self.names)):   # a party wins
+                for name in names:
+                    forms[name.encode("utf-8")] = forms[json_escaped(name)] = (name, kind)
             # enterprise names that contain a person's name, by the form of that name: (offset, bytes)
             around: dict[bytes, list[tuple[int, bytes]]] = {}
             for ent in self.enterprises:
@@ -134,7 +137,7 @@ def read_manifest_truth(path: str | Path) -> Truth:
             elif party.get("name"):
                 truth.enterprises.add(str(party["name"]))
             if party.get("legal_rep"):
-                truth.names.add(str(party["legal_rep"]))
+                truth.legal_reps.add(str(party["legal_rep"]))
             key = str(m.get("natural_key") or "")
             tail = key.rpartition("|")[2]
             if m.get("review") == "natural_person" and re.fullmatch(r"[0-9]{17}[0-9X]", tail):
@@ -221,7 +224,8 @@ def scan_bytes(data: bytes, truth: Truth | None = None, packed: bool = False) ->
             if any(data[m.start() - off:m.start() - off + len(ent)] == ent for off, ent in around.get(form, ())
                    if m.start() >= off):
                 continue
-            place.add("name", mask_name(forms[form]), forms[form])
+            name, kind = forms[form]
+            place.add(kind, mask_name(name), name)
     return place
 
 
@@ -403,7 +407,8 @@ def scan(*, sqlite: Iterable[str | Path] = (), postgres: Iterable[str] = (), dir
     return sources
 
 
-KIND_LABELS = {"id": "身份证号（校验通过）", "manifest_id": "清单中的身份证号", "name": "自然人姓名"}
+KIND_LABELS = {"id": "身份证号（校验通过）", "manifest_id": "清单中的身份证号", "name": "自然人当事人姓名",
+               "legal_rep": "法定代表人姓名"}
 
 
 def report_text(sources: list[Source]) -> str:
