@@ -32,6 +32,8 @@ def test_a_clear_id_is_found_in_text_json_and_copy_lines():
     assert RIC[:6] == "440402" and ids.is_valid_ric(RIC) and ids.is_valid_ric(OTHER)
     assert _kinds(f"当事人身份证号{OTHER}，已处罚".encode(), None) == {"id": 1}
     assert _kinds(json.dumps({"k": f"号{OTHER}"}).encode(), None) == {"id": 1}   # after a \\uXXXX escape
+    assert _kinds(json.dumps({"k": f"中{OTHER}"}).encode(), None) == {"id": 1}   # \\u4e2d ends in a letter
+    assert _kinds(json.dumps({"k": f"号7{OTHER}"}).encode(), None) == {}         # a 19-digit run after the escape
     assert _kinds(f"1\tline\\n{OTHER}\tx\n".encode(), None) == {"id": 1}        # pg_dump COPY escape
     assert _kinds(OTHER.lower().encode(), None) == {"id": 1}
 

@@ -45,7 +45,28 @@ SQLITE_SIBLINGS = ("-wal", "-shm", "-journal")
 
 # An escape sequence may stand right before a value: JSON's \uXXXX and \n, pg_dump COPY's \t \n \r, \xHH.
 _BEFORE = rb"(?:(?<![0-9A-Za-z])|(?<=\\u[0-9A-Fa-f]{4})|(?<=\\[nrtbfv])|(?<=\\x[0-9A-Fa-f]{2}))"
-_ID_SHAPED = re.compile(_BEFORE + rb"[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+_ESCAPE_BEFORE = re.compile(_BEFORE + rb"$")
+
+
+_ESCAPE_OPEN = re.compile(rb"\\(?:u([0-9A-Fa-f]{0,3})|x([0-9A-Fa-f]?))$")
+
+
+def _escape_digits(data: bytes, start: int) -> int:
+    """How many digits at ``start`` still belong to an escape sequence begun before it: in ``\\u53f7440402…``
+    the run of digits starts with the escape's ``7``."""
+    m = _ESCAPE_OPEN.search(data, max(0, start - 5), start)
+    if m is None:
+        return 0
+    return 4 - len(m.group(1)) if m.group(1) is not None else 2 - len(m.group(2))
+
+
+def _stands_alone(data: bytes, start: int, end: int) -> bool:
+    """No ASCII letter or digit touches ``data[start:end]``, except the escape sequence of ``_BEFORE``."""
+    if end < len(data) and chr(data[end]).isascii() and chr(data[end]).isalnum():
+        return False
+    if start == 0 or not (chr(data[start - 1]).isascii() and chr(data[start - 1]).isalnum()):
+        return True
+    return _ESCAPE_BEFORE.search(data, max(0, start - 6), start) is not None
 _DIGIT_RUN = re.compile(rb"[0-9]{17,}[0-9Xx]?")
 
 
@@ -202,11 +223,17 @@ def scan_bytes(data: bytes, truth: Truth | None = None, packed: bool = False) ->
                 else:
                     k += 1
     else:
-        for m in _ID_SHAPED.finditer(data):
-            number = m.group(0).decode("ascii")
+        # A maximal digit run of exactly 18 (the last may be X) whose neighbours are checked by hand: twice as
+        # fast as one regex with the escape look-behinds over every position.
+        for m in _DIGIT_RUN.finditer(data):
+            start, end = m.span()
+            start += _escape_digits(data, start)
+            if end - start != 18 or not _stands_alone(data, start, end):
+                continue
+            number = data[start:end].decode("ascii").upper()
             if _is_resident_id(number):
-                seen.add(m.start())
-                place.add("id", mask_id(number.upper()), number.upper())
+                seen.add(start)
+                place.add("id", mask_id(number), number)
     if truth is None:
         return place
     regex, forms, around, ids = truth.compiled()
@@ -335,7 +362,10 @@ _COPY = re.compile(rb"^COPY ([^\s(]+)", re.MULTILINE)
 def scan_postgres(url: str, truth: Truth | None = None, pg_dump: str | None = None) -> Source:
     """A PostgreSQL database as ``pg_dump`` writes it (plain text), by table (its COPY block)."""
     dsn, extra = _libpq(url)
-    src = Source(f"postgresql:{urlsplit(dsn)._replace(netloc=urlsplit(dsn).hostname or '').geturl()}")
+    where = urlsplit(dsn)
+    port = f":{where.port}" if where.port else ""
+    schemas = f"（schema {','.join(extra[1::2])}）" if extra else ""
+    src = Source(f"postgresql://{where.hostname or ''}{port}{where.path}{schemas}")   # no user, no password
     exe = pg_dump or shutil.which("pg_dump") or "/usr/bin/pg_dump"
     done = subprocess.run([exe, "--no-owner", "--no-privileges", *extra, dsn], capture_output=True, check=False)
     if done.returncode:
