@@ -18,7 +18,9 @@ keep old values — and, to name the table, its live rows), a PostgreSQL databas
 table), a folder (every file in it; SQLite files inside as above). The report never shows a clear value:
 samples go through :func:`creditflow.common.mask_id`, names keep their first character (``王＊``).
 
-No Airflow import: the CLI is ``creditflow audit pii-scan`` (:mod:`creditflow.audit.cli`).
+No Airflow import: the CLI is ``creditflow audit pii-scan`` (:mod:`creditflow.audit.cli`). Run it as a process
+of its own, as the CLI does: reading a SQLite file's bytes (open, read, close) inside a process that also has
+that database open through SQLite drops the POSIX locks of its connections, and the file can be corrupted.
 """
 
 from __future__ import annotations
