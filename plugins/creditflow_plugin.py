@@ -2,6 +2,7 @@
 
 * the web app ``creditflow_ui`` (the package beside this file) at ``/creditflow``, and the old ``/credit``
   prefix redirected into it; one menu entry per page;
+* a root middleware that masks ID numbers in what the API server's access log records (``creditflow_ui.accesslog``);
 * the timetable ``DelayedDailyTimetable`` (Airflow deserialises custom timetables only from plugins) and the
   macro ``{{ macros.creditflow_plugin.sgs_due_date(…) }}`` — both defined in ``creditflow_airflow``.
 
@@ -19,6 +20,7 @@ from airflow.plugins_manager import AirflowPlugin
 from creditflow_airflow.macros import MACROS
 from creditflow_airflow.timetables import DelayedDailyTimetable
 from creditflow_ui import app
+from creditflow_ui.accesslog import MaskIdsInAccessLog
 from creditflow_ui.legacy import redirect
 
 #: (menu label, path under /creditflow, url_route): the one menu, every page of the app.
@@ -42,6 +44,10 @@ class CreditflowPlugin(AirflowPlugin):
     fastapi_apps = [  # noqa: RUF012 — AirflowPlugin's own attributes
         {"app": app, "url_prefix": "/creditflow", "name": "creditflow"},
         {"app": redirect, "url_prefix": "/credit", "name": "creditflow_credit_moved"},
+    ]
+    # ID numbers in request paths and query strings masked in the API server's access log (accesslog.py)
+    fastapi_root_middlewares = [  # noqa: RUF012
+        {"middleware": MaskIdsInAccessLog, "args": [], "kwargs": {}, "name": "creditflow_mask_access_log"},
     ]
     external_views = [  # noqa: RUF012
         {"name": label, "href": f"/creditflow/{path}", "destination": "nav", "category": "Creditflow",

@@ -4,7 +4,8 @@ Subcommands: ``workdays`` (working-day arithmetic on the official calendar), ``c
 district submission), ``sandbox`` (run the outside systems' sandboxes), ``generate`` (fill them with
 realistic dirty data and a ground-truth manifest), ``db`` (the warehouse schema: ``upgrade`` to the
 latest revision, ``current``, ``history``; the warehouse is ``--db URL`` or else the ``creditflow_db``
-connection as Airflow hands it to processes, ``AIRFLOW_CONN_CREDITFLOW_DB``).
+connection as Airflow hands it to processes, ``AIRFLOW_CONN_CREDITFLOW_DB``), ``audit pii-scan`` (the
+auditor's check that no personal data is stored in clear, :mod:`creditflow.audit`).
 
 Errors a user can fix (bad arguments, an uncovered year, an unreadable file) print one line on stderr
 and exit 2, never a traceback.
@@ -253,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.set_defaults(func=_cmd_db)
 
     # Capabilities bring their own subcommands (each module: add_parser(sub), run(args)).
+    from creditflow.audit import cli as audit_cli
     from creditflow.credit import cli as credit_cli
     from creditflow.credit import clients_cli
     from creditflow.feedback import cli as report_cli
@@ -262,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     report_cli.add_parser(sub)
     credit_cli.add_parser(sub)
     clients_cli.add_parser(sub)
+    audit_cli.add_parser(sub)
     return parser
 
 

@@ -9,7 +9,9 @@ and the outcome the pipeline must reach:
   ``duplicate`` (``duplicate_of`` a record id), ``corrected`` (更正 after an edit), ``withdrawn``
   (撤销 after a revocation), ``revoked_unpublished``;
 * ``review``: the reason when the record needs a human at some level (natural persons, near
-  duplicates, corrections, withdrawals); ``review_decision`` is what a correct reviewer decides.
+  duplicates, corrections, withdrawals); ``review_decision`` is what a correct reviewer decides;
+* ``party``: whom the decision concerns — a natural person's name and ID number, or an enterprise's name,
+  USCC and legal representative: the personal data the auditor's scan looks for (``creditflow audit pii-scan``).
 
 Changes that happen *after* a decision was first entered (late entry, edit, revocation, fix of a
 quarantined record) are **events** with a timestamp, written to the manifest and applied by

@@ -211,6 +211,7 @@ class Generator:
             m["review"] = "natural_person"
         for e in events:
             m["events"].append(json.loads(json.dumps({**e, "at": e["at"].isoformat()}, default=_iso)))
+        m["party"] = party_truth(ptype, party)
         yield {"type": "case_penalty", "row": row, "case": case, "party": party, "ptype": ptype,
                "manifest": m, "events": events, "uscc_override": m.get("uscc_override")}
         if defect in ("cross_source_duplicate", "near_duplicate") and ptype != "PER":
@@ -237,6 +238,7 @@ class Generator:
         nk = f"{nz.doc_no_key(std['CF_WSH'])}|{std['CF_XDR_SHXYM']}"
         m["natural_key"] = nk
         m["record_id"] = f"district_file:{district['code']}:{ids.public_key(nk)}"
+        m["party"] = party_truth(case["party_type"], party)
         yield {"type": "district", "std": std, "district": district, "day": arrive, "manifest": m}
 
     def _case_coercion(self, i: int, day: dt.date) -> Iterator[dict[str, Any]]:
@@ -258,6 +260,7 @@ class Generator:
         m: dict[str, Any] = {"kind": "coercion", "source": "case_db", "record_id": f"case_db:{row['measure_id']}",
              "decision_date": day.isoformat(), "natural_key": f"{doc_no}|{party['uscc']}", "defect": None,
              "outcome": "uploaded", "events": []}
+        m["party"] = party_truth(ptype, party)
         yield {"type": "case_coercion", "row": row, "case": case, "party": party, "ptype": ptype, "manifest": m,
                "events": []}
 
@@ -297,6 +300,7 @@ class Generator:
         elif defect == "fullwidth":
             item["holder"]["name"] = item["holder"]["name"].replace("珠海", "珠海 ") + " "
             item["approvalNo"] = doc_no.replace("〔", "【").replace("〕", "】")
+        m["party"] = party_truth(ptype, party)
         return {"type": "licensing", "item": item, "manifest": m, "events": []}
 
     # --- districts -------------------------------------------------------------------------------
@@ -351,7 +355,18 @@ class Generator:
         nk = f"{nz.doc_no_key(std['CF_WSH'])}|{party_key}"
         m["natural_key"] = nk
         m["record_id"] = f"district_file:{district['code']}:{ids.public_key(nk)}"
+        m["party"] = party_truth(ptype, party)
         return {"type": "district", "std": std, "district": district, "day": day, "manifest": m}
+
+
+def party_truth(ptype: str, party: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's ``party`` of a decision: who it concerns, with the personal data the auditor's scan
+    (``creditflow audit pii-scan``) must not find in clear — a natural person's name and ID number, an
+    enterprise's legal representative (and the enterprise's name, to tell a surname in it from a person)."""
+    if ptype == "PER":
+        return {"type": "PER", "name": party["person_name"], "id_type": party.get("id_type", "RIC"),
+                "id_no": party["id_no"]}
+    return {"type": ptype, "name": party["ent_name"], "uscc": party["uscc"], "legal_rep": party.get("legal_rep")}
 
 
 def _standard_penalty(row: dict[str, Any], case: dict[str, Any], party: dict[str, Any], lb: str) -> dict[str, Any]:
