@@ -2,7 +2,8 @@
 
 * the web app ``creditflow_ui`` (the package beside this file) at ``/creditflow``, and the old ``/credit``
   prefix redirected into it; one menu entry per page;
-* a root middleware that masks ID numbers in what the API server's access log records (``creditflow_ui.accesslog``);
+* a root middleware that masks ID numbers in what the API server's access log records (``creditflow_ui.accesslog``),
+  and one that rate-limits sign-in attempts at ``POST /auth/token`` as the login form is (``creditflow_ui.loginlimit``);
 * the timetable ``DelayedDailyTimetable`` (Airflow deserialises custom timetables only from plugins) and the
   macro ``{{ macros.creditflow_plugin.sgs_due_date(…) }}`` — both defined in ``creditflow_airflow``.
 
@@ -22,6 +23,7 @@ from creditflow_airflow.timetables import DelayedDailyTimetable
 from creditflow_ui import app
 from creditflow_ui.accesslog import MaskIdsInAccessLog
 from creditflow_ui.legacy import redirect
+from creditflow_ui.loginlimit import TokenRateLimit
 
 #: (menu label, path under /creditflow, url_route): the one menu, every page of the app.
 PAGES = (
@@ -48,6 +50,8 @@ class CreditflowPlugin(AirflowPlugin):
     # ID numbers in request paths and query strings masked in the API server's access log (accesslog.py)
     fastapi_root_middlewares = [  # noqa: RUF012
         {"middleware": MaskIdsInAccessLog, "args": [], "kwargs": {}, "name": "creditflow_mask_access_log"},
+        # sign-in attempts through the API (POST /auth/token): Airflow limits only the login form (loginlimit.py)
+        {"middleware": TokenRateLimit, "args": [], "kwargs": {}, "name": "creditflow_token_rate_limit"},
     ]
     external_views = [  # noqa: RUF012
         {"name": label, "href": f"/creditflow/{path}", "destination": "nav", "category": "Creditflow",

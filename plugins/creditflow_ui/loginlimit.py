@@ -74,7 +74,8 @@ class TokenRateLimit:
         self._limits: _Limits | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope.get("type") != "http" or scope.get("method") != "POST" or scope.get("path", "").rstrip("/") not in PATHS:
+        path = str(scope.get("path", "")).rstrip("/")
+        if scope.get("type") != "http" or scope.get("method") != "POST" or path not in PATHS:
             await self.app(scope, receive, send)
             return
         messages, body = [], b""

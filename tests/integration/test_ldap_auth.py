@@ -84,6 +84,8 @@ def fab(tmp_path_factory, module_db_url):
             "AIRFLOW_CONN_CREDITFLOW_DB": json.dumps({"conn_type": "generic",
                                                       "extra": {"sqlalchemy_url": module_db_url}}),
             "CREDITFLOW_VAR": str(root / "var"),
+            # POST /auth/token (creditflow_ui.loginlimit): loose enough for this module's sign-ins, tight for the test
+            "CREDITFLOW_TOKEN_RATE_LIMIT": "8 per 15 second", "CREDITFLOW_TOKEN_RATE_LIMIT_ADDRESS": "300 per minute",
         })
         # The deployment's init step, then the API server (scripts/cluster.py does the same).
         _run([sys.executable, "-m", "airflow", "db", "migrate"], env, "airflow db migrate")
@@ -195,7 +197,32 @@ def test_one_person_never_decides_two_levels_under_the_fab_manager(fab):
     assert again.status_code == 409 and "同一人不得审核同一记录的两个层级" in again.text
     assert decide(reviewer2, rid, 2, csrf_of(reviewer2)).status_code == 303
     deciders = [who for _level, who, _source in audit(fab["engine"], rid)]
-    assert len(deciders) == 2 and len(set(deciders)) == 2
+    assert sorted(deciders) == ["chief", "reviewer2"]  # the audit names the login, not FAB's numeric user id
+
+
+def test_a_directory_account_in_none_of_the_groups_sees_nothing(fab):
+    """FAB gives every account the Public role: someone of the directory in no creditflow group is refused."""
+    directory = fab["directory"]
+    directory.remove_member("查看", "viewer")
+    try:
+        nobody = browser(fab, "viewer")
+        assert airflow_roles(fab, "viewer") == set()
+        for path in ("/creditflow/review", "/creditflow/dashboard", "/creditflow/credit/"):
+            r = nobody.get(path)
+            assert r.status_code == 403 and "未加入" in r.text, (path, r.status_code)
+    finally:
+        directory.add_member("查看", "viewer")
+    assert browser(fab, "viewer").get("/creditflow/review").status_code == 200
+
+
+def test_sign_in_through_the_api_is_rate_limited_per_person_and_address(fab):
+    """POST /auth/token: Airflow limits only the login form; creditflow_ui.loginlimit counts API sign-ins too."""
+    time.sleep(15)  # a fresh window for this module's limit (8 per 15 s per address and name)
+    codes = [sign_in(fab, "admin", f"guess{i}").status_code for i in range(10)]
+    assert codes[:8] == [401] * 8 and codes[8:] == [429, 429], codes
+    refused = sign_in(fab, "admin")
+    assert refused.status_code == 429 and "过于频繁" in refused.json()["detail"] and refused.headers["retry-after"]
+    assert sign_in(fab, "reviewer2").status_code == 201  # another person from the same address is not held up
 
 
 def test_no_one_approves_their_own_credit_proposal_under_the_fab_manager(fab):
