@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from functools import cache
 from importlib import resources
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -445,7 +446,7 @@ def _sha256_each(arr: Any) -> list[str]:
     offsets = np.frombuffer(arr.buffers()[1], np.int32)[arr.offset:arr.offset + len(arr) + 1].tolist()
     data = memoryview(arr.buffers()[2] or b"")
     sha = hashlib.sha256
-    return [sha(data[a:b]).hexdigest() for a, b in zip(offsets, offsets[1:])]
+    return [sha(data[a:b]).hexdigest() for a, b in pairwise(offsets)]
 
 
 def payload(row: dict[str, Any], kind: str) -> dict[str, Any]:
