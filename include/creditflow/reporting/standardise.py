@@ -345,7 +345,7 @@ def map_source_rows(rows: Iterable[dict[str, Any]] | pd.DataFrame, source_system
 
 def standardise(mapped: pd.DataFrame, kind: str, amount_unit: str = "万元") -> pd.DataFrame:
     """Normalise the field columns of a mapped frame and compute keys and content hash."""
-    out = mapped.copy().reset_index(drop=True)
+    out = mapped.reset_index(drop=True)  # copy-on-write (pandas 3): ``mapped`` stays as it was
     for f in standard.fields(kind):
         col = out[f.code] if f.code in out.columns else pd.Series([None] * len(out))
         out[f.code] = normalise_column(col, f, amount_unit)
