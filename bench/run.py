@@ -6,7 +6,8 @@
                     bench/floor.py: the same work in minimal code), same run; keys, hashes and findings
                     compared per record (a difference exits non-zero); ``--data varied`` (default: every name, code
                     and fact distinct) or ``tiled`` (a sample tiled, as before issue 12). Wall and CPU
-                    time per stage and the load average (the machine is shared).
+                    time per stage and the load average (the machine is shared); peak RSS of the process
+                    and per stage (``PeakRss``: ``/usr/bin/time`` no longer sees the process's peak).
 3. ``ledger``     — the per-run ledger lookups of a daily run against an empty ledger and a large one.
 
 Each benchmark runs in its own subprocess so that peak RSS (ru_maxrss) is its own.
@@ -46,7 +47,7 @@ class PeakRss:
     def __init__(self) -> None:
         self.parts: dict[str, float] = {}
         self.process = 0.0
-        self.resettable = Path("/proc/self/clear_refs").exists()
+        self.resettable = os.access("/proc/self/clear_refs", os.W_OK)
 
     def close(self, part: str) -> None:
         """The peak since the previous close belongs to ``part``."""
