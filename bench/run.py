@@ -6,7 +6,8 @@
                     bench/floor.py: the same work in minimal code), same run; keys, hashes and findings
                     compared per record (a difference exits non-zero); ``--data varied`` (default: every name, code
                     and fact distinct) or ``tiled`` (a sample tiled, as before issue 12). Wall and CPU
-                    time per stage and the load average (the machine is shared).
+                    time per stage and the load average (the machine is shared); peak RSS of the process
+                    and per stage (``PeakRss``: ``/usr/bin/time`` no longer sees the process's peak).
 3. ``ledger``     — the per-run ledger lookups of a daily run against an empty ledger and a large one.
 
 Each benchmark runs in its own subprocess so that peak RSS (ru_maxrss) is its own.
@@ -36,6 +37,28 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class PeakRss:
+    """Peak RSS per part of a benchmark: the kernel's high-water mark (VmHWM), read and reset at each part's
+    end (Linux: writing 5 to /proc/self/clear_refs). :attr:`process` is the whole process's peak (the
+    largest of the parts, including everything before the first one); elsewhere only that is known."""
+
+    def __init__(self) -> None:
+        self.parts: dict[str, float] = {}
+        self.process = 0.0
+        self.resettable = os.access("/proc/self/clear_refs", os.W_OK)
+
+    def close(self, part: str) -> None:
+        """The peak since the previous close belongs to ``part``."""
+        if not self.resettable:
+            self.process = peak_rss_mb()
+            return
+        status = Path("/proc/self/status").read_text()
+        mb = int(status.split("VmHWM:")[1].split()[0]) / 1024
+        Path("/proc/self/clear_refs").write_text("5")
+        self.parts[part] = max(self.parts.get(part, 0.0), mb)
+        self.process = max(self.process, mb)
 
 
 def bench_generator(n: int) -> dict:
@@ -74,6 +97,23 @@ def _dedup(frame, ledger):  # type: ignore[no-untyped-def]
     merged = frame.loc[~dup, ["natural_key", "content_hash"]].merge(ledger, on="natural_key", how="left")
     unchanged = (merged["accepted_hash"] == merged["content_hash"]).sum()
     return int(dup.sum()), int(unchanged)
+
+
+def _release_freed_memory() -> None:
+    """Give back to the OS what one side of the benchmark freed, before the other side runs: pyarrow's
+    pool (mimalloc) and glibc's heap keep freed pages for reuse, so without this each side's peak would
+    sit on the other's leftovers. Not timed; what each side allocates still counts in its own peak."""
+    import ctypes
+    import gc
+
+    import pyarrow as pa
+
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def _clock() -> tuple[float, float]:
@@ -132,11 +172,16 @@ def bench_pipeline(n: int, chunk: int, data: str = "varied") -> dict:
     v.validate_gx(v.prepare(pd.DataFrame([{}]), "penalty"), "penalty", as_of)  # import, context, suite once
     floor_standardise(varied_district_rows(10, seed=1), "district_file", "penalty")  # its data files once
 
+    peak = PeakRss()
+    peak.close("setup")  # imports, GX's context and suite, the floor's data files
+
     def timed(stage: str, fn, *args):  # type: ignore[no-untyped-def]
+        peak.close("input and comparison")  # generating the chunk, the comparison of the previous one
         w, c = _clock()
         out = fn(*args)
         wall[stage] += time.perf_counter() - w
         cpu[stage] += time.process_time() - c
+        peak.close(stage)
         return out
 
     for start in range(0, n, chunk):
@@ -146,19 +191,28 @@ def bench_pipeline(n: int, chunk: int, data: str = "varied") -> dict:
         frame = timed("standardise", _standardise, part)
         a, _ = timed("validate_gx", v.validate_gx, frame, "penalty", as_of)
         d, _ = timed("dedup", _dedup, frame, ledger)
+        # What the comparison needs of the project's side: its keys, hashes and findings. The frame goes
+        # before the floor runs, so the process's peak is the larger of the two sides, not their sum.
+        frame = frame[["record_id", "natural_key", "content_hash"]].copy()
+        gx_set = {(int(r), f, rid) for r, f, rid in zip(a["_row"], a["field"], a["rule_id"], strict=True)}
+        found = len(a)
+        del a
+        _release_freed_memory()
         ff = timed("floor_standardise", floor_standardise, part, "district_file", "penalty")
         b = timed("floor_validate", floor_findings, ff, "penalty", as_of)
         fd = timed("floor_dedup", floor_dedup, ff)
         keys = _key_differences(frame, ff)
-        gx_set = {(int(r), f, rid) for r, f, rid in zip(a["_row"], a["field"], a["rule_id"], strict=True)}
         rows = frame["record_id"].to_numpy()
         finding_diffs = [f"finding {rid} {f} row {rows[r]}: {'project only' if (r, f, rid) in gx_set else 'floor only'}"
                          for r, f, rid in sorted(gx_set ^ b)]
         differences += keys + finding_diffs + ([f"duplicates: project {d} ≠ floor {fd}"] if fd != d else [])
-        same &= not keys and gx_set == b and len(gx_set) == len(a) and fd == d
-        findings_gx += len(a)
+        same &= not keys and gx_set == b and len(gx_set) == found and fd == d
+        findings_gx += found
         findings_floor += len(b)
         dups += d
+        del ff, part
+        _release_freed_memory()
+    peak.close("input and comparison")
     ours = ("standardise", "validate_gx", "dedup")
     floors = ("floor_standardise", "floor_validate", "floor_dedup")
     total_wall, total_cpu = sum(wall[k] for k in ours), sum(cpu[k] for k in ours)
@@ -175,7 +229,8 @@ def bench_pipeline(n: int, chunk: int, data: str = "varied") -> dict:
             "ratio_whole_path_wall": round(total_wall / floor_wall, 2),
             "findings_gx": findings_gx, "findings_floor": findings_floor, "same_keys_hashes_findings": same,
             "differences": len(differences), "first_differences": differences[:10],
-            "duplicates": dups, "peak_rss_mb": round(peak_rss_mb()),
+            "duplicates": dups, "peak_rss_mb": round(peak.process),
+            "peak_rss_by_part_mb": {k: round(x) for k, x in peak.parts.items()},
             "loadavg": [round(x, 2) for x in os.getloadavg()]}
 
 

@@ -74,3 +74,19 @@ def test_row_hashes_equal_the_scalar_definition(rows):
     df = df.astype(object).where(df.notna(), None)
     codes = ["C", "A", "B", "D"]  # D absent: no part
     assert st.row_hashes(df, codes) == [_scalar_hash(r, codes) for r in df.to_dict("records")]
+
+
+def test_row_hashes_are_the_same_in_slices(monkeypatch):
+    """``row_hashes`` works ``HASH_SLICE`` rows at a time (issue #20 target 3: peak RSS); slices that
+    take the Arrow path and one that takes the per-value path (a number) give the scalar definition."""
+    values = ["珠海甲有限公司", None, "", " x ", "𠀀ab", "ａ", "1.50", "珠应急罚〔2026〕1号", None, "z"]
+    rows = [{"A": values[i % 10], "B": values[(i * 3) % 10], "C": f"{i}"} for i in range(23)]
+    rows[7]["B"] = 5  # not text: its slice hashes value by value
+    df = pd.DataFrame(rows, dtype=object)
+    df = df.where(df.notna(), None)
+    codes = ["C", "A", "B", "D"]
+    whole = st.row_hashes(df, codes)
+    monkeypatch.setattr(st, "HASH_SLICE", 4)
+    sliced = st.row_hashes(df, codes)
+    assert sliced == whole == [_scalar_hash(r, codes) for r in df.to_dict("records")]
+    assert st.row_hashes(df.iloc[:0], codes) == []

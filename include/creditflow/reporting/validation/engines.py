@@ -36,7 +36,7 @@ def prepare(df: pd.DataFrame, kind: str) -> pd.DataFrame:
     Standardised frames are text already; anything else (numbers, NaN, ``pd.NA``, timestamps) is turned
     into the same text for both engines, so GX's native checks and the predicates see one value.
     """
-    out = df.copy()
+    out = df.copy(deep=False)  # copy-on-write (pandas 3): replacing a column never touches ``df``
     for code in standard.codes(kind):
         if code not in out.columns:
             out[code] = None
