@@ -160,3 +160,12 @@ def test_cli_exit_codes_and_directory_scan(tmp_path, manifest, capsys):
 def test_pg_dump_url_forms():
     dsn, extra = ps._libpq("postgresql+psycopg2://postgres@127.0.0.1:5432/h?options=-csearch_path%3Dt_1")
     assert dsn == "postgresql://postgres@127.0.0.1:5432/h" and extra == ["-n", "t_1"]
+
+
+def test_access_log_query_masking():
+    from creditflow_ui.accesslog import masked_query
+
+    assert masked_query(f"code={OTHER}&purpose=x".encode()) == f"code={mask_id(OTHER)}&purpose=x".replace(
+        "*", "%2A").encode()
+    assert b"%E5%8F%B7" + mask_id(OTHER)[:4].encode() in masked_query(f"q=%E5%8F%B7{OTHER}".encode())
+    assert masked_query(f"code={USCC}&x=%E4%B8%AD".encode()) is None
