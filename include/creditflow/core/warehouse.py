@@ -388,9 +388,10 @@ credit_case = sa.Table(
     "cf_credit_case", metadata,
     sa.Column("case_id", sa.String(80), primary_key=True),
     sa.Column("situation_id", sa.String(20), nullable=False),
-    sa.Column("party_key", sa.String(80), nullable=False),  # USCC, or the resident ID of a natural person
+    sa.Column("party_key", sa.String(80), nullable=False),  # USCC, or the blind index of a natural person's ID
     sa.Column("party_type", sa.String(16), nullable=False),  # 法人及非法人组织 | 个体工商户 | 自然人
-    sa.Column("party_name", sa.String(200), nullable=False),
+    sa.Column("party_name", sa.String(200), nullable=False),  # a natural person's sealed (SM4, core.pii)
+    sa.Column("party_code", sa.String(120)),  # a natural person's ID number, sealed; NULL for an organisation
     sa.Column("facts", sa.Text, nullable=False),
     sa.Column("basis", sa.Text, nullable=False),
     sa.Column("source_ref", sa.String(120)),  # the case-system decision or accident it came from
@@ -481,7 +482,8 @@ credit_penalty = sa.Table(
     sa.Column("natural_key", sa.String(400)),  # cf_ledger key (kind penalty)
     sa.Column("party_key", sa.String(80), nullable=False),
     sa.Column("party_type", sa.String(16), nullable=False),
-    sa.Column("party_name", sa.String(200), nullable=False),
+    sa.Column("party_name", sa.String(200), nullable=False),  # a natural person's sealed (SM4, core.pii)
+    sa.Column("party_code", sa.String(120)),  # a natural person's ID number, sealed; NULL for an organisation
     sa.Column("doc_no", sa.String(128), nullable=False),
     sa.Column("decision_date", sa.String(10), nullable=False),
     sa.Column("categories", sa.String(256), nullable=False),  # 处罚类别, ";"-joined
