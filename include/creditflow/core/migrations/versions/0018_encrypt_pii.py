@@ -181,8 +181,7 @@ def upgrade() -> None:
         payload = _loads(r["payload"]) or {}
         out: dict[str, Any] = {"payload": _sealed_json(pii, r["kind"], r["payload"], True)}
         if _is_natural(payload):
-            out["party_key"] = party(r["party_key"]) if r["party_key"] in codes else pii.party_key(
-                r["party_key"], True)
+            out["party_key"] = pii.party_key(r["party_key"], True)
         out["natural_key"] = natural(r["natural_key"])
         return out
 
@@ -305,8 +304,8 @@ def downgrade() -> None:
                        ("cf_credit_request", ["party_key", "evidence", "revoke_reason"]),
                        ("cf_credit_event", ["comment"]), ("cf_credit_objection", ["content", "resolution"]),
                        ("cf_credit_document", ["content"])):
-        each(name, cols, lambda r: {c: (party(v) if c == "party_key" else natural(v) if c == "natural_key"
-                                        else pii.unseal(v)) for c, v in r.items() if c in cols})
+        each(name, cols, lambda r, cols=cols: {c: (party(v) if c == "party_key" else natural(v) if c == "natural_key"
+                                                   else pii.unseal(v)) for c, v in r.items() if c in cols})
     for table_name in ("cf_credit_case", "cf_credit_penalty"):
         table = _table(bind, table_name)
         if table is not None and "party_code" in table.c:
