@@ -4,7 +4,8 @@ Subcommands: ``workdays`` (working-day arithmetic on the official calendar), ``c
 district submission), ``sandbox`` (run the outside systems' sandboxes), ``generate`` (fill them with
 realistic dirty data and a ground-truth manifest), ``db`` (the warehouse schema: ``upgrade`` to the
 latest revision, ``current``, ``history``; the warehouse is ``--db URL`` or else the ``creditflow_db``
-connection as Airflow hands it to processes, ``AIRFLOW_CONN_CREDITFLOW_DB``).
+connection as Airflow hands it to processes, ``AIRFLOW_CONN_CREDITFLOW_DB``), ``keys`` (the personal-data
+keys: ``new``, ``rotate``, ``status``).
 
 Errors a user can fix (bad arguments, an uncovered year, an unreadable file) print one line on stderr
 and exit 2, never a traceback.
@@ -253,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.set_defaults(func=_cmd_db)
 
     # Capabilities bring their own subcommands (each module: add_parser(sub), run(args)).
+    from creditflow.core.pii import cli as keys_cli
     from creditflow.credit import cli as credit_cli
     from creditflow.feedback import cli as report_cli
     from creditflow.planning import cli as plan_cli
@@ -260,10 +262,12 @@ def build_parser() -> argparse.ArgumentParser:
     plan_cli.add_parser(sub)
     report_cli.add_parser(sub)
     credit_cli.add_parser(sub)
+    keys_cli.add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from creditflow.core.pii import PiiKeyError
     from creditflow.core.workdays import CalendarDataError, CalendarNotCovered
 
     try:
@@ -273,6 +277,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     except (CalendarNotCovered, CalendarDataError) as exc:
+        print(f"creditflow: {exc}", file=sys.stderr)
+        return 2
+    except PiiKeyError as exc:  # no keyring (e.g. `db upgrade` to 0018): the Chinese message names the connection
         print(f"creditflow: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
