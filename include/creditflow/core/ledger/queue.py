@@ -81,8 +81,10 @@ def idempotency_key(kind: str, natural_key: str, op: str, content_hash: str) -> 
 
 
 def content_hash(payload: Mapping[str, Any]) -> str:
-    """The credit capability's hash of a payload (empty fields left out, keys sorted)."""
-    canonical = json.dumps({k: v for k, v in payload.items() if v not in (None, "")}, sort_keys=True,
+    """The credit capability's hash of a payload (empty fields left out, keys sorted), always of the clear values:
+    a payload built from a stored (sealed) one hashes as its clear form (#19 §3), never as a random ciphertext."""
+    clear = pii.open_payload("", payload)
+    canonical = json.dumps({k: v for k, v in clear.items() if v not in (None, "")}, sort_keys=True,
                            ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
