@@ -101,7 +101,8 @@ def main() -> None:
         for mode in ("off", "on"):
             got = stages(args.n, sealing=mode == "on")
             prev = best.get(mode)
-            best[mode] = got if prev is None else {k: min(v, prev[k]) if k.endswith("_s") else v for k, v in got.items()}
+            best[mode] = got if prev is None else {k: min(v, prev[k]) if k.endswith("_s") else v
+                                                   for k, v in got.items()}
     result.update(best, load_after=os.getloadavg(), n=args.n)
     print(json.dumps(result, ensure_ascii=False, indent=1))
 
