@@ -140,3 +140,17 @@ def test_0018_encrypts_in_place_without_loss_and_nothing_is_resent(world):
     assert world.platform.admin("GET", "/admin/stats")["operations"] == operations
     assert all(s["uploaded"] == 0 for s in summary.values()), summary
     assert not [r for r in _ledger(engine) if r["state"] in ("pending", "sent")]
+
+    # The revision's downgrade (by hand: creditflow never downgrades itself; same keyring) gives the clear
+    # warehouse back: the old rows exactly as they were.
+    from alembic import command
+
+    with engine.begin() as conn:
+        command.downgrade(migrations.config(conn), "0016")
+    with engine.connect() as conn:
+        std_down = {(r.run_key, r.record_id): (r.kind, json.loads(r.payload), r.party_key, r.natural_key)
+                    for r in conn.execute(sa.select(wh.standardised.c.run_key, wh.standardised.c.record_id,
+                                                    wh.standardised.c.kind, wh.standardised.c.payload,
+                                                    wh.standardised.c.party_key, wh.standardised.c.natural_key))}
+    assert {k: std_down[k] for k in std_before} == std_before
+    assert not [v for _, _, v in _text_values(engine) if "sm4g:" in v or "bi:" in v]

@@ -35,5 +35,5 @@ def test_neither_is_the_chinese_error(no_env, monkeypatch):
         raise LookupError(conn_id)
 
     monkeypatch.setattr(hooks, "_connection", missing)
-    with pytest.raises(pii.PiiKeyError, match="未配置个人信息加密密钥.*creditflow_pii"):
+    with pytest.raises(pii.PiiKeyError, match=r"未配置个人信息加密密钥.*creditflow_pii"):
         hooks.ensure_keyring()

@@ -95,7 +95,7 @@ def test_rotate_killed_mid_way_resumes_and_ends_with_every_value_under_the_new_k
 
 
 def test_cli_new_status_rotate(filled, db_url, monkeypatch, capsys):
-    engine, old, _ = filled
+    _, old, _ = filled
     assert cli.main(["keys", "new"]) == 0
     out, err = capsys.readouterr()
     conn = json.loads(out)

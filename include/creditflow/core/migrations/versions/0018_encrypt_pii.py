@@ -25,6 +25,7 @@ Developed on top of 0016; the coordinator re-chains it after 0017 (``down_revisi
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -238,6 +239,12 @@ def upgrade() -> None:
     each("cf_credit_check_log", ["answer"], answer)
 
 
+def _cleared(cols: list[str], party: Callable[[Any], Any], natural: Callable[[Any], Any], unseal: Callable[[Any], Any],
+             row: dict[str, Any]) -> dict[str, Any]:
+    return {c: party(v) if c == "party_key" else natural(v) if c == "natural_key" else unseal(v)
+            for c, v in row.items() if c in cols}
+
+
 def downgrade() -> None:
     pii = _pii()
     bind = op.get_bind()
@@ -304,8 +311,7 @@ def downgrade() -> None:
                        ("cf_credit_request", ["party_key", "evidence", "revoke_reason"]),
                        ("cf_credit_event", ["comment"]), ("cf_credit_objection", ["content", "resolution"]),
                        ("cf_credit_document", ["content"])):
-        each(name, cols, lambda r, cols=cols: {c: (party(v) if c == "party_key" else natural(v) if c == "natural_key"
-                                                   else pii.unseal(v)) for c, v in r.items() if c in cols})
+        each(name, cols, functools.partial(_cleared, cols, party, natural, pii.unseal))
     for table_name in ("cf_credit_case", "cf_credit_penalty"):
         table = _table(bind, table_name)
         if table is not None and "party_code" in table.c:
