@@ -37,3 +37,17 @@ def test_neither_is_the_chinese_error(no_env, monkeypatch):
     monkeypatch.setattr(hooks, "_connection", missing)
     with pytest.raises(pii.PiiKeyError, match=r"未配置个人信息加密密钥.*creditflow_pii"):
         hooks.ensure_keyring()
+
+
+def test_demo_keyring_is_made_once_private_and_the_deployments_own_wins(tmp_path, monkeypatch):
+    import stat
+
+    from airflow_env import airflow_env
+
+    monkeypatch.delenv("AIRFLOW_CONN_CREDITFLOW_PII")
+    first = airflow_env(tmp_path, 28399)["AIRFLOW_CONN_CREDITFLOW_PII"]
+    assert airflow_env(tmp_path, 28399)["AIRFLOW_CONN_CREDITFLOW_PII"] == first  # once, kept for every process
+    assert stat.S_IMODE((tmp_path / "pii.conn").stat().st_mode) == 0o600
+    assert keys.keyring({"AIRFLOW_CONN_CREDITFLOW_PII": first}).active == "k1"
+    monkeypatch.setenv("AIRFLOW_CONN_CREDITFLOW_PII", "the deployment's")
+    assert airflow_env(tmp_path, 28399)["AIRFLOW_CONN_CREDITFLOW_PII"] == "the deployment's"
