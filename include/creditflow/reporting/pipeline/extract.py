@@ -11,7 +11,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from creditflow.common import KIND_LABELS, mask_text
+from creditflow.common import KIND_LABELS, mask_id, mask_text
+from creditflow.core import standard
 from creditflow.core import warehouse as wh
 from creditflow.core.identifiers import public_key
 from creditflow.core.platform_client import LicensingClient
@@ -160,8 +161,13 @@ def extract_inbox(run: Run, inbox: Storage | Path) -> tuple[list[dict[str, Any]]
         mapped["lineage"] = [r["_lineage"] for r in rows]
         # The clear natural key (the party's own code), masked: the record id stays what it always was.
         keyed = st.standardise(mapped, run.kind, blind_keys=False) if rows else mapped
-        for (n, values), nk in zip(sub.rows, keyed["natural_key"] if rows else [], strict=True):
-            # Record ids appear in logs and pages: a natural person's ID number in the key is masked.
+        persons = (keyed[f"{standard.PREFIX[run.kind]}_XDR_LB"] == "自然人").tolist() if rows else []
+        for (n, values), nk, person in zip(sub.rows, keyed["natural_key"] if rows else [], persons, strict=True):
+            # Record ids appear in logs and pages: a natural person's document number in the key is masked —
+            # any document (a passport too), the way a resident ID number always was (same id for those).
+            if nk and person:
+                doc, _, code = str(nk).rpartition("|")
+                nk = f"{doc}|{mask_id(code)}"
             source_key = f"{district}:{public_key(nk)}" if nk else f"{name}:row{n}"
             staged[source_key] = {"source_system": "district_file", "source_key": source_key,
                                   "lineage": f"{name}#row{n}", "raw": values}
