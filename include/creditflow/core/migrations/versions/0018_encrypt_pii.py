@@ -20,7 +20,8 @@ upgrade stops and names the connection (``creditflow_pii``).
 The downgrade opens every sealed value and restores the clear keys (needs the same keyring): the blind
 index cannot be reversed, so the clear keys are taken from the sealed values kept next to them.
 
-Developed on top of 0016; the coordinator re-chains it after 0017 (``down_revision``).
+Developed on top of 0016; the coordinator re-chains it after 0017 (``down_revision``). ``party_code`` of the
+credit tables is added here unless an earlier revision did (the credit side's ``0017b``, if it is kept).
 """
 
 from __future__ import annotations
@@ -312,8 +313,17 @@ def downgrade() -> None:
                        ("cf_credit_event", ["comment"]), ("cf_credit_objection", ["content", "resolution"]),
                        ("cf_credit_document", ["content"])):
         each(name, cols, functools.partial(_cleared, cols, party, natural, pii.unseal))
-    for table_name in ("cf_credit_case", "cf_credit_penalty"):
-        table = _table(bind, table_name)
-        if table is not None and "party_code" in table.c:
-            with op.batch_alter_table(table_name) as batch:
-                batch.drop_column("party_code")
+    if _party_code_is_ours():
+        for table_name in ("cf_credit_case", "cf_credit_penalty"):
+            table = _table(bind, table_name)
+            if table is not None and "party_code" in table.c:
+                with op.batch_alter_table(table_name) as batch:
+                    batch.drop_column("party_code")
+
+
+def _party_code_is_ours() -> bool:
+    """Whether this revision added ``party_code`` (the credit side's stand-in revision ``0017b`` adds it when it
+    is in the chain; then its own downgrade drops it)."""
+    from creditflow.core import migrations
+
+    return "0017b" not in {rev for rev, _ in migrations.revisions()}
