@@ -252,6 +252,17 @@ def test_no_unmasked_id_numbers_in_what_people_see(world):
         payloads = [p for (p,) in conn.execute(sa.select(wh.standardised.c.payload))]
         pending = [p for (p,) in conn.execute(sa.select(wh.ledger.c.pending_payload)) if p]
     assert not any(i in p for p in payloads + pending for i in ids)
+    # Nor any natural person's name (parties, legal representatives) from the case system, in any column.
+    with world.case_db.connect() as conn:
+        names = {n for (n,) in conn.execute(sa.text("SELECT person_name FROM person")) if n}
+        names |= {n for (n,) in conn.execute(sa.text("SELECT legal_rep FROM enterprise")) if n}
+    assert names
+    with world.warehouse.connect() as conn:
+        for table in wh.metadata.sorted_tables:
+            cols = [c for c in table.columns if isinstance(c.type, (sa.String, sa.Text))]
+            for row in conn.execute(sa.select(*cols)):
+                found = [(table.name, c.name) for c, v in zip(cols, row, strict=True) if v and any(n in v for n in names)]
+                assert not found, found
     assert any(i in json.dumps(pii.open_json(p), ensure_ascii=False) for p in payloads for i in ids)
     assert any(i in json.dumps(pii.open_json(p), ensure_ascii=False) for p in pending for i in ids)
 
