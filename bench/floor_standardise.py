@@ -225,6 +225,30 @@ def _sha256_each(arr: pa.Array) -> list[str]:
     return [sha(data[a:b]).hexdigest() for a, b in pairwise(offsets)]
 
 
+def _blind_persons(party: pa.Array, person: pa.Array) -> pa.Array:
+    """A natural person's key is stored as its blind index (#19 §3): HMAC-SM3 under the index key of the
+    keyring in ``AIRFLOW_CONN_CREDITFLOW_PII`` (JSON form), over ``id`` 0x1F value, first 16 bytes, each nibble
+    a letter a–p, prefixed ``bi:`` — written here from that definition, not imported."""
+    import base64
+    import json
+    import os
+
+    from cryptography.hazmat.primitives import hashes, hmac
+
+    mask = np.asarray(pc.and_(person, pc.is_valid(party)).to_numpy(zero_copy_only=False), dtype=bool)
+    if not mask.any():
+        return party
+    extra = json.loads(os.environ["AIRFLOW_CONN_CREDITFLOW_PII"])["extra"]
+    key = base64.b64decode(extra["index_key"])
+    letters = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
+    values = np.asarray(party.to_numpy(zero_copy_only=False), dtype=object)
+    for i in np.flatnonzero(mask):
+        mac = hmac.HMAC(key, hashes.SM3())
+        mac.update(b"id\x1f" + str(values[i]).encode("utf-8"))
+        values[i] = "bi:" + mac.finalize()[:16].hex().translate(letters)
+    return pa.array(values, pa.string())
+
+
 def floor_standardise(raw: pd.DataFrame, source_system: str, kind: str) -> pd.DataFrame:
     """Map (identity: field codes as headers), normalise, key and hash a chunk of source rows."""
     unit = amount_unit(source_system, kind)
@@ -245,6 +269,7 @@ def floor_standardise(raw: pd.DataFrame, source_system: str, kind: str) -> pd.Da
         party = pc.if_else(swap, other, party)
     person = pc.fill_null(pc.equal(cols[f"{p}_XDR_LB"], "自然人"), False)
     party = pc.if_else(person, cols[f"{p}_XDR_ZJHM"], party)
+    party = _blind_persons(party, person)
     natural = pc.binary_join_element_wise(doc_key, party, "|")  # null when either is
     pieces = [pc.binary_join_element_wise(f"{c}=", cols[c], "\x1f", "") for c in sorted(cols)]
     joined = pc.binary_join_element_wise(*pieces, "", null_handling="replace", null_replacement="")

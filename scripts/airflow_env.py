@@ -23,6 +23,23 @@ def _persistent_secret(home: Path, name: str, make) -> str:  # type: ignore[no-u
     return path.read_text().strip()
 
 
+def _pii_connection(home: Path) -> str:
+    """The personal-data keyring (#19 §3) as the connection ``creditflow_pii``: the deployment's own when its
+    environment has one, else the demo's, generated once into its Airflow home (mode 0600, never in git)."""
+    given = os.environ.get("AIRFLOW_CONN_CREDITFLOW_PII", "").strip()
+    if given:
+        return given
+    path = home / "pii.conn"
+    if not path.exists():
+        from creditflow.core.pii import keys
+
+        home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(keys.connection_json(keys.generate_keyring()))
+    return path.read_text().strip()
+
+
 def _fernet() -> str:
     from cryptography.fernet import Fernet
 
@@ -61,6 +78,7 @@ def airflow_env(home: Path | None = None, port: int = 8080) -> dict[str, str]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in DEMO_USERS.items()),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         "AIRFLOW__CORE__FERNET_KEY": _persistent_secret(home, "fernet.key", _fernet),
+        "AIRFLOW_CONN_CREDITFLOW_PII": _pii_connection(home),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW__API__HOST": "127.0.0.1",  # loopback only, like the sandboxes
         "AIRFLOW__API__PORT": str(port),

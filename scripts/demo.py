@@ -276,6 +276,7 @@ def main() -> int:
     VAR.mkdir(exist_ok=True)
     (HOME / "logs").mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **airflow_env(HOME, PORT)}
+    os.environ["AIRFLOW_CONN_CREDITFLOW_PII"] = env["AIRFLOW_CONN_CREDITFLOW_PII"]  # this process migrates (#19 §3)
     state = load_state()
     if state is None:
         now = dt.datetime.now(TZ)

@@ -5,7 +5,8 @@ district submission), ``sandbox`` (run the outside systems' sandboxes), ``genera
 realistic dirty data and a ground-truth manifest), ``db`` (the warehouse schema: ``upgrade`` to the
 latest revision, ``current``, ``history``; the warehouse is ``--db URL`` or else the ``creditflow_db``
 connection as Airflow hands it to processes, ``AIRFLOW_CONN_CREDITFLOW_DB``), ``audit pii-scan`` (the
-auditor's check that no personal data is stored in clear, :mod:`creditflow.audit`).
+auditor's check that no personal data is stored in clear, :mod:`creditflow.audit`), ``keys`` (the personal-data
+keys: ``new``, ``rotate``, ``status``), ``clients`` (the machine clients of 诚信审核).
 
 Errors a user can fix (bad arguments, an uncovered year, an unreadable file) print one line on stderr
 and exit 2, never a traceback.
@@ -255,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Capabilities bring their own subcommands (each module: add_parser(sub), run(args)).
     from creditflow.audit import cli as audit_cli
+    from creditflow.core.pii import cli as keys_cli
     from creditflow.credit import cli as credit_cli
     from creditflow.credit import clients_cli
     from creditflow.feedback import cli as report_cli
@@ -265,10 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
     credit_cli.add_parser(sub)
     clients_cli.add_parser(sub)
     audit_cli.add_parser(sub)
+    keys_cli.add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from creditflow.core.pii import PiiKeyError
     from creditflow.core.workdays import CalendarDataError, CalendarNotCovered
 
     try:
@@ -278,6 +282,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     except (CalendarNotCovered, CalendarDataError) as exc:
+        print(f"creditflow: {exc}", file=sys.stderr)
+        return 2
+    except PiiKeyError as exc:  # no keyring (e.g. `db upgrade` to 0018): the Chinese message names the connection
         print(f"creditflow: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -83,11 +83,36 @@ def sqlalchemy_url(conn_id: str) -> str:
         raise ValueError(f"connection {conn_id}: {exc}") from None
 
 
+def ensure_keyring() -> None:
+    """The personal-data keyring (#19 §3) of this process: ``AIRFLOW_CONN_CREDITFLOW_PII`` when the environment
+    has it, else the connection ``creditflow_pii`` from Airflow's secrets backend (installed with
+    :func:`creditflow.core.pii.use_keyring`); neither is a :class:`~creditflow.core.pii.PiiKeyError` in Chinese."""
+    import os
+
+    from creditflow.core import pii
+
+    if os.environ.get("AIRFLOW_CONN_CREDITFLOW_PII", "").strip():
+        return
+    try:
+        pii.keyring()
+        return
+    except pii.PiiKeyError:
+        pass
+    try:
+        conn = _connection(pii.CONN_ID)
+    except Exception:
+        pii.keyring()  # raises the Chinese message naming the connection
+        raise
+    pii.use_keyring(conn.extra_dejson or {})
+
+
 def warehouse_engine() -> Any:
     """The warehouse's engine. The schema is not touched here: `creditflow db upgrade` (run by `make demo`
-    and the deployment's init step) brings it to the latest revision before any DAG runs."""
+    and the deployment's init step) brings it to the latest revision before any DAG runs. The keyring that
+    seals and opens personal data is made ready with it (:func:`ensure_keyring`)."""
     from creditflow.core.warehouse import engine_from_url
 
+    ensure_keyring()
     return engine_from_url(sqlalchemy_url(WAREHOUSE_CONN))
 
 

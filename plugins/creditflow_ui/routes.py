@@ -155,7 +155,7 @@ def identify(conn: Any, rows: list[dict[str, Any]]) -> None:
     import json
 
     import sqlalchemy as sa
-    from creditflow.common import mask_id
+    from creditflow.core import pii
     from creditflow.core import warehouse as wh
     from creditflow.feedback import details
 
@@ -176,10 +176,12 @@ def identify(conn: Any, rows: list[dict[str, Any]]) -> None:
         rules_of.setdefault((r["run_key"], r["record_id"]), []).append(str(r["rule_id"]))
     for r in rows:
         src = found.get((r["run_key"], r["record_id"]), {})
-        payload, raw = _json_dict(json, src.get("payload")), _json_dict(json, src.get("raw_payload"))
+        # Sealed personal values opened and masked at once (#19 §3): a person's name and ID number masked.
+        payload = pii.masked(_json_dict(json, src.get("payload")), r["kind"])
+        raw = _json_dict(json, src.get("raw_payload"))
         prefix, source = standard.PREFIX.get(r["kind"], ""), str(src.get("source_system") or "")
         uscc, id_no = payload.get(f"{prefix}_XDR_SHXYM"), payload.get(f"{prefix}_XDR_ZJHM")
-        code = mask_text(uscc) if uscc else mask_id(id_no) if id_no else ""
+        code = mask_text(uscc) if uscc else id_no or ""
         r["doc_no"] = payload.get(f"{prefix}_WSH") or "—"
         r["party"] = " ".join(str(x) for x in (payload.get(f"{prefix}_XDR_MC"), code) if x) or "—"
         if not source:

@@ -39,10 +39,11 @@ def engine() -> Any:
     """The warehouse engine of the ``creditflow_db`` connection: one per URL for the life of the process; the lock
     keeps concurrent first requests from each opening a pool of their own."""
     from creditflow.core.warehouse import engine_from_url
-    from creditflow_airflow.hooks import WAREHOUSE_CONN, sqlalchemy_url
+    from creditflow_airflow.hooks import WAREHOUSE_CONN, ensure_keyring, sqlalchemy_url
 
     with _LOCK:
         if time.monotonic() - _URL["at"] > URL_RECHECK_SECONDS:
+            ensure_keyring()  # pages open personal data to show it masked (#19 §3)
             _URL.update(url=sqlalchemy_url(WAREHOUSE_CONN), at=time.monotonic())
         url = str(_URL["url"])
         if url not in _ENGINES:

@@ -6,6 +6,7 @@ Runs on PostgreSQL when CREDITFLOW_TEST_DATABASE_URL is set (CI always sets it),
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 from collections import Counter, defaultdict
@@ -206,11 +207,8 @@ def test_rerunning_every_day_changes_nothing(world):
 
 
 # Tables that hold the data itself (what the platform must receive): everything else is what people see.
-DATA_COLUMNS = {("cf_staging", "raw_payload"), ("cf_std", "payload"), ("cf_ledger", "pending_payload"),
-                ("cf_std", "natural_key"), ("cf_staging", "source_key"), ("cf_ledger", "natural_key"),
-                ("cf_ledger_history", "natural_key"), ("cf_outcome", "natural_key"), ("cf_review", "natural_key"),
-                ("cf_std", "party_key"), ("cf_ledger", "party_key")}
-
+# Since #19 §3 no column is exempt: payloads keep personal values sealed and keys hold blind indexes.
+DATA_COLUMNS: set[tuple[str, str]] = set()
 
 # Hex digests and batch ids: machine identifiers, never read as text (a digest may hold a digit run).
 MACHINE_SUFFIXES = ("_hash", "idempotency_key", "batch_key", "batch_id")
@@ -246,9 +244,27 @@ def test_no_unmasked_id_numbers_in_what_people_see(world):
             leaks.append(f"alert: {subject}")
     assert scanned > 1000 and world.log_records and world.alerts
     assert not leaks, leaks[:5]
-    # The natural persons' ID numbers are in the data columns, where the platform needs them.
+    # The natural persons' ID numbers are kept sealed (#19 §3): nowhere in clear, but opened the payloads
+    # still carry them, where the platform needs them.
+    from creditflow.core import pii
+
     with world.warehouse.connect() as conn:
-        assert any(i in (p or "") for (p,) in conn.execute(sa.select(wh.standardised.c.payload)) for i in ids)
+        payloads = [p for (p,) in conn.execute(sa.select(wh.standardised.c.payload))]
+        pending = [p for (p,) in conn.execute(sa.select(wh.ledger.c.pending_payload)) if p]
+    assert not any(i in p for p in payloads + pending for i in ids)
+    # Nor any natural person's name (parties, legal representatives) from the case system, in any column.
+    with world.case_db.connect() as conn:
+        names = {n for (n,) in conn.execute(sa.text("SELECT person_name FROM person")) if n}
+        names |= {n for (n,) in conn.execute(sa.text("SELECT legal_rep FROM enterprise")) if n}
+    assert names
+    with world.warehouse.connect() as conn:
+        for table in wh.metadata.sorted_tables:
+            cols = [c for c in table.columns if isinstance(c.type, (sa.String, sa.Text))]
+            for row in conn.execute(sa.select(*cols)):
+                found = [(table.name, c.name) for c, v in zip(cols, row, strict=True) if v and any(n in v for n in names)]
+                assert not found, found
+    assert any(i in json.dumps(pii.open_json(p), ensure_ascii=False) for p in payloads for i in ids)
+    assert any(i in json.dumps(pii.open_json(p), ensure_ascii=False) for p in pending for i in ids)
 
 
 def test_due_soon_flags_only_waiting_records_close_to_their_deadline(world):

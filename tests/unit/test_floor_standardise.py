@@ -39,3 +39,14 @@ def test_floor_standardise_equals_the_project(rows):
     floor = floor_standardise(raw, "district_file", "penalty")
     for col in [*CODES, "record_id", "doc_key", "party_key", "natural_key", "content_hash"]:
         assert _cells(floor[col]) == _cells(ours[col]), col
+
+
+def test_floor_blinds_a_natural_persons_key_as_the_project_does():
+    base = dict.fromkeys(CODES)
+    raw = pd.DataFrame([{**base, "CF_XDR_LB": "自然人", "CF_XDR_ZJHM": "440402199001011234", "CF_WSH": "珠应急罚〔2026〕1号"},
+                        {**base, "CF_XDR_LB": "法人及非法人组织", "CF_XDR_SHXYM": "91440400MA00000001",
+                         "CF_WSH": "珠应急罚〔2026〕2号"}], dtype=object)
+    ours = st.standardise(st.map_source_rows(raw, "district_file", "penalty"), "penalty")
+    floor = floor_standardise(raw, "district_file", "penalty")
+    assert _cells(floor["natural_key"]) == _cells(ours["natural_key"])
+    assert str(ours["party_key"][0]).startswith("bi:") and ours["party_key"][1] == "91440400MA00000001"

@@ -80,3 +80,60 @@ def test_personal_fields_of_a_natural_person_and_of_an_organisation():
     assert fields.party_key(RIC, True, ring) == pii.blind(RIC, ring=ring)
     assert fields.party_key("91440400MA4UXXXX0X", False, ring) == "91440400MA4UXXXX0X"
     assert fields.party_key(RIC, True, ring) in fields.lookup_keys(RIC, ring)
+
+
+def test_standardised_keys_blind_only_natural_persons():
+    import pandas as pd
+    from creditflow.core import standard
+    from creditflow.reporting import standardise as st
+
+    base = dict.fromkeys(standard.codes("penalty"))
+    rows = [{**base, "CF_XDR_LB": "自然人", "CF_XDR_ZJHM": "440402199001011234", "CF_WSH": "珠应急罚〔2026〕1号"},
+            {**base, "CF_XDR_LB": "法人及非法人组织", "CF_XDR_SHXYM": "91440400MA00000001", "CF_WSH": "珠应急罚〔2026〕2号"}]
+    frame = st.standardise(st.map_source_rows(pd.DataFrame(rows, dtype=object), "district_file", "penalty"), "penalty")
+    person, org = frame.to_dict("records")
+    assert person["party_key"] == pii.party_key("440402199001011234", True) and person["party_key"].startswith("bi:")
+    assert person["natural_key"] == f"珠应急罚〔2026〕1号|{person['party_key']}"
+    assert (org["party_key"], org["natural_key"]) == ("91440400MA00000001", "珠应急罚〔2026〕2号|91440400MA00000001")
+    clear = st.standardise(st.map_source_rows(pd.DataFrame(rows, dtype=object), "district_file", "penalty"), "penalty",
+                           blind_keys=False)
+    assert clear["content_hash"].tolist() == frame["content_hash"].tolist()  # hashes never depend on the key
+
+
+def test_raw_rows_seal_the_source_fields_of_personal_fields():
+    from creditflow.reporting.pipeline.common import raw_personal_paths, seal_raw
+
+    assert set(raw_personal_paths("case_db", "penalty")) == {"person_id_no", "legal_rep", "party_name"}
+    assert set(raw_personal_paths("licensing_api", "license")) == {"holder.idNo", "holder.legalRep", "holder.name"}
+    assert "CF_XDR_ZJHM" in raw_personal_paths("district_file", "penalty")
+    raw = {"holder": {"idNo": "440402199001011234", "name": "王五", "uscc": None}, "id": "L1"}
+    sealed = seal_raw("licensing_api", "license", raw)
+    assert pii.is_sealed(sealed["holder"]["idNo"]) and pii.is_sealed(sealed["holder"]["name"])
+    assert sealed["id"] == "L1" and sealed["holder"]["uscc"] is None and "王五" not in str(sealed)
+    assert pii.open_all(sealed) == raw and seal_raw("licensing_api", "license", sealed) == sealed
+
+
+def test_masked_opens_then_masks_personal_fields_only():
+    payload = pii.seal_payload("penalty", {"CF_XDR_LB": "自然人", "CF_XDR_MC": "张三丰", "CF_XDR_ZJHM": "440402199001011234",
+                                           "CF_NR": "罚款", "CF_CFJG": "珠海市应急管理局"})
+    shown = pii.masked(payload)
+    assert shown == {"CF_XDR_LB": "自然人", "CF_XDR_MC": "张＊＊", "CF_XDR_ZJHM": "4404**********1234", "CF_NR": "罚款",
+                     "CF_CFJG": "珠海市应急管理局"}
+    org = {"CF_XDR_LB": "法人及非法人组织", "CF_XDR_MC": "珠海某公司", "CF_FRDB": pii.seal("李四")}
+    assert pii.masked(org) == {"CF_XDR_LB": "法人及非法人组织", "CF_XDR_MC": "珠海某公司", "CF_FRDB": "李＊"}
+
+
+def test_ledger_payload_is_sealed_by_its_one_writer_with_the_clear_hash():
+    import json
+
+    from creditflow.core.ledger import queue
+
+    clear = json.dumps({"CF_XDR_LB": "自然人", "CF_XDR_ZJHM": "440402199001011234", "CF_WSH": "X"}, ensure_ascii=False)
+    sealed = pii.seal_json("penalty", clear)
+    assert "440402199001011234" not in sealed and pii.open_json(sealed) == json.loads(clear)
+    assert pii.seal_json("penalty", sealed) == sealed  # sealing twice changes nothing (a re-queued copy)
+    org = json.dumps({"CF_XDR_LB": "法人及非法人组织", "CF_WSH": "X"})
+    assert pii.seal_json("penalty", org) == org  # nothing personal: the text as it was
+    # A payload rebuilt from a stored (sealed) one hashes as its clear form: hashes never depend on a nonce or key.
+    assert queue.content_hash(json.loads(clear)) == queue.content_hash(json.loads(sealed))
+    assert queue.content_hash(json.loads(clear)) == queue.content_hash(json.loads(pii.seal_json("penalty", clear)))

@@ -277,6 +277,7 @@ def engine_from_url(url: str) -> sa.Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA secure_delete=ON")  # deleted or overwritten values zeroed in the file (#19 §3)
             cur.close()
     return engine
 

@@ -29,7 +29,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from creditflow.common import KIND_LABELS, mask_id, mask_text, opaque_token
+from creditflow.common import KIND_LABELS, mask_text, opaque_token
+from creditflow.core import pii
 from creditflow.core import warehouse as wh
 from creditflow.reporting.reviewers import Reviewer, Roster, load_roster
 
@@ -127,8 +128,9 @@ def pending(engine: sa.Engine, kind: str | None = None, limit: int = 500) -> lis
 
 
 def masked_preview(payload: dict[str, Any]) -> dict[str, Any]:
-    """The record as a reviewer sees it: personal ID numbers masked."""
-    return {k: (mask_id(v) if k.endswith("_ZJHM") and v else v) for k, v in payload.items()}
+    """The record as a reviewer sees it: sealed values opened, personal ID numbers and natural persons'
+    names masked (#19 §3)."""
+    return pii.masked(payload)
 
 
 def blocker(row: dict[str, Any], reviewer: Reviewer, roster: Roster) -> str | None:

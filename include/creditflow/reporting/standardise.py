@@ -343,8 +343,10 @@ def map_source_rows(rows: Iterable[dict[str, Any]] | pd.DataFrame, source_system
     return out
 
 
-def standardise(mapped: pd.DataFrame, kind: str, amount_unit: str = "万元") -> pd.DataFrame:
-    """Normalise the field columns of a mapped frame and compute keys and content hash."""
+def standardise(mapped: pd.DataFrame, kind: str, amount_unit: str = "万元", blind_keys: bool = True) -> pd.DataFrame:
+    """Normalise the field columns of a mapped frame and compute keys and content hash. A natural person's
+    party key is their blind index (#19 §3, :func:`creditflow.core.pii.party_key`) unless ``blind_keys`` is
+    false (a key only ever shown masked, never stored)."""
     out = mapped.reset_index(drop=True)  # copy-on-write (pandas 3): ``mapped`` stays as it was
     for f in standard.fields(kind):
         col = out[f.code] if f.code in out.columns else pd.Series([None] * len(out))
@@ -355,6 +357,8 @@ def standardise(mapped: pd.DataFrame, kind: str, amount_unit: str = "万元") ->
     out["record_id"] = out["source_system"].astype(str) + ":" + out["source_key"].astype(str)
     out["doc_key"] = _upper(out[f"{p}_WSH"])
     out["party_key"] = party_keys(out, kind)
+    if blind_keys:
+        out["party_key"] = blind_party_keys(out, kind)
     has_key = out["doc_key"].notna() & out["party_key"].notna()
     out["natural_key"] = np.where(has_key, out["doc_key"].astype(str) + "|" + out["party_key"].astype(str), None)
     out["content_hash"] = content_hashes(out, kind)
@@ -393,6 +397,20 @@ def party_keys(df: pd.DataFrame, kind: str) -> pd.Series:
             key = key.where(~fill, other)
     key = key.where(lb != "自然人", df[f"{p}_XDR_ZJHM"])
     return key.where(key.notna(), None)
+
+
+def blind_party_keys(df: pd.DataFrame, kind: str) -> pd.Series:
+    """``party_key`` with a natural person's code replaced by its blind index (organisations' as they are)."""
+    from creditflow.core import pii
+
+    person = ((df[f"{standard.PREFIX[kind]}_XDR_LB"] == "自然人").to_numpy(dtype=bool)
+              & df["party_key"].notna().to_numpy())
+    if not person.any():
+        return df["party_key"]
+    ring = pii.keyring()
+    out = df["party_key"].astype(object).copy()
+    out[person] = [pii.party_key(str(v), True, ring) for v in out[person]]
+    return out
 
 
 def content_hashes(df: pd.DataFrame, kind: str) -> list[str]:

@@ -12,13 +12,13 @@ columns (:func:`withdraw_reason`).
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 
+from creditflow.core import pii
 from creditflow.core import warehouse as wh
 from creditflow.core.ledger.lock import ledger_lock
 from creditflow.core.ledger.queue import CREDIT
@@ -61,7 +61,8 @@ def send_pending(engine: sa.Engine, client: Any, kind: str, *, reason: Callable[
     for row in pending:
         batches[row["batch_key"]].append(row)
     for batch_key, rows in batches.items():
-        items = [{"op": r["op"], "data": json.loads(r["pending_payload"]),
+        # Opened right before it leaves for the platform (#19 §3): the clear values live only in this call.
+        items = [{"op": r["op"], "data": pii.open_json(r["pending_payload"]),
                   **({"reason": reason(r)} if r["op"] == "withdraw" else {})} for r in rows]
         answer = client.submit_batch(kind, items, batch_key)
         now = wh.now_iso()

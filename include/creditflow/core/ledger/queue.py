@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from creditflow.common import mask_text
+from creditflow.core import pii
 from creditflow.core import warehouse as wh
 from creditflow.core.ledger.lock import LedgerConflict, guard
 
@@ -80,8 +81,10 @@ def idempotency_key(kind: str, natural_key: str, op: str, content_hash: str) -> 
 
 
 def content_hash(payload: Mapping[str, Any]) -> str:
-    """The credit capability's hash of a payload (empty fields left out, keys sorted)."""
-    canonical = json.dumps({k: v for k, v in payload.items() if v not in (None, "")}, sort_keys=True,
+    """The credit capability's hash of a payload (empty fields left out, keys sorted), always of the clear values:
+    a payload built from a stored (sealed) one hashes as its clear form (#19 §3), never as a random ciphertext."""
+    clear = pii.open_payload("", payload)
+    canonical = json.dumps({k: v for k, v in clear.items() if v not in (None, "")}, sort_keys=True,
                            ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -150,10 +153,14 @@ def _write(conn: sa.Connection, kind: str, run_key: str, origin: str,
     for o, _, _, _ in entries:
         _check(kind, o, current.get(o.natural_key))
     day = op_day(run_key)
+    ring = pii.keyring()
     for o, idem, batch_key, seq in entries:
+        # Personal fields sealed here, the one writer of the ledger's payloads; the hash and the idempotency
+        # key were computed by the caller over the clear payload, so they do not depend on the key (#19 §3).
         values = {"owner_record_id": o.record_id, "party_key": o.party_key, "doc_key": o.doc_key,
                   "decision_date": o.decision_date, "state": "pending", "op": o.op, "pending_hash": o.content_hash,
-                  "pending_payload": o.payload, "idempotency_key": idem, "batch_key": batch_key, "batch_seq": seq,
+                  "pending_payload": pii.seal_json(kind, o.payload, ring),
+                  "idempotency_key": idem, "batch_key": batch_key, "batch_seq": seq,
                   "batch_id": None, "code": None, "message": None, "run_key": run_key, "updated_at": now,
                   "origin": origin, "replaces_record_id": o.replaces_record_id, "reason": o.reason, "op_day": day}
         if o.natural_key in current:

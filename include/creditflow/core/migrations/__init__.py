@@ -135,7 +135,28 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> tuple[str | None, str]
             from alembic import command
 
             command.upgrade(config(conn), target)
+    if _crossed(before, target, "0018") and engine.dialect.name == "sqlite":
+        _compact_sqlite(engine)
     return before, target
+
+
+def _crossed(before: str | None, target: str, revision: str) -> bool:
+    """Whether an upgrade from ``before`` to ``target`` ran ``revision`` on existing rows."""
+    known = [r for r, _ in revisions()]
+    if revision not in known or before is None:  # an empty warehouse: nothing was in clear
+        return False
+    start = known.index(BASELINE) if before == "legacy" else known.index(str(before))
+    return start < known.index(revision) <= known.index(target)
+
+
+def _compact_sqlite(engine: sa.Engine) -> None:
+    """After revision 0018 sealed the personal values in place: the WAL is written back and emptied, so the
+    file holds only the new pages — the old values were zeroed as they were overwritten (``secure_delete``,
+    set on every warehouse connection by :func:`creditflow.core.warehouse.engine_from_url`) — #19 §3, an
+    auditor reads the file's bytes. PostgreSQL keeps old row versions in its data files until ``VACUUM``
+    (README)."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def _lock(conn: sa.Connection) -> None:

@@ -14,7 +14,18 @@
   or a log.
 """
 
-from creditflow.core.pii.fields import lookup_keys, open_payload, party_key, personal_fields, seal_payload
+from creditflow.core.pii.fields import (
+    lookup_keys,
+    masked,
+    open_all,
+    open_json,
+    open_payload,
+    party_key,
+    personal_fields,
+    seal_json,
+    seal_paths,
+    seal_payload,
+)
 from creditflow.core.pii.keys import (
     CONN_ID,
     Keyring,
@@ -47,10 +58,15 @@ __all__ = [
     "is_sealed",
     "keyring",
     "lookup_keys",
+    "masked",
+    "open_all",
+    "open_json",
     "open_payload",
     "party_key",
     "personal_fields",
     "seal",
+    "seal_json",
+    "seal_paths",
     "seal_payload",
     "unseal",
     "use_keyring",

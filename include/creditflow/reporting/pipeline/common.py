@@ -79,6 +79,36 @@ def dedup_config() -> dict[str, Any]:
                           .read_text(encoding="utf-8"))
 
 
+@cache
+def raw_personal_paths(source_system: str, kind: str) -> tuple[str, ...]:
+    """The fields of a source's raw row (``a.b`` for nested ones) that feed a personal field of the data
+    standard (``data/standard/personal_fields.yaml`` through ``data/mapping/sources.yaml``): sealed in
+    ``cf_staging`` whatever the party's category (#19 §3)."""
+    from creditflow.core.pii import fields as pii_fields
+    from creditflow.reporting import standardise as st
+
+    cfg = st.source_config()["sources"].get(source_system) or {}
+    spec = cfg.get(kind) or cfg.get("*") or {}
+    codes = pii_fields.personal_codes(kind)
+    if spec.get("identity"):
+        return tuple(codes)
+    out = []
+    for code in codes:
+        how = spec.get("fields", {}).get(code)
+        if isinstance(how, str):
+            out.append(how)
+        elif isinstance(how, dict) and "from" in how:
+            out.append(str(how["from"]))
+    return tuple(out)
+
+
+def seal_raw(source_system: str, kind: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """A raw source row with its personal values sealed (what ``cf_staging.raw_payload`` stores)."""
+    from creditflow.core import pii
+
+    return pii.seal_paths(raw, raw_personal_paths(source_system, kind))
+
+
 def _json(value: Any) -> str:
     def default(v: Any) -> Any:
         if isinstance(v, (dt.date, dt.datetime)):

@@ -11,7 +11,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from creditflow.common import KIND_LABELS, mask_text
+from creditflow.common import KIND_LABELS, mask_id, mask_text
+from creditflow.core import standard
 from creditflow.core import warehouse as wh
 from creditflow.core.identifiers import public_key
 from creditflow.core.platform_client import LicensingClient
@@ -27,6 +28,7 @@ from creditflow.reporting.pipeline.common import (
     _json,
     _local_naive,
     log,
+    seal_raw,
 )
 from creditflow.reporting.submissions import SubmissionIOError, UnreadableSubmission, read_submission
 
@@ -157,9 +159,15 @@ def extract_inbox(run: Run, inbox: Storage | Path) -> tuple[list[dict[str, Any]]
         rows = [{**values, "_lineage": f"{name}#row{n}"} for n, values in sub.rows]
         mapped = st.map_source_rows(rows, "district_file", run.kind)
         mapped["lineage"] = [r["_lineage"] for r in rows]
-        keyed = st.standardise(mapped, run.kind) if rows else mapped
-        for (n, values), nk in zip(sub.rows, keyed["natural_key"] if rows else [], strict=True):
-            # Record ids appear in logs and pages: a natural person's ID number in the key is masked.
+        # The clear natural key (the party's own code), masked: the record id stays what it always was.
+        keyed = st.standardise(mapped, run.kind, blind_keys=False) if rows else mapped
+        persons = (keyed[f"{standard.PREFIX[run.kind]}_XDR_LB"] == "自然人").tolist() if rows else []
+        for (n, values), nk, person in zip(sub.rows, keyed["natural_key"] if rows else [], persons, strict=True):
+            # Record ids appear in logs and pages: a natural person's document number in the key is masked —
+            # any document (a passport too), the way a resident ID number always was (same id for those).
+            if nk and person:
+                doc, _, code = str(nk).rpartition("|")
+                nk = f"{doc}|{mask_id(code)}"
             source_key = f"{district}:{public_key(nk)}" if nk else f"{name}:row{n}"
             staged[source_key] = {"source_system": "district_file", "source_key": source_key,
                                   "lineage": f"{name}#row{n}", "raw": values}
@@ -227,7 +235,8 @@ def extract(run: Run, engine: sa.Engine, sources: Sources) -> dict[str, Any]:
         rid = f"{r['source_system']}:{r['source_key']}"
         rows[rid] = {"run_key": run.run_key, "record_id": rid, "kind": run.kind, "source_system": r["source_system"],
                      "source_key": r["source_key"], "lineage": r["lineage"], "interval_start": run.start.isoformat(),
-                     "extracted_at": now, "raw_payload": _json(r["raw"])}
+                     "extracted_at": now,
+                     "raw_payload": _json(seal_raw(r["source_system"], run.kind, r["raw"]))}
     with engine.begin() as conn:
         wh.replace_run_rows(conn, wh.staging, run.run_key, list(rows.values()), kind=run.kind)
         conn.execute(wh.source_files.delete().where(wh.source_files.c.run_key == f"{run.run_key}|{run.kind}"))

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from creditflow.core import duedates, standard
+from creditflow.core import duedates, pii, standard
 from creditflow.core import warehouse as wh
 from creditflow.reporting import standardise as st
 from creditflow.reporting.pipeline.common import (
@@ -32,7 +32,7 @@ def standardise_frame(staged: pd.DataFrame, kind: str) -> pd.DataFrame:
     """Staged raw rows (columns source_system, source_key, lineage, raw) → standardised frame."""
     frames = []
     for source, group in staged.groupby("source_system", sort=True):
-        raws = [json.loads(x) if isinstance(x, str) else x for x in group["raw_payload"]]
+        raws = [pii.open_all(json.loads(x) if isinstance(x, str) else x) for x in group["raw_payload"]]
         mapped = st.map_source_rows(raws, str(source), kind)
         mapped["source_key"] = group["source_key"].to_numpy()
         mapped["lineage"] = group["lineage"].to_numpy()
@@ -76,6 +76,7 @@ def standardise(run: Run, engine: sa.Engine, data_source_uscc: str | None = None
     missing_years: set[int] = set()
     rows = []
     codes = standard.codes(run.kind)
+    ring = pii.keyring() if len(std) else None
     for rec in std.to_dict("records"):
         decision = rec.get(dd)
         if decision not in due_cache:
@@ -86,7 +87,8 @@ def standardise(run: Run, engine: sa.Engine, data_source_uscc: str | None = None
                      "decision_date": decision if _iso_date(decision) else None, "due_date": due_cache[decision],
                      "source_revoked": bool(rec["source_revoked"]), "content_hash": rec["content_hash"],
                      "body_hash": rec["body_hash"],
-                     "payload": _json({c: rec[c] for c in codes if rec.get(c) is not None})})
+                     "payload": _json(pii.seal_payload(run.kind, {c: rec[c] for c in codes
+                                                                  if rec.get(c) is not None}, ring))})
     with engine.begin() as conn:
         wh.replace_run_rows(conn, wh.standardised, run.run_key, rows, kind=run.kind)
     if missing_years:
@@ -102,7 +104,8 @@ def load_standardised(run: Run, engine: sa.Engine) -> pd.DataFrame:
                                                             wh.standardised.c.kind == run.kind), conn)
     if meta.empty:
         return pd.DataFrame(columns=[*standard.codes(run.kind), "record_id", "_row"])
-    fields = pd.DataFrame([json.loads(x) for x in meta["payload"]])
+    ring = pii.keyring()
+    fields = pd.DataFrame([pii.open_payload(run.kind, json.loads(x), ring) for x in meta["payload"]])
     for c in standard.codes(run.kind):
         if c not in fields.columns:
             fields[c] = None
