@@ -176,7 +176,6 @@ def test_airflow_metadata_and_logs_hold_no_clear_personal_data(ran):
     assert code == 0 and sum(s["total"] for s in sources) == 0, _shown(sources)
 
 
-@pytest.mark.xfail(strict=False, raises=AssertionError, reason="until #19 §3 lands")   # findings, never errors
 def test_the_warehouse_holds_no_clear_personal_data(ran):
     url, manifest, _home, _case_db = ran
     where = ["--sqlite", sa.engine.make_url(url).database] if url.startswith("sqlite") else ["--pg", url]
