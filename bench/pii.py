@@ -1,4 +1,4 @@
-"""What personal data at rest costs (#19 §3), measured by hand; results in docs/benchmarks.md §10.
+"""What personal data at rest costs (#19 §3), measured by hand; results in docs/benchmarks.md §13.
 
 1. Per value: ``seal`` (SM4-GCM), ``unseal``, ``blind`` (HMAC-SM3) of a resident ID number, CPU µs each.
 2. The 双公示 stages that seal and open, on one day of ``--n`` varied district-style records (5 % natural
