@@ -66,7 +66,11 @@ def _settings(tmp: Path) -> cl.Settings:
     return cl.Settings(name=f"cf_cluster_{uuid.uuid4().hex[:8]}", home=tmp / "home", var=tmp / "var", port=ports[0],
                        pg_url=pg, redis_url=redis_url, redis_port=ports[1], worker_log_ports=(ports[2], ports[3]),
                        trigger_log_port=ports[4], heartbeat_timeout=20,
-                       sgs_start=dt.date.today().isoformat())  # the schedule itself creates no run of the test days
+                       # the schedule itself creates no run at all: its first interval starts tomorrow in the
+                       # bureau's time zone (today's UTC date is a day behind from 08:00 to 24:00 there, and the
+                       # interval of "today" UTC would become due at 06:00 there)
+                       sgs_start=(dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+                                  + dt.timedelta(days=1)).isoformat())
 
 
 @pytest.fixture(scope="module")
