@@ -16,7 +16,10 @@ ratio ``sgs_penalty`` / no-op (target ≤ 2).
 
 ``year``: generates ``--decisions`` decisions over ``--days`` days ending before the daily DAGs' start, then
 triggers ``sgs_history`` for that range and all kinds; reports the wall time from trigger to the run's end
-(target: a year of all three kinds < 15 min), the per-kind task times and the per-day results. With
+(issue #12: a year of all three kinds < 15 min; issue #20 target 4: ≤ 3 min), the per-kind task times, the
+per-kind sum of each step's seconds over the days (from the tasks' XCom: wall seconds inside the task), the
+CPU seconds of every process of the stack (each kind's task process, the scheduler, the api-server … —
+sampled from ``/proc`` while the run lasts) and the load average before, during (highest) and after. With
 ``--cluster`` the same load runs on the distributed shape of ``make cluster`` (``scripts/cluster.py``:
 PostgreSQL metadata DB and warehouse, Redis, CeleryExecutor, two workers) instead of the embedded stack.
 """
@@ -34,6 +37,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -117,6 +121,84 @@ def stack(work: Path, port: int, daily_start: str, extra_dags: list[Path],
     wait_http(f"http://{HOST}:{port}/api/v2/monitor/health", 180, poll=0.5)
     run("dags", "reserialize")
     return env, Api(f"http://{HOST}:{port}")
+
+
+class CpuSampler(threading.Thread):
+    """CPU seconds (user + system) of every process started by :func:`start` and of their descendants (task
+    processes, the LocalExecutor's workers), sampled every ``every`` seconds from ``/proc`` until stopped —
+    a process that ends between two samples keeps its last sample. Also the highest 1-min load seen."""
+
+    def __init__(self, every: float = 2.0) -> None:
+        super().__init__(daemon=True)
+        self.every, self.seen, self.max_load = every, {}, 0.0
+        self.halt = threading.Event()
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _stat(pid: int) -> list[str]:
+        text = Path(f"/proc/{pid}/stat").read_text()
+        return text[text.rfind(")") + 2:].split()
+
+    def sample(self) -> None:
+        parents: dict[int, list[int]] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    parents.setdefault(int(self._stat(int(entry))[1]), []).append(int(entry))
+                except (OSError, IndexError):
+                    pass
+        todo = [p.pid for p in procs]
+        while todo:
+            pid = todo.pop()
+            todo += parents.get(pid, [])
+            try:
+                fields = self._stat(pid)
+                cmd = Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ").strip()
+            except (OSError, IndexError):
+                continue
+            # an ended process (a zombie until reaped) has no command line left: keep the name it had
+            cmd = cmd or self.seen.get(pid, {}).get("cmd", "?")
+            self.seen[pid] = {"cmd": cmd, "cpu_s": (int(fields[11]) + int(fields[12])) / self.tick}
+        self.max_load = max(self.max_load, os.getloadavg()[0])
+
+    def run(self) -> None:
+        while not self.halt.wait(self.every):
+            self.sample()
+
+    def stop(self) -> dict[str, Any]:
+        self.halt.set()
+        self.join()
+        self.sample()
+        return {"by_process": self.by_process(), "max_load_1min": round(self.max_load, 2)}
+
+    def by_process(self) -> dict[str, float]:
+        """CPU seconds per process, named by its command (``airflow worker -- <ti id>`` is a task process)."""
+        out: dict[str, float] = {}
+        for info in self.seen.values():
+            words = info["cmd"].split()
+            name = " ".join(words[words.index("sandbox"):words.index("sandbox") + 2]) if "sandbox" in words \
+                else info["cmd"].split("/bin/")[-1][:80]
+            out[name] = round(out.get(name, 0.0) + info["cpu_s"], 1)
+        return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def step_seconds(api: Api, run_id: str, tis: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per kind, each step's seconds summed over the days (the ``load`` tasks' XCom: per-day results)."""
+    out: dict[str, dict[str, float]] = {}
+    for ti in tis:
+        if ti["task_id"] != "load":
+            continue
+        entry = api.call("GET", f"/dags/sgs_history/dagRuns/{run_id}/taskInstances/load/xcomEntries/days",
+                         params={"map_index": ti["map_index"], "deserialize": True})
+        if entry.status_code != 200:
+            continue
+        days = entry.json()["value"]
+        days = json.loads(days) if isinstance(days, str) else days
+        for day in days or []:
+            sums = out.setdefault(day["kind"], {})
+            for step, secs in ((day.get("summary") or {}).get("seconds") or {}).items():
+                sums[step] = round(sums.get(step, 0.0) + float(secs), 1)
+    return out
 
 
 def wait_dag(api: Api, dag_id: str, timeout: float = 3600) -> None:
@@ -237,21 +319,34 @@ def bench_year(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     api.send("PATCH", "/dags/sgs_history", json={"is_paused": False})
     kinds = args.kinds.split(",")
     load_before = os.getloadavg()
+    sampler = CpuSampler()
+    sampler.sample()
+    cpu_before = sampler.by_process()  # start-up (imports, db migrate, DAG parsing): not the run's
+    sampler.start()
     t0 = time.monotonic()
     api.send("POST", "/dags/sgs_history/dagRuns", json={"logical_date": None, "conf": {
         "kinds": kinds, "first_day": first.isoformat(), "last_day": last.isoformat()}})
     runs = until_done(api, "sgs_history", 1, timeout=4 * 3600)
     wall = time.monotonic() - t0
+    cpu = sampler.stop()
     run = runs[0]
     tis = api.send("GET", f"/dags/sgs_history/dagRuns/{run['dag_run_id']}/taskInstances")["task_instances"]
     tasks = {f"{t['task_id']}[{t['map_index']}]": {"state": t["state"], "duration_s": round(t["duration"] or 0, 1)}
              for t in tis}
+    by_ti = {t["id"]: f"{t['task_id']}[{t['map_index']}]" for t in tis}
+    named: dict[str, float] = {}
+    for name, secs in cpu["by_process"].items():  # a task's process and its LocalExecutor worker: one line
+        key = next((f"task {v}" for k, v in by_ti.items() if k in name), name)
+        named[key] = round(named.get(key, 0.0) + secs - cpu_before.get(name, 0.0), 1)
+    cpu["by_process"] = named
+    cpu["total_s"] = round(sum(cpu["by_process"].values()), 1)
     from creditflow.core import warehouse as wh
 
     engine = wh.engine_from_url(f"sqlite:///{work}/var/creditflow.sqlite")
     return {"range": [first.isoformat(), last.isoformat()], "kinds": kinds, "decisions": args.decisions,
             "generated": counts, "run_state": run["state"], "wall_s": round(wall, 1), "tasks": tasks,
-            "per_kind": per_kind_totals(engine), "load_before": load_before}
+            "step_seconds": step_seconds(api, run["dag_run_id"], tis), "cpu_during_run": cpu,
+            "per_kind": per_kind_totals(engine), "load_before": load_before, "load_after": os.getloadavg()}
 
 
 def per_kind_totals(engine: Any) -> dict[str, Any]:

@@ -27,8 +27,8 @@ on with the next day, exactly as the next daily run would. The kind's task fails
 failed days; after fixing the cause, **clear the task**: a retry skips the days this load already
 finished and redoes only the rest.
 
-**数据质量报告**: the range's last 90 days keep their GX result for the page (older days keep their
-findings and counts in the warehouse, as every run does).
+**数据质量报告**: every day with records keeps its GX result, as a daily run does (the page lists the
+latest 60 per kind); findings and counts are in the warehouse for every day.
 
 **Which path for what** (runbook):
 - *A missed day or week inside the daily DAGs' period* (platform down, district files late, a rule fixed):
