@@ -116,3 +116,33 @@ def test_calendar_gaps_warn_before_deadlines_fail(uncovered_year):
     assert workdays.calendar_gaps(D(last, 11, 10))["missing_next_year"] == uncovered_year
     assert workdays.calendar_gaps(D(last, 12, 20))["missing_now"] == [uncovered_year]
     assert workdays.calendar_gaps(D(last, 6, 1))["missing_next_year"] is None
+
+
+def test_working_days_between_counts_as_day_by_day_across_years() -> None:
+    """The running totals give what counting each day of (start, end] gives, also across years, and a span
+    touching a year without its schedule still raises CalendarNotCovered."""
+    import random
+
+    cal = workdays.WorkdayCalendar(workdays.default_override_dirs())
+
+    def by_day(start: dt.date, end: dt.date) -> int:
+        sign, (a, b) = (1, (start, end)) if start <= end else (-1, (end, start))
+        n, day = 0, a
+        while day < b:
+            day += dt.timedelta(days=1)
+            n += cal.is_workday(day)
+        return sign * n
+
+    rng = random.Random(20)
+    base = dt.date(2023, 1, 1)
+    pairs = [(base + dt.timedelta(days=rng.randrange(1400)), base + dt.timedelta(days=rng.randrange(1400)))
+             for _ in range(400)]
+    pairs += [(dt.date(2024, 12, 31), dt.date(2025, 1, 2)), (dt.date(2025, 1, 1), dt.date(2025, 1, 1)),
+              (dt.date(2024, 12, 30), dt.date(2026, 1, 1))]
+    for start, end in pairs:
+        assert cal.working_days_between(start, end) == by_day(start, end), (start, end)
+    del cal.years[2025]  # a year whose schedule is gone: counted again, not from a stale total
+    with pytest.raises(workdays.CalendarNotCovered):
+        cal.working_days_between(dt.date(2024, 12, 20), dt.date(2025, 1, 3))
+    assert cal.working_days_between(dt.date(2024, 12, 20), dt.date(2024, 12, 31)) == by_day(
+        dt.date(2024, 12, 20), dt.date(2024, 12, 31))

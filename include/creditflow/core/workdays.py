@@ -89,6 +89,7 @@ class WorkdayCalendar:
 
     def __init__(self, override_dirs: list[Path] | None = None, use_library: bool = True):
         self.years: dict[int, YearSchedule] = {}
+        self._running_totals: dict[int, tuple[YearSchedule, list[int]]] = {}
         if use_library:
             from chinese_calendar import constants
 
@@ -140,16 +141,38 @@ class WorkdayCalendar:
         return current
 
     def working_days_between(self, start: dt.date, end: dt.date) -> int:
-        """Working days in (start, end] — the start day not counted; negative if end < start."""
+        """Working days in (start, end] — the start day not counted; negative if end < start.
+
+        Counted from each year's running total (:meth:`_running`), not day by day: a run decides on every
+        waiting record's deadline, and a record that waited a year would otherwise cost 365 look-ups a day.
+        Every year the span touches must be covered, as :meth:`is_workday` requires of each day."""
         if end < start:
             return -self.working_days_between(end, start)
-        count = 0
-        day = start
-        while day < end:
+        if end == start:
+            return 0
+        first = start + dt.timedelta(days=1)
+        if first.year == end.year:
+            run = self._running(end.year)
+            return run[end.timetuple().tm_yday] - run[first.timetuple().tm_yday - 1]
+        head = self._running(first.year)
+        count = head[-1] - head[first.timetuple().tm_yday - 1]
+        for year in range(first.year + 1, end.year):
+            count += self._running(year)[-1]
+        return count + self._running(end.year)[end.timetuple().tm_yday]
+
+    def _running(self, year: int) -> list[int]:
+        """``r[n]``: working days of ``year`` from 1 January to its ``n``-th day (``r[0]`` = 0), built once per
+        schedule (a replaced or removed year is noticed: the entry is kept with the schedule it counts)."""
+        sched = self._year(year)
+        cached = self._running_totals.get(year)
+        if cached is not None and cached[0] is sched:
+            return cached[1]
+        totals, day = [0], dt.date(year, 1, 1)
+        while day.year == year:
+            totals.append(totals[-1] + self.is_workday(day))
             day += dt.timedelta(days=1)
-            if self.is_workday(day):
-                count += 1
-        return count
+        self._running_totals[year] = (sched, totals)
+        return totals
 
     def working_days_in_year(self, year: int) -> int:
         self._year(year)

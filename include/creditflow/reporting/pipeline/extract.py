@@ -209,9 +209,21 @@ def carried_over(run: Run, engine: sa.Engine) -> list[dict[str, Any]]:
                                 .where(s.c.kind == run.kind)).mappings()  # a record id may recur in another kind
             for row in rows:
                 out.append({"source_system": row["source_system"], "source_key": row["source_key"],
-                            "lineage": (row["lineage"] or "") + " (待审核，续办)",
+                            "lineage": carried_lineage(row["lineage"]),
                             "raw": json.loads(row["raw_payload"])})
     return out
+
+
+CARRIED = " (待审核，续办)"
+
+
+def carried_lineage(lineage: str | None) -> str:
+    """The lineage of a record taken again while it waits: where it came from, marked once as carried —
+    not once per day it waited (a record that waited a year carried the mark 365 times)."""
+    text = lineage or ""
+    while text.endswith(CARRIED):
+        text = text[:-len(CARRIED)]
+    return text + CARRIED
 
 
 def extract(run: Run, engine: sa.Engine, sources: Sources) -> dict[str, Any]:
