@@ -344,3 +344,33 @@ def test_generated_data_does_not_trip_the_text_rules(tmp_path):
         found = v.validate_pandas(f, "penalty", AS_OF)
         assert len(found) > 0  # the data is dirty on purpose: the rules ran
         assert not set(found["rule_id"]) & {"TEXT_UNSAFE", "NAME_CHARS", "DOC_NO_FORMAT"}
+
+
+def test_the_kept_configuration_gives_gx_the_result_it_builds_itself():
+    """ExpectCreditflowRuleToHold keeps its GX configuration per state of its fields: the suite's result is
+    the one GX gives when it builds the configuration on every read, and a changed field is seen."""
+    from creditflow.reporting.validation import gx as g
+
+    rows = [BASE, PERSON, {**BASE, "CF_WSH": "", "CF_JDRQ": "2026-02-30"}, {**BASE, "CF_XDR_SHXYM": "9123"}]
+    expectation = g._gx_classes()
+    kept = expectation.__dict__["configuration"]
+
+    def result() -> dict:
+        found, res = v.validate_gx(frame(*rows), "penalty", AS_OF)
+        body = res.to_json_dict()
+        body.pop("meta")
+        return {"findings": found.to_dict("records"), "result": body}
+
+    with_kept = [result(), result()]
+    try:
+        delattr(expectation, "configuration")  # GX's own property: built on every read
+        built = result()
+    finally:
+        expectation.configuration = kept
+    assert with_kept[0] == built and with_kept[1] == built
+    one = expectation(column="REQUIRED:CF_WSH", meta={"name": "a"})
+    assert one.configuration.meta == {"name": "a"}
+    one.meta = {"name": "b"}
+    assert one.configuration.meta == {"name": "b"}
+    one.meta["name"] = "c"  # changed in place: the kept configuration is built again
+    assert one.configuration.meta == {"name": "c"}
