@@ -71,3 +71,13 @@ def _fresh_db(directory: Path):
 
 def pytest_report_header(config):
     return [f"warehouse tests on: {'PostgreSQL' if _pg_url() else 'SQLite (set CREDITFLOW_TEST_DATABASE_URL for PostgreSQL)'}"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_standardised_rows():
+    """Each test starts with no standardised rows kept from another test (pipeline/standardise.py keeps them
+    per process, by their inputs; a test may change the rules' data or the keys between tests)."""
+    from creditflow.reporting.pipeline.standardise import clear_memo
+
+    clear_memo()
+    yield

@@ -1,0 +1,78 @@
+"""The standardise stage keeps the rows it computed, by their inputs (pipeline/standardise.py): a record
+taken again while it waits for 层层审核 is not standardised again each day. What it stores must be what
+computing afresh stores — the same values, in the same order — and rows kept under other keys are not reused."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import json
+
+import pandas as pd
+import sqlalchemy as sa
+from creditflow.common import TZ
+from creditflow.core import pii
+from creditflow.core import warehouse as wh
+from creditflow.reporting import pipeline as sgs
+from creditflow_sandbox import generator as g
+from helpers import warehouse
+
+# the module, not the stage function the package exports under the same name
+stage = importlib.import_module("creditflow.reporting.pipeline.standardise")
+DAY = dt.date(2026, 11, 2)
+
+
+def _rows(engine: sa.Engine, run: sgs.Run) -> list[dict]:
+    t = wh.standardised
+    with engine.connect() as conn:
+        return sorted((dict(r) for r in conn.execute(sa.select(t).where(t.c.run_key == run.run_key)).mappings()),
+                      key=lambda r: r["record_id"])
+
+
+def _opened(rows: list[dict]) -> list[dict]:
+    """The rows with their payloads opened: what a computation decides, not its ciphertext."""
+    return [{**{k: v for k, v in r.items() if k != "payload"},
+             "payload": pii.open_payload(r["kind"], json.loads(r["payload"]))} for r in rows]
+
+
+def test_kept_rows_are_what_computing_afresh_stores(db_url, tmp_path):
+    g.generate_to(g.GeneratorConfig(seed=7, decisions=60, start=DAY, days=1), case_db_url=f"sqlite:///{tmp_path}/c.sqlite",
+                  inbox=tmp_path / "inbox")
+    engine = warehouse(db_url)
+    start = dt.datetime(DAY.year, DAY.month, DAY.day, tzinfo=TZ)
+    run = sgs.Run("sgs_penalty", "penalty", start, start + dt.timedelta(days=1))
+    sgs.extract(run, engine, sgs.Sources(case_db=wh.engine_from_url(f"sqlite:///{tmp_path}/c.sqlite"),
+                                         inbox=tmp_path / "inbox"))
+    stage.clear_memo()
+    sgs.standardise(run, engine)
+    afresh = _rows(engine, run)
+    assert len(afresh) > 20 and len({r["source_system"] for r in afresh}) == 2  # case system and district files
+    assert len(stage._MEMO) == len(afresh)
+
+    sgs.standardise(run, engine)  # every row kept: nothing computed
+    kept = _rows(engine, run)
+    assert kept == afresh
+
+    with engine.connect() as conn:
+        staged = pd.read_sql(sa.select(wh.staging).where(wh.staging.c.run_key == run.run_key), conn)
+    stage.clear_memo()
+    computed = stage._standardised_rows(staged, "penalty", None)
+    stage.clear_memo()  # half of them kept, half computed: the same rows in the same order
+    stage._standardised_rows(staged.iloc[::2], "penalty", None)
+    mixed = stage._standardised_rows(staged, "penalty", None)
+    assert _opened(mixed) == _opened(computed)
+    assert [r["record_id"] for r in computed] == sorted((r["record_id"] for r in computed),
+                                                         key=lambda rid: rid.split(":", 1)[0]) != []
+    sgs.standardise(run, engine)
+    assert _opened(_rows(engine, run)) == _opened(afresh)
+
+    ring = pii.keyring()  # a new active key (a rotation): nothing kept under the old one is reused
+    pii.use_keyring(pii.Keyring({**ring.keys, "k9": pii.generate_keyring().keys["k1"]}, "k9", ring.index_key))
+    try:
+        sgs.standardise(run, engine)
+        other = _rows(engine, run)
+        assert not any(f"sm4g:{ring.active}:" in r["payload"] for r in other)
+        assert any("sm4g:k9:" in r["payload"] for r in other)
+        assert _opened(other) != [] and [r["content_hash"] for r in other] == [r["content_hash"] for r in afresh]
+    finally:
+        pii.use_keyring(None)
