@@ -351,19 +351,42 @@ def standardise(mapped: pd.DataFrame, kind: str, amount_unit: str = "万元", bl
     for f in standard.fields(kind):
         col = out[f.code] if f.code in out.columns else pd.Series([None] * len(out))
         out[f.code] = normalise_column(col, f, amount_unit)
-    p = standard.PREFIX[kind]
     missing_key = out["source_key"].isna() | (out["source_key"].astype(str).isin(["", "None", "nan"]))
     out.loc[missing_key, "source_key"] = out.loc[missing_key, "lineage"].astype(str)
     out["record_id"] = out["source_system"].astype(str) + ":" + out["source_key"].astype(str)
+    _add_keys(out, kind, blind_keys)
+    out["content_hash"] = content_hashes(out, kind)
+    out["_row"] = np.arange(len(out))
+    return out
+
+
+def _add_keys(out: pd.DataFrame, kind: str, blind_keys: bool) -> None:
+    """``doc_key``, ``party_key`` and ``natural_key`` (文书号 | party) of normalised rows, in place."""
+    p = standard.PREFIX[kind]
     out["doc_key"] = _upper(out[f"{p}_WSH"])
     out["party_key"] = party_keys(out, kind)
     if blind_keys:
         out["party_key"] = blind_party_keys(out, kind)
     has_key = out["doc_key"].notna() & out["party_key"].notna()
     out["natural_key"] = np.where(has_key, out["doc_key"].astype(str) + "|" + out["party_key"].astype(str), None)
-    out["content_hash"] = content_hashes(out, kind)
-    out["_row"] = np.arange(len(out))
-    return out
+
+
+_PARTY_CODES = ("XDR_LB", "XDR_SHXYM", "XDR_GSZC", "XDR_ZZJG", "XDR_SWDJ", "XDR_SYDW", "XDR_SHZZ", "XDR_ZJHM")
+
+
+def natural_keys(mapped: pd.DataFrame, kind: str, amount_unit: str = "万元") -> pd.DataFrame:
+    """What :func:`standardise` gives as ``natural_key`` (clear: ``blind_keys=False``) and the party category,
+    from only the fields the key is made of (文书号 and the party's codes), normalised the same way — for the
+    district inbox, which names each file row by its key before the row is staged."""
+    p = standard.PREFIX[kind]
+    fmap = standard.field_map(kind)
+    out = pd.DataFrame(index=range(len(mapped)))
+    for code in (f"{p}_WSH", *(f"{p}_{c}" for c in _PARTY_CODES)):
+        if code in fmap:
+            col = mapped[code].reset_index(drop=True) if code in mapped.columns else pd.Series([None] * len(out))
+            out[code] = normalise_column(col, fmap[code], amount_unit)
+    _add_keys(out, kind, blind_keys=False)
+    return out[[f"{p}_XDR_LB", "natural_key"]]
 
 
 def _upper(values: pd.Series) -> pd.Series:

@@ -160,7 +160,7 @@ def extract_inbox(run: Run, inbox: Storage | Path) -> tuple[list[dict[str, Any]]
         mapped = st.map_source_rows(rows, "district_file", run.kind)
         mapped["lineage"] = [r["_lineage"] for r in rows]
         # The clear natural key (the party's own code), masked: the record id stays what it always was.
-        keyed = st.standardise(mapped, run.kind, blind_keys=False) if rows else mapped
+        keyed = st.natural_keys(mapped, run.kind) if rows else mapped
         persons = (keyed[f"{standard.PREFIX[run.kind]}_XDR_LB"] == "自然人").tolist() if rows else []
         for (n, values), nk, person in zip(sub.rows, keyed["natural_key"] if rows else [], persons, strict=True):
             # Record ids appear in logs and pages: a natural person's document number in the key is masked —
