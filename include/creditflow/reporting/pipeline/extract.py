@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import posixpath
 from collections import defaultdict
 from pathlib import Path
@@ -210,7 +209,7 @@ def carried_over(run: Run, engine: sa.Engine) -> list[dict[str, Any]]:
             for row in rows:
                 out.append({"source_system": row["source_system"], "source_key": row["source_key"],
                             "lineage": carried_lineage(row["lineage"]),
-                            "raw": json.loads(row["raw_payload"])})
+                            "raw_payload": row["raw_payload"]})  # as stored: sealed, and kept as it is
     return out
 
 
@@ -248,7 +247,8 @@ def extract(run: Run, engine: sa.Engine, sources: Sources) -> dict[str, Any]:
         rows[rid] = {"run_key": run.run_key, "record_id": rid, "kind": run.kind, "source_system": r["source_system"],
                      "source_key": r["source_key"], "lineage": r["lineage"], "interval_start": run.start.isoformat(),
                      "extracted_at": now,
-                     "raw_payload": _json(seal_raw(r["source_system"], run.kind, r["raw"]))}
+                     "raw_payload": r["raw_payload"] if "raw_payload" in r
+                     else _json(seal_raw(r["source_system"], run.kind, r["raw"]))}
     with engine.begin() as conn:
         wh.replace_run_rows(conn, wh.staging, run.run_key, list(rows.values()), kind=run.kind)
         conn.execute(wh.source_files.delete().where(wh.source_files.c.run_key == f"{run.run_key}|{run.kind}"))
