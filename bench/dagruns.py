@@ -109,6 +109,9 @@ def stack(work: Path, port: int, daily_start: str, extra_dags: list[Path],
     run("pools", "set", "creditflow_ledger", "1", "ledger pool of DAG versions before issue #12")
     from creditflow.core import warehouse as wh
 
+    # The warehouse is sealed under the stack's keyring (#19 §3: revision 0018 needs it): the same connection
+    # the Airflow services get.
+    os.environ["AIRFLOW_CONN_CREDITFLOW_PII"] = env["AIRFLOW_CONN_CREDITFLOW_PII"]
     wh.upgrade(f"sqlite:///{var}/creditflow.sqlite")
     start("platform", [str(BIN / "creditflow"), "sandbox", "platform", "--host", HOST, "--port", str(pf_port),
                        "--db", f"sqlite:///{var}/platform.sqlite"], env, logs)

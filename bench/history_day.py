@@ -47,6 +47,9 @@ def _serve(app: object) -> str:
 
 
 def main() -> int:
+    from benchenv import ensure_keyring
+
+    ensure_keyring()  # #19 §3: the warehouse and the pipeline seal personal data
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("work", type=Path, help="the folder of a `bench/dagruns.py year --keep` run")
     ap.add_argument("--kind", default="penalty", choices=["penalty", "license", "coercion"])

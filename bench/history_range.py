@@ -43,6 +43,9 @@ def _port() -> int:
 
 
 def main() -> int:
+    from benchenv import ensure_keyring
+
+    ensure_keyring()  # #19 §3: the warehouse and the pipeline seal personal data
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--decisions", type=int, default=20000)

@@ -401,6 +401,9 @@ def _prepare(admin: Any, base: Any, name: str, args: argparse.Namespace) -> tupl
 
 
 def main() -> int:
+    from benchenv import ensure_keyring
+
+    ensure_keyring()  # #19 §3: the warehouse and the pipeline seal personal data
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--parties", type=int, default=1_000_000)
     parser.add_argument("--penalties-per-party", type=int, default=5)

@@ -21,6 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(credit_page: str = "/creditflow/credit/", requests: int = 200) -> None:
+    from benchenv import ensure_keyring
+
+    ensure_keyring()  # #19 §3: the warehouse and the pipeline seal personal data
     sys.path.insert(0, str(ROOT / "scripts"))
     from airflow_env import airflow_env
 

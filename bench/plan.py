@@ -27,6 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
+    from benchenv import ensure_keyring
+
+    ensure_keyring()  # #19 §3: the warehouse and the pipeline seal personal data
     ap = argparse.ArgumentParser()
     ap.add_argument("--decisions", type=int, default=150_000)
     ap.add_argument("--case-db", default=None)

@@ -126,6 +126,9 @@ def _digest(path: Path) -> str:
 
 
 def main() -> int:
+    from benchenv import ensure_keyring
+
+    ensure_keyring()  # #19 §3: the warehouse and the pipeline seal personal data
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--db", default=None, help="an existing filled SQLite file to reuse")

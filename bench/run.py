@@ -302,6 +302,9 @@ def bench_ledger(ledger_rows: int, daily: int) -> dict:
 
 
 def main() -> None:
+    from benchenv import ensure_keyring
+
+    ensure_keyring()  # #19 §3: the warehouse and the pipeline seal personal data
     p = argparse.ArgumentParser()
     p.add_argument("which", nargs="?", default="all", choices=["generator", "pipeline", "ledger", "all", "_child"])
     p.add_argument("--n", type=int, default=None)

@@ -233,6 +233,9 @@ def measure(base: str, pid: int, data: bytes, name: str = "worst.xlsx") -> dict:
 
 
 def main() -> None:
+    from benchenv import ensure_keyring
+
+    ensure_keyring()  # #19 §3: the warehouse and the pipeline seal personal data
     p = argparse.ArgumentParser()
     p.add_argument("--root", type=Path, default=ROOT)
     p.add_argument("--shape", choices=("rows", "wide"), default="rows")

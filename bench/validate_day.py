@@ -29,6 +29,9 @@ def _since(start: tuple[float, float]) -> dict[str, float]:
 
 
 def main() -> None:
+    from benchenv import ensure_keyring
+
+    ensure_keyring()  # #19 §3: the warehouse and the pipeline seal personal data
     p = argparse.ArgumentParser()
     p.add_argument("--n", type=int, default=100)
     p.add_argument("--repeat", type=int, default=5)
