@@ -176,3 +176,21 @@ def first_trigger_event(trigger: Any) -> dict[str, Any]:
         raise AssertionError("the trigger yielded no event")
 
     return asyncio.run(first())
+
+
+def pipeline_env(db_url: str, case_db_url: str, platform_port: int, licensing_port: int, inbox: Path,
+                 var: Path) -> dict[str, str]:
+    """The environment the DAGs read in a test: the four connections (as a deployment's secrets backend gives
+    them), the inbox variable and the var folder — for ``monkeypatch.setenv`` in one loop."""
+    import json
+
+    conns = {
+        "CREDITFLOW_DB": {"conn_type": "generic", "extra": {"sqlalchemy_url": db_url}},
+        "CASE_DB": {"conn_type": "generic", "extra": {"sqlalchemy_url": case_db_url}},
+        "CREDIT_PLATFORM": {"conn_type": "http", "host": "127.0.0.1", "port": platform_port, "schema": "http",
+                            "login": "creditflow-demo", "password": "demo-secret", "extra": {"backoff": 0.01}},
+        "LICENSING_API": {"conn_type": "http", "host": "127.0.0.1", "port": licensing_port, "schema": "http",
+                          "login": "creditflow", "password": "demo-licensing"},
+    }
+    return {**{f"AIRFLOW_CONN_{name}": json.dumps(value) for name, value in conns.items()},
+            "AIRFLOW_VAR_CREDITFLOW_INBOX_DIR": str(inbox), "CREDITFLOW_VAR": str(var)}

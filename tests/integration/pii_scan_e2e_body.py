@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from creditflow.audit import pii_scan as ps
 from creditflow_sandbox import generator as g
 from creditflow_sandbox import licensing, platform
-from helpers import ServedApp, warehouse
+from helpers import ServedApp, pipeline_env, warehouse
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 DAYS = [dt.date(2026, 11, 3), dt.date(2026, 11, 4), dt.date(2026, 11, 5)]
@@ -112,18 +112,9 @@ def ran(tmp_path_factory, module_db_url, airflow_home):
     assert len(truth.ids) >= 5 and len(truth.names) >= 5   # a test that cannot fail is a defect
     with ServedApp(platform.create_app(db_url=f"sqlite:///{d}/pf.sqlite", processing_seconds=0.05)) as pf, \
             ServedApp(licensing.create_app(db_url=f"sqlite:///{d}/l.sqlite")) as ls, pytest.MonkeyPatch.context() as mp:
-        conns = {
-            "CREDITFLOW_DB": {"conn_type": "generic", "extra": {"sqlalchemy_url": module_db_url}},
-            "CASE_DB": {"conn_type": "generic", "extra": {"sqlalchemy_url": f"sqlite:///{d}/case.sqlite"}},
-            "CREDIT_PLATFORM": {"conn_type": "http", "host": "127.0.0.1", "port": pf.port, "schema": "http",
-                                "login": "creditflow-demo", "password": "demo-secret", "extra": {"backoff": 0.01}},
-            "LICENSING_API": {"conn_type": "http", "host": "127.0.0.1", "port": ls.port, "schema": "http",
-                              "login": "creditflow", "password": "demo-licensing"},
-        }
-        for name, value in conns.items():
-            mp.setenv(f"AIRFLOW_CONN_{name}", json.dumps(value))
-        mp.setenv("AIRFLOW_VAR_CREDITFLOW_INBOX_DIR", str(d / "inbox"))
-        mp.setenv("CREDITFLOW_VAR", str(d / "var"))
+        for name, value in pipeline_env(module_db_url, f"sqlite:///{d}/case.sqlite", pf.port, ls.port, d / "inbox",
+                                        d / "var").items():
+            mp.setenv(name, value)
         bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
         for day in DAYS:
             for dag_id in DAGS:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from creditflow.core import warehouse as wh
 from creditflow_sandbox import generator as g
 from creditflow_sandbox import licensing, platform
-from helpers import ServedApp, warehouse
+from helpers import ServedApp, pipeline_env, warehouse
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 DAY = dt.date(2026, 11, 3)
@@ -37,18 +37,9 @@ def wired(tmp_path, db_url, airflow_db, monkeypatch):
                   inbox=tmp_path / "inbox", manifest=tmp_path / "m.jsonl")
     with ServedApp(platform.create_app(db_url=f"sqlite:///{tmp_path}/pf.sqlite", processing_seconds=0.05)) as pf, \
             ServedApp(licensing.create_app(db_url=f"sqlite:///{tmp_path}/l.sqlite")) as ls:
-        conns = {
-            "CREDITFLOW_DB": {"conn_type": "generic", "extra": {"sqlalchemy_url": db_url}},
-            "CASE_DB": {"conn_type": "generic", "extra": {"sqlalchemy_url": f"sqlite:///{tmp_path}/case.sqlite"}},
-            "CREDIT_PLATFORM": {"conn_type": "http", "host": "127.0.0.1", "port": pf.port, "schema": "http",
-                                "login": "creditflow-demo", "password": "demo-secret", "extra": {"backoff": 0.01}},
-            "LICENSING_API": {"conn_type": "http", "host": "127.0.0.1", "port": ls.port, "schema": "http",
-                              "login": "creditflow", "password": "demo-licensing"},
-        }
-        for name, value in conns.items():
-            monkeypatch.setenv(f"AIRFLOW_CONN_{name}", json.dumps(value))
-        monkeypatch.setenv("AIRFLOW_VAR_CREDITFLOW_INBOX_DIR", str(tmp_path / "inbox"))
-        monkeypatch.setenv("CREDITFLOW_VAR", str(tmp_path / "var"))
+        for name, value in pipeline_env(db_url, f"sqlite:///{tmp_path}/case.sqlite", pf.port, ls.port,
+                                        tmp_path / "inbox", tmp_path / "var").items():
+            monkeypatch.setenv(name, value)
         yield pf, db_url, g.read_manifest(tmp_path / "m.jsonl")
 
 
