@@ -374,3 +374,33 @@ def test_the_kept_configuration_gives_gx_the_result_it_builds_itself():
     assert one.configuration.meta == {"name": "b"}
     one.meta["name"] = "c"  # changed in place: the kept configuration is built again
     assert one.configuration.meta == {"name": "c"}
+
+
+def test_the_result_kept_for_the_quality_report_is_gx_own_json():
+    """``result_json`` is ``to_json_dict()`` — the same dict — on results that pass, fail and raise, on a
+    second run of the same suite (configurations kept) and after a configuration changed."""
+    import copy
+
+    from creditflow.reporting.validation import gx as g
+    from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
+    from great_expectations.validator.exception_info import ExceptionInfo
+
+    rows = [BASE, PERSON, {**BASE, "CF_WSH": "", "CF_JDRQ": "2026-02-30"}, {**BASE, "CF_XDR_SHXYM": "9123"}]
+    for _ in range(2):
+        _, result = v.validate_gx(frame(*rows), "penalty", AS_OF)
+        assert {r.success for r in result.results} == {True, False}
+        assert g.result_json(result) == result.to_json_dict()
+    raised = copy.copy(result.results[0])
+    raised.success = False
+    raised.exception_info = ExceptionInfo(exception_traceback="Traceback …", exception_message="boom")
+    changed = copy.copy(result.results[1])
+    changed.expectation_config = copy.deepcopy(changed.expectation_config)
+    changed.expectation_config.meta["severity"] = "warning"
+    mixed = ExpectationSuiteValidationResult(success=False, results=[raised, changed, *result.results[2:]],
+                                             suite_name="sgs_penalty", statistics=result.statistics,
+                                             meta=result.meta)
+    assert g.result_json(mixed) == mixed.to_json_dict()
+    assert g.result_json(mixed)["results"][1]["expectation_config"]["meta"]["severity"] == "warning"
+    bare = ExpectationSuiteValidationResult(success=True, results=[ExpectationValidationResult(success=True)],
+                                            suite_name="empty")
+    assert g.result_json(bare) == bare.to_json_dict()

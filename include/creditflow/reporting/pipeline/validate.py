@@ -150,9 +150,10 @@ def _store_result(gx_root: Any, result: Any, run: Run) -> None:
     import json
 
     from creditflow.core.storage import as_storage
+    from creditflow.reporting.validation.gx import result_json
 
     try:
-        body = json.dumps(scrub_validation_result(result).to_json_dict(), indent=2, sort_keys=True,
+        body = json.dumps(result_json(scrub_validation_result(result)), indent=2, sort_keys=True,
                           ensure_ascii=False)
         as_storage(gx_root).write_text(result_key(run), body)
     except Exception as exc:
