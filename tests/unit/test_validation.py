@@ -404,3 +404,51 @@ def test_the_result_kept_for_the_quality_report_is_gx_own_json():
     bare = ExpectationSuiteValidationResult(success=True, results=[ExpectationValidationResult(success=True)],
                                             suite_name="empty")
     assert g.result_json(bare) == bare.to_json_dict()
+
+
+def test_the_kept_dependencies_are_the_ones_gx_works_out():
+    """ExpectCreditflowRuleToHold keeps GX's validation dependencies per state: for every expectation of every
+    suite they equal what GX works out itself, each call gets its own objects, and the suite's result is
+    the one GX gives without them."""
+    from creditflow.reporting.validation import gx as g
+    from great_expectations.execution_engine import PandasExecutionEngine
+    from great_expectations.expectations.expectation import ColumnAggregateExpectation
+
+    expectation = g._gx_classes()
+    engine = PandasExecutionEngine()
+
+    def plain(deps) -> tuple:
+        return ({n: (m.id, dict(m.metric_domain_kwargs), dict(m.metric_value_kwargs))
+                 for n, m in deps.metric_configurations.items()}, deps.result_format)
+
+    for kind in ("penalty", "license", "coercion"):
+        for e in g.build_suite(kind).expectations:
+            for runtime in (None, {"result_format": "BASIC"}, {"result_format": {"result_format": "SUMMARY"}}):
+                gx_own = ColumnAggregateExpectation.get_validation_dependencies(e, engine, runtime)
+                first, second = (e.get_validation_dependencies(engine, runtime) for _ in range(2))
+                assert plain(first) == plain(second) == plain(gx_own)
+                assert first.metric_configurations[g.FAILURES_METRIC] is not second.metric_configurations[
+                    g.FAILURES_METRIC]
+    one = expectation(column="REQUIRED:CF_WSH")
+    assert dict(one.get_validation_dependencies(engine).metric_configurations[g.FAILURES_METRIC]
+                .metric_domain_kwargs)["column"] == "REQUIRED:CF_WSH"
+    one.column = "REQUIRED:CF_SY"  # a changed field is seen
+    assert dict(one.get_validation_dependencies(engine).metric_configurations[g.FAILURES_METRIC]
+                .metric_domain_kwargs)["column"] == "REQUIRED:CF_SY"
+
+    rows = [BASE, PERSON, {**BASE, "CF_WSH": "", "CF_JDRQ": "2026-02-30"}, {**BASE, "CF_XDR_SHXYM": "9123"}]
+
+    def result() -> dict:
+        found, res = v.validate_gx(frame(*rows), "penalty", AS_OF)
+        body = g.result_json(res)
+        body.pop("meta")
+        return {"findings": found.to_dict("records"), "result": body}
+
+    kept = result()
+    lean = expectation.__dict__["get_validation_dependencies"]
+    try:
+        delattr(expectation, "get_validation_dependencies")  # GX's own: worked out on every call
+        built = result()
+    finally:
+        expectation.get_validation_dependencies = lean
+    assert kept == built
