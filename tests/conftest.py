@@ -77,7 +77,8 @@ def pytest_report_header(config):
 def _fresh_standardised_rows():
     """Each test starts with no standardised rows kept from another test (pipeline/standardise.py keeps them
     per process, by their inputs; a test may change the rules' data or the keys between tests)."""
-    from creditflow.reporting.pipeline.standardise import clear_memo
+    from creditflow.reporting.pipeline.standardise import clear_memo, forget_opened
 
     clear_memo()
+    forget_opened()
     yield

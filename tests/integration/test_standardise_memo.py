@@ -76,3 +76,58 @@ def test_kept_rows_are_what_computing_afresh_stores(db_url, tmp_path):
         assert _opened(other) != [] and [r["content_hash"] for r in other] == [r["content_hash"] for r in afresh]
     finally:
         pii.use_keyring(None)
+
+
+def test_decide_takes_the_fields_validate_opened_only_when_every_payload_is_the_same(db_url, tmp_path,
+                                                                                      monkeypatch):
+    """load_standardised opens an interval's payloads once for validate and decide in one process: the second
+    read gets the same frame, without unsealing again; a changed payload, another interval or other keys
+    open afresh; what was kept is taken once."""
+    g.generate_to(g.GeneratorConfig(seed=8, decisions=40, start=DAY, days=1), case_db_url=f"sqlite:///{tmp_path}/c.sqlite",
+                  inbox=tmp_path / "inbox")
+    engine = warehouse(db_url)
+    start = dt.datetime(DAY.year, DAY.month, DAY.day, tzinfo=TZ)
+    run = sgs.Run("sgs_penalty", "penalty", start, start + dt.timedelta(days=1))
+    sgs.extract(run, engine, sgs.Sources(case_db=wh.engine_from_url(f"sqlite:///{tmp_path}/c.sqlite"),
+                                         inbox=tmp_path / "inbox"))
+    sgs.standardise(run, engine)
+    opened: list[int] = []
+    real_open = pii.open_payload
+    monkeypatch.setattr(pii, "open_payload", lambda *a, **k: opened.append(1) or real_open(*a, **k))
+
+    def load() -> pd.DataFrame:
+        opened.clear()
+        return stage.load_standardised(run, engine)
+
+    first = load()
+    assert len(opened) == len(first) > 10
+    assert any(str(v).startswith("440") or v == "自然人" for v in first.to_numpy().ravel())  # opened: clear values
+    second = load()
+    assert opened == []  # taken, not opened again
+    pd.testing.assert_frame_equal(second, first)
+    third = load()  # taken once: opened afresh
+    assert len(opened) == len(first)
+    pd.testing.assert_frame_equal(third, first)
+
+    t = wh.standardised  # a payload changed in between (a re-run of standardise with other data): opened afresh
+    with engine.begin() as conn:
+        rid, payload = conn.execute(sa.select(t.c.record_id, t.c.payload).where(t.c.run_key == run.run_key)).first()
+        body = json.loads(payload)
+        body["CF_SY"] = "经查（更正）"
+        conn.execute(t.update().where(t.c.run_key == run.run_key, t.c.record_id == rid).values(payload=json.dumps(body)))
+    changed = load()
+    assert len(opened) == len(first)
+    assert "经查（更正）" in changed["CF_SY"].tolist()
+    assert "经查（更正）" in load()["CF_SY"].tolist()  # the kept frame is the changed one
+
+    load()
+    ring = pii.keyring()  # other keys in use: nothing kept is taken
+    pii.use_keyring(pii.Keyring({**ring.keys, "k9": pii.generate_keyring().keys["k1"]}, "k9", ring.index_key))
+    try:
+        load()
+        assert len(opened) == len(first)
+    finally:
+        pii.use_keyring(None)
+    stage.forget_opened()
+    load()
+    assert len(opened) == len(first)

@@ -163,16 +163,45 @@ def load_standardised(run: Run, engine: sa.Engine) -> pd.DataFrame:
                                                             wh.standardised.c.kind == run.kind), conn)
     if meta.empty:
         return pd.DataFrame(columns=[*standard.codes(run.kind), "record_id", "_row"])
-    ring = pii.keyring()
-    fields = pd.DataFrame([pii.open_payload(run.kind, json.loads(x), ring) for x in meta["payload"]])
-    for c in standard.codes(run.kind):
-        if c not in fields.columns:
-            fields[c] = None
-    frame = pd.concat([meta.reset_index(drop=True),
-                       fields[standard.codes(run.kind)].reset_index(drop=True)], axis=1)
+    frame = pd.concat([meta.reset_index(drop=True), _opened_fields(run, meta["payload"].tolist())], axis=1)
     frame = frame.astype(object)
     frame = frame.where(frame.notna(), None)
     frame["_row"] = range(len(frame))
     return frame
 
 
+
+
+#: The fields :func:`load_standardised` opened last: (run key, kind, keyring mark, the payloads as stored, the
+#: fields). ``validate`` and then ``decide`` read the same interval's rows in one process (``process_interval``,
+#: ``process_range``): the second read takes the fields the first opened instead of unsealing them again,
+#: once, and only when every stored payload is the one opened. At most one interval's fields are held, no
+#: longer than until they are taken or the next interval's replace them — what the running stage holds anyway.
+_OPENED: tuple[str, str, str, list[str], pd.DataFrame] | None = None
+_OPENED_LOCK = threading.Lock()
+
+
+def _opened_fields(run: Run, payloads: list[str]) -> pd.DataFrame:
+    """The data-standard fields of each stored payload, personal fields opened, one row per payload."""
+    global _OPENED
+    ring = pii.keyring()
+    mark = _ring_mark(ring)
+    with _OPENED_LOCK:
+        kept, _OPENED = _OPENED, None
+    if kept is not None and kept[:3] == (run.run_key, run.kind, mark) and kept[3] == payloads:
+        return kept[4]
+    fields = pd.DataFrame([pii.open_payload(run.kind, json.loads(x), ring) for x in payloads])
+    for c in standard.codes(run.kind):
+        if c not in fields.columns:
+            fields[c] = None
+    fields = fields[standard.codes(run.kind)].reset_index(drop=True)
+    with _OPENED_LOCK:
+        _OPENED = (run.run_key, run.kind, mark, payloads, fields.copy())
+    return fields
+
+
+def forget_opened() -> None:
+    """Drop the fields :func:`load_standardised` holds (tests; a process that is done with its intervals)."""
+    global _OPENED
+    with _OPENED_LOCK:
+        _OPENED = None
