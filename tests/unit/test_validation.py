@@ -412,7 +412,7 @@ def test_the_kept_dependencies_are_the_ones_gx_works_out():
     the one GX gives without them."""
     from creditflow.reporting.validation import gx as g
     from great_expectations.execution_engine import PandasExecutionEngine
-    from great_expectations.expectations.expectation import ColumnAggregateExpectation
+    from great_expectations.expectations.expectation import BatchExpectation
 
     expectation = g._gx_classes()
     engine = PandasExecutionEngine()
@@ -424,17 +424,17 @@ def test_the_kept_dependencies_are_the_ones_gx_works_out():
     for kind in ("penalty", "license", "coercion"):
         for e in g.build_suite(kind).expectations:
             for runtime in (None, {"result_format": "BASIC"}, {"result_format": {"result_format": "SUMMARY"}}):
-                gx_own = ColumnAggregateExpectation.get_validation_dependencies(e, engine, runtime)
+                gx_own = BatchExpectation.get_validation_dependencies(e, engine, runtime)
                 first, second = (e.get_validation_dependencies(engine, runtime) for _ in range(2))
                 assert plain(first) == plain(second) == plain(gx_own)
                 assert first.metric_configurations[g.FAILURES_METRIC] is not second.metric_configurations[
                     g.FAILURES_METRIC]
     one = expectation(column="REQUIRED:CF_WSH")
     assert dict(one.get_validation_dependencies(engine).metric_configurations[g.FAILURES_METRIC]
-                .metric_domain_kwargs)["column"] == "REQUIRED:CF_WSH"
+                .metric_value_kwargs)["column"] == "REQUIRED:CF_WSH"
     one.column = "REQUIRED:CF_SY"  # a changed field is seen
     assert dict(one.get_validation_dependencies(engine).metric_configurations[g.FAILURES_METRIC]
-                .metric_domain_kwargs)["column"] == "REQUIRED:CF_SY"
+                .metric_value_kwargs)["column"] == "REQUIRED:CF_SY"
 
     rows = [BASE, PERSON, {**BASE, "CF_WSH": "", "CF_JDRQ": "2026-02-30"}, {**BASE, "CF_XDR_SHXYM": "9123"}]
 
@@ -452,3 +452,16 @@ def test_the_kept_dependencies_are_the_ones_gx_works_out():
     finally:
         expectation.get_validation_dependencies = lean
     assert kept == built
+
+
+def test_an_expectation_whose_column_is_missing_fails_the_run_instead_of_passing():
+    """GX's metric reads the rule's indicator column from the batch: a column that is not there is an error
+    GX reports for that expectation, and validate_gx raises it — never a rule counted as passed."""
+    from creditflow.reporting.validation import gx as g
+
+    rules = v.rules_for("penalty", AS_OF)
+    failing = g.failure_indicators(v.prepare(frame(BASE), "penalty"), rules).drop(columns=[rules[3].name])
+    result = g._run_suite(g._validation_definition("penalty"), failing)
+    broken = [r for r in result.results if g._raised(r.exception_info)]
+    assert [r.expectation_config.meta["name"] for r in broken] == [rules[3].name]
+    assert not result.success
