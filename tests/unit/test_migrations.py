@@ -510,3 +510,28 @@ def test_0015_turns_the_message_prefixes_into_columns_and_keeps_every_row(engine
         assert (row["origin"], row["reason"], row["replaces_record_id"], row["op_day"], row["message"]) == (
             origin, reason, replaces, day, message), nk
     assert not any(str(r["message"] or "").startswith(("credit:", "replaced_by:")) for r in after.values())
+
+
+def test_0019_clears_the_nan_text_keyless_records_were_given(engine):
+    """Revision 0019: the text 'NaN' PostgreSQL stored for a keyless record's keys becomes NULL; real keys
+    (one that merely contains 'NaN', an upper-cased 'NAN') are left as they are."""
+    wh.upgrade(engine, "0018")
+    std = sa.Table("cf_std", sa.MetaData(), autoload_with=engine)
+    out = sa.Table("cf_outcome", sa.MetaData(), autoload_with=engine)
+    base = {"kind": "penalty", "source_system": "district_file", "source_revoked": False, "content_hash": "h",
+            "body_hash": "b", "payload": "{}"}
+    with engine.begin() as conn:
+        conn.execute(std.insert(), [
+            {**base, "run_key": "r", "record_id": "a", "natural_key": "NaN", "doc_key": "NaN", "party_key": "NaN"},
+            {**base, "run_key": "r", "record_id": "b", "natural_key": "NAN|91230500MA1B3N1N2M", "doc_key": "NAN",
+             "party_key": "91230500MA1B3N1N2M"}])
+        conn.execute(out.insert(), [{"run_key": "r", "record_id": "a", "kind": "penalty", "outcome": "quarantined",
+                                     "natural_key": "NaN", "late": False, "due_soon": False}])
+    assert wh.upgrade(engine) == ("0018", migrations.head())
+    with engine.connect() as conn:
+        keys = {r[0]: tuple(r[1:]) for r in conn.execute(sa.select(
+            wh.standardised.c.record_id, wh.standardised.c.natural_key, wh.standardised.c.doc_key,
+            wh.standardised.c.party_key))}
+        outcome_key = conn.execute(sa.select(wh.outcomes.c.natural_key)).scalar_one()
+    assert keys == {"a": (None, None, None), "b": ("NAN|91230500MA1B3N1N2M", "NAN", "91230500MA1B3N1N2M")}
+    assert outcome_key is None
