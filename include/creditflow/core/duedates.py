@@ -190,8 +190,10 @@ def rule_due(apply: Callable[[], dt.date]) -> Due:
         return Due(None, "无有效的期限规则")
 
 
-def sgs_due(decision_date: dt.date | str | None) -> Due:
-    """The 双公示 7-working-day deadline of a decision, or unknown with its reason."""
+def sgs_due(decision_date: dt.date | str | None, calendar: WorkdayCalendar | None = None) -> Due:
+    """The 双公示 7-working-day deadline of a decision, or unknown with its reason. ``calendar``: the official
+    calendar a caller already holds for many dates (default: :func:`workdays.official_calendar`, which looks
+    at the calendar files on every call)."""
     from creditflow.core.rules import sgs_due_date
 
     if not decision_date:
@@ -200,4 +202,4 @@ def sgs_due(decision_date: dt.date | str | None) -> Due:
         day = decision_date if isinstance(decision_date, dt.date) else dt.date.fromisoformat(str(decision_date))
     except ValueError:
         return Due(None, "无有效的决定日期")
-    return rule_due(lambda: sgs_due_date(day))
+    return rule_due(lambda: sgs_due_date(day, calendar))

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from creditflow.core import duedates, pii, standard
+from creditflow.core import duedates, pii, standard, workdays
 from creditflow.core import warehouse as wh
 from creditflow.reporting import standardise as st
 from creditflow.reporting.pipeline.common import (
@@ -55,10 +55,10 @@ def _iso_date(value: Any) -> bool:
         return False
 
 
-def _due(decision: Any, missing_years: set[int]) -> str | None:
+def _due(decision: Any, missing_years: set[int], calendar: Any = None) -> str | None:
     """The stored deadline (ISO) or None; an unknown one is flagged by validate with its reason and shown
     as 待定 (computed from the decision date wherever it is read once the year's calendar is added)."""
-    due = duedates.sgs_due(decision if decision else None)
+    due = duedates.sgs_due(decision if decision else None, calendar)
     if due.missing_year is not None:
         missing_years.add(due.missing_year)
     return due.iso()
@@ -142,10 +142,12 @@ def standardise(run: Run, engine: sa.Engine, data_source_uscc: str | None = None
     due_cache: dict[Any, str | None] = {}
     missing_years: set[int] = set()
     rows = []
+    calendar = None  # the official calendar as it is now, looked up once for the run's decision dates
     for std in _standardised_rows(staged, run.kind, data_source_uscc):
         decision = std["decision_date"]
         if decision not in due_cache:
-            due_cache[decision] = _due(decision, missing_years)
+            calendar = calendar or workdays.official_calendar()
+            due_cache[decision] = _due(decision, missing_years, calendar)
         rows.append({**std, "run_key": run.run_key, "decision_date": decision if _iso_date(decision) else None,
                      "due_date": due_cache[decision]})
     with engine.begin() as conn:
