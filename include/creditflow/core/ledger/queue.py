@@ -154,6 +154,8 @@ def _write(conn: sa.Connection, kind: str, run_key: str, origin: str,
         _check(kind, o, current.get(o.natural_key))
     day = op_day(run_key)
     ring = pii.keyring()
+    updates: list[dict[str, Any]] = []
+    inserts: list[dict[str, Any]] = []
     for o, idem, batch_key, seq in entries:
         # Personal fields sealed here, the one writer of the ledger's payloads; the hash and the idempotency
         # key were computed by the caller over the clear payload, so they do not depend on the key (#19 §3).
@@ -166,12 +168,18 @@ def _write(conn: sa.Connection, kind: str, run_key: str, origin: str,
         if o.natural_key in current:
             if update_body:
                 values["body_hash"] = o.body_hash
-            conn.execute(L.update().where(L.c.kind == kind, L.c.natural_key == o.natural_key).values(**values))
+            updates.append({"_kind": kind, "_natural_key": o.natural_key, **values})
         else:
-            conn.execute(L.insert().values(kind=kind, natural_key=o.natural_key, body_hash=o.body_hash, **values))
-        conn.execute(wh.ledger_history.insert().values(kind=kind, natural_key=o.natural_key, record_id=o.record_id,
-                                                       op=o.op, state="pending", content_hash=o.content_hash,
-                                                       run_key=run_key, at=now))
+            inserts.append({"kind": kind, "natural_key": o.natural_key, "body_hash": o.body_hash, **values})
+    # Written in one statement per kind of write (executemany), the rows as they were one by one.
+    if updates:
+        conn.execute(L.update().where(L.c.kind == sa.bindparam("_kind"),
+                                      L.c.natural_key == sa.bindparam("_natural_key")), updates)
+    if inserts:
+        conn.execute(L.insert(), inserts)
+    conn.execute(wh.ledger_history.insert(), [
+        {"kind": kind, "natural_key": o.natural_key, "record_id": o.record_id, "op": o.op, "state": "pending",
+         "content_hash": o.content_hash, "run_key": run_key, "at": now} for o, _, _, _ in entries])
 
 
 def move_owners(conn: sa.Connection, kind: str, moves: Sequence[tuple[str, str]], now: str) -> int:
