@@ -127,18 +127,29 @@ def receipts_timeout(run: Run, still_processing: int, timeout: float) -> Receipt
 
 
 def wait_for_receipts(run: Run, engine: sa.Engine, client: PlatformClient, timeout: float) -> dict[str, int]:
-    """Collect receipts until none of this kind is still processing (short polls, growing to 2 s), in this
-    process — the path of ``process_interval`` / ``process_range``; the DAG defers the same wait instead."""
-    deadline = time.monotonic() + timeout
-    pause = 0.05
+    """Collect receipts until none of this kind is still processing, in this process — the path of
+    ``process_interval`` / ``process_range``; the DAG defers the same wait instead.
+
+    Looks again after :func:`receipt_poll`: every 0.1 s for the first 2 s, then every 2 s."""
+    started = time.monotonic()
+    deadline = started + timeout
     while True:
         got = collect_receipts(run, engine, client)
         if got["still_processing"] == 0:
             return got
         if time.monotonic() > deadline:
             raise receipts_timeout(run, got["still_processing"], timeout)
-        time.sleep(pause)
-        pause = min(2.0, pause * 2)
+        time.sleep(receipt_poll(time.monotonic() - started))
+
+
+def receipt_poll(waited: float) -> float:
+    """The pause before the next look for receipts, after ``waited`` seconds of waiting: 0.1 s while a
+    platform that answers in about a second is likely to answer (the first 2 s), then 2 s.
+
+    A history load waits for each day's receipts before the next day decides. A pause that doubled from
+    0.05 s looked at 0.05, 0.15, 0.35, 0.75 s and saw a batch answered at 0.4 s only at 0.75 s (≈ 100 s of
+    a loaded year's licences spent waiting); a look costs ≈ 6 ms of CPU."""
+    return 0.1 if waited < 2.0 else 2.0
 
 
 def rejected_files(run: Run, engine: sa.Engine) -> int:
