@@ -363,20 +363,12 @@ def standardise(mapped: pd.DataFrame, kind: str, amount_unit: str = "万元", bl
 def _add_keys(out: pd.DataFrame, kind: str, blind_keys: bool) -> None:
     """``doc_key``, ``party_key`` and ``natural_key`` (文书号 | party) of normalised rows, in place."""
     p = standard.PREFIX[kind]
-    out["doc_key"] = _text_or_none(_upper(out[f"{p}_WSH"]))
+    out["doc_key"] = _upper(out[f"{p}_WSH"])
     out["party_key"] = party_keys(out, kind)
     if blind_keys:
         out["party_key"] = blind_party_keys(out, kind)
-    out["party_key"] = _text_or_none(out["party_key"])
     has_key = out["doc_key"].notna() & out["party_key"].notna()
-    out["natural_key"] = _text_or_none(pd.Series(
-        np.where(has_key, out["doc_key"].astype(str) + "|" + out["party_key"].astype(str), None), index=out.index))
-
-
-def _text_or_none(values: pd.Series) -> pd.Series:
-    """A key column as the warehouse stores it: text, or ``None`` for no key — never pandas' NaN, which a
-    column of text with gaps gets (PostgreSQL stored it as the text 'NaN', a key every keyless record shared)."""
-    return pd.Series([v if isinstance(v, str) else None for v in values.tolist()], index=values.index, dtype=object)
+    out["natural_key"] = np.where(has_key, out["doc_key"].astype(str) + "|" + out["party_key"].astype(str), None)
 
 
 _PARTY_CODES = ("XDR_LB", "XDR_SHXYM", "XDR_GSZC", "XDR_ZZJG", "XDR_SWDJ", "XDR_SYDW", "XDR_SHZZ", "XDR_ZJHM")

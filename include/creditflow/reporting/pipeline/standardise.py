@@ -122,7 +122,8 @@ def _standardised_rows(staged: pd.DataFrame, kind: str, data_source_uscc: str | 
         for i, rec in zip(todo, std.to_dict("records"), strict=True):
             computed[i] = {
                 "record_id": rec["record_id"], "kind": kind, "source_system": rec["source_system"],
-                "natural_key": rec["natural_key"], "doc_key": rec["doc_key"], "party_key": rec["party_key"],
+                "natural_key": _key(rec["natural_key"]), "doc_key": _key(rec["doc_key"]),
+                "party_key": _key(rec["party_key"]),
                 "decision_date": rec.get(standard.DECISION_DATE[kind]), "source_revoked": bool(rec["source_revoked"]),
                 "content_hash": rec["content_hash"], "body_hash": rec["body_hash"],
                 "payload": _json(pii.seal_payload(kind, {c: rec[c] for c in codes if rec.get(c) is not None}, ring))}
@@ -132,6 +133,12 @@ def _standardised_rows(staged: pd.DataFrame, kind: str, data_source_uscc: str | 
             while len(_MEMO) > _MEMO_SIZE:
                 _MEMO.popitem(last=False)
     return [computed[i] if i in computed else kept[keys[i]] for i in order]
+
+
+def _key(value: Any) -> str | None:
+    """A key as the warehouse stores it: text, or ``None`` for no key — never the NaN pandas gives a column of
+    text with gaps (PostgreSQL stored it as the text 'NaN', a "key" every keyless record shared; 0019)."""
+    return value if isinstance(value, str) else None
 
 
 def standardise(run: Run, engine: sa.Engine, data_source_uscc: str | None = None) -> dict[str, int]:

@@ -3,8 +3,8 @@
 A record without a natural key (no 文书号, or no party code) among records with one got pandas' NaN for its
 keys; PostgreSQL stored it as the text ``'NaN'`` in ``cf_std.natural_key``, ``doc_key`` and ``party_key`` and
 in ``cf_outcome.natural_key`` / ``cf_review.natural_key`` (SQLite stores NaN as NULL: nothing to do there).
-Such a "key" was shared by every keyless record. Standardisation now gives ``None``
-(``reporting/standardise.py`` ``_text_or_none``); this revision clears what was written before.
+Such a "key" was shared by every keyless record. The standardise stage now stores ``None``
+(``reporting/pipeline/standardise.py`` ``_key``); this revision clears what was written before.
 
 No real key can be ``'NaN'``: a 文书号 is upper-cased (``NAN``), a party key is a code or a blind index
 (``bi:…``), and a natural key joins both with ``|``. Frozen like the others: tables by name.
