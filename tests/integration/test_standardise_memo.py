@@ -131,3 +131,27 @@ def test_decide_takes_the_fields_validate_opened_only_when_every_payload_is_the_
     stage.forget_opened()
     load()
     assert len(opened) == len(first)
+
+
+def test_decide_reads_the_records_the_frame_gives(db_url, tmp_path):
+    """load_standardised_records (decide) gives exactly load_standardised(...).to_dict("records"): the same
+    keys, values and types — keyless rows, natural persons, missing fields as None."""
+    g.generate_to(g.GeneratorConfig(seed=12, decisions=80, start=DAY, days=1, person_share=0.4),
+                  case_db_url=f"sqlite:///{tmp_path}/c.sqlite", inbox=tmp_path / "inbox")
+    engine = warehouse(db_url)
+    start = dt.datetime(DAY.year, DAY.month, DAY.day, tzinfo=TZ)
+    run = sgs.Run("sgs_penalty", "penalty", start, start + dt.timedelta(days=1))
+    sgs.extract(run, engine, sgs.Sources(case_db=wh.engine_from_url(f"sqlite:///{tmp_path}/c.sqlite"),
+                                         inbox=tmp_path / "inbox"))
+    sgs.standardise(run, engine)
+    framed = stage.load_standardised(run, engine).to_dict("records")
+    stage.forget_opened()
+    records = stage.load_standardised_records(run, engine)
+    assert len(records) == len(framed) > 40
+    assert records == framed
+    assert [{k: type(v) for k, v in r.items()} for r in records] == [{k: type(v) for k, v in r.items()} for r in framed]
+    assert any(v is None for r in records for v in r.values())
+    taken = stage.load_standardised_records(run, engine)  # the fields the first read opened, taken
+    assert taken == records
+    empty = sgs.Run("sgs_penalty", "penalty", start + dt.timedelta(days=9), start + dt.timedelta(days=10))
+    assert stage.load_standardised_records(empty, engine) == []

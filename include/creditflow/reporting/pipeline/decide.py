@@ -23,7 +23,7 @@ from creditflow.reporting.pipeline.common import (
     dedup_config,
     review_policy,
 )
-from creditflow.reporting.pipeline.standardise import load_standardised
+from creditflow.reporting.pipeline.standardise import load_standardised_records
 
 # --- 4–6. flush in-flight, decide (timeliness, dedup, review) ----------------------------------------
 
@@ -89,7 +89,7 @@ def rules_in_force() -> plan.Rules:
 def load(run: Run, engine: sa.Engine) -> plan.PlanInput:
     """Everything :func:`plan.plan` reads, from the warehouse, as plain data. The ledger is read only for
     the records that reach the ledger step (index lookups: the work does not grow with the ledger)."""
-    records = load_standardised(run, engine).to_dict("records")
+    records = load_standardised_records(run, engine)
     cfg = rules_in_force()
     with engine.connect() as conn:
         f = wh.findings
