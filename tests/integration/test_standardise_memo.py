@@ -35,14 +35,20 @@ def _opened(rows: list[dict]) -> list[dict]:
              "payload": pii.open_payload(r["kind"], json.loads(r["payload"]))} for r in rows]
 
 
-def test_kept_rows_are_what_computing_afresh_stores(db_url, tmp_path):
-    g.generate_to(g.GeneratorConfig(seed=7, decisions=60, start=DAY, days=1), case_db_url=f"sqlite:///{tmp_path}/c.sqlite",
+def _extracted_day(db_url: str, tmp_path, **config) -> tuple[sa.Engine, sgs.Run]:
+    """A generated day of penalty decisions (case system and district files), extracted into a warehouse."""
+    g.generate_to(g.GeneratorConfig(start=DAY, days=1, **config), case_db_url=f"sqlite:///{tmp_path}/c.sqlite",
                   inbox=tmp_path / "inbox")
     engine = warehouse(db_url)
     start = dt.datetime(DAY.year, DAY.month, DAY.day, tzinfo=TZ)
     run = sgs.Run("sgs_penalty", "penalty", start, start + dt.timedelta(days=1))
     sgs.extract(run, engine, sgs.Sources(case_db=wh.engine_from_url(f"sqlite:///{tmp_path}/c.sqlite"),
                                          inbox=tmp_path / "inbox"))
+    return engine, run
+
+
+def test_kept_rows_are_what_computing_afresh_stores(db_url, tmp_path):
+    engine, run = _extracted_day(db_url, tmp_path, seed=7, decisions=60)
     stage.clear_memo()
     sgs.standardise(run, engine)
     afresh = _rows(engine, run)
@@ -83,13 +89,7 @@ def test_decide_takes_the_fields_validate_opened_only_when_every_payload_is_the_
     """load_standardised opens an interval's payloads once for validate and decide in one process: the second
     read gets the same frame, without unsealing again; a changed payload, another interval or other keys
     open afresh; what was kept is taken once."""
-    g.generate_to(g.GeneratorConfig(seed=8, decisions=40, start=DAY, days=1), case_db_url=f"sqlite:///{tmp_path}/c.sqlite",
-                  inbox=tmp_path / "inbox")
-    engine = warehouse(db_url)
-    start = dt.datetime(DAY.year, DAY.month, DAY.day, tzinfo=TZ)
-    run = sgs.Run("sgs_penalty", "penalty", start, start + dt.timedelta(days=1))
-    sgs.extract(run, engine, sgs.Sources(case_db=wh.engine_from_url(f"sqlite:///{tmp_path}/c.sqlite"),
-                                         inbox=tmp_path / "inbox"))
+    engine, run = _extracted_day(db_url, tmp_path, seed=8, decisions=40)
     sgs.standardise(run, engine)
     opened: list[int] = []
     real_open = pii.open_payload
@@ -136,13 +136,7 @@ def test_decide_takes_the_fields_validate_opened_only_when_every_payload_is_the_
 def test_decide_reads_the_records_the_frame_gives(db_url, tmp_path):
     """load_standardised_records (decide) gives exactly load_standardised(...).to_dict("records"): the same
     keys, values and types — keyless rows, natural persons, missing fields as None."""
-    g.generate_to(g.GeneratorConfig(seed=12, decisions=80, start=DAY, days=1, person_share=0.4),
-                  case_db_url=f"sqlite:///{tmp_path}/c.sqlite", inbox=tmp_path / "inbox")
-    engine = warehouse(db_url)
-    start = dt.datetime(DAY.year, DAY.month, DAY.day, tzinfo=TZ)
-    run = sgs.Run("sgs_penalty", "penalty", start, start + dt.timedelta(days=1))
-    sgs.extract(run, engine, sgs.Sources(case_db=wh.engine_from_url(f"sqlite:///{tmp_path}/c.sqlite"),
-                                         inbox=tmp_path / "inbox"))
+    engine, run = _extracted_day(db_url, tmp_path, seed=12, decisions=80, person_share=0.4)
     sgs.standardise(run, engine)
     framed = stage.load_standardised(run, engine).to_dict("records")
     stage.forget_opened()
@@ -153,5 +147,5 @@ def test_decide_reads_the_records_the_frame_gives(db_url, tmp_path):
     assert any(v is None for r in records for v in r.values())
     taken = stage.load_standardised_records(run, engine)  # the fields the first read opened, taken
     assert taken == records
-    empty = sgs.Run("sgs_penalty", "penalty", start + dt.timedelta(days=9), start + dt.timedelta(days=10))
+    empty = sgs.Run("sgs_penalty", "penalty", run.start + dt.timedelta(days=9), run.start + dt.timedelta(days=10))
     assert stage.load_standardised_records(empty, engine) == []
