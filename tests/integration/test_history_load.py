@@ -11,6 +11,7 @@ after day, all kinds each day); the history path loads each kind over the whole 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import shutil
 import time
 
@@ -158,6 +159,30 @@ def test_a_failing_day_does_not_hide_the_others_and_a_retry_finishes_it(sources,
     assert len(keys) == len(set(keys))
     summaries = [s for s in state["summaries"] if s[1] == "penalty"]
     assert len(summaries) == len(interval.days_between(FIRST, LAST)) and all(s[-1] == "True" for s in summaries)
+
+
+def test_a_load_keeps_no_opened_fields_after_it_ends(sources, tmp_path_factory, monkeypatch):
+    """validate opens a day's personal fields and decide takes them; a day whose decide never ran (it failed)
+    leaves none behind once the load ends — nor does a single interval."""
+    from creditflow.reporting.pipeline import stages
+
+    standardise = importlib.import_module("creditflow.reporting.pipeline.standardise")
+    world = _world(sources, tmp_path_factory, "opened")
+
+    def broken(run, engine, **kw):  # type: ignore[no-untyped-def]
+        raise RuntimeError("台账暂时不可用（模拟）")
+
+    try:
+        monkeypatch.setattr(stages, "decide", broken)
+        results = interval.process_range("penalty", FIRST, FIRST, world["engine"], world["sources"], world["client"])
+        assert [r.state for r in results] == ["failed"]
+        assert standardise._OPENED is None
+        with pytest.raises(RuntimeError, match="台账"):
+            interval.process_interval(interval.interval_run("penalty", FIRST + dt.timedelta(days=1)), world["engine"],
+                                      world["sources"], world["client"])
+        assert standardise._OPENED is None
+    finally:
+        _close(world)
 
 
 def test_a_load_keeps_each_days_result_for_the_quality_report(sources, tmp_path_factory):

@@ -41,6 +41,7 @@ from creditflow.reporting.pipeline.stages import (
     reconcile_interval,
     wait_for_receipts,
 )
+from creditflow.reporting.pipeline.standardise import forget_opened
 
 __all__ = ["SUMMARY_KEYS", "IntervalOptions", "ReceiptsTimeoutError", "StepHook", "Steps", "interval_lock",
            "interval_run", "ledger_lock", "process_interval", "process_range", "wait_for_receipts"]
@@ -89,10 +90,13 @@ def process_interval(run: Run, engine: sa.Engine, sources: Sources, client: Plat
     ReceiptsTimeoutError — a retry resumes from the ledger)."""
     opts = options or IntervalOptions()
     step = Steps(on_step)
-    with interval_lock(engine, run):
-        prepare_interval(run, engine, sources, opts, step)
-        alert = deliver_interval(run, engine, client, opts, step)["alert"]
-        return _finish(run, engine, client, opts, step, alert)
+    try:
+        with interval_lock(engine, run):
+            prepare_interval(run, engine, sources, opts, step)
+            alert = deliver_interval(run, engine, client, opts, step)["alert"]
+            return _finish(run, engine, client, opts, step, alert)
+    finally:
+        forget_opened()  # the interval's opened fields are not kept past its run
 
 
 @dataclass
@@ -217,6 +221,7 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
         if waiting is not None:
             release(waiting.held)
         release(held)
+        forget_opened()  # nor the last day's opened fields
     return results
 
 
