@@ -6,7 +6,8 @@ and licensing sandboxes as their own processes (their CPU is not ours), and runs
 ``pipeline.interval.process_range`` — what ``sgs_history``'s ``load`` task runs — for each kind in turn,
 in this process. Reported per kind: wall, this thread's CPU seconds, and per step the CPU seconds
 (``time.thread_time``) and the wall seconds; ``receipts`` wall minus CPU is the time spent waiting for the
-platform (its sandbox answers a batch 0.5 s after it was sent). CPU seconds do not depend on what else
+platform (its sandbox answers a batch 0.5 s after it was sent); ``decided_early`` counts the days that decided before
+the day before's receipts were in. CPU seconds do not depend on what else
 runs on the machine; wall seconds do — the load is printed.
 
     python bench/history_range.py [--days 365] [--decisions 20000] [--kinds penalty,license,coercion] [--profile OUT]
@@ -123,6 +124,7 @@ def main() -> int:
                 "days": len(results), "failed": sum(r.state != "success" for r in results),
                 "extracted": sum((r.summary or {}).get("extracted", 0) for r in results),
                 "uploaded": sum((r.summary or {}).get("uploaded", 0) for r in results),
+                "decided_early": sum(r.decided_early for r in results),
                 "wall_s": round(total_wall, 1), "cpu_s": round(total_cpu, 1),
                 "steps_cpu_s": {k: round(v, 1) for k, v in cpu.items()},
                 "steps_wall_s": {k: round(v, 1) for k, v in wall.items()},

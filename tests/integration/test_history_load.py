@@ -41,13 +41,13 @@ def sources(tmp_path_factory):
         yield d, ls
 
 
-def _world(sources, tmp_path_factory, name):
+def _world(sources, tmp_path_factory, name, processing_seconds=0.02):
     d, ls = sources
     own = tmp_path_factory.mktemp(name)
     shutil.copytree(d / "inbox", own / "inbox")  # copy2: arrival times (mtimes) kept
     db = _fresh_db(own)
     url = next(db)
-    pf = ServedApp(platform.create_app(db_url=f"sqlite:///{own}/pf.sqlite", processing_seconds=0.02)).__enter__()
+    pf = ServedApp(platform.create_app(db_url=f"sqlite:///{own}/pf.sqlite", processing_seconds=processing_seconds)).__enter__()
     engine = warehouse(url)
     src = sgs.Sources(case_db=wh.engine_from_url(f"sqlite:///{d}/case.sqlite"),
                       licensing=licensing_client(ls.url), inbox=own / "inbox")
@@ -93,8 +93,24 @@ def daily_state(sources, tmp_path_factory):
         _close(world)
 
 
-def test_history_load_ends_where_the_daily_runs_end(sources, tmp_path_factory, daily_state):
-    world = _world(sources, tmp_path_factory, "load")
+@pytest.mark.parametrize("processing_seconds", [0.02, 0.6], ids=["answers-at-once", "answers-later"])
+def test_history_load_ends_where_the_daily_runs_end(sources, tmp_path_factory, daily_state, monkeypatch,
+                                                    processing_seconds):
+    """With a platform that answers before the next day decides, and with one that answers later — then a
+    day decides before the day before's receipts are in, unless it reads a row still in flight."""
+    from creditflow.reporting.pipeline import stages
+
+    world = _world(sources, tmp_path_factory, "load", processing_seconds)
+    real, waited = stages.decide, []
+
+    def decide(run, engine, *a, **kw):  # type: ignore[no-untyped-def]
+        try:
+            return real(run, engine, *a, **kw)
+        except interval.InFlightError:
+            waited.append(run.run_key)
+            raise
+
+    monkeypatch.setattr(stages, "decide", decide)
     try:
         results = []
         for kind in KINDS:
@@ -105,6 +121,9 @@ def test_history_load_ends_where_the_daily_runs_end(sources, tmp_path_factory, d
         state = _state(world)
     finally:
         _close(world)
+    early = sum(r.decided_early for r in results)
+    if processing_seconds > 0.5:  # both paths were taken: the test compares something
+        assert early >= 5 and waited, (early, waited)
     assert daily_state["summaries"] and sum(int(s[3]) for s in daily_state["summaries"]) > 50  # uploads happened
     assert any(s[5] != "0" for s in daily_state["summaries"]), "no review in the data: the test would be weak"
     for part in ("platform", "operations", "ledger", "outcomes", "summaries", "findings", "reviews"):

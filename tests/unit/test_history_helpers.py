@@ -46,8 +46,11 @@ class _Killed(BaseException):
     """What a task timeout or a kill looks like to the code (Airflow's are BaseExceptions)."""
 
 
-def _fake_range(monkeypatch, fail_prepare_on=None, kill_on=None, broken_release_on=None):  # type: ignore[no-untyped-def]
-    """process_range with its stages and interval lock replaced by recorders (no database)."""
+def _fake_range(monkeypatch, fail_prepare_on=None, kill_on=None, broken_release_on=None,  # type: ignore[no-untyped-def]
+                receipts_in=True, reads_inflight=()):
+    """process_range with its stages and interval lock replaced by recorders (no database). ``receipts_in``:
+    what a look at an open day's receipts sees; ``reads_inflight``: days whose early decide reads a row
+    still in flight."""
     import contextlib
 
     from creditflow.reporting.pipeline import interval
@@ -74,11 +77,15 @@ def _fake_range(monkeypatch, fail_prepare_on=None, kill_on=None, broken_release_
         events.append(("prepare", day))
         return {"rejected_files": 0}
 
-    def deliver(run, *_a):  # type: ignore[no-untyped-def]
-        events.append(("decide", run.start.date()))
+    def deliver(run, *_a, early=False):  # type: ignore[no-untyped-def]
+        day = run.start.date()
+        if early and day in reads_inflight:
+            events.append(("in flight", day))
+            raise interval.InFlightError("1 ledger operations still in flight")
+        events.append(("decide early" if early else "decide", day))
         return {"alert": None}
 
-    def finish(run, *_a):  # type: ignore[no-untyped-def]
+    def finish(run, *_a, own=False):  # type: ignore[no-untyped-def]
         events.append(("reconcile", run.start.date()))
         return dict(SUMMARY)
 
@@ -86,29 +93,63 @@ def _fake_range(monkeypatch, fail_prepare_on=None, kill_on=None, broken_release_
     monkeypatch.setattr(interval, "prepare_interval", prepare)
     monkeypatch.setattr(interval, "deliver_interval", deliver)
     monkeypatch.setattr(interval, "_finish", finish)
+    monkeypatch.setattr(interval, "_receipts_in", lambda *_a: receipts_in)
     return interval, held, events
 
 
 D1, D2, D3 = dt.date(2026, 1, 1), dt.date(2026, 1, 2), dt.date(2026, 1, 3)
 
 
+def _steps(events):  # type: ignore[no-untyped-def]
+    return [e for e in events if e[0] in ("prepare", "decide", "decide early", "in flight", "reconcile")]
+
+
 def test_a_range_decides_each_day_only_after_the_day_before_is_reconciled(monkeypatch):
     interval, held, events = _fake_range(monkeypatch)
     interval.process_range("penalty", D1, D2, None, None, None)  # type: ignore[arg-type]
-    steps = [e for e in events if e[0] in ("prepare", "decide", "reconcile")]
-    # D2 is prepared while D1's uploads are processed; it decides only after D1 is reconciled.
-    assert steps == [("prepare", D1), ("decide", D1), ("prepare", D2), ("reconcile", D1), ("decide", D2),
-                     ("reconcile", D2)]
+    # D2 is prepared while D1's uploads are processed; D1's receipts are in by then: D1 is reconciled first.
+    assert _steps(events) == [("prepare", D1), ("decide", D1), ("prepare", D2), ("reconcile", D1),
+                              ("decide", D2), ("reconcile", D2)]
     assert events.index(("lock", D2)) < events.index(("unlock", D1))  # both days' locks held at once
     assert held == set()
 
     interval, held, events = _fake_range(monkeypatch, fail_prepare_on=D2)
     results = interval.process_range("penalty", D1, D3, None, None, None)  # type: ignore[arg-type]
     assert [(r.day, r.state) for r in results] == [(D1, "success"), (D2, "failed"), (D3, "success")]
-    order = [e for e in events if e[0] in ("prepare", "decide", "reconcile")]
-    assert order == [("prepare", D1), ("decide", D1), ("reconcile", D1), ("prepare", D3), ("decide", D3),
-                     ("reconcile", D3)]
+    assert _steps(events) == [("prepare", D1), ("decide", D1), ("reconcile", D1), ("prepare", D3), ("decide", D3),
+                              ("reconcile", D3)]
     assert held == set()
+
+
+def test_a_day_decides_before_the_earlier_receipts_only_when_it_reads_none_of_their_rows(monkeypatch):
+    interval, held, events = _fake_range(monkeypatch, receipts_in=False, reads_inflight={D3})
+    results = interval.process_range("penalty", D1, D3, None, None, None)  # type: ignore[arg-type]
+    assert _steps(events) == [
+        ("prepare", D1), ("decide", D1),
+        ("prepare", D2), ("decide early", D2),  # D1's uploads still out; D2 reads none of them
+        ("prepare", D3), ("in flight", D3),  # D3 reads one: nothing written, the open days are closed first
+        ("reconcile", D1), ("reconcile", D2), ("decide", D3), ("reconcile", D3)]
+    assert [(r.day, r.decided_early) for r in results] == [(D1, False), (D2, True), (D3, False)]  # in day order
+    assert held == set()
+
+
+def test_open_days_are_bounded_and_a_failed_day_is_reported_after_the_open_ones(monkeypatch):
+    last = D1 + dt.timedelta(days=interval_max() + 1)
+    interval, held, events = _fake_range(monkeypatch, receipts_in=False, fail_prepare_on=last)
+    results = interval.process_range("penalty", D1, last, None, None, None)  # type: ignore[arg-type]
+    steps = _steps(events)
+    # The (MAX+1)th day waits for the oldest before it decides.
+    first_reconcile = steps.index(("reconcile", D1))
+    assert steps[first_reconcile - 1] == ("prepare", D1 + dt.timedelta(days=interval_max()))
+    assert [r.day for r in results] == interval.days_between(D1, last)  # in day order, the failed one last
+    assert results[-1].state == "failed" and all(r.state == "success" for r in results[:-1])
+    assert held == set()
+
+
+def interval_max() -> int:
+    from creditflow.reporting.pipeline import interval
+
+    return interval.MAX_OPEN_DAYS
 
 
 def test_no_interval_lock_outlives_a_killed_load_or_a_broken_release(monkeypatch):

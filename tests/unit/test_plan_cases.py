@@ -338,3 +338,57 @@ def test_counts_add_up() -> None:
 def test_the_planner_reads_and_writes_nothing() -> None:
     src = (Path(P.__file__)).read_text(encoding="utf-8")
     assert "sqlalchemy" not in src and "engine" not in src and "open(" not in src
+
+
+SENT = {"state": "sent", "platform_status": None, "accepted_hash": None}  # uploaded, its receipt still to come
+CONFIRMED = {("case_db:1", "H1", "create"): DUP}
+
+# An early run (a history load deciding before the day before's receipts are in) that must wait: the decision
+# reads what the receipt of an in-flight ledger row sets.
+MUST_WAIT = [
+    ("its own natural key's row is in flight (created, corrected or rejected: the receipt says which)",
+     given([rec("case_db:1", content_hash="H2")], ledger=(led("case_db:1", **SENT),))),
+    ("a better source's original of its copy is in flight: same",
+     given([rec("case_db:1")], ledger=(led("district_file:1", **SENT),))),
+    ("a near duplicate from a worse source is in flight: published, the original replaces it; rejected, not",
+     given([rec("case_db:1", n=1)], ledger=(led("district_file:5", n=2, **SENT),), reviews=CONFIRMED)),
+]
+# ... and one that need not: nothing it decides reads what an in-flight row's receipt sets.
+NEED_NOT_WAIT = [
+    ("its copy's row is in flight and the ledger holds it from an equal or better source: a duplicate",
+     given([rec("district_file:1")], ledger=(led("case_db:9", **SENT),))),
+    ("a later day's run wrote the row in flight: unchanged",
+     given([rec("case_db:1", content_hash="H2")], ledger=(led("case_db:1", run_key=LATER, **SENT),))),
+    ("a near duplicate from an equal source is in flight: a near duplicate either way",
+     given([rec("case_db:1", n=11)], ledger=(led("case_db:9", **SENT),))),
+    ("rows of the party in flight that are no near duplicate (another body, beyond the window)",
+     given([rec("case_db:1", n=1)], ledger=(), party=(led("district_file:6", n=3, body_hash="B2", **SENT),
+                                                       led("district_file:7", n=2, decision_date="2026-11-20", **SENT)))),
+]
+
+
+@pytest.mark.parametrize("inp", [c[1] for c in MUST_WAIT], ids=[c[0] for c in MUST_WAIT])
+def test_an_early_run_waits_for_a_receipt_its_decision_reads(inp: P.PlanInput) -> None:
+    import dataclasses
+
+    with pytest.raises(P.InFlightError):
+        P.plan(dataclasses.replace(inp, early=True))
+    # Why: with the receipt in, the decision depends on what it says.
+    answered = [dataclasses.replace(inp, ledger={k: {**v, **receipt} for k, v in inp.ledger.items()},
+                                    party_rows=[{**x, **receipt} for x in inp.party_rows])
+                for receipt in ({"state": "accepted", "platform_status": "published", "accepted_hash": "H1"},
+                                {"state": "rejected", "code": "E101"})]
+    assert P.plan(answered[0]).outcome_rows != P.plan(answered[1]).outcome_rows
+
+
+@pytest.mark.parametrize("inp", [c[1] for c in NEED_NOT_WAIT], ids=[c[0] for c in NEED_NOT_WAIT])
+def test_an_early_run_decides_what_no_receipt_changes(inp: P.PlanInput) -> None:
+    import dataclasses
+
+    early = P.plan(dataclasses.replace(inp, early=True))
+    assert early.outcome_rows == P.plan(inp).outcome_rows
+    for receipt in ({"state": "accepted", "platform_status": "published", "accepted_hash": "H1"},
+                    {"state": "rejected", "code": "E101"}):  # what it decides is what it decides once they are in
+        answered = dataclasses.replace(inp, ledger={k: {**v, **receipt} for k, v in inp.ledger.items()},
+                                       party_rows=[{**x, **receipt} for x in inp.party_rows])
+        assert P.plan(answered).outcome_rows == early.outcome_rows

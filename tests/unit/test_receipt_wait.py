@@ -40,7 +40,7 @@ def test_a_batch_answered_after_0_4_s_is_seen_within_0_1_s(monkeypatch):
     answered = clock.now + 0.4
     looks: list[float] = []
 
-    def collect(run, engine, client):
+    def collect(run, engine, client, own=False):
         looks.append(clock.now)
         return {"accepted": 3, "rejected": 0, "still_processing": 0 if clock.now >= answered - 1e-9 else 3}
 
@@ -53,7 +53,7 @@ def test_a_batch_answered_after_0_4_s_is_seen_within_0_1_s(monkeypatch):
     monkeypatch.setattr(stages, "time", clock2)
     late = clock2.now + 7.0
     looks.clear()
-    monkeypatch.setattr(stages, "collect_receipts", lambda r, e, c: looks.append(clock2.now) or {
+    monkeypatch.setattr(stages, "collect_receipts", lambda r, e, c, own=False: looks.append(clock2.now) or {
         "still_processing": 0 if clock2.now >= late else 1})
     stages.wait_for_receipts(RUN, None, None, timeout=60)
     gaps = [round(b - a, 3) for a, b in itertools.pairwise(looks)]
@@ -62,6 +62,6 @@ def test_a_batch_answered_after_0_4_s_is_seen_within_0_1_s(monkeypatch):
 
 def test_no_answer_in_time_raises(monkeypatch):
     monkeypatch.setattr(stages, "time", Clock())
-    monkeypatch.setattr(stages, "collect_receipts", lambda run, engine, client: {"still_processing": 2})
+    monkeypatch.setattr(stages, "collect_receipts", lambda run, engine, client, own=False: {"still_processing": 2})
     with pytest.raises(stages.ReceiptsTimeoutError, match="2 条记录"):
         stages.wait_for_receipts(RUN, None, None, timeout=0.3)

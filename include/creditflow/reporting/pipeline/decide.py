@@ -23,6 +23,7 @@ from creditflow.reporting.pipeline.common import (
     dedup_config,
     review_policy,
 )
+from creditflow.reporting.pipeline.plan import InFlightError as InFlightError  # re-exported for the callers
 from creditflow.reporting.pipeline.standardise import load_standardised_records
 
 # --- 4–6. flush in-flight, decide (timeliness, dedup, review) ----------------------------------------
@@ -67,14 +68,19 @@ def _review_state(conn: sa.Connection, record_ids: list[str]) -> dict[tuple[str,
 
 
 
-def decide(run: Run, engine: sa.Engine, batch_size: int = 200) -> dict[str, int]:
+def decide(run: Run, engine: sa.Engine, batch_size: int = 200, *, early: bool = False) -> dict[str, int]:
     """Stage 4–6: quarantine, exact and near duplicates, op against the ledger, review gate, due dates.
 
     Load what the run needs, :func:`creditflow.reporting.pipeline.plan.plan` it (a pure function: the
     rules live there), and write this run's outcomes, the review queue and the ledger's pending
     operations (with their batches), all in one transaction.
+
+    ``early``: the run decides while an earlier day's uploads may still be out (a history load,
+    :func:`~creditflow.reporting.pipeline.interval.process_range`). A decision that would read what a
+    receipt still to come sets (:class:`~creditflow.reporting.pipeline.plan.PlanInput` ``early``) raises
+    :class:`~creditflow.reporting.pipeline.plan.InFlightError` before anything is written.
     """
-    p = plan.plan(load(run, engine))
+    p = plan.plan(load(run, engine, early=early))
     _write(run, engine, p, batch_size)
     return dict(p.counts)
 
@@ -86,9 +92,13 @@ def rules_in_force() -> plan.Rules:
                       due_soon_days=lambda due: int(rules.deadline("sgs_due_soon", due).amount))
 
 
-def load(run: Run, engine: sa.Engine) -> plan.PlanInput:
+def load(run: Run, engine: sa.Engine, *, early: bool = False) -> plan.PlanInput:
     """Everything :func:`plan.plan` reads, from the warehouse, as plain data. The ledger is read only for
-    the records that reach the ledger step (index lookups: the work does not grow with the ledger)."""
+    the records that reach the ledger step (index lookups: the work does not grow with the ledger).
+
+    Raises :class:`~creditflow.reporting.pipeline.plan.InFlightError` when a row of the run's natural keys
+    is in flight (``flush_inflight`` waits for those first) — unless ``early``: then :func:`plan.plan` raises
+    it where a decision would read what the receipt sets."""
     records = load_standardised_records(run, engine)
     cfg = rules_in_force()
     with engine.connect() as conn:
@@ -99,9 +109,9 @@ def load(run: Run, engine: sa.Engine) -> plan.PlanInput:
         ledger_by_nk, party_rows = ledger_context(
             conn, run.kind, list(winners), [r["party_key"] for r in winners.values()],
             [r["decision_date"] for r in winners.values()], int(cfg.dedup["date_window_days"]))
-        inflight = [L for L in ledger_by_nk.values() if L["state"] in ("pending", "sent")]
-        if inflight:
-            raise RuntimeError(f"{len(inflight)} ledger operations still in flight: run flush_inflight first")
+        inflight = [L for L in ledger_by_nk.values() if L["state"] in plan.IN_FLIGHT]
+        if inflight and not early:  # early: plan raises where a decision would read what a receipt sets
+            raise plan.InFlightError(f"{len(inflight)} ledger operations still in flight: run flush_inflight first")
         winner_ids = [r["record_id"] for r in winners.values()]
         return plan.PlanInput(
             run=run, records=records, findings=findings, ledger=ledger_by_nk, party_rows=party_rows,
@@ -112,7 +122,7 @@ def load(run: Run, engine: sa.Engine) -> plan.PlanInput:
                     wh.outcomes.c.run_key == run.run_key, wh.outcomes.c.kind == run.kind)).mappings()},
             # A re-run of an older day leaves alone the records a later day's run already decided (rerun.py).
             newer=rerun.newer_records(conn, run, winner_ids),
-            rules=cfg)
+            rules=cfg, early=early)
 
 
 def _write(run: Run, engine: sa.Engine, p: plan.Plan, batch_size: int) -> None:

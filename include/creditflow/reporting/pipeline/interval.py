@@ -16,6 +16,7 @@ bad day never hides the others; the caller decides what a failed day means for t
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as dt
 import time
@@ -30,6 +31,7 @@ from creditflow.common import TZ, mask_text
 from creditflow.core.ledger import ledger_lock as ledger_lock  # re-exported: the DAG hooks import it here
 from creditflow.core.platform_client import PlatformClient
 from creditflow.reporting.pipeline.common import Run, Sources, log
+from creditflow.reporting.pipeline.decide import InFlightError
 from creditflow.reporting.pipeline.stages import (
     SUMMARY_KEYS,
     IntervalOptions,
@@ -42,8 +44,10 @@ from creditflow.reporting.pipeline.stages import (
     wait_for_receipts,
 )
 from creditflow.reporting.pipeline.standardise import forget_opened
+from creditflow.reporting.pipeline.upload import collect_receipts
 
-__all__ = ["SUMMARY_KEYS", "IntervalOptions", "ReceiptsTimeoutError", "StepHook", "Steps", "interval_lock",
+__all__ = ["SUMMARY_KEYS", "InFlightError", "IntervalOptions", "ReceiptsTimeoutError", "StepHook", "Steps",
+           "interval_lock",
            "interval_run", "ledger_lock", "process_interval", "process_range", "wait_for_receipts"]
 
 
@@ -71,12 +75,18 @@ def interval_run(kind: str, day: dt.date) -> Run:
 
 
 def _finish(run: Run, engine: sa.Engine, client: PlatformClient, opts: IntervalOptions, step: Steps,
-            alert: tuple[str, str] | None) -> dict[str, Any]:
-    """receipts (waited for in this process) → reconcile; the run summary with the alert and per-step seconds."""
-    step("receipts", lambda: wait_for_receipts(run, engine, client, opts.receipt_timeout))
+            alert: tuple[str, str] | None, *, own: bool = False) -> dict[str, Any]:
+    """receipts (waited for in this process; ``own``: only the run's own rows) → reconcile; the run summary with
+    the alert and per-step seconds."""
+    step("receipts", lambda: wait_for_receipts(run, engine, client, opts.receipt_timeout, own=own))
     summary = reconcile_interval(run, engine, step)
     seconds = {**step.seconds, "total": round(sum(step.seconds.values()), 3)}
     return {**summary, "alert": alert, "seconds": seconds}
+
+
+def _receipts_in(run: Run, engine: sa.Engine, client: PlatformClient) -> bool:
+    """One look (recording what is in): has the platform answered every upload ``run`` made?"""
+    return int(collect_receipts(run, engine, client, own=True)["still_processing"]) == 0
 
 
 def process_interval(run: Run, engine: sa.Engine, sources: Sources, client: PlatformClient,
@@ -107,10 +117,11 @@ class DayResult:
     summary: dict[str, Any] | None = None
     error: str | None = None
     seconds: float = 0.0
+    decided_early: bool = False  # decided while an earlier day's uploads were still out (process_range)
 
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "day": self.day.isoformat(), "state": self.state, "summary": self.summary,
-                "error": self.error, "seconds": round(self.seconds, 3)}
+                "error": self.error, "seconds": round(self.seconds, 3), "decided_early": self.decided_early}
 
 
 def days_between(first: dt.date, last: dt.date) -> list[dt.date]:
@@ -128,6 +139,12 @@ class _Open:
     alert: tuple[str, str] | None
     seconds: float
     held: contextlib.ExitStack  # the day's interval lock, released when the day is closed
+    early: bool  # decided before the earlier days' receipts were all in
+
+
+#: How many days a history load keeps open (uploaded; receipts and reconciliation to come) before it waits
+#: for the oldest: a platform that stops answering holds at most this many days' locks.
+MAX_OPEN_DAYS = 8
 
 
 def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, sources: Sources,
@@ -140,17 +157,26 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
     A failing day is recorded (error text masked) and the next day goes on. ``on_day`` sees each result as
     it is made (for logging progress), in day order.
 
-    The stages of each day are those of :func:`process_interval`, with one overlap: while the platform
-    processes day D's uploads, day D+1 is extracted, standardised and validated (those stages touch only
-    D+1's own rows, never the ledger or D's rows); then D's receipts are collected and D reconciled, and
-    only then does D+1 decide. Every write therefore sees what it sees in the scheduled runs — the ledger
-    D+1 decides on is the one D left after its receipts — and the platform's processing time is not
-    waited out twice.
+    The stages of each day are those of :func:`process_interval`, and every day decides on the ledger the
+    earlier days left, as the scheduled runs do. What differs is that the platform's processing time is
+    not waited out day after day:
+
+    * while the platform processes day D's uploads, day D+1 is extracted, standardised and validated
+      (those stages touch only D+1's own rows, never the ledger or D's rows);
+    * D+1 then decides and uploads before D's receipts are in **only if none of the ledger rows it
+      reads** — its natural keys' and its parties' within the near-duplicate window — is still in flight
+      (:class:`~creditflow.reporting.pipeline.decide.InFlightError`, raised before anything is written).
+      A receipt changes nothing but the row it answers and the outcome of the run that sent it, so D+1's
+      decisions are those it makes after D's receipts. Otherwise D+1 waits for the earlier days' receipts
+      and decides as a scheduled run would;
+    * each day is reconciled once its receipts are in, in day order (reconciliation reads only its own
+      run's rows). At most :data:`MAX_OPEN_DAYS` days are open at once.
 
     Every day's findings and counts are in the warehouse, and its GX result for 数据质量报告 in the storage, as
     for any run."""
     opts = options or IntervalOptions()
     results: list[DayResult] = []
+    open_days: collections.deque[_Open] = collections.deque()
 
     def record(result: DayResult) -> None:
         results.append(result)
@@ -170,13 +196,13 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
             log.warning("%s: releasing an interval lock failed (its session is gone, so is the lock): %s", kind,
                         mask_text(traceback.format_exc(limit=2)))
 
-    def close(open_day: _Open | None) -> None:
-        if open_day is None:
-            return
+    def close(open_day: _Open) -> None:
+        """The day's receipts (its own rows while later days' uploads are out, else all of the kind's, as a
+        scheduled run waits) and reconciliation."""
         day, t0 = open_day.run.start.date(), time.perf_counter()
         try:
-            out = _finish(open_day.run, engine, client, opts, open_day.step, open_day.alert)
-            result = DayResult(kind, day, "success", summary=out)
+            out = _finish(open_day.run, engine, client, opts, open_day.step, open_day.alert, own=bool(open_days))
+            result = DayResult(kind, day, "success", summary=out, decided_early=open_day.early)
         except Exception as exc:  # one bad day never hides the others
             result = failed(day, exc, 0.0)
         finally:
@@ -184,7 +210,18 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
         result.seconds = open_day.seconds + time.perf_counter() - t0
         record(result)
 
-    waiting: _Open | None = None
+    def ready(open_day: _Open) -> bool:
+        try:
+            return _receipts_in(open_day.run, engine, client)
+        except Exception:  # the look failed: closing the day waits for them, and records what fails
+            return True
+
+    def settle(wait_all: bool = False) -> None:
+        """Close the open days in order: each whose receipts are in (one look), the oldest beyond
+        :data:`MAX_OPEN_DAYS` (waiting for them), or — ``wait_all`` — every one."""
+        while open_days and (wait_all or len(open_days) >= MAX_OPEN_DAYS or ready(open_days[0])):
+            close(open_days.popleft())
+
     held = contextlib.ExitStack()
     try:
         for day in days_between(first, last):
@@ -200,26 +237,33 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
             except Exception as exc:
                 release(held)
                 prepare_failed = failed(day, exc, time.perf_counter() - t0)
-                open_day, waiting = waiting, None
-                close(open_day)
+                settle(wait_all=True)
                 record(prepare_failed)
                 continue
             spent = time.perf_counter() - t0
-            open_day, waiting = waiting, None
-            close(open_day)  # the earlier day's receipts and reconciliation, before this day decides
+            settle()  # the earlier days whose receipts are in
             t0 = time.perf_counter()
+            early = bool(open_days)
             try:
-                alert = deliver_interval(run, engine, client, opts, step)["alert"]
+                try:
+                    alert = deliver_interval(run, engine, client, opts, step, early=early)["alert"]
+                except InFlightError:
+                    if not early:
+                        raise
+                    settle(wait_all=True)  # it reads an earlier day's upload: decide on that day's receipt
+                    early = False
+                    alert = deliver_interval(run, engine, client, opts, step)["alert"]
             except Exception as exc:
                 release(held)
-                record(failed(day, exc, spent + time.perf_counter() - t0))
+                deliver_failed = failed(day, exc, spent + time.perf_counter() - t0)
+                settle(wait_all=True)
+                record(deliver_failed)
                 continue
-            waiting = _Open(run, step, alert, spent + time.perf_counter() - t0, held)
-        open_day, waiting = waiting, None
-        close(open_day)
+            open_days.append(_Open(run, step, alert, spent + time.perf_counter() - t0, held, early))
+        settle(wait_all=True)
     finally:  # a task timeout or kill (BaseException) or an error in on_day: no lock outlives the range
-        if waiting is not None:
-            release(waiting.held)
+        for open_day in open_days:
+            release(open_day.held)
         release(held)
         forget_opened()  # nor the last day's opened fields
     return results

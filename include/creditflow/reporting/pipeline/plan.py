@@ -36,6 +36,12 @@ if TYPE_CHECKING:
 
 Record = dict[str, Any]  # a standardised record of the day (cf_standardised row + its fields)
 LedgerRow = dict[str, Any]  # a cf_ledger row
+IN_FLIGHT = ("pending", "sent")  # ledger states whose receipt is still to come
+
+
+class InFlightError(RuntimeError):
+    """A ledger row the run decides on is still in flight (``pending`` or ``sent``): its receipt may change
+    the decision, so the run decides nothing until it is in."""
 
 
 # --- input and output ---------------------------------------------------------------------------------
@@ -71,6 +77,11 @@ class PlanInput:
     previous: Mapping[str, Mapping[str, Any]]  # record id → this run's earlier outcome (duplicate_of, detail)
     newer: Mapping[str, str]  # record id → the later day whose run decided it (rerun.newer_records)
     rules: Rules
+    # Deciding while an earlier day's uploads may be out (a history load): a decision that would read what a
+    # receipt still to come sets — the state of a row of its natural key (past the checks that read only who
+    # owns it and which run wrote it), whether a near duplicate is a published worse copy — raises
+    # InFlightError instead.
+    early: bool = False
 
 
 @dataclass(frozen=True)
@@ -183,6 +194,8 @@ def against_ledger(r: Record, led: LedgerRow | None, inp: PlanInput) -> Verdict:
         # A later day's run wrote this record's ledger row: the platform holds what that run sent.
         return Verdict(Decision(rid, "unchanged", detail=f"{day_of(led['run_key'])} 的运行已处理该记录"
                                 "（重跑较早的日期不改变平台上的内容）"))
+    if led is not None and inp.early and led["state"] in IN_FLIGHT:  # what follows reads what its receipt sets
+        raise InFlightError("a ledger operation of the run's natural keys is still in flight")
     if led is None:
         if r["source_revoked"]:
             return Verdict(Decision(rid, "unchanged", detail="决定已撤销，未曾公示，无需上报"))
@@ -241,11 +254,15 @@ def near_duplicate(r: Record, others: list[dict[str, Any]], cfg: Mapping[str, An
     return None
 
 
+def worse_source(ledger_row: LedgerRow, source_system: str, precedence: Callable[[str], int]) -> bool:
+    """The ledger row's record came from a source worse than ``source_system``."""
+    return precedence(source_system) < precedence(str(ledger_row["owner_record_id"]).split(":", 1)[0])
+
+
 def worse_published(ledger_row: LedgerRow, source_system: str, precedence: Callable[[str], int]) -> bool:
     """A record the platform holds, settled, that came from a source worse than ``source_system``."""
-    owner_source = str(ledger_row["owner_record_id"]).split(":", 1)[0]
     return (ledger_row["platform_status"] == "published" and ledger_row["state"] == "accepted"
-            and precedence(source_system) < precedence(owner_source))
+            and worse_source(ledger_row, source_system, precedence))
 
 
 def review_reason(r: Record, op: str, led: LedgerRow | None, by_party: dict[str, list[dict[str, Any]]],
@@ -257,6 +274,9 @@ def review_reason(r: Record, op: str, led: LedgerRow | None, by_party: dict[str,
         near = near_duplicate(r, by_party.get(r["party_key"], []), inp.rules.dedup)
         if near:
             copy = next((o.get("ledger") for o in by_party[r["party_key"]] if o["record_id"] == near), None)
+            if (copy is not None and inp.early and copy["state"] in IN_FLIGHT
+                    and worse_source(copy, r["source_system"], inp.rules.precedence)):
+                raise InFlightError("a near duplicate's ledger operation is still in flight")
             if copy is not None and worse_published(copy, r["source_system"], inp.rules.precedence):
                 # The published record came from a worse source (a district copy with a mistyped 文号):
                 # a reviewer's "duplicate" replaces it with this original instead of dropping the original.

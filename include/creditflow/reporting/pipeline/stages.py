@@ -86,17 +86,21 @@ def prepare_interval(run: Run, engine: sa.Engine, sources: Sources, options: Int
 
 
 def deliver_interval(run: Run, engine: sa.Engine, client: PlatformClient, options: IntervalOptions | None = None,
-                     steps: Steps | None = None) -> dict[str, Any]:
+                     steps: Steps | None = None, *, early: bool = False) -> dict[str, Any]:
     """flush in-flight → decide (under the ledger lock) → 临期预警 → upload. Returns the counts of decide and
     upload and ``alert``: the 临期预警 (subject, HTML body) or None — computed after ``decide``, which sets
-    the outcomes it reads, and before the upload, so a failed upload still warns."""
+    the outcomes it reads, and before the upload, so a failed upload still warns.
+
+    ``early`` (a history load, while an earlier day's uploads are out): the flush collects the receipts that
+    are in without waiting for the rest, and decide raises :class:`~creditflow.reporting.pipeline.decide.
+    InFlightError`, writing nothing, if any ledger row it reads is still in flight."""
     opts, step = options or IntervalOptions(), steps or Steps()
-    flushed = step("flush_inflight", lambda: flush_inflight(run, engine, client, wait=opts.receipt_timeout,
-                                                            poll=0.2))
+    flushed = step("flush_inflight", lambda: flush_inflight(run, engine, client,
+                                                            wait=0.0 if early else opts.receipt_timeout, poll=0.2))
 
     def decide_locked() -> dict[str, int]:
         with ledger_lock(engine):  # read → plan → write of the ledger: one writer at a time, every capability
-            return decide(run, engine, batch_size=opts.batch_size)
+            return decide(run, engine, batch_size=opts.batch_size, early=early)
 
     decided = step("decide", decide_locked)
     alert = due_soon_alert(run.kind, run.run_date, due_soon_records(run, engine), due_unknown_records(run, engine))
@@ -126,15 +130,17 @@ def receipts_timeout(run: Run, still_processing: int, timeout: float) -> Receipt
                                 "未收到共享平台回执")
 
 
-def wait_for_receipts(run: Run, engine: sa.Engine, client: PlatformClient, timeout: float) -> dict[str, int]:
-    """Collect receipts until none of this kind is still processing, in this process — the path of
+def wait_for_receipts(run: Run, engine: sa.Engine, client: PlatformClient, timeout: float, *,
+                      own: bool = False) -> dict[str, int]:
+    """Collect receipts until none of this kind is still processing (``own``: none of the rows this run
+    queued — a history load, where a later day's uploads may be out too), in this process — the path of
     ``process_interval`` / ``process_range``; the DAG defers the same wait instead.
 
     Looks again after :func:`receipt_poll`: every 0.1 s for the first 2 s, then every 2 s."""
     started = time.monotonic()
     deadline = started + timeout
     while True:
-        got = collect_receipts(run, engine, client)
+        got = collect_receipts(run, engine, client, own=own)
         if got["still_processing"] == 0:
             return got
         if time.monotonic() > deadline:

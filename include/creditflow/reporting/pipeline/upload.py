@@ -30,9 +30,11 @@ def upload(run: Run, engine: sa.Engine, client: PlatformClient) -> dict[str, int
             "retries": client.stats["retries"]}
 
 
-def collect_receipts(run: Run, engine: sa.Engine, client: PlatformClient) -> dict[str, int]:
-    """Per-record results of sent batches; returns counts incl. ``still_processing`` (0 = done)."""
-    return ledger.collect_receipts(engine, client, run.kind, on_rejected=_quarantine_rejected)
+def collect_receipts(run: Run, engine: sa.Engine, client: PlatformClient, *, own: bool = False) -> dict[str, int]:
+    """Per-record results of sent batches of the kind (``own``: only the rows this run queued); returns counts
+    incl. ``still_processing`` (0 = done)."""
+    where = wh.ledger.c.run_key == run.run_key if own else None
+    return ledger.collect_receipts(engine, client, run.kind, where=where, on_rejected=_quarantine_rejected)
 
 
 def _credit(row: dict[str, Any]) -> bool:
