@@ -6,8 +6,10 @@ Runs **many daily periods at once** through the same stage functions as the dail
 order, each as its own interval with its own run key (`sgs_<kind>|<day>`), staging rows, findings,
 outcomes, ledger rows and reconciliation — the end state is what the daily runs of those days would have
 produced (tested: `tests/integration/test_history_load.py`). It saves the per-run start-up of the daily
-DAGs and overlaps each day's receipts with the next day's extract/standardise/validate: a year of all three
-kinds (20,000 decisions) takes ≈ 6 minutes on a 2-core machine (`docs/benchmarks.md` §7).
+DAGs and does not wait out the platform's processing day after day: the next day is prepared while a day's
+uploads are processed, and decides and uploads before their receipts are in unless one of its decisions
+depends on them. A year of all three kinds (20,000 decisions) takes ≈ 3 minutes on a 2-core machine
+(`docs/benchmarks.md` §7d).
 
 **Trigger** it with parameters (*Trigger DAG* in the UI, or
 `scripts/airflow dags trigger sgs_history --conf '{"kinds": ["penalty"], "first_day": "2025-11-01", "last_day": "2026-10-31"}'`;
@@ -15,7 +17,7 @@ kinds (20,000 decisions) takes ≈ 6 minutes on a 2-core machine (`docs/benchmar
 
 | parameter | meaning |
 |---|---|
-| `kinds` | 行政处罚 `penalty`, 行政许可 `license`, 行政强制 `coercion` (one mapped task per kind; kinds run side by side) |
+| `kinds` | 行政处罚 `penalty`, 行政许可 `license`, 行政强制 `coercion` (one mapped task per kind, 行政处罚 first; as many kinds at once as the machine has cores, up to three — set `CREDITFLOW_HISTORY_KINDS_AT_ONCE` for workers with more) |
 | `first_day`, `last_day` | the local days to load, both included; must end **before the daily DAGs' start date** (`CREDITFLOW_SGS_START`) — days the daily DAGs own are re-run with a backfill of those DAGs instead |
 
 **What you see per period**: each kind's task log has one line per day (counts or the error); its
@@ -48,7 +50,8 @@ latest 60 per kind); findings and counts are in the warehouse for every day.
   its own lock, so the two take turns per day and the second redoes what the first did (nothing is sent
   twice). Let one finish first.
 
-Owner: 信用数据组. Changelog: 0.2 — receipts overlap the next day, Data Docs index once per load (0.3: no Data Docs site), review
+Owner: 信用数据组. Changelog: 0.3 — a day decides before the day before's receipts when none of its
+decisions depends on them; kinds at once ≤ cores (issue #20); 0.2 — receipts overlap the next day, Data Docs index once per load (0.3: no Data Docs site), review
 backlog guidance (issue #12); 0.1 — first version (issue #12).
 """
 
@@ -64,6 +67,9 @@ from creditflow_airflow.notifiers import TIMEOUTS, dag_failure_callbacks, defaul
 
 KINDS = KIND_LABELS
 DAILY_START = os.environ.get("CREDITFLOW_SGS_START", "2026-11-01")
+# Kinds loaded side by side. Each kind's load is one CPU-bound process: more at once than the machine has
+# cores only makes them share the cores, and the longest kind (行政处罚, loaded first) finishes later.
+KINDS_AT_ONCE = int(os.environ.get("CREDITFLOW_HISTORY_KINDS_AT_ONCE") or min(len(KINDS), os.cpu_count() or 1))
 
 # One retry: it resumes after the days already finished (a transient error costs one more try of the rest).
 DEFAULT_ARGS = default_task_args(retries=1, retry_delay=dt.timedelta(minutes=1), execution_timeout=TIMEOUTS["step"])
@@ -101,7 +107,7 @@ def sgs_history() -> None:
             raise ValueError("请至少选择一个记录类别（penalty / license / coercion）")
         return kinds
 
-    @task(execution_timeout=dt.timedelta(hours=8), max_active_tis_per_dagrun=3)
+    @task(execution_timeout=dt.timedelta(hours=8), max_active_tis_per_dagrun=KINDS_AT_ONCE)
     def load(kind: str) -> list[dict]:  # type: ignore[type-arg]
         from creditflow.reporting.pipeline.interval import (
             finished_days,

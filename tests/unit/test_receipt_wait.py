@@ -65,3 +65,15 @@ def test_no_answer_in_time_raises(monkeypatch):
     monkeypatch.setattr(stages, "collect_receipts", lambda run, engine, client, own=False: {"still_processing": 2})
     with pytest.raises(stages.ReceiptsTimeoutError, match="2 条记录"):
         stages.wait_for_receipts(RUN, None, None, timeout=0.3)
+
+
+def test_an_early_flush_resends_and_leaves_the_receipts_to_the_load(monkeypatch):
+    import importlib
+
+    up = importlib.import_module("creditflow.reporting.pipeline.upload")  # the module (the package exports the function)
+    calls: list[str] = []
+    monkeypatch.setattr(up, "upload", lambda run, engine, client: calls.append("upload") or {"records": 2})
+    monkeypatch.setattr(up, "collect_receipts", lambda run, engine, client, own=False: calls.append("collect") or {
+        "accepted": 1, "rejected": 0, "still_processing": 0})
+    assert up.flush_inflight(RUN, None, None, collect=False)["resent"] == 2 and calls == ["upload"]
+    assert up.flush_inflight(RUN, None, None)["accepted"] == 1 and calls == ["upload", "upload", "collect"]

@@ -91,12 +91,13 @@ def deliver_interval(run: Run, engine: sa.Engine, client: PlatformClient, option
     upload and ``alert``: the 临期预警 (subject, HTML body) or None — computed after ``decide``, which sets
     the outcomes it reads, and before the upload, so a failed upload still warns.
 
-    ``early`` (a history load, while an earlier day's uploads are out): the flush collects the receipts that
-    are in without waiting for the rest, and decide raises :class:`~creditflow.reporting.pipeline.decide.
-    InFlightError`, writing nothing, if any ledger row it reads is still in flight."""
+    ``early`` (a history load, while an earlier day's uploads are out): the flush resends what a crash left
+    pending and leaves the receipts to the load (it has just looked for them); decide raises
+    :class:`~creditflow.reporting.pipeline.plan.InFlightError`, writing nothing, where a decision would read
+    what a receipt still to come sets."""
     opts, step = options or IntervalOptions(), steps or Steps()
-    flushed = step("flush_inflight", lambda: flush_inflight(run, engine, client,
-                                                            wait=0.0 if early else opts.receipt_timeout, poll=0.2))
+    flushed = step("flush_inflight", lambda: flush_inflight(run, engine, client, wait=opts.receipt_timeout,
+                                                            poll=0.2, collect=not early))
 
     def decide_locked() -> dict[str, int]:
         with ledger_lock(engine):  # read → plan → write of the ledger: one writer at a time, every capability

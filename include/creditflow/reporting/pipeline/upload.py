@@ -64,11 +64,14 @@ def _quarantine_rejected(conn: sa.Connection, row: dict[str, Any], rc: dict[str,
 
 
 def flush_inflight(run: Run, engine: sa.Engine, client: PlatformClient, wait: float = 30.0,
-                   poll: float = 0.5) -> dict[str, int]:
-    """Before deciding anything: resend batches a crashed run left pending and collect their receipts."""
+                   poll: float = 0.5, collect: bool = True) -> dict[str, int]:
+    """Before deciding anything: resend batches a crashed run left pending and collect their receipts
+    (``collect=False``: resend only — a history load deciding early looks for the receipts itself)."""
     import time
 
     sent = upload(run, engine, client)
+    if not collect:
+        return {"resent": sent["records"], "accepted": 0, "rejected": 0, "still_processing": 0}
     deadline = time.monotonic() + wait
     while True:
         got = collect_receipts(run, engine, client)
