@@ -93,7 +93,7 @@ def daily_state(sources, tmp_path_factory):
         _close(world)
 
 
-@pytest.mark.parametrize("processing_seconds", [0.02, 0.6], ids=["answers-at-once", "answers-later"])
+@pytest.mark.parametrize("processing_seconds", [0.02, 1.5], ids=["answers-at-once", "answers-later"])
 def test_history_load_ends_where_the_daily_runs_end(sources, tmp_path_factory, daily_state, monkeypatch,
                                                     processing_seconds):
     """With a platform that answers before the next day decides, and with one that answers later — then a
