@@ -47,8 +47,7 @@ from creditflow.reporting.pipeline.standardise import forget_opened
 from creditflow.reporting.pipeline.upload import collect_receipts
 
 __all__ = ["SUMMARY_KEYS", "InFlightError", "IntervalOptions", "ReceiptsTimeoutError", "StepHook", "Steps",
-           "interval_lock",
-           "interval_run", "ledger_lock", "process_interval", "process_range", "wait_for_receipts"]
+           "interval_lock", "interval_run", "ledger_lock", "process_interval", "process_range", "wait_for_receipts"]
 
 
 #: How long a run waits for another run of the same kind and day before failing for a retry
@@ -143,7 +142,8 @@ class _Open:
 
 
 #: How many days a history load keeps open (uploaded; receipts and reconciliation to come) before it waits
-#: for the oldest: a platform that stops answering holds at most this many days' locks.
+#: for the oldest: a platform that stops answering holds at most this many days' interval locks (on
+#: PostgreSQL each keeps a pooled connection: 9 with the day being prepared, within the pool's 5 + 10).
 MAX_OPEN_DAYS = 8
 
 
@@ -163,12 +163,13 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
 
     * while the platform processes day D's uploads, day D+1 is extracted, standardised and validated
       (those stages touch only D+1's own rows, never the ledger or D's rows);
-    * D+1 then decides and uploads before D's receipts are in **only if none of the ledger rows it
-      reads** — its natural keys' and its parties' within the near-duplicate window — is still in flight
-      (:class:`~creditflow.reporting.pipeline.decide.InFlightError`, raised before anything is written).
-      A receipt changes nothing but the row it answers and the outcome of the run that sent it, so D+1's
-      decisions are those it makes after D's receipts. Otherwise D+1 waits for the earlier days' receipts
-      and decides as a scheduled run would;
+    * D+1 then decides and uploads before D's receipts are in **unless one of its decisions would read
+      what a receipt still to come sets**: the state of a row of its natural key (past the checks that read
+      only who owns the row and which run wrote it), or whether a near duplicate from a worse source is
+      published (:class:`~creditflow.reporting.pipeline.plan.InFlightError`, raised by the plan before
+      anything is written). A receipt changes nothing but the row it answers and the outcome of the run
+      that sent it, so D+1's decisions are those it makes after D's receipts. Otherwise the open days are
+      closed first and D+1 decides as a scheduled run would;
     * each day is reconciled once its receipts are in, in day order (reconciliation reads only its own
       run's rows). At most :data:`MAX_OPEN_DAYS` days are open at once.
 
