@@ -221,7 +221,9 @@ def test_a_check_past_its_time_is_killed_with_a_chinese_refusal(server, monkeypa
     import psutil
     from creditflow_ui import selfcheck
 
-    monkeypatch.setattr(selfcheck, "TIMEOUT", 0.5)  # importing GX alone takes longer
+    # No check finishes in 0.05 s: starting the interpreter and importing pandas alone take ≈ 0.5 s (0.5 s
+    # was the limit here until a fast VM finished a one-row check within it: the test then saw no refusal).
+    monkeypatch.setattr(selfcheck, "TIMEOUT", 0.05)
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     data = _csv([["甲公司", "法人及非法人组织", "x", "1号", "2026-11-02"]])
     with pytest.raises(selfcheck.Refused, match="检查超过"), ThreadPoolExecutor(1) as pool:  # playwright's loop
