@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from creditflow.common import DAILY_RUN_DELAY, KIND_LABELS, KINDS, TZ
+from creditflow.core import ledger
 from creditflow.core import warehouse as wh
 from creditflow.feedback.periods import Period
 
@@ -50,7 +51,7 @@ def pipeline_settled(engine: sa.Engine, period: Period, cut_off: dt.datetime,
                 wh.latest_summaries(), s.c.kind.in_(kinds), s.c.interval_start >= days[0].isoformat(),
                 s.c.interval_start < (days[-1] + dt.timedelta(days=1)).isoformat())) if ok}
         inflight = conn.execute(sa.select(L.c.kind, sa.func.count()).where(
-            L.c.kind.in_(kinds), L.c.state.in_(["pending", "sent"]), L.c.decision_date < period.end.isoformat())
+            L.c.kind.in_(kinds), L.c.state.in_(ledger.IN_FLIGHT), L.c.decision_date < period.end.isoformat())
             .group_by(L.c.kind)).all()
     for kind in kinds:
         missing = [d for d in days if (kind, d.isoformat()) not in done]

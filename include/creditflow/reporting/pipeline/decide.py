@@ -109,7 +109,7 @@ def load(run: Run, engine: sa.Engine, *, early: bool = False) -> plan.PlanInput:
         ledger_by_nk, party_rows = ledger_context(
             conn, run.kind, list(winners), [r["party_key"] for r in winners.values()],
             [r["decision_date"] for r in winners.values()], int(cfg.dedup["date_window_days"]))
-        inflight = [L for L in ledger_by_nk.values() if L["state"] in plan.IN_FLIGHT]
+        inflight = [L for L in ledger_by_nk.values() if L["state"] in ledger.IN_FLIGHT]
         if inflight and not early:  # early: plan raises where a decision would read what a receipt sets
             raise plan.InFlightError(f"{len(inflight)} ledger operations still in flight: run flush_inflight first")
         winner_ids = [r["record_id"] for r in winners.values()]

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from creditflow.core import standard
 from creditflow.core.duedates import due_status
+from creditflow.core.ledger.queue import IN_FLIGHT  # ledger states whose receipt is still to come
 from creditflow.reporting.pipeline.common import OUTCOMES
 from creditflow.reporting.pipeline.rerun import day_of, later
 
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 
 Record = dict[str, Any]  # a standardised record of the day (cf_standardised row + its fields)
 LedgerRow = dict[str, Any]  # a cf_ledger row
-IN_FLIGHT = ("pending", "sent")  # ledger states whose receipt is still to come
 
 
 class InFlightError(RuntimeError):

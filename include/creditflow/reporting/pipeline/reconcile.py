@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from creditflow.common import mask_text
-from creditflow.core import rules, standard
+from creditflow.core import ledger, rules, standard
 from creditflow.core import warehouse as wh
 from creditflow.core.identifiers import public_key
 from creditflow.reporting.pipeline.common import (
@@ -31,7 +31,7 @@ def reconcile(run: Run, engine: sa.Engine, rejected_files: int = 0) -> dict[str,
             wh.outcomes.c.run_key == run.run_key, wh.outcomes.c.kind == run.kind)).mappings()]
         sent_not_done = conn.execute(sa.select(sa.func.count()).select_from(wh.ledger).where(
             wh.ledger.c.kind == run.kind, wh.ledger.c.run_key == run.run_key,
-            wh.ledger.c.state.in_(["pending", "sent"]))).scalar_one()
+            wh.ledger.c.state.in_(ledger.IN_FLIGHT))).scalar_one()
     counts = {k: sum(1 for o in outs if o["outcome"] == k) for k in OUTCOMES}
     ids = [o["record_id"] for o in outs]
     problems = []
