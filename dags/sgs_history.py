@@ -123,10 +123,13 @@ def sgs_history() -> None:
         first, last = dt.date.fromisoformat(params["first_day"]), dt.date.fromisoformat(params["last_day"])
         engine = warehouse_engine()
         sources, options = sgs_sources(kind), sgs_options()  # the daily DAGs' own wiring
-        # A retry (or a cleared task) resumes: days this load already finished cleanly are skipped.
-        done = finished_days(engine, kind, first, last, resume_since(context["dag_run"].start_date))
+        # A retry (or a cleared task) resumes: days this load already finished cleanly are skipped, and the
+        # days it had begun are redone in order, each as if the later ones had not run yet.
+        since = resume_since(context["dag_run"].start_date)
+        done = finished_days(engine, kind, first, last, since)
         results = process_range(kind, first, last, engine, sources, CreditPlatformHook().get_conn(), options,
-                                skip=lambda d: d in done, on_day=lambda r: print(history_log_line(r)))
+                                skip=lambda d: d in done, on_day=lambda r: print(history_log_line(r)),
+                                resumed_since=since)
         out, error = load_outcome(KINDS[kind], results)
         context["ti"].xcom_push(key="days", value=out)  # kept when the task fails below, for `summary`
         if error:

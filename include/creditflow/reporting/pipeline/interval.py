@@ -150,7 +150,8 @@ MAX_OPEN_DAYS = 8
 def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, sources: Sources,
                   client: PlatformClient, options: IntervalOptions | None = None, *,
                   skip: Callable[[dt.date], bool] | None = None,
-                  on_day: Callable[[DayResult], None] | None = None) -> list[DayResult]:
+                  on_day: Callable[[DayResult], None] | None = None,
+                  resumed_since: str | None = None) -> list[DayResult]:
     """Every local day ``first``…``last`` of ``kind``, in order, each as its own interval.
 
     ``skip(day)`` → True leaves a day out (e.g. one an earlier attempt of the same load already finished).
@@ -164,18 +165,28 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
     * while the platform processes day D's uploads, day D+1 is extracted, standardised and validated
       (those stages touch only D+1's own rows, never the ledger or D's rows);
     * D+1 then decides and uploads before D's receipts are in **unless one of its decisions would read
-      what a receipt still to come sets**: the state of a row of its natural key (past the checks that read
-      only who owns the row and which run wrote it), or whether a near duplicate from a worse source is
-      published (:class:`~creditflow.reporting.pipeline.plan.InFlightError`, raised by the plan before
-      anything is written). A receipt changes nothing but the row it answers and the outcome of the run
-      that sent it, so D+1's decisions are those it makes after D's receipts. Otherwise the open days are
-      closed first and D+1 decides as a scheduled run would;
+      what a receipt still to come sets, or change a row a day not yet reconciled wrote**: a row of its
+      natural key (past the checks that read only who owns the row and which run wrote it), or a near
+      duplicate from a worse source (:func:`~creditflow.reporting.pipeline.plan.must_wait`;
+      :class:`~creditflow.reporting.pipeline.plan.InFlightError`, raised by the plan before anything is
+      written). A receipt changes nothing but the row it answers and the outcome of the run that sent it,
+      so D+1's decisions are those it makes after D's receipts; and should the load stop before D is
+      reconciled, D's retry finds none of its rows taken over by D+1. Otherwise the open days are closed
+      first and D+1 decides as a scheduled run would;
     * each day is reconciled once its receipts are in, in day order (reconciliation reads only its own
       run's rows). At most :data:`MAX_OPEN_DAYS` days are open at once.
+
+    ``resumed_since`` (the load's start, as :func:`finished_days` takes it): the days this load touched before
+    it stopped — extracted since then, and not skipped — are redone in order; until its turn, each counts
+    as not having run for the earlier days (``redo``: :func:`~creditflow.reporting.pipeline.rerun.
+    newer_records`), so that a day a stopped attempt decided early, before an earlier day was reconciled,
+    does not make that earlier day's redo see its records as handled by a later day.
 
     Every day's findings and counts are in the warehouse, and its GX result for 数据质量报告 in the storage, as
     for any run."""
     opts = options or IntervalOptions()
+    touched = sorted(d for d in touched_days(engine, kind, first, last, resumed_since)
+                     if skip is None or not skip(d)) if resumed_since else []
     results: list[DayResult] = []
     open_days: collections.deque[_Open] = collections.deque()
 
@@ -234,7 +245,8 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
             t0 = time.perf_counter()
             try:
                 held.enter_context(interval_lock(engine, run))
-                prepare_interval(run, engine, sources, opts, step)
+                redo = frozenset(interval_run(kind, d).run_key for d in touched if d > day)
+                prepare_interval(run, engine, sources, opts, step, redo=redo)
             except Exception as exc:
                 release(held)
                 prepare_failed = failed(day, exc, time.perf_counter() - t0)
@@ -244,16 +256,17 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
             spent = time.perf_counter() - t0
             settle()  # the earlier days whose receipts are in
             t0 = time.perf_counter()
-            early = bool(open_days)
+            open_runs = frozenset(d.run.run_key for d in open_days)
+            early = bool(open_runs)
             try:
                 try:
-                    alert = deliver_interval(run, engine, client, opts, step, early=early)["alert"]
+                    alert = deliver_interval(run, engine, client, opts, step, open_runs=open_runs, redo=redo)["alert"]
                 except InFlightError:
                     if not early:
                         raise
                     settle(wait_all=True)  # it reads an earlier day's upload: decide on that day's receipt
                     early = False
-                    alert = deliver_interval(run, engine, client, opts, step)["alert"]
+                    alert = deliver_interval(run, engine, client, opts, step, redo=redo)["alert"]
             except Exception as exc:
                 release(held)
                 deliver_failed = failed(day, exc, spent + time.perf_counter() - t0)
@@ -285,6 +298,19 @@ def finished_days(engine: sa.Engine, kind: str, first: dt.date, last: dt.date, s
             if run_key not in latest or id_ > latest[run_key][0]:  # the day's latest reconciliation since then
                 latest[run_key] = (id_, bool(ok))
     return {keys[k] for k, (_, ok) in latest.items() if ok}
+
+
+def touched_days(engine: sa.Engine, kind: str, first: dt.date, last: dt.date, since: str) -> set[dt.date]:
+    """Days of ``kind`` in the range extracted at or after ``since`` (ISO time, as the warehouse writes it):
+    what an earlier attempt of the same load began."""
+    from creditflow.core import warehouse as wh
+
+    keys = {interval_run(kind, d).run_key: d for d in days_between(first, last)}
+    s = wh.staging
+    with engine.connect() as conn:
+        found = conn.execute(sa.select(s.c.run_key).distinct().where(
+            s.c.kind == kind, s.c.run_key.in_(list(keys)), s.c.extracted_at >= since))
+        return {keys[k] for (k,) in found}
 
 
 def check_range(first_day: str, last_day: str, daily_start: str) -> tuple[dt.date, dt.date]:
