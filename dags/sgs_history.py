@@ -27,7 +27,9 @@ like a daily run's; `summary` prints the table of failed days.
 **A failing day never hides the others**: the day is recorded as failed (with its error) and the load goes
 on with the next day, exactly as the next daily run would. The kind's task fails at the end, listing the
 failed days; after fixing the cause, **clear the task**: a retry skips the days this load already
-finished and redoes only the rest.
+finished and redoes only the rest. A task killed mid-load (timeout, worker lost) may leave a few days
+decided and not reconciled; clearing it redoes them in order, each as if the later ones had not run yet,
+and the end state is the day-by-day one.
 
 **数据质量报告**: every day with records keeps its GX result, as a daily run does (the page lists the
 latest 60 per kind); findings and counts are in the warehouse for every day.
