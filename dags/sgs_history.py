@@ -28,8 +28,8 @@ like a daily run's; `summary` prints the table of failed days.
 on with the next day, exactly as the next daily run would. The kind's task fails at the end, listing the
 failed days; after fixing the cause, **clear the task**: a retry skips the days this load already
 finished and redoes only the rest. A task killed mid-load (timeout, worker lost) may leave a few days
-decided and not reconciled; clearing it redoes them in order, each as if the later ones had not run yet,
-and the end state is the day-by-day one.
+decided and not reconciled; clearing it finishes them (pending uploads, receipts, reconciliation) without
+deciding them again, and the end state is the day-by-day one.
 
 **数据质量报告**: every day with records keeps its GX result, as a daily run does (the page lists the
 latest 60 per kind); findings and counts are in the warehouse for every day.
@@ -71,7 +71,7 @@ KINDS = KIND_LABELS
 DAILY_START = os.environ.get("CREDITFLOW_SGS_START", "2026-11-01")
 # Kinds loaded side by side. Each kind's load is one CPU-bound process: more at once than the machine has
 # cores only makes them share the cores, and the longest kind (行政处罚, loaded first) finishes later.
-KINDS_AT_ONCE = int(os.environ.get("CREDITFLOW_HISTORY_KINDS_AT_ONCE") or min(len(KINDS), os.cpu_count() or 1))
+KINDS_AT_ONCE = max(1, int(os.environ.get("CREDITFLOW_HISTORY_KINDS_AT_ONCE") or min(len(KINDS), os.cpu_count() or 1)))
 
 # One retry: it resumes after the days already finished (a transient error costs one more try of the rest).
 DEFAULT_ARGS = default_task_args(retries=1, retry_delay=dt.timedelta(minutes=1), execution_timeout=TIMEOUTS["step"])
@@ -125,9 +125,9 @@ def sgs_history() -> None:
         first, last = dt.date.fromisoformat(params["first_day"]), dt.date.fromisoformat(params["last_day"])
         engine = warehouse_engine()
         sources, options = sgs_sources(kind), sgs_options()  # the daily DAGs' own wiring
-        # A retry (or a cleared task) resumes: days this load already finished cleanly are skipped, and the
-        # days it had begun are redone in order, each as if the later ones had not run yet.
-        since = resume_since(context["dag_run"].start_date)
+        # A retry (or a cleared task) resumes: days this load already finished cleanly are skipped, days it
+        # had decided and not reconciled are finished, not decided again (the run's run_after survives a clear).
+        since = resume_since(context["dag_run"].run_after)
         done = finished_days(engine, kind, first, last, since)
         results = process_range(kind, first, last, engine, sources, CreditPlatformHook().get_conn(), options,
                                 skip=lambda d: d in done, on_day=lambda r: print(history_log_line(r)),

@@ -68,7 +68,7 @@ def _fake_range(monkeypatch, fail_prepare_on=None, kill_on=None, broken_release_
         if day == broken_release_on:
             raise OSError("server closed the connection unexpectedly")
 
-    def prepare(run, *_a, redo=frozenset()):  # type: ignore[no-untyped-def]
+    def prepare(run, *_a):  # type: ignore[no-untyped-def]
         day = run.start.date()
         if day == kill_on:
             raise _Killed()
@@ -77,10 +77,8 @@ def _fake_range(monkeypatch, fail_prepare_on=None, kill_on=None, broken_release_
         events.append(("prepare", day))
         return {"rejected_files": 0}
 
-    def deliver(run, *_a, open_runs=frozenset(), redo=frozenset()):  # type: ignore[no-untyped-def]
-        day, early = run.start.date(), bool(open_runs)
-        if early:
-            events.append(("open", day, tuple(sorted(k.split("|")[1] for k in open_runs))))
+    def deliver(run, *_a, early=False):  # type: ignore[no-untyped-def]
+        day = run.start.date()
         if early and day in reads_inflight:
             events.append(("in flight", day))
             raise interval.InFlightError("1 ledger operations still in flight")
@@ -132,9 +130,6 @@ def test_a_day_decides_before_the_earlier_receipts_only_when_it_reads_none_of_th
         ("prepare", D3), ("in flight", D3),  # D3 reads one: nothing written, the open days are closed first
         ("reconcile", D1), ("reconcile", D2), ("decide", D3), ("reconcile", D3)]
     assert [(r.day, r.decided_early) for r in results] == [(D1, False), (D2, True), (D3, False)]  # in day order
-    # Each early decide is told which days are still open (the rows they wrote make it wait too).
-    assert [e for e in events if e[0] == "open"] == [("open", D2, ("2026-01-01",)),
-                                                     ("open", D3, ("2026-01-01", "2026-01-02"))]
     assert held == set()
 
 

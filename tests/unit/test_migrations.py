@@ -39,7 +39,7 @@ ADDED_AFTER_BASELINE = {"ix_staging_record", "ix_std_record",
 # Tables a revision rebuilt with another primary key: their columns before it, and that key.
 RESHAPED = {"cf_run_summary": ({"id"}, ("run_key", "kind"))}
 # Columns a revision added to a table (revision 0015: what the ledger's message prefixes carried).
-ADDED_COLUMNS = {"cf_ledger": {"origin", "replaces_record_id", "reason", "op_day"}}
+ADDED_COLUMNS = {"cf_ledger": {"origin", "replaces_record_id", "reason", "op_day"}, "cf_outcome": {"decided_at"}}  # 0020
 NOW = "2026-11-04T09:00:00+00:00"
 
 
@@ -535,3 +535,18 @@ def test_0019_clears_the_nan_text_keyless_records_were_given(engine):
         outcome_key = conn.execute(sa.select(wh.outcomes.c.natural_key)).scalar_one()
     assert keys == {"a": (None, None, None), "b": ("NAN|91230500MA1B3N1N2M", "NAN", "91230500MA1B3N1N2M")}
     assert outcome_key is None
+
+
+def test_0020_adds_when_each_outcome_was_decided_and_keeps_every_outcome(engine):
+    """Revision 0020: ``cf_outcome.decided_at``, NULL for the outcomes written before (no load asks about them)."""
+    wh.upgrade(engine, "0019")
+    out = sa.Table("cf_outcome", sa.MetaData(), autoload_with=engine)
+    assert "decided_at" not in out.c
+    with engine.begin() as conn:
+        conn.execute(out.insert(), [{"run_key": "r", "record_id": rid, "kind": "penalty", "outcome": "uploaded",
+                                     "late": False, "due_soon": False} for rid in ("a", "b")])
+    assert wh.upgrade(engine) == ("0019", migrations.head())
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(wh.outcomes.c.record_id, wh.outcomes.c.outcome, wh.outcomes.c.decided_at)
+                            .order_by(wh.outcomes.c.record_id)).all()
+    assert [tuple(r) for r in rows] == [("a", "uploaded", None), ("b", "uploaded", None)]

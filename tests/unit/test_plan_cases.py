@@ -341,7 +341,6 @@ def test_the_planner_reads_and_writes_nothing() -> None:
 
 
 SENT = {"state": "sent", "platform_status": None, "accepted_hash": None}  # uploaded, its receipt still to come
-OPEN = frozenset({"sgs_penalty|2026-12-06"})  # the day before, not reconciled yet: its uploads may be out
 CONFIRMED = {("case_db:1", "H1", "create"): DUP}
 
 # An early run (a history load deciding before the day before's receipts are in) that must wait: the decision
@@ -373,7 +372,7 @@ def test_an_early_run_waits_for_a_receipt_its_decision_reads(inp: P.PlanInput) -
     import dataclasses
 
     with pytest.raises(P.InFlightError):
-        P.plan(dataclasses.replace(inp, open_runs=OPEN))
+        P.plan(dataclasses.replace(inp, early=True))
     # Why: with the receipt in, the decision depends on what it says.
     answered = [dataclasses.replace(inp, ledger={k: {**v, **receipt} for k, v in inp.ledger.items()},
                                     party_rows=[{**x, **receipt} for x in inp.party_rows])
@@ -386,26 +385,10 @@ def test_an_early_run_waits_for_a_receipt_its_decision_reads(inp: P.PlanInput) -
 def test_an_early_run_decides_what_no_receipt_changes(inp: P.PlanInput) -> None:
     import dataclasses
 
-    early = P.plan(dataclasses.replace(inp, open_runs=OPEN))
+    early = P.plan(dataclasses.replace(inp, early=True))
     assert early.outcome_rows == P.plan(inp).outcome_rows
     for receipt in ({"state": "accepted", "platform_status": "published", "accepted_hash": "H1"},
                     {"state": "rejected", "code": "E101"}):  # what it decides is what it decides once they are in
         answered = dataclasses.replace(inp, ledger={k: {**v, **receipt} for k, v in inp.ledger.items()},
                                        party_rows=[{**x, **receipt} for x in inp.party_rows])
         assert P.plan(answered).outcome_rows == early.outcome_rows
-
-
-def test_an_early_run_waits_before_changing_a_row_a_day_not_yet_reconciled_wrote() -> None:
-    """A row the day before wrote, its receipt in: an early run that would change it (更正) waits — should the
-    load stop before that day is reconciled, the day's retry must not find its row taken over by a later
-    day. A row of a reconciled day, or one it only reads (a duplicate of a better source's), does not stop it."""
-    import dataclasses
-
-    before = "sgs_penalty|2026-12-06"
-    changed = given([rec("case_db:1", content_hash="H2")], ledger=(led("case_db:1", run_key=before),))
-    with pytest.raises(P.InFlightError):
-        P.plan(dataclasses.replace(changed, open_runs=frozenset({before})))
-    assert P.plan(dataclasses.replace(changed, open_runs=frozenset({"sgs_penalty|2026-12-05"}))).outcome_rows == \
-        P.plan(changed).outcome_rows  # another day is open: this row's day is reconciled
-    copy = given([rec("district_file:1")], ledger=(led("case_db:9", run_key=before),))
-    assert P.plan(dataclasses.replace(copy, open_runs=frozenset({before}))).outcome_rows == P.plan(copy).outcome_rows

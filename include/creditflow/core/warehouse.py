@@ -85,6 +85,7 @@ outcomes = sa.Table(
     sa.Column("due_date", sa.String(10)),
     sa.Column("late", sa.Boolean, nullable=False, default=False),
     sa.Column("due_soon", sa.Boolean, nullable=False, default=False),
+    sa.Column("decided_at", sa.String(40)),  # when decide wrote it (revision 0020; NULL before)
 )
 
 reviews = sa.Table(

@@ -68,22 +68,19 @@ def _review_state(conn: sa.Connection, record_ids: list[str]) -> dict[tuple[str,
 
 
 
-def decide(run: Run, engine: sa.Engine, batch_size: int = 200, *,
-           open_runs: frozenset[str] = frozenset(), redo: frozenset[str] = frozenset()) -> dict[str, int]:
+def decide(run: Run, engine: sa.Engine, batch_size: int = 200, *, early: bool = False) -> dict[str, int]:
     """Stage 4–6: quarantine, exact and near duplicates, op against the ledger, review gate, due dates.
 
     Load what the run needs, :func:`creditflow.reporting.pipeline.plan.plan` it (a pure function: the
     rules live there), and write this run's outcomes, the review queue and the ledger's pending
     operations (with their batches), all in one transaction.
 
-    ``open_runs``: the run decides early, while these earlier days are not reconciled and their uploads may
-    still be out (a history load, :func:`~creditflow.reporting.pipeline.interval.process_range`). A
-    decision that would read what a receipt still to come sets, or change a row one of them wrote
-    (:func:`~creditflow.reporting.pipeline.plan.must_wait`), raises
-    :class:`~creditflow.reporting.pipeline.plan.InFlightError` before anything is written. ``redo``: later
-    runs that count as not having run (:func:`~creditflow.reporting.pipeline.rerun.newer_records`).
+    ``early``: the run decides while an earlier day's uploads may still be out (a history load,
+    :func:`~creditflow.reporting.pipeline.interval.process_range`). A decision that would read what a
+    receipt still to come sets (:class:`~creditflow.reporting.pipeline.plan.PlanInput` ``early``) raises
+    :class:`~creditflow.reporting.pipeline.plan.InFlightError` before anything is written.
     """
-    p = plan.plan(load(run, engine, open_runs=open_runs, redo=redo))
+    p = plan.plan(load(run, engine, early=early))
     _write(run, engine, p, batch_size)
     return dict(p.counts)
 
@@ -95,14 +92,13 @@ def rules_in_force() -> plan.Rules:
                       due_soon_days=lambda due: int(rules.deadline("sgs_due_soon", due).amount))
 
 
-def load(run: Run, engine: sa.Engine, *, open_runs: frozenset[str] = frozenset(),
-         redo: frozenset[str] = frozenset()) -> plan.PlanInput:
+def load(run: Run, engine: sa.Engine, *, early: bool = False) -> plan.PlanInput:
     """Everything :func:`plan.plan` reads, from the warehouse, as plain data. The ledger is read only for
     the records that reach the ledger step (index lookups: the work does not grow with the ledger).
 
     Raises :class:`~creditflow.reporting.pipeline.plan.InFlightError` when a row of the run's natural keys
-    is in flight (``flush_inflight`` waits for those first) — unless the run decides early (``open_runs``):
-    then :func:`plan.plan` raises it where a decision would read what the receipt sets."""
+    is in flight (``flush_inflight`` waits for those first) — unless ``early``: then :func:`plan.plan` raises
+    it where a decision would read what the receipt sets."""
     records = load_standardised_records(run, engine)
     cfg = rules_in_force()
     with engine.connect() as conn:
@@ -114,7 +110,7 @@ def load(run: Run, engine: sa.Engine, *, open_runs: frozenset[str] = frozenset()
             conn, run.kind, list(winners), [r["party_key"] for r in winners.values()],
             [r["decision_date"] for r in winners.values()], int(cfg.dedup["date_window_days"]))
         inflight = [L for L in ledger_by_nk.values() if L["state"] in ledger.IN_FLIGHT]
-        if inflight and not open_runs:  # early: plan raises where a decision would read what a receipt sets
+        if inflight and not early:  # early: plan raises where a decision would read what a receipt sets
             raise plan.InFlightError(f"{len(inflight)} ledger operations still in flight: run flush_inflight first")
         winner_ids = [r["record_id"] for r in winners.values()]
         return plan.PlanInput(
@@ -125,15 +121,16 @@ def load(run: Run, engine: sa.Engine, *, open_runs: frozenset[str] = frozenset()
                 sa.select(wh.outcomes.c.record_id, wh.outcomes.c.duplicate_of, wh.outcomes.c.detail).where(
                     wh.outcomes.c.run_key == run.run_key, wh.outcomes.c.kind == run.kind)).mappings()},
             # A re-run of an older day leaves alone the records a later day's run already decided (rerun.py).
-            newer=rerun.newer_records(conn, run, winner_ids, redo),
-            rules=cfg, open_runs=frozenset(open_runs))
+            newer=rerun.newer_records(conn, run, winner_ids),
+            rules=cfg, early=early)
 
 
 def _write(run: Run, engine: sa.Engine, p: plan.Plan, batch_size: int) -> None:
     """The plan, in one transaction: outcomes, review requests, settled reviews, the ledger's operations."""
     now = wh.now_iso()
     with engine.begin() as conn:
-        wh.replace_run_rows(conn, wh.outcomes, run.run_key, list(p.outcome_rows), kind=run.kind)
+        wh.replace_run_rows(conn, wh.outcomes, run.run_key, [{**o, "decided_at": now} for o in p.outcome_rows],
+                            kind=run.kind)
         queued = rerun.queued_reviews(conn, [q.record["record_id"] for q in p.review_requests])
         for q in p.review_requests:
             r = q.record

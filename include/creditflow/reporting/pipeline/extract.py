@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import posixpath
 from collections import defaultdict
-from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -200,17 +199,14 @@ def stage_file_rows(kind: str, accepted: list[tuple[str, list[tuple[int, dict[st
     return staged
 
 
-def carried_over(run: Run, engine: sa.Engine, redo: Collection[str] = ()) -> list[dict[str, Any]]:
-    """Records waiting on a review from earlier runs are taken again (their deadline keeps counting).
-    ``redo``: later runs that count as not having run (``rerun.newer_records``): a review one of them acted on
-    still waits for this run."""
+def carried_over(run: Run, engine: sa.Engine) -> list[dict[str, Any]]:
+    """Records waiting on a review from earlier runs are taken again (their deadline keeps counting)."""
     r, s, d = wh.reviews, wh.staging, wh.review_decisions
-    waiting = sa.or_(r.c.status == "pending", r.c.applied_run_key.is_(None), r.c.applied_run_key == run.run_key,
-                     *([r.c.applied_run_key.in_(sorted(redo))] if redo else []))
     with engine.connect() as conn:
         # Never a review a later day's run created: a re-run of an older day takes what waited on that day.
         ids = sorted({rid for rid, created in conn.execute(
-            sa.select(r.c.record_id, r.c.created_run_key).where(r.c.kind == run.kind, waiting))
+            sa.select(r.c.record_id, r.c.created_run_key).where(r.c.kind == run.kind, sa.or_(
+                r.c.status == "pending", r.c.applied_run_key.is_(None), r.c.applied_run_key == run.run_key)))
             if not rerun.later(created, run)})
         # A near duplicate a reviewer confirmed, whose published twin came from a worse source, replaces
         # that twin in this run: the twin comes along so that its withdrawal has an outcome here too.
@@ -218,7 +214,8 @@ def carried_over(run: Run, engine: sa.Engine, redo: Collection[str] = ()) -> lis
             sa.select(r.c.record_id, r.c.related_record).join(d, sa.and_(
                 d.c.record_id == r.c.record_id, d.c.content_hash == r.c.content_hash, d.c.op == r.c.op))
             .where(r.c.kind == run.kind, r.c.reason == "near_duplicate", r.c.related_record.is_not(None),
-                   d.c.decision == "duplicate", waiting)).all()
+                   d.c.decision == "duplicate", sa.or_(r.c.status == "pending", r.c.applied_run_key.is_(None),
+                                                       r.c.applied_run_key == run.run_key))).all()
         ids += sorted({rel for rid, rel in confirmed
                        if st.precedence(rid.split(":", 1)[0]) < st.precedence(rel.split(":", 1)[0])} - set(ids))
         out = []
@@ -249,9 +246,8 @@ def carried_lineage(lineage: str | None) -> str:
     return text + CARRIED
 
 
-def extract(run: Run, engine: sa.Engine, sources: Sources, redo: Collection[str] = ()) -> dict[str, Any]:
-    """Stage 1: land raw rows of every source with lineage in ``cf_staging`` for this run (``redo``: later runs
-    that count as not having run, :func:`carried_over`)."""
+def extract(run: Run, engine: sa.Engine, sources: Sources) -> dict[str, Any]:
+    """Stage 1: land raw rows of every source with lineage in ``cf_staging`` for this run."""
     wh.require_current(engine)  # migrations run at deploy time (`creditflow db upgrade`), never here
     records: list[dict[str, Any]] = []
     files: list[dict[str, Any]] = []
@@ -264,7 +260,7 @@ def extract(run: Run, engine: sa.Engine, sources: Sources, redo: Collection[str]
         inbox_records, files = extract_inbox(run, inbox)
         records += inbox_records
     fresh = {f"{r['source_system']}:{r['source_key']}" for r in records}
-    records += [r for r in carried_over(run, engine, redo) if f"{r['source_system']}:{r['source_key']}" not in fresh]
+    records += [r for r in carried_over(run, engine) if f"{r['source_system']}:{r['source_key']}" not in fresh]
     now = wh.now_iso()
     rows = {}
     for r in records:

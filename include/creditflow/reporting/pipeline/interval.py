@@ -41,6 +41,7 @@ from creditflow.reporting.pipeline.stages import (
     deliver_interval,
     prepare_interval,
     reconcile_interval,
+    resume_delivery,
     wait_for_receipts,
 )
 from creditflow.reporting.pipeline.standardise import forget_opened
@@ -165,28 +166,24 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
     * while the platform processes day D's uploads, day D+1 is extracted, standardised and validated
       (those stages touch only D+1's own rows, never the ledger or D's rows);
     * D+1 then decides and uploads before D's receipts are in **unless one of its decisions would read
-      what a receipt still to come sets, or change a row a day not yet reconciled wrote**: a row of its
-      natural key (past the checks that read only who owns the row and which run wrote it), or a near
-      duplicate from a worse source (:func:`~creditflow.reporting.pipeline.plan.must_wait`;
-      :class:`~creditflow.reporting.pipeline.plan.InFlightError`, raised by the plan before anything is
-      written). A receipt changes nothing but the row it answers and the outcome of the run that sent it,
-      so D+1's decisions are those it makes after D's receipts; and should the load stop before D is
-      reconciled, D's retry finds none of its rows taken over by D+1. Otherwise the open days are closed
-      first and D+1 decides as a scheduled run would;
+      what a receipt still to come sets**: the state of a row of its natural key (past the checks that read
+      only who owns the row and which run wrote it), or whether a near duplicate from a worse source is
+      published (:class:`~creditflow.reporting.pipeline.plan.InFlightError`, raised by the plan before
+      anything is written). A receipt changes nothing but the row it answers and the outcome of the run
+      that sent it, so D+1's decisions are those it makes after D's receipts. Otherwise the open days are
+      closed first and D+1 decides as a scheduled run would;
     * each day is reconciled once its receipts are in, in day order (reconciliation reads only its own
       run's rows). At most :data:`MAX_OPEN_DAYS` days are open at once.
 
-    ``resumed_since`` (the load's start, as :func:`finished_days` takes it): the days this load touched before
-    it stopped — extracted since then, and not skipped — are redone in order; until its turn, each counts
-    as not having run for the earlier days (``redo``: :func:`~creditflow.reporting.pipeline.rerun.
-    newer_records`), so that a day a stopped attempt decided early, before an earlier day was reconciled,
-    does not make that earlier day's redo see its records as handled by a later day.
+    ``resumed_since`` (when the load began, as :func:`finished_days` takes it): a day this load decided
+    before it stopped and never reconciled (a kill, a task timeout, a failed upload) is not decided again —
+    later days may have decided since, on the ledger it left — but finished: its pending uploads sent
+    (:func:`~creditflow.reporting.pipeline.stages.resume_delivery`), its receipts collected, reconciled.
 
     Every day's findings and counts are in the warehouse, and its GX result for 数据质量报告 in the storage, as
     for any run."""
     opts = options or IntervalOptions()
-    touched = sorted(d for d in touched_days(engine, kind, first, last, resumed_since)
-                     if skip is None or not skip(d)) if resumed_since else []
+    resume = resumable_days(engine, kind, first, last, resumed_since) if resumed_since else set()
     results: list[DayResult] = []
     open_days: collections.deque[_Open] = collections.deque()
 
@@ -243,10 +240,22 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
             step = Steps()
             held = contextlib.ExitStack()
             t0 = time.perf_counter()
+            if day in resume:  # decided before the load stopped: finished, not decided again
+                try:
+                    held.enter_context(interval_lock(engine, run))
+                    alert = resume_delivery(run, engine, client, step)["alert"]
+                except Exception as exc:
+                    release(held)
+                    resume_failed = failed(day, exc, time.perf_counter() - t0)
+                    settle(wait_all=True)
+                    record(resume_failed)
+                    continue
+                settle()
+                open_days.append(_Open(run, step, alert, time.perf_counter() - t0, held, False))
+                continue
             try:
                 held.enter_context(interval_lock(engine, run))
-                redo = frozenset(interval_run(kind, d).run_key for d in touched if d > day)
-                prepare_interval(run, engine, sources, opts, step, redo=redo)
+                prepare_interval(run, engine, sources, opts, step)
             except Exception as exc:
                 release(held)
                 prepare_failed = failed(day, exc, time.perf_counter() - t0)
@@ -256,17 +265,16 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
             spent = time.perf_counter() - t0
             settle()  # the earlier days whose receipts are in
             t0 = time.perf_counter()
-            open_runs = frozenset(d.run.run_key for d in open_days)
-            early = bool(open_runs)
+            early = bool(open_days)
             try:
                 try:
-                    alert = deliver_interval(run, engine, client, opts, step, open_runs=open_runs, redo=redo)["alert"]
+                    alert = deliver_interval(run, engine, client, opts, step, early=early)["alert"]
                 except InFlightError:
                     if not early:
                         raise
                     settle(wait_all=True)  # it reads an earlier day's upload: decide on that day's receipt
                     early = False
-                    alert = deliver_interval(run, engine, client, opts, step, redo=redo)["alert"]
+                    alert = deliver_interval(run, engine, client, opts, step)["alert"]
             except Exception as exc:
                 release(held)
                 deliver_failed = failed(day, exc, spent + time.perf_counter() - t0)
@@ -300,17 +308,20 @@ def finished_days(engine: sa.Engine, kind: str, first: dt.date, last: dt.date, s
     return {keys[k] for k, (_, ok) in latest.items() if ok}
 
 
-def touched_days(engine: sa.Engine, kind: str, first: dt.date, last: dt.date, since: str) -> set[dt.date]:
-    """Days of ``kind`` in the range extracted at or after ``since`` (ISO time, as the warehouse writes it):
-    what an earlier attempt of the same load began."""
+def resumable_days(engine: sa.Engine, kind: str, first: dt.date, last: dt.date, since: str) -> set[dt.date]:
+    """Days of ``kind`` in the range this load decided at or after ``since`` (ISO time, as the warehouse writes
+    it; ``cf_outcome.decided_at``) and never reconciled since, cleanly or not: what a stopped attempt left
+    open. A day whose reconciliation failed is done again from the start, as before."""
     from creditflow.core import warehouse as wh
 
     keys = {interval_run(kind, d).run_key: d for d in days_between(first, last)}
-    s = wh.staging
+    o, s = wh.outcomes, wh.run_summary
     with engine.connect() as conn:
-        found = conn.execute(sa.select(s.c.run_key).distinct().where(
-            s.c.kind == kind, s.c.run_key.in_(list(keys)), s.c.extracted_at >= since))
-        return {keys[k] for (k,) in found}
+        decided = {k for (k,) in conn.execute(sa.select(o.c.run_key).distinct().where(
+            o.c.kind == kind, o.c.run_key.in_(list(keys)), o.c.decided_at >= since))}
+        summarised = {k for (k,) in conn.execute(sa.select(s.c.run_key).distinct().where(
+            s.c.kind == kind, s.c.run_key.in_(list(keys)), s.c.written_at >= since))}
+    return {keys[k] for k in decided - summarised}
 
 
 def check_range(first_day: str, last_day: str, daily_start: str) -> tuple[dt.date, dt.date]:
@@ -346,8 +357,10 @@ def step_line(kind: str, step: str, seconds: float, counts: dict[str, Any]) -> s
 
 
 def resume_since(load_started: dt.datetime | None) -> str:
-    """The moment from which a finished day counts as this load's (:func:`finished_days`): the start of the
-    load's DAG run, as the warehouse writes times (UTC ISO); without one, nothing counts as finished."""
+    """The moment from which a finished day counts as this load's (:func:`finished_days`,
+    :func:`resumable_days`): when the load's DAG run was created (its ``run_after``, which clearing a task
+    keeps — its ``start_date`` is reset when a finished run is cleared), as the warehouse writes times (UTC
+    ISO); without one, nothing counts as finished."""
     if load_started is None:
         return "9999"
     return load_started.astimezone(dt.UTC).isoformat(timespec="seconds")

@@ -77,10 +77,11 @@ class PlanInput:
     previous: Mapping[str, Mapping[str, Any]]  # record id → this run's earlier outcome (duplicate_of, detail)
     newer: Mapping[str, str]  # record id → the later day whose run decided it (rerun.newer_records)
     rules: Rules
-    # Deciding early (a history load): the run keys of the earlier days not yet reconciled, whose uploads may
-    # be out; empty for a scheduled run. A decision that would read what a receipt still to come sets, or
-    # change a row such a day wrote, raises InFlightError instead (:func:`must_wait`).
-    open_runs: frozenset[str] = frozenset()
+    # Deciding while an earlier day's uploads may be out (a history load): a decision that would read what a
+    # receipt still to come sets — the state of a row of its natural key (past the checks that read only who
+    # owns it and which run wrote it), whether a near duplicate is a published worse copy — raises
+    # InFlightError instead.
+    early: bool = False
 
 
 @dataclass(frozen=True)
@@ -181,14 +182,6 @@ class Verdict:
     owner_move: bool = False  # the original takes over its published copy (same content)
 
 
-def must_wait(row: LedgerRow, inp: PlanInput) -> bool:
-    """Deciding early, on a ledger row whose receipt is still to come, or that a day not yet reconciled wrote:
-    what the run decides on it could differ from what it decides once that day is closed — by the receipt,
-    or, should the load stop before that day is reconciled, because the day's retry would find the row
-    taken over by this later day's run."""
-    return bool(inp.open_runs) and (row["state"] in IN_FLIGHT or row["run_key"] in inp.open_runs)
-
-
 def against_ledger(r: Record, led: LedgerRow | None, inp: PlanInput) -> Verdict:
     """What the ledger row of the record's natural key says: settled, or which operation to send."""
     run, rid, h = inp.run, r["record_id"], r["content_hash"]
@@ -201,7 +194,7 @@ def against_ledger(r: Record, led: LedgerRow | None, inp: PlanInput) -> Verdict:
         # A later day's run wrote this record's ledger row: the platform holds what that run sent.
         return Verdict(Decision(rid, "unchanged", detail=f"{day_of(led['run_key'])} 的运行已处理该记录"
                                 "（重跑较早的日期不改变平台上的内容）"))
-    if led is not None and must_wait(led, inp):  # what follows reads what a receipt sets, and may change the row
+    if led is not None and inp.early and led["state"] in IN_FLIGHT:  # what follows reads what its receipt sets
         raise InFlightError("a ledger operation of the run's natural keys is still in flight")
     if led is None:
         if r["source_revoked"]:
@@ -281,7 +274,7 @@ def review_reason(r: Record, op: str, led: LedgerRow | None, by_party: dict[str,
         near = near_duplicate(r, by_party.get(r["party_key"], []), inp.rules.dedup)
         if near:
             copy = next((o.get("ledger") for o in by_party[r["party_key"]] if o["record_id"] == near), None)
-            if (copy is not None and must_wait(copy, inp)
+            if (copy is not None and inp.early and copy["state"] in IN_FLIGHT
                     and worse_source(copy, r["source_system"], inp.rules.precedence)):
                 raise InFlightError("a near duplicate's ledger operation is still in flight")
             if copy is not None and worse_published(copy, r["source_system"], inp.rules.precedence):

@@ -18,7 +18,6 @@ a run of its own day or a later one.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
 from typing import Any
 
 import sqlalchemy as sa
@@ -46,21 +45,16 @@ def day_of(run_key: str | None) -> str:
     return day[1] if day else ""
 
 
-def newer_records(conn: sa.Connection, run: Run, record_ids: list[str],
-                  redo: Collection[str] = ()) -> dict[str, str]:
+def newer_records(conn: sa.Connection, run: Run, record_ids: list[str]) -> dict[str, str]:
     """Records a later day's run of the same DAG already decided (an outcome) or queued for review (a
     review it created, any status): record id → the latest such day. Empty for a run of the newest day
-    (one index range read of ``cf_outcome`` finds no later run).
-
-    ``redo``: later runs that count as not having run — a history load resumed after it stopped with days
-    decided and not reconciled redoes them, in order, after this one (``interval.process_range``)."""
+    (one index range read of ``cf_outcome`` finds no later run)."""
     o, r = wh.outcomes, wh.reviews
     out: dict[str, str] = {}
     ids = sorted(set(record_ids))
     # The range is a superset (string order; on PostgreSQL the column's collation): later() decides.
     later_keys = [k for (k,) in conn.execute(sa.select(o.c.run_key).where(
-        o.c.run_key > run.run_key, o.c.run_key.like(f"{run.dag_id}|%")).distinct())
-        if later(k, run) and k not in redo]
+        o.c.run_key > run.run_key, o.c.run_key.like(f"{run.dag_id}|%")).distinct()) if later(k, run)]
     for keys in _chunks(sorted(later_keys), 100):
         for chunk in _chunks(ids, 500):
             for rid, key in conn.execute(sa.select(o.c.record_id, o.c.run_key).where(
@@ -69,7 +63,7 @@ def newer_records(conn: sa.Connection, run: Run, record_ids: list[str],
     for chunk in _chunks(ids, 500):
         for rid, created in conn.execute(sa.select(r.c.record_id, r.c.created_run_key).where(
                 r.c.record_id.in_(chunk), r.c.kind == run.kind)):
-            if later(created, run) and created not in redo:
+            if later(created, run):
                 out[rid] = max(out.get(rid, ""), day_of(created))
     return out
 

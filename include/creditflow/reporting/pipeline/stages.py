@@ -75,42 +75,50 @@ class Steps:
 
 
 def prepare_interval(run: Run, engine: sa.Engine, sources: Sources, options: IntervalOptions | None = None,
-                     steps: Steps | None = None, *, redo: frozenset[str] = frozenset()) -> dict[str, Any]:
+                     steps: Steps | None = None) -> dict[str, Any]:
     """extract → standardise → validate: what touches only this interval's rows (never the ledger).
-    Returns extract's counts (``extracted``, ``rejected_files`` …). ``redo``: later runs that count as not
-    having run (a resumed history load, :func:`~creditflow.reporting.pipeline.rerun.newer_records`)."""
+    Returns extract's counts (``extracted``, ``rejected_files`` …)."""
     opts, step = options or IntervalOptions(), steps or Steps()
-    extracted = step("extract", lambda: extract(run, engine, sources, redo))
+    extracted = step("extract", lambda: extract(run, engine, sources))
     step("standardise", lambda: standardise(run, engine, opts.data_source_uscc))
     step("validate", lambda: validate(run, engine, gx_project_dir=opts.gx_project_dir))
     return dict(extracted)
 
 
 def deliver_interval(run: Run, engine: sa.Engine, client: PlatformClient, options: IntervalOptions | None = None,
-                     steps: Steps | None = None, *, open_runs: frozenset[str] = frozenset(),
-                     redo: frozenset[str] = frozenset()) -> dict[str, Any]:
+                     steps: Steps | None = None, *, early: bool = False) -> dict[str, Any]:
     """flush in-flight → decide (under the ledger lock) → 临期预警 → upload. Returns the counts of decide and
     upload and ``alert``: the 临期预警 (subject, HTML body) or None — computed after ``decide``, which sets
     the outcomes it reads, and before the upload, so a failed upload still warns.
 
-    ``open_runs`` (a history load deciding early, while these earlier days are not reconciled and their
-    uploads may be out): the flush resends what a crash left pending and leaves the receipts to the load
-    (it has just looked for them); decide raises :class:`~creditflow.reporting.pipeline.plan.InFlightError`,
-    writing nothing, where a decision would read what a receipt still to come sets or change a row one of
-    those days wrote. ``redo``: later runs that count as not having run (a resumed history load)."""
+    ``early`` (a history load, while an earlier day's uploads are out): the flush resends what a crash left
+    pending and leaves the receipts to the load (it has just looked for them); decide raises
+    :class:`~creditflow.reporting.pipeline.plan.InFlightError`, writing nothing, where a decision would read
+    what a receipt still to come sets."""
     opts, step = options or IntervalOptions(), steps or Steps()
     flushed = step("flush_inflight", lambda: flush_inflight(run, engine, client, wait=opts.receipt_timeout,
-                                                            poll=0.2, collect=not open_runs))
+                                                            poll=0.2, collect=not early))
 
     def decide_locked() -> dict[str, int]:
         with ledger_lock(engine):  # read → plan → write of the ledger: one writer at a time, every capability
-            return decide(run, engine, batch_size=opts.batch_size, open_runs=open_runs, redo=redo)
+            return decide(run, engine, batch_size=opts.batch_size, early=early)
 
     decided = step("decide", decide_locked)
     alert = due_soon_alert(run.kind, run.run_date, due_soon_records(run, engine), due_unknown_records(run, engine))
     sent = step("upload", lambda: upload(run, engine, client))
     return {"resent": int(flushed.get("resent", 0)), **{k: v for k, v in decided.items() if _count(v)},
             "batches": sent["batches"], "records": sent["records"], "alert": alert}
+
+
+def resume_delivery(run: Run, engine: sa.Engine, client: PlatformClient, steps: Steps | None = None) -> dict[str, Any]:
+    """What :func:`deliver_interval` does after ``decide``, for a day already decided — a history load stopped
+    before the day was reconciled and resumed: the 临期预警 from the day's outcomes, and the uploads still
+    pending sent (the ledger knows what was). The day is not decided again: later days may have decided since,
+    on the ledger it left."""
+    step = steps or Steps()
+    alert = due_soon_alert(run.kind, run.run_date, due_soon_records(run, engine), due_unknown_records(run, engine))
+    sent = step("upload", lambda: upload(run, engine, client))
+    return {"batches": sent["batches"], "records": sent["records"], "alert": alert}
 
 
 def check_receipts(run: Run, engine: sa.Engine, client: PlatformClient) -> dict[str, Any]:
