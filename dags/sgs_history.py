@@ -29,7 +29,9 @@ on with the next day, exactly as the next daily run would. The kind's task fails
 failed days; after fixing the cause, **clear the task**: a retry skips the days this load already
 finished and redoes only the rest. A task killed mid-load (timeout, worker lost) may leave a few days
 decided and not reconciled; clearing it finishes them (pending uploads, receipts, reconciliation) without
-deciding them again, and the end state is the day-by-day one.
+deciding them again, and the end state is the day-by-day one. **Clear the `load` task — do not trigger a new
+load** for that: a new load (or clearing the whole run, `plan` included) starts over and decides every day
+again, and a day then sees what the later days of the stopped load decided as newer.
 
 **数据质量报告**: every day with records keeps its GX result, as a daily run does (the page lists the
 latest 60 per kind); findings and counts are in the warehouse for every day.
@@ -100,13 +102,15 @@ def sgs_history() -> None:
     @task(execution_timeout=TIMEOUTS["quick"])
     def plan() -> list[str]:
         """Checks the parameters (one line in Chinese when wrong) and returns the kinds to load."""
-        from creditflow.reporting.pipeline.interval import check_range
+        from creditflow.reporting.pipeline.interval import check_range, resume_since
 
         params = get_current_context()["params"]
         check_range(params["first_day"], params["last_day"], DAILY_START)
         kinds = [k for k in KINDS if k in set(params["kinds"])]
         if not kinds:
             raise ValueError("请至少选择一个记录类别（penalty / license / coercion）")
+        # When this load began: kept in XCom, so that clearing `load` resumes it (clearing the whole run starts over).
+        get_current_context()["ti"].xcom_push(key="since", value=resume_since(dt.datetime.now(dt.UTC)))
         return kinds
 
     @task(execution_timeout=dt.timedelta(hours=8), max_active_tis_per_dagrun=KINDS_AT_ONCE)
@@ -126,8 +130,9 @@ def sgs_history() -> None:
         engine = warehouse_engine()
         sources, options = sgs_sources(kind), sgs_options()  # the daily DAGs' own wiring
         # A retry (or a cleared task) resumes: days this load already finished cleanly are skipped, days it
-        # had decided and not reconciled are finished, not decided again (the run's run_after survives a clear).
-        since = resume_since(context["dag_run"].run_after)
+        # had decided and not reconciled are finished, not decided again. The load began when `plan` ran (a
+        # run queued behind another load begins when it starts, not when it was triggered).
+        since = context["ti"].xcom_pull(task_ids="plan", key="since") or resume_since(context["dag_run"].run_after)
         done = finished_days(engine, kind, first, last, since)
         results = process_range(kind, first, last, engine, sources, CreditPlatformHook().get_conn(), options,
                                 skip=lambda d: d in done, on_day=lambda r: print(history_log_line(r)),

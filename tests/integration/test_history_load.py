@@ -236,7 +236,7 @@ def test_range_checks():
 def test_a_load_stopped_with_days_open_resumes_to_where_the_daily_runs_end(sources, tmp_path_factory, daily_state):
     """A load killed while days are open — decided early and uploaded, not reconciled — and retried (skipping
     the days it reconciled) ends where the daily runs end: no open day's retry finds its rows taken over by a
-    later day that decided early (plan.must_wait), nothing is sent twice."""
+    later day that decided early (the days it decided are finished, not decided again), nothing is sent twice."""
     world = _world(sources, tmp_path_factory, "stopped", processing_seconds=1.5)
 
     class Killed(BaseException):

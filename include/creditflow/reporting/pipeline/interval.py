@@ -310,18 +310,19 @@ def finished_days(engine: sa.Engine, kind: str, first: dt.date, last: dt.date, s
 
 def resumable_days(engine: sa.Engine, kind: str, first: dt.date, last: dt.date, since: str) -> set[dt.date]:
     """Days of ``kind`` in the range this load decided at or after ``since`` (ISO time, as the warehouse writes
-    it; ``cf_outcome.decided_at``) and never reconciled since, cleanly or not: what a stopped attempt left
-    open. A day whose reconciliation failed is done again from the start, as before."""
+    it; ``cf_outcome.decided_at``) and did not reconcile after that decision, cleanly or not: what a stopped
+    attempt left open. A day whose reconciliation failed after its latest decision is done again from the
+    start, as before."""
     from creditflow.core import warehouse as wh
 
     keys = {interval_run(kind, d).run_key: d for d in days_between(first, last)}
     o, s = wh.outcomes, wh.run_summary
     with engine.connect() as conn:
-        decided = {k for (k,) in conn.execute(sa.select(o.c.run_key).distinct().where(
-            o.c.kind == kind, o.c.run_key.in_(list(keys)), o.c.decided_at >= since))}
-        summarised = {k for (k,) in conn.execute(sa.select(s.c.run_key).distinct().where(
-            s.c.kind == kind, s.c.run_key.in_(list(keys)), s.c.written_at >= since))}
-    return {keys[k] for k in decided - summarised}
+        decided = dict(conn.execute(sa.select(o.c.run_key, sa.func.max(o.c.decided_at)).where(
+            o.c.kind == kind, o.c.run_key.in_(list(keys)), o.c.decided_at >= since).group_by(o.c.run_key)).all())
+        summarised = dict(conn.execute(sa.select(s.c.run_key, sa.func.max(s.c.written_at)).where(
+            s.c.kind == kind, s.c.run_key.in_(list(keys)), s.c.written_at >= since).group_by(s.c.run_key)).all())
+    return {keys[k] for k, at in decided.items() if k not in summarised or summarised[k] < at}
 
 
 def check_range(first_day: str, last_day: str, daily_start: str) -> tuple[dt.date, dt.date]:
@@ -358,9 +359,9 @@ def step_line(kind: str, step: str, seconds: float, counts: dict[str, Any]) -> s
 
 def resume_since(load_started: dt.datetime | None) -> str:
     """The moment from which a finished day counts as this load's (:func:`finished_days`,
-    :func:`resumable_days`): when the load's DAG run was created (its ``run_after``, which clearing a task
-    keeps — its ``start_date`` is reset when a finished run is cleared), as the warehouse writes times (UTC
-    ISO); without one, nothing counts as finished."""
+    :func:`resumable_days`): when the load began (``sgs_history`` keeps it in its ``plan`` task's XCom, which
+    clearing ``load`` keeps — the run's ``start_date`` is reset when a finished run is cleared), as the
+    warehouse writes times (UTC ISO); without one, nothing counts as finished."""
     if load_started is None:
         return "9999"
     return load_started.astimezone(dt.UTC).isoformat(timespec="seconds")
