@@ -231,6 +231,14 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
         while open_days and (wait_all or len(open_days) >= MAX_OPEN_DAYS or ready(open_days[0])):
             close(open_days.popleft())
 
+    def give_up(day: dt.date, exc: BaseException, held: contextlib.ExitStack, seconds: float) -> None:
+        """A day that failed before it was open (called in its ``except``): its lock released, its error
+        recorded after the open days are closed — the results stay in day order."""
+        release(held)
+        result = failed(day, exc, seconds)
+        settle(wait_all=True)
+        record(result)
+
     held = contextlib.ExitStack()
     try:
         for day in days_between(first, last):
@@ -245,10 +253,7 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
                     held.enter_context(interval_lock(engine, run))
                     alert = resume_delivery(run, engine, client, step)["alert"]
                 except Exception as exc:
-                    release(held)
-                    resume_failed = failed(day, exc, time.perf_counter() - t0)
-                    settle(wait_all=True)
-                    record(resume_failed)
+                    give_up(day, exc, held, time.perf_counter() - t0)
                     continue
                 settle()
                 open_days.append(_Open(run, step, alert, time.perf_counter() - t0, held, False))
@@ -257,10 +262,7 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
                 held.enter_context(interval_lock(engine, run))
                 prepare_interval(run, engine, sources, opts, step)
             except Exception as exc:
-                release(held)
-                prepare_failed = failed(day, exc, time.perf_counter() - t0)
-                settle(wait_all=True)
-                record(prepare_failed)
+                give_up(day, exc, held, time.perf_counter() - t0)
                 continue
             spent = time.perf_counter() - t0
             settle()  # the earlier days whose receipts are in
@@ -276,10 +278,7 @@ def process_range(kind: str, first: dt.date, last: dt.date, engine: sa.Engine, s
                     early = False
                     alert = deliver_interval(run, engine, client, opts, step)["alert"]
             except Exception as exc:
-                release(held)
-                deliver_failed = failed(day, exc, spent + time.perf_counter() - t0)
-                settle(wait_all=True)
-                record(deliver_failed)
+                give_up(day, exc, held, spent + time.perf_counter() - t0)
                 continue
             open_days.append(_Open(run, step, alert, spent + time.perf_counter() - t0, held, early))
         settle(wait_all=True)
