@@ -64,6 +64,13 @@ def world(tmp_path, db_url, monkeypatch):
         with monkeypatch.context() as m:  # the release before: no sealing, schema 0016
             m.setattr(sm4, "_PASSTHROUGH_FOR_TESTS", True)
             m.setattr(wh, "require_current", lambda engine: "0016")
+            # nor cf_outcome.decided_at (0020): the outcome table as it was, and rows written without it
+            m.setattr(wh, "outcomes", sa.Table("cf_outcome", sa.MetaData(), *[
+                sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+                for c in wh.outcomes.columns if c.name != "decided_at"]))
+            replace = wh.replace_run_rows
+            m.setattr(wh, "replace_run_rows", lambda conn, table, run_key, rows, **kw: replace(
+                conn, table, run_key, [{k: v for k, v in r.items() if k != "decided_at"} for r in rows], **kw))
             for i in range(DAYS):
                 deliver_files(w, START + dt.timedelta(days=i))
                 run_day(w, START + dt.timedelta(days=i))
